@@ -1,0 +1,10 @@
+DROP TABLE events;
+DROP TABLE admins;
+DROP TABLE custom_fields;
+DROP TABLE group_members;
+DROP TABLE groups;
+DROP TABLE user_emails;
+DROP TABLE users;
+DROP TABLE tokens;
+DROP TABLE signing_keys;
+DROP TABLE tenants;

@@ -1,0 +1,234 @@
+//! Bearer tokens: JWTs signed with HS256 keys kept in the database (so every instance on
+//! one PostgreSQL accepts every other's tokens), each backed by a `tokens` row that can be
+//! revoked and records its last use.
+
+use std::collections::HashMap;
+use std::sync::RwLock;
+
+use base64::Engine;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+
+use crate::store::tenants::Tenant;
+use crate::store::tokens::{self as token_store, SigningKey, TokenRecord};
+use crate::store::{now_millis, DbConn, Store, StoreError};
+
+/// The `aud` claim of every scimd token.
+pub const AUDIENCE: &str = "scimd";
+/// Expiry when none is given, in days.
+pub const DEFAULT_EXPIRY_DAYS: i64 = 90;
+/// The longest expiry a token may have, in days.
+pub const MAX_EXPIRY_DAYS: i64 = 365;
+
+const DAY_MILLIS: i64 = 24 * 60 * 60 * 1000;
+/// `last_used_at` is written at most this often per token, so reads stay reads.
+const TOUCH_INTERVAL_MILLIS: i64 = 60 * 1000;
+
+/// The claims of a scimd token.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Claims {
+    /// Tenant id (not slug: slugs are names, ids never change).
+    pub tenant: String,
+    pub jti: String,
+    pub iat: i64,
+    pub exp: i64,
+    pub aud: String,
+}
+
+/// Why a bearer token was refused (all of them answer 401; the reason goes to the log).
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    #[error("no bearer token")]
+    Missing,
+    #[error("malformed or badly signed token")]
+    Invalid,
+    #[error("token expired")]
+    Expired,
+    #[error("token revoked or unknown")]
+    Revoked,
+    #[error("token belongs to another tenant")]
+    WrongTenant,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The HS256 keys, cached in memory and reloaded when a token names an unknown `kid`.
+pub struct TokenKeys {
+    keys: RwLock<HashMap<String, Vec<u8>>>,
+    current: RwLock<Option<String>>,
+    /// Per-jti time of the last `last_used_at` write.
+    touched: RwLock<HashMap<String, i64>>,
+}
+
+impl Default for TokenKeys {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl TokenKeys {
+    /// An empty key cache; call [`TokenKeys::load`] before use.
+    pub fn new() -> Self {
+        TokenKeys {
+            keys: RwLock::new(HashMap::new()),
+            current: RwLock::new(None),
+            touched: RwLock::new(HashMap::new()),
+        }
+    }
+
+    /// Load the keys, generating the first one when the database has none.
+    pub fn load(&self, conn: &mut DbConn) -> Result<(), StoreError> {
+        let mut stored = token_store::list_signing_keys(conn)?;
+        if stored.is_empty() {
+            let mut secret = [0u8; 32];
+            rand::thread_rng().fill_bytes(&mut secret);
+            let key = SigningKey {
+                kid: uuid::Uuid::new_v4().simple().to_string(),
+                secret: base64::engine::general_purpose::STANDARD.encode(secret),
+                created_at: now_millis(),
+            };
+            token_store::insert_signing_key(conn, &key)?;
+            // Another instance may have raced us; re-read so all agree on the newest key.
+            stored = token_store::list_signing_keys(conn)?;
+        }
+        let mut keys = HashMap::new();
+        for k in &stored {
+            let secret = base64::engine::general_purpose::STANDARD
+                .decode(&k.secret)
+                .map_err(|e| StoreError::Corrupt(format!("signing key {}: {e}", k.kid)))?;
+            keys.insert(k.kid.clone(), secret);
+        }
+        *write(&self.keys) = keys;
+        *write(&self.current) = stored.first().map(|k| k.kid.clone());
+        Ok(())
+    }
+
+    fn key(&self, kid: &str) -> Option<Vec<u8>> {
+        read(&self.keys).get(kid).cloned()
+    }
+
+    /// Issue a token for a tenant: stores its record and returns the JWT with the record.
+    pub fn issue(
+        &self,
+        conn: &mut DbConn,
+        tenant: &Tenant,
+        days: i64,
+        label: &str,
+    ) -> Result<(String, TokenRecord), StoreError> {
+        if read(&self.current).is_none() {
+            self.load(conn)?;
+        }
+        let kid = read(&self.current)
+            .clone()
+            .ok_or_else(|| StoreError::Corrupt("no signing key".into()))?;
+        let secret = self.key(&kid).ok_or_else(|| StoreError::Corrupt("no signing key".into()))?;
+        let now = now_millis();
+        let record = TokenRecord {
+            jti: uuid::Uuid::new_v4().to_string(),
+            tenant_id: tenant.id.clone(),
+            label: label.to_string(),
+            created_at: now,
+            expires_at: now + days * DAY_MILLIS,
+            revoked_at: None,
+            last_used_at: None,
+        };
+        let claims = Claims {
+            tenant: tenant.id.clone(),
+            jti: record.jti.clone(),
+            iat: now / 1000,
+            exp: record.expires_at / 1000,
+            aud: AUDIENCE.to_string(),
+        };
+        let mut header = Header::new(Algorithm::HS256);
+        header.kid = Some(kid);
+        let jwt = jsonwebtoken::encode(&header, &claims, &EncodingKey::from_secret(&secret))
+            .map_err(|e| StoreError::Corrupt(format!("cannot sign token: {e}")))?;
+        token_store::insert_token(conn, &record)?;
+        Ok((jwt, record))
+    }
+
+    /// Check the signature, expiry and audience of a JWT (no database access unless the
+    /// key id is new to this instance).
+    pub fn decode(&self, store: &Store, jwt: &str) -> Result<Claims, TokenError> {
+        let header = jsonwebtoken::decode_header(jwt).map_err(|_| TokenError::Invalid)?;
+        // Only HS256: refuses `none`, RS/HS confusion and anything else.
+        if header.alg != Algorithm::HS256 {
+            return Err(TokenError::Invalid);
+        }
+        let kid = header.kid.ok_or(TokenError::Invalid)?;
+        let secret = match self.key(&kid) {
+            Some(s) => s,
+            None => {
+                store.read_blocking(|conn| self.load(conn))?;
+                self.key(&kid).ok_or(TokenError::Invalid)?
+            }
+        };
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.set_audience(&[AUDIENCE]);
+        validation.leeway = 0;
+        validation.set_required_spec_claims(&["exp", "aud"]);
+        match jsonwebtoken::decode::<Claims>(jwt, &DecodingKey::from_secret(&secret), &validation) {
+            Ok(data) => Ok(data.claims),
+            Err(e) if matches!(e.kind(), jsonwebtoken::errors::ErrorKind::ExpiredSignature) => {
+                Err(TokenError::Expired)
+            }
+            Err(_) => Err(TokenError::Invalid),
+        }
+    }
+
+    /// Full check of a bearer token for a tenant: signature, expiry, a live `tokens` row of
+    /// that tenant. Blocking (database); returns the token's jti.
+    pub fn authenticate(&self, store: &Store, jwt: &str, tenant: &Tenant) -> Result<String, TokenError> {
+        let claims = self.decode(store, jwt)?;
+        if claims.tenant != tenant.id {
+            return Err(TokenError::WrongTenant);
+        }
+        let record = store
+            .read_blocking(|conn| token_store::find_token(conn, &claims.jti))?
+            .ok_or(TokenError::Revoked)?;
+        let now = now_millis();
+        if record.tenant_id != tenant.id {
+            return Err(TokenError::WrongTenant);
+        }
+        if record.revoked_at.is_some() {
+            return Err(TokenError::Revoked);
+        }
+        if record.expires_at <= now {
+            return Err(TokenError::Expired);
+        }
+        self.touch(store, &record.jti, now);
+        Ok(record.jti)
+    }
+
+    fn touch(&self, store: &Store, jti: &str, now: i64) {
+        let due = read(&self.touched)
+            .get(jti)
+            .is_none_or(|last| now - last >= TOUCH_INTERVAL_MILLIS);
+        if !due {
+            return;
+        }
+        write(&self.touched).insert(jti.to_string(), now);
+        // Losing a last-used stamp is harmless; failing the request for it is not.
+        if let Err(e) = store.write_blocking(|conn| token_store::touch_token(conn, jti, now)) {
+            tracing::warn!(error = %e, "could not record token use");
+        }
+    }
+}
+
+fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    lock.read().unwrap_or_else(|p| p.into_inner())
+}
+
+fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    lock.write().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Validate an expiry in days (1 to 365).
+pub fn check_expiry_days(days: i64) -> Result<i64, String> {
+    if (1..=MAX_EXPIRY_DAYS).contains(&days) {
+        Ok(days)
+    } else {
+        Err(format!("expiry must be between 1 and {MAX_EXPIRY_DAYS} days, got {days}"))
+    }
+}

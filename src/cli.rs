@@ -1,0 +1,350 @@
+//! The command line: `serve`, and the administration commands that work on the database
+//! directly (they can run beside a serving instance).
+
+use std::io::Read;
+use std::net::TcpListener;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::app::{self, AppState};
+use crate::auth::password::hash_password;
+use crate::auth::tokens::DEFAULT_EXPIRY_DAYS;
+use crate::config::Settings;
+use crate::scim::error::ScimError;
+use crate::service::tenants as svc;
+use crate::store::{admins, events, groups, now_millis, tenants, users};
+
+/// scimd — a SCIM 2.0 provisioning server for Microsoft Entra ID.
+#[derive(Debug, Parser)]
+#[command(name = "scimd", version, about)]
+pub struct Cli {
+    #[command(flatten)]
+    pub settings: Settings,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Top-level commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the SCIM API (migrates the database first).
+    Serve,
+    /// Manage tenants.
+    #[command(subcommand)]
+    Tenant(TenantCommand),
+    /// Manage bearer tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Manage admins of the token page.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+    /// Manage a tenant's custom extension fields.
+    #[command(subcommand)]
+    Field(FieldCommand),
+    /// Remove tombstones of deleted users and groups older than a retention period.
+    Purge {
+        /// Age, e.g. `30d`, `12h`.
+        #[arg(long, default_value = "30d")]
+        older_than: String,
+    },
+    /// Print a tenant's provisioning log.
+    Events {
+        slug: String,
+        /// Only events after this id.
+        #[arg(long, default_value_t = 0)]
+        after: i64,
+        /// Keep printing new events as they come.
+        #[arg(long)]
+        tail: bool,
+    },
+}
+
+/// `scimd tenant …`
+#[derive(Debug, Subcommand)]
+pub enum TenantCommand {
+    /// Create a tenant and print its SCIM base URL (the Tenant URL for Entra).
+    Create {
+        slug: String,
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// List tenants with their URLs.
+    List,
+}
+
+/// `scimd token …`
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Issue a bearer token; it is printed alone on the last line.
+    Issue {
+        slug: String,
+        /// Days until it expires (1 to 365).
+        #[arg(long, default_value_t = DEFAULT_EXPIRY_DAYS)]
+        days: i64,
+        #[arg(long, default_value = "")]
+        label: String,
+    },
+    /// List a tenant's tokens.
+    List { slug: String },
+    /// Revoke a token by id; effective on the next request.
+    Revoke { id: String },
+}
+
+/// `scimd admin …`
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Create an admin of a tenant's token page (or an operator with --operator).
+    Create {
+        /// Tenant slug (omit with --operator).
+        slug: Option<String>,
+        username: Option<String>,
+        /// Read the password from standard input.
+        #[arg(long, required = true)]
+        password_stdin: bool,
+        /// An operator sees every tenant.
+        #[arg(long)]
+        operator: bool,
+    },
+}
+
+/// `scimd field …`
+#[derive(Debug, Subcommand)]
+pub enum FieldCommand {
+    /// Define a field of urn:ietf:params:scim:schemas:extension:CustomExtensionName:2.0:User.
+    Add {
+        slug: String,
+        name: String,
+        /// string, boolean, integer, decimal, dateTime or reference.
+        #[arg(long = "type", default_value = "string")]
+        field_type: String,
+        #[arg(long)]
+        multi_valued: bool,
+    },
+    /// List a tenant's fields with the attribute to map in Entra.
+    List { slug: String },
+}
+
+/// Run the CLI; errors go to stderr with a non-zero exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Log to stderr; `SCIMD_LOG_FORMAT=json` for JSON lines, `RUST_LOG` to filter.
+pub fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let json = std::env::var("SCIMD_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
+    let result = if json { builder.json().try_init() } else { builder.try_init() };
+    // Already initialised (tests start several servers): keep the first.
+    let _ = result;
+}
+
+fn scim(e: ScimError) -> String {
+    e.detail
+}
+
+fn parse_age(s: &str) -> Result<i64, String> {
+    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    let n: i64 = num.parse().map_err(|_| format!("invalid age {s:?}: use e.g. 30d or 12h"))?;
+    let ms = match unit {
+        "d" | "" => 86_400_000,
+        "h" => 3_600_000,
+        "m" => 60_000,
+        "s" => 1_000,
+        _ => return Err(format!("invalid age unit in {s:?}: use d, h, m or s")),
+    };
+    Ok(n * ms)
+}
+
+fn run(cli: Cli) -> Result<(), String> {
+    let settings = cli.settings;
+    if let Command::Serve = cli.command {
+        return serve(settings);
+    }
+    let state = AppState::open(settings.clone())?;
+    let store = &state.store;
+    match cli.command {
+        Command::Serve => Ok(()),
+        Command::Tenant(TenantCommand::Create { slug, name }) => {
+            let tenant = store.write_blocking(|conn| svc::create_tenant(conn, &slug, name.as_deref())).map_err(scim)?;
+            println!("{}", settings.tenant_url(&tenant.slug));
+            Ok(())
+        }
+        Command::Tenant(TenantCommand::List) => {
+            let all = store.read_blocking(|conn| tenants::list_tenants(conn)).map_err(|e| e.to_string())?;
+            for t in all {
+                println!("{}\t{}\t{}", t.slug, t.name, settings.tenant_url(&t.slug));
+            }
+            Ok(())
+        }
+        Command::Token(TokenCommand::Issue { slug, days, label }) => {
+            let (jwt, record) = store
+                .write_blocking(|conn| {
+                    let tenant = svc::tenant_by_slug(conn, &slug)?;
+                    svc::issue_token(conn, &state.keys, &tenant, days, &label)
+                })
+                .map_err(scim)?;
+            println!("Tenant URL: {}", settings.tenant_url(&slug));
+            println!("Token id:   {}", record.jti);
+            println!("Expires:    {}", crate::scim::render::timestamp(record.expires_at));
+            println!("Secret Token (shown once):");
+            println!("{jwt}");
+            Ok(())
+        }
+        Command::Token(TokenCommand::List { slug }) => {
+            let list = store
+                .read_blocking(|conn| {
+                    let tenant = svc::tenant_by_slug(conn, &slug)?;
+                    svc::list_tokens(conn, &tenant)
+                })
+                .map_err(scim)?;
+            println!("id\tlabel\tcreated\texpires\tlast used\tstatus");
+            let now = now_millis();
+            for t in list {
+                let status = if t.revoked_at.is_some() {
+                    "revoked"
+                } else if t.expires_at <= now {
+                    "expired"
+                } else {
+                    "valid"
+                };
+                let ts = crate::scim::render::timestamp;
+                println!(
+                    "{}\t{}\t{}\t{}\t{}\t{status}",
+                    t.jti,
+                    t.label,
+                    ts(t.created_at),
+                    ts(t.expires_at),
+                    t.last_used_at.map(ts).unwrap_or_else(|| "never".into())
+                );
+            }
+            Ok(())
+        }
+        Command::Token(TokenCommand::Revoke { id }) => {
+            store.write_blocking(|conn| svc::revoke_token(conn, &id, None)).map_err(scim)?;
+            println!("revoked {id}");
+            Ok(())
+        }
+        Command::Admin(AdminCommand::Create { slug, username, password_stdin: _, operator }) => {
+            let (slug, username) = match (operator, slug, username) {
+                (true, Some(u), None) => (None, u),
+                (_, Some(s), Some(u)) => (Some(s), u),
+                _ => return Err("usage: scimd admin create SLUG USERNAME --password-stdin (or --operator USERNAME)".into()),
+            };
+            let mut password = String::new();
+            std::io::stdin().read_to_string(&mut password).map_err(|e| format!("cannot read the password: {e}"))?;
+            let password = password.trim_end_matches(['\r', '\n']);
+            if password.chars().count() < 12 {
+                return Err("the password must be at least 12 characters".into());
+            }
+            let hash = hash_password(password)?;
+            store
+                .write_blocking(|conn| {
+                    let tenant_id = match &slug {
+                        Some(s) => Some(svc::tenant_by_slug(conn, s)?.id),
+                        None => None,
+                    };
+                    Ok::<_, ScimError>(admins::create_admin(conn, tenant_id.as_deref(), &username, &hash, operator)?)
+                })
+                .map_err(scim)?;
+            println!("admin {username} created; log in at {}/admin", settings.public_url());
+            Ok(())
+        }
+        Command::Field(FieldCommand::Add { slug, name, field_type, multi_valued }) => {
+            let field = store
+                .write_blocking(|conn| {
+                    let tenant = svc::tenant_by_slug(conn, &slug)?;
+                    svc::add_custom_field(conn, &tenant, &name, &field_type, multi_valued)
+                })
+                .map_err(scim)?;
+            println!("{}:{}", crate::scim::schema::CUSTOM_USER_SCHEMA, field.name);
+            Ok(())
+        }
+        Command::Field(FieldCommand::List { slug }) => {
+            let list = store
+                .read_blocking(|conn| {
+                    let tenant = svc::tenant_by_slug(conn, &slug)?;
+                    svc::list_custom_fields(conn, &tenant)
+                })
+                .map_err(scim)?;
+            for f in list {
+                println!(
+                    "{}\t{}\t{}\t{}:{}",
+                    f.name,
+                    f.field_type.as_str(),
+                    if f.multi_valued { "multi" } else { "single" },
+                    crate::scim::schema::CUSTOM_USER_SCHEMA,
+                    f.name
+                );
+            }
+            Ok(())
+        }
+        Command::Purge { older_than } => {
+            let before = now_millis() - parse_age(&older_than)?;
+            let (u, g) = store
+                .write_blocking(|conn| {
+                    Ok::<_, crate::store::StoreError>((
+                        users::purge_user_tombstones(conn, before)?,
+                        groups::purge_group_tombstones(conn, before)?,
+                    ))
+                })
+                .map_err(|e| e.to_string())?;
+            println!("purged {u} users and {g} groups deleted before {}", crate::scim::render::timestamp(before));
+            Ok(())
+        }
+        Command::Events { slug, after, tail } => {
+            let tenant = store.read_blocking(|conn| svc::tenant_by_slug(conn, &slug)).map_err(scim)?;
+            let mut last = after;
+            loop {
+                let batch = store
+                    .read_blocking(|conn| events::events_after(conn, &tenant.id, last, 1000))
+                    .map_err(|e| e.to_string())?;
+                for e in &batch {
+                    println!(
+                        "{}\t{}\t{}\t{}\t{}\t{}",
+                        e.id,
+                        crate::scim::render::timestamp(e.at),
+                        e.action,
+                        e.resource_type,
+                        e.resource_id.as_deref().unwrap_or("-"),
+                        e.detail
+                    );
+                    last = e.id;
+                }
+                if !tail && batch.len() < 1000 {
+                    return Ok(());
+                }
+                if batch.is_empty() {
+                    std::thread::sleep(std::time::Duration::from_secs(1));
+                }
+            }
+        }
+    }
+}
+
+fn serve(settings: Settings) -> Result<(), String> {
+    let state = AppState::open(settings.clone())?;
+    let listener = TcpListener::bind(&settings.bind).map_err(|e| format!("cannot listen on {}: {e}", settings.bind))?;
+    let tenant_count = state.store.read_blocking(|conn| tenants::count_tenants(conn)).map_err(|e| e.to_string())?;
+    tracing::info!(bind = %settings.bind, backend = state.store.backend(), "scimd serving");
+    eprintln!("scimd listening on http://{} ({} database)", settings.bind, state.store.backend());
+    if tenant_count == 0 {
+        eprintln!(
+            "No tenant yet. Next steps:\n  scimd tenant create acme          # prints the Tenant URL\n  scimd token issue acme --days 90  # prints the Secret Token\nthen paste both into the Entra app's Provisioning blade and press Test Connection."
+        );
+    }
+    actix_web::rt::System::new().block_on(async move {
+        let server = app::run(listener, state).map_err(|e| e.to_string())?;
+        server.await.map_err(|e| e.to_string())
+    })
+}

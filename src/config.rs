@@ -1,0 +1,66 @@
+//! Settings from flags and environment, with defaults.
+
+use clap::Args;
+
+/// Where scimd listens, what it stores into, and how it names itself.
+#[derive(Debug, Clone, Args)]
+pub struct Settings {
+    /// Address to listen on.
+    #[arg(long, env = "SCIMD_BIND", default_value = "127.0.0.1:8080", global = true)]
+    pub bind: String,
+    /// Database URL: `sqlite://scimd.db` (default, embedded) or `postgres://…`.
+    /// `DATABASE_URL` is read too.
+    #[arg(long, env = "SCIMD_DATABASE_URL", global = true)]
+    pub database_url: Option<String>,
+    /// The URL clients reach scimd at (scheme, host, port; no trailing slash), used in Tenant
+    /// URLs and `meta.location`. Defaults to `http://{bind}`.
+    #[arg(long, env = "SCIMD_PUBLIC_URL", global = true)]
+    pub public_url: Option<String>,
+    /// Database connections per instance.
+    #[arg(long, env = "SCIMD_DB_POOL_SIZE", default_value_t = 16, global = true)]
+    pub pool_size: u32,
+    /// Largest request body accepted, in bytes.
+    #[arg(long, env = "SCIMD_MAX_BODY_BYTES", default_value_t = 1024 * 1024, global = true)]
+    pub max_body_bytes: usize,
+    /// Largest page a list request returns.
+    #[arg(long, env = "SCIMD_MAX_RESULTS", default_value_t = 1000, global = true)]
+    pub max_results: i64,
+    /// HTTP worker threads (default: one per core).
+    #[arg(long, env = "SCIMD_WORKERS", global = true)]
+    pub workers: Option<usize>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            bind: "127.0.0.1:8080".into(),
+            database_url: None,
+            public_url: None,
+            pool_size: 16,
+            max_body_bytes: 1024 * 1024,
+            max_results: 1000,
+            workers: None,
+        }
+    }
+}
+
+impl Settings {
+    /// The database URL in effect: the flag, `SCIMD_DATABASE_URL`, `DATABASE_URL`, or SQLite.
+    pub fn database_url(&self) -> String {
+        self.database_url
+            .clone()
+            .or_else(|| std::env::var("DATABASE_URL").ok().filter(|u| !u.is_empty()))
+            .unwrap_or_else(|| "sqlite://scimd.db".to_string())
+    }
+
+    /// The public base URL without a trailing slash.
+    pub fn public_url(&self) -> String {
+        let url = self.public_url.clone().unwrap_or_else(|| format!("http://{}", self.bind));
+        url.trim_end_matches('/').to_string()
+    }
+
+    /// A tenant's SCIM base URL (the Tenant URL an Entra admin pastes).
+    pub fn tenant_url(&self, slug: &str) -> String {
+        format!("{}/scim/v2/tenants/{slug}", self.public_url())
+    }
+}

@@ -1,0 +1,59 @@
+//! Bearer-token authentication of SCIM requests. Every failure is the same 401 to the
+//! client (no hint which part failed); the log gets the reason, never the token.
+
+use actix_web::http::header;
+use actix_web::HttpRequest;
+
+use crate::app::AppState;
+use crate::auth::tokens::TokenError;
+use crate::scim::error::ScimError;
+use crate::service::Caller;
+use crate::store::tenants::find_tenant_by_slug;
+use crate::store::StoreError;
+
+fn unauthorized() -> ScimError {
+    ScimError::status(
+        401,
+        "missing, invalid, expired or revoked bearer token for this tenant; issue a new one on the token page",
+    )
+}
+
+fn bearer(req: &HttpRequest) -> Option<String> {
+    let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?.trim();
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim().to_string()).filter(|t| !t.is_empty())
+}
+
+/// Authenticate the request for the tenant named in its path.
+pub async fn caller(req: &HttpRequest, state: &AppState) -> Result<Caller, ScimError> {
+    let slug = req.match_info().get("slug").unwrap_or_default().to_string();
+    tracing::Span::current().record("tenant", slug.as_str());
+    let token = bearer(req).ok_or_else(|| {
+        tracing::info!(reason = "no bearer token", "unauthenticated request");
+        unauthorized()
+    })?;
+    let st = state.clone();
+    let slug2 = slug.clone();
+    let result = actix_web::web::block(move || -> Result<_, TokenError> {
+        let tenant = st
+            .store
+            .read_blocking(|conn| find_tenant_by_slug(conn, &slug2))?
+            .ok_or(TokenError::WrongTenant)?;
+        let jti = st.keys.authenticate(&st.store, &token, &tenant)?;
+        Ok((tenant, jti))
+    })
+    .await
+    .map_err(|e| ScimError::from(StoreError::Unavailable(e.to_string())))?;
+    match result {
+        Ok((tenant, jti)) => Ok(Caller {
+            base_url: state.settings.tenant_url(&tenant.slug),
+            tenant,
+            token_jti: Some(jti),
+        }),
+        Err(TokenError::Store(e)) => Err(ScimError::from(e)),
+        Err(reason) => {
+            tracing::info!(reason = %reason, "unauthenticated request");
+            Err(unauthorized())
+        }
+    }
+}

@@ -1,0 +1,92 @@
+//! Thin actix handlers: parse the request, call a service, render SCIM JSON.
+
+pub mod auth;
+pub mod discovery;
+pub mod health;
+pub mod logging;
+pub mod request;
+pub mod scim_groups;
+pub mod scim_users;
+
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpResponse, ResponseError};
+use serde_json::Value;
+
+use crate::scim::error::ScimError;
+use crate::service::Rendered;
+
+/// The media type of every SCIM response (RFC 7644 §3.1).
+pub const SCIM_JSON: &str = "application/scim+json";
+
+/// Every route of scimd.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/healthz", web::get().to(health::healthz))
+        .route("/readyz", web::get().to(health::readyz))
+        .service(
+            web::scope("/scim/v2/tenants/{slug}")
+                .route("/Users", web::get().to(scim_users::list))
+                .route("/Users", web::post().to(scim_users::create))
+                .route("/Users/.search", web::post().to(scim_users::search))
+                .route("/Users/{id}", web::get().to(scim_users::get))
+                .route("/Users/{id}", web::put().to(scim_users::replace))
+                .route("/Users/{id}", web::patch().to(scim_users::patch))
+                .route("/Users/{id}", web::delete().to(scim_users::delete))
+                .route("/Groups", web::get().to(scim_groups::list))
+                .route("/Groups", web::post().to(scim_groups::create))
+                .route("/Groups/.search", web::post().to(scim_groups::search))
+                .route("/Groups/{id}", web::get().to(scim_groups::get))
+                .route("/Groups/{id}", web::put().to(scim_groups::replace))
+                .route("/Groups/{id}", web::patch().to(scim_groups::patch))
+                .route("/Groups/{id}", web::delete().to(scim_groups::delete))
+                .route("/ServiceProviderConfig", web::get().to(discovery::service_provider_config))
+                .route("/Schemas", web::get().to(discovery::schemas))
+                .route("/Schemas/{id}", web::get().to(discovery::schema))
+                .route("/ResourceTypes", web::get().to(discovery::resource_types))
+                .route("/ResourceTypes/{id}", web::get().to(discovery::resource_type))
+                .default_service(web::to(not_found)),
+        )
+        .default_service(web::to(not_found));
+}
+
+async fn not_found() -> ScimError {
+    ScimError::not_found("no such endpoint; SCIM endpoints live under /scim/v2/tenants/{slug}/")
+}
+
+impl ResponseError for ScimError {
+    fn status_code(&self) -> StatusCode {
+        StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let mut response = scim_json(self.status_code(), &self.to_json());
+        if self.status == 401 {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"scimd\""));
+        }
+        response
+    }
+}
+
+impl actix_web::Responder for ScimError {
+    type Body = actix_web::body::BoxBody;
+    fn respond_to(self, _req: &actix_web::HttpRequest) -> HttpResponse {
+        self.error_response()
+    }
+}
+
+/// A SCIM JSON response.
+pub fn scim_json(status: StatusCode, body: &Value) -> HttpResponse {
+    HttpResponse::build(status).content_type(SCIM_JSON).body(body.to_string())
+}
+
+/// A single resource with its `ETag` (and `Location` when created).
+pub fn resource_response(status: StatusCode, r: &Rendered) -> HttpResponse {
+    let mut builder = HttpResponse::build(status);
+    builder.content_type(SCIM_JSON).insert_header((header::ETAG, crate::scim::render::etag(r.version)));
+    if status == StatusCode::CREATED {
+        builder.insert_header((header::LOCATION, r.location.clone()));
+    }
+    builder.body(r.body.to_string())
+}

@@ -1,0 +1,5 @@
+//! The `scimd` binary.
+
+fn main() -> std::process::ExitCode {
+    scimd::cli::main()
+}

@@ -1,0 +1,9 @@
+//! The SCIM protocol, pure and I/O-free: filters, paths, PATCH, schemas, rendering, errors.
+
+pub mod error;
+pub mod filter;
+pub mod patch;
+pub mod path;
+pub mod render;
+pub mod resource;
+pub mod schema;

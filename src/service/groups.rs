@@ -1,0 +1,368 @@
+//! Group use cases. Members are stored as rows and changed as deltas; the JSON resource
+//! holds everything else.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use serde_json::{json, Map, Value};
+
+use super::query::{plan_groups, Plan};
+use super::{page, Caller, ListParams, Rendered, MAX_SCAN};
+use crate::app::AppState;
+use crate::scim::error::ScimError;
+use crate::scim::filter::{self, Filter};
+use crate::scim::path::AttrPath;
+use crate::scim::patch::{apply_group_patch, parse_patch_request, MemberChange};
+use crate::scim::render::{if_match_versions, list_response, with_meta, Meta};
+use crate::scim::resource::project;
+use crate::store::events::append_event;
+use crate::store::groups::{self as group_store, GroupRow, MemberRow};
+use crate::store::users as user_store;
+use crate::store::{now_millis, DbConn};
+
+fn not_found(id: &str) -> ScimError {
+    ScimError::not_found(format!("no group with id {id} in this tenant"))
+}
+
+fn member_ids_of(resource: &Value) -> Vec<String> {
+    resource
+        .get("members")
+        .and_then(Value::as_array)
+        .map(|list| {
+            list.iter()
+                .filter_map(|m| m.get("value").and_then(Value::as_str).map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Resolve member ids to rows of this tenant: each must be a live user or group.
+fn resolve_members(conn: &mut DbConn, tenant_id: &str, group_id: &str, ids: &[String]) -> Result<Vec<MemberRow>, ScimError> {
+    let mut unique: Vec<String> = Vec::with_capacity(ids.len());
+    let mut seen = HashSet::new();
+    for id in ids {
+        if seen.insert(id.as_str()) {
+            unique.push(id.clone());
+        }
+    }
+    if unique.iter().any(|id| id == group_id) {
+        return Err(ScimError::invalid_value("a group cannot be a member of itself"));
+    }
+    let mut kinds: HashMap<String, &'static str> = HashMap::new();
+    for chunk in unique.chunks(500) {
+        for id in user_store::existing_user_ids(conn, tenant_id, chunk)? {
+            kinds.insert(id, "User");
+        }
+        for id in group_store::existing_group_ids(conn, tenant_id, chunk)? {
+            kinds.insert(id, "Group");
+        }
+    }
+    let unknown: Vec<&str> = unique.iter().filter(|id| !kinds.contains_key(*id)).map(String::as_str).take(10).collect();
+    if !unknown.is_empty() {
+        return Err(ScimError::invalid_value(format!(
+            "unknown member id(s) {}: members must be ids of users or groups of this tenant",
+            unknown.join(", ")
+        )));
+    }
+    Ok(unique
+        .into_iter()
+        .map(|id| {
+            let member_type = kinds.get(&id).copied().unwrap_or("User").to_string();
+            MemberRow { group_id: group_id.to_string(), member_id: id, member_type, tenant_id: tenant_id.to_string() }
+        })
+        .collect())
+}
+
+fn strip_members(mut resource: Value) -> Value {
+    if let Some(obj) = resource.as_object_mut() {
+        obj.remove("members");
+    }
+    resource
+}
+
+fn display_name_of(resource: &Value) -> Result<String, ScimError> {
+    resource
+        .get("displayName")
+        .and_then(Value::as_str)
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .ok_or_else(|| ScimError::invalid_value("displayName is required for a group"))
+}
+
+fn serialize(resource: &Value) -> Result<String, ScimError> {
+    serde_json::to_string(resource).map_err(|e| ScimError::status(500, format!("cannot serialise group: {e}")))
+}
+
+/// Render a group row with its members (None: members not requested).
+pub fn render_group(row: &GroupRow, members: Option<&[MemberRow]>, base_url: &str) -> Result<Rendered, ScimError> {
+    let mut stored: Map<String, Value> = serde_json::from_str(&row.resource)
+        .map_err(|e| ScimError::status(500, format!("stored group {} is corrupt: {e}", row.id)))?;
+    if let Some(members) = members {
+        let list: Vec<Value> = members
+            .iter()
+            .map(|m| {
+                let path = if m.member_type == "Group" { "Groups" } else { "Users" };
+                json!({"value": m.member_id, "type": m.member_type, "$ref": format!("{base_url}/{path}/{}", m.member_id)})
+            })
+            .collect();
+        if !list.is_empty() {
+            stored.insert("members".into(), Value::Array(list));
+        }
+    }
+    let location = format!("{base_url}/Groups/{}", row.id);
+    let body = with_meta(
+        stored,
+        &Meta {
+            resource_type: "Group",
+            id: &row.id,
+            created_millis: row.created_at,
+            modified_millis: row.updated_at,
+            version: row.version,
+            location: location.clone(),
+        },
+    );
+    Ok(Rendered { body, id: row.id.clone(), version: row.version, location })
+}
+
+fn log_event(conn: &mut DbConn, caller: &Caller, action: &str, id: &str, detail: &str) -> Result<(), ScimError> {
+    append_event(conn, &caller.tenant.id, action, "Group", Some(id), caller.token_jti.as_deref(), detail)?;
+    Ok(())
+}
+
+fn check_if_match(if_match: Option<&str>, version: i64) -> Result<(), ScimError> {
+    if let Some(versions) = if_match.and_then(if_match_versions) {
+        if !versions.contains(&version) {
+            return Err(ScimError::status(
+                412,
+                format!("If-Match does not match the current version W/\"{version}\"; GET the group and retry"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Whether the request wants members in the answer.
+pub fn wants_members(attributes: Option<&str>, excluded: Option<&str>) -> bool {
+    let names = |s: &str| s.split(',').map(|a| a.trim().to_ascii_lowercase()).collect::<Vec<_>>();
+    let is_members = |a: &String| a == "members" || a.starts_with("members.") || a.ends_with(":group:members");
+    if excluded.is_some_and(|e| names(e).iter().any(is_members)) {
+        return false;
+    }
+    match attributes {
+        Some(a) => names(a).iter().any(is_members),
+        None => true,
+    }
+}
+
+/// POST /Groups.
+pub async fn create_group(state: &AppState, caller: &Caller, body: Value) -> Result<Rendered, ScimError> {
+    let schemas = Arc::clone(&state.schemas);
+    let caller2 = caller.clone();
+    let (row, members) = state
+        .store
+        .write(move |conn| {
+            let resource = schemas.validate_group(body)?;
+            let display_name = display_name_of(&resource)?;
+            let id = uuid::Uuid::new_v4().to_string();
+            let members = resolve_members(conn, &caller2.tenant.id, &id, &member_ids_of(&resource))?;
+            let resource = strip_members(resource);
+            let now = now_millis();
+            let row = GroupRow {
+                id,
+                tenant_id: caller2.tenant.id.clone(),
+                display_name_lower: display_name.to_lowercase(),
+                display_name: display_name.clone(),
+                external_id: resource.get("externalId").and_then(Value::as_str).map(str::to_string),
+                resource: serialize(&resource)?,
+                version: 1,
+                created_at: now,
+                updated_at: now,
+                deleted_at: None,
+            };
+            group_store::insert_group(conn, &row, &members)?;
+            log_event(conn, &caller2, "created", &row.id, &format!("group {display_name} with {} members", members.len()))?;
+            Ok::<_, ScimError>((row, members))
+        })
+        .await?;
+    render_group(&row, Some(&members), &caller.base_url)
+}
+
+/// GET /Groups/{id}.
+pub async fn get_group(state: &AppState, caller: &Caller, id: &str, with_members: bool) -> Result<Rendered, ScimError> {
+    let tenant_id = caller.tenant.id.clone();
+    let id_owned = id.to_string();
+    let (row, members) = state
+        .store
+        .read(move |conn| {
+            let row = group_store::get_group(conn, &tenant_id, &id_owned)?.ok_or_else(|| not_found(&id_owned))?;
+            let members = if with_members { Some(group_store::members_of(conn, std::slice::from_ref(&row.id))?) } else { None };
+            Ok::<_, ScimError>((row, members))
+        })
+        .await?;
+    render_group(&row, members.as_deref(), &caller.base_url)
+}
+
+fn apply_member_changes(conn: &mut DbConn, tenant_id: &str, group_id: &str, changes: &[MemberChange]) -> Result<usize, ScimError> {
+    let mut n = 0;
+    for change in changes {
+        match change {
+            MemberChange::Add(ids) => {
+                let rows = resolve_members(conn, tenant_id, group_id, ids)?;
+                n += rows.len();
+                group_store::add_members(conn, group_id, &rows)?;
+            }
+            MemberChange::Remove(ids) => {
+                n += ids.len();
+                group_store::remove_members(conn, group_id, ids)?;
+            }
+            MemberChange::RemoveAll => {
+                n += 1;
+                group_store::clear_members(conn, group_id)?;
+            }
+            MemberChange::ReplaceAll(ids) => {
+                let rows = resolve_members(conn, tenant_id, group_id, ids)?;
+                n += rows.len() + 1;
+                group_store::clear_members(conn, group_id)?;
+                group_store::add_members(conn, group_id, &rows)?;
+            }
+        }
+    }
+    Ok(n)
+}
+
+fn store_group_change(conn: &mut DbConn, old: &GroupRow, resource: &Value) -> Result<GroupRow, ScimError> {
+    let display_name = display_name_of(resource)?;
+    let mut row = old.clone();
+    row.display_name_lower = display_name.to_lowercase();
+    row.display_name = display_name;
+    row.external_id = resource.get("externalId").and_then(Value::as_str).map(str::to_string);
+    row.resource = serialize(resource)?;
+    row.version = old.version + 1;
+    row.updated_at = now_millis();
+    group_store::update_group(conn, &row, old.version)?;
+    Ok(row)
+}
+
+/// PUT /Groups/{id}: replace attributes and the member list.
+pub async fn replace_group(state: &AppState, caller: &Caller, id: &str, body: Value, if_match: Option<String>) -> Result<Rendered, ScimError> {
+    let schemas = Arc::clone(&state.schemas);
+    let caller2 = caller.clone();
+    let id_owned = id.to_string();
+    let (row, members) = state
+        .store
+        .write(move |conn| {
+            let old = group_store::get_group(conn, &caller2.tenant.id, &id_owned)?.ok_or_else(|| not_found(&id_owned))?;
+            check_if_match(if_match.as_deref(), old.version)?;
+            let resource = schemas.validate_group(body)?;
+            let ids = member_ids_of(&resource);
+            apply_member_changes(conn, &caller2.tenant.id, &old.id, &[MemberChange::ReplaceAll(ids)])?;
+            let row = store_group_change(conn, &old, &strip_members(resource))?;
+            log_event(conn, &caller2, "updated", &row.id, &format!("group {} replaced", row.display_name))?;
+            let members = group_store::members_of(conn, std::slice::from_ref(&row.id))?;
+            Ok::<_, ScimError>((row, members))
+        })
+        .await?;
+    render_group(&row, Some(&members), &caller.base_url)
+}
+
+/// PATCH /Groups/{id}: attribute ops on the JSON, membership ops as deltas; all or nothing.
+pub async fn patch_group(state: &AppState, caller: &Caller, id: &str, body: Value, if_match: Option<String>, with_members: bool) -> Result<Rendered, ScimError> {
+    let ops = parse_patch_request(&body)?;
+    let schemas = Arc::clone(&state.schemas);
+    let caller2 = caller.clone();
+    let id_owned = id.to_string();
+    let (row, members) = state
+        .store
+        .write(move |conn| {
+            let old = group_store::get_group(conn, &caller2.tenant.id, &id_owned)?.ok_or_else(|| not_found(&id_owned))?;
+            check_if_match(if_match.as_deref(), old.version)?;
+            let current: Value = serde_json::from_str(&old.resource)
+                .map_err(|e| ScimError::status(500, format!("stored group {} is corrupt: {e}", old.id)))?;
+            let (patched, changes) = apply_group_patch(&current, &ops, &schemas)?;
+            let resource = strip_members(schemas.validate_group(patched)?);
+            let member_changes = apply_member_changes(conn, &caller2.tenant.id, &old.id, &changes)?;
+            let row = if resource != current || member_changes > 0 {
+                let row = store_group_change(conn, &old, &resource)?;
+                log_event(conn, &caller2, "updated", &row.id, &format!("group {} patched", row.display_name))?;
+                row
+            } else {
+                old
+            };
+            let members = if with_members { Some(group_store::members_of(conn, std::slice::from_ref(&row.id))?) } else { None };
+            Ok::<_, ScimError>((row, members))
+        })
+        .await?;
+    render_group(&row, members.as_deref(), &caller.base_url)
+}
+
+/// DELETE /Groups/{id}.
+pub async fn delete_group(state: &AppState, caller: &Caller, id: &str, if_match: Option<String>) -> Result<(), ScimError> {
+    let caller2 = caller.clone();
+    let id_owned = id.to_string();
+    state
+        .store
+        .write(move |conn| {
+            let old = group_store::get_group(conn, &caller2.tenant.id, &id_owned)?.ok_or_else(|| not_found(&id_owned))?;
+            check_if_match(if_match.as_deref(), old.version)?;
+            group_store::tombstone_group(conn, &caller2.tenant.id, &id_owned, now_millis())?;
+            log_event(conn, &caller2, "deleted", &id_owned, &format!("group {}", old.display_name))?;
+            Ok::<_, ScimError>(())
+        })
+        .await
+}
+
+/// GET /Groups (and POST /Groups/.search).
+pub async fn list_groups(state: &AppState, caller: &Caller, params: ListParams) -> Result<Value, ScimError> {
+    let filter: Option<Filter> = params.filter.as_deref().map(str::trim).filter(|f| !f.is_empty()).map(filter::parse).transpose()?;
+    let (start, count) = page(params.start_index, params.count, state.settings.max_results);
+    let with_members = wants_members(params.attributes.as_deref(), params.excluded_attributes.as_deref());
+    let tenant_id = caller.tenant.id.clone();
+    let plan = plan_groups(filter.as_ref());
+    let schemas = Arc::clone(&state.schemas);
+    let base_url = caller.base_url.clone();
+    let (total, rows, members) = state
+        .store
+        .read(move |conn| {
+            let (total, rows) = match plan {
+                Plan::Sql(pred) => group_store::query_groups(conn, &tenant_id, pred.as_ref(), start - 1, count)?,
+                Plan::Scan(pred) => {
+                    let rows = group_store::scan_groups(conn, &tenant_id, pred.as_ref(), MAX_SCAN)?;
+                    let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
+                    let members = group_store::members_of(conn, &ids)?;
+                    let mut kept = Vec::new();
+                    for row in rows {
+                        let own: Vec<MemberRow> = members.iter().filter(|m| m.group_id == row.id).cloned().collect();
+                        let r = render_group(&row, Some(&own), &base_url)?;
+                        let keep = filter.as_ref().is_none_or(|f| filter::matches(f, &r.body, &|a: &AttrPath| schemas.group_case_exact(a)));
+                        if keep {
+                            kept.push(row);
+                        }
+                    }
+                    let total = kept.len() as i64;
+                    let page_rows = kept
+                        .into_iter()
+                        .skip(usize::try_from(start - 1).unwrap_or(usize::MAX))
+                        .take(usize::try_from(count).unwrap_or(0))
+                        .collect();
+                    (total, page_rows)
+                }
+            };
+            let members = if with_members {
+                let ids: Vec<String> = rows.iter().map(|r: &GroupRow| r.id.clone()).collect();
+                group_store::members_of(conn, &ids)?
+            } else {
+                Vec::new()
+            };
+            Ok::<_, ScimError>((total, rows, members))
+        })
+        .await?;
+    let mut resources = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let own: Vec<MemberRow> = members.iter().filter(|m| m.group_id == row.id).cloned().collect();
+        let mut body = render_group(row, with_members.then_some(own.as_slice()), &caller.base_url)?.body;
+        project(&mut body, params.attributes.as_deref(), params.excluded_attributes.as_deref())?;
+        resources.push(body);
+    }
+    Ok(list_response(total, start, resources))
+}

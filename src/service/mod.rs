@@ -1,0 +1,96 @@
+//! Use cases: what a SCIM request or a CLI command does, between the HTTP layer and the store.
+
+pub mod groups;
+pub mod query;
+pub mod tenants;
+pub mod users;
+
+use crate::scim::error::ScimError;
+use crate::store::tenants::Tenant;
+use crate::store::StoreError;
+
+/// Who is calling: the tenant of the URL and the token that proved it.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub tenant: Tenant,
+    /// The jti of the bearer token, recorded in the provisioning log.
+    pub token_jti: Option<String>,
+    /// The tenant's SCIM base URL, for `meta.location`.
+    pub base_url: String,
+}
+
+/// Page and shape of a list request (RFC 7644 §3.4.2).
+#[derive(Debug, Clone, Default)]
+pub struct ListParams {
+    pub filter: Option<String>,
+    /// 1-based.
+    pub start_index: i64,
+    pub count: i64,
+    pub sort_by: Option<String>,
+    pub descending: bool,
+    pub attributes: Option<String>,
+    pub excluded_attributes: Option<String>,
+}
+
+/// A rendered resource with what the HTTP layer puts in headers.
+#[derive(Debug, Clone)]
+pub struct Rendered {
+    pub body: serde_json::Value,
+    pub id: String,
+    pub version: i64,
+    pub location: String,
+}
+
+/// Most rows a filter evaluated in Rust may scan; past it the client must narrow the filter.
+pub const MAX_SCAN: i64 = 200_000;
+
+impl From<StoreError> for ScimError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Unique(index) => unique_violation(&index),
+            StoreError::Conflict => ScimError::status(
+                409,
+                "the resource was modified concurrently; retry the request",
+            ),
+            StoreError::Unavailable(reason) => {
+                tracing::error!(%reason, "database unavailable");
+                ScimError::status(503, "the database is unavailable; retry later")
+            }
+            other => {
+                tracing::error!(error = %other, "storage failure");
+                ScimError::status(500, "internal error; the request was not applied")
+            }
+        }
+    }
+}
+
+impl From<diesel::result::Error> for ScimError {
+    fn from(e: diesel::result::Error) -> Self {
+        ScimError::from(StoreError::from(e))
+    }
+}
+
+/// A unique index refused a write: say which attribute is taken.
+fn unique_violation(index: &str) -> ScimError {
+    if index.contains("identity_mail") {
+        ScimError::uniqueness(
+            "a user of this tenant already has this mail (the work email, else the primary, \
+             else the first); mail identifies a user and must be unique",
+        )
+    } else if index.contains("user_name") {
+        ScimError::uniqueness("a user of this tenant already has this userName")
+    } else if index.contains("slug") {
+        ScimError::uniqueness("a tenant with this slug already exists")
+    } else if index.contains("custom_fields") {
+        ScimError::uniqueness("a field with this name is already defined")
+    } else if index.contains("username") {
+        ScimError::uniqueness("an admin with this username already exists")
+    } else {
+        ScimError::uniqueness(format!("a unique value is already taken ({index})"))
+    }
+}
+
+/// Clamp paging parameters to what RFC 7644 §3.4.2.4 allows and our maximum page size.
+pub fn page(start_index: i64, count: i64, max: i64) -> (i64, i64) {
+    (start_index.max(1), count.clamp(0, max))
+}

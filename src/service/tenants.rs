@@ -1,0 +1,102 @@
+//! Tenant and token administration, shared by the CLI and the admin page.
+
+use crate::auth::tokens::check_expiry_days;
+use crate::scim::error::ScimError;
+use crate::scim::schema::{CustomField, FieldType};
+use crate::store::fields::CustomFieldRow;
+use crate::store::tenants::{self as tenant_store, Tenant};
+use crate::store::tokens::{self as token_store, TokenRecord};
+use crate::store::{fields, DbConn};
+use crate::auth::tokens::TokenKeys;
+
+/// Check a tenant slug: 1–63 lower-case letters, digits and hyphens, not starting or
+/// ending with a hyphen (it appears in URLs).
+pub fn check_slug(slug: &str) -> Result<(), String> {
+    let ok_chars = slug.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if slug.is_empty() || slug.len() > 63 || !ok_chars || slug.starts_with('-') || slug.ends_with('-') {
+        return Err(format!(
+            "invalid tenant slug {slug:?}: use 1 to 63 lower-case letters, digits and hyphens (e.g. \"acme\")"
+        ));
+    }
+    Ok(())
+}
+
+/// Create a tenant.
+pub fn create_tenant(conn: &mut DbConn, slug: &str, name: Option<&str>) -> Result<Tenant, ScimError> {
+    check_slug(slug).map_err(ScimError::invalid_value)?;
+    Ok(tenant_store::create_tenant(conn, slug, name.unwrap_or(slug))?)
+}
+
+/// The tenant with this slug, or a 404 naming it.
+pub fn tenant_by_slug(conn: &mut DbConn, slug: &str) -> Result<Tenant, ScimError> {
+    tenant_store::find_tenant_by_slug(conn, slug)?
+        .ok_or_else(|| ScimError::not_found(format!("no tenant {slug:?}")))
+}
+
+/// Issue a bearer token for a tenant; returns the JWT (shown once) and its record.
+pub fn issue_token(
+    conn: &mut DbConn,
+    keys: &TokenKeys,
+    tenant: &Tenant,
+    days: i64,
+    label: &str,
+) -> Result<(String, TokenRecord), ScimError> {
+    let days = check_expiry_days(days).map_err(ScimError::invalid_value)?;
+    if label.chars().count() > 200 {
+        return Err(ScimError::invalid_value("a token label is at most 200 characters"));
+    }
+    Ok(keys.issue(conn, tenant, days, label)?)
+}
+
+/// A tenant's tokens, newest first.
+pub fn list_tokens(conn: &mut DbConn, tenant: &Tenant) -> Result<Vec<TokenRecord>, ScimError> {
+    Ok(token_store::list_tokens(conn, &tenant.id)?)
+}
+
+/// Revoke a token, optionally only within a tenant; 404 when there is no such token.
+pub fn revoke_token(conn: &mut DbConn, jti: &str, tenant: Option<&Tenant>) -> Result<(), ScimError> {
+    if token_store::revoke_token(conn, jti, tenant.map(|t| t.id.as_str()))? {
+        Ok(())
+    } else {
+        Err(ScimError::not_found(format!("no token with id {jti}")))
+    }
+}
+
+/// The schema-level form of a stored custom field (rows with an unknown type are skipped).
+pub fn custom_field_of(row: &CustomFieldRow) -> Option<CustomField> {
+    Some(CustomField {
+        name: row.name.clone(),
+        field_type: FieldType::parse(&row.field_type)?,
+        multi_valued: row.multi_valued,
+    })
+}
+
+/// Define a custom extension field for a tenant.
+pub fn add_custom_field(
+    conn: &mut DbConn,
+    tenant: &Tenant,
+    name: &str,
+    field_type: &str,
+    multi_valued: bool,
+) -> Result<CustomField, ScimError> {
+    let valid_name = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        && name.len() <= 64;
+    if !valid_name {
+        return Err(ScimError::invalid_value(format!(
+            "invalid field name {name:?}: start with a letter, then letters, digits, '_' or '-' (at most 64)"
+        )));
+    }
+    let kind = FieldType::parse(field_type).ok_or_else(|| {
+        ScimError::invalid_value(format!(
+            "unknown field type {field_type:?}: use string, boolean, integer, decimal, dateTime or reference"
+        ))
+    })?;
+    fields::add_field(conn, &tenant.id, name, kind.as_str(), multi_valued)?;
+    Ok(CustomField { name: name.to_string(), field_type: kind, multi_valued })
+}
+
+/// A tenant's custom fields.
+pub fn list_custom_fields(conn: &mut DbConn, tenant: &Tenant) -> Result<Vec<CustomField>, ScimError> {
+    Ok(fields::list_fields(conn, &tenant.id)?.iter().filter_map(custom_field_of).collect())
+}

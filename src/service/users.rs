@@ -1,0 +1,408 @@
+//! User use cases: provision, read, list/match, replace, patch, deactivate, delete.
+
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
+
+use super::query::{plan_users, Plan};
+use super::{page, Caller, ListParams, Rendered, MAX_SCAN};
+use crate::app::AppState;
+use crate::scim::error::ScimError;
+use crate::scim::filter::{self, Filter};
+use crate::scim::path::AttrPath;
+use crate::scim::patch::{apply_user_patch, parse_patch_request};
+use crate::scim::render::{if_match_versions, list_response, with_meta, Meta};
+use crate::scim::resource::{project, sort_key};
+use crate::scim::schema::{CustomField, Schemas};
+use crate::store::events::append_event;
+use crate::store::users::{self as user_store, EmailRow, UserRow, UserSort};
+use crate::store::{fields, now_millis, DbConn};
+
+/// The columns derived from a user resource: what SQL indexes and uniqueness work on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserIndex {
+    pub user_name: String,
+    pub external_id: Option<String>,
+    /// Lower-case: the work email, else the primary, else the first.
+    pub identity_mail: String,
+    pub display_name: Option<String>,
+    pub active: bool,
+    /// (value lower-cased, type lower-cased, primary)
+    pub emails: Vec<(String, Option<String>, bool)>,
+}
+
+/// Derive the index columns of a validated user; a user without a usable email is refused
+/// because mail is how scimd and Entra match identities.
+pub fn index_user(resource: &Value) -> Result<UserIndex, ScimError> {
+    let user_name = resource
+        .get("userName")
+        .and_then(Value::as_str)
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| ScimError::invalid_value("userName is required and must be a non-empty string"))?
+        .to_string();
+    let mut emails = Vec::new();
+    if let Some(list) = resource.get("emails").and_then(Value::as_array) {
+        for e in list {
+            let Some(value) = e.get("value").and_then(Value::as_str).map(str::trim) else {
+                continue;
+            };
+            if value.is_empty() {
+                continue;
+            }
+            let kind = e.get("type").and_then(Value::as_str).map(str::to_lowercase);
+            let primary = e.get("primary").and_then(Value::as_bool).unwrap_or(false);
+            emails.push((value.to_lowercase(), kind, primary));
+        }
+    }
+    let identity = emails
+        .iter()
+        .find(|(_, t, _)| t.as_deref() == Some("work"))
+        .or_else(|| emails.iter().find(|(_, _, p)| *p))
+        .or_else(|| emails.first())
+        .map(|(v, _, _)| v.clone())
+        .ok_or_else(|| {
+            ScimError::invalid_value(
+                "the user has no email: scimd identifies users by mail, so give at least one \
+                 emails value (Entra: map mail to emails[type eq \"work\"].value)",
+            )
+        })?;
+    if !validator::ValidateEmail::validate_email(&identity) {
+        return Err(ScimError::invalid_value(format!(
+            "\"{identity}\" is not a valid email address; the user's mail must be one"
+        )));
+    }
+    Ok(UserIndex {
+        user_name,
+        external_id: resource.get("externalId").and_then(Value::as_str).map(str::to_string),
+        identity_mail: identity,
+        display_name: resource.get("displayName").and_then(Value::as_str).map(str::to_string),
+        active: resource.get("active").and_then(Value::as_bool).unwrap_or(true),
+        emails,
+    })
+}
+
+fn email_rows(user_id: &str, tenant_id: &str, index: &UserIndex) -> Vec<EmailRow> {
+    index
+        .emails
+        .iter()
+        .enumerate()
+        .map(|(i, (value, kind, primary))| EmailRow {
+            user_id: user_id.to_string(),
+            position: i32::try_from(i).unwrap_or(i32::MAX),
+            tenant_id: tenant_id.to_string(),
+            value_lower: value.clone(),
+            email_type: kind.clone(),
+            is_primary: *primary,
+        })
+        .collect()
+}
+
+fn serialize(resource: &Value) -> Result<String, ScimError> {
+    serde_json::to_string(resource)
+        .map_err(|e| ScimError::status(500, format!("cannot serialise resource: {e}")))
+}
+
+/// Render a stored user row as a SCIM resource.
+pub fn render_user(row: &UserRow, base_url: &str) -> Result<Rendered, ScimError> {
+    let stored: Map<String, Value> = serde_json::from_str(&row.resource)
+        .map_err(|e| ScimError::status(500, format!("stored user {} is corrupt: {e}", row.id)))?;
+    let location = format!("{base_url}/Users/{}", row.id);
+    let body = with_meta(
+        stored,
+        &Meta {
+            resource_type: "User",
+            id: &row.id,
+            created_millis: row.created_at,
+            modified_millis: row.updated_at,
+            version: row.version,
+            location: location.clone(),
+        },
+    );
+    Ok(Rendered { body, id: row.id.clone(), version: row.version, location })
+}
+
+fn load_custom_fields(conn: &mut DbConn, tenant_id: &str) -> Result<Vec<CustomField>, ScimError> {
+    let rows = fields::list_fields(conn, tenant_id)?;
+    Ok(rows.into_iter().filter_map(|r| super::tenants::custom_field_of(&r)).collect())
+}
+
+fn check_if_match(if_match: Option<&str>, version: i64) -> Result<(), ScimError> {
+    if let Some(header) = if_match {
+        if let Some(versions) = if_match_versions(header) {
+            if !versions.contains(&version) {
+                return Err(ScimError::status(
+                    412,
+                    format!("If-Match does not match the current version W/\"{version}\"; GET the resource and retry"),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The action a write is logged as.
+fn action_for(before_active: Option<bool>, after_active: bool) -> &'static str {
+    match (before_active, after_active) {
+        (None, _) => "created",
+        (Some(true), false) => "deactivated",
+        (Some(false), true) => "reactivated",
+        _ => "updated",
+    }
+}
+
+fn log_event(conn: &mut DbConn, caller: &Caller, action: &str, id: &str, detail: &str) -> Result<(), ScimError> {
+    append_event(conn, &caller.tenant.id, action, "User", Some(id), caller.token_jti.as_deref(), detail)?;
+    Ok(())
+}
+
+/// Record a refused write in the provisioning log (best effort: the refusal is the answer).
+pub async fn record_rejection(state: &AppState, caller: &Caller, resource_type: &'static str, id: Option<String>, err: &ScimError) {
+    if !(400..500).contains(&err.status) || err.status == 401 {
+        return;
+    }
+    let tenant_id = caller.tenant.id.clone();
+    let jti = caller.token_jti.clone();
+    let detail = format!("{}: {}", err.status, err.detail);
+    let result: Result<(), ScimError> = state
+        .store
+        .write(move |conn| {
+            append_event(conn, &tenant_id, "rejected", resource_type, id.as_deref(), jti.as_deref(), &detail)?;
+            Ok(())
+        })
+        .await;
+    if let Err(e) = result {
+        tracing::warn!(error = %e.detail, "could not log a rejected write");
+    }
+}
+
+fn new_row(id: String, tenant_id: &str, resource: &Value, index: &UserIndex, now: i64) -> Result<UserRow, ScimError> {
+    Ok(UserRow {
+        id,
+        tenant_id: tenant_id.to_string(),
+        user_name_lower: index.user_name.to_lowercase(),
+        user_name: index.user_name.clone(),
+        external_id: index.external_id.clone(),
+        identity_mail: index.identity_mail.clone(),
+        display_name_lower: index.display_name.as_ref().map(|d| d.to_lowercase()),
+        active: index.active,
+        resource: serialize(resource)?,
+        version: 1,
+        created_at: now,
+        updated_at: now,
+        deactivated_at: if index.active { None } else { Some(now) },
+        deleted_at: None,
+    })
+}
+
+/// POST /Users.
+pub async fn create_user(state: &AppState, caller: &Caller, body: Value) -> Result<Rendered, ScimError> {
+    let schemas = Arc::clone(&state.schemas);
+    let caller2 = caller.clone();
+    let row = state
+        .store
+        .write(move |conn| {
+            let custom = load_custom_fields(conn, &caller2.tenant.id)?;
+            let resource = schemas.validate_user(body, &custom)?;
+            let index = index_user(&resource)?;
+            let now = now_millis();
+            let row = new_row(uuid::Uuid::new_v4().to_string(), &caller2.tenant.id, &resource, &index, now)?;
+            user_store::insert_user(conn, &row, &email_rows(&row.id, &row.tenant_id, &index))?;
+            let detail = format!("userName {} mail {}", index.user_name, index.identity_mail);
+            log_event(conn, &caller2, "created", &row.id, &detail)?;
+            Ok::<_, ScimError>(row)
+        })
+        .await?;
+    render_user(&row, &caller.base_url)
+}
+
+/// GET /Users/{id}.
+pub async fn get_user(state: &AppState, caller: &Caller, id: &str) -> Result<Rendered, ScimError> {
+    let tenant_id = caller.tenant.id.clone();
+    let id_owned = id.to_string();
+    let row = state
+        .store
+        .read(move |conn| Ok::<_, ScimError>(user_store::get_user(conn, &tenant_id, &id_owned)?))
+        .await?
+        .ok_or_else(|| not_found(id))?;
+    render_user(&row, &caller.base_url)
+}
+
+fn not_found(id: &str) -> ScimError {
+    ScimError::not_found(format!("no user with id {id} in this tenant"))
+}
+
+/// Write a changed resource over a row, with the derived columns and the log entry.
+fn store_change(conn: &mut DbConn, caller: &Caller, old: &UserRow, resource: &Value) -> Result<UserRow, ScimError> {
+    let index = index_user(resource)?;
+    let now = now_millis();
+    let mut row = new_row(old.id.clone(), &old.tenant_id, resource, &index, now)?;
+    row.created_at = old.created_at;
+    row.version = old.version + 1;
+    row.deactivated_at = match (old.active, index.active) {
+        (true, false) => Some(now),
+        (false, false) => old.deactivated_at,
+        _ => None,
+    };
+    user_store::update_user(conn, &row, old.version, &email_rows(&row.id, &row.tenant_id, &index))?;
+    let action = action_for(Some(old.active), index.active);
+    log_event(conn, caller, action, &row.id, &format!("userName {} mail {}", index.user_name, index.identity_mail))?;
+    Ok(row)
+}
+
+/// PUT /Users/{id}: replace the whole resource.
+pub async fn replace_user(state: &AppState, caller: &Caller, id: &str, body: Value, if_match: Option<String>) -> Result<Rendered, ScimError> {
+    let schemas = Arc::clone(&state.schemas);
+    let caller2 = caller.clone();
+    let id_owned = id.to_string();
+    let row = state
+        .store
+        .write(move |conn| {
+            let old = user_store::get_user(conn, &caller2.tenant.id, &id_owned)?.ok_or_else(|| not_found(&id_owned))?;
+            check_if_match(if_match.as_deref(), old.version)?;
+            let custom = load_custom_fields(conn, &caller2.tenant.id)?;
+            let resource = schemas.validate_user(body, &custom)?;
+            store_change(conn, &caller2, &old, &resource)
+        })
+        .await?;
+    render_user(&row, &caller.base_url)
+}
+
+/// PATCH /Users/{id}: all operations or none; retried when another writer won the race.
+pub async fn patch_user(state: &AppState, caller: &Caller, id: &str, body: Value, if_match: Option<String>) -> Result<Rendered, ScimError> {
+    let ops = Arc::new(parse_patch_request(&body)?);
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        let schemas: Arc<Schemas> = Arc::clone(&state.schemas);
+        let caller2 = caller.clone();
+        let id_owned = id.to_string();
+        let ops2 = Arc::clone(&ops);
+        let if_match2 = if_match.clone();
+        let result = state
+            .store
+            .write(move |conn| {
+                let old = user_store::get_user(conn, &caller2.tenant.id, &id_owned)?.ok_or_else(|| not_found(&id_owned))?;
+                check_if_match(if_match2.as_deref(), old.version)?;
+                let custom = load_custom_fields(conn, &caller2.tenant.id)?;
+                let current: Value = serde_json::from_str(&old.resource)
+                    .map_err(|e| ScimError::status(500, format!("stored user {} is corrupt: {e}", old.id)))?;
+                let patched = apply_user_patch(&current, &ops2, &schemas, &custom)?;
+                let resource = schemas.validate_user(patched, &custom)?;
+                if resource == current {
+                    // Nothing changed (Entra re-sends values): no new version, no log entry.
+                    return Ok(old);
+                }
+                store_change(conn, &caller2, &old, &resource)
+            })
+            .await;
+        match result {
+            Ok(row) => return render_user(&row, &caller.base_url),
+            // Lost a race with another instance: re-read and re-apply, unless the client pinned a version.
+            Err(e) if e.status == 409 && e.scim_type.is_none() && if_match.is_none() && attempts < 5 => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// DELETE /Users/{id}: leave a tombstone.
+pub async fn delete_user(state: &AppState, caller: &Caller, id: &str, if_match: Option<String>) -> Result<(), ScimError> {
+    let caller2 = caller.clone();
+    let id_owned = id.to_string();
+    state
+        .store
+        .write(move |conn| {
+            let old = user_store::get_user(conn, &caller2.tenant.id, &id_owned)?.ok_or_else(|| not_found(&id_owned))?;
+            check_if_match(if_match.as_deref(), old.version)?;
+            user_store::tombstone_user(conn, &caller2.tenant.id, &id_owned, now_millis())?;
+            log_event(conn, &caller2, "deleted", &id_owned, &format!("userName {}", old.user_name))?;
+            Ok::<_, ScimError>(())
+        })
+        .await
+}
+
+fn sql_sort(attr: &AttrPath) -> Option<UserSort> {
+    if attr.urn.as_deref().is_some_and(|u| !u.eq_ignore_ascii_case(crate::scim::schema::USER_SCHEMA)) {
+        return None;
+    }
+    let name = attr.name.to_ascii_lowercase();
+    let sub = attr.sub.as_deref().map(str::to_ascii_lowercase);
+    Some(match (name.as_str(), sub.as_deref()) {
+        ("username", None) => UserSort::UserName,
+        ("displayname", None) => UserSort::DisplayName,
+        ("externalid", None) => UserSort::ExternalId,
+        ("id", None) => UserSort::Id,
+        ("meta", Some("created")) => UserSort::Created,
+        ("meta", Some("lastmodified")) => UserSort::LastModified,
+        _ => return None,
+    })
+}
+
+/// GET /Users (and POST /Users/.search): filter, sort, page, project.
+pub async fn list_users(state: &AppState, caller: &Caller, params: ListParams) -> Result<Value, ScimError> {
+    let filter: Option<Filter> = params.filter.as_deref().map(str::trim).filter(|f| !f.is_empty()).map(filter::parse).transpose()?;
+    let sort_attr = params.sort_by.as_deref().map(AttrPath::parse).transpose()?;
+    let max = state.settings.max_results;
+    let (start, count) = page(params.start_index, params.count, max);
+    let plan = plan_users(filter.as_ref());
+    let tenant_id = caller.tenant.id.clone();
+    let sql_sorted = match &sort_attr {
+        None => Some(None),
+        Some(a) => sql_sort(a).map(|s| Some((s, !params.descending))),
+    };
+    let schemas = Arc::clone(&state.schemas);
+    let (total, rows) = match (plan, sql_sorted) {
+        (Plan::Sql(pred), Some(sort)) => {
+            state
+                .store
+                .read(move |conn| Ok::<_, ScimError>(user_store::query_users(conn, &tenant_id, pred.as_ref(), sort, start - 1, count)?))
+                .await?
+        }
+        (Plan::Sql(pred) | Plan::Scan(pred), _) => {
+            let rows = state
+                .store
+                .read(move |conn| Ok::<_, ScimError>(user_store::scan_users(conn, &tenant_id, pred.as_ref(), MAX_SCAN + 1)?))
+                .await?;
+            if rows.len() as i64 > MAX_SCAN {
+                return Err(ScimError::bad_request(
+                    crate::scim::error::ScimType::TooMany,
+                    "the filter matches too many users to evaluate; narrow it with userName, externalId, emails or meta.lastModified",
+                ));
+            }
+            let mut rendered = Vec::with_capacity(rows.len());
+            for row in &rows {
+                let r = render_user(row, &caller.base_url)?;
+                let keep = match &filter {
+                    Some(f) => filter::matches(f, &r.body, &|a: &AttrPath| schemas.user_case_exact(a)),
+                    None => true,
+                };
+                if keep {
+                    rendered.push((row.clone(), r));
+                }
+            }
+            if let Some(attr) = &sort_attr {
+                let exact = schemas.user_case_exact(attr);
+                rendered.sort_by(|(_, a), (_, b)| {
+                    let ka = sort_key(&a.body, attr, exact);
+                    let kb = sort_key(&b.body, attr, exact);
+                    crate::scim::resource::compare_sort_keys(ka.as_ref(), kb.as_ref(), params.descending)
+                });
+            }
+            let total = rendered.len() as i64;
+            let page_rows = rendered
+                .into_iter()
+                .skip(usize::try_from(start - 1).unwrap_or(usize::MAX))
+                .take(usize::try_from(count).unwrap_or(0))
+                .map(|(row, _)| row)
+                .collect();
+            (total, page_rows)
+        }
+    };
+    let mut resources = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let mut body = render_user(row, &caller.base_url)?.body;
+        project(&mut body, params.attributes.as_deref(), params.excluded_attributes.as_deref())?;
+        resources.push(body);
+    }
+    Ok(list_response(total, start, resources))
+}

@@ -1,0 +1,72 @@
+//! The append-only provisioning log of each tenant.
+
+use diesel::prelude::*;
+
+use super::schema::events;
+use super::{now_millis, DbConn, StoreError};
+
+/// One provisioning event.
+#[derive(Debug, Clone, Queryable, Selectable, serde::Serialize)]
+#[diesel(table_name = events)]
+pub struct Event {
+    pub id: i64,
+    pub tenant_id: String,
+    pub at: i64,
+    pub action: String,
+    pub resource_type: String,
+    pub resource_id: Option<String>,
+    pub token_jti: Option<String>,
+    pub detail: String,
+}
+
+/// A new event to append.
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = events)]
+pub struct NewEvent<'a> {
+    pub tenant_id: &'a str,
+    pub at: i64,
+    pub action: &'a str,
+    pub resource_type: &'a str,
+    pub resource_id: Option<&'a str>,
+    pub token_jti: Option<&'a str>,
+    pub detail: &'a str,
+}
+
+/// Append an event to the log.
+pub fn append_event(
+    conn: &mut DbConn,
+    tenant_id: &str,
+    action: &str,
+    resource_type: &str,
+    resource_id: Option<&str>,
+    token_jti: Option<&str>,
+    detail: &str,
+) -> Result<(), StoreError> {
+    let event = NewEvent {
+        tenant_id,
+        at: now_millis(),
+        action,
+        resource_type,
+        resource_id,
+        token_jti,
+        detail,
+    };
+    diesel::insert_into(events::table).values(&event).execute(conn)?;
+    Ok(())
+}
+
+/// Events of a tenant with id greater than `after`, oldest first, at most `limit`.
+pub fn events_after(
+    conn: &mut DbConn,
+    tenant_id: &str,
+    after: i64,
+    limit: i64,
+) -> Result<Vec<Event>, StoreError> {
+    Ok(events::table
+        .filter(events::tenant_id.eq(tenant_id))
+        .filter(events::id.gt(after))
+        .order(events::id.asc())
+        .limit(limit)
+        .select(Event::as_select())
+        .load(conn)?)
+}

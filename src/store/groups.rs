@@ -1,0 +1,317 @@
+//! Groups and their members (users or groups). Members live in their own table so that a
+//! membership PATCH on a large group is a delta, not a rewrite.
+
+use diesel::dsl::count_star;
+use diesel::prelude::*;
+
+use super::schema::{group_members, groups};
+use super::users::{NumOp, StrOp};
+use super::{DbConn, StoreError};
+
+type Backend = <DbConn as Connection>::Backend;
+
+/// A group row; `resource` is the SCIM resource without `id`, `meta` and `members`.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = groups)]
+pub struct GroupRow {
+    pub id: String,
+    pub tenant_id: String,
+    pub display_name: String,
+    pub display_name_lower: String,
+    pub external_id: Option<String>,
+    pub resource: String,
+    pub version: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub deleted_at: Option<i64>,
+}
+
+/// One membership.
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = group_members)]
+pub struct MemberRow {
+    pub group_id: String,
+    pub member_id: String,
+    /// `User` or `Group`.
+    pub member_type: String,
+    pub tenant_id: String,
+}
+
+/// A filter over groups that runs in SQL (display names already lower-cased).
+#[derive(Debug, Clone, PartialEq)]
+pub enum GroupPredicate {
+    And(Box<GroupPredicate>, Box<GroupPredicate>),
+    Or(Box<GroupPredicate>, Box<GroupPredicate>),
+    Not(Box<GroupPredicate>),
+    Id(StrOp, String),
+    DisplayName(StrOp, String),
+    ExternalId(StrOp, String),
+    ExternalIdPresent,
+    /// The group has this member id.
+    Member(String),
+    Created(NumOp, i64),
+    LastModified(NumOp, i64),
+    True,
+}
+
+type BoxedPred = Box<dyn BoxableExpression<groups::table, Backend, SqlType = diesel::sql_types::Bool>>;
+
+fn like_pattern(op: StrOp, value: &str) -> String {
+    let escaped = value.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+    match op {
+        StrOp::Co => format!("%{escaped}%"),
+        StrOp::Sw => format!("{escaped}%"),
+        _ => format!("%{escaped}"),
+    }
+}
+
+macro_rules! str_cmp {
+    ($col:expr, $op:expr, $v:expr) => {{
+        let v: String = $v;
+        let e: BoxedPred = match $op {
+            StrOp::Eq => Box::new($col.eq(v)),
+            StrOp::Gt => Box::new($col.gt(v)),
+            StrOp::Ge => Box::new($col.ge(v)),
+            StrOp::Lt => Box::new($col.lt(v)),
+            StrOp::Le => Box::new($col.le(v)),
+            op => Box::new($col.like(like_pattern(op, &v)).escape('\\')),
+        };
+        e
+    }};
+}
+
+fn num_cmp(col_created: bool, op: NumOp, v: i64) -> BoxedPred {
+    macro_rules! cmp {
+        ($col:expr) => {
+            match op {
+                NumOp::Eq => Box::new($col.eq(v)) as BoxedPred,
+                NumOp::Gt => Box::new($col.gt(v)),
+                NumOp::Ge => Box::new($col.ge(v)),
+                NumOp::Lt => Box::new($col.lt(v)),
+                NumOp::Le => Box::new($col.le(v)),
+            }
+        };
+    }
+    if col_created {
+        cmp!(groups::created_at)
+    } else {
+        cmp!(groups::updated_at)
+    }
+}
+
+fn to_sql(tenant_id: &str, p: &GroupPredicate) -> BoxedPred {
+    use GroupPredicate as P;
+    match p {
+        P::And(a, b) => Box::new(to_sql(tenant_id, a).and(to_sql(tenant_id, b))),
+        P::Or(a, b) => Box::new(to_sql(tenant_id, a).or(to_sql(tenant_id, b))),
+        P::Not(a) => Box::new(diesel::dsl::not(to_sql(tenant_id, a))),
+        P::Id(op, v) => str_cmp!(groups::id, *op, v.clone()),
+        P::DisplayName(op, v) => str_cmp!(groups::display_name_lower, *op, v.clone()),
+        P::ExternalId(op, v) => Box::new(
+            groups::external_id
+                .is_not_null()
+                .and(str_cmp!(groups::external_id.assume_not_null(), *op, v.clone())),
+        ),
+        P::ExternalIdPresent => Box::new(groups::external_id.is_not_null()),
+        P::Member(id) => Box::new(
+            groups::id.eq_any(
+                group_members::table
+                    .filter(group_members::tenant_id.eq(tenant_id.to_string()))
+                    .filter(group_members::member_id.eq(id.clone()))
+                    .select(group_members::group_id),
+            ),
+        ),
+        P::Created(op, v) => num_cmp(true, *op, *v),
+        P::LastModified(op, v) => num_cmp(false, *op, *v),
+        P::True => Box::new(diesel::dsl::sql::<diesel::sql_types::Bool>("1 = 1")),
+    }
+}
+
+fn live_groups(tenant_id: &str) -> groups::BoxedQuery<'static, Backend> {
+    groups::table
+        .filter(groups::tenant_id.eq(tenant_id.to_string()))
+        .filter(groups::deleted_at.is_null())
+        .into_boxed()
+}
+
+/// Insert a group and its members.
+pub fn insert_group(conn: &mut DbConn, row: &GroupRow, members: &[MemberRow]) -> Result<(), StoreError> {
+    diesel::insert_into(groups::table).values(row).execute(conn)?;
+    add_members(conn, &row.id, members)?;
+    Ok(())
+}
+
+/// A live group of the tenant.
+pub fn get_group(conn: &mut DbConn, tenant_id: &str, id: &str) -> Result<Option<GroupRow>, StoreError> {
+    Ok(live_groups(tenant_id)
+        .filter(groups::id.eq(id.to_string()))
+        .select(GroupRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// Which of these ids are live groups of the tenant.
+pub fn existing_group_ids(conn: &mut DbConn, tenant_id: &str, ids: &[String]) -> Result<Vec<String>, StoreError> {
+    Ok(live_groups(tenant_id).filter(groups::id.eq_any(ids.to_vec())).select(groups::id).load(conn)?)
+}
+
+/// Members of groups, in a stable order.
+pub fn members_of(conn: &mut DbConn, group_ids: &[String]) -> Result<Vec<MemberRow>, StoreError> {
+    Ok(group_members::table
+        .filter(group_members::group_id.eq_any(group_ids.to_vec()))
+        .order((group_members::group_id.asc(), group_members::member_id.asc()))
+        .select(MemberRow::as_select())
+        .load(conn)?)
+}
+
+/// Groups a member belongs to (directly): (group id, display name).
+pub fn groups_of_member(conn: &mut DbConn, tenant_id: &str, member_id: &str) -> Result<Vec<(String, String)>, StoreError> {
+    Ok(groups::table
+        .inner_join(group_members::table.on(group_members::group_id.eq(groups::id)))
+        .filter(groups::tenant_id.eq(tenant_id))
+        .filter(groups::deleted_at.is_null())
+        .filter(group_members::member_id.eq(member_id))
+        .order(groups::display_name_lower.asc())
+        .select((groups::id, groups::display_name))
+        .load(conn)?)
+}
+
+/// Add members that are not members yet (adding an existing member is a success).
+pub fn add_members(conn: &mut DbConn, group_id: &str, members: &[MemberRow]) -> Result<(), StoreError> {
+    if members.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<String> = members.iter().map(|m| m.member_id.clone()).collect();
+    let existing: Vec<String> = group_members::table
+        .filter(group_members::group_id.eq(group_id))
+        .filter(group_members::member_id.eq_any(&ids))
+        .select(group_members::member_id)
+        .load(conn)?;
+    let mut seen: std::collections::HashSet<String> = existing.into_iter().collect();
+    let fresh: Vec<&MemberRow> = members.iter().filter(|m| seen.insert(m.member_id.clone())).collect();
+    // MultiConnection has no batch insert; this runs inside the caller's transaction.
+    for member in fresh {
+        diesel::insert_into(group_members::table).values(member).execute(conn)?;
+    }
+    Ok(())
+}
+
+/// Remove the listed members (others stay).
+pub fn remove_members(conn: &mut DbConn, group_id: &str, member_ids: &[String]) -> Result<(), StoreError> {
+    for chunk in member_ids.chunks(500) {
+        diesel::delete(
+            group_members::table
+                .filter(group_members::group_id.eq(group_id))
+                .filter(group_members::member_id.eq_any(chunk.to_vec())),
+        )
+        .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// Remove every member.
+pub fn clear_members(conn: &mut DbConn, group_id: &str) -> Result<(), StoreError> {
+    diesel::delete(group_members::table.filter(group_members::group_id.eq(group_id))).execute(conn)?;
+    Ok(())
+}
+
+/// Replace a group's row when its version is still `expected_version`.
+pub fn update_group(conn: &mut DbConn, row: &GroupRow, expected_version: i64) -> Result<(), StoreError> {
+    let n = diesel::update(
+        groups::table
+            .filter(groups::id.eq(&row.id))
+            .filter(groups::tenant_id.eq(&row.tenant_id))
+            .filter(groups::version.eq(expected_version))
+            .filter(groups::deleted_at.is_null()),
+    )
+    .set((
+        groups::display_name.eq(&row.display_name),
+        groups::display_name_lower.eq(&row.display_name_lower),
+        groups::external_id.eq(&row.external_id),
+        groups::resource.eq(&row.resource),
+        groups::version.eq(row.version),
+        groups::updated_at.eq(row.updated_at),
+    ))
+    .execute(conn)?;
+    if n == 0 {
+        return Err(StoreError::Conflict);
+    }
+    Ok(())
+}
+
+/// Tombstone a group and drop its memberships (as a group and as a member).
+pub fn tombstone_group(conn: &mut DbConn, tenant_id: &str, id: &str, at: i64) -> Result<bool, StoreError> {
+    let n = diesel::update(
+        groups::table
+            .filter(groups::id.eq(id))
+            .filter(groups::tenant_id.eq(tenant_id))
+            .filter(groups::deleted_at.is_null()),
+    )
+    .set(groups::deleted_at.eq(Some(at)))
+    .execute(conn)?;
+    if n > 0 {
+        clear_members(conn, id)?;
+        diesel::delete(
+            group_members::table
+                .filter(group_members::member_id.eq(id))
+                .filter(group_members::tenant_id.eq(tenant_id)),
+        )
+        .execute(conn)?;
+    }
+    Ok(n > 0)
+}
+
+/// Remove group tombstones older than `before`.
+pub fn purge_group_tombstones(conn: &mut DbConn, before: i64) -> Result<usize, StoreError> {
+    Ok(diesel::delete(
+        groups::table.filter(groups::deleted_at.is_not_null()).filter(groups::deleted_at.lt(before)),
+    )
+    .execute(conn)?)
+}
+
+/// One page of groups matching a predicate, ordered by creation: (total, rows).
+pub fn query_groups(
+    conn: &mut DbConn,
+    tenant_id: &str,
+    predicate: Option<&GroupPredicate>,
+    offset: i64,
+    limit: i64,
+) -> Result<(i64, Vec<GroupRow>), StoreError> {
+    let mut count = live_groups(tenant_id).select(count_star());
+    if let Some(p) = predicate {
+        count = count.filter(to_sql(tenant_id, p));
+    }
+    let total: i64 = count.first(conn)?;
+    if limit <= 0 || total <= offset {
+        return Ok((total, Vec::new()));
+    }
+    let mut q = live_groups(tenant_id).select(GroupRow::as_select());
+    if let Some(p) = predicate {
+        q = q.filter(to_sql(tenant_id, p));
+    }
+    let rows = q
+        .order((groups::created_at.asc(), groups::id.asc()))
+        .offset(offset)
+        .limit(limit)
+        .load(conn)?;
+    Ok((total, rows))
+}
+
+/// Every live group matching an optional pre-filter, for filters evaluated in Rust.
+pub fn scan_groups(
+    conn: &mut DbConn,
+    tenant_id: &str,
+    predicate: Option<&GroupPredicate>,
+    max: i64,
+) -> Result<Vec<GroupRow>, StoreError> {
+    let mut q = live_groups(tenant_id).select(GroupRow::as_select());
+    if let Some(p) = predicate {
+        q = q.filter(to_sql(tenant_id, p));
+    }
+    Ok(q.order((groups::created_at.asc(), groups::id.asc())).limit(max).load(conn)?)
+}
+
+/// Number of live groups.
+pub fn count_groups(conn: &mut DbConn, tenant_id: &str) -> Result<i64, StoreError> {
+    Ok(live_groups(tenant_id).select(count_star()).first(conn)?)
+}

@@ -1,0 +1,262 @@
+//! Storage: one diesel `MultiConnection` over SQLite and PostgreSQL, an r2d2 pool, and the
+//! only SQL in scimd. Blocking diesel calls run on actix's blocking pool, never on a worker.
+
+pub mod admins;
+pub mod events;
+pub mod fields;
+pub mod groups;
+pub mod schema;
+pub mod tenants;
+pub mod tokens;
+pub mod users;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use diesel::r2d2::{self, ManageConnection};
+use diesel::{Connection, PgConnection, SqliteConnection};
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+/// A database connection of either backend; queries are written once against it.
+#[derive(diesel::MultiConnection)]
+pub enum DbConn {
+    Postgres(PgConnection),
+    Sqlite(SqliteConnection),
+}
+
+/// Which backend a database URL selects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DbUrl {
+    /// A file path (or `:memory:`), from `sqlite://path`, `sqlite:path` or a bare path.
+    Sqlite(String),
+    /// A libpq URL, `postgres://…` or `postgresql://…`.
+    Postgres(String),
+}
+
+impl DbUrl {
+    /// Parse a database URL; anything not PostgreSQL is a SQLite file path.
+    pub fn parse(url: &str) -> DbUrl {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return DbUrl::Postgres(url.to_string());
+        }
+        let path = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+            .unwrap_or(url);
+        DbUrl::Sqlite(path.to_string())
+    }
+
+    /// The backend's name, for logs and `/readyz`.
+    pub fn backend(&self) -> &'static str {
+        match self {
+            DbUrl::Sqlite(_) => "sqlite",
+            DbUrl::Postgres(_) => "postgres",
+        }
+    }
+}
+
+/// Errors of the storage layer.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A unique index refused the write; the payload names the index.
+    #[error("unique constraint {0} violated")]
+    Unique(String),
+    /// The row changed since it was read (optimistic concurrency).
+    #[error("concurrent modification")]
+    Conflict,
+    #[error("database error: {0}")]
+    Diesel(diesel::result::Error),
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    #[error("migration failed: {0}")]
+    Migration(String),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+impl From<diesel::result::Error> for StoreError {
+    fn from(e: diesel::result::Error) -> Self {
+        use diesel::result::{DatabaseErrorKind, Error};
+        match e {
+            Error::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => {
+                // PostgreSQL names the constraint; SQLite only lists the columns in its message.
+                let name = info
+                    .constraint_name()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| info.message().to_string());
+                StoreError::Unique(name)
+            }
+            Error::DatabaseError(DatabaseErrorKind::ClosedConnection, info) => {
+                StoreError::Unavailable(info.message().to_string())
+            }
+            other => StoreError::Diesel(other),
+        }
+    }
+}
+
+impl From<r2d2::PoolError> for StoreError {
+    fn from(e: r2d2::PoolError) -> Self {
+        StoreError::Unavailable(e.to_string())
+    }
+}
+
+/// Opens connections of the backend that the URL names, never guessing.
+#[derive(Debug, Clone)]
+pub struct DbManager {
+    url: DbUrl,
+}
+
+impl ManageConnection for DbManager {
+    type Connection = DbConn;
+    type Error = r2d2::Error;
+
+    fn connect(&self) -> Result<DbConn, r2d2::Error> {
+        match &self.url {
+            DbUrl::Postgres(url) => PgConnection::establish(url)
+                .map(DbConn::Postgres)
+                .map_err(r2d2::Error::ConnectionError),
+            DbUrl::Sqlite(path) => {
+                let mut conn =
+                    SqliteConnection::establish(path).map_err(r2d2::Error::ConnectionError)?;
+                // WAL lets readers run beside the writer; synchronous=NORMAL is durable
+                // across process crashes in WAL mode and far cheaper than FULL.
+                conn.batch_execute(
+                    "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; \
+                     PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
+                     PRAGMA cache_size = -16000; PRAGMA temp_store = MEMORY;",
+                )
+                .map_err(r2d2::Error::QueryError)?;
+                Ok(DbConn::Sqlite(conn))
+            }
+        }
+    }
+
+    fn is_valid(&self, conn: &mut DbConn) -> Result<(), r2d2::Error> {
+        conn.batch_execute("SELECT 1").map_err(r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, conn: &mut DbConn) -> bool {
+        use diesel::r2d2::R2D2Connection;
+        conn.is_broken()
+    }
+}
+
+/// The connection pool and, for SQLite, the single-writer lock.
+#[derive(Clone)]
+pub struct Store {
+    pool: r2d2::Pool<DbManager>,
+    url: DbUrl,
+    /// SQLite admits one writer at a time; queueing writers here instead of in SQLite's busy
+    /// loop keeps latency flat and avoids SQLITE_BUSY on read-to-write upgrades.
+    write_lock: Option<Arc<Mutex<()>>>,
+}
+
+impl Store {
+    /// Connect, create the SQLite file if needed, and run pending migrations.
+    pub fn open(url: &str, pool_size: u32) -> Result<Store, StoreError> {
+        let url = DbUrl::parse(url);
+        let pool_size = match url {
+            DbUrl::Sqlite(ref p) if p == ":memory:" => 1,
+            _ => pool_size.max(1),
+        };
+        let pool = r2d2::Pool::builder()
+            .max_size(pool_size)
+            .min_idle(Some(1))
+            .connection_timeout(Duration::from_secs(10))
+            .build(DbManager { url: url.clone() })
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        let write_lock = match url {
+            DbUrl::Sqlite(_) => Some(Arc::new(Mutex::new(()))),
+            DbUrl::Postgres(_) => None,
+        };
+        let store = Store { pool, url, write_lock };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    /// The backend in use.
+    pub fn backend(&self) -> &'static str {
+        self.url.backend()
+    }
+
+    fn migrate(&self) -> Result<(), StoreError> {
+        let mut conn = self.pool.get()?;
+        let result = match &mut *conn {
+            DbConn::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(|_| ()),
+            DbConn::Postgres(c) => c.run_pending_migrations(POSTGRES_MIGRATIONS).map(|_| ()),
+        };
+        result.map_err(|e| StoreError::Migration(e.to_string()))
+    }
+
+    /// Run a read on a pooled connection (blocking; call from a blocking context).
+    pub fn read_blocking<T, E>(&self, f: impl FnOnce(&mut DbConn) -> Result<T, E>) -> Result<T, E>
+    where
+        E: From<StoreError>,
+    {
+        let mut conn = self.pool.get().map_err(StoreError::from)?;
+        f(&mut conn)
+    }
+
+    /// Run a write as one transaction (blocking; call from a blocking context).
+    pub fn write_blocking<T, E>(&self, f: impl FnOnce(&mut DbConn) -> Result<T, E>) -> Result<T, E>
+    where
+        E: From<StoreError> + From<diesel::result::Error>,
+    {
+        let mut conn = self.pool.get().map_err(StoreError::from)?;
+        let _guard = match &self.write_lock {
+            // A poisoned lock only means another writer panicked; the database is still sound.
+            Some(lock) => Some(lock.lock().unwrap_or_else(|p| p.into_inner())),
+            None => None,
+        };
+        let conn: &mut DbConn = &mut conn;
+        conn.transaction(f)
+    }
+
+    /// Run a read on the blocking pool, keeping the caller's tracing span.
+    pub async fn read<T, E>(
+        &self,
+        f: impl FnOnce(&mut DbConn) -> Result<T, E> + Send + 'static,
+    ) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        let store = self.clone();
+        let span = tracing::Span::current();
+        actix_web::web::block(move || span.in_scope(|| store.read_blocking(f)))
+            .await
+            .map_err(|e| E::from(StoreError::Unavailable(e.to_string())))?
+    }
+
+    /// Run a write transaction on the blocking pool, keeping the caller's tracing span.
+    pub async fn write<T, E>(
+        &self,
+        f: impl FnOnce(&mut DbConn) -> Result<T, E> + Send + 'static,
+    ) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + From<diesel::result::Error> + Send + 'static,
+    {
+        let store = self.clone();
+        let span = tracing::Span::current();
+        actix_web::web::block(move || span.in_scope(|| store.write_blocking(f)))
+            .await
+            .map_err(|e| E::from(StoreError::Unavailable(e.to_string())))?
+    }
+
+    /// Whether the database answers (for `/readyz`).
+    pub async fn ping(&self) -> bool {
+        self.read(|conn| conn.batch_execute("SELECT 1").map_err(StoreError::from))
+            .await
+            .is_ok()
+    }
+}
+
+/// Milliseconds since the Unix epoch, the time unit of every stored timestamp.
+pub fn now_millis() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}

@@ -1,0 +1,124 @@
+//! Diesel table definitions, shared by SQLite and PostgreSQL (same logical schema).
+
+diesel::table! {
+    tenants (id) {
+        id -> Text,
+        slug -> Text,
+        name -> Text,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    signing_keys (kid) {
+        kid -> Text,
+        secret -> Text,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    tokens (jti) {
+        jti -> Text,
+        tenant_id -> Text,
+        label -> Text,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+        revoked_at -> Nullable<BigInt>,
+        last_used_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    users (id) {
+        id -> Text,
+        tenant_id -> Text,
+        user_name -> Text,
+        user_name_lower -> Text,
+        external_id -> Nullable<Text>,
+        identity_mail -> Text,
+        display_name_lower -> Nullable<Text>,
+        active -> Bool,
+        resource -> Text,
+        version -> BigInt,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+        deactivated_at -> Nullable<BigInt>,
+        deleted_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    user_emails (user_id, position) {
+        user_id -> Text,
+        position -> Integer,
+        tenant_id -> Text,
+        value_lower -> Text,
+        email_type -> Nullable<Text>,
+        is_primary -> Bool,
+    }
+}
+
+diesel::table! {
+    groups (id) {
+        id -> Text,
+        tenant_id -> Text,
+        display_name -> Text,
+        display_name_lower -> Text,
+        external_id -> Nullable<Text>,
+        resource -> Text,
+        version -> BigInt,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+        deleted_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    group_members (group_id, member_id) {
+        group_id -> Text,
+        member_id -> Text,
+        member_type -> Text,
+        tenant_id -> Text,
+    }
+}
+
+diesel::table! {
+    custom_fields (tenant_id, name_lower) {
+        tenant_id -> Text,
+        name -> Text,
+        name_lower -> Text,
+        field_type -> Text,
+        multi_valued -> Bool,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    admins (id) {
+        id -> Text,
+        tenant_id -> Nullable<Text>,
+        username -> Text,
+        password_hash -> Text,
+        is_operator -> Bool,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    events (id) {
+        id -> BigInt,
+        tenant_id -> Text,
+        at -> BigInt,
+        action -> Text,
+        resource_type -> Text,
+        resource_id -> Nullable<Text>,
+        token_jti -> Nullable<Text>,
+        detail -> Text,
+    }
+}
+
+diesel::joinable!(user_emails -> users (user_id));
+diesel::allow_tables_to_appear_in_same_query!(
+    tenants, signing_keys, tokens, users, user_emails, groups, group_members, custom_fields, admins, events,
+);

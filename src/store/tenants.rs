@@ -1,0 +1,47 @@
+//! Tenants: the unit of isolation; every other row belongs to one.
+
+use diesel::prelude::*;
+
+use super::schema::tenants;
+use super::{now_millis, DbConn, StoreError};
+
+/// A tenant row.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = tenants)]
+pub struct Tenant {
+    pub id: String,
+    pub slug: String,
+    pub name: String,
+    pub created_at: i64,
+}
+
+/// Create a tenant; a taken slug is `StoreError::Unique`.
+pub fn create_tenant(conn: &mut DbConn, slug: &str, name: &str) -> Result<Tenant, StoreError> {
+    let tenant = Tenant {
+        id: uuid::Uuid::new_v4().to_string(),
+        slug: slug.to_string(),
+        name: name.to_string(),
+        created_at: now_millis(),
+    };
+    diesel::insert_into(tenants::table).values(&tenant).execute(conn)?;
+    Ok(tenant)
+}
+
+/// The tenant with this slug, if any.
+pub fn find_tenant_by_slug(conn: &mut DbConn, slug: &str) -> Result<Option<Tenant>, StoreError> {
+    Ok(tenants::table
+        .filter(tenants::slug.eq(slug))
+        .select(Tenant::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// All tenants, by slug.
+pub fn list_tenants(conn: &mut DbConn) -> Result<Vec<Tenant>, StoreError> {
+    Ok(tenants::table.order(tenants::slug.asc()).select(Tenant::as_select()).load(conn)?)
+}
+
+/// Number of tenants (the first-start hint looks at it).
+pub fn count_tenants(conn: &mut DbConn) -> Result<i64, StoreError> {
+    Ok(tenants::table.count().get_result(conn)?)
+}

@@ -1,0 +1,394 @@
+//! Users: the stored SCIM resource plus the columns that index it (userName, identity mail,
+//! externalId, emails), and the SQL form of the filters Entra matches with.
+
+use diesel::dsl::count_star;
+use diesel::prelude::*;
+
+use super::schema::{group_members, user_emails, users};
+use super::{DbConn, StoreError};
+
+type Backend = <DbConn as Connection>::Backend;
+
+/// A user row; `resource` is the SCIM resource without `id` and `meta`.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = users)]
+pub struct UserRow {
+    pub id: String,
+    pub tenant_id: String,
+    pub user_name: String,
+    pub user_name_lower: String,
+    pub external_id: Option<String>,
+    pub identity_mail: String,
+    pub display_name_lower: Option<String>,
+    pub active: bool,
+    pub resource: String,
+    pub version: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub deactivated_at: Option<i64>,
+    pub deleted_at: Option<i64>,
+}
+
+/// One email of a user, lower-cased, for indexed lookups.
+#[derive(Debug, Clone, PartialEq, Eq, Insertable)]
+#[diesel(table_name = user_emails)]
+pub struct EmailRow {
+    pub user_id: String,
+    pub position: i32,
+    pub tenant_id: String,
+    pub value_lower: String,
+    pub email_type: Option<String>,
+    pub is_primary: bool,
+}
+
+/// String comparison operators that SQL runs on lower-cased or exact columns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StrOp {
+    Eq,
+    Co,
+    Sw,
+    Ew,
+    Gt,
+    Ge,
+    Lt,
+    Le,
+}
+
+/// Ordered comparison on an integer column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NumOp {
+    Eq,
+    Gt,
+    Ge,
+    Lt,
+    Le,
+}
+
+/// A filter over users that runs entirely in SQL. String values of case-insensitive
+/// attributes are already lower-cased by the caller.
+#[derive(Debug, Clone, PartialEq)]
+pub enum UserPredicate {
+    And(Box<UserPredicate>, Box<UserPredicate>),
+    Or(Box<UserPredicate>, Box<UserPredicate>),
+    Not(Box<UserPredicate>),
+    Id(StrOp, String),
+    UserName(StrOp, String),
+    ExternalId(StrOp, String),
+    ExternalIdPresent,
+    DisplayName(StrOp, String),
+    DisplayNamePresent,
+    /// An email (optionally of a given lower-cased type) compares to the value.
+    Email { email_type: Option<String>, op: StrOp, value: String },
+    /// The user has at least one email (of the type).
+    EmailPresent { email_type: Option<String> },
+    Active(bool),
+    Created(NumOp, i64),
+    LastModified(NumOp, i64),
+    /// Always true (`id pr`, `userName pr`).
+    True,
+}
+
+/// Sortable columns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserSort {
+    UserName,
+    DisplayName,
+    ExternalId,
+    Created,
+    LastModified,
+    Id,
+}
+
+type BoxedPred = Box<dyn BoxableExpression<users::table, Backend, SqlType = diesel::sql_types::Bool>>;
+
+fn like_pattern(op: StrOp, value: &str) -> String {
+    let escaped = value.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+    match op {
+        StrOp::Co => format!("%{escaped}%"),
+        StrOp::Sw => format!("{escaped}%"),
+        _ => format!("%{escaped}"),
+    }
+}
+
+macro_rules! str_cmp {
+    ($col:expr, $op:expr, $v:expr) => {{
+        let v: String = $v;
+        let e: BoxedPred = match $op {
+            StrOp::Eq => Box::new($col.eq(v)),
+            StrOp::Gt => Box::new($col.gt(v)),
+            StrOp::Ge => Box::new($col.ge(v)),
+            StrOp::Lt => Box::new($col.lt(v)),
+            StrOp::Le => Box::new($col.le(v)),
+            op => Box::new($col.like(like_pattern(op, &v)).escape('\\')),
+        };
+        e
+    }};
+}
+
+macro_rules! num_cmp {
+    ($col:expr, $op:expr, $v:expr) => {{
+        let v: i64 = $v;
+        let e: BoxedPred = match $op {
+            NumOp::Eq => Box::new($col.eq(v)),
+            NumOp::Gt => Box::new($col.gt(v)),
+            NumOp::Ge => Box::new($col.ge(v)),
+            NumOp::Lt => Box::new($col.lt(v)),
+            NumOp::Le => Box::new($col.le(v)),
+        };
+        e
+    }};
+}
+
+fn email_subquery(
+    tenant_id: &str,
+    email_type: Option<&str>,
+    cond: Option<(StrOp, &str)>,
+) -> BoxedPred {
+    use diesel::dsl::sql;
+    use diesel::sql_types::{Bool, Text};
+    // SQL text with binds: diesel's MultiBackend cannot nest a boxed subselect.
+    const PREFIX: &str =
+        "users.id IN (SELECT user_emails.user_id FROM user_emails WHERE user_emails.tenant_id = ";
+    let tenant = tenant_id.to_string();
+    let Some((op, v)) = cond else {
+        return match email_type {
+            Some(t) => Box::new(
+                sql::<Bool>(PREFIX)
+                    .bind::<Text, _>(tenant)
+                    .sql(" AND user_emails.email_type = ")
+                    .bind::<Text, _>(t.to_string())
+                    .sql(")"),
+            ),
+            None => Box::new(sql::<Bool>(PREFIX).bind::<Text, _>(tenant).sql(")")),
+        };
+    };
+    let (compare, arg, suffix) = match op {
+        StrOp::Eq => (" AND user_emails.value_lower = ", v.to_string(), ")"),
+        StrOp::Gt => (" AND user_emails.value_lower > ", v.to_string(), ")"),
+        StrOp::Ge => (" AND user_emails.value_lower >= ", v.to_string(), ")"),
+        StrOp::Lt => (" AND user_emails.value_lower < ", v.to_string(), ")"),
+        StrOp::Le => (" AND user_emails.value_lower <= ", v.to_string(), ")"),
+        op => (" AND user_emails.value_lower LIKE ", like_pattern(op, v), " ESCAPE '\\')"),
+    };
+    match email_type {
+        Some(t) => Box::new(
+            sql::<Bool>(PREFIX)
+                .bind::<Text, _>(tenant)
+                .sql(" AND user_emails.email_type = ")
+                .bind::<Text, _>(t.to_string())
+                .sql(compare)
+                .bind::<Text, _>(arg)
+                .sql(suffix),
+        ),
+        None => Box::new(
+            sql::<Bool>(PREFIX).bind::<Text, _>(tenant).sql(compare).bind::<Text, _>(arg).sql(suffix),
+        ),
+    }
+}
+
+fn to_sql(tenant_id: &str, p: &UserPredicate) -> BoxedPred {
+    use UserPredicate as P;
+    match p {
+        P::And(a, b) => Box::new(to_sql(tenant_id, a).and(to_sql(tenant_id, b))),
+        P::Or(a, b) => Box::new(to_sql(tenant_id, a).or(to_sql(tenant_id, b))),
+        P::Not(a) => Box::new(diesel::dsl::not(to_sql(tenant_id, a))),
+        P::Id(op, v) => str_cmp!(users::id, *op, v.clone()),
+        P::UserName(op, v) => str_cmp!(users::user_name_lower, *op, v.clone()),
+        // NULL columns must make the comparison false, not NULL, so `not (…)` stays correct.
+        P::ExternalId(op, v) => Box::new(
+            users::external_id
+                .is_not_null()
+                .and(str_cmp!(users::external_id.assume_not_null(), *op, v.clone())),
+        ),
+        P::ExternalIdPresent => Box::new(users::external_id.is_not_null()),
+        P::DisplayName(op, v) => Box::new(
+            users::display_name_lower
+                .is_not_null()
+                .and(str_cmp!(users::display_name_lower.assume_not_null(), *op, v.clone())),
+        ),
+        P::DisplayNamePresent => Box::new(users::display_name_lower.is_not_null()),
+        P::Email { email_type, op, value } => {
+            email_subquery(tenant_id, email_type.as_deref(), Some((*op, value)))
+        }
+        P::EmailPresent { email_type } => email_subquery(tenant_id, email_type.as_deref(), None),
+        P::Active(b) => Box::new(users::active.eq(*b)),
+        P::Created(op, v) => num_cmp!(users::created_at, *op, *v),
+        P::LastModified(op, v) => num_cmp!(users::updated_at, *op, *v),
+        P::True => Box::new(diesel::dsl::sql::<diesel::sql_types::Bool>("1 = 1")),
+    }
+}
+
+/// Order a boxed query by a column, ascending or descending, with id as the tie-breaker.
+macro_rules! order {
+    ($q:expr, $col:expr, $asc:expr) => {
+        if $asc {
+            $q.order(($col.asc(), users::id.asc()))
+        } else {
+            $q.order(($col.desc(), users::id.asc()))
+        }
+    };
+}
+
+fn live_users(tenant_id: &str) -> users::BoxedQuery<'static, Backend> {
+    users::table
+        .filter(users::tenant_id.eq(tenant_id.to_string()))
+        .filter(users::deleted_at.is_null())
+        .into_boxed()
+}
+
+fn insert_emails(conn: &mut DbConn, emails: &[EmailRow]) -> Result<(), StoreError> {
+    // MultiConnection has no batch insert; users have a handful of emails.
+    for email in emails {
+        diesel::insert_into(user_emails::table).values(email).execute(conn)?;
+    }
+    Ok(())
+}
+
+/// Insert a user and its emails.
+pub fn insert_user(conn: &mut DbConn, row: &UserRow, emails: &[EmailRow]) -> Result<(), StoreError> {
+    diesel::insert_into(users::table).values(row).execute(conn)?;
+    insert_emails(conn, emails)
+}
+
+/// Replace a user's row when its version is still `expected_version`; otherwise
+/// `StoreError::Conflict` (somebody else wrote it first).
+pub fn update_user(
+    conn: &mut DbConn,
+    row: &UserRow,
+    expected_version: i64,
+    emails: &[EmailRow],
+) -> Result<(), StoreError> {
+    let n = diesel::update(
+        users::table
+            .filter(users::id.eq(&row.id))
+            .filter(users::tenant_id.eq(&row.tenant_id))
+            .filter(users::version.eq(expected_version))
+            .filter(users::deleted_at.is_null()),
+    )
+    .set((
+        users::user_name.eq(&row.user_name),
+        users::user_name_lower.eq(&row.user_name_lower),
+        users::external_id.eq(&row.external_id),
+        users::identity_mail.eq(&row.identity_mail),
+        users::display_name_lower.eq(&row.display_name_lower),
+        users::active.eq(row.active),
+        users::resource.eq(&row.resource),
+        users::version.eq(row.version),
+        users::updated_at.eq(row.updated_at),
+        users::deactivated_at.eq(row.deactivated_at),
+    ))
+    .execute(conn)?;
+    if n == 0 {
+        return Err(StoreError::Conflict);
+    }
+    diesel::delete(user_emails::table.filter(user_emails::user_id.eq(&row.id))).execute(conn)?;
+    insert_emails(conn, emails)
+}
+
+/// A live (not deleted) user of the tenant.
+pub fn get_user(conn: &mut DbConn, tenant_id: &str, id: &str) -> Result<Option<UserRow>, StoreError> {
+    Ok(live_users(tenant_id)
+        .filter(users::id.eq(id.to_string()))
+        .select(UserRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// Which of these ids are live users of the tenant.
+pub fn existing_user_ids(
+    conn: &mut DbConn,
+    tenant_id: &str,
+    ids: &[String],
+) -> Result<Vec<String>, StoreError> {
+    Ok(live_users(tenant_id)
+        .filter(users::id.eq_any(ids.to_vec()))
+        .select(users::id)
+        .load(conn)?)
+}
+
+/// Leave a tombstone: the user disappears from reads, lists and uniqueness, and from every
+/// group. Returns whether a live user was deleted.
+pub fn tombstone_user(conn: &mut DbConn, tenant_id: &str, id: &str, at: i64) -> Result<bool, StoreError> {
+    let n = diesel::update(
+        users::table
+            .filter(users::id.eq(id))
+            .filter(users::tenant_id.eq(tenant_id))
+            .filter(users::deleted_at.is_null()),
+    )
+    .set(users::deleted_at.eq(Some(at)))
+    .execute(conn)?;
+    if n > 0 {
+        diesel::delete(user_emails::table.filter(user_emails::user_id.eq(id))).execute(conn)?;
+        diesel::delete(
+            group_members::table
+                .filter(group_members::member_id.eq(id))
+                .filter(group_members::tenant_id.eq(tenant_id)),
+        )
+        .execute(conn)?;
+    }
+    Ok(n > 0)
+}
+
+/// Remove tombstones older than `before`; returns how many.
+pub fn purge_user_tombstones(conn: &mut DbConn, before: i64) -> Result<usize, StoreError> {
+    Ok(diesel::delete(
+        users::table.filter(users::deleted_at.is_not_null()).filter(users::deleted_at.lt(before)),
+    )
+    .execute(conn)?)
+}
+
+/// One page of users matching a SQL predicate: (total matching, rows of the page).
+pub fn query_users(
+    conn: &mut DbConn,
+    tenant_id: &str,
+    predicate: Option<&UserPredicate>,
+    sort: Option<(UserSort, bool)>,
+    offset: i64,
+    limit: i64,
+) -> Result<(i64, Vec<UserRow>), StoreError> {
+    let mut count = live_users(tenant_id).select(count_star());
+    if let Some(p) = predicate {
+        count = count.filter(to_sql(tenant_id, p));
+    }
+    let total: i64 = count.first(conn)?;
+    if limit <= 0 || total <= offset {
+        return Ok((total, Vec::new()));
+    }
+    let mut q = live_users(tenant_id).select(UserRow::as_select());
+    if let Some(p) = predicate {
+        q = q.filter(to_sql(tenant_id, p));
+    }
+    q = match sort {
+        Some((UserSort::UserName, asc)) => order!(q, users::user_name_lower, asc),
+        Some((UserSort::DisplayName, asc)) => order!(q, users::display_name_lower, asc),
+        Some((UserSort::ExternalId, asc)) => order!(q, users::external_id, asc),
+        Some((UserSort::LastModified, asc)) => order!(q, users::updated_at, asc),
+        Some((UserSort::Id, asc)) => order!(q, users::id, asc),
+        Some((UserSort::Created, asc)) => order!(q, users::created_at, asc),
+        None => q.order((users::created_at.asc(), users::id.asc())),
+    };
+    let rows = q.offset(offset).limit(limit).load(conn)?;
+    Ok((total, rows))
+}
+
+/// Every live user matching an optional SQL pre-filter, for filters evaluated in Rust.
+pub fn scan_users(
+    conn: &mut DbConn,
+    tenant_id: &str,
+    predicate: Option<&UserPredicate>,
+    max: i64,
+) -> Result<Vec<UserRow>, StoreError> {
+    let mut q = live_users(tenant_id).select(UserRow::as_select());
+    if let Some(p) = predicate {
+        q = q.filter(to_sql(tenant_id, p));
+    }
+    Ok(q.order((users::created_at.asc(), users::id.asc())).limit(max).load(conn)?)
+}
+
+/// Counts of live users: (active, deactivated).
+pub fn count_users(conn: &mut DbConn, tenant_id: &str) -> Result<(i64, i64), StoreError> {
+    let active: i64 = live_users(tenant_id).filter(users::active.eq(true)).select(count_star()).first(conn)?;
+    let inactive: i64 =
+        live_users(tenant_id).filter(users::active.eq(false)).select(count_star()).first(conn)?;
+    Ok((active, inactive))
+}

@@ -1,0 +1,101 @@
+//! The command line contract: `tenant create` prints the Tenant URL, `token issue` prints
+//! the token alone on the last line, `token list` and `token revoke` manage tokens.
+
+mod common;
+
+use std::process::Command;
+
+use common::{fresh_database, Backend};
+
+fn scimd(database_url: &str, args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_scimd"))
+        .args(["--database-url", database_url, "--public-url", "https://scim.example.com"])
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("run scimd");
+    (out.status.success(), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
+}
+
+async fn tenant_and_token_commands(backend: Backend) {
+    let (url, _dir) = fresh_database(&backend);
+    let (ok, out, err) = scimd(&url, &["tenant", "create", "acme"]);
+    assert!(ok, "{err}");
+    assert_eq!(out.trim(), "https://scim.example.com/scim/v2/tenants/acme");
+    let (ok, _, err) = scimd(&url, &["tenant", "create", "acme"]);
+    assert!(!ok && err.contains("already exists"), "{err}");
+    let (ok, _, err) = scimd(&url, &["tenant", "create", "Not A Slug"]);
+    assert!(!ok && err.contains("slug"), "{err}");
+
+    let (ok, out, err) = scimd(&url, &["token", "issue", "acme", "--days", "30", "--label", "entra"]);
+    assert!(ok, "{err}");
+    let token = out.lines().last().unwrap().trim().to_string();
+    assert_eq!(token.split('.').count(), 3, "a JWT alone on the last line: {out}");
+    let (ok, _, err) = scimd(&url, &["token", "issue", "acme", "--days", "0"]);
+    assert!(!ok && err.contains("between 1 and 365"), "{err}");
+
+    let (ok, out, _) = scimd(&url, &["token", "list", "acme"]);
+    assert!(ok);
+    let row = out.lines().find(|l| l.contains("entra")).expect("token listed");
+    assert!(row.ends_with("valid") && row.contains("never"), "{row}");
+    let jti = row.split('\t').next().unwrap().to_string();
+
+    // The issued token works against a server on the same database, until revoked.
+    let app = serve_on(&url).await;
+    let probe = format!("{}/scim/v2/tenants/acme/Users?filter=userName+eq+%22x%22", app.0);
+    let status = |t: String| {
+        let client = awc::Client::default();
+        let probe = probe.clone();
+        async move { client.get(probe).insert_header(("Authorization", format!("Bearer {t}"))).send().await.unwrap().status().as_u16() }
+    };
+    assert_eq!(status(token.clone()).await, 200);
+    let (ok, out, err) = scimd(&url, &["token", "revoke", &jti]);
+    assert!(ok && out.contains("revoked"), "{err}");
+    assert_eq!(status(token.clone()).await, 401);
+    let (_, out, _) = scimd(&url, &["token", "list", "acme"]);
+    assert!(out.lines().any(|l| l.starts_with(&jti) && l.ends_with("revoked")), "{out}");
+    let (ok, _, err) = scimd(&url, &["token", "revoke", "no-such-token"]);
+    assert!(!ok && err.contains("no token"), "{err}");
+}
+
+async fn serve_on(url: &str) -> (String, scimd::app::AppState) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let settings = scimd::config::Settings {
+        database_url: Some(url.to_string()),
+        pool_size: 2,
+        workers: Some(1),
+        ..Default::default()
+    };
+    let state = scimd::app::AppState::open(settings).unwrap();
+    actix_web::rt::spawn(scimd::app::run(listener, state.clone()).unwrap());
+    (format!("http://127.0.0.1:{port}"), state)
+}
+
+/// `serve` on an empty database says what to do next.
+async fn first_start_prints_next_steps(backend: Backend) {
+    let (url, _dir) = fresh_database(&backend);
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_scimd"))
+        .args(["--database-url", &url, "--bind", &format!("127.0.0.1:{port}"), "serve"])
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let client = awc::Client::default();
+    let mut up = false;
+    for _ in 0..100 {
+        if client.get(format!("http://127.0.0.1:{port}/healthz")).send().await.is_ok() {
+            up = true;
+            break;
+        }
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    child.kill().unwrap();
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(up, "server did not come up: {err}");
+    assert!(err.contains("scimd tenant create") && err.contains("scimd token issue"), "{err}");
+}
+
+backend_tests!(tenant_and_token_commands, first_start_prints_next_steps);

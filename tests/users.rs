@@ -1,0 +1,241 @@
+//! The user lifecycle over HTTP: create, read, match, page, replace, patch, delete, and errors.
+
+mod common;
+
+use common::{patch, user_body, Backend, TestApp};
+use serde_json::json;
+
+/// POST answers 201 with Location, ETag and meta; GET by id returns the same resource.
+async fn create_and_get_user(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let r = app.scim("POST", "/Users", Some(user_body("Alice@Contoso.com", "Alice@Contoso.com"))).await.expect(201);
+    let id = r.body["id"].as_str().unwrap().to_string();
+    let location = format!("{}/Users/{id}", app.tenant_url("acme"));
+    assert_eq!(r.location.as_deref(), Some(location.as_str()));
+    assert_eq!(r.etag.as_deref(), Some("W/\"1\""));
+    assert_eq!(r.body["meta"]["resourceType"], "User");
+    assert_eq!(r.body["meta"]["location"], location);
+    assert_eq!(r.body["meta"]["version"], "W/\"1\"");
+    assert!(r.body["meta"]["created"].as_str().unwrap().ends_with('Z'));
+    assert_eq!(r.body["userName"], "Alice@Contoso.com");
+    assert_eq!(r.body["active"], true);
+    assert_eq!(r.body["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"]["department"], "Engineering");
+
+    let g = app.scim("GET", &format!("/Users/{id}"), None).await.expect(200);
+    assert_eq!(g.body, r.body);
+    assert_eq!(g.etag.as_deref(), Some("W/\"1\""));
+    app.scim("GET", "/Users/00000000-0000-0000-0000-000000000000", None).await.expect_error(404, None, "no user");
+}
+
+/// The filters Entra matches with find the user, case-insensitively where the schema says so.
+async fn matching_filters(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let id = app.create_user("Alice@Contoso.com", "Alice.Work@Contoso.com").await;
+    app.create_user("bob@contoso.com", "bob@contoso.com").await;
+    let hits = [
+        "userName eq \"alice@contoso.com\"",
+        "userName eq \"ALICE@CONTOSO.COM\"",
+        "externalId eq \"ext-Alice@Contoso.com\"",
+        "emails.value eq \"alice.work@contoso.com\"",
+        "emails[type eq \"work\"].value eq \"ALICE.WORK@contoso.com\"",
+        "userName eq \"alice@contoso.com\" and active eq true",
+        "userName eq \"nobody\" or externalId eq \"ext-Alice@Contoso.com\"",
+        "userName sw \"alice\"",
+        "displayName co \"alice@\"",
+    ];
+    for f in hits {
+        let r = app.filter_users(f).await.expect(200);
+        assert_eq!(r.body["totalResults"], 1, "filter {f}: {}", r.body);
+        assert_eq!(r.body["Resources"][0]["id"], id.as_str(), "filter {f}");
+    }
+    let misses = [
+        "externalId eq \"EXT-ALICE@CONTOSO.COM\"", // externalId is case-exact
+        "emails[type eq \"home\"].value eq \"alice.work@contoso.com\"",
+        "userName eq \"alice@contoso.com\" and active eq false",
+    ];
+    for f in misses {
+        let r = app.filter_users(f).await.expect(200);
+        assert_eq!(r.body["totalResults"], 0, "filter {f}: {}", r.body);
+    }
+    // A filter on an attribute without an index is evaluated in Rust.
+    let r = app.filter_users("name.familyName eq \"family\" and userName sw \"bob\"").await.expect(200);
+    assert_eq!(r.body["totalResults"], 1);
+    assert_eq!(r.body["Resources"][0]["userName"], "bob@contoso.com");
+}
+
+/// startIndex/count page through users in a stable order; attributes project.
+async fn paging_and_projection(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let mut ids = Vec::new();
+    for i in 0..7 {
+        ids.push(app.create_user(&format!("u{i}@contoso.com"), &format!("u{i}@contoso.com")).await);
+    }
+    let mut seen = Vec::new();
+    for start in [1, 4, 7] {
+        let r = app.scim("GET", &format!("/Users?startIndex={start}&count=3"), None).await.expect(200);
+        assert_eq!(r.body["totalResults"], 7);
+        assert_eq!(r.body["startIndex"], start);
+        for u in r.body["Resources"].as_array().unwrap() {
+            seen.push(u["id"].as_str().unwrap().to_string());
+        }
+    }
+    assert_eq!(seen, ids);
+    let r = app.scim("GET", "/Users?count=0", None).await.expect(200);
+    assert_eq!(r.body["totalResults"], 7);
+    assert_eq!(r.body["Resources"], json!([]));
+    let r = app.scim("GET", "/Users?sortBy=userName&sortOrder=descending&count=2", None).await.expect(200);
+    assert_eq!(r.body["Resources"][0]["userName"], "u6@contoso.com");
+    let r = app.scim("GET", "/Users?attributes=userName&count=1", None).await.expect(200);
+    let first = &r.body["Resources"][0];
+    assert!(first.get("userName").is_some() && first.get("id").is_some());
+    assert!(first.get("emails").is_none() && first.get("name").is_none(), "{first}");
+    let r = app.scim("GET", &format!("/Users/{}?excludedAttributes=emails", ids[0]), None).await.expect(200);
+    assert!(r.body.get("emails").is_none() && r.body.get("userName").is_some());
+    app.scim("GET", "/Users?startIndex=abc", None).await.expect_error(400, Some("invalidValue"), "startIndex");
+}
+
+/// PUT replaces the resource and bumps the version; meta.created stays.
+async fn replace_user(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let id = app.create_user("alice@contoso.com", "alice@contoso.com").await;
+    let before = app.scim("GET", &format!("/Users/{id}"), None).await.expect(200);
+    let mut body = user_body("alice@contoso.com", "alice.new@contoso.com");
+    body["title"] = json!("CTO");
+    let r = app.scim("PUT", &format!("/Users/{id}"), Some(body)).await.expect(200);
+    assert_eq!(r.body["title"], "CTO");
+    assert_eq!(r.etag.as_deref(), Some("W/\"2\""));
+    assert_eq!(r.body["meta"]["created"], before.body["meta"]["created"]);
+    // The identity mail moved: the old one no longer matches, the new one does.
+    assert_eq!(app.filter_users("emails[type eq \"work\"].value eq \"alice@contoso.com\"").await.body["totalResults"], 0);
+    assert_eq!(app.filter_users("emails[type eq \"work\"].value eq \"alice.new@contoso.com\"").await.body["totalResults"], 1);
+    app.scim("PUT", "/Users/missing", Some(user_body("x@contoso.com", "x@contoso.com"))).await.expect(404);
+}
+
+/// PATCH add/replace/remove with and without path answers 200 with the resource.
+async fn patch_user(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let id = app.create_user("alice@contoso.com", "alice@contoso.com").await;
+    let url = format!("/Users/{id}");
+    let r = app
+        .scim(
+            "PATCH",
+            &url,
+            Some(patch(json!([
+                {"op": "Replace", "path": "name.familyName", "value": "Smith"},
+                {"op": "Add", "path": "title", "value": "Engineer"},
+                {"op": "replace", "value": {"displayName": "Alice Smith", "name.givenName": "Alice"}},
+                {"op": "Add", "path": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department", "value": "Sales"}
+            ]))),
+        )
+        .await
+        .expect(200);
+    assert_eq!(r.body["name"]["familyName"], "Smith");
+    assert_eq!(r.body["name"]["givenName"], "Alice");
+    assert_eq!(r.body["title"], "Engineer");
+    assert_eq!(r.body["displayName"], "Alice Smith");
+    assert_eq!(r.body["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"]["department"], "Sales");
+    assert_eq!(r.etag.as_deref(), Some("W/\"2\""));
+
+    let r = app.scim("PATCH", &url, Some(patch(json!([{"op": "Remove", "path": "title"}])))).await.expect(200);
+    assert!(r.body.get("title").is_none());
+    let r = app
+        .scim("PATCH", &url, Some(patch(json!([{"op": "Replace", "path": "emails[type eq \"work\"].value", "value": "alice2@contoso.com"}]))))
+        .await
+        .expect(200);
+    assert_eq!(r.body["emails"][0]["value"], "alice2@contoso.com");
+    assert_eq!(app.filter_users("emails[type eq \"work\"].value eq \"alice2@contoso.com\"").await.body["totalResults"], 1);
+    // Deactivation with Entra's string boolean; the user stays readable and filterable.
+    let r = app.scim("PATCH", &url, Some(patch(json!([{"op": "Replace", "path": "active", "value": "False"}])))).await.expect(200);
+    assert_eq!(r.body["active"], false);
+    let g = app.scim("GET", &url, None).await.expect(200);
+    assert_eq!(g.body["active"], false);
+    assert_eq!(app.filter_users("userName eq \"alice@contoso.com\"").await.body["totalResults"], 1);
+    // The stored result is what GET returns.
+    assert_eq!(g.body["name"]["familyName"], "Smith");
+}
+
+/// DELETE answers 204, then the user is 404 and out of lists and uniqueness.
+async fn delete_user(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let id = app.create_user("alice@contoso.com", "alice@contoso.com").await;
+    let r = app.scim("DELETE", &format!("/Users/{id}"), None).await.expect(204);
+    assert!(r.body.is_null());
+    app.scim("GET", &format!("/Users/{id}"), None).await.expect(404);
+    app.scim("DELETE", &format!("/Users/{id}"), None).await.expect(404);
+    assert_eq!(app.scim("GET", "/Users", None).await.body["totalResults"], 0);
+    // The same mail can be provisioned again.
+    let again = app.create_user("alice@contoso.com", "alice@contoso.com").await;
+    assert_ne!(again, id);
+}
+
+/// Bad input: the right status, scimType and a detail that says what to fix; nothing written.
+async fn bad_input_is_refused(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let url = format!("{}/Users", app.tenant_url("acme"));
+    // Malformed JSON.
+    let mut resp = app
+        .client
+        .post(&url)
+        .insert_header(("Authorization", format!("Bearer {}", app.token)))
+        .insert_header(("Content-Type", "application/scim+json"))
+        .send_body("{\"userName\": ")
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 400);
+    let body: serde_json::Value = serde_json::from_slice(&resp.body().await.unwrap()).unwrap();
+    assert_eq!(body["scimType"], "invalidSyntax");
+    assert!(body["detail"].as_str().unwrap().contains("not valid JSON"));
+
+    let mut unknown_schema = user_body("a@contoso.com", "a@contoso.com");
+    unknown_schema["schemas"] = json!(["urn:ietf:params:scim:schemas:core:2.0:User", "urn:example:nope"]);
+    app.scim("POST", "/Users", Some(unknown_schema)).await.expect_error(400, Some("invalidValue"), "urn:example:nope");
+
+    let mut no_user_name = user_body("a@contoso.com", "a@contoso.com");
+    no_user_name.as_object_mut().unwrap().remove("userName");
+    app.scim("POST", "/Users", Some(no_user_name)).await.expect_error(400, Some("invalidValue"), "userName");
+
+    let mut no_email = user_body("a@contoso.com", "a@contoso.com");
+    no_email.as_object_mut().unwrap().remove("emails");
+    app.scim("POST", "/Users", Some(no_email)).await.expect_error(400, Some("invalidValue"), "email");
+
+    app.filter_users("userName eq").await.expect_error(400, Some("invalidFilter"), "filter");
+    app.filter_users("userName xx \"a\"").await.expect_error(400, Some("invalidFilter"), "filter");
+
+    // Duplicates: userName and identity mail, case-insensitively.
+    app.create_user("alice@contoso.com", "alice@contoso.com").await;
+    app.scim("POST", "/Users", Some(user_body("ALICE@contoso.com", "other@contoso.com")))
+        .await
+        .expect_error(409, Some("uniqueness"), "userName");
+    app.scim("POST", "/Users", Some(user_body("other@contoso.com", "Alice@Contoso.COM")))
+        .await
+        .expect_error(409, Some("uniqueness"), "mail");
+
+    // A PATCH whose second op fails leaves the first unapplied.
+    let id = app.filter_users("userName eq \"alice@contoso.com\"").await.body["Resources"][0]["id"].as_str().unwrap().to_string();
+    app.scim(
+        "PATCH",
+        &format!("/Users/{id}"),
+        Some(patch(json!([
+            {"op": "replace", "path": "displayName", "value": "Changed"},
+            {"op": "replace", "path": "active", "value": "maybe"}
+        ]))),
+    )
+    .await
+    .expect(400);
+    let g = app.scim("GET", &format!("/Users/{id}"), None).await.expect(200);
+    assert_eq!(g.body["displayName"], "alice@contoso.com Display");
+    assert_eq!(g.etag.as_deref(), Some("W/\"1\""));
+
+    // Nothing half-written: only alice exists.
+    assert_eq!(app.scim("GET", "/Users", None).await.body["totalResults"], 1);
+}
+
+backend_tests!(
+    create_and_get_user,
+    matching_filters,
+    paging_and_projection,
+    replace_user,
+    patch_user,
+    delete_user,
+    bad_input_is_refused
+);
