@@ -1,5 +1,6 @@
 //! Thin actix handlers: parse the request, call a service, render SCIM JSON.
 
+pub mod admin_api;
 pub mod auth;
 pub mod discovery;
 pub mod health;
@@ -44,9 +45,24 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route("/Schemas/{id}", web::get().to(discovery::schema))
                 .route("/ResourceTypes", web::get().to(discovery::resource_types))
                 .route("/ResourceTypes/{id}", web::get().to(discovery::resource_type))
+                // Known endpoints answer other methods with 405 (RFC 7644 §3.12), not 404.
+                .route("/Users", web::route().to(method_not_allowed))
+                .route("/Users/{id}", web::route().to(method_not_allowed))
+                .route("/Groups", web::route().to(method_not_allowed))
+                .route("/Groups/{id}", web::route().to(method_not_allowed))
+                .route("/ServiceProviderConfig", web::route().to(method_not_allowed))
+                .route("/Schemas", web::route().to(method_not_allowed))
+                .route("/Schemas/{id}", web::route().to(method_not_allowed))
+                .route("/ResourceTypes", web::route().to(method_not_allowed))
+                .route("/ResourceTypes/{id}", web::route().to(method_not_allowed))
                 .default_service(web::to(not_found)),
         )
+        .route("/api/tenants/{slug}/events", web::get().to(admin_api::events))
         .default_service(web::to(not_found));
+}
+
+async fn method_not_allowed(req: actix_web::HttpRequest) -> ScimError {
+    ScimError::status(405, format!("{} is not supported on this endpoint", req.method()))
 }
 
 async fn not_found() -> ScimError {

@@ -1,5 +1,6 @@
 //! Use cases: what a SCIM request or a CLI command does, between the HTTP layer and the store.
 
+pub mod admins;
 pub mod groups;
 pub mod query;
 pub mod tenants;

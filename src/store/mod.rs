@@ -165,7 +165,9 @@ impl Store {
         };
         let pool = r2d2::Pool::builder()
             .max_size(pool_size)
-            .min_idle(Some(1))
+            // No background pre-connecting: a libpq connect racing process exit crashes
+            // short-lived CLI runs, and idle connections are kept anyway once made.
+            .min_idle(Some(0))
             .connection_timeout(Duration::from_secs(10))
             .build(DbManager { url: url.clone() })
             .map_err(|e| StoreError::Unavailable(e.to_string()))?;

@@ -1,0 +1,21 @@
+# Build stage: compile scimd against the system libpq and libsqlite3.
+FROM rust:1-bookworm AS build
+RUN apt-get update && apt-get install -y --no-install-recommends libpq-dev libsqlite3-dev && rm -rf /var/lib/apt/lists/*
+WORKDIR /src
+COPY Cargo.toml Cargo.lock ./
+COPY src src
+COPY migrations migrations
+COPY scim-schemas scim-schemas
+RUN cargo build --release --locked && strip target/release/scimd
+
+# Runtime stage: just the binary and the two client libraries.
+FROM debian:bookworm-slim
+RUN apt-get update && apt-get install -y --no-install-recommends libpq5 libsqlite3-0 ca-certificates \
+    && rm -rf /var/lib/apt/lists/* && useradd --system --home /data scimd && mkdir -p /data && chown scimd /data
+COPY --from=build /src/target/release/scimd /usr/local/bin/scimd
+USER scimd
+WORKDIR /data
+ENV SCIMD_BIND=0.0.0.0:8080 SCIMD_DATABASE_URL=sqlite:///data/scimd.db
+EXPOSE 8080
+ENTRYPOINT ["scimd"]
+CMD ["serve"]

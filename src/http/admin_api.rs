@@ -1,0 +1,78 @@
+//! The admin JSON API: the provisioning log as a change feed for the host app.
+//! Authenticated with an admin's credentials (HTTP Basic); an admin of another tenant
+//! gets 404, as if the tenant did not exist.
+
+use actix_web::http::header;
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use base64::Engine;
+use serde_json::json;
+
+use super::request::query_pairs;
+use crate::app::AppState;
+use crate::scim::error::ScimError;
+use crate::service::admins::{may_manage, verify_admin};
+use crate::store::events::events_after;
+use crate::store::tenants::find_tenant_by_slug;
+
+fn basic_credentials(req: &HttpRequest) -> Option<(String, String)> {
+    let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, encoded) = value.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = base64::engine::general_purpose::STANDARD.decode(encoded.trim()).ok()?;
+    let text = String::from_utf8(decoded).ok()?;
+    let (user, pass) = text.split_once(':')?;
+    Some((user.to_string(), pass.to_string()))
+}
+
+fn unauthorized() -> HttpResponse {
+    HttpResponse::Unauthorized()
+        .insert_header((header::WWW_AUTHENTICATE, "Basic realm=\"scimd admin\""))
+        .json(json!({"error": "admin credentials required (HTTP Basic)"}))
+}
+
+/// GET /api/tenants/{slug}/events?after=ID&limit=N — events after ID, oldest first.
+pub async fn events(req: HttpRequest, state: web::Data<AppState>, slug: web::Path<String>) -> Result<HttpResponse, ScimError> {
+    let Some((username, password)) = basic_credentials(&req) else {
+        return Ok(unauthorized());
+    };
+    let pairs = query_pairs(&req)?;
+    let get = |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+    let after = get("after").map(|v| v.parse::<i64>()).transpose().map_err(|_| ScimError::invalid_value("after must be an event id (integer)"))?.unwrap_or(0);
+    let limit = get("limit").map(|v| v.parse::<i64>()).transpose().map_err(|_| ScimError::invalid_value("limit must be an integer"))?.unwrap_or(100).clamp(1, 1000);
+    let slug = slug.into_inner();
+    let outcome = state
+        .store
+        .read(move |conn| {
+            let Some(admin) = verify_admin(conn, &username, &password)? else {
+                return Ok::<_, ScimError>(None);
+            };
+            let tenant = find_tenant_by_slug(conn, &slug)?.filter(|t| may_manage(&admin, t));
+            let Some(tenant) = tenant else {
+                return Err(ScimError::not_found(format!("no tenant {slug:?}")));
+            };
+            Ok(Some(events_after(conn, &tenant.id, after, limit)?))
+        })
+        .await?;
+    let Some(events) = outcome else {
+        return Ok(unauthorized());
+    };
+    let next = events.last().map(|e| e.id).unwrap_or(after);
+    let list: Vec<_> = events
+        .iter()
+        .map(|e| {
+            json!({
+                "id": e.id,
+                "at": crate::scim::render::timestamp(e.at),
+                "action": e.action,
+                "resourceType": e.resource_type,
+                "resourceId": e.resource_id,
+                "tokenId": e.token_jti,
+                "detail": e.detail,
+            })
+        })
+        .collect();
+    Ok(HttpResponse::build(StatusCode::OK).json(json!({"events": list, "next": next})))
+}

@@ -1,0 +1,2457 @@
+//! SCIM PATCH (RFC 7644 §3.5.2) applied to a stored User or Group, with Entra's
+//! dialect normalised here: capitalised op names, `"True"`/`"False"` strings, bare
+//! manager ids, `""` meaning "remove", URN-qualified and dotted keys in path-less
+//! values, and several `add` ops on `addresses[type eq "work"].x` building one address.
+//!
+//! Operations run in order on a clone of the resource; the result is returned only when
+//! every operation succeeded, and the caller re-validates it with
+//! [`Schemas::validate_user`] / [`Schemas::validate_group`]. Group membership is not
+//! applied to JSON: it comes back as [`MemberChange`]s for the store to apply.
+
+use std::collections::{HashMap, HashSet};
+
+use serde_json::{Map, Value};
+
+use crate::scim::error::ScimError;
+use crate::scim::filter::{matches, CompareOp, Filter};
+use crate::scim::path::{key_ci, parse_patch_path, AttrPath, PatchPath};
+use crate::scim::schema::{
+    quote_value, type_error, AttrDef, AttrType, CustomField, Mutability, ResourceKind, Schemas,
+    TopAttr, CUSTOM_USER_SCHEMA, ENTERPRISE_USER_SCHEMA, GROUP_SCHEMA, MAX_VALUES, PATCH_OP_SCHEMA,
+};
+
+/// Most operations accepted in one PATCH request; Entra sends a handful.
+pub const MAX_OPERATIONS: usize = 1000;
+
+/// The three PATCH operations of RFC 7644 §3.5.2.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PatchOpKind {
+    Add,
+    Remove,
+    Replace,
+}
+
+impl PatchOpKind {
+    /// Parse an op name, case-insensitively (Entra sends `Add` and `add`).
+    pub fn parse(s: &str) -> Option<PatchOpKind> {
+        [PatchOpKind::Add, PatchOpKind::Remove, PatchOpKind::Replace]
+            .into_iter()
+            .find(|k| k.as_str().eq_ignore_ascii_case(s))
+    }
+    /// The lower-case op name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PatchOpKind::Add => "add",
+            PatchOpKind::Remove => "remove",
+            PatchOpKind::Replace => "replace",
+        }
+    }
+}
+
+/// One normalised PATCH operation.
+///
+/// `value` is `None` when the request had no `value` member and `Some(Value::Null)`
+/// when it had an explicit `null`: the difference matters for `remove` on `members`.
+/// A path that is a bare extension URN (`urn:…:enterprise:2.0:User`) is kept as an
+/// [`AttrPath`] with that `urn` and an empty `name`: the whole extension object.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PatchOperation {
+    /// add, remove or replace.
+    pub op: PatchOpKind,
+    /// Target; `None` only for add/replace, whose value then names the attributes.
+    pub path: Option<PatchPath>,
+    /// The `value` member as sent (`Some(Value::Null)` for an explicit null).
+    pub value: Option<Value>,
+}
+
+/// A group membership change, applied by the store as a delta (groups may have 100k
+/// members, so they are never rewritten as JSON).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MemberChange {
+    /// Add these member ids; ids already present are a success, not a conflict.
+    Add(Vec<String>),
+    /// Remove only these member ids.
+    Remove(Vec<String>),
+    /// Remove every member.
+    RemoveAll,
+    /// Make the membership exactly these ids.
+    ReplaceAll(Vec<String>),
+}
+
+/// Parse a PatchOp request body (RFC 7644 §3.5.2).
+///
+/// `schemas` must contain [`PATCH_OP_SCHEMA`] (missing or malformed: invalidSyntax;
+/// without the URN: invalidValue). `Operations` must be a non-empty array of at most
+/// [`MAX_OPERATIONS`] objects with `op` (any case), optional `path` and `value`; any
+/// other member is invalidSyntax. `remove` needs a path (noTarget); `add`/`replace` need
+/// a `value` (invalidValue), an object when there is no path.
+pub fn parse_patch_request(body: &Value) -> Result<Vec<PatchOperation>, ScimError> {
+    let Some(obj) = body.as_object() else {
+        return Err(ScimError::invalid_syntax(
+            "a PATCH body must be a JSON object (a PatchOp message)",
+        ));
+    };
+    let mut schemas = None;
+    let mut operations = None;
+    for (key, v) in obj {
+        if key.eq_ignore_ascii_case("schemas") {
+            schemas = Some(v);
+        } else if key.eq_ignore_ascii_case("Operations") {
+            operations = Some(v);
+        } else {
+            return Err(ScimError::invalid_syntax(format!(
+                "unknown member \"{key}\" in a PatchOp message; expected schemas and Operations"
+            )));
+        }
+    }
+    let Some(schemas) = schemas.and_then(Value::as_array) else {
+        return Err(ScimError::invalid_syntax(format!(
+            "schemas must be [\"{PATCH_OP_SCHEMA}\"]"
+        )));
+    };
+    if !schemas.iter().any(|s| {
+        s.as_str()
+            .is_some_and(|s| s.eq_ignore_ascii_case(PATCH_OP_SCHEMA))
+    }) {
+        return Err(ScimError::invalid_value(format!(
+            "schemas must contain \"{PATCH_OP_SCHEMA}\""
+        )));
+    }
+    let Some(ops) = operations else {
+        return Err(ScimError::invalid_syntax(
+            "Operations is required in a PatchOp message",
+        ));
+    };
+    let Some(ops) = ops.as_array() else {
+        return Err(ScimError::invalid_syntax(format!(
+            "Operations must be an array, got {}",
+            quote_value(ops)
+        )));
+    };
+    if ops.is_empty() {
+        return Err(ScimError::invalid_value("Operations must not be empty"));
+    }
+    if ops.len() > MAX_OPERATIONS {
+        return Err(ScimError::invalid_value(format!(
+            "too many operations: {} (at most {MAX_OPERATIONS} per request)",
+            ops.len()
+        )));
+    }
+    ops.iter()
+        .enumerate()
+        .map(|(i, op)| parse_operation(i, op))
+        .collect()
+}
+
+fn parse_operation(index: usize, raw: &Value) -> Result<PatchOperation, ScimError> {
+    let at = format!("Operations[{index}]");
+    let Some(obj) = raw.as_object() else {
+        return Err(ScimError::invalid_syntax(format!(
+            "{at} must be an object with op, path and value, got {}",
+            quote_value(raw)
+        )));
+    };
+    let (mut op, mut path, mut value) = (None, None, None);
+    for (key, v) in obj {
+        let slot = if key.eq_ignore_ascii_case("op") {
+            &mut op
+        } else if key.eq_ignore_ascii_case("path") {
+            &mut path
+        } else if key.eq_ignore_ascii_case("value") {
+            &mut value
+        } else {
+            return Err(ScimError::invalid_syntax(format!(
+                "{at}: unknown member \"{key}\"; an operation has op, path and value"
+            )));
+        };
+        if slot.replace(v).is_some() {
+            return Err(ScimError::invalid_syntax(format!(
+                "{at}: member \"{key}\" is given twice"
+            )));
+        }
+    }
+    let op = match op {
+        None => {
+            return Err(ScimError::invalid_syntax(format!(
+                "{at}: op is required (add, remove or replace)"
+            )))
+        }
+        Some(Value::String(name)) => PatchOpKind::parse(name).ok_or_else(|| {
+            ScimError::invalid_syntax(format!(
+                "{at}: unknown op \"{name}\"; expected add, remove or replace"
+            ))
+        })?,
+        Some(other) => {
+            return Err(ScimError::invalid_syntax(format!(
+                "{at}: op must be a string (add, remove or replace), got {}",
+                quote_value(other)
+            )))
+        }
+    };
+    let path = match path {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) if s.trim().is_empty() => None,
+        Some(Value::String(s)) => Some(parse_path(s.trim())?),
+        Some(other) => {
+            return Err(ScimError::invalid_syntax(format!(
+                "{at}: path must be a string, got {}",
+                quote_value(other)
+            )))
+        }
+    };
+    let mut value = value.cloned();
+    let mut path = path;
+    // `add`/`replace` on a whole extension object is a path-less op on `{urn: value}`.
+    if op != PatchOpKind::Remove {
+        if let Some(urn) = path.as_ref().and_then(whole_extension) {
+            let mut wrapped = Map::new();
+            wrapped.insert(urn.to_string(), value.take().unwrap_or(Value::Null));
+            value = Some(Value::Object(wrapped));
+            path = None;
+        }
+    }
+    match (op, &path, &value) {
+        (PatchOpKind::Remove, None, _) => Err(ScimError::no_target(format!(
+            "{at}: remove requires a path"
+        ))),
+        (PatchOpKind::Add | PatchOpKind::Replace, _, None) => Err(ScimError::invalid_value(
+            format!("{at}: {} requires a value", op.as_str()),
+        )),
+        (PatchOpKind::Add | PatchOpKind::Replace, None, Some(v)) if !v.is_object() => {
+            Err(ScimError::invalid_value(format!(
+                "{at}: {} without a path needs an object of attributes as value, got {}",
+                op.as_str(),
+                quote_value(v)
+            )))
+        }
+        _ => Ok(PatchOperation { op, path, value }),
+    }
+}
+
+/// A PATCH path; a bare known extension URN (not an RFC attrPath, but clients send it)
+/// becomes an [`AttrPath`] with an empty name.
+fn parse_path(s: &str) -> Result<PatchPath, ScimError> {
+    let known = [ENTERPRISE_USER_SCHEMA, CUSTOM_USER_SCHEMA];
+    if let Some(urn) = known.into_iter().find(|u| u.eq_ignore_ascii_case(s)) {
+        let attr = AttrPath {
+            urn: Some(urn.to_string()),
+            name: String::new(),
+            sub: None,
+        };
+        return Ok(PatchPath {
+            attr,
+            filter: None,
+            sub_attr: None,
+        });
+    }
+    parse_patch_path(s)
+}
+
+/// The URN of a path that names a whole extension object.
+fn whole_extension(path: &PatchPath) -> Option<&str> {
+    if path.attr.name.is_empty() && path.filter.is_none() {
+        path.attr.urn.as_deref()
+    } else {
+        None
+    }
+}
+
+/// Apply operations, in order, to a stored User. All or nothing: the work happens on
+/// a clone, returned only when every operation succeeded; the caller re-validates it
+/// with [`Schemas::validate_user`].
+pub fn apply_user_patch(
+    resource: &Value,
+    ops: &[PatchOperation],
+    schemas: &Schemas,
+    custom: &[CustomField],
+) -> Result<Value, ScimError> {
+    let patcher = Patcher {
+        schemas,
+        kind: ResourceKind::User,
+        custom,
+    };
+    let mut doc = resource_object(resource)?;
+    for op in ops {
+        patcher.apply(&mut doc, op)?;
+    }
+    patcher.sync_schemas(&mut doc);
+    Ok(Value::Object(doc))
+}
+
+/// Apply operations, in order, to a stored Group (without members). Operations on
+/// `members` become [`MemberChange`]s, in request order; the rest apply to the JSON.
+/// All or nothing, as [`apply_user_patch`].
+pub fn apply_group_patch(
+    resource: &Value,
+    ops: &[PatchOperation],
+    schemas: &Schemas,
+) -> Result<(Value, Vec<MemberChange>), ScimError> {
+    let patcher = Patcher {
+        schemas,
+        kind: ResourceKind::Group,
+        custom: &[],
+    };
+    let mut doc = resource_object(resource)?;
+    let mut changes = Vec::new();
+    for op in ops {
+        match &op.path {
+            Some(path) if is_members(&path.attr) => {
+                changes.extend(patcher.member_change(op, path)?)
+            }
+            None => {
+                // A path-less value may mix members with other attributes.
+                let Some(Value::Object(attrs)) = &op.value else {
+                    return Err(ScimError::invalid_value(format!(
+                        "{} without a path needs an object of attributes as value",
+                        op.op.as_str()
+                    )));
+                };
+                let mut rest = Map::new();
+                for (key, v) in attrs {
+                    match parse_patch_path(key) {
+                        Ok(path) if is_members(&path.attr) => {
+                            let member_op = PatchOperation {
+                                op: op.op,
+                                path: Some(path.clone()),
+                                value: Some(v.clone()),
+                            };
+                            changes.extend(patcher.member_change(&member_op, &path)?);
+                        }
+                        _ => {
+                            rest.insert(key.clone(), v.clone());
+                        }
+                    }
+                }
+                let rest_op = PatchOperation {
+                    op: op.op,
+                    path: None,
+                    value: Some(Value::Object(rest)),
+                };
+                patcher.apply(&mut doc, &rest_op)?;
+            }
+            Some(_) => patcher.apply(&mut doc, op)?,
+        }
+    }
+    patcher.sync_schemas(&mut doc);
+    Ok((Value::Object(doc), changes))
+}
+
+fn resource_object(resource: &Value) -> Result<Map<String, Value>, ScimError> {
+    match resource {
+        Value::Object(m) => Ok(m.clone()),
+        // Stored resources are always objects; refuse rather than invent one.
+        _ => Err(ScimError::status(
+            500,
+            "stored resource is not a JSON object",
+        )),
+    }
+}
+
+/// `members` of a Group, with or without the core URN prefix.
+fn is_members(attr: &AttrPath) -> bool {
+    attr.name.eq_ignore_ascii_case("members")
+        && attr
+            .urn
+            .as_deref()
+            .is_none_or(|u| u.eq_ignore_ascii_case(GROUP_SCHEMA))
+}
+
+/// The resolved target of a path: the top-level attribute and its label.
+struct Target<'a> {
+    top: TopAttr<'a>,
+    label: String,
+}
+
+impl Target<'_> {
+    fn def(&self) -> &AttrDef {
+        &self.top.def
+    }
+    fn name(&self) -> &str {
+        &self.top.def.name
+    }
+    /// A sub-attribute definition, or invalidPath naming `label.sub`.
+    fn sub(&self, sub: &str) -> Result<&AttrDef, ScimError> {
+        let def = self.def();
+        if def.attr_type != AttrType::Complex {
+            return Err(ScimError::invalid_path(format!(
+                "attribute \"{}\" has no sub-attributes (\"{}.{sub}\")",
+                self.label, self.label
+            )));
+        }
+        let sd = def.sub(sub).ok_or_else(|| {
+            ScimError::invalid_path(format!("unknown attribute \"{}.{sub}\"", self.label))
+        })?;
+        if sd.mutability == Mutability::ReadOnly {
+            return Err(ScimError::mutability(format!(
+                "attribute \"{}.{}\" is readOnly and cannot be changed",
+                self.label, sd.name
+            )));
+        }
+        Ok(sd)
+    }
+}
+
+/// Applies operations for one kind of resource.
+struct Patcher<'a> {
+    schemas: &'a Schemas,
+    kind: ResourceKind,
+    custom: &'a [CustomField],
+}
+
+impl<'a> Patcher<'a> {
+    fn apply(&self, doc: &mut Map<String, Value>, op: &PatchOperation) -> Result<(), ScimError> {
+        match &op.path {
+            None => {
+                let Some(Value::Object(attrs)) = &op.value else {
+                    return Err(if op.op == PatchOpKind::Remove {
+                        ScimError::no_target("remove requires a path")
+                    } else {
+                        ScimError::invalid_value(format!(
+                            "{} without a path needs an object of attributes as value",
+                            op.op.as_str()
+                        ))
+                    });
+                };
+                for (key, v) in attrs {
+                    self.apply_key(doc, op.op, key, v)?;
+                }
+                Ok(())
+            }
+            Some(path) => self.apply_path(doc, op.op, path, op.value.as_ref()),
+        }
+    }
+
+    /// One member of a path-less add/replace value: an attribute name (maybe dotted or
+    /// URN-qualified) or a whole extension object keyed by its URN.
+    fn apply_key(
+        &self,
+        doc: &mut Map<String, Value>,
+        op: PatchOpKind,
+        key: &str,
+        value: &Value,
+    ) -> Result<(), ScimError> {
+        // `schemas` follows the data and `meta` is the server's: clients echo both.
+        if key.eq_ignore_ascii_case("schemas") || key.eq_ignore_ascii_case("meta") {
+            return Ok(());
+        }
+        if let Some(urn) = self.kind.extension_urn(key) {
+            return match value {
+                Value::Null => {
+                    remove_key(doc, urn);
+                    Ok(())
+                }
+                Value::String(s) if s.is_empty() => {
+                    remove_key(doc, urn);
+                    Ok(())
+                }
+                Value::Object(attrs) => {
+                    for (name, v) in attrs {
+                        let mut path = parse_patch_path(name)?;
+                        path.attr.urn = Some(urn.to_string());
+                        self.apply_path(doc, op, &path, Some(v))?;
+                    }
+                    Ok(())
+                }
+                other => Err(ScimError::invalid_value(format!(
+                    "{urn} must be an object of attributes, got {}",
+                    quote_value(other)
+                ))),
+            };
+        }
+        // Keys may be dotted, URN-qualified or even carry a value filter.
+        let path = parse_patch_path(key)?;
+        let target = self.resolve(&path.attr)?;
+        if target.def().mutability == Mutability::ReadOnly {
+            // Clients echo whole resources: the current id and the server-computed
+            // groups are harmless. A different id is an attempt to change it (the stored
+            // form may lack the id, which the caller holds: then nothing to compare).
+            let current = get_ci(doc, target.name());
+            if target.name() == "id" && current.is_some_and(|c| c != value) {
+                return Err(ScimError::mutability(
+                    "attribute \"id\" is readOnly and cannot be changed",
+                ));
+            }
+            return Ok(());
+        }
+        self.apply_path(doc, op, &path, Some(value))
+    }
+
+    /// Find the definition of a path's top-level attribute, or invalidPath.
+    fn resolve(&self, attr: &AttrPath) -> Result<Target<'a>, ScimError> {
+        let urn = attr.urn.as_deref();
+        let Some(top) = self
+            .schemas
+            .top_attr(self.kind, urn, &attr.name, self.custom)
+        else {
+            return Err(ScimError::invalid_path(
+                self.schemas
+                    .unknown_attr_detail(self.kind, urn, &attr.name, None),
+            ));
+        };
+        let label = top.label();
+        Ok(Target { top, label })
+    }
+
+    fn apply_path(
+        &self,
+        doc: &mut Map<String, Value>,
+        op: PatchOpKind,
+        path: &PatchPath,
+        value: Option<&Value>,
+    ) -> Result<(), ScimError> {
+        if let Some(urn) = whole_extension(path) {
+            let Some(urn) = self.kind.extension_urn(urn) else {
+                return Err(ScimError::invalid_path(format!(
+                    "{urn} is not a schema of a {}",
+                    self.kind.name()
+                )));
+            };
+            return match op {
+                PatchOpKind::Remove => {
+                    remove_key(doc, urn);
+                    Ok(())
+                }
+                _ => self.apply_key(doc, op, urn, value.unwrap_or(&Value::Null)),
+            };
+        }
+        let target = self.resolve(&path.attr)?;
+        if target.def().mutability == Mutability::ReadOnly {
+            return Err(ScimError::mutability(format!(
+                "attribute \"{}\" is readOnly and cannot be changed",
+                target.label
+            )));
+        }
+        if path.filter.is_some() && path.attr.sub.is_some() {
+            return Err(ScimError::invalid_path(format!(
+                "invalid path: a value filter applies to \"{}\", not to a sub-attribute",
+                target.label
+            )));
+        }
+        let sub = path.attr.sub.as_deref().or(path.sub_attr.as_deref());
+        let sub = sub.map(|s| target.sub(s)).transpose()?;
+        // The value to write: none for remove (its value, if any, lists what to remove).
+        let write = match (op, value) {
+            (PatchOpKind::Remove, _) => None,
+            (_, Some(v)) => Some(v),
+            (_, None) => {
+                return Err(ScimError::invalid_value(format!(
+                    "{} of \"{}\" requires a value",
+                    op.as_str(),
+                    target.label
+                )))
+            }
+        };
+        let Some(container) = container_mut(doc, target.top.ext, write.is_some()) else {
+            return Ok(()); // removing from an extension the resource does not have
+        };
+        match (&path.filter, sub, write) {
+            (Some(filter), sub, write) => {
+                apply_filtered(container, op, &target, filter, sub, write)
+            }
+            (None, Some(sd), None) => {
+                remove_sub(container, &target, sd);
+                Ok(())
+            }
+            (None, Some(sd), Some(v)) => set_sub(container, &target, sd, v),
+            (None, None, None) => remove_attr(container, &target, value),
+            (None, None, Some(v)) => set_attr(container, op, &target, v),
+        }
+    }
+
+    /// The membership change of an op on `members` of a Group.
+    fn member_change(
+        &self,
+        op: &PatchOperation,
+        path: &PatchPath,
+    ) -> Result<Option<MemberChange>, ScimError> {
+        let unsupported = || {
+            ScimError::invalid_path(format!(
+                "unsupported {} on members: use add, remove or replace on \"members\", or remove on \
+                 members[value eq \"<id>\"]",
+                op.op.as_str()
+            ))
+        };
+        if path.attr.sub.is_some() || path.sub_attr.is_some() {
+            return Err(unsupported());
+        }
+        if let Some(filter) = &path.filter {
+            if op.op != PatchOpKind::Remove {
+                return Err(unsupported());
+            }
+            let mut ids = Vec::new();
+            collect_member_ids(filter, &mut ids)?;
+            return Ok(Some(MemberChange::Remove(ids)));
+        }
+        let ids = match &op.value {
+            None => None,
+            Some(v) => Some(self.member_ids(v)?),
+        };
+        Ok(match (op.op, ids) {
+            (PatchOpKind::Add, Some(ids)) if ids.is_empty() => None,
+            (PatchOpKind::Add, Some(ids)) => Some(MemberChange::Add(ids)),
+            (PatchOpKind::Replace, Some(ids)) => Some(MemberChange::ReplaceAll(ids)),
+            // The older Entra removal lists the members to remove: only those go.
+            (PatchOpKind::Remove, Some(ids)) if ids.is_empty() => None,
+            (PatchOpKind::Remove, Some(ids)) => Some(MemberChange::Remove(ids)),
+            (PatchOpKind::Remove, None) => Some(MemberChange::RemoveAll),
+            (_, None) => {
+                return Err(ScimError::invalid_value(format!(
+                    "{} of members requires a value",
+                    op.op.as_str()
+                )))
+            }
+        })
+    }
+
+    /// Member ids of a members value (`[{"value": id}, …]`, a single object, null or "").
+    fn member_ids(&self, value: &Value) -> Result<Vec<String>, ScimError> {
+        let Some(top) = self
+            .schemas
+            .top_attr(ResourceKind::Group, None, "members", &[])
+        else {
+            return Err(ScimError::status(
+                500,
+                "the Group schema has no members attribute",
+            ));
+        };
+        let normalized = top.def.normalize(value.clone(), "members")?;
+        // A group POST or PATCH may list many members: dedupe in linear time.
+        let mut seen = HashSet::new();
+        let mut ids: Vec<String> = Vec::new();
+        for item in normalized
+            .as_ref()
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            if let Some(id) = item.get("value").and_then(Value::as_str) {
+                if seen.insert(id) {
+                    ids.push(id.to_string());
+                }
+            }
+        }
+        Ok(ids)
+    }
+
+    /// Keep `schemas` in step with the data: the core URN and the extensions present.
+    fn sync_schemas(&self, doc: &mut Map<String, Value>) {
+        let mut schemas = vec![Value::String(self.kind.core_schema().to_string())];
+        for urn in self.kind.extensions() {
+            let present = get_ci(doc, urn)
+                .and_then(Value::as_object)
+                .is_some_and(|m| !m.is_empty());
+            if present {
+                schemas.push(Value::String((*urn).to_string()));
+            } else {
+                remove_key(doc, urn);
+            }
+        }
+        remove_key(doc, "schemas");
+        doc.insert("schemas".into(), Value::Array(schemas));
+    }
+}
+
+/// Ids of `value eq "id"` clauses joined by `or`, the only member filters a server that
+/// does not load members can honour.
+fn collect_member_ids(filter: &Filter, ids: &mut Vec<String>) -> Result<(), ScimError> {
+    match filter {
+        Filter::Or(a, b) => {
+            collect_member_ids(a, ids)?;
+            collect_member_ids(b, ids)
+        }
+        Filter::Compare {
+            attr,
+            op: CompareOp::Eq,
+            value: Value::String(id),
+        } if attr.is("value", None) && attr.urn.is_none() => {
+            if !ids.iter().any(|x| x == id) {
+                ids.push(id.clone());
+            }
+            Ok(())
+        }
+        _ => Err(ScimError::invalid_path(
+            "a members filter must be value eq \"<id>\" (optionally joined by or)",
+        )),
+    }
+}
+
+/// The object holding a target's attribute: the resource itself, or its extension
+/// object (created when `create`).
+fn container_mut<'d>(
+    doc: &'d mut Map<String, Value>,
+    ext: Option<&str>,
+    create: bool,
+) -> Option<&'d mut Map<String, Value>> {
+    let Some(ext) = ext else { return Some(doc) };
+    let key = match key_ci(doc, ext) {
+        Some(k) if doc.get(&k).is_some_and(Value::is_object) => k,
+        _ if !create => return None,
+        _ => {
+            put(doc, ext, Value::Object(Map::new()));
+            ext.to_string()
+        }
+    };
+    doc.get_mut(&key).and_then(Value::as_object_mut)
+}
+
+/// The value under `name`, matched case-insensitively.
+fn get_ci<'m>(map: &'m Map<String, Value>, name: &str) -> Option<&'m Value> {
+    key_ci(map, name).and_then(|k| map.get(&k))
+}
+
+/// Remove every key equal to `name` case-insensitively; returns the last value.
+fn remove_key(map: &mut Map<String, Value>, name: &str) -> Option<Value> {
+    let mut last = None;
+    while let Some(k) = key_ci(map, name) {
+        last = map.remove(&k);
+    }
+    last
+}
+
+/// Set `name` to `value`, replacing any differently-spelt key.
+fn put(map: &mut Map<String, Value>, name: &str, value: Value) {
+    remove_key(map, name);
+    map.insert(name.to_string(), value);
+}
+
+/// The elements of a multi-valued attribute (a stray single value counts as one).
+fn take_items(container: &mut Map<String, Value>, name: &str) -> Vec<Value> {
+    match remove_key(container, name) {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(items)) => items,
+        Some(single) => vec![single],
+    }
+}
+
+/// Store the elements back, or remove the attribute when none is left.
+fn put_items(container: &mut Map<String, Value>, name: &str, items: Vec<Value>) {
+    if items.is_empty() {
+        remove_key(container, name);
+    } else {
+        put(container, name, Value::Array(items));
+    }
+}
+
+/// RFC 7644 §3.5.2: setting `primary` true on values makes every other value's
+/// `primary` false. `chosen` are the indices just written.
+fn demote_other_primaries(items: &mut [Value], chosen: &[usize]) {
+    let is_primary = |v: &Value| v.get("primary").and_then(Value::as_bool) == Some(true);
+    if !chosen.iter().any(|&i| items.get(i).is_some_and(is_primary)) {
+        return;
+    }
+    let chosen: HashSet<usize> = chosen.iter().copied().collect();
+    for (i, item) in items.iter_mut().enumerate() {
+        if !chosen.contains(&i) && is_primary(item) {
+            if let Some(obj) = item.as_object_mut() {
+                obj.insert("primary".into(), Value::Bool(false));
+            }
+        }
+    }
+}
+
+/// add/replace of a whole attribute (no filter, no sub-attribute).
+fn set_attr(
+    container: &mut Map<String, Value>,
+    op: PatchOpKind,
+    target: &Target,
+    value: &Value,
+) -> Result<(), ScimError> {
+    let def = target.def();
+    let name = target.name();
+    if def.multi_valued {
+        if op == PatchOpKind::Add && value.as_array().is_some_and(Vec::is_empty) {
+            return Ok(()); // adding nothing
+        }
+        let Some(Value::Array(new)) = def.normalize(value.clone(), &target.label)? else {
+            remove_key(container, name); // null or "": unassign
+            return Ok(());
+        };
+        let (mut items, chosen) = match op {
+            PatchOpKind::Add => {
+                let mut items = take_items(container, name);
+                // Index by canonical JSON text so appending stays linear.
+                let mut index: HashMap<String, usize> = items
+                    .iter()
+                    .enumerate()
+                    .map(|(i, v)| (v.to_string(), i))
+                    .collect();
+                let mut chosen = Vec::new();
+                for v in new {
+                    let next = items.len();
+                    let at = *index.entry(v.to_string()).or_insert(next);
+                    if at == next {
+                        items.push(v);
+                    }
+                    chosen.push(at);
+                }
+                if items.len() > MAX_VALUES {
+                    return Err(ScimError::invalid_value(format!(
+                        "attribute \"{}\" would have {} values; at most {MAX_VALUES} are accepted",
+                        target.label,
+                        items.len()
+                    )));
+                }
+                (items, chosen)
+            }
+            _ => {
+                let chosen = (0..new.len()).collect();
+                (new, chosen)
+            }
+        };
+        demote_other_primaries(&mut items, &chosen);
+        put_items(container, name, items);
+        return Ok(());
+    }
+    if def.attr_type == AttrType::Complex {
+        return merge_complex(container, target, value);
+    }
+    match def.normalize(value.clone(), &target.label)? {
+        Some(v) => put(container, name, v),
+        None => {
+            if def.required {
+                return Err(required_error(target));
+            }
+            remove_key(container, name);
+        }
+    }
+    Ok(())
+}
+
+fn required_error(target: &Target) -> ScimError {
+    ScimError::invalid_value(format!(
+        "{} is required and cannot be removed",
+        target.label
+    ))
+}
+
+/// RFC 7644 §3.5.2.1/§3.5.2.3 on a single complex attribute: the sub-attributes given
+/// replace or add; the others stay. A bare string sets `value` (Entra's manager id);
+/// `""` or null unassigns the attribute.
+fn merge_complex(
+    container: &mut Map<String, Value>,
+    target: &Target,
+    value: &Value,
+) -> Result<(), ScimError> {
+    let Some(incoming) = complex_input(target, value)? else {
+        remove_key(container, target.name());
+        return Ok(());
+    };
+    let mut obj = match get_ci(container, target.name()) {
+        Some(Value::Object(m)) => m.clone(),
+        _ => Map::new(),
+    };
+    merge_into(&mut obj, target, &incoming, true)?;
+    store_complex(container, target, obj);
+    Ok(())
+}
+
+/// The object a complex value stands for: `None` for null or `""` (unassign), a bare
+/// string as `{"value": …}` where the attribute has one (Entra's manager id), and a
+/// one-element array as its element (some clients wrap filtered values).
+fn complex_input(target: &Target, value: &Value) -> Result<Option<Map<String, Value>>, ScimError> {
+    match value {
+        Value::Null => Ok(None),
+        Value::String(s) if s.is_empty() => Ok(None),
+        Value::String(s) if target.def().has_value_sub() => {
+            let mut m = Map::new();
+            m.insert("value".into(), Value::String(s.clone()));
+            Ok(Some(m))
+        }
+        Value::Object(m) => Ok(Some(m.clone())),
+        Value::Array(items) if items.len() == 1 => match items.first() {
+            Some(only) => complex_input(target, only),
+            None => Ok(None),
+        },
+        other => Err(type_error(
+            &target.label,
+            "a complex value (a JSON object)",
+            other,
+        )),
+    }
+}
+
+/// Set each sub-attribute of `incoming` on `obj` (unknown ones are invalidValue,
+/// readOnly ones are the server's and skipped). `reset_on_new_value`: see
+/// [`set_in_object`].
+fn merge_into(
+    obj: &mut Map<String, Value>,
+    target: &Target,
+    incoming: &Map<String, Value>,
+    reset_on_new_value: bool,
+) -> Result<(), ScimError> {
+    for (key, v) in incoming {
+        let Some(sd) = target.def().sub(key) else {
+            return Err(ScimError::invalid_value(format!(
+                "unknown attribute \"{}.{key}\"",
+                target.label
+            )));
+        };
+        if sd.mutability == Mutability::ReadOnly {
+            continue; // e.g. manager.displayName
+        }
+        set_in_object(obj, sd, v, &target.label, reset_on_new_value)?;
+    }
+    Ok(())
+}
+
+/// Set (or, for an unassigned value, remove) one sub-attribute of a complex value.
+/// With `reset_on_new_value` (a single reference-like value: the manager), a new
+/// `value` drops the other sub-attributes: they described the previous referent.
+fn set_in_object(
+    obj: &mut Map<String, Value>,
+    sd: &AttrDef,
+    value: &Value,
+    label: &str,
+    reset_on_new_value: bool,
+) -> Result<(), ScimError> {
+    let sub_label = format!("{label}.{}", sd.name);
+    match sd.normalize(value.clone(), &sub_label)? {
+        Some(v) => {
+            if reset_on_new_value
+                && sd.name == "value"
+                && get_ci(obj, "value").is_some_and(|old| *old != v)
+            {
+                obj.clear();
+            }
+            put(obj, &sd.name, v);
+        }
+        None => {
+            remove_key(obj, &sd.name);
+        }
+    }
+    Ok(())
+}
+
+/// Store a single complex value, or remove it when it is empty or lost its `value`.
+fn store_complex(container: &mut Map<String, Value>, target: &Target, obj: Map<String, Value>) {
+    let useless =
+        obj.is_empty() || (target.def().has_value_sub() && get_ci(&obj, "value").is_none());
+    if useless {
+        remove_key(container, target.name());
+    } else {
+        put(container, target.name(), Value::Object(obj));
+    }
+}
+
+/// add/replace of `attr.sub` without a filter. On a multi-valued attribute it sets the
+/// sub-attribute of every value (creating one value when there is none).
+fn set_sub(
+    container: &mut Map<String, Value>,
+    target: &Target,
+    sd: &AttrDef,
+    value: &Value,
+) -> Result<(), ScimError> {
+    if !target.def().multi_valued {
+        let obj = match get_ci(container, target.name()) {
+            Some(Value::Object(m)) => m.clone(),
+            _ => Map::new(),
+        };
+        let mut obj = obj;
+        set_in_object(&mut obj, sd, value, &target.label, true)?;
+        store_complex(container, target, obj);
+        return Ok(());
+    }
+    let mut items = take_items(container, target.name());
+    if items.is_empty() {
+        items.push(Value::Object(Map::new()));
+    }
+    for item in &mut items {
+        if let Value::Object(obj) = item {
+            set_in_object(obj, sd, value, &target.label, false)?;
+        }
+    }
+    items.retain(|v| v.as_object().is_none_or(|m| !m.is_empty()));
+    put_items(container, target.name(), items);
+    Ok(())
+}
+
+/// remove of a whole attribute. With a value on a multi-valued attribute only the
+/// listed values go (RFC 7644 §3.5.2.2 and Entra's older member/value removal).
+fn remove_attr(
+    container: &mut Map<String, Value>,
+    target: &Target,
+    value: Option<&Value>,
+) -> Result<(), ScimError> {
+    let def = target.def();
+    let listed = match value {
+        Some(v) if def.multi_valued && !v.is_null() => v,
+        _ => {
+            if def.required {
+                return Err(required_error(target));
+            }
+            remove_key(container, target.name());
+            return Ok(());
+        }
+    };
+    let listed: Vec<&Value> = match listed {
+        Value::Array(xs) => xs.iter().collect(),
+        single => vec![single],
+    };
+    let mut items = take_items(container, target.name());
+    items.retain(|item| !listed.iter().any(|l| value_matches(def, item, l)));
+    if items.is_empty() && def.required {
+        return Err(required_error(target));
+    }
+    put_items(container, target.name(), items);
+    Ok(())
+}
+
+/// Whether a stored value is the one a remove lists: for complex values, equal `value`
+/// when the listed object has one, else every listed sub-attribute equal; for simple
+/// values, equality (strings case-insensitively unless caseExact).
+fn value_matches(def: &AttrDef, item: &Value, listed: &Value) -> bool {
+    let same = |sd: Option<&AttrDef>, a: &Value, b: &Value| match (a, b) {
+        (Value::String(x), Value::String(y)) if !sd.is_some_and(|d| d.case_exact) => {
+            x.eq_ignore_ascii_case(y)
+        }
+        (Value::Bool(x), Value::String(y)) | (Value::String(y), Value::Bool(x)) => {
+            y.eq_ignore_ascii_case(&x.to_string())
+        }
+        _ => a == b,
+    };
+    if def.attr_type != AttrType::Complex {
+        return same(Some(def), item, listed);
+    }
+    let listed = match listed {
+        Value::Object(m) => m.clone(),
+        Value::String(s) => {
+            let mut m = Map::new();
+            m.insert("value".into(), Value::String(s.clone()));
+            m
+        }
+        _ => return false,
+    };
+    let Some(item) = item.as_object() else {
+        return false;
+    };
+    let keys: Vec<&String> =
+        if let Some(k) = listed.keys().find(|k| k.eq_ignore_ascii_case("value")) {
+            vec![k]
+        } else {
+            listed.keys().collect()
+        };
+    !keys.is_empty()
+        && keys
+            .iter()
+            .all(|k| match (get_ci(item, k), listed.get(*k)) {
+                (Some(a), Some(b)) => same(def.sub(k), a, b),
+                _ => false,
+            })
+}
+
+/// remove of `attr.sub` without a filter (from every value of a multi-valued attribute).
+fn remove_sub(container: &mut Map<String, Value>, target: &Target, sd: &AttrDef) {
+    if !target.def().multi_valued {
+        if let Some(Value::Object(obj)) = get_ci(container, target.name()) {
+            let mut obj = obj.clone();
+            remove_key(&mut obj, &sd.name);
+            store_complex(container, target, obj);
+        }
+        return;
+    }
+    let mut items = take_items(container, target.name());
+    for item in &mut items {
+        if let Value::Object(obj) = item {
+            remove_key(obj, &sd.name);
+        }
+    }
+    items.retain(|v| v.as_object().is_none_or(|m| !m.is_empty()));
+    put_items(container, target.name(), items);
+}
+
+/// Operations on `attr[filter]` and `attr[filter].sub`.
+///
+/// add/replace with a sub-attribute set it on every matching value; when none matches,
+/// one value is created from the filter's `eq` clauses (Entra's dialect: RFC 7644 says
+/// noTarget, but Entra builds a work address with several such adds). Without a
+/// sub-attribute, replace swaps the matching values for the given one and add merges
+/// into them. remove drops matching values (or their sub-attribute); no match is fine.
+fn apply_filtered(
+    container: &mut Map<String, Value>,
+    op: PatchOpKind,
+    target: &Target,
+    filter: &Filter,
+    sub: Option<&AttrDef>,
+    write: Option<&Value>,
+) -> Result<(), ScimError> {
+    let def = target.def();
+    if def.attr_type != AttrType::Complex {
+        return Err(ScimError::invalid_path(format!(
+            "a value filter needs a multi-valued complex attribute; \"{}\" is {}",
+            target.label,
+            def.attr_type.as_str()
+        )));
+    }
+    let case_exact = |p: &AttrPath| def.sub(&p.name).is_some_and(|d| d.case_exact);
+    if !def.multi_valued {
+        // Only remove makes sense on a single complex value: Entra clears the manager
+        // with remove manager[value eq "<id>"].
+        if write.is_some() {
+            return Err(ScimError::invalid_path(format!(
+                "\"{}\" is single-valued: a value filter only applies to multi-valued attributes",
+                target.label
+            )));
+        }
+        if let Some(current) = get_ci(container, target.name()) {
+            if matches(filter, current, &case_exact) {
+                match sub {
+                    Some(sd) => remove_sub(container, target, sd),
+                    None => {
+                        remove_key(container, target.name());
+                    }
+                }
+            }
+        }
+        return Ok(());
+    }
+    let mut items = take_items(container, target.name());
+    let hits: Vec<usize> = items
+        .iter()
+        .enumerate()
+        .filter(|(_, item)| matches(filter, item, &case_exact))
+        .map(|(i, _)| i)
+        .collect();
+    // Indices of the values this op wrote, for the primary rule; empty for removals.
+    let mut chosen = Vec::new();
+    match (sub, write) {
+        (Some(sd), None) => {
+            for &i in &hits {
+                if let Some(Value::Object(obj)) = items.get_mut(i) {
+                    remove_key(obj, &sd.name);
+                }
+            }
+        }
+        (None, None) => drop_indices(&mut items, &hits),
+        (Some(sd), Some(v)) => {
+            if hits.is_empty() {
+                let sub_label = format!("{}.{}", target.label, sd.name);
+                if sd.normalize(v.clone(), &sub_label)?.is_some() {
+                    let mut obj = element_from_filter(filter, target)?;
+                    set_in_object(&mut obj, sd, v, &target.label, false)?;
+                    chosen.push(items.len());
+                    items.push(Value::Object(obj));
+                }
+            } else {
+                for &i in &hits {
+                    if let Some(Value::Object(obj)) = items.get_mut(i) {
+                        set_in_object(obj, sd, v, &target.label, false)?;
+                    }
+                }
+                chosen = hits;
+            }
+        }
+        (None, Some(v)) => match complex_input(target, v)? {
+            None => drop_indices(&mut items, &hits), // null or "": unassign the matching values
+            Some(incoming) if hits.is_empty() => {
+                let mut obj = element_from_filter(filter, target)?;
+                merge_into(&mut obj, target, &incoming, false)?;
+                chosen.push(items.len());
+                items.push(Value::Object(obj));
+            }
+            Some(incoming) => {
+                for &i in &hits {
+                    if let Some(item) = items.get_mut(i) {
+                        // replace swaps the value; add merges into it.
+                        let mut obj = match (op, item.as_object()) {
+                            (PatchOpKind::Add, Some(m)) => m.clone(),
+                            _ => Map::new(),
+                        };
+                        merge_into(&mut obj, target, &incoming, false)?;
+                        *item = Value::Object(obj);
+                    }
+                }
+                chosen = hits;
+            }
+        },
+    }
+    demote_other_primaries(&mut items, &chosen);
+    items.retain(|v| v.as_object().is_none_or(|m| !m.is_empty()));
+    put_items(container, target.name(), items);
+    Ok(())
+}
+
+/// Remove the values at `indices`.
+fn drop_indices(items: &mut Vec<Value>, indices: &[usize]) {
+    let mut i = 0;
+    items.retain(|_| {
+        let keep = !indices.contains(&i);
+        i += 1;
+        keep
+    });
+}
+
+/// A new value built from a filter's `eq` clauses (joined by `and`), e.g.
+/// `type eq "work"` → `{"type": "work"}`. Other filters cannot describe a value: noTarget.
+fn element_from_filter(filter: &Filter, target: &Target) -> Result<Map<String, Value>, ScimError> {
+    let no_target = || {
+        ScimError::no_target(format!(
+            "no value of \"{}\" matches the filter, and only eq clauses joined by and can create one",
+            target.label
+        ))
+    };
+    let mut obj = Map::new();
+    let mut stack = vec![filter];
+    while let Some(f) = stack.pop() {
+        match f {
+            Filter::And(a, b) => {
+                stack.push(b);
+                stack.push(a);
+            }
+            Filter::Compare {
+                attr,
+                op: CompareOp::Eq,
+                value,
+            } if attr.urn.is_none() && attr.sub.is_none() => {
+                let sd = target.def().sub(&attr.name).ok_or_else(no_target)?;
+                let label = format!("{}.{}", target.label, sd.name);
+                match sd.normalize(value.clone(), &label)? {
+                    Some(v) => put(&mut obj, &sd.name, v),
+                    None => return Err(no_target()),
+                }
+            }
+            _ => return Err(no_target()),
+        }
+    }
+    Ok(obj)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scim::error::ScimType;
+    use crate::scim::schema::{FieldType, USER_SCHEMA};
+    use serde_json::json;
+
+    const ENT: &str = ENTERPRISE_USER_SCHEMA;
+    const CUS: &str = CUSTOM_USER_SCHEMA;
+
+    fn schemas() -> Schemas {
+        Schemas::load().expect("schemas")
+    }
+
+    fn custom() -> Vec<CustomField> {
+        vec![
+            CustomField {
+                name: "postalCode".into(),
+                field_type: FieldType::String,
+                multi_valued: false,
+            },
+            CustomField {
+                name: "vip".into(),
+                field_type: FieldType::Boolean,
+                multi_valued: false,
+            },
+        ]
+    }
+
+    /// A stored user, as validate_user produced it from Entra's POST.
+    fn stored_user() -> Value {
+        json!({
+            "schemas": [USER_SCHEMA, ENT],
+            "id": "u-1",
+            "meta": {"resourceType": "User", "version": "W/\"1\""},
+            "externalId": "alice",
+            "userName": "alice@contoso.com",
+            "active": true,
+            "displayName": "Alice Martin",
+            "title": "Engineer",
+            "name": {"formatted": "Alice Martin", "familyName": "Martin", "givenName": "Alice"},
+            "emails": [{"primary": true, "type": "work", "value": "alice@contoso.com"}],
+            ENT: {"department": "Sales", "manager": {"value": "m-1"}}
+        })
+    }
+
+    fn body(ops: Value) -> Value {
+        json!({"schemas": [PATCH_OP_SCHEMA], "Operations": ops})
+    }
+
+    fn patch_user(resource: &Value, ops: Value) -> Result<Value, ScimError> {
+        let ops = parse_patch_request(&body(ops))?;
+        apply_user_patch(resource, &ops, &schemas(), &custom())
+    }
+
+    fn ok(resource: &Value, ops: Value) -> Value {
+        let out = patch_user(resource, ops).expect("patch applies");
+        // Whatever PATCH produces must pass validation.
+        schemas()
+            .validate_user(out.clone(), &custom())
+            .expect("patched user validates");
+        out
+    }
+
+    fn fails(resource: &Value, ops: Value) -> ScimError {
+        patch_user(resource, ops).expect_err("patch must fail")
+    }
+
+    fn patch_group(ops: Value) -> Result<(Value, Vec<MemberChange>), ScimError> {
+        let group = json!({"schemas": [GROUP_SCHEMA], "id": "g-1", "displayName": "Sales", "externalId": "sales"});
+        let ops = parse_patch_request(&body(ops))?;
+        apply_group_patch(&group, &ops, &schemas())
+    }
+
+    // ---- parsing ----------------------------------------------------------------
+
+    #[test]
+    fn parses_entra_operations_in_both_dialects() {
+        let ops = parse_patch_request(&body(json!([
+            {"op": "Replace", "path": "emails[type eq \"work\"].value", "value": "new@contoso.com"},
+            {"op": "add", "path": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department", "value": "Sales"},
+            {"op": "REMOVE", "path": "title"},
+            {"op": "replace", "value": {"displayName": "A B"}},
+        ])))
+        .expect("parses");
+        let kinds: Vec<PatchOpKind> = ops.iter().map(|o| o.op).collect();
+        assert_eq!(
+            kinds,
+            [
+                PatchOpKind::Replace,
+                PatchOpKind::Add,
+                PatchOpKind::Remove,
+                PatchOpKind::Replace
+            ]
+        );
+        let p = ops[0].path.as_ref().expect("path");
+        assert!(
+            p.attr.is("emails", None)
+                && p.filter.is_some()
+                && p.sub_attr.as_deref() == Some("value")
+        );
+        let p = ops[1].path.as_ref().expect("path");
+        assert_eq!(
+            (p.attr.urn.as_deref(), p.attr.name.as_str()),
+            (Some(ENT), "department")
+        );
+        assert_eq!(ops[2].value, None);
+        assert!(ops[3].path.is_none());
+    }
+
+    #[test]
+    fn parse_rejects_malformed_requests() {
+        let cases: Vec<(Value, ScimType, &str)> = vec![
+            (json!([1]), ScimType::InvalidSyntax, "JSON object"),
+            (
+                json!({"Operations": [{"op": "add", "path": "title", "value": "x"}]}),
+                ScimType::InvalidSyntax,
+                "schemas",
+            ),
+            (
+                json!({"schemas": [USER_SCHEMA], "Operations": [{"op": "add", "path": "title", "value": "x"}]}),
+                ScimType::InvalidValue,
+                PATCH_OP_SCHEMA,
+            ),
+            (
+                json!({"schemas": [PATCH_OP_SCHEMA]}),
+                ScimType::InvalidSyntax,
+                "Operations is required",
+            ),
+            (
+                json!({"schemas": [PATCH_OP_SCHEMA], "Operations": {}}),
+                ScimType::InvalidSyntax,
+                "must be an array",
+            ),
+            (body(json!([])), ScimType::InvalidValue, "must not be empty"),
+            (
+                body(json!(["add"])),
+                ScimType::InvalidSyntax,
+                "Operations[0] must be an object",
+            ),
+            (
+                body(json!([{"op": "move", "path": "title"}])),
+                ScimType::InvalidSyntax,
+                "unknown op \"move\"",
+            ),
+            (
+                body(json!([{"op": 1, "path": "title"}])),
+                ScimType::InvalidSyntax,
+                "op must be a string",
+            ),
+            (
+                body(json!([{"path": "title", "value": "x"}])),
+                ScimType::InvalidSyntax,
+                "op is required",
+            ),
+            (
+                body(json!([{"op": "remove"}])),
+                ScimType::NoTarget,
+                "remove requires a path",
+            ),
+            (
+                body(json!([{"op": "add", "path": "title"}])),
+                ScimType::InvalidValue,
+                "add requires a value",
+            ),
+            (
+                body(json!([{"op": "replace"}])),
+                ScimType::InvalidValue,
+                "replace requires a value",
+            ),
+            (
+                body(json!([{"op": "add", "value": "x"}])),
+                ScimType::InvalidValue,
+                "needs an object",
+            ),
+            (
+                body(json!([{"op": "add", "path": 3, "value": "x"}])),
+                ScimType::InvalidSyntax,
+                "path must be a string",
+            ),
+            (
+                body(json!([{"op": "add", "path": "title", "value": "x", "values": 1}])),
+                ScimType::InvalidSyntax,
+                "unknown member \"values\"",
+            ),
+            (
+                json!({"schemas": [PATCH_OP_SCHEMA], "Operations": [], "extra": 1}),
+                ScimType::InvalidSyntax,
+                "unknown member \"extra\"",
+            ),
+        ];
+        for (b, t, needle) in cases {
+            let e = parse_patch_request(&b).expect_err("must fail");
+            assert_eq!(e.status, 400);
+            assert_eq!(e.scim_type, Some(t), "{b}: {}", e.detail);
+            assert!(e.detail.contains(needle), "{b}: {}", e.detail);
+        }
+        let many: Vec<Value> = (0..=MAX_OPERATIONS)
+            .map(|_| json!({"op": "remove", "path": "title"}))
+            .collect();
+        let e = parse_patch_request(&body(Value::Array(many))).expect_err("too many");
+        assert_eq!(e.scim_type, Some(ScimType::InvalidValue));
+        assert!(
+            e.detail.contains("too many operations: 1001"),
+            "{}",
+            e.detail
+        );
+        let max: Vec<Value> = (0..MAX_OPERATIONS)
+            .map(|_| json!({"op": "remove", "path": "title"}))
+            .collect();
+        assert!(parse_patch_request(&body(Value::Array(max))).is_ok());
+    }
+
+    #[test]
+    fn parse_keeps_explicit_null_apart_from_missing_value() {
+        let ops = parse_patch_request(&body(json!([
+            {"op": "remove", "path": "members", "value": null},
+            {"op": "replace", "path": "title", "value": null},
+        ])))
+        .expect("parses");
+        assert_eq!(ops[0].value, Some(Value::Null));
+        assert_eq!(ops[1].value, Some(Value::Null));
+    }
+
+    // ---- Entra's user operations ------------------------------------------------
+
+    #[test]
+    fn entra_replace_work_email() {
+        let out = ok(
+            &stored_user(),
+            json!([{"op": "Replace", "path": "emails[type eq \"work\"].value", "value": "new@contoso.com"}]),
+        );
+        assert_eq!(
+            out["emails"],
+            json!([{"primary": true, "type": "work", "value": "new@contoso.com"}])
+        );
+        // Type matching in the filter is case-insensitive (caseExact false).
+        let out = ok(
+            &stored_user(),
+            json!([{"op": "replace", "path": "emails[type eq \"WORK\"].value", "value": "x@y"}]),
+        );
+        assert_eq!(out["emails"][0]["value"], json!("x@y"));
+        assert_eq!(out["emails"].as_array().map(Vec::len), Some(1));
+    }
+
+    #[test]
+    fn entra_replace_family_name_and_title() {
+        let out = ok(
+            &stored_user(),
+            json!([
+                {"op": "Replace", "path": "name.familyName", "value": "Smith"},
+                {"op": "Replace", "path": "title", "value": "Lead"},
+            ]),
+        );
+        assert_eq!(
+            out["name"],
+            json!({"formatted": "Alice Martin", "familyName": "Smith", "givenName": "Alice"})
+        );
+        assert_eq!(out["title"], json!("Lead"));
+        // Creating the parent complex attribute.
+        let mut u = stored_user();
+        u.as_object_mut().map(|m| m.remove("name"));
+        let out = ok(
+            &u,
+            json!([{"op": "Add", "path": "name.givenName", "value": "Al"}]),
+        );
+        assert_eq!(out["name"], json!({"givenName": "Al"}));
+    }
+
+    #[test]
+    fn entra_enterprise_department_and_manager() {
+        let mut u = stored_user();
+        u.as_object_mut().map(|m| m.remove(ENT));
+        u["schemas"] = json!([USER_SCHEMA]);
+        let out = ok(
+            &u,
+            json!([
+                {"op": "Add", "path": format!("{ENT}:department"), "value": "Sales"},
+                {"op": "Add", "path": format!("{ENT}:manager"), "value": "m-7"},
+            ]),
+        );
+        assert_eq!(
+            out[ENT],
+            json!({"department": "Sales", "manager": {"value": "m-7"}})
+        );
+        assert_eq!(out["schemas"], json!([USER_SCHEMA, ENT]));
+        // Changing the manager id drops sub-attributes describing the old manager.
+        let mut u = stored_user();
+        u[ENT]["manager"] = json!({"value": "m-1", "$ref": "../Users/m-1"});
+        let out = ok(
+            &u,
+            json!([{"op": "replace", "path": format!("{ENT}:manager"), "value": "m-2"}]),
+        );
+        assert_eq!(out[ENT]["manager"], json!({"value": "m-2"}));
+        let out = ok(
+            &u,
+            json!([{"op": "replace", "path": format!("{ENT}:manager.value"), "value": "m-3"}]),
+        );
+        assert_eq!(out[ENT]["manager"], json!({"value": "m-3"}));
+        let out = ok(
+            &u,
+            json!([{"op": "add", "path": format!("{ENT}:manager"), "value": {"value": "m-1", "$ref": "x"}}]),
+        );
+        assert_eq!(out[ENT]["manager"], json!({"value": "m-1", "$ref": "x"}));
+    }
+
+    #[test]
+    fn entra_clears_the_manager_every_way() {
+        let cleared = |ops: Value| {
+            let out = ok(&stored_user(), ops);
+            assert_eq!(
+                out[ENT],
+                json!({"department": "Sales"}),
+                "manager must be gone"
+            );
+            assert_eq!(out["schemas"], json!([USER_SCHEMA, ENT]));
+        };
+        cleared(json!([{"op": "Replace", "path": format!("{ENT}:manager"), "value": ""}]));
+        cleared(json!([{"op": "replace", "path": format!("{ENT}:manager"), "value": null}]));
+        cleared(json!([{"op": "Remove", "path": format!("{ENT}:manager")}]));
+        cleared(
+            json!([{"op": "Remove", "path": format!("{ENT}:manager"), "value": [{"value": "m-1"}]}]),
+        );
+        cleared(json!([{"op": "remove", "path": format!("{ENT}:manager[value eq \"m-1\"]")}]));
+        cleared(json!([{"op": "replace", "path": format!("{ENT}:manager.value"), "value": ""}]));
+        cleared(json!([{"op": "replace", "value": {format!("{ENT}:manager"): ""}}]));
+        // A different id in the filter leaves the manager alone.
+        let out = ok(
+            &stored_user(),
+            json!([{"op": "remove", "path": format!("{ENT}:manager[value eq \"other\"]")}]),
+        );
+        assert_eq!(out[ENT]["manager"], json!({"value": "m-1"}));
+        // Removing the last extension attribute drops the extension and its URN.
+        let out = ok(
+            &stored_user(),
+            json!([
+                {"op": "remove", "path": format!("{ENT}:manager")},
+                {"op": "remove", "path": format!("{ENT}:department")},
+            ]),
+        );
+        assert!(out.get(ENT).is_none());
+        assert_eq!(out["schemas"], json!([USER_SCHEMA]));
+    }
+
+    #[test]
+    fn entra_country_on_work_address() {
+        let mut u = stored_user();
+        u["addresses"] = json!([{"type": "home", "country": "DE"}, {"type": "work", "country": "US", "locality": "NYC"}]);
+        let out = ok(
+            &u,
+            json!([{"op": "Replace", "path": "addresses[type eq \"work\"].country", "value": "FR"}]),
+        );
+        assert_eq!(
+            out["addresses"],
+            json!([{"type": "home", "country": "DE"}, {"type": "work", "country": "FR", "locality": "NYC"}])
+        );
+    }
+
+    #[test]
+    fn entra_address_adds_build_one_work_address() {
+        let out = ok(
+            &stored_user(),
+            json!([
+                {"op": "Add", "path": "addresses[type eq \"work\"].streetAddress", "value": "1 Main St"},
+                {"op": "Add", "path": "addresses[type eq \"work\"].locality", "value": "Paris"},
+                {"op": "Add", "path": "addresses[type eq \"work\"].postalCode", "value": "75001"},
+                {"op": "Replace", "path": "addresses[type eq \"work\"].country", "value": "FR"},
+                {"op": "Add", "path": "addresses[type eq \"work\"].formatted", "value": ""},
+            ]),
+        );
+        assert_eq!(
+            out["addresses"],
+            json!([{"type": "work", "streetAddress": "1 Main St", "locality": "Paris", "postalCode": "75001", "country": "FR"}])
+        );
+        // Same for a replace on a missing work email (Entra's mail mapping).
+        let mut u = stored_user();
+        u.as_object_mut().map(|m| m.remove("emails"));
+        let out = ok(
+            &u,
+            json!([{"op": "replace", "path": "emails[type eq \"work\"].value", "value": "a@b.c"}]),
+        );
+        assert_eq!(out["emails"], json!([{"type": "work", "value": "a@b.c"}]));
+        // and with an `and` of eq clauses.
+        let out = ok(
+            &u,
+            json!([{"op": "add", "path": "emails[type eq \"work\" and primary eq true].value", "value": "a@b.c"}]),
+        );
+        assert_eq!(
+            out["emails"],
+            json!([{"type": "work", "primary": true, "value": "a@b.c"}])
+        );
+        // A filter that cannot describe a value: noTarget (RFC 7644 §3.5.2.3).
+        let e = fails(
+            &u,
+            json!([{"op": "replace", "path": "emails[type co \"wor\"].value", "value": "a@b.c"}]),
+        );
+        assert_eq!(e.scim_type, Some(ScimType::NoTarget));
+        let e = fails(
+            &u,
+            json!([{"op": "replace", "path": "emails[type eq \"work\" or type eq \"home\"].value", "value": "a"}]),
+        );
+        assert_eq!(e.scim_type, Some(ScimType::NoTarget));
+    }
+
+    #[test]
+    fn entra_path_less_replace_with_dotted_and_custom_keys() {
+        let out = ok(
+            &stored_user(),
+            json!([{"op": "replace", "value": {
+                "displayName": "A B",
+                "name.givenName": "A",
+                "urn:ietf:params:scim:schemas:extension:CustomExtensionName:2.0:User:postalCode": "75001",
+                "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department": "Ops",
+            }}]),
+        );
+        assert_eq!(out["displayName"], json!("A B"));
+        assert_eq!(out["name"]["givenName"], json!("A"));
+        assert_eq!(out["name"]["familyName"], json!("Martin"));
+        assert_eq!(out[CUS], json!({"postalCode": "75001"}));
+        assert_eq!(out[ENT]["department"], json!("Ops"));
+        assert_eq!(out["schemas"], json!([USER_SCHEMA, ENT, CUS]));
+    }
+
+    #[test]
+    fn path_less_keys_may_carry_value_filters() {
+        let mut u = stored_user();
+        u.as_object_mut().map(|m| m.remove("emails"));
+        let out = ok(
+            &u,
+            json!([{"op": "add", "value": {
+                "emails[type eq \"work\"].value": "w@x",
+                "addresses[type eq \"work\"].country": "FR",
+            }}]),
+        );
+        assert_eq!(out["emails"], json!([{"type": "work", "value": "w@x"}]));
+        assert_eq!(out["addresses"], json!([{"type": "work", "country": "FR"}]));
+        // Members never reach the group JSON, whatever the spelling.
+        let e = patch_group(
+            json!([{"op": "add", "value": {"members[value eq \"x\"]": {"value": "x"}}}]),
+        )
+        .expect_err("unsupported");
+        assert_eq!(e.scim_type, Some(ScimType::InvalidPath));
+    }
+
+    #[test]
+    fn path_less_add_with_extension_object_and_echoed_server_fields() {
+        let out = ok(
+            &stored_user(),
+            json!([{"op": "add", "value": {
+                "schemas": [USER_SCHEMA],
+                "id": "u-1",
+                "meta": {"resourceType": "User"},
+                ENT: {"department": "X", "manager.value": "m-2"},
+                CUS: {"vip": "True"},
+            }}]),
+        );
+        assert_eq!(
+            out[ENT],
+            json!({"department": "X", "manager": {"value": "m-2"}})
+        );
+        assert_eq!(out[CUS], json!({"vip": true}));
+        assert_eq!(out["id"], json!("u-1"));
+        assert_eq!(out["meta"], stored_user()["meta"]);
+        let e = fails(
+            &stored_user(),
+            json!([{"op": "replace", "value": {"id": "other"}}]),
+        );
+        assert_eq!(e.scim_type, Some(ScimType::Mutability));
+        // A path naming a whole extension behaves the same.
+        let out = ok(
+            &stored_user(),
+            json!([{"op": "replace", "path": ENT, "value": {"costCenter": "C1"}}]),
+        );
+        assert_eq!(
+            out[ENT],
+            json!({"department": "Sales", "manager": {"value": "m-1"}, "costCenter": "C1"})
+        );
+        let out = ok(&stored_user(), json!([{"op": "remove", "path": ENT}]));
+        assert!(out.get(ENT).is_none());
+        assert_eq!(out["schemas"], json!([USER_SCHEMA]));
+    }
+
+    #[test]
+    fn entra_remove_title() {
+        let out = ok(&stored_user(), json!([{"op": "Remove", "path": "title"}]));
+        assert!(out.get("title").is_none());
+        // Idempotent: removing what is not there succeeds.
+        let again = ok(
+            &out,
+            json!([{"op": "Remove", "path": "title"}, {"op": "remove", "path": "nickName"}]),
+        );
+        assert_eq!(again, out);
+        let none = ok(
+            &out,
+            json!([{"op": "remove", "path": format!("{CUS}:postalCode")}]),
+        );
+        assert!(none.get(CUS).is_none());
+    }
+
+    #[test]
+    fn entra_deactivation_and_reactivation_forms() {
+        for (v, want) in [
+            (json!("False"), false),
+            (json!("false"), false),
+            (json!(false), false),
+            (json!("True"), true),
+            (json!("true"), true),
+            (json!(true), true),
+        ] {
+            let out = ok(
+                &stored_user(),
+                json!([{"op": "Replace", "path": "active", "value": v}]),
+            );
+            assert_eq!(out["active"], json!(want), "{v}");
+            let out = ok(
+                &stored_user(),
+                json!([{"op": "replace", "value": {"active": v}}]),
+            );
+            assert_eq!(out["active"], json!(want), "{v}");
+        }
+        let e = fails(
+            &stored_user(),
+            json!([{"op": "Replace", "path": "active", "value": "maybe"}]),
+        );
+        assert_eq!(e.scim_type, Some(ScimType::InvalidValue));
+        assert_eq!(
+            e.detail,
+            "attribute \"active\" must be a boolean, got \"maybe\""
+        );
+    }
+
+    #[test]
+    fn empty_or_null_values_remove() {
+        let out = ok(
+            &stored_user(),
+            json!([
+                {"op": "replace", "path": "title", "value": ""},
+                {"op": "add", "path": "displayName", "value": null},
+                {"op": "replace", "path": "name", "value": ""},
+            ]),
+        );
+        assert!(
+            out.get("title").is_none()
+                && out.get("displayName").is_none()
+                && out.get("name").is_none()
+        );
+        let out = ok(
+            &stored_user(),
+            json!([{"op": "replace", "path": "name.givenName", "value": ""}]),
+        );
+        assert_eq!(
+            out["name"],
+            json!({"formatted": "Alice Martin", "familyName": "Martin"})
+        );
+        let out = ok(
+            &stored_user(),
+            json!([{"op": "replace", "path": "emails", "value": []}]),
+        );
+        assert!(out.get("emails").is_none());
+        let out = ok(
+            &stored_user(),
+            json!([{"op": "add", "path": "emails", "value": []}]),
+        );
+        assert_eq!(out["emails"], stored_user()["emails"]);
+    }
+
+    // ---- RFC 7644 §3.5.2 rules --------------------------------------------------
+
+    #[test]
+    fn add_to_multi_valued_appends_without_duplicates_and_moves_primary() {
+        let out = ok(
+            &stored_user(),
+            json!([{"op": "add", "path": "emails", "value": [
+                {"primary": true, "type": "work", "value": "alice@contoso.com"},
+                {"type": "home", "value": "a@home.org"},
+            ]}]),
+        );
+        assert_eq!(out["emails"].as_array().map(Vec::len), Some(2));
+        let out = ok(
+            &stored_user(),
+            json!([{"op": "add", "path": "emails", "value": {"type": "home", "value": "a@home.org", "primary": true}}]),
+        );
+        assert_eq!(
+            out["emails"],
+            json!([{"primary": false, "type": "work", "value": "alice@contoso.com"}, {"type": "home", "value": "a@home.org", "primary": true}])
+        );
+        let out = ok(
+            &stored_user(),
+            json!([{"op": "add", "value": {"emails": [{"value": "b@x.org", "type": "other"}]}}]),
+        );
+        assert_eq!(out["emails"].as_array().map(Vec::len), Some(2));
+        // Setting primary through a filter demotes the others too.
+        let mut u = stored_user();
+        u["emails"] = json!([{"value": "a@x", "type": "work", "primary": true}, {"value": "b@x", "type": "home"}]);
+        let out = ok(
+            &u,
+            json!([{"op": "replace", "path": "emails[type eq \"home\"].primary", "value": true}]),
+        );
+        assert_eq!(
+            out["emails"],
+            json!([{"value": "a@x", "type": "work", "primary": false}, {"value": "b@x", "type": "home", "primary": true}])
+        );
+    }
+
+    #[test]
+    fn multi_valued_size_is_bounded_except_members() {
+        let emails: Vec<Value> = (0..=crate::scim::schema::MAX_VALUES)
+            .map(|i| json!({"value": format!("{i}@x")}))
+            .collect();
+        let e = fails(
+            &stored_user(),
+            json!([{"op": "add", "path": "emails", "value": emails}]),
+        );
+        assert_eq!(e.scim_type, Some(ScimType::InvalidValue));
+        assert!(e.detail.contains("at most 1000"), "{}", e.detail);
+        let members: Vec<Value> = (0..5000)
+            .map(|i| json!({"value": format!("u{}", i % 4000)}))
+            .collect();
+        let (_, ch) =
+            patch_group(json!([{"op": "add", "path": "members", "value": members}])).expect("ok");
+        assert!(matches!(ch.as_slice(), [MemberChange::Add(ids)] if ids.len() == 4000));
+    }
+
+    #[test]
+    fn replace_multi_valued_replaces_the_array() {
+        let out = ok(
+            &stored_user(),
+            json!([{"op": "replace", "path": "emails", "value": [{"value": "z@z", "type": "work"}]}]),
+        );
+        assert_eq!(out["emails"], json!([{"value": "z@z", "type": "work"}]));
+        let e = fails(
+            &stored_user(),
+            json!([{"op": "replace", "path": "emails", "value": [{"value": "a", "primary": true}, {"value": "b", "primary": true}]}]),
+        );
+        assert_eq!(e.scim_type, Some(ScimType::InvalidValue));
+    }
+
+    #[test]
+    fn replace_complex_keeps_unlisted_sub_attributes() {
+        let out = ok(
+            &stored_user(),
+            json!([{"op": "replace", "path": "name", "value": {"givenName": "Al", "middleName": "J"}}]),
+        );
+        assert_eq!(
+            out["name"],
+            json!({"formatted": "Alice Martin", "familyName": "Martin", "givenName": "Al", "middleName": "J"})
+        );
+        let out = ok(
+            &stored_user(),
+            json!([{"op": "add", "value": {"name": {"FAMILYNAME": "Doe", "formatted": ""}}}]),
+        );
+        assert_eq!(
+            out["name"],
+            json!({"familyName": "Doe", "givenName": "Alice"})
+        );
+        let e = fails(
+            &stored_user(),
+            json!([{"op": "replace", "path": "name", "value": {"nick": "x"}}]),
+        );
+        assert_eq!(
+            (e.scim_type, e.detail.as_str()),
+            (
+                Some(ScimType::InvalidValue),
+                "unknown attribute \"name.nick\""
+            )
+        );
+        let e = fails(
+            &stored_user(),
+            json!([{"op": "replace", "path": "name", "value": 3}]),
+        );
+        assert_eq!(e.scim_type, Some(ScimType::InvalidValue));
+    }
+
+    #[test]
+    fn filter_paths_replace_and_remove_elements() {
+        let mut u = stored_user();
+        u["emails"] = json!([{"value": "a@x", "type": "work", "primary": true}, {"value": "b@x", "type": "home"}]);
+        let out = ok(
+            &u,
+            json!([{"op": "replace", "path": "emails[type eq \"home\"]", "value": {"value": "c@x", "type": "other"}}]),
+        );
+        assert_eq!(
+            out["emails"],
+            json!([{"value": "a@x", "type": "work", "primary": true}, {"value": "c@x", "type": "other"}])
+        );
+        let out = ok(
+            &u,
+            json!([{"op": "add", "path": "emails[type eq \"home\"]", "value": {"display": "Home"}}]),
+        );
+        assert_eq!(
+            out["emails"][1],
+            json!({"value": "b@x", "type": "home", "display": "Home"})
+        );
+        let out = ok(
+            &u,
+            json!([{"op": "replace", "path": "emails[type eq \"other\"]", "value": {"value": "o@x"}}]),
+        );
+        assert_eq!(out["emails"][2], json!({"type": "other", "value": "o@x"}));
+        let out = ok(
+            &u,
+            json!([{"op": "remove", "path": "emails[type eq \"work\"]"}]),
+        );
+        assert_eq!(out["emails"], json!([{"value": "b@x", "type": "home"}]));
+        let out = ok(
+            &u,
+            json!([{"op": "remove", "path": "emails[type eq \"home\"].value"}]),
+        );
+        assert_eq!(
+            out["emails"],
+            json!([{"value": "a@x", "type": "work", "primary": true}, {"type": "home"}])
+        );
+        // ...and validation then drops the value-less email.
+        let stored = schemas().validate_user(out, &custom()).expect("valid");
+        assert_eq!(
+            stored["emails"],
+            json!([{"value": "a@x", "type": "work", "primary": true}])
+        );
+        let out = ok(
+            &u,
+            json!([{"op": "remove", "path": "emails[type eq \"none\"]"}]),
+        );
+        assert_eq!(out["emails"], u["emails"]);
+        let out = ok(&u, json!([{"op": "remove", "path": "emails[value pr]"}]));
+        assert!(out.get("emails").is_none());
+    }
+
+    #[test]
+    fn remove_with_value_removes_only_listed_values() {
+        let mut u = stored_user();
+        u["emails"] = json!([{"value": "a@x", "type": "work"}, {"value": "b@x", "type": "home"}, {"value": "c@x"}]);
+        let out = ok(
+            &u,
+            json!([{"op": "Remove", "path": "emails", "value": [{"value": "B@X"}, {"value": "zz"}]}]),
+        );
+        assert_eq!(
+            out["emails"],
+            json!([{"value": "a@x", "type": "work"}, {"value": "c@x"}])
+        );
+        let out = ok(
+            &u,
+            json!([{"op": "Remove", "path": "emails", "value": {"type": "work"}}]),
+        );
+        assert_eq!(out["emails"].as_array().map(Vec::len), Some(2));
+        // emails is required (mail identifies a user): removing all of them is refused.
+        let e = fails(&u, json!([{"op": "Remove", "path": "emails"}]));
+        assert!(e.detail.contains("emails"), "{}", e.detail);
+    }
+
+    #[test]
+    fn sub_attribute_of_multi_valued_without_filter() {
+        let mut u = stored_user();
+        u["emails"] = json!([{"value": "a@x", "type": "work"}, {"value": "b@x", "type": "home"}]);
+        let out = ok(
+            &u,
+            json!([{"op": "replace", "path": "emails.display", "value": "E"}]),
+        );
+        assert_eq!(out["emails"][0]["display"], json!("E"));
+        assert_eq!(out["emails"][1]["display"], json!("E"));
+        let out = ok(&u, json!([{"op": "remove", "path": "emails.type"}]));
+        assert_eq!(out["emails"], json!([{"value": "a@x"}, {"value": "b@x"}]));
+        let mut none = stored_user();
+        none.as_object_mut().map(|m| m.remove("emails"));
+        let out = ok(
+            &none,
+            json!([{"op": "add", "path": "emails.value", "value": "n@x"}]),
+        );
+        assert_eq!(out["emails"], json!([{"value": "n@x"}]));
+    }
+
+    #[test]
+    fn unknown_paths_are_invalid_path() {
+        let e = fails(
+            &stored_user(),
+            json!([{"op": "replace", "path": "shoeSize", "value": 42}]),
+        );
+        assert_eq!((e.status, e.scim_type), (400, Some(ScimType::InvalidPath)));
+        assert_eq!(
+            e.detail,
+            format!("unknown attribute \"shoeSize\" of {USER_SCHEMA}")
+        );
+        let e = fails(
+            &stored_user(),
+            json!([{"op": "replace", "path": "name.nick", "value": "x"}]),
+        );
+        assert_eq!(e.detail, "unknown attribute \"name.nick\"");
+        let e = fails(
+            &stored_user(),
+            json!([{"op": "add", "path": format!("{ENT}:floor"), "value": "3"}]),
+        );
+        assert_eq!(e.detail, format!("unknown attribute \"floor\" of {ENT}"));
+        let e = fails(
+            &stored_user(),
+            json!([{"op": "replace", "value": {format!("{CUS}:shirtSize"): "L"}}]),
+        );
+        assert_eq!(e.scim_type, Some(ScimType::InvalidPath));
+        assert_eq!(
+            e.detail,
+            "unknown attribute \"shirtSize\" of urn:ietf:params:scim:schemas:extension:CustomExtensionName:2.0:User: \
+             define it first with `scimd field add <tenant> shirtSize --type string` or on the admin page"
+        );
+        let e = fails(
+            &stored_user(),
+            json!([{"op": "remove", "path": "title.value"}]),
+        );
+        assert_eq!(e.scim_type, Some(ScimType::InvalidPath));
+        let e = fails(
+            &stored_user(),
+            json!([{"op": "add", "path": "members", "value": [{"value": "x"}]}]),
+        );
+        assert_eq!(e.scim_type, Some(ScimType::InvalidPath));
+        let e = fails(
+            &stored_user(),
+            json!([{"op": "add", "path": "urn:acme:ext:1.0:User:x", "value": "1"}]),
+        );
+        assert_eq!(e.scim_type, Some(ScimType::InvalidPath));
+    }
+
+    #[test]
+    fn filter_on_single_valued_attribute_is_invalid_path() {
+        for path in [
+            "title[value eq \"x\"]",
+            "active[value eq true]",
+            "name[givenName eq \"Alice\"].familyName",
+        ] {
+            let e = fails(
+                &stored_user(),
+                json!([{"op": "replace", "path": path, "value": "y"}]),
+            );
+            assert_eq!(
+                e.scim_type,
+                Some(ScimType::InvalidPath),
+                "{path}: {}",
+                e.detail
+            );
+        }
+        let e = fails(
+            &stored_user(),
+            json!([{"op": "remove", "path": "title[value eq \"x\"]"}]),
+        );
+        assert_eq!(e.scim_type, Some(ScimType::InvalidPath));
+    }
+
+    #[test]
+    fn read_only_attributes_are_mutability_errors() {
+        let manager_name = format!("{ENT}:manager.displayName");
+        for (op, path) in [
+            ("replace", "id"),
+            ("remove", "id"),
+            ("replace", "meta"),
+            ("add", "meta.lastModified"),
+            ("add", "groups"),
+            ("remove", "groups[value eq \"g\"]"),
+            ("replace", manager_name.as_str()),
+        ] {
+            let e = fails(
+                &stored_user(),
+                json!([{"op": op, "path": path, "value": "x"}]),
+            );
+            assert_eq!(
+                e.scim_type,
+                Some(ScimType::Mutability),
+                "{op} {path}: {}",
+                e.detail
+            );
+        }
+    }
+
+    #[test]
+    fn user_name_rules() {
+        let e = fails(
+            &stored_user(),
+            json!([{"op": "replace", "path": "userName", "value": 5}]),
+        );
+        assert_eq!(
+            (e.scim_type, e.detail.as_str()),
+            (
+                Some(ScimType::InvalidValue),
+                "attribute \"userName\" must be a string, got 5"
+            )
+        );
+        let e = fails(
+            &stored_user(),
+            json!([{"op": "remove", "path": "userName"}]),
+        );
+        assert_eq!(e.scim_type, Some(ScimType::InvalidValue));
+        let e = fails(
+            &stored_user(),
+            json!([{"op": "replace", "path": "userName", "value": ""}]),
+        );
+        assert_eq!(e.scim_type, Some(ScimType::InvalidValue));
+        let out = ok(
+            &stored_user(),
+            json!([{"op": "replace", "path": "USERNAME", "value": "bob@contoso.com"}]),
+        );
+        assert_eq!(out["userName"], json!("bob@contoso.com"));
+    }
+
+    #[test]
+    fn reapplying_entra_updates_changes_nothing() {
+        // The service skips writes when validate(patch(stored)) == stored.
+        let s = schemas();
+        let c = custom();
+        let stored = s.validate_user(stored_user(), &c).expect("valid");
+        let ops = json!([
+            {"op": "Replace", "path": "emails[type eq \"work\"].value", "value": "alice@contoso.com"},
+            {"op": "Replace", "path": "active", "value": "True"},
+            {"op": "Add", "path": format!("{ENT}:manager"), "value": "m-1"},
+            {"op": "replace", "value": {"displayName": "Alice Martin", "name.givenName": "Alice", "id": "u-1"}},
+            {"op": "Add", "path": "addresses[type eq \"work\"].country", "value": "FR"},
+        ]);
+        let once = s
+            .validate_user(patch_user(&stored, ops.clone()).expect("ok"), &c)
+            .expect("valid");
+        let twice = s
+            .validate_user(patch_user(&once, ops).expect("ok"), &c)
+            .expect("valid");
+        assert_eq!(once, twice);
+        assert_eq!(
+            once["addresses"],
+            json!([{"type": "work", "country": "FR"}])
+        );
+    }
+
+    #[test]
+    fn all_or_nothing() {
+        let u = stored_user();
+        let e = fails(
+            &u,
+            json!([
+                {"op": "replace", "path": "title", "value": "Changed"},
+                {"op": "replace", "path": "nope", "value": 1},
+            ]),
+        );
+        assert_eq!(e.scim_type, Some(ScimType::InvalidPath));
+        assert_eq!(u, stored_user());
+    }
+
+    #[test]
+    fn names_are_canonicalised() {
+        let out = ok(
+            &stored_user(),
+            json!([
+                {"op": "replace", "path": "DISPLAYNAME", "value": "X"},
+                {"op": "add", "path": "Emails[Type eq \"home\"].Value", "value": "h@x"},
+                {"op": "add", "path": "urn:ietf:params:scim:schemas:extension:ENTERPRISE:2.0:User:Department", "value": "D"},
+            ]),
+        );
+        assert_eq!(out["displayName"], json!("X"));
+        assert_eq!(out["emails"][1], json!({"type": "home", "value": "h@x"}));
+        assert_eq!(out[ENT]["department"], json!("D"));
+        assert!(out.get("DISPLAYNAME").is_none());
+    }
+
+    // ---- groups -----------------------------------------------------------------
+
+    #[test]
+    fn group_member_changes() {
+        let (g, ch) = patch_group(json!([
+            {"op": "Add", "path": "members", "value": [{"value": "u1"}, {"value": "u2"}, {"value": "u1"}]},
+            {"op": "Remove", "path": "members", "value": [{"value": "u3"}]},
+            {"op": "remove", "path": "members[value eq \"u4\"]"},
+            {"op": "Replace", "path": "displayName", "value": "New"},
+        ]))
+        .expect("ok");
+        assert_eq!(
+            ch,
+            vec![
+                MemberChange::Add(vec!["u1".into(), "u2".into()]),
+                MemberChange::Remove(vec!["u3".into()]),
+                MemberChange::Remove(vec!["u4".into()]),
+            ]
+        );
+        assert_eq!(g["displayName"], json!("New"));
+        assert!(g.get("members").is_none());
+        assert_eq!(
+            schemas()
+                .validate_group(g)
+                .map(|v| v["displayName"].clone()),
+            Ok(json!("New"))
+        );
+
+        let (_, ch) = patch_group(json!([{"op": "remove", "path": "members"}])).expect("ok");
+        assert_eq!(ch, vec![MemberChange::RemoveAll]);
+        let (_, ch) =
+            patch_group(json!([{"op": "remove", "path": "members", "value": []}])).expect("ok");
+        assert_eq!(ch, vec![], "an empty list removes nobody");
+        let (_, ch) =
+            patch_group(json!([{"op": "remove", "path": "members", "value": null}])).expect("ok");
+        assert_eq!(ch, vec![]);
+        let (_, ch) = patch_group(json!([{"op": "replace", "path": "members", "value": [{"value": "a"}, {"value": "b"}]}])).expect("ok");
+        assert_eq!(
+            ch,
+            vec![MemberChange::ReplaceAll(vec!["a".into(), "b".into()])]
+        );
+        let (_, ch) =
+            patch_group(json!([{"op": "replace", "path": "members", "value": []}])).expect("ok");
+        assert_eq!(ch, vec![MemberChange::ReplaceAll(vec![])]);
+        let (g, ch) = patch_group(
+            json!([{"op": "add", "value": {"members": [{"value": "x"}], "externalId": "e2"}}]),
+        )
+        .expect("ok");
+        assert_eq!(ch, vec![MemberChange::Add(vec!["x".into()])]);
+        assert_eq!(g["externalId"], json!("e2"));
+        let (_, ch) =
+            patch_group(json!([{"op": "replace", "value": {"members": [{"value": "x"}]}}]))
+                .expect("ok");
+        assert_eq!(ch, vec![MemberChange::ReplaceAll(vec!["x".into()])]);
+        let (_, ch) = patch_group(
+            json!([{"op": "remove", "path": "members[value eq \"a\" or value eq \"b\"]"}]),
+        )
+        .expect("ok");
+        assert_eq!(ch, vec![MemberChange::Remove(vec!["a".into(), "b".into()])]);
+        let (_, ch) = patch_group(json!([{"op": "add", "path": "urn:ietf:params:scim:schemas:core:2.0:Group:members", "value": {"value": "s"}}])).expect("ok");
+        assert_eq!(ch, vec![MemberChange::Add(vec!["s".into()])]);
+        let (_, ch) =
+            patch_group(json!([{"op": "add", "path": "members", "value": []}])).expect("ok");
+        assert_eq!(ch, vec![]);
+    }
+
+    #[test]
+    fn group_errors() {
+        let e = patch_group(json!([{"op": "remove", "path": "members[type eq \"User\"]"}]))
+            .expect_err("unsupported");
+        assert_eq!(e.scim_type, Some(ScimType::InvalidPath));
+        let e = patch_group(
+            json!([{"op": "replace", "path": "members[value eq \"a\"].display", "value": "x"}]),
+        )
+        .expect_err("unsupported");
+        assert_eq!(e.scim_type, Some(ScimType::InvalidPath));
+        let e =
+            patch_group(json!([{"op": "add", "path": "members", "value": [{"display": "no id"}]}]))
+                .expect_err("no value");
+        assert_eq!(
+            (e.scim_type, e.detail.as_str()),
+            (
+                Some(ScimType::InvalidValue),
+                "\"members.value\" is required"
+            )
+        );
+        let e = patch_group(json!([{"op": "add", "path": "members", "value": [{"value": 7}]}]))
+            .expect_err("bad id");
+        assert_eq!(e.scim_type, Some(ScimType::InvalidValue));
+        let e =
+            patch_group(json!([{"op": "remove", "path": "displayName"}])).expect_err("required");
+        assert_eq!(e.scim_type, Some(ScimType::InvalidValue));
+        let e = patch_group(json!([{"op": "replace", "path": "userName", "value": "x"}]))
+            .expect_err("unknown");
+        assert_eq!(
+            e.detail,
+            format!("unknown attribute \"userName\" of {GROUP_SCHEMA}")
+        );
+        let e = patch_group(json!([{"op": "replace", "path": ENT, "value": {"department": "x"}}]))
+            .expect_err("no extension");
+        assert_eq!(e.scim_type, Some(ScimType::InvalidPath));
+        let e = patch_group(json!([{"op": "replace", "path": "id", "value": "x"}]))
+            .expect_err("readOnly");
+        assert_eq!(e.scim_type, Some(ScimType::Mutability));
+        // All or nothing: a later failure discards member changes too.
+        let e = patch_group(
+            json!([{"op": "add", "path": "members", "value": [{"value": "u"}]}, {"op": "bogus"}]),
+        )
+        .expect_err("bad op");
+        assert_eq!(e.scim_type, Some(ScimType::InvalidSyntax));
+    }
+
+    // ---- robustness -------------------------------------------------------------
+
+    /// xorshift64*: a deterministic PRNG, enough to shake the code paths.
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+        }
+        fn below(&mut self, n: usize) -> usize {
+            (self.next() % n.max(1) as u64) as usize
+        }
+        fn pick<'a>(&mut self, xs: &[&'a str]) -> &'a str {
+            xs.get(self.below(xs.len())).copied().unwrap_or("")
+        }
+    }
+
+    const PATHS: &[&str] = &[
+        "title",
+        "active",
+        "userName",
+        "name",
+        "name.givenName",
+        "name.nope",
+        "emails",
+        "emails.value",
+        "emails[type eq \"work\"]",
+        "emails[type eq \"work\"].value",
+        "emails[type eq \"work\" and primary eq true].primary",
+        "emails[value co \"@\"].type",
+        "addresses[type eq \"work\"].country",
+        "addresses[type eq \"home\"]",
+        "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager",
+        "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value",
+        "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager[value eq \"m-1\"]",
+        "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department",
+        "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User",
+        "urn:ietf:params:scim:schemas:extension:CustomExtensionName:2.0:User:postalCode",
+        "urn:ietf:params:scim:schemas:extension:CustomExtensionName:2.0:User:vip",
+        "members",
+        "members[value eq \"u1\"]",
+        "members[type eq \"User\"]",
+        "displayName",
+        "externalId",
+        "id",
+        "meta",
+        "groups",
+        "roles",
+        "x509Certificates[value pr]",
+        "title[value eq \"x\"]",
+        "",
+        "[",
+        "a..b",
+        "emails[",
+        "emails[type eq]",
+        "urn:",
+        "phoneNumbers[type eq \"mobile\"].value",
+        "password",
+    ];
+
+    fn random_value(rng: &mut Rng, depth: usize) -> Value {
+        let keys = [
+            "value",
+            "type",
+            "primary",
+            "display",
+            "givenName",
+            "Value",
+            "TYPE",
+            "country",
+            "members",
+            "title",
+            "name.givenName",
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User",
+            "$ref",
+            "id",
+            "active",
+        ];
+        match rng.below(if depth > 2 { 7 } else { 9 }) {
+            0 => Value::Null,
+            1 => json!(rng.below(2) == 0),
+            2 => json!(rng.below(1000) as i64 - 500),
+            3 => json!(
+                [
+                    "",
+                    "True",
+                    "False",
+                    "work",
+                    "m-1",
+                    "u1",
+                    "x@y",
+                    "2024-01-01T00:00:00Z"
+                ][rng.below(8)]
+            ),
+            4 => json!(1.5),
+            5 => json!(""),
+            6 => json!("False"),
+            7 => Value::Array(
+                (0..rng.below(4))
+                    .map(|_| random_value(rng, depth + 1))
+                    .collect(),
+            ),
+            _ => {
+                let mut m = Map::new();
+                for _ in 0..rng.below(4) {
+                    let k = keys.get(rng.below(keys.len())).copied().unwrap_or("value");
+                    m.insert(k.to_string(), random_value(rng, depth + 1));
+                }
+                Value::Object(m)
+            }
+        }
+    }
+
+    #[test]
+    fn random_operations_never_panic() {
+        let s = schemas();
+        let c = custom();
+        let group = json!({"schemas": [GROUP_SCHEMA], "id": "g", "displayName": "G"});
+        let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+        let mut applied = 0;
+        for _ in 0..4000 {
+            let mut ops = Vec::new();
+            for _ in 0..=rng.below(5) {
+                let mut op = Map::new();
+                if rng.below(12) != 0 {
+                    let name = rng.pick(&[
+                        "add", "remove", "replace", "Add", "REPLACE", "Remove", "move", "",
+                    ]);
+                    op.insert("op".into(), json!(name));
+                }
+                if rng.below(5) != 0 {
+                    op.insert("path".into(), json!(rng.pick(PATHS)));
+                }
+                if rng.below(4) != 0 {
+                    op.insert("value".into(), random_value(&mut rng, 0));
+                }
+                ops.push(if rng.below(40) == 0 {
+                    random_value(&mut rng, 0)
+                } else {
+                    Value::Object(op)
+                });
+            }
+            let b = if rng.below(50) == 0 {
+                random_value(&mut rng, 0)
+            } else {
+                body(Value::Array(ops))
+            };
+            let Ok(parsed) = parse_patch_request(&b) else {
+                continue;
+            };
+            if let Ok(out) = apply_user_patch(&stored_user(), &parsed, &s, &c) {
+                applied += 1;
+                let _ = s.validate_user(out, &c);
+            }
+            if let Ok((out, _)) = apply_group_patch(&group, &parsed, &s) {
+                let _ = s.validate_group(out);
+            }
+        }
+        assert!(
+            applied > 100,
+            "the generator must reach the apply paths ({applied})"
+        );
+        // Random bodies through validation.
+        for _ in 0..2000 {
+            let mut b = random_value(&mut rng, 0);
+            if let Some(m) = b.as_object_mut() {
+                m.insert("schemas".into(), json!([USER_SCHEMA, ENT]));
+            }
+            let _ = s.validate_user(b.clone(), &c);
+            let _ = s.validate_group(b);
+        }
+    }
+}

@@ -1,0 +1,120 @@
+//! Groups as Entra syncs them: create, match by displayName without members, membership
+//! PATCHes in both dialects, nested groups, replace, delete.
+
+mod common;
+
+use common::{patch, Backend, TestApp};
+use serde_json::{json, Value};
+
+fn member_ids(group: &Value) -> Vec<String> {
+    let mut ids: Vec<String> = group["members"]
+        .as_array()
+        .map(|m| m.iter().map(|x| x["value"].as_str().unwrap().to_string()).collect())
+        .unwrap_or_default();
+    ids.sort();
+    ids
+}
+
+fn sorted(mut v: Vec<String>) -> Vec<String> {
+    v.sort();
+    v
+}
+
+async fn group_lifecycle(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let alice = app.create_user("alice@contoso.com", "alice@contoso.com").await;
+    let bob = app.create_user("bob@contoso.com", "bob@contoso.com").await;
+    let carol = app.create_user("carol@contoso.com", "carol@contoso.com").await;
+
+    let r = app
+        .scim(
+            "POST",
+            "/Groups",
+            Some(json!({
+                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group",
+                            "http://schemas.microsoft.com/2006/11/ResourceManagement/ADSCIM/2.0/Group"],
+                "externalId": "g-ext-1",
+                "displayName": "Sales",
+                "members": [{"value": alice}]
+            })),
+        )
+        .await
+        .expect(201);
+    let gid = r.body["id"].as_str().unwrap().to_string();
+    assert_eq!(member_ids(&r.body), vec![alice.clone()]);
+    assert!(r.location.is_some());
+
+    // Entra's match: displayName filter, members excluded.
+    let q = app.scim("GET", "/Groups?excludedAttributes=members&filter=displayName+eq+%22sales%22", None).await.expect(200);
+    assert_eq!(q.body["totalResults"], 1);
+    assert!(q.body["Resources"][0].get("members").is_none(), "{}", q.body);
+    let g = app.scim("GET", &format!("/Groups/{gid}?excludedAttributes=members"), None).await.expect(200);
+    assert!(g.body.get("members").is_none());
+    assert_eq!(g.body["displayName"], "Sales");
+
+    let url = format!("/Groups/{gid}");
+    // Add several; re-adding an existing member is a success.
+    app.scim("PATCH", &url, Some(patch(json!([{"op": "Add", "path": "members", "value": [{"value": bob}, {"value": alice}]}]))))
+        .await
+        .expect(200);
+    let g = app.scim("GET", &url, None).await.expect(200);
+    assert_eq!(member_ids(&g.body), sorted(vec![alice.clone(), bob.clone()]));
+
+    // Older removal: Remove members with a value list removes only those.
+    app.scim("PATCH", &url, Some(patch(json!([
+        {"op": "Add", "path": "members", "value": [{"value": carol}]},
+        {"op": "Remove", "path": "members", "value": [{"value": alice}]}
+    ]))))
+    .await
+    .expect(200);
+    let g = app.scim("GET", &url, None).await.expect(200);
+    assert_eq!(member_ids(&g.body), sorted(vec![bob.clone(), carol.clone()]));
+
+    // Newer removal: members[value eq "id"].
+    app.scim("PATCH", &url, Some(patch(json!([{"op": "remove", "path": format!("members[value eq \"{bob}\"]")}]))))
+        .await
+        .expect(200);
+    let g = app.scim("GET", &url, None).await.expect(200);
+    assert_eq!(member_ids(&g.body), vec![carol.clone()]);
+
+    // Rename.
+    let r = app.scim("PATCH", &url, Some(patch(json!([{"op": "Replace", "path": "displayName", "value": "Sales EMEA"}])))).await.expect(200);
+    assert_eq!(r.body["displayName"], "Sales EMEA");
+
+    // Unknown member id: 400 naming it, and nothing applied.
+    app.scim("PATCH", &url, Some(patch(json!([
+        {"op": "Replace", "path": "displayName", "value": "Should not stick"},
+        {"op": "Add", "path": "members", "value": [{"value": "no-such-id"}]}
+    ]))))
+    .await
+    .expect_error(400, Some("invalidValue"), "no-such-id");
+    let g = app.scim("GET", &url, None).await.expect(200);
+    assert_eq!(g.body["displayName"], "Sales EMEA");
+
+    // Nested group as a member.
+    let inner = app.scim("POST", "/Groups", Some(json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "Inner"}))).await.expect(201);
+    let inner_id = inner.body["id"].as_str().unwrap().to_string();
+    app.scim("PATCH", &url, Some(patch(json!([{"op": "add", "path": "members", "value": [{"value": inner_id}]}])))).await.expect(200);
+    let g = app.scim("GET", &url, None).await.expect(200);
+    let types: Vec<&str> = g.body["members"].as_array().unwrap().iter().map(|m| m["type"].as_str().unwrap()).collect();
+    assert!(types.contains(&"Group") && types.contains(&"User"), "{types:?}");
+
+    // Deleting a user removes it from its groups.
+    app.scim("DELETE", &format!("/Users/{carol}"), None).await.expect(204);
+    let g = app.scim("GET", &url, None).await.expect(200);
+    assert_eq!(member_ids(&g.body), vec![inner_id.clone()]);
+
+    // PUT replaces the member list.
+    let r = app
+        .scim("PUT", &url, Some(json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "Sales", "members": [{"value": alice}]})))
+        .await
+        .expect(200);
+    assert_eq!(member_ids(&r.body), vec![alice.clone()]);
+
+    // DELETE: 204 then 404.
+    app.scim("DELETE", &url, None).await.expect(204);
+    app.scim("GET", &url, None).await.expect(404);
+    assert_eq!(app.scim("GET", "/Groups", None).await.body["totalResults"], 1);
+}
+
+backend_tests!(group_lifecycle);
