@@ -181,7 +181,7 @@ fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
         Command::Tenant(TenantCommand::List) => {
-            let all = store.read_blocking(|conn| tenants::list_tenants(conn)).map_err(|e| e.to_string())?;
+            let all = store.read_blocking(tenants::list_tenants).map_err(|e| e.to_string())?;
             for t in all {
                 println!("{}\t{}\t{}", t.slug, t.name, settings.tenant_url(&t.slug));
             }
@@ -335,7 +335,7 @@ fn run(cli: Cli) -> Result<(), String> {
 fn serve(settings: Settings) -> Result<(), String> {
     let state = AppState::open(settings.clone())?;
     let listener = TcpListener::bind(&settings.bind).map_err(|e| format!("cannot listen on {}: {e}", settings.bind))?;
-    let tenant_count = state.store.read_blocking(|conn| tenants::count_tenants(conn)).map_err(|e| e.to_string())?;
+    let tenant_count = state.store.read_blocking(tenants::count_tenants).map_err(|e| e.to_string())?;
     tracing::info!(bind = %settings.bind, backend = state.store.backend(), "scimd serving");
     eprintln!("scimd listening on http://{} ({} database)", settings.bind, state.store.backend());
     if tenant_count == 0 {

@@ -137,12 +137,15 @@ async fn full_entra_cycle(backend: Backend) {
     assert_eq!(app.filter_users(&format!("emails[type eq \"work\"].value eq \"{mail}\"")).await.body["totalResults"], 0);
 
     // An undefined custom field is a 400 that names it and says how to define it.
-    app.scim("PATCH", &url, Some(patch(json!([{"op": "add", "path": format!("{CUSTOM}:badge"), "value": "x"}]))))
+    let r = app
+        .scim("PATCH", &url, Some(patch(json!([{"op": "add", "path": format!("{CUSTOM}:badge"), "value": "x"}]))))
         .await
-        .expect_error(400, None.or(Some("invalidPath")), "badge")
-        .body["detail"]
-        .as_str()
-        .map(|d| assert!(d.contains("scimd field add"), "{d}"));
+        .expect_error(400, Some("invalidPath"), "badge");
+    assert!(r.body["detail"].as_str().unwrap().contains("scimd field add"), "{}", r.body);
+    let mut body = entra_user("new@contoso.com", "new@contoso.com", "obj-9");
+    body[CUSTOM]["badge"] = json!("x");
+    let r = app.scim("POST", "/Users", Some(body)).await.expect_error(400, Some("invalidValue"), "badge");
+    assert!(r.body["detail"].as_str().unwrap().contains("scimd field add"), "{}", r.body);
 
     // Manager cleared with an empty string.
     let r = app.scim("PATCH", &url, Some(patch(json!([{"op": "Replace", "path": format!("{ENTERPRISE}:manager"), "value": ""}])))).await.expect(200);

@@ -576,7 +576,9 @@ impl AttrDef {
         }
         if let Some(value_def) = self.sub("value") {
             if !out.contains_key(&value_def.name) {
-                if value_def.required {
+                // A member without a value is a client error; an email whose value Entra
+                // removed (`remove emails[type eq "other"].value`) simply goes away.
+                if value_def.required && self.name == "members" {
                     return Err(ScimError::invalid_value(format!(
                         "\"{label}.value\" is required"
                     )));

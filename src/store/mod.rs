@@ -209,11 +209,8 @@ impl Store {
         E: From<StoreError> + From<diesel::result::Error>,
     {
         let mut conn = self.pool.get().map_err(StoreError::from)?;
-        let _guard = match &self.write_lock {
-            // A poisoned lock only means another writer panicked; the database is still sound.
-            Some(lock) => Some(lock.lock().unwrap_or_else(|p| p.into_inner())),
-            None => None,
-        };
+        // A poisoned lock only means another writer panicked; the database is still sound.
+        let _guard = self.write_lock.as_ref().map(|lock| lock.lock().unwrap_or_else(|p| p.into_inner()));
         let conn: &mut DbConn = &mut conn;
         conn.transaction(f)
     }
