@@ -6,6 +6,7 @@ use std::sync::Arc;
 use actix_web::dev::Server;
 use actix_web::{web, App, HttpServer};
 
+use crate::auth::throttle::LoginThrottle;
 use crate::auth::tokens::TokenKeys;
 use crate::config::Settings;
 use crate::http;
@@ -19,6 +20,7 @@ pub struct AppState {
     pub keys: Arc<TokenKeys>,
     pub schemas: Arc<Schemas>,
     pub settings: Arc<Settings>,
+    pub throttle: Arc<LoginThrottle>,
 }
 
 impl AppState {
@@ -31,7 +33,13 @@ impl AppState {
             .write_blocking(|conn| keys.load(conn))
             .map_err(|e| format!("cannot load signing keys: {e}"))?;
         let schemas = Schemas::load().map_err(|e| format!("bad embedded schema: {e}"))?;
-        Ok(AppState { store, keys: Arc::new(keys), schemas: Arc::new(schemas), settings: Arc::new(settings) })
+        Ok(AppState {
+            store,
+            keys: Arc::new(keys),
+            schemas: Arc::new(schemas),
+            settings: Arc::new(settings),
+            throttle: Arc::new(LoginThrottle::new()),
+        })
     }
 }
 

@@ -117,4 +117,108 @@ async fn group_lifecycle(backend: Backend) {
     assert_eq!(app.scim("GET", "/Groups", None).await.body["totalResults"], 1);
 }
 
-backend_tests!(group_lifecycle);
+/// `display` of each member, by id (None when the member has none).
+fn displays(group: &Value) -> Vec<(String, Option<String>)> {
+    let mut out: Vec<(String, Option<String>)> = group["members"]
+        .as_array()
+        .map(|m| {
+            m.iter()
+                .map(|x| (x["value"].as_str().unwrap().to_string(), x["display"].as_str().map(str::to_string)))
+                .collect()
+        })
+        .unwrap_or_default();
+    out.sort();
+    out
+}
+
+fn with_display(id: &str, display: Option<&str>) -> (String, Option<String>) {
+    (id.to_string(), display.map(str::to_string))
+}
+
+async fn member_display_round_trips(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let alice = app.create_user("alice@contoso.com", "alice@contoso.com").await;
+    let bob = app.create_user("bob@contoso.com", "bob@contoso.com").await;
+    let carol = app.create_user("carol@contoso.com", "carol@contoso.com").await;
+
+    // POST keeps each member's display; a member without one has none.
+    let r = app
+        .scim(
+            "POST",
+            "/Groups",
+            Some(json!({
+                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+                "displayName": "Sales",
+                "members": [{"value": alice, "display": "Alice Martin", "type": "User"}, {"value": bob}]
+            })),
+        )
+        .await
+        .expect(201);
+    let url = format!("/Groups/{}", r.body["id"].as_str().unwrap());
+    let expected = vec![with_display(&alice, Some("Alice Martin")), with_display(&bob, None)];
+    assert_eq!(displays(&r.body), sorted_pairs(expected.clone()));
+    let g = app.scim("GET", &url, None).await.expect(200);
+    assert_eq!(displays(&g.body), sorted_pairs(expected));
+
+    // PATCH add: a new member with its display; re-adding bob gives him one; re-adding
+    // alice without a display keeps hers.
+    let r = app
+        .scim(
+            "PATCH",
+            &url,
+            Some(patch(json!([{"op": "add", "path": "members", "value": [
+                {"value": carol, "display": "Carol"},
+                {"value": bob, "display": "Bob"},
+                {"value": alice}
+            ]}]))),
+        )
+        .await
+        .expect(200);
+    let expected = vec![
+        with_display(&alice, Some("Alice Martin")),
+        with_display(&bob, Some("Bob")),
+        with_display(&carol, Some("Carol")),
+    ];
+    assert_eq!(displays(&r.body), sorted_pairs(expected.clone()));
+    let g = app.scim("GET", &url, None).await.expect(200);
+    assert_eq!(displays(&g.body), sorted_pairs(expected));
+    // Lists carry it too.
+    let l = app.scim("GET", "/Groups", None).await.expect(200);
+    assert_eq!(displays(&l.body["Resources"][0]), displays(&g.body));
+
+    // PATCH replace (with a path and path-less): the list and its displays are the new ones.
+    let r = app
+        .scim("PATCH", &url, Some(patch(json!([{"op": "replace", "path": "members", "value": [{"value": bob, "display": "Robert"}]}]))))
+        .await
+        .expect(200);
+    assert_eq!(displays(&r.body), vec![with_display(&bob, Some("Robert"))]);
+    let r = app
+        .scim("PATCH", &url, Some(patch(json!([{"op": "replace", "value": {"members": [{"value": carol, "display": "C."}]}}]))))
+        .await
+        .expect(200);
+    assert_eq!(displays(&r.body), vec![with_display(&carol, Some("C."))]);
+
+    // PUT too.
+    let r = app
+        .scim(
+            "PUT",
+            &url,
+            Some(json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "Sales",
+                        "members": [{"value": alice, "display": "A"}]})),
+        )
+        .await
+        .expect(200);
+    assert_eq!(displays(&r.body), vec![with_display(&alice, Some("A"))]);
+
+    // A display that is not a string is a 400 naming it.
+    app.scim("PATCH", &url, Some(patch(json!([{"op": "add", "path": "members", "value": [{"value": bob, "display": 7}]}]))))
+        .await
+        .expect_error(400, Some("invalidValue"), "members.display");
+}
+
+fn sorted_pairs(mut v: Vec<(String, Option<String>)>) -> Vec<(String, Option<String>)> {
+    v.sort();
+    v
+}
+
+backend_tests!(group_lifecycle, member_display_round_trips);

@@ -59,30 +59,33 @@ pub async fn schema(req: HttpRequest, state: web::Data<AppState>, path: web::Pat
         .ok_or_else(|| ScimError::not_found(format!("no schema {wanted}")))
 }
 
-fn resource_types_of(state: &AppState, base_url: &str) -> Vec<Value> {
-    state
+/// The resource types, with the custom extension listed on User when the tenant has fields.
+async fn resource_types_of(req: &HttpRequest, state: &AppState) -> Result<Vec<Value>, ScimError> {
+    let who = caller(req, state).await?;
+    let tenant = who.tenant.clone();
+    let custom = state.store.read(move |conn| list_custom_fields(conn, &tenant)).await?;
+    Ok(state
         .schemas
-        .resource_types()
-        .iter()
+        .resource_types_for(&custom)
+        .into_iter()
         .map(|rt| {
             let id = rt.get("id").and_then(Value::as_str).unwrap_or_default().to_string();
-            with_location(rt.clone(), format!("{base_url}/ResourceTypes/{id}"))
+            with_location(rt, format!("{}/ResourceTypes/{id}", who.base_url))
         })
-        .collect()
+        .collect())
 }
 
 /// GET /ResourceTypes.
 pub async fn resource_types(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ScimError> {
-    let who = caller(&req, &state).await?;
-    let all = resource_types_of(&state, &who.base_url);
+    let all = resource_types_of(&req, &state).await?;
     Ok(scim_json(StatusCode::OK, &list_response(all.len() as i64, 1, all)))
 }
 
 /// GET /ResourceTypes/{id}.
 pub async fn resource_type(req: HttpRequest, state: web::Data<AppState>, path: web::Path<(String, String)>) -> Result<HttpResponse, ScimError> {
-    let who = caller(&req, &state).await?;
     let wanted = &path.1;
-    resource_types_of(&state, &who.base_url)
+    resource_types_of(&req, &state)
+        .await?
         .into_iter()
         .find(|s| s.get("id").and_then(Value::as_str) == Some(wanted.as_str()))
         .map(|s| scim_json(StatusCode::OK, &s))

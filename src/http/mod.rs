@@ -1,5 +1,6 @@
 //! Thin actix handlers: parse the request, call a service, render SCIM JSON.
 
+pub mod admin;
 pub mod admin_api;
 pub mod auth;
 pub mod discovery;
@@ -7,6 +8,7 @@ pub mod health;
 pub mod logging;
 pub mod request;
 pub mod scim_groups;
+pub mod search;
 pub mod scim_users;
 
 use actix_web::http::header::{self, HeaderValue};
@@ -26,6 +28,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/readyz", web::get().to(health::readyz))
         .service(
             web::scope("/scim/v2/tenants/{slug}")
+                .route("/.search", web::post().to(search::search_all))
                 .route("/Users", web::get().to(scim_users::list))
                 .route("/Users", web::post().to(scim_users::create))
                 .route("/Users/.search", web::post().to(scim_users::search))
@@ -58,6 +61,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .default_service(web::to(not_found)),
         )
         .route("/api/tenants/{slug}/events", web::get().to(admin_api::events))
+        .configure(admin::routes)
         .default_service(web::to(not_found));
 }
 

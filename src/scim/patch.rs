@@ -64,18 +64,74 @@ pub struct PatchOperation {
     pub value: Option<Value>,
 }
 
+/// One member named by a request: its id and the `display` the client gave, if any.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberRef {
+    /// The member's id (a user or a group of the tenant).
+    pub id: String,
+    /// The client's label for the member, kept and returned as `members.display`.
+    pub display: Option<String>,
+}
+
+impl MemberRef {
+    /// A member without a display.
+    pub fn new(id: impl Into<String>) -> MemberRef {
+        MemberRef {
+            id: id.into(),
+            display: None,
+        }
+    }
+    /// A member with a display.
+    pub fn with_display(id: impl Into<String>, display: impl Into<String>) -> MemberRef {
+        MemberRef {
+            id: id.into(),
+            display: Some(display.into()),
+        }
+    }
+}
+
+/// The members of a normalised `members` value (an array of `{"value", "display", …}`
+/// objects), deduplicated by id in first-seen order; a later duplicate's `display`
+/// wins when it has one. Elements without a string `value` are skipped.
+pub fn member_refs(members: &Value) -> Vec<MemberRef> {
+    let mut at: HashMap<&str, usize> = HashMap::new();
+    let mut refs: Vec<MemberRef> = Vec::new();
+    for item in members.as_array().into_iter().flatten() {
+        let Some(id) = item.get("value").and_then(Value::as_str) else {
+            continue;
+        };
+        let display = item.get("display").and_then(Value::as_str).map(str::to_string);
+        match at.get(id).and_then(|&i| refs.get_mut(i)) {
+            Some(existing) => {
+                if display.is_some() {
+                    existing.display = display;
+                }
+            }
+            None => {
+                at.insert(id, refs.len());
+                refs.push(MemberRef {
+                    id: id.to_string(),
+                    display,
+                });
+            }
+        }
+    }
+    refs
+}
+
 /// A group membership change, applied by the store as a delta (groups may have 100k
 /// members, so they are never rewritten as JSON).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MemberChange {
-    /// Add these member ids; ids already present are a success, not a conflict.
-    Add(Vec<String>),
+    /// Add these members; ids already present are a success, not a conflict (a new
+    /// `display` updates theirs).
+    Add(Vec<MemberRef>),
     /// Remove only these member ids.
     Remove(Vec<String>),
     /// Remove every member.
     RemoveAll,
-    /// Make the membership exactly these ids.
-    ReplaceAll(Vec<String>),
+    /// Make the membership exactly these members.
+    ReplaceAll(Vec<MemberRef>),
 }
 
 /// Parse a PatchOp request body (RFC 7644 §3.5.2).
@@ -446,6 +502,10 @@ impl<'a> Patcher<'a> {
                 }
                 Value::Object(attrs) => {
                     for (name, v) in attrs {
+                        // Clients serialise extension objects with their own `schemas`.
+                        if name.eq_ignore_ascii_case("schemas") {
+                            continue;
+                        }
                         let mut path = parse_patch_path(name)?;
                         path.attr.urn = Some(urn.to_string());
                         self.apply_path(doc, op, &path, Some(v))?;
@@ -582,17 +642,19 @@ impl<'a> Patcher<'a> {
             collect_member_ids(filter, &mut ids)?;
             return Ok(Some(MemberChange::Remove(ids)));
         }
-        let ids = match &op.value {
+        let refs = match &op.value {
             None => None,
-            Some(v) => Some(self.member_ids(v)?),
+            Some(v) => Some(self.member_refs(v)?),
         };
-        Ok(match (op.op, ids) {
-            (PatchOpKind::Add, Some(ids)) if ids.is_empty() => None,
-            (PatchOpKind::Add, Some(ids)) => Some(MemberChange::Add(ids)),
-            (PatchOpKind::Replace, Some(ids)) => Some(MemberChange::ReplaceAll(ids)),
+        Ok(match (op.op, refs) {
+            (PatchOpKind::Add, Some(refs)) if refs.is_empty() => None,
+            (PatchOpKind::Add, Some(refs)) => Some(MemberChange::Add(refs)),
+            (PatchOpKind::Replace, Some(refs)) => Some(MemberChange::ReplaceAll(refs)),
             // The older Entra removal lists the members to remove: only those go.
-            (PatchOpKind::Remove, Some(ids)) if ids.is_empty() => None,
-            (PatchOpKind::Remove, Some(ids)) => Some(MemberChange::Remove(ids)),
+            (PatchOpKind::Remove, Some(refs)) if refs.is_empty() => None,
+            (PatchOpKind::Remove, Some(refs)) => Some(MemberChange::Remove(
+                refs.into_iter().map(|r| r.id).collect(),
+            )),
             (PatchOpKind::Remove, None) => Some(MemberChange::RemoveAll),
             (_, None) => {
                 return Err(ScimError::invalid_value(format!(
@@ -603,8 +665,9 @@ impl<'a> Patcher<'a> {
         })
     }
 
-    /// Member ids of a members value (`[{"value": id}, …]`, a single object, null or "").
-    fn member_ids(&self, value: &Value) -> Result<Vec<String>, ScimError> {
+    /// Members of a members value (`[{"value": id, "display": …}, …]`, a single object,
+    /// null or ""), type-checked against the Group schema.
+    fn member_refs(&self, value: &Value) -> Result<Vec<MemberRef>, ScimError> {
         let Some(top) = self
             .schemas
             .top_attr(ResourceKind::Group, None, "members", &[])
@@ -615,22 +678,7 @@ impl<'a> Patcher<'a> {
             ));
         };
         let normalized = top.def.normalize(value.clone(), "members")?;
-        // A group POST or PATCH may list many members: dedupe in linear time.
-        let mut seen = HashSet::new();
-        let mut ids: Vec<String> = Vec::new();
-        for item in normalized
-            .as_ref()
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            if let Some(id) = item.get("value").and_then(Value::as_str) {
-                if seen.insert(id) {
-                    ids.push(id.to_string());
-                }
-            }
-        }
-        Ok(ids)
+        Ok(normalized.as_ref().map(member_refs).unwrap_or_default())
     }
 
     /// Keep `schemas` in step with the data: the core URN and the extensions present.
@@ -879,6 +927,19 @@ fn merge_into(
     incoming: &Map<String, Value>,
     reset_on_new_value: bool,
 ) -> Result<(), ScimError> {
+    // A new `value` resets the object before anything is set, so that the other
+    // sub-attributes given with it (e.g. the manager's `$ref`) stay whatever their order.
+    let value_entry = incoming.iter().find(|(k, _)| k.eq_ignore_ascii_case("value"));
+    if let (true, Some((key, v)), Some(sd)) = (
+        reset_on_new_value,
+        value_entry,
+        target.def().sub("value"),
+    ) {
+        let new = sd.normalize(v.clone(), &format!("{}.{key}", target.label))?;
+        if get_ci(obj, "value").is_some_and(|old| Some(old) != new.as_ref()) {
+            obj.clear();
+        }
+    }
     for (key, v) in incoming {
         let Some(sd) = target.def().sub(key) else {
             return Err(ScimError::invalid_value(format!(
@@ -889,7 +950,7 @@ fn merge_into(
         if sd.mutability == Mutability::ReadOnly {
             continue; // e.g. manager.displayName
         }
-        set_in_object(obj, sd, v, &target.label, reset_on_new_value)?;
+        set_in_object(obj, sd, v, &target.label, false)?;
     }
     Ok(())
 }
@@ -1283,6 +1344,10 @@ mod tests {
         patch_user(resource, ops).expect_err("patch must fail")
     }
 
+    fn refs(ids: &[&str]) -> Vec<MemberRef> {
+        ids.iter().map(|id| MemberRef::new(*id)).collect()
+    }
+
     fn patch_group(ops: Value) -> Result<(Value, Vec<MemberChange>), ScimError> {
         let group = json!({"schemas": [GROUP_SCHEMA], "id": "g-1", "displayName": "Sales", "externalId": "sales"});
         let ops = parse_patch_request(&body(ops))?;
@@ -1487,7 +1552,9 @@ mod tests {
     #[test]
     fn entra_enterprise_department_and_manager() {
         let mut u = stored_user();
-        u.as_object_mut().map(|m| m.remove(ENT));
+        if let Some(m) = u.as_object_mut() {
+            m.remove(ENT);
+        }
         u["schemas"] = json!([USER_SCHEMA]);
         let out = ok(
             &u,
@@ -1519,6 +1586,18 @@ mod tests {
             json!([{"op": "add", "path": format!("{ENT}:manager"), "value": {"value": "m-1", "$ref": "x"}}]),
         );
         assert_eq!(out[ENT]["manager"], json!({"value": "m-1", "$ref": "x"}));
+        // A new id given with its $ref keeps that $ref ("$ref" sorts before "value").
+        for op in ["add", "replace"] {
+            let out = ok(
+                &u,
+                json!([{"op": op, "path": format!("{ENT}:manager"), "value": {"$ref": "../Users/m-9", "value": "m-9"}}]),
+            );
+            assert_eq!(
+                out[ENT]["manager"],
+                json!({"value": "m-9", "$ref": "../Users/m-9"}),
+                "{op}"
+            );
+        }
     }
 
     #[test]
@@ -1698,6 +1777,36 @@ mod tests {
     }
 
     #[test]
+    fn extension_object_values_may_carry_their_schemas() {
+        // scim2 clients serialise an extension object with its own `schemas`.
+        for op in ["add", "replace"] {
+            let out = ok(
+                &stored_user(),
+                json!([{"op": op, "path": ENT, "value": {"schemas": [ENT], "employeeNumber": "7"}}]),
+            );
+            assert_eq!(
+                out[ENT],
+                json!({"department": "Sales", "manager": {"value": "m-1"}, "employeeNumber": "7"}),
+                "{op}"
+            );
+            let out = ok(
+                &stored_user(),
+                json!([{"op": op, "value": {ENT: {"SCHEMAS": [ENT], "division": "D"}}}]),
+            );
+            assert_eq!(out[ENT]["division"], json!("D"), "{op}");
+            assert!(out[ENT].get("SCHEMAS").is_none() && out[ENT].get("schemas").is_none());
+        }
+        // On a user without the extension, schemas alone adds nothing.
+        let mut u = stored_user();
+        if let Some(m) = u.as_object_mut() {
+            m.remove(ENT);
+        }
+        let out = ok(&u, json!([{"op": "add", "path": ENT, "value": {"schemas": [ENT]}}]));
+        assert!(out.get(ENT).is_none(), "{out}");
+        assert_eq!(out["schemas"], json!([USER_SCHEMA]));
+    }
+
+    #[test]
     fn entra_remove_title() {
         let out = ok(&stored_user(), json!([{"op": "Remove", "path": "title"}]));
         assert!(out.get("title").is_none());
@@ -1835,7 +1944,7 @@ mod tests {
             .collect();
         let (_, ch) =
             patch_group(json!([{"op": "add", "path": "members", "value": members}])).expect("ok");
-        assert!(matches!(ch.as_slice(), [MemberChange::Add(ids)] if ids.len() == 4000));
+        assert!(matches!(ch.as_slice(), [MemberChange::Add(refs)] if refs.len() == 4000));
     }
 
     #[test]
@@ -2182,7 +2291,7 @@ mod tests {
         assert_eq!(
             ch,
             vec![
-                MemberChange::Add(vec!["u1".into(), "u2".into()]),
+                MemberChange::Add(refs(&["u1", "u2"])),
                 MemberChange::Remove(vec!["u3".into()]),
                 MemberChange::Remove(vec!["u4".into()]),
             ]
@@ -2207,7 +2316,7 @@ mod tests {
         let (_, ch) = patch_group(json!([{"op": "replace", "path": "members", "value": [{"value": "a"}, {"value": "b"}]}])).expect("ok");
         assert_eq!(
             ch,
-            vec![MemberChange::ReplaceAll(vec!["a".into(), "b".into()])]
+            vec![MemberChange::ReplaceAll(refs(&["a", "b"]))]
         );
         let (_, ch) =
             patch_group(json!([{"op": "replace", "path": "members", "value": []}])).expect("ok");
@@ -2216,22 +2325,68 @@ mod tests {
             json!([{"op": "add", "value": {"members": [{"value": "x"}], "externalId": "e2"}}]),
         )
         .expect("ok");
-        assert_eq!(ch, vec![MemberChange::Add(vec!["x".into()])]);
+        assert_eq!(ch, vec![MemberChange::Add(refs(&["x"]))]);
         assert_eq!(g["externalId"], json!("e2"));
         let (_, ch) =
             patch_group(json!([{"op": "replace", "value": {"members": [{"value": "x"}]}}]))
                 .expect("ok");
-        assert_eq!(ch, vec![MemberChange::ReplaceAll(vec!["x".into()])]);
+        assert_eq!(ch, vec![MemberChange::ReplaceAll(refs(&["x"]))]);
         let (_, ch) = patch_group(
             json!([{"op": "remove", "path": "members[value eq \"a\" or value eq \"b\"]"}]),
         )
         .expect("ok");
         assert_eq!(ch, vec![MemberChange::Remove(vec!["a".into(), "b".into()])]);
         let (_, ch) = patch_group(json!([{"op": "add", "path": "urn:ietf:params:scim:schemas:core:2.0:Group:members", "value": {"value": "s"}}])).expect("ok");
-        assert_eq!(ch, vec![MemberChange::Add(vec!["s".into()])]);
+        assert_eq!(ch, vec![MemberChange::Add(refs(&["s"]))]);
         let (_, ch) =
             patch_group(json!([{"op": "add", "path": "members", "value": []}])).expect("ok");
         assert_eq!(ch, vec![]);
+    }
+
+    #[test]
+    fn group_member_display_is_carried() {
+        let (_, ch) = patch_group(json!([
+            {"op": "add", "path": "members", "value": [
+                {"value": "u1", "display": "Alice", "type": "User", "$ref": "https://x/Users/u1"},
+                {"value": "u2"}
+            ]},
+            {"op": "replace", "path": "members", "value": [{"value": "u3", "display": "Carol"}]},
+            {"op": "remove", "path": "members", "value": [{"value": "u1", "display": "Alice"}]},
+            {"op": "add", "value": {"members": {"value": "u4", "display": "Dan"}}},
+        ]))
+        .expect("ok");
+        assert_eq!(
+            ch,
+            vec![
+                MemberChange::Add(vec![MemberRef::with_display("u1", "Alice"), MemberRef::new("u2")]),
+                MemberChange::ReplaceAll(vec![MemberRef::with_display("u3", "Carol")]),
+                MemberChange::Remove(vec!["u1".into()]),
+                MemberChange::Add(vec![MemberRef::with_display("u4", "Dan")]),
+            ]
+        );
+        // A display must be a string.
+        let e = patch_group(json!([{"op": "add", "path": "members", "value": [{"value": "u1", "display": 3}]}]))
+            .expect_err("type");
+        assert_eq!(e.scim_type, Some(ScimType::InvalidValue));
+        assert!(e.detail.contains("members.display"), "{}", e.detail);
+    }
+
+    #[test]
+    fn member_refs_dedupe_by_id_and_keep_the_last_display() {
+        assert_eq!(
+            member_refs(&json!([
+                {"value": "a"},
+                {"value": "b", "display": "B"},
+                {"value": "a", "display": "A"},
+                {"value": "b"},
+                {"display": "no id"},
+                {"value": 5},
+                {"value": "a", "display": "A2"}
+            ])),
+            vec![MemberRef::with_display("a", "A2"), MemberRef::with_display("b", "B")]
+        );
+        assert_eq!(member_refs(&Value::Null), vec![]);
+        assert_eq!(member_refs(&json!({"value": "a"})), vec![]);
     }
 
     #[test]

@@ -1075,6 +1075,11 @@ impl Schemas {
                     Value::Null => {}
                     Value::Object(attrs) => {
                         for (name, v) in attrs {
+                            // Clients serialise extension objects with their own
+                            // `schemas`; the resource's `schemas` already says it.
+                            if name.eq_ignore_ascii_case("schemas") {
+                                continue;
+                            }
                             self.put_attr(kind, Some(urn), &name, v, custom, &mut out)?;
                         }
                     }
@@ -1631,6 +1636,31 @@ mod tests {
         );
         // Validation is idempotent: the stored form validates to itself.
         assert_eq!(s.validate_user(out.clone(), &custom()), Ok(out));
+    }
+
+    #[test]
+    fn validate_user_ignores_schemas_inside_extension_objects() {
+        let s = schemas();
+        let out = s
+            .validate_user(
+                json!({
+                    "schemas": [USER_SCHEMA, ENTERPRISE_USER_SCHEMA],
+                    "userName": "u",
+                    ENTERPRISE_USER_SCHEMA: {"schemas": [ENTERPRISE_USER_SCHEMA], "employeeNumber": "7"}
+                }),
+                &[],
+            )
+            .expect("valid");
+        assert_eq!(out[ENTERPRISE_USER_SCHEMA], json!({"employeeNumber": "7"}));
+        assert_eq!(out["schemas"], json!([USER_SCHEMA, ENTERPRISE_USER_SCHEMA]));
+        // An extension object holding only its schemas carries no data.
+        let out = s
+            .validate_user(
+                json!({"schemas": [USER_SCHEMA], "userName": "u", ENTERPRISE_USER_SCHEMA: {"schemas": []}}),
+                &[],
+            )
+            .expect("valid");
+        assert_eq!(out, json!({"schemas": [USER_SCHEMA], "userName": "u"}));
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Group use cases. Members are stored as rows and changed as deltas; the JSON resource
 //! holds everything else.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use serde_json::{json, Map, Value};
@@ -12,7 +12,7 @@ use crate::app::AppState;
 use crate::scim::error::ScimError;
 use crate::scim::filter::{self, Filter};
 use crate::scim::path::AttrPath;
-use crate::scim::patch::{apply_group_patch, parse_patch_request, MemberChange};
+use crate::scim::patch::{apply_group_patch, member_refs, parse_patch_request, MemberChange, MemberRef};
 use crate::scim::render::{if_match_versions, list_response, with_meta, Meta};
 use crate::scim::resource::project;
 use crate::store::events::append_event;
@@ -24,32 +24,34 @@ fn not_found(id: &str) -> ScimError {
     ScimError::not_found(format!("no group with id {id} in this tenant"))
 }
 
-fn member_ids_of(resource: &Value) -> Vec<String> {
-    resource
-        .get("members")
-        .and_then(Value::as_array)
-        .map(|list| {
-            list.iter()
-                .filter_map(|m| m.get("value").and_then(Value::as_str).map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default()
+fn member_refs_of(resource: &Value) -> Vec<MemberRef> {
+    resource.get("members").map(member_refs).unwrap_or_default()
 }
 
-/// Resolve member ids to rows of this tenant: each must be a live user or group.
-fn resolve_members(conn: &mut DbConn, tenant_id: &str, group_id: &str, ids: &[String]) -> Result<Vec<MemberRow>, ScimError> {
-    let mut unique: Vec<String> = Vec::with_capacity(ids.len());
-    let mut seen = HashSet::new();
-    for id in ids {
-        if seen.insert(id.as_str()) {
-            unique.push(id.clone());
+/// Resolve members to rows of this tenant: each must be a live user or group. Duplicate
+/// ids collapse into one row (the last display given wins).
+fn resolve_members(conn: &mut DbConn, tenant_id: &str, group_id: &str, refs: &[MemberRef]) -> Result<Vec<MemberRow>, ScimError> {
+    let mut unique: Vec<MemberRef> = Vec::with_capacity(refs.len());
+    let mut at: HashMap<&str, usize> = HashMap::new();
+    for r in refs {
+        match at.get(r.id.as_str()).and_then(|&i| unique.get_mut(i)) {
+            Some(first) => {
+                if r.display.is_some() {
+                    first.display.clone_from(&r.display);
+                }
+            }
+            None => {
+                at.insert(r.id.as_str(), unique.len());
+                unique.push(r.clone());
+            }
         }
     }
-    if unique.iter().any(|id| id == group_id) {
+    if unique.iter().any(|r| r.id == group_id) {
         return Err(ScimError::invalid_value("a group cannot be a member of itself"));
     }
+    let ids: Vec<String> = unique.iter().map(|r| r.id.clone()).collect();
     let mut kinds: HashMap<String, &'static str> = HashMap::new();
-    for chunk in unique.chunks(500) {
+    for chunk in ids.chunks(500) {
         for id in user_store::existing_user_ids(conn, tenant_id, chunk)? {
             kinds.insert(id, "User");
         }
@@ -57,7 +59,7 @@ fn resolve_members(conn: &mut DbConn, tenant_id: &str, group_id: &str, ids: &[St
             kinds.insert(id, "Group");
         }
     }
-    let unknown: Vec<&str> = unique.iter().filter(|id| !kinds.contains_key(*id)).map(String::as_str).take(10).collect();
+    let unknown: Vec<&str> = ids.iter().filter(|id| !kinds.contains_key(*id)).map(String::as_str).take(10).collect();
     if !unknown.is_empty() {
         return Err(ScimError::invalid_value(format!(
             "unknown member id(s) {}: members must be ids of users or groups of this tenant",
@@ -66,9 +68,15 @@ fn resolve_members(conn: &mut DbConn, tenant_id: &str, group_id: &str, ids: &[St
     }
     Ok(unique
         .into_iter()
-        .map(|id| {
-            let member_type = kinds.get(&id).copied().unwrap_or("User").to_string();
-            MemberRow { group_id: group_id.to_string(), member_id: id, member_type, tenant_id: tenant_id.to_string() }
+        .map(|r| {
+            let member_type = kinds.get(&r.id).copied().unwrap_or("User").to_string();
+            MemberRow {
+                group_id: group_id.to_string(),
+                member_id: r.id,
+                member_type,
+                tenant_id: tenant_id.to_string(),
+                display: r.display,
+            }
         })
         .collect())
 }
@@ -103,7 +111,11 @@ pub fn render_group(row: &GroupRow, members: Option<&[MemberRow]>, base_url: &st
             .iter()
             .map(|m| {
                 let path = if m.member_type == "Group" { "Groups" } else { "Users" };
-                json!({"value": m.member_id, "type": m.member_type, "$ref": format!("{base_url}/{path}/{}", m.member_id)})
+                let mut member = json!({"value": m.member_id, "type": m.member_type, "$ref": format!("{base_url}/{path}/{}", m.member_id)});
+                if let (Some(display), Some(obj)) = (&m.display, member.as_object_mut()) {
+                    obj.insert("display".into(), Value::String(display.clone()));
+                }
+                member
             })
             .collect();
         if !list.is_empty() {
@@ -165,7 +177,7 @@ pub async fn create_group(state: &AppState, caller: &Caller, body: Value) -> Res
             let resource = schemas.validate_group(body)?;
             let display_name = display_name_of(&resource)?;
             let id = uuid::Uuid::new_v4().to_string();
-            let members = resolve_members(conn, &caller2.tenant.id, &id, &member_ids_of(&resource))?;
+            let members = resolve_members(conn, &caller2.tenant.id, &id, &member_refs_of(&resource))?;
             let resource = strip_members(resource);
             let now = now_millis();
             let row = GroupRow {
@@ -207,8 +219,8 @@ fn apply_member_changes(conn: &mut DbConn, tenant_id: &str, group_id: &str, chan
     let mut n = 0;
     for change in changes {
         match change {
-            MemberChange::Add(ids) => {
-                let rows = resolve_members(conn, tenant_id, group_id, ids)?;
+            MemberChange::Add(refs) => {
+                let rows = resolve_members(conn, tenant_id, group_id, refs)?;
                 n += rows.len();
                 group_store::add_members(conn, group_id, &rows)?;
             }
@@ -220,8 +232,8 @@ fn apply_member_changes(conn: &mut DbConn, tenant_id: &str, group_id: &str, chan
                 n += 1;
                 group_store::clear_members(conn, group_id)?;
             }
-            MemberChange::ReplaceAll(ids) => {
-                let rows = resolve_members(conn, tenant_id, group_id, ids)?;
+            MemberChange::ReplaceAll(refs) => {
+                let rows = resolve_members(conn, tenant_id, group_id, refs)?;
                 n += rows.len() + 1;
                 group_store::clear_members(conn, group_id)?;
                 group_store::add_members(conn, group_id, &rows)?;
@@ -255,8 +267,8 @@ pub async fn replace_group(state: &AppState, caller: &Caller, id: &str, body: Va
             let old = group_store::get_group(conn, &caller2.tenant.id, &id_owned)?.ok_or_else(|| not_found(&id_owned))?;
             check_if_match(if_match.as_deref(), old.version)?;
             let resource = schemas.validate_group(body)?;
-            let ids = member_ids_of(&resource);
-            apply_member_changes(conn, &caller2.tenant.id, &old.id, &[MemberChange::ReplaceAll(ids)])?;
+            let refs = member_refs_of(&resource);
+            apply_member_changes(conn, &caller2.tenant.id, &old.id, &[MemberChange::ReplaceAll(refs)])?;
             let row = store_group_change(conn, &old, &strip_members(resource))?;
             log_event(conn, &caller2, "updated", &row.id, &format!("group {} replaced", row.display_name))?;
             let members = group_store::members_of(conn, std::slice::from_ref(&row.id))?;

@@ -70,3 +70,21 @@ pub fn events_after(
         .select(Event::as_select())
         .load(conn)?)
 }
+
+/// One page of a tenant's events, newest first, optionally of one action.
+pub fn events_page(
+    conn: &mut DbConn,
+    tenant_id: &str,
+    action: Option<&str>,
+    offset: i64,
+    limit: i64,
+) -> Result<Vec<Event>, StoreError> {
+    let mut q = events::table
+        .filter(events::tenant_id.eq(tenant_id.to_string()))
+        .select(Event::as_select())
+        .into_boxed();
+    if let Some(a) = action {
+        q = q.filter(events::action.eq(a.to_string()));
+    }
+    Ok(q.order(events::id.desc()).offset(offset).limit(limit).load(conn)?)
+}

@@ -35,6 +35,8 @@ pub struct MemberRow {
     /// `User` or `Group`.
     pub member_type: String,
     pub tenant_id: String,
+    /// The client's label for the member (`members.display`), when it gave one.
+    pub display: Option<String>,
 }
 
 /// A filter over groups that runs in SQL (display names already lower-cased).
@@ -176,22 +178,41 @@ pub fn groups_of_member(conn: &mut DbConn, tenant_id: &str, member_id: &str) -> 
         .load(conn)?)
 }
 
-/// Add members that are not members yet (adding an existing member is a success).
+/// Add members that are not members yet (adding an existing member is a success; a
+/// `display` given for it replaces the stored one).
 pub fn add_members(conn: &mut DbConn, group_id: &str, members: &[MemberRow]) -> Result<(), StoreError> {
     if members.is_empty() {
         return Ok(());
     }
     let ids: Vec<String> = members.iter().map(|m| m.member_id.clone()).collect();
-    let existing: Vec<String> = group_members::table
-        .filter(group_members::group_id.eq(group_id))
-        .filter(group_members::member_id.eq_any(&ids))
-        .select(group_members::member_id)
-        .load(conn)?;
-    let mut seen: std::collections::HashSet<String> = existing.into_iter().collect();
-    let fresh: Vec<&MemberRow> = members.iter().filter(|m| seen.insert(m.member_id.clone())).collect();
+    let mut existing: std::collections::HashMap<String, Option<String>> = std::collections::HashMap::new();
+    for chunk in ids.chunks(500) {
+        let rows: Vec<(String, Option<String>)> = group_members::table
+            .filter(group_members::group_id.eq(group_id))
+            .filter(group_members::member_id.eq_any(chunk))
+            .select((group_members::member_id, group_members::display))
+            .load(conn)?;
+        existing.extend(rows);
+    }
     // MultiConnection has no batch insert; this runs inside the caller's transaction.
-    for member in fresh {
-        diesel::insert_into(group_members::table).values(member).execute(conn)?;
+    for member in members {
+        match existing.get(&member.member_id) {
+            None => {
+                diesel::insert_into(group_members::table).values(member).execute(conn)?;
+                existing.insert(member.member_id.clone(), member.display.clone());
+            }
+            Some(stored) if member.display.is_some() && *stored != member.display => {
+                diesel::update(
+                    group_members::table
+                        .filter(group_members::group_id.eq(group_id))
+                        .filter(group_members::member_id.eq(&member.member_id)),
+                )
+                .set(group_members::display.eq(&member.display))
+                .execute(conn)?;
+                existing.insert(member.member_id.clone(), member.display.clone());
+            }
+            Some(_) => {}
+        }
     }
     Ok(())
 }

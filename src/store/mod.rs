@@ -6,6 +6,7 @@ pub mod events;
 pub mod fields;
 pub mod groups;
 pub mod schema;
+pub mod sessions;
 pub mod tenants;
 pub mod tokens;
 pub mod users;

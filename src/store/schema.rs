@@ -80,6 +80,7 @@ diesel::table! {
         member_id -> Text,
         member_type -> Text,
         tenant_id -> Text,
+        display -> Nullable<Text>,
     }
 }
 
@@ -122,3 +123,15 @@ diesel::joinable!(user_emails -> users (user_id));
 diesel::allow_tables_to_appear_in_same_query!(
     tenants, signing_keys, tokens, users, user_emails, groups, group_members, custom_fields, admins, events,
 );
+
+diesel::table! {
+    admin_sessions (id_hash) {
+        id_hash -> Text,
+        admin_id -> Text,
+        csrf_token -> Text,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(admin_sessions, admins);

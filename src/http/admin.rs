@@ -1,0 +1,446 @@
+//! The token page (`/admin`): log in, see the Tenant URL, generate and revoke tokens, define
+//! custom attributes, read the sync history. Sessions live in the database; cookies are
+//! HttpOnly and SameSite=Strict; every form carries a CSRF token; an admin of another
+//! tenant gets 404.
+
+use actix_web::cookie::{Cookie, SameSite};
+use actix_web::http::{header, StatusCode};
+use actix_web::{web, HttpRequest, HttpResponse};
+use maud::Markup;
+use serde::Deserialize;
+
+use crate::app::AppState;
+use crate::auth::tokens::DEFAULT_EXPIRY_DAYS;
+use crate::scim::error::ScimError;
+use crate::service::admins::{close_session, may_manage, open_session, random_secret, same_secret, session_of, verify_admin};
+use crate::service::tenants as svc;
+use crate::store::admins::AdminRow;
+use crate::store::events::events_page;
+use crate::store::groups::count_groups;
+use crate::store::sessions::SessionRow;
+use crate::store::tenants::{find_tenant_by_slug, list_tenants, Tenant};
+use crate::store::users::count_users;
+use crate::store::now_millis;
+use crate::web::pages::{self, TenantView, Viewer};
+
+const SESSION_COOKIE: &str = "scimd_session";
+const LOGIN_CSRF_COOKIE: &str = "scimd_login_csrf";
+const HISTORY_PAGE: i64 = 50;
+
+/// Routes of the token page.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/admin", web::get().to(home))
+        .route("/admin/", web::get().to(home))
+        .route("/admin/login", web::post().to(login))
+        .route("/admin/logout", web::post().to(logout))
+        .route("/admin/tenants", web::post().to(create_tenant))
+        .route("/admin/t/{slug}", web::get().to(tenant_page))
+        .route("/admin/t/{slug}/tokens", web::post().to(generate_token))
+        .route("/admin/t/{slug}/tokens/{jti}/revoke", web::post().to(revoke_token))
+        .route("/admin/t/{slug}/fields", web::post().to(add_field))
+        .route("/admin/t/{slug}/history", web::get().to(history));
+}
+
+fn html(status: StatusCode, page: Markup) -> HttpResponse {
+    HttpResponse::build(status)
+        .content_type("text/html; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header(("X-Frame-Options", "DENY"))
+        .insert_header(("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'"))
+        .insert_header(("Referrer-Policy", "no-referrer"))
+        .body(page.into_string())
+}
+
+fn redirect(to: &str) -> HttpResponse {
+    HttpResponse::SeeOther().insert_header((header::LOCATION, to.to_string())).finish()
+}
+
+fn not_found() -> HttpResponse {
+    html(StatusCode::NOT_FOUND, pages::error_page("Not found", "There is no such page, or it is not yours."))
+}
+
+fn cookie<'a>(state: &AppState, name: &'a str, value: String) -> Cookie<'a> {
+    Cookie::build(name, value)
+        .path("/admin")
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .secure(state.settings.public_url().starts_with("https://"))
+        .finish()
+}
+
+/// Admin errors: internal failures become a 503/500 page, never a panic or a leak.
+fn failure(e: ScimError) -> HttpResponse {
+    let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    html(status, pages::error_page("Something went wrong", &e.detail))
+}
+
+/// The logged-in admin and its session, if the cookie names a live session.
+async fn session(req: &HttpRequest, state: &AppState) -> Result<Option<(SessionRow, AdminRow)>, ScimError> {
+    let Some(secret) = req.cookie(SESSION_COOKIE).map(|c| c.value().to_string()) else {
+        return Ok(None);
+    };
+    Ok(state.store.read(move |conn| session_of(conn, &secret)).await?)
+}
+
+fn viewer<'a>(session: &'a SessionRow, admin: &'a AdminRow) -> Viewer<'a> {
+    Viewer { username: &admin.username, csrf: &session.csrf_token, is_operator: admin.is_operator }
+}
+
+/// The tenant of a URL if this admin may manage it.
+async fn managed_tenant(state: &AppState, admin: &AdminRow, slug: &str) -> Result<Option<Tenant>, ScimError> {
+    let slug = slug.to_string();
+    let tenant = state.store.read(move |conn| Ok::<_, ScimError>(find_tenant_by_slug(conn, &slug)?)).await?;
+    Ok(tenant.filter(|t| may_manage(admin, t)))
+}
+
+fn form<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Option<T> {
+    serde_urlencoded::from_bytes(body).ok()
+}
+
+#[derive(Deserialize)]
+struct CsrfOnly {
+    csrf: String,
+}
+
+fn csrf_ok(session: &SessionRow, given: &str) -> bool {
+    same_secret(&session.csrf_token, given)
+}
+
+fn csrf_rejected() -> HttpResponse {
+    html(StatusCode::FORBIDDEN, pages::error_page("Form expired", "This form is no longer valid (CSRF check failed). Go back, reload the page and try again."))
+}
+
+/// GET /admin: the login form, the operator's tenant list, or the admin's tenant.
+async fn home(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let current = match session(&req, &state).await {
+        Ok(s) => s,
+        Err(e) => return failure(e),
+    };
+    match current {
+        None => login_form(&state, None, StatusCode::OK),
+        Some((session, admin)) if admin.is_operator => {
+            match state.store.read(|conn| Ok::<_, ScimError>(list_tenants(conn)?)).await {
+                Ok(all) => html(StatusCode::OK, pages::tenants(&viewer(&session, &admin), &all, &state.settings.public_url(), None)),
+                Err(e) => failure(e),
+            }
+        }
+        Some((_, admin)) => {
+            let tenant_id = admin.tenant_id.clone().unwrap_or_default();
+            let slug = state
+                .store
+                .read(move |conn| Ok::<_, ScimError>(list_tenants(conn)?.into_iter().find(|t| t.id == tenant_id)))
+                .await;
+            match slug {
+                Ok(Some(t)) => redirect(&format!("/admin/t/{}", t.slug)),
+                Ok(None) => not_found(),
+                Err(e) => failure(e),
+            }
+        }
+    }
+}
+
+fn login_form(state: &AppState, error: Option<&str>, status: StatusCode) -> HttpResponse {
+    // Double-submit token: the login form has no session yet.
+    let csrf = random_secret();
+    let mut resp = html(status, pages::login(error, &csrf));
+    let _ = resp.add_cookie(&cookie(state, LOGIN_CSRF_COOKIE, csrf));
+    resp
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    csrf: String,
+    username: String,
+    password: String,
+}
+
+/// POST /admin/login.
+async fn login(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) -> HttpResponse {
+    let Some(f) = form::<LoginForm>(&body) else {
+        return login_form(&state, Some("Enter a username and a password."), StatusCode::BAD_REQUEST);
+    };
+    let expected = req.cookie(LOGIN_CSRF_COOKIE).map(|c| c.value().to_string()).unwrap_or_default();
+    if expected.is_empty() || !same_secret(&expected, &f.csrf) {
+        return csrf_rejected();
+    }
+    let address = req.connection_info().realip_remote_addr().unwrap_or("unknown").to_string();
+    let user_key = format!("user:{}", f.username.to_lowercase());
+    let addr_key = format!("addr:{address}");
+    let now = now_millis();
+    let wait = state.throttle.retry_after(&[&user_key, &addr_key], now);
+    if wait > 0 {
+        let secs = (wait + 999) / 1000;
+        let mut resp = login_form(&state, Some(&format!("Too many failed attempts. Try again in {secs} seconds.")), StatusCode::TOO_MANY_REQUESTS);
+        resp.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from(secs));
+        return resp;
+    }
+    let (username, password) = (f.username.clone(), f.password.clone());
+    let outcome = state
+        .store
+        .write(move |conn| match verify_admin(conn, &username, &password)? {
+            Some(admin) => Ok::<_, ScimError>(Some(open_session(conn, &admin)?.0)),
+            None => Ok(None),
+        })
+        .await;
+    match outcome {
+        Ok(Some(secret)) => {
+            state.throttle.record_success(&[&user_key, &addr_key]);
+            tracing::info!(admin = %f.username, "admin logged in");
+            let mut resp = redirect("/admin");
+            let _ = resp.add_cookie(&cookie(&state, SESSION_COOKIE, secret));
+            resp
+        }
+        Ok(None) => {
+            state.throttle.record_failure(&[&user_key, &addr_key], now);
+            tracing::info!(admin = %f.username, "failed admin login");
+            login_form(&state, Some("Wrong username or password."), StatusCode::UNAUTHORIZED)
+        }
+        Err(e) => failure(e),
+    }
+}
+
+/// POST /admin/logout.
+async fn logout(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) -> HttpResponse {
+    if let Ok(Some((session, _))) = session(&req, &state).await {
+        let Some(f) = form::<CsrfOnly>(&body) else { return csrf_rejected() };
+        if !csrf_ok(&session, &f.csrf) {
+            return csrf_rejected();
+        }
+        if let Some(secret) = req.cookie(SESSION_COOKIE).map(|c| c.value().to_string()) {
+            if let Err(e) = state.store.write(move |conn| Ok::<_, ScimError>(close_session(conn, &secret)?)).await {
+                return failure(e);
+            }
+        }
+    }
+    let mut resp = redirect("/admin");
+    let mut gone = cookie(&state, SESSION_COOKIE, String::new());
+    gone.make_removal();
+    let _ = resp.add_cookie(&gone);
+    resp
+}
+
+#[derive(Deserialize)]
+struct TenantForm {
+    csrf: String,
+    slug: String,
+    #[serde(default)]
+    name: String,
+}
+
+/// POST /admin/tenants (operators).
+async fn create_tenant(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) -> HttpResponse {
+    let (session, admin) = match session(&req, &state).await {
+        Ok(Some(s)) => s,
+        Ok(None) => return redirect("/admin"),
+        Err(e) => return failure(e),
+    };
+    if !admin.is_operator {
+        return not_found();
+    }
+    let Some(f) = form::<TenantForm>(&body) else { return csrf_rejected() };
+    if !csrf_ok(&session, &f.csrf) {
+        return csrf_rejected();
+    }
+    let slug = f.slug.trim().to_string();
+    let name = f.name.trim().to_string();
+    let created = state
+        .store
+        .write(move |conn| svc::create_tenant(conn, &slug, (!name.is_empty()).then_some(name.as_str())))
+        .await;
+    match created {
+        Ok(t) => redirect(&format!("/admin/t/{}", t.slug)),
+        Err(e) if e.status < 500 => match state.store.read(|conn| Ok::<_, ScimError>(list_tenants(conn)?)).await {
+            Ok(all) => html(StatusCode::BAD_REQUEST, pages::tenants(&viewer(&session, &admin), &all, &state.settings.public_url(), Some(&e.detail))),
+            Err(e) => failure(e),
+        },
+        Err(e) => failure(e),
+    }
+}
+
+/// Messages of a tenant page render.
+#[derive(Default)]
+struct PageMessages {
+    new_token: Option<String>,
+    error: Option<String>,
+    notice: Option<String>,
+}
+
+async fn render_tenant(state: &AppState, session: &SessionRow, admin: &AdminRow, tenant: Tenant, status: StatusCode, msgs: PageMessages) -> HttpResponse {
+    let t = tenant.clone();
+    let data = state
+        .store
+        .read(move |conn| {
+            let tokens = svc::list_tokens(conn, &t)?;
+            let fields = svc::list_custom_fields(conn, &t)?;
+            let (active, inactive) = count_users(conn, &t.id)?;
+            let groups = count_groups(conn, &t.id)?;
+            Ok::<_, ScimError>((tokens, fields, active, inactive, groups))
+        })
+        .await;
+    let (tokens, fields, active, inactive, groups) = match data {
+        Ok(d) => d,
+        Err(e) => return failure(e),
+    };
+    let view = TenantView {
+        tenant: &tenant,
+        tenant_url: state.settings.tenant_url(&tenant.slug),
+        tokens: &tokens,
+        fields: &fields,
+        users_active: active,
+        users_inactive: inactive,
+        groups,
+        now: now_millis(),
+        new_token: msgs.new_token.as_deref(),
+        error: msgs.error.as_deref(),
+        notice: msgs.notice.as_deref(),
+    };
+    html(status, pages::tenant(&viewer(session, admin), &view))
+}
+
+/// Resolve session and tenant for a tenant page, or the response to give instead.
+async fn tenant_context(req: &HttpRequest, state: &AppState, slug: &str) -> Result<(SessionRow, AdminRow, Tenant), HttpResponse> {
+    let (session, admin) = match session(req, state).await {
+        Ok(Some(s)) => s,
+        Ok(None) => return Err(redirect("/admin")),
+        Err(e) => return Err(failure(e)),
+    };
+    match managed_tenant(state, &admin, slug).await {
+        Ok(Some(t)) => Ok((session, admin, t)),
+        Ok(None) => Err(not_found()),
+        Err(e) => Err(failure(e)),
+    }
+}
+
+/// GET /admin/t/{slug}.
+async fn tenant_page(req: HttpRequest, state: web::Data<AppState>, slug: web::Path<String>) -> HttpResponse {
+    match tenant_context(&req, &state, &slug).await {
+        Ok((session, admin, tenant)) => render_tenant(&state, &session, &admin, tenant, StatusCode::OK, PageMessages::default()).await,
+        Err(resp) => resp,
+    }
+}
+
+#[derive(Deserialize)]
+struct TokenForm {
+    csrf: String,
+    days: Option<String>,
+    #[serde(default)]
+    label: String,
+}
+
+/// POST /admin/t/{slug}/tokens: generate a token and show it once.
+async fn generate_token(req: HttpRequest, state: web::Data<AppState>, slug: web::Path<String>, body: web::Bytes) -> HttpResponse {
+    let (session, admin, tenant) = match tenant_context(&req, &state, &slug).await {
+        Ok(c) => c,
+        Err(resp) => return resp,
+    };
+    let Some(f) = form::<TokenForm>(&body) else { return csrf_rejected() };
+    if !csrf_ok(&session, &f.csrf) {
+        return csrf_rejected();
+    }
+    let days = match f.days.as_deref().map(str::trim).filter(|d| !d.is_empty()) {
+        None => DEFAULT_EXPIRY_DAYS,
+        Some(d) => match d.parse::<i64>() {
+            Ok(n) => n,
+            Err(_) => {
+                let msgs = PageMessages { error: Some(format!("Expiry must be a number of days between 1 and 365, got {d:?}.")), ..Default::default() };
+                return render_tenant(&state, &session, &admin, tenant, StatusCode::BAD_REQUEST, msgs).await;
+            }
+        },
+    };
+    let (st, t, label) = (state.clone(), tenant.clone(), f.label.trim().to_string());
+    let issued = state.store.write(move |conn| svc::issue_token(conn, &st.keys, &t, days, &label)).await;
+    match issued {
+        Ok((jwt, record)) => {
+            tracing::info!(tenant = %tenant.slug, token_id = %record.jti, admin = %admin.username, "token generated on the page");
+            let msgs = PageMessages { new_token: Some(jwt), ..Default::default() };
+            render_tenant(&state, &session, &admin, tenant, StatusCode::OK, msgs).await
+        }
+        Err(e) if e.status < 500 => {
+            let msgs = PageMessages { error: Some(e.detail), ..Default::default() };
+            render_tenant(&state, &session, &admin, tenant, StatusCode::BAD_REQUEST, msgs).await
+        }
+        Err(e) => failure(e),
+    }
+}
+
+/// POST /admin/t/{slug}/tokens/{jti}/revoke.
+async fn revoke_token(req: HttpRequest, state: web::Data<AppState>, path: web::Path<(String, String)>, body: web::Bytes) -> HttpResponse {
+    let (slug, jti) = path.into_inner();
+    let (session, admin, tenant) = match tenant_context(&req, &state, &slug).await {
+        Ok(c) => c,
+        Err(resp) => return resp,
+    };
+    let Some(f) = form::<CsrfOnly>(&body) else { return csrf_rejected() };
+    if !csrf_ok(&session, &f.csrf) {
+        return csrf_rejected();
+    }
+    let t = tenant.clone();
+    match state.store.write(move |conn| svc::revoke_token(conn, &jti, Some(&t))).await {
+        Ok(()) => render_tenant(&state, &session, &admin, tenant, StatusCode::OK, PageMessages { notice: Some("Token revoked: it no longer works.".into()), ..Default::default() }).await,
+        Err(e) if e.status == 404 => not_found(),
+        Err(e) => failure(e),
+    }
+}
+
+#[derive(Deserialize)]
+struct FieldForm {
+    csrf: String,
+    name: String,
+    field_type: String,
+    multi_valued: Option<String>,
+}
+
+/// POST /admin/t/{slug}/fields.
+async fn add_field(req: HttpRequest, state: web::Data<AppState>, slug: web::Path<String>, body: web::Bytes) -> HttpResponse {
+    let (session, admin, tenant) = match tenant_context(&req, &state, &slug).await {
+        Ok(c) => c,
+        Err(resp) => return resp,
+    };
+    let Some(f) = form::<FieldForm>(&body) else { return csrf_rejected() };
+    if !csrf_ok(&session, &f.csrf) {
+        return csrf_rejected();
+    }
+    let t = tenant.clone();
+    let name = f.name.trim().to_string();
+    let multi = f.multi_valued.is_some();
+    let added = state.store.write(move |conn| svc::add_custom_field(conn, &t, &name, &f.field_type, multi)).await;
+    match added {
+        Ok(field) => {
+            let notice = format!("Added {}. In Entra, add the target attribute {}:{}.", field.name, crate::scim::schema::CUSTOM_USER_SCHEMA, field.name);
+            render_tenant(&state, &session, &admin, tenant, StatusCode::OK, PageMessages { notice: Some(notice), ..Default::default() }).await
+        }
+        Err(e) if e.status < 500 => render_tenant(&state, &session, &admin, tenant, StatusCode::BAD_REQUEST, PageMessages { error: Some(e.detail), ..Default::default() }).await,
+        Err(e) => failure(e),
+    }
+}
+
+#[derive(Deserialize)]
+struct HistoryQuery {
+    action: Option<String>,
+    page: Option<i64>,
+}
+
+/// GET /admin/t/{slug}/history?action=&page=.
+async fn history(req: HttpRequest, state: web::Data<AppState>, slug: web::Path<String>) -> HttpResponse {
+    let (session, admin, tenant) = match tenant_context(&req, &state, &slug).await {
+        Ok(c) => c,
+        Err(resp) => return resp,
+    };
+    let q: HistoryQuery = serde_urlencoded::from_str(req.query_string()).unwrap_or(HistoryQuery { action: None, page: None });
+    const ACTIONS: [&str; 6] = ["created", "updated", "deactivated", "reactivated", "deleted", "rejected"];
+    let action = q.action.filter(|a| ACTIONS.contains(&a.as_str()));
+    let page = q.page.unwrap_or(1).clamp(1, 1_000_000);
+    let (tid, act) = (tenant.id.clone(), action.clone());
+    let events = state
+        .store
+        .read(move |conn| Ok::<_, ScimError>(events_page(conn, &tid, act.as_deref(), (page - 1) * HISTORY_PAGE, HISTORY_PAGE + 1)?))
+        .await;
+    match events {
+        Ok(mut events) => {
+            let has_more = events.len() as i64 > HISTORY_PAGE;
+            events.truncate(usize::try_from(HISTORY_PAGE).unwrap_or(50));
+            html(StatusCode::OK, pages::history(&viewer(&session, &admin), &tenant, &events, action.as_deref(), page, has_more))
+        }
+        Err(e) => failure(e),
+    }
+}

@@ -1,0 +1,4 @@
+//! The token page's HTML: server-rendered with maud (escaped by construction), a little CSS,
+//! and JavaScript only for the copy buttons.
+
+pub mod pages;

@@ -1,0 +1,308 @@
+//! Pages of `/admin`.
+
+use maud::{html, Markup, PreEscaped, DOCTYPE};
+
+use crate::scim::render::timestamp;
+use crate::scim::schema::{CustomField, CUSTOM_USER_SCHEMA};
+use crate::store::events::Event;
+use crate::store::tenants::Tenant;
+use crate::store::tokens::TokenRecord;
+
+const CSS: &str = r#"
+body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:0;background:#f6f7f9;color:#1d2330}
+header{background:#1d2330;color:#fff;padding:.8rem 1.5rem;display:flex;justify-content:space-between;align-items:center}
+header a,header button{color:#fff}
+main{max-width:60rem;margin:1.5rem auto;padding:0 1rem}
+section{background:#fff;border:1px solid #dde1e7;border-radius:8px;padding:1rem 1.25rem;margin-bottom:1.25rem}
+h1{font-size:1.4rem}h2{font-size:1.1rem;margin-top:0}
+code,.secret{font-family:ui-monospace,Menlo,Consolas,monospace;background:#eef1f5;padding:.15rem .35rem;border-radius:4px;word-break:break-all}
+.secret{display:block;padding:.6rem;margin:.5rem 0}
+table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:.35rem .5rem;border-bottom:1px solid #eef1f5;font-size:.92rem}
+.warn{color:#a15c00;font-weight:600}.bad{color:#b3261e;font-weight:600}.ok{color:#1e7d32}
+.error{background:#fde8e7;border:1px solid #f3b4b0;padding:.6rem;border-radius:6px}
+.notice{background:#e8f4ea;border:1px solid #b6dcbc;padding:.6rem;border-radius:6px}
+label{display:inline-block;margin:.25rem .75rem .25rem 0}
+input,select,button{font:inherit;padding:.3rem .5rem}
+button{cursor:pointer}
+form.inline{display:inline}
+ol li{margin:.3rem 0}
+.muted{color:#5b6473;font-size:.9rem}
+"#;
+
+const COPY_JS: &str = r#"
+document.querySelectorAll('button[data-copy]').forEach(function(b){
+  b.addEventListener('click',function(){
+    var t=document.getElementById(b.getAttribute('data-copy')).textContent.trim();
+    navigator.clipboard.writeText(t).then(function(){b.textContent='Copied';},function(){b.textContent='Select and copy';});
+  });
+});
+"#;
+
+/// Who is looking at the page (for the header).
+pub struct Viewer<'a> {
+    pub username: &'a str,
+    pub csrf: &'a str,
+    pub is_operator: bool,
+}
+
+fn layout(title: &str, viewer: Option<&Viewer<'_>>, body: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " · scimd" }
+                style { (PreEscaped(CSS)) }
+            }
+            body {
+                header {
+                    strong { "scimd · provisioning from Microsoft Entra ID" }
+                    @if let Some(v) = viewer {
+                        div {
+                            span.muted style="color:#c9cfd8" { (v.username) }
+                            " "
+                            form.inline method="post" action="/admin/logout" {
+                                input type="hidden" name="csrf" value=(v.csrf);
+                                button type="submit" id="logout" { "Log out" }
+                            }
+                        }
+                    }
+                }
+                main { (body) }
+                script { (PreEscaped(COPY_JS)) }
+            }
+        }
+    }
+}
+
+/// The login form; `csrf` is the login form's double-submit token.
+pub fn login(error: Option<&str>, csrf: &str) -> Markup {
+    layout(
+        "Log in",
+        None,
+        html! {
+            section {
+                h1 { "Log in" }
+                p.muted { "Log in to get the Tenant URL and a Secret Token for your Microsoft Entra provisioning." }
+                @if let Some(e) = error { p.error role="alert" { (e) } }
+                form method="post" action="/admin/login" {
+                    input type="hidden" name="csrf" value=(csrf);
+                    label { "Username " input type="text" name="username" id="username" autocomplete="username" required; }
+                    label { "Password " input type="password" name="password" id="password" autocomplete="current-password" required; }
+                    button type="submit" id="login" { "Log in" }
+                }
+            }
+        },
+    )
+}
+
+/// The operator's list of tenants, with a form to create one.
+pub fn tenants(viewer: &Viewer<'_>, tenants: &[Tenant], public_url: &str, message: Option<&str>) -> Markup {
+    layout(
+        "Tenants",
+        Some(viewer),
+        html! {
+            h1 { "Tenants" }
+            @if let Some(m) = message { p.error role="alert" { (m) } }
+            section {
+                table {
+                    tr { th { "Tenant" } th { "Name" } th { "Tenant URL" } }
+                    @for t in tenants {
+                        tr {
+                            td { a href={ "/admin/t/" (t.slug) } { (t.slug) } }
+                            td { (t.name) }
+                            td { code { (public_url) "/scim/v2/tenants/" (t.slug) } }
+                        }
+                    }
+                }
+            }
+            section {
+                h2 { "Create a tenant" }
+                form method="post" action="/admin/tenants" {
+                    input type="hidden" name="csrf" value=(viewer.csrf);
+                    label { "Slug " input type="text" name="slug" id="slug" pattern="[a-z0-9-]{1,63}" required placeholder="acme"; }
+                    label { "Name " input type="text" name="name" placeholder="Acme Corp"; }
+                    button type="submit" id="create-tenant" { "Create" }
+                }
+            }
+        },
+    )
+}
+
+/// What the tenant page shows.
+pub struct TenantView<'a> {
+    pub tenant: &'a Tenant,
+    pub tenant_url: String,
+    pub tokens: &'a [TokenRecord],
+    pub fields: &'a [CustomField],
+    pub users_active: i64,
+    pub users_inactive: i64,
+    pub groups: i64,
+    pub now: i64,
+    /// A token just generated: shown once.
+    pub new_token: Option<&'a str>,
+    pub error: Option<&'a str>,
+    pub notice: Option<&'a str>,
+}
+
+const DAY: i64 = 24 * 60 * 60 * 1000;
+
+fn token_status(t: &TokenRecord, now: i64) -> Markup {
+    if t.revoked_at.is_some() {
+        html! { span.bad { "revoked" } }
+    } else if t.expires_at <= now {
+        html! { span.bad { "expired" } }
+    } else if t.expires_at - now < 14 * DAY {
+        html! { span.warn { "expires in " ((t.expires_at - now) / DAY) " days — issue a new one" } }
+    } else {
+        html! { span.ok { "valid" } }
+    }
+}
+
+/// The tenant page: Tenant URL, Entra steps, tokens, custom fields, counts.
+pub fn tenant(viewer: &Viewer<'_>, v: &TenantView<'_>) -> Markup {
+    let slug = &v.tenant.slug;
+    layout(
+        &v.tenant.name,
+        Some(viewer),
+        html! {
+            @if viewer.is_operator { p { a href="/admin" { "← All tenants" } } }
+            h1 { (v.tenant.name) }
+            @if let Some(e) = v.error { p.error role="alert" { (e) } }
+            @if let Some(n) = v.notice { p.notice role="status" { (n) } }
+            @if let Some(token) = v.new_token {
+                section #new-token-section {
+                    h2 { "Your new Secret Token" }
+                    p { strong { "Copy it now: it is shown only once." } " Paste it into Entra's Secret Token field." }
+                    code.secret #new-token { (token) }
+                    button type="button" data-copy="new-token" id="copy-token" { "Copy token" }
+                }
+            }
+            section {
+                h2 { "Tenant URL" }
+                code.secret #tenant-url { (v.tenant_url) }
+                button type="button" data-copy="tenant-url" id="copy-url" { "Copy Tenant URL" }
+                h2 style="margin-top:1rem" { "Connect Microsoft Entra ID" }
+                ol {
+                    li { "In the Microsoft Entra admin center, open " em { "Enterprise applications" } ", your app, then " em { "Provisioning" } "." }
+                    li { "Set " strong { "Provisioning Mode" } " to " strong { "Automatic" } "." }
+                    li { "Under " em { "Admin Credentials" } ", paste the Tenant URL above into " strong { "Tenant URL" } "." }
+                    li { "Generate a token below and paste it into " strong { "Secret Token" } "." }
+                    li { "Press " strong { "Test Connection" } ": it must turn green." }
+                    li { "In " em { "Mappings" } ", keep " code { "mail" } " → " code { "emails[type eq \"work\"].value" } " as the matching attribute, then turn provisioning " strong { "On" } "." }
+                }
+            }
+            section {
+                h2 { "Generate a Secret Token" }
+                form method="post" action={ "/admin/t/" (slug) "/tokens" } {
+                    input type="hidden" name="csrf" value=(viewer.csrf);
+                    label { "Expires in (days) " input type="number" name="days" id="days" min="1" max="365" value="90" required; }
+                    label { "Label " input type="text" name="label" id="label" maxlength="200" placeholder="Entra production"; }
+                    button type="submit" id="generate" { "Generate token" }
+                }
+                p.muted { "Several tokens can be valid at once: generate a new one, update Entra, then revoke the old one — no downtime." }
+                table #tokens {
+                    tr { th { "Label" } th { "Created" } th { "Expires" } th { "Last used" } th { "Status" } th {} }
+                    @for t in v.tokens {
+                        tr {
+                            td { (t.label) }
+                            td { (timestamp(t.created_at)) }
+                            td { (timestamp(t.expires_at)) }
+                            td { @match t.last_used_at { Some(at) => (timestamp(at)), None => "never" } }
+                            td { (token_status(t, v.now)) }
+                            td {
+                                @if t.revoked_at.is_none() {
+                                    form.inline method="post" action={ "/admin/t/" (slug) "/tokens/" (t.jti) "/revoke" } {
+                                        input type="hidden" name="csrf" value=(viewer.csrf);
+                                        button type="submit" class="revoke" { "Revoke" }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            section {
+                h2 { "Custom attributes" }
+                p.muted { "Attributes of " code { (CUSTOM_USER_SCHEMA) } ". In Entra, add each under " em { "Edit attribute list" } " with the target attribute shown, then map it." }
+                table #fields {
+                    tr { th { "Name" } th { "Type" } th { "Multi-valued" } th { "Target attribute in Entra" } }
+                    @for f in v.fields {
+                        tr {
+                            td { (f.name) }
+                            td { (f.field_type.as_str()) }
+                            td { @if f.multi_valued { "yes" } @else { "no" } }
+                            td { code { (CUSTOM_USER_SCHEMA) ":" (f.name) } }
+                        }
+                    }
+                }
+                form method="post" action={ "/admin/t/" (slug) "/fields" } {
+                    input type="hidden" name="csrf" value=(viewer.csrf);
+                    label { "Name " input type="text" name="name" id="field-name" required placeholder="postalCode"; }
+                    label { "Type "
+                        select name="field_type" id="field-type" {
+                            @for t in ["string", "boolean", "integer", "decimal", "dateTime", "reference"] { option value=(t) { (t) } }
+                        }
+                    }
+                    label { input type="checkbox" name="multi_valued" value="true"; " multi-valued" }
+                    button type="submit" id="add-field" { "Add attribute" }
+                }
+            }
+            section {
+                h2 { "Provisioned" }
+                p #counts { (v.users_active) " active users · " (v.users_inactive) " deactivated users · " (v.groups) " groups" }
+                p { a href={ "/admin/t/" (slug) "/history" } id="history-link" { "Sync history →" } }
+            }
+        },
+    )
+}
+
+/// The provisioning log, newest first, one page.
+pub fn history(viewer: &Viewer<'_>, tenant: &Tenant, events: &[Event], action: Option<&str>, page: i64, has_more: bool) -> Markup {
+    let slug = &tenant.slug;
+    let filter = action.unwrap_or("");
+    layout(
+        "Sync history",
+        Some(viewer),
+        html! {
+            p { a href={ "/admin/t/" (slug) } { "← " (tenant.name) } }
+            h1 { "Sync history" }
+            section {
+                form method="get" action={ "/admin/t/" (slug) "/history" } {
+                    label { "Action "
+                        select name="action" id="action" {
+                            option value="" selected[filter.is_empty()] { "all" }
+                            @for a in ["created", "updated", "deactivated", "reactivated", "deleted", "rejected"] {
+                                option value=(a) selected[filter == a] { (a) }
+                            }
+                        }
+                    }
+                    button type="submit" { "Filter" }
+                }
+                table #events {
+                    tr { th { "When" } th { "Action" } th { "Type" } th { "Resource" } th { "Detail" } }
+                    @for e in events {
+                        tr {
+                            td { (timestamp(e.at)) }
+                            td class=(if e.action == "rejected" { "bad" } else { "" }) { (e.action) }
+                            td { (e.resource_type) }
+                            td { code { (e.resource_id.as_deref().unwrap_or("-")) } }
+                            td { (e.detail) }
+                        }
+                    }
+                }
+                @if events.is_empty() { p.muted { "Nothing yet." } }
+                p {
+                    @if page > 1 { a href={ "?action=" (filter) "&page=" (page - 1) } { "← Newer" } " " }
+                    @if has_more { a href={ "?action=" (filter) "&page=" (page + 1) } { "Older →" } }
+                }
+            }
+        },
+    )
+}
+
+/// A plain error page (404, 403, 429…).
+pub fn error_page(title: &str, message: &str) -> Markup {
+    layout(title, None, html! { section { h1 { (title) } p { (message) } p { a href="/admin" { "Back" } } } })
+}
