@@ -100,7 +100,10 @@ pub fn member_refs(members: &Value) -> Vec<MemberRef> {
         let Some(id) = item.get("value").and_then(Value::as_str) else {
             continue;
         };
-        let display = item.get("display").and_then(Value::as_str).map(str::to_string);
+        let display = item
+            .get("display")
+            .and_then(Value::as_str)
+            .map(str::to_string);
         match at.get(id).and_then(|&i| refs.get_mut(i)) {
             Some(existing) => {
                 if display.is_some() {
@@ -929,12 +932,12 @@ fn merge_into(
 ) -> Result<(), ScimError> {
     // A new `value` resets the object before anything is set, so that the other
     // sub-attributes given with it (e.g. the manager's `$ref`) stay whatever their order.
-    let value_entry = incoming.iter().find(|(k, _)| k.eq_ignore_ascii_case("value"));
-    if let (true, Some((key, v)), Some(sd)) = (
-        reset_on_new_value,
-        value_entry,
-        target.def().sub("value"),
-    ) {
+    let value_entry = incoming
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("value"));
+    if let (true, Some((key, v)), Some(sd)) =
+        (reset_on_new_value, value_entry, target.def().sub("value"))
+    {
         let new = sd.normalize(v.clone(), &format!("{}.{key}", target.label))?;
         if get_ci(obj, "value").is_some_and(|old| Some(old) != new.as_ref()) {
             obj.clear();
@@ -1801,7 +1804,10 @@ mod tests {
         if let Some(m) = u.as_object_mut() {
             m.remove(ENT);
         }
-        let out = ok(&u, json!([{"op": "add", "path": ENT, "value": {"schemas": [ENT]}}]));
+        let out = ok(
+            &u,
+            json!([{"op": "add", "path": ENT, "value": {"schemas": [ENT]}}]),
+        );
         assert!(out.get(ENT).is_none(), "{out}");
         assert_eq!(out["schemas"], json!([USER_SCHEMA]));
     }
@@ -2314,10 +2320,7 @@ mod tests {
             patch_group(json!([{"op": "remove", "path": "members", "value": null}])).expect("ok");
         assert_eq!(ch, vec![]);
         let (_, ch) = patch_group(json!([{"op": "replace", "path": "members", "value": [{"value": "a"}, {"value": "b"}]}])).expect("ok");
-        assert_eq!(
-            ch,
-            vec![MemberChange::ReplaceAll(refs(&["a", "b"]))]
-        );
+        assert_eq!(ch, vec![MemberChange::ReplaceAll(refs(&["a", "b"]))]);
         let (_, ch) =
             patch_group(json!([{"op": "replace", "path": "members", "value": []}])).expect("ok");
         assert_eq!(ch, vec![MemberChange::ReplaceAll(vec![])]);
@@ -2358,15 +2361,20 @@ mod tests {
         assert_eq!(
             ch,
             vec![
-                MemberChange::Add(vec![MemberRef::with_display("u1", "Alice"), MemberRef::new("u2")]),
+                MemberChange::Add(vec![
+                    MemberRef::with_display("u1", "Alice"),
+                    MemberRef::new("u2")
+                ]),
                 MemberChange::ReplaceAll(vec![MemberRef::with_display("u3", "Carol")]),
                 MemberChange::Remove(vec!["u1".into()]),
                 MemberChange::Add(vec![MemberRef::with_display("u4", "Dan")]),
             ]
         );
         // A display must be a string.
-        let e = patch_group(json!([{"op": "add", "path": "members", "value": [{"value": "u1", "display": 3}]}]))
-            .expect_err("type");
+        let e = patch_group(
+            json!([{"op": "add", "path": "members", "value": [{"value": "u1", "display": 3}]}]),
+        )
+        .expect_err("type");
         assert_eq!(e.scim_type, Some(ScimType::InvalidValue));
         assert!(e.detail.contains("members.display"), "{}", e.detail);
     }
@@ -2383,7 +2391,10 @@ mod tests {
                 {"value": 5},
                 {"value": "a", "display": "A2"}
             ])),
-            vec![MemberRef::with_display("a", "A2"), MemberRef::with_display("b", "B")]
+            vec![
+                MemberRef::with_display("a", "A2"),
+                MemberRef::with_display("b", "B")
+            ]
         );
         assert_eq!(member_refs(&Value::Null), vec![]);
         assert_eq!(member_refs(&json!({"value": "a"})), vec![]);

@@ -11,7 +11,8 @@ use crate::store::tokens::TokenRecord;
 const CSS: &str = r#"
 body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:0;background:#f6f7f9;color:#1d2330}
 header{background:#1d2330;color:#fff;padding:.8rem 1.5rem;display:flex;justify-content:space-between;align-items:center}
-header a,header button{color:#fff}
+header a{color:#fff}
+header button{background:transparent;border:1px solid #8a93a3;color:#fff;border-radius:4px}
 main{max-width:60rem;margin:1.5rem auto;padding:0 1rem}
 section{background:#fff;border:1px solid #dde1e7;border-radius:8px;padding:1rem 1.25rem;margin-bottom:1.25rem}
 h1{font-size:1.4rem}h2{font-size:1.1rem;margin-top:0}
