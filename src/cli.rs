@@ -48,6 +48,8 @@ pub enum Command {
         #[arg(long, default_value = "30d")]
         older_than: String,
     },
+    /// Benchmark an Entra-shaped workload against a scimd it starts.
+    Bench(crate::bench::BenchOptions),
     /// Print a tenant's provisioning log.
     Events {
         slug: String,
@@ -171,10 +173,13 @@ fn run(cli: Cli) -> Result<(), String> {
     if let Command::Serve = cli.command {
         return serve(settings);
     }
+    if let Command::Bench(opts) = cli.command {
+        return crate::bench::run(opts);
+    }
     let state = AppState::open(settings.clone())?;
     let store = &state.store;
     match cli.command {
-        Command::Serve => Ok(()),
+        Command::Serve | Command::Bench(_) => Ok(()),
         Command::Tenant(TenantCommand::Create { slug, name }) => {
             let tenant = store.write_blocking(|conn| svc::create_tenant(conn, &slug, name.as_deref())).map_err(scim)?;
             println!("{}", settings.tenant_url(&tenant.slug));

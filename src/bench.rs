@@ -1,0 +1,407 @@
+//! `scimd bench`: an Entra-shaped load over HTTP keep-alive with many concurrent clients,
+//! against a scimd it starts (SQLite or PostgreSQL) or one it is pointed at. Prints, per
+//! operation, requests/s, p50, p99 and errors; and for the run, server RSS and database size.
+
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use clap::Args;
+use serde_json::{json, Value};
+
+use crate::app::AppState;
+use crate::config::Settings;
+use crate::service::tenants as svc;
+
+/// Options of `scimd bench`.
+#[derive(Debug, Clone, Args)]
+pub struct BenchOptions {
+    /// Users to provision per tenant.
+    #[arg(long, default_value_t = 10_000)]
+    pub users: usize,
+    /// Concurrent HTTP clients.
+    #[arg(long, default_value_t = 32)]
+    pub concurrency: usize,
+    /// Tenants provisioned at once (users are spread over them).
+    #[arg(long, default_value_t = 1)]
+    pub tenants: usize,
+    /// Groups per tenant for the membership phase.
+    #[arg(long, default_value_t = 10)]
+    pub groups: usize,
+    /// `sqlite` or `postgres` (the database of the server the bench starts).
+    #[arg(long, default_value = "sqlite")]
+    pub backend: String,
+    /// PostgreSQL URL for `--backend postgres` (a fresh schema is made in it).
+    #[arg(long, env = "SCIMD_BENCH_POSTGRES_URL", default_value = "postgres://postgres@127.0.0.1:5432/test")]
+    pub postgres_url: String,
+    /// Client threads (each runs its share of the connections).
+    #[arg(long, default_value_t = 2)]
+    pub client_threads: usize,
+    /// Server worker threads for the started server.
+    #[arg(long)]
+    pub server_workers: Option<usize>,
+    /// Keep the database after the run (its URL is printed).
+    #[arg(long)]
+    pub keep: bool,
+}
+
+/// One operation's latencies (µs) and errors.
+#[derive(Default)]
+struct OpStats {
+    latencies: Mutex<Vec<u32>>,
+    errors: AtomicU64,
+}
+
+struct Target {
+    base: String,
+    tenants: Vec<(String, String)>,
+}
+
+fn percentile(sorted: &[u32], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    f64::from(sorted[idx.min(sorted.len() - 1)]) / 1000.0
+}
+
+fn rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status.lines().find(|l| l.starts_with("VmRSS:"))?.split_whitespace().nth(1)?.parse().ok()
+}
+
+fn dir_size(path: &std::path::Path) -> u64 {
+    std::fs::read_dir(path)
+        .map(|entries| entries.filter_map(Result::ok).filter_map(|e| e.metadata().ok()).filter(|m| m.is_file()).map(|m| m.len()).sum())
+        .unwrap_or(0)
+}
+
+/// Run the benchmark; prints a table to stdout.
+pub fn run(opts: BenchOptions) -> Result<(), String> {
+    let tmp = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let (db_url, schema) = match opts.backend.as_str() {
+        "sqlite" => (format!("sqlite://{}", tmp.path().join("bench.db").display()), None),
+        "postgres" => {
+            use diesel::{Connection, RunQueryDsl};
+            let schema = format!("bench_{}", uuid::Uuid::new_v4().simple());
+            let mut conn = diesel::PgConnection::establish(&opts.postgres_url).map_err(|e| e.to_string())?;
+            diesel::sql_query(format!("CREATE SCHEMA {schema}")).execute(&mut conn).map_err(|e| e.to_string())?;
+            let sep = if opts.postgres_url.contains('?') { '&' } else { '?' };
+            (format!("{}{sep}options=-csearch_path%3D{schema}", opts.postgres_url), Some(schema))
+        }
+        other => return Err(format!("unknown backend {other:?}: use sqlite or postgres")),
+    };
+    let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map_err(|e| e.to_string())?.port();
+    let base = format!("http://127.0.0.1:{port}");
+
+    // Tenants and tokens, written directly to the database the server will use.
+    let settings = Settings { database_url: Some(db_url.clone()), public_url: Some(base.clone()), pool_size: 2, ..Settings::default() };
+    let state = AppState::open(settings)?;
+    let mut tenants = Vec::new();
+    for i in 0..opts.tenants.max(1) {
+        let slug = format!("bench{i}");
+        let token = state
+            .store
+            .write_blocking(|conn| {
+                let t = svc::create_tenant(conn, &slug, None)?;
+                svc::issue_token(conn, &state.keys, &t, 1, "bench")
+            })
+            .map_err(|e| e.detail)?
+            .0;
+        tenants.push((slug, token));
+    }
+    drop(state);
+
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let mut cmd = std::process::Command::new(exe);
+    cmd.args(["--database-url", &db_url, "--bind", &format!("127.0.0.1:{port}"), "--public-url", &base, "serve"])
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    if let Some(w) = opts.server_workers {
+        cmd.args(["--workers", &w.to_string()]);
+    }
+    let mut server = cmd.spawn().map_err(|e| format!("cannot start scimd: {e}"))?;
+    let started = Instant::now();
+    let ready = loop {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            break true;
+        }
+        if started.elapsed() > Duration::from_secs(20) {
+            break false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    if !ready {
+        let _ = server.kill();
+        return Err("scimd did not start".into());
+    }
+    println!("scimd bench: backend {} · {} users × {} tenants · concurrency {} · {} client threads", opts.backend, opts.users, tenants.len(), opts.concurrency, opts.client_threads);
+    let target = Arc::new(Target { base, tenants });
+    let result = phases(&opts, &target);
+    let rss = rss_kib(server.id());
+    let _ = server.kill();
+    let _ = server.wait();
+    let db_size = match &schema {
+        None => dir_size(tmp.path()),
+        Some(schema) => {
+            use diesel::{Connection, RunQueryDsl};
+            #[derive(diesel::QueryableByName)]
+            struct Size {
+                #[diesel(sql_type = diesel::sql_types::BigInt)]
+                size: i64,
+            }
+            let mut conn = diesel::PgConnection::establish(&opts.postgres_url).map_err(|e| e.to_string())?;
+            let size = diesel::sql_query(format!(
+                "SELECT COALESCE(SUM(pg_total_relation_size(c.oid)), 0)::BIGINT AS size FROM pg_class c \
+                 JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = '{schema}' AND c.relkind = 'r'"
+            ))
+            .get_result::<Size>(&mut conn)
+            .map(|s| s.size)
+            .unwrap_or(0);
+            if !opts.keep {
+                let _ = diesel::sql_query(format!("DROP SCHEMA {schema} CASCADE")).execute(&mut conn);
+            }
+            u64::try_from(size).unwrap_or(0)
+        }
+    };
+    result?;
+    println!("server RSS at end: {} MiB · database size: {:.1} MiB", rss.map(|k| k / 1024).unwrap_or(0), db_size as f64 / 1_048_576.0);
+    if opts.keep {
+        let kept = tmp.keep();
+        println!("database kept: {db_url} ({})", kept.display());
+    }
+    Ok(())
+}
+
+fn mail(tenant: usize, i: usize) -> String {
+    format!("user{i}.t{tenant}@bench.example.com")
+}
+
+/// The operations, in the order an Entra cycle sends them.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Op {
+    Match,
+    Create,
+    Get,
+    Patch,
+    Deactivate,
+    GroupAdd,
+}
+
+impl Op {
+    fn name(self) -> &'static str {
+        match self {
+            Op::Match => "match (GET filter mail)",
+            Op::Create => "create (POST /Users)",
+            Op::Get => "GET /Users/{id}",
+            Op::Patch => "PATCH (Entra dialect)",
+            Op::Deactivate => "deactivate (PATCH active)",
+            Op::GroupAdd => "group member add (PATCH)",
+        }
+    }
+}
+
+fn phases(opts: &BenchOptions, target: &Arc<Target>) -> Result<(), String> {
+    let n_tenants = target.tenants.len();
+    let total = opts.users * n_tenants;
+    let ids: Arc<Vec<Mutex<String>>> = Arc::new((0..total).map(|_| Mutex::new(String::new())).collect());
+    let groups: Arc<Mutex<Vec<Vec<String>>>> = Arc::new(Mutex::new(vec![Vec::new(); n_tenants]));
+    println!("{:<28} {:>9} {:>11} {:>9} {:>9} {:>7}", "operation", "requests", "req/s", "p50 ms", "p99 ms", "errors");
+    // Groups first (not timed): the membership phase needs them.
+    run_phase(opts, target, 1, &[], n_tenants * opts.groups.max(1), {
+        let groups = Arc::clone(&groups);
+        let per = opts.groups.max(1);
+        move |_, k| {
+            let tenant = k / per;
+            Some((tenant, "POST", "/Groups".to_string(), Some(json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": format!("group {k}")})), Some(Box::new({
+                let groups = Arc::clone(&groups);
+                move |v: &Value| {
+                    if let Some(id) = v["id"].as_str() {
+                        groups.lock().unwrap_or_else(|p| p.into_inner())[tenant].push(id.to_string());
+                    }
+                }
+            }) as Box<dyn Fn(&Value) + Send>)))
+        }
+    })?;
+    let users = opts.users;
+    // Match then create, per user, as Entra's initial cycle does.
+    run_phase(opts, target, 2, &[Op::Match, Op::Create], total, {
+        let ids = Arc::clone(&ids);
+        move |step, k| {
+            let (tenant, i) = (k / users, k % users);
+            let m = mail(tenant, i);
+            if step == 0 {
+                let filter = format!("emails[type eq \"work\"].value eq \"{m}\"");
+                let q = serde_urlencoded::to_string([("filter", filter.as_str())]).unwrap_or_default();
+                return Some((tenant, "GET", format!("/Users?{q}"), None, None));
+            }
+            let body = json!({
+                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User", "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"],
+                "externalId": format!("obj-{tenant}-{i}"), "userName": m, "active": true, "displayName": format!("User {i}"),
+                "name": {"givenName": "User", "familyName": format!("N{i}"), "formatted": format!("User N{i}")},
+                "emails": [{"primary": true, "type": "work", "value": m}], "title": "Engineer",
+                "addresses": [{"type": "work", "country": "US"}],
+                "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"department": "R&D", "employeeNumber": i.to_string()}
+            });
+            let ids = Arc::clone(&ids);
+            Some((tenant, "POST", "/Users".to_string(), Some(body), Some(Box::new(move |v: &Value| {
+                if let (Some(id), Some(slot)) = (v["id"].as_str(), ids.get(k)) {
+                    *slot.lock().unwrap_or_else(|p| p.into_inner()) = id.to_string();
+                }
+            }) as Box<dyn Fn(&Value) + Send>)))
+        }
+    })?;
+    let id_of = {
+        let ids = Arc::clone(&ids);
+        move |k: usize| ids.get(k).map(|s| s.lock().unwrap_or_else(|p| p.into_inner()).clone()).unwrap_or_default()
+    };
+    run_phase(opts, target, 1, &[Op::Get], total, {
+        let id_of = id_of.clone();
+        move |_, k| Some((k / users, "GET", format!("/Users/{}", id_of(k)), None, None))
+    })?;
+    run_phase(opts, target, 1, &[Op::Patch], total, {
+        let id_of = id_of.clone();
+        move |_, k| {
+            let body = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [
+                {"op": "Replace", "path": "name.familyName", "value": format!("M{k}")},
+                {"op": "Add", "path": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department", "value": "Sales"},
+                {"op": "replace", "value": {"displayName": format!("User M{k}"), "title": "Manager"}}
+            ]});
+            Some((k / users, "PATCH", format!("/Users/{}", id_of(k)), Some(body), None))
+        }
+    })?;
+    run_phase(opts, target, 1, &[Op::GroupAdd], total, {
+        let id_of = id_of.clone();
+        let groups = Arc::clone(&groups);
+        move |_, k| {
+            let tenant = k / users;
+            let group = {
+                let g = groups.lock().unwrap_or_else(|p| p.into_inner());
+                let list = g.get(tenant)?;
+                list.get(k % list.len().max(1))?.clone()
+            };
+            let body = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [
+                {"op": "Add", "path": "members", "value": [{"value": id_of(k)}]}
+            ]});
+            Some((tenant, "PATCH", format!("/Groups/{group}"), Some(body), None))
+        }
+    })?;
+    run_phase(opts, target, 1, &[Op::Deactivate], total, {
+        let id_of = id_of.clone();
+        move |_, k| {
+            let body = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [
+                {"op": "Replace", "path": "active", "value": "False"}
+            ]});
+            Some((k / users, "PATCH", format!("/Users/{}", id_of(k)), Some(body), None))
+        }
+    })?;
+    Ok(())
+}
+
+type OnOk = Box<dyn Fn(&Value) + Send>;
+type Request = (usize, &'static str, String, Option<Value>, Option<OnOk>);
+
+/// Run `items × steps` requests with `concurrency` workers over `client_threads` threads.
+/// `make(step, item)` builds each request; the steps of one item run in order.
+fn run_phase<F>(opts: &BenchOptions, target: &Arc<Target>, steps: usize, ops: &[Op], items: usize, make: F) -> Result<(), String>
+where
+    F: Fn(usize, usize) -> Option<Request> + Send + Sync + 'static,
+{
+    let make = Arc::new(make);
+    let next = Arc::new(AtomicUsize::new(0));
+    let stats: Arc<Vec<OpStats>> = Arc::new((0..steps).map(|_| OpStats::default()).collect());
+    let threads = opts.client_threads.max(1);
+    let per_thread = opts.concurrency.max(1).div_ceil(threads);
+    let started = Instant::now();
+    let handles: Vec<_> = (0..threads)
+        .map(|_| {
+            let (make, next, stats, target) = (Arc::clone(&make), Arc::clone(&next), Arc::clone(&stats), Arc::clone(target));
+            std::thread::spawn(move || {
+                actix_web::rt::System::new().block_on(async move {
+                    let client = awc::Client::builder()
+                        .timeout(Duration::from_secs(60))
+                        .connector(awc::Connector::new().limit(per_thread * 2))
+                        .finish();
+                    let mut workers = Vec::new();
+                    for _ in 0..per_thread {
+                        let (client, make, next, stats, target) = (client.clone(), Arc::clone(&make), Arc::clone(&next), Arc::clone(&stats), Arc::clone(&target));
+                        workers.push(actix_web::rt::spawn(async move {
+                            let mut local: Vec<Vec<u32>> = vec![Vec::new(); stats.len()];
+                            loop {
+                                let k = next.fetch_add(1, Ordering::Relaxed);
+                                if k >= items {
+                                    break;
+                                }
+                                for step in 0..stats.len() {
+                                    let Some((tenant, method, path, body, on_ok)) = make(step, k) else { continue };
+                                    let Some((slug, token)) = target.tenants.get(tenant) else { continue };
+                                    let url = format!("{}/scim/v2/tenants/{slug}{path}", target.base);
+                                    let req = client
+                                        .request(awc::http::Method::from_bytes(method.as_bytes()).unwrap_or(awc::http::Method::GET), url)
+                                        .insert_header(("Authorization", format!("Bearer {token}")));
+                                    let t0 = Instant::now();
+                                    let sent = match &body {
+                                        Some(b) => req.insert_header(("Content-Type", "application/scim+json")).send_body(b.to_string()).await,
+                                        None => req.send().await,
+                                    };
+                                    let ok = match sent {
+                                        Ok(mut resp) => {
+                                            let status = resp.status();
+                                            let bytes = resp.body().limit(16 << 20).await.unwrap_or_default();
+                                            if status.is_success() {
+                                                if let Some(f) = &on_ok {
+                                                    if let Ok(v) = serde_json::from_slice::<Value>(&bytes) {
+                                                        f(&v);
+                                                    }
+                                                }
+                                                true
+                                            } else {
+                                                false
+                                            }
+                                        }
+                                        Err(_) => false,
+                                    };
+                                    let us = u32::try_from(t0.elapsed().as_micros()).unwrap_or(u32::MAX);
+                                    local[step].push(us);
+                                    if !ok {
+                                        stats[step].errors.fetch_add(1, Ordering::Relaxed);
+                                    }
+                                }
+                            }
+                            for (step, lat) in local.into_iter().enumerate() {
+                                stats[step].latencies.lock().unwrap_or_else(|p| p.into_inner()).extend(lat);
+                            }
+                        }));
+                    }
+                    for w in workers {
+                        let _ = w.await;
+                    }
+                })
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().map_err(|_| "client thread panicked".to_string())?;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    for (step, op) in ops.iter().enumerate() {
+        let Some(s) = stats.get(step) else { continue };
+        let mut lat = s.latencies.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        lat.sort_unstable();
+        // Steps of one phase share the wall time; each step's rate is its share of it.
+        let share: f64 = lat.iter().map(|&x| f64::from(x)).sum::<f64>()
+            / stats.iter().map(|s| s.latencies.lock().unwrap_or_else(|p| p.into_inner()).iter().map(|&x| f64::from(x)).sum::<f64>()).sum::<f64>().max(1.0);
+        let rate = lat.len() as f64 / (elapsed * share).max(1e-9);
+        println!(
+            "{:<28} {:>9} {:>11.0} {:>9.2} {:>9.2} {:>7}",
+            op.name(),
+            lat.len(),
+            rate,
+            percentile(&lat, 0.5),
+            percentile(&lat, 0.99),
+            s.errors.load(Ordering::Relaxed)
+        );
+    }
+    Ok(())
+}
