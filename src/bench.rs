@@ -183,6 +183,7 @@ fn mail(tenant: usize, i: usize) -> String {
 enum Op {
     Match,
     Create,
+    MatchExisting,
     Get,
     Patch,
     Deactivate,
@@ -194,6 +195,7 @@ impl Op {
         match self {
             Op::Match => "match (GET filter mail)",
             Op::Create => "create (POST /Users)",
+            Op::MatchExisting => "match existing (filter)",
             Op::Get => "GET /Users/{id}",
             Op::Patch => "PATCH (Entra dialect)",
             Op::Deactivate => "deactivate (PATCH active)",
@@ -256,6 +258,13 @@ fn phases(opts: &BenchOptions, target: &Arc<Target>) -> Result<(), String> {
         let ids = Arc::clone(&ids);
         move |k: usize| ids.get(k).map(|s| s.lock().unwrap_or_else(|p| p.into_inner()).clone()).unwrap_or_default()
     };
+    // An incremental cycle matches users that exist.
+    run_phase(opts, target, 1, &[Op::MatchExisting], total, move |_, k| {
+        let (tenant, i) = (k / users, k % users);
+        let filter = format!("emails[type eq \"work\"].value eq \"{}\"", mail(tenant, i));
+        let q = serde_urlencoded::to_string([("filter", filter.as_str())]).unwrap_or_default();
+        Some((tenant, "GET", format!("/Users?{q}"), None, None))
+    })?;
     run_phase(opts, target, 1, &[Op::Get], total, {
         let id_of = id_of.clone();
         move |_, k| Some((k / users, "GET", format!("/Users/{}", id_of(k)), None, None))

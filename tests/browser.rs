@@ -57,6 +57,8 @@ impl WebDriver {
         let mut wd = WebDriver { http, base, session: String::new(), driver, _profile: profile };
         let created = wd.call("POST", "/session", Some(caps)).await;
         wd.session = created["sessionId"].as_str().expect("webdriver session").to_string();
+        // Element look-ups wait for the page a form submission loads.
+        wd.call("POST", "/timeouts", Some(json!({"implicit": 10000, "pageLoad": 30000}))).await;
         wd
     }
 
@@ -161,6 +163,12 @@ async fn browser_generates_and_copies_a_working_token(backend: Backend) {
     let shown = wd.text("#new-token").await;
     assert_eq!(shown.split('.').count(), 3, "a JWT is shown: {shown}");
     wd.click("#copy-token").await;
+    for _ in 0..50 {
+        if wd.text("#copy-token").await == "Copied" {
+            break;
+        }
+        actix_web::rt::time::sleep(Duration::from_millis(100)).await;
+    }
     let copied = wd
         .script("var done = arguments[arguments.length - 1]; navigator.clipboard.readText().then(done, function(e){ done('ERR ' + e); });")
         .await;

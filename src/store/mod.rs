@@ -10,8 +10,8 @@ pub mod sessions;
 pub mod tenants;
 pub mod tokens;
 pub mod users;
+pub mod writer;
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
@@ -128,7 +128,8 @@ impl ManageConnection for DbManager {
                 conn.batch_execute(
                     "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; \
                      PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
-                     PRAGMA cache_size = -16000; PRAGMA temp_store = MEMORY;",
+                     PRAGMA cache_size = -16000; PRAGMA temp_store = MEMORY; \
+                     PRAGMA mmap_size = 1073741824;",
                 )
                 .map_err(r2d2::Error::QueryError)?;
                 Ok(DbConn::Sqlite(conn))
@@ -151,9 +152,10 @@ impl ManageConnection for DbManager {
 pub struct Store {
     pool: r2d2::Pool<DbManager>,
     url: DbUrl,
-    /// SQLite admits one writer at a time; queueing writers here instead of in SQLite's busy
-    /// loop keeps latency flat and avoids SQLITE_BUSY on read-to-write upgrades.
-    write_lock: Option<Arc<Mutex<()>>>,
+    /// SQLite admits one writer at a time: one dedicated connection does every write, so
+    /// writers queue here instead of in SQLite's busy loop (no SQLITE_BUSY on read-to-write
+    /// upgrades) and its page cache stays warm (another connection's commit would reset it).
+    writer: Option<writer::SqliteWriter>,
 }
 
 impl Store {
@@ -172,11 +174,11 @@ impl Store {
             .connection_timeout(Duration::from_secs(10))
             .build(DbManager { url: url.clone() })
             .map_err(|e| StoreError::Unavailable(e.to_string()))?;
-        let write_lock = match url {
-            DbUrl::Sqlite(_) => Some(Arc::new(Mutex::new(()))),
+        let writer = match url {
+            DbUrl::Sqlite(_) => Some(writer::SqliteWriter::start(DbManager { url: url.clone() })),
             DbUrl::Postgres(_) => None,
         };
-        let store = Store { pool, url, write_lock };
+        let store = Store { pool, url, writer };
         store.migrate()?;
         Ok(store)
     }
@@ -209,11 +211,13 @@ impl Store {
     where
         E: From<StoreError> + From<diesel::result::Error>,
     {
-        let mut conn = self.pool.get().map_err(StoreError::from)?;
-        // A poisoned lock only means another writer panicked; the database is still sound.
-        let _guard = self.write_lock.as_ref().map(|lock| lock.lock().unwrap_or_else(|p| p.into_inner()));
-        let conn: &mut DbConn = &mut conn;
-        conn.transaction(f)
+        let Some(writer) = &self.writer else {
+            let mut conn = self.pool.get().map_err(StoreError::from)?;
+            let conn: &mut DbConn = &mut conn;
+            return conn.transaction(f);
+        };
+        let manager = DbManager { url: self.url.clone() };
+        writer::with_connection(&writer.slot, &manager, |conn| conn.transaction(f))?
     }
 
     /// Run a read on the blocking pool, keeping the caller's tracing span.
@@ -232,7 +236,8 @@ impl Store {
             .map_err(|e| E::from(StoreError::Unavailable(e.to_string())))?
     }
 
-    /// Run a write transaction on the blocking pool, keeping the caller's tracing span.
+    /// Run a write as one transaction: on SQLite through the group-committing writer
+    /// thread, on PostgreSQL on the blocking pool; the caller's tracing span is kept.
     pub async fn write<T, E>(
         &self,
         f: impl FnOnce(&mut DbConn) -> Result<T, E> + Send + 'static,
@@ -241,8 +246,11 @@ impl Store {
         T: Send + 'static,
         E: From<StoreError> + From<diesel::result::Error> + Send + 'static,
     {
-        let store = self.clone();
         let span = tracing::Span::current();
+        if let Some(writer) = &self.writer {
+            return writer.write(move |conn| span.in_scope(|| f(conn))).await;
+        }
+        let store = self.clone();
         actix_web::web::block(move || span.in_scope(|| store.write_blocking(f)))
             .await
             .map_err(|e| E::from(StoreError::Unavailable(e.to_string())))?

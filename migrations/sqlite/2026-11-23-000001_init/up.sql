@@ -43,7 +43,7 @@ CREATE UNIQUE INDEX users_live_user_name ON users (tenant_id, user_name_lower) W
 CREATE UNIQUE INDEX users_live_identity_mail ON users (tenant_id, identity_mail) WHERE deleted_at IS NULL;
 CREATE INDEX users_external_id ON users (tenant_id, external_id);
 CREATE INDEX users_display_name ON users (tenant_id, display_name_lower);
-CREATE INDEX users_created ON users (tenant_id, created_at);
+CREATE INDEX users_created ON users (tenant_id, created_at, id);
 CREATE INDEX users_updated ON users (tenant_id, updated_at);
 CREATE INDEX users_deleted ON users (deleted_at) WHERE deleted_at IS NOT NULL;
 
@@ -71,6 +71,7 @@ CREATE TABLE groups (
     deleted_at BIGINT
 );
 CREATE INDEX groups_display_name ON groups (tenant_id, display_name_lower);
+CREATE INDEX groups_created ON groups (tenant_id, created_at, id);
 CREATE INDEX groups_external_id ON groups (tenant_id, external_id);
 
 CREATE TABLE group_members (

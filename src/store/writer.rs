@@ -1,0 +1,142 @@
+//! The SQLite writer: one connection, one thread, group commit.
+//!
+//! SQLite admits one writer at a time and every commit costs a WAL append. Writes from
+//! request handlers are queued to a single thread that runs whatever is queued (up to a
+//! batch) inside one transaction, each write in its own savepoint so that one refused write
+//! never undoes another, then commits once and answers every caller. No caller hears
+//! "done" before the commit that holds its write.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::mpsc::{channel, Receiver, Sender};
+use std::sync::{Arc, Mutex};
+
+use diesel::Connection;
+
+use super::{DbConn, DbManager, StoreError};
+
+/// Most writes committed together.
+const MAX_BATCH: usize = 256;
+
+/// Called once the batch's commit is known: `None` if it committed, else why not.
+type Completion = Box<dyn FnOnce(Option<String>) + Send>;
+/// A queued write: runs in its savepoint and returns how to answer its caller.
+type Job = Box<dyn FnOnce(&mut DbConn) -> Completion + Send>;
+
+/// The shared writer connection (also used directly by synchronous callers such as the CLI).
+pub type WriterSlot = Arc<Mutex<Option<DbConn>>>;
+
+/// Handle to the writer thread.
+#[derive(Clone)]
+pub struct SqliteWriter {
+    jobs: Sender<Job>,
+    pub(super) slot: WriterSlot,
+}
+
+/// Take the writer connection, (re)connecting when it is missing or broken.
+pub(super) fn with_connection<R>(
+    slot: &WriterSlot,
+    manager: &DbManager,
+    f: impl FnOnce(&mut DbConn) -> R,
+) -> Result<R, StoreError> {
+    // A poisoned lock only means a writer panicked; diesel rolled its transaction back.
+    let mut guard = slot.lock().unwrap_or_else(|p| p.into_inner());
+    let broken = match guard.as_mut() {
+        Some(conn) => {
+            use diesel::r2d2::R2D2Connection;
+            conn.is_broken()
+        }
+        None => true,
+    };
+    if broken {
+        use diesel::r2d2::ManageConnection;
+        *guard = Some(manager.connect().map_err(|e| StoreError::Unavailable(e.to_string()))?);
+    }
+    match guard.as_mut() {
+        Some(conn) => Ok(f(conn)),
+        None => Err(StoreError::Unavailable("no writer connection".into())),
+    }
+}
+
+impl SqliteWriter {
+    /// Start the writer thread.
+    pub fn start(manager: DbManager) -> SqliteWriter {
+        let (jobs, queue) = channel::<Job>();
+        let slot: WriterSlot = Arc::new(Mutex::new(None));
+        let thread_slot = Arc::clone(&slot);
+        let spawned = std::thread::Builder::new()
+            .name("scimd-sqlite-writer".into())
+            .spawn(move || run(queue, thread_slot, manager));
+        if let Err(e) = spawned {
+            tracing::error!(error = %e, "cannot start the SQLite writer thread");
+        }
+        SqliteWriter { jobs, slot }
+    }
+
+    /// Queue a write; the answer arrives after the commit that holds it.
+    pub async fn write<T, E>(&self, f: impl FnOnce(&mut DbConn) -> Result<T, E> + Send + 'static) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + From<diesel::result::Error> + Send + 'static,
+    {
+        let (tx, rx) = tokio::sync::oneshot::channel::<Result<T, E>>();
+        let job: Job = Box::new(move |conn: &mut DbConn| {
+            let result = conn.transaction(f);
+            Box::new(move |commit_error: Option<String>| {
+                let answer = match (result, commit_error) {
+                    (Ok(_), Some(e)) => Err(E::from(StoreError::Unavailable(format!("commit failed: {e}")))),
+                    (result, _) => result,
+                };
+                let _ = tx.send(answer);
+            })
+        });
+        self.jobs
+            .send(job)
+            .map_err(|_| E::from(StoreError::Unavailable("the writer thread has stopped".into())))?;
+        rx.await.map_err(|_| E::from(StoreError::Unavailable("the write was not completed".into())))?
+    }
+}
+
+fn run(queue: Receiver<Job>, slot: WriterSlot, manager: DbManager) {
+    while let Ok(first) = queue.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match queue.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        let outcome = with_connection(&slot, &manager, |conn| {
+            let mut completions: Vec<Completion> = Vec::with_capacity(batch.len());
+            let ran = catch_unwind(AssertUnwindSafe(|| {
+                conn.transaction::<_, diesel::result::Error, _>(|c| {
+                    for job in batch.drain(..) {
+                        completions.push(job(c));
+                    }
+                    Ok(())
+                })
+            }));
+            (ran, completions)
+        });
+        match outcome {
+            Ok((Ok(committed), completions)) => {
+                let error = committed.err().map(|e| e.to_string());
+                for done in completions {
+                    done(error.clone());
+                }
+            }
+            Ok((Err(_panic), completions)) => {
+                // The callers of this batch get "not completed" when their senders drop.
+                tracing::error!(writes = completions.len(), "a write panicked; its batch was rolled back");
+                drop(completions);
+                if let Ok(mut guard) = slot.lock() {
+                    *guard = None;
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "no SQLite writer connection");
+                // Dropping the batch answers its callers with "not completed".
+                drop(batch);
+            }
+        }
+    }
+}
