@@ -264,6 +264,7 @@ pub async fn replace_group(state: &AppState, caller: &Caller, id: &str, body: Va
     let (row, members) = state
         .store
         .write(move |conn| {
+            group_store::lock_group(conn, &caller2.tenant.id, &id_owned)?;
             let old = group_store::get_group(conn, &caller2.tenant.id, &id_owned)?.ok_or_else(|| not_found(&id_owned))?;
             check_if_match(if_match.as_deref(), old.version)?;
             let resource = schemas.validate_group(body)?;
@@ -287,6 +288,7 @@ pub async fn patch_group(state: &AppState, caller: &Caller, id: &str, body: Valu
     let (row, members) = state
         .store
         .write(move |conn| {
+            group_store::lock_group(conn, &caller2.tenant.id, &id_owned)?;
             let old = group_store::get_group(conn, &caller2.tenant.id, &id_owned)?.ok_or_else(|| not_found(&id_owned))?;
             check_if_match(if_match.as_deref(), old.version)?;
             let current: Value = serde_json::from_str(&old.resource)
@@ -315,6 +317,7 @@ pub async fn delete_group(state: &AppState, caller: &Caller, id: &str, if_match:
     state
         .store
         .write(move |conn| {
+            group_store::lock_group(conn, &caller2.tenant.id, &id_owned)?;
             let old = group_store::get_group(conn, &caller2.tenant.id, &id_owned)?.ok_or_else(|| not_found(&id_owned))?;
             check_if_match(if_match.as_deref(), old.version)?;
             group_store::tombstone_group(conn, &caller2.tenant.id, &id_owned, now_millis())?;

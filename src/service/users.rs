@@ -258,6 +258,7 @@ pub async fn replace_user(state: &AppState, caller: &Caller, id: &str, body: Val
     let row = state
         .store
         .write(move |conn| {
+            user_store::lock_user(conn, &caller2.tenant.id, &id_owned)?;
             let old = user_store::get_user(conn, &caller2.tenant.id, &id_owned)?.ok_or_else(|| not_found(&id_owned))?;
             check_if_match(if_match.as_deref(), old.version)?;
             let custom = load_custom_fields(conn, &caller2.tenant.id)?;
@@ -282,7 +283,8 @@ pub async fn patch_user(state: &AppState, caller: &Caller, id: &str, body: Value
         let result = state
             .store
             .write(move |conn| {
-                let old = user_store::get_user(conn, &caller2.tenant.id, &id_owned)?.ok_or_else(|| not_found(&id_owned))?;
+                user_store::lock_user(conn, &caller2.tenant.id, &id_owned)?;
+            let old = user_store::get_user(conn, &caller2.tenant.id, &id_owned)?.ok_or_else(|| not_found(&id_owned))?;
                 check_if_match(if_match2.as_deref(), old.version)?;
                 let custom = load_custom_fields(conn, &caller2.tenant.id)?;
                 let current: Value = serde_json::from_str(&old.resource)
@@ -312,6 +314,7 @@ pub async fn delete_user(state: &AppState, caller: &Caller, id: &str, if_match: 
     state
         .store
         .write(move |conn| {
+            user_store::lock_user(conn, &caller2.tenant.id, &id_owned)?;
             let old = user_store::get_user(conn, &caller2.tenant.id, &id_owned)?.ok_or_else(|| not_found(&id_owned))?;
             check_if_match(if_match.as_deref(), old.version)?;
             user_store::tombstone_user(conn, &caller2.tenant.id, &id_owned, now_millis())?;

@@ -336,3 +336,15 @@ pub fn scan_groups(
 pub fn count_groups(conn: &mut DbConn, tenant_id: &str) -> Result<i64, StoreError> {
     Ok(live_groups(tenant_id).select(count_star()).first(conn)?)
 }
+
+/// Lock a group row until the transaction ends (see `users::lock_user`).
+pub fn lock_group(conn: &mut DbConn, tenant_id: &str, id: &str) -> Result<(), StoreError> {
+    if let DbConn::Postgres(pg) = conn {
+        use diesel::sql_types::Text;
+        diesel::sql_query("SELECT 1 FROM groups WHERE id = $1 AND tenant_id = $2 FOR UPDATE")
+            .bind::<Text, _>(id)
+            .bind::<Text, _>(tenant_id)
+            .execute(pg)?;
+    }
+    Ok(())
+}

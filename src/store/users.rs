@@ -392,3 +392,17 @@ pub fn count_users(conn: &mut DbConn, tenant_id: &str) -> Result<(i64, i64), Sto
         live_users(tenant_id).filter(users::active.eq(false)).select(count_star()).first(conn)?;
     Ok((active, inactive))
 }
+
+/// Lock a user row until the transaction ends, so concurrent read-modify-writes of one user
+/// (several instances on one PostgreSQL) queue instead of losing updates. SQLite writes are
+/// already serialised by its single writer.
+pub fn lock_user(conn: &mut DbConn, tenant_id: &str, id: &str) -> Result<(), StoreError> {
+    if let DbConn::Postgres(pg) = conn {
+        use diesel::sql_types::Text;
+        diesel::sql_query("SELECT 1 FROM users WHERE id = $1 AND tenant_id = $2 FOR UPDATE")
+            .bind::<Text, _>(id)
+            .bind::<Text, _>(tenant_id)
+            .execute(pg)?;
+    }
+    Ok(())
+}
