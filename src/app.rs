@@ -21,6 +21,7 @@ pub struct AppState {
     pub schemas: Arc<Schemas>,
     pub settings: Arc<Settings>,
     pub throttle: Arc<LoginThrottle>,
+    pub tenants: Arc<crate::service::tenants::TenantCache>,
 }
 
 impl AppState {
@@ -39,6 +40,7 @@ impl AppState {
             schemas: Arc::new(schemas),
             settings: Arc::new(settings),
             throttle: Arc::new(LoginThrottle::new()),
+            tenants: Arc::new(crate::service::tenants::TenantCache::default()),
         })
     }
 }

@@ -154,7 +154,7 @@ async fn full_entra_cycle(backend: Backend) {
     // 5. Group sync.
     let g = app.scim("POST", "/Groups", Some(json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "externalId": "grp-1", "displayName": "Engineering"}))).await.expect(201);
     let gid = g.body["id"].as_str().unwrap().to_string();
-    app.scim("PATCH", &format!("/Groups/{gid}"), Some(patch(json!([{"op": "Add", "path": "members", "value": [{"value": id}, {"value": manager}]}])))).await.expect(200);
+    app.scim("PATCH", &format!("/Groups/{gid}"), Some(patch(json!([{"op": "Add", "path": "members", "value": [{"value": id}, {"value": manager}]}])))).await.expect(204);
     let m = app.scim("GET", &format!("/Groups?filter=members.value+eq+%22{id}%22&excludedAttributes=members"), None).await.expect(200);
     assert_eq!(m.body["totalResults"], 1);
 

@@ -8,7 +8,6 @@ use crate::app::AppState;
 use crate::auth::tokens::TokenError;
 use crate::scim::error::ScimError;
 use crate::service::Caller;
-use crate::store::tenants::find_tenant_by_slug;
 use crate::store::StoreError;
 
 fn unauthorized() -> ScimError {
@@ -37,7 +36,7 @@ pub async fn caller(req: &HttpRequest, state: &AppState) -> Result<Caller, ScimE
     let result = actix_web::web::block(move || -> Result<_, TokenError> {
         let tenant = st
             .store
-            .read_blocking(|conn| find_tenant_by_slug(conn, &slug2))?
+            .read_blocking(|conn| st.tenants.get(conn, &slug2))?
             .ok_or(TokenError::WrongTenant)?;
         let jti = st.keys.authenticate(&st.store, &token, &tenant)?;
         Ok((tenant, jti))

@@ -76,20 +76,29 @@ pub async fn replace(req: HttpRequest, state: web::Data<AppState>, path: web::Pa
     }
 }
 
-/// PATCH /Groups/{id}: answers 200 with the resource.
+/// PATCH /Groups/{id}: 204, or 200 with the group when `attributes`/`excludedAttributes` ask for it.
 pub async fn patch(req: HttpRequest, state: web::Data<AppState>, path: web::Path<(String, String)>, payload: web::Payload) -> Result<HttpResponse, ScimError> {
     let who = caller(&req, &state).await?;
     let id = path.into_inner().1;
     let result = async {
         let body = json_body(&req, payload, state.settings.max_body_bytes).await?;
         let (attributes, excluded) = projection(&req)?;
-        let with_members = svc::wants_members(attributes.as_deref(), excluded.as_deref());
+        let wants_body = attributes.is_some() || excluded.is_some();
+        let with_members = wants_body && svc::wants_members(attributes.as_deref(), excluded.as_deref());
         svc::patch_group(&state, &who, &id, body, if_match(&req), with_members).await
     }
     .await;
     match result {
         Ok(mut r) => {
             let (attributes, excluded) = projection(&req)?;
+            if attributes.is_none() && excluded.is_none() {
+                // 204 (RFC 7644 §3.5.2): a membership change on a 100,000-member group
+                // must not send the whole member list back. Ask with `attributes` or
+                // `excludedAttributes` to get the group in the answer.
+                return Ok(HttpResponse::NoContent()
+                    .insert_header((actix_web::http::header::ETAG, crate::scim::render::etag(r.version)))
+                    .finish());
+            }
             project(&mut r.body, attributes.as_deref(), excluded.as_deref())?;
             Ok(resource_response(StatusCode::OK, &r))
         }

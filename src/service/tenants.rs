@@ -100,3 +100,27 @@ pub fn add_custom_field(
 pub fn list_custom_fields(conn: &mut DbConn, tenant: &Tenant) -> Result<Vec<CustomField>, ScimError> {
     Ok(fields::list_fields(conn, &tenant.id)?.iter().filter_map(custom_field_of).collect())
 }
+
+/// Tenants by slug, kept in memory: a tenant's id and slug never change once created, so
+/// every request need not read them again. Misses go to the database.
+#[derive(Debug, Default)]
+pub struct TenantCache {
+    by_slug: std::sync::RwLock<std::collections::HashMap<String, Tenant>>,
+}
+
+impl TenantCache {
+    /// The tenant with this slug, from memory or the database (blocking).
+    pub fn get(&self, conn: &mut DbConn, slug: &str) -> Result<Option<Tenant>, crate::store::StoreError> {
+        if let Some(t) = self.by_slug.read().unwrap_or_else(|p| p.into_inner()).get(slug) {
+            return Ok(Some(t.clone()));
+        }
+        let found = tenant_store::find_tenant_by_slug(conn, slug)?;
+        if let Some(t) = &found {
+            let mut map = self.by_slug.write().unwrap_or_else(|p| p.into_inner());
+            if map.len() < 100_000 {
+                map.insert(slug.to_string(), t.clone());
+            }
+        }
+        Ok(found)
+    }
+}

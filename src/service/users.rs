@@ -244,7 +244,10 @@ fn store_change(conn: &mut DbConn, caller: &Caller, old: &UserRow, resource: &Va
         (false, false) => old.deactivated_at,
         _ => None,
     };
-    user_store::update_user(conn, &row, old.version, &email_rows(&row.id, &row.tenant_id, &index))?;
+    // Most updates leave the emails alone: then their index rows stay as they are.
+    let old_emails = serde_json::from_str::<Value>(&old.resource).ok().and_then(|v| index_user(&v).ok()).map(|i| i.emails);
+    let emails = (old_emails.as_ref() != Some(&index.emails)).then(|| email_rows(&row.id, &row.tenant_id, &index));
+    user_store::update_user(conn, &row, old.version, emails.as_deref())?;
     let action = action_for(Some(old.active), index.active);
     log_event(conn, caller, action, &row.id, &format!("userName {} mail {}", index.user_name, index.identity_mail))?;
     Ok(row)

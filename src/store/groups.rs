@@ -145,16 +145,16 @@ pub fn insert_group(conn: &mut DbConn, row: &GroupRow, members: &[MemberRow]) ->
 
 /// A live group of the tenant.
 pub fn get_group(conn: &mut DbConn, tenant_id: &str, id: &str) -> Result<Option<GroupRow>, StoreError> {
-    Ok(live_groups(tenant_id)
-        .filter(groups::id.eq(id.to_string()))
-        .select(GroupRow::as_select())
-        .first(conn)
-        .optional()?)
+    // By key, then checked (see `users::get_user`).
+    let row: Option<GroupRow> = groups::table.find(id).select(GroupRow::as_select()).first(conn).optional()?;
+    Ok(row.filter(|r| r.tenant_id == tenant_id && r.deleted_at.is_none()))
 }
 
 /// Which of these ids are live groups of the tenant.
 pub fn existing_group_ids(conn: &mut DbConn, tenant_id: &str, ids: &[String]) -> Result<Vec<String>, StoreError> {
-    Ok(live_groups(tenant_id).filter(groups::id.eq_any(ids.to_vec())).select(groups::id).load(conn)?)
+    let rows: Vec<(String, String, Option<i64>)> =
+        groups::table.filter(groups::id.eq_any(ids)).select((groups::id, groups::tenant_id, groups::deleted_at)).load(conn)?;
+    Ok(rows.into_iter().filter(|(_, t, d)| t == tenant_id && d.is_none()).map(|(id, _, _)| id).collect())
 }
 
 /// Members of groups, in a stable order.

@@ -86,6 +86,8 @@ pub enum UserPredicate {
     LastModified(NumOp, i64),
     /// Always true (`id pr`, `userName pr`).
     True,
+    /// The user id is one of these (an email lookup already resolved to ids).
+    IdIn(Vec<String>),
 }
 
 /// Sortable columns.
@@ -215,7 +217,47 @@ fn to_sql(tenant_id: &str, p: &UserPredicate) -> BoxedPred {
         P::Created(op, v) => num_cmp!(users::created_at, *op, *v),
         P::LastModified(op, v) => num_cmp!(users::updated_at, *op, *v),
         P::True => Box::new(diesel::dsl::sql::<diesel::sql_types::Bool>("1 = 1")),
+        P::IdIn(ids) => Box::new(users::id.eq_any(ids.clone())),
     }
+}
+
+/// Most ids an email lookup is turned into before the query (beyond, a subquery is used).
+const MAX_RESOLVED_IDS: usize = 10_000;
+
+/// Replace exact email lookups by the ids they find. The match query Entra sends
+/// (`emails[type eq "work"].value eq "…"`) then reads one index and a primary key on any
+/// backend, whatever the planner would have guessed for `id IN (subquery)`.
+fn resolve_emails(conn: &mut DbConn, tenant_id: &str, p: &UserPredicate) -> Result<UserPredicate, StoreError> {
+    use UserPredicate as P;
+    Ok(match p {
+        P::And(a, b) => P::And(Box::new(resolve_emails(conn, tenant_id, a)?), Box::new(resolve_emails(conn, tenant_id, b)?)),
+        P::Or(a, b) => P::Or(Box::new(resolve_emails(conn, tenant_id, a)?), Box::new(resolve_emails(conn, tenant_id, b)?)),
+        P::Not(a) => P::Not(Box::new(resolve_emails(conn, tenant_id, a)?)),
+        P::Email { email_type, op: StrOp::Eq, value } => {
+            let limit = i64::try_from(MAX_RESOLVED_IDS).unwrap_or(i64::MAX) + 1;
+            let ids: Vec<String> = match email_type {
+                Some(t) => user_emails::table
+                    .filter(user_emails::tenant_id.eq(tenant_id))
+                    .filter(user_emails::value_lower.eq(value))
+                    .filter(user_emails::email_type.eq(t))
+                    .select(user_emails::user_id)
+                    .limit(limit)
+                    .load(conn)?,
+                None => user_emails::table
+                    .filter(user_emails::tenant_id.eq(tenant_id))
+                    .filter(user_emails::value_lower.eq(value))
+                    .select(user_emails::user_id)
+                    .limit(limit)
+                    .load(conn)?,
+            };
+            if ids.len() > MAX_RESOLVED_IDS {
+                p.clone()
+            } else {
+                P::IdIn(ids)
+            }
+        }
+        other => other.clone(),
+    })
 }
 
 /// Order a boxed query by a column, ascending or descending, with id as the tie-breaker.
@@ -251,12 +293,13 @@ pub fn insert_user(conn: &mut DbConn, row: &UserRow, emails: &[EmailRow]) -> Res
 }
 
 /// Replace a user's row when its version is still `expected_version`; otherwise
-/// `StoreError::Conflict` (somebody else wrote it first).
+/// `StoreError::Conflict` (somebody else wrote it first). `emails` replaces the email index
+/// rows when given (None: unchanged).
 pub fn update_user(
     conn: &mut DbConn,
     row: &UserRow,
     expected_version: i64,
-    emails: &[EmailRow],
+    emails: Option<&[EmailRow]>,
 ) -> Result<(), StoreError> {
     let n = diesel::update(
         users::table
@@ -281,17 +324,27 @@ pub fn update_user(
     if n == 0 {
         return Err(StoreError::Conflict);
     }
-    diesel::delete(user_emails::table.filter(user_emails::user_id.eq(&row.id))).execute(conn)?;
-    insert_emails(conn, emails)
+    match emails {
+        Some(emails) => {
+            diesel::delete(user_emails::table.filter(user_emails::user_id.eq(&row.id))).execute(conn)?;
+            insert_emails(conn, emails)
+        }
+        None => Ok(()),
+    }
+}
+
+/// Users by primary key, then kept only if live and of the tenant. Looking up by the key
+/// alone leaves a planner without statistics (a fresh PostgreSQL table) no index to get
+/// wrong; the tenant check is the same, done on the few rows found.
+fn live_users_by_id(conn: &mut DbConn, tenant_id: &str, ids: &[String]) -> Result<Vec<UserRow>, StoreError> {
+    let rows: Vec<UserRow> = users::table.filter(users::id.eq_any(ids)).select(UserRow::as_select()).load(conn)?;
+    Ok(rows.into_iter().filter(|r| r.tenant_id == tenant_id && r.deleted_at.is_none()).collect())
 }
 
 /// A live (not deleted) user of the tenant.
 pub fn get_user(conn: &mut DbConn, tenant_id: &str, id: &str) -> Result<Option<UserRow>, StoreError> {
-    Ok(live_users(tenant_id)
-        .filter(users::id.eq(id.to_string()))
-        .select(UserRow::as_select())
-        .first(conn)
-        .optional()?)
+    let row: Option<UserRow> = users::table.find(id).select(UserRow::as_select()).first(conn).optional()?;
+    Ok(row.filter(|r| r.tenant_id == tenant_id && r.deleted_at.is_none()))
 }
 
 /// Which of these ids are live users of the tenant.
@@ -300,10 +353,7 @@ pub fn existing_user_ids(
     tenant_id: &str,
     ids: &[String],
 ) -> Result<Vec<String>, StoreError> {
-    Ok(live_users(tenant_id)
-        .filter(users::id.eq_any(ids.to_vec()))
-        .select(users::id)
-        .load(conn)?)
+    Ok(live_users_by_id(conn, tenant_id, ids)?.into_iter().map(|r| r.id).collect())
 }
 
 /// Leave a tombstone: the user disappears from reads, lists and uniqueness, and from every
@@ -346,6 +396,17 @@ pub fn query_users(
     offset: i64,
     limit: i64,
 ) -> Result<(i64, Vec<UserRow>), StoreError> {
+    let resolved = predicate.map(|p| resolve_emails(conn, tenant_id, p)).transpose()?;
+    if let (Some(UserPredicate::IdIn(ids)), None) = (&resolved, sort) {
+        // Entra's match query: a handful of users by key, paged here.
+        let mut rows = live_users_by_id(conn, tenant_id, ids)?;
+        rows.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+        let total = i64::try_from(rows.len()).unwrap_or(i64::MAX);
+        let skip = usize::try_from(offset.max(0)).unwrap_or(usize::MAX);
+        let take = usize::try_from(limit.max(0)).unwrap_or(0);
+        return Ok((total, rows.into_iter().skip(skip).take(take).collect()));
+    }
+    let predicate = resolved.as_ref();
     let mut count = live_users(tenant_id).select(count_star());
     if let Some(p) = predicate {
         count = count.filter(to_sql(tenant_id, p));
@@ -378,6 +439,8 @@ pub fn scan_users(
     predicate: Option<&UserPredicate>,
     max: i64,
 ) -> Result<Vec<UserRow>, StoreError> {
+    let resolved = predicate.map(|p| resolve_emails(conn, tenant_id, p)).transpose()?;
+    let predicate = resolved.as_ref();
     let mut q = live_users(tenant_id).select(UserRow::as_select());
     if let Some(p) = predicate {
         q = q.filter(to_sql(tenant_id, p));

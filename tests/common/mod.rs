@@ -52,20 +52,38 @@ macro_rules! backend_tests {
     };
 }
 
-/// A fresh database URL for one test.
-pub fn fresh_database(backend: &Backend) -> (String, Option<tempfile::TempDir>) {
+/// Owns a test database: removes the SQLite directory or the PostgreSQL schema on drop.
+pub struct DbGuard {
+    _dir: Option<tempfile::TempDir>,
+    schema: Option<(String, String)>,
+}
+
+impl Drop for DbGuard {
+    fn drop(&mut self) {
+        if let Some((base, schema)) = &self.schema {
+            // Best effort: a leftover schema is harmless, only untidy.
+            if let Ok(mut conn) = PgConnection::establish(base) {
+                let _ = diesel::sql_query(format!("DROP SCHEMA IF EXISTS {schema} CASCADE")).execute(&mut conn);
+            }
+        }
+    }
+}
+
+/// A fresh database URL for one test, and the guard that removes it.
+pub fn fresh_database(backend: &Backend) -> (String, DbGuard) {
     match backend {
         Backend::Sqlite => {
             let dir = tempfile::tempdir().expect("tempdir");
             let url = format!("sqlite://{}", dir.path().join("scimd.db").display());
-            (url, Some(dir))
+            (url, DbGuard { _dir: Some(dir), schema: None })
         }
         Backend::Postgres(base) => {
             let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
             let mut conn = PgConnection::establish(base).expect("connect to SCIMD_TEST_POSTGRES_URL");
             diesel::sql_query(format!("CREATE SCHEMA {schema}")).execute(&mut conn).expect("create schema");
             let sep = if base.contains('?') { '&' } else { '?' };
-            (format!("{base}{sep}options=-csearch_path%3D{schema}"), None)
+            let url = format!("{base}{sep}options=-csearch_path%3D{schema}");
+            (url, DbGuard { _dir: None, schema: Some((base.clone(), schema)) })
         }
     }
 }
@@ -77,7 +95,7 @@ pub struct TestApp {
     pub database_url: String,
     pub token: String,
     pub client: awc::Client,
-    _dir: Option<tempfile::TempDir>,
+    _db: DbGuard,
 }
 
 /// A response: status, headers we care about, and the JSON body (Null when empty).
@@ -139,7 +157,7 @@ impl TestApp {
         let server = app::run(listener, state.clone()).expect("run server");
         actix_web::rt::spawn(server);
         let client = awc::Client::builder().timeout(std::time::Duration::from_secs(30)).finish();
-        TestApp { base: format!("http://127.0.0.1:{port}"), state, database_url, token, client, _dir: dir }
+        TestApp { base: format!("http://127.0.0.1:{port}"), state, database_url, token, client, _db: dir }
     }
 
     /// The SCIM base URL of a tenant.
