@@ -32,10 +32,11 @@ async fn start(database_url: &str) -> Instance {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
+    let instance = Instance { base: base.clone(), child };
     let client = awc::Client::default();
     for _ in 0..100 {
         if client.get(format!("{base}/readyz")).send().await.is_ok_and(|r| r.status().is_success()) {
-            return Instance { base, child };
+            return instance;
         }
         actix_web::rt::time::sleep(Duration::from_millis(100)).await;
     }
