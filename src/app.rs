@@ -22,6 +22,8 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     pub throttle: Arc<LoginThrottle>,
     pub tenants: Arc<crate::service::tenants::TenantCache>,
+    pub limits: Arc<crate::http::limits::RateLimits>,
+    pub metrics: Arc<crate::http::metrics::Metrics>,
 }
 
 impl AppState {
@@ -34,6 +36,7 @@ impl AppState {
             .write_blocking(|conn| keys.load(conn))
             .map_err(|e| format!("cannot load signing keys: {e}"))?;
         let schemas = Schemas::load().map_err(|e| format!("bad embedded schema: {e}"))?;
+        let settings_limits = (settings.rate_limit_address, settings.rate_limit_tenant);
         Ok(AppState {
             store,
             keys: Arc::new(keys),
@@ -41,6 +44,8 @@ impl AppState {
             settings: Arc::new(settings),
             throttle: Arc::new(LoginThrottle::new()),
             tenants: Arc::new(crate::service::tenants::TenantCache::default()),
+            limits: Arc::new(crate::http::limits::RateLimits::new(settings_limits.0, settings_limits.1)),
+            metrics: Arc::new(crate::http::metrics::Metrics::new().map_err(|e| format!("metrics: {e}"))?),
         })
     }
 }
@@ -63,6 +68,7 @@ pub fn run(listener: TcpListener, state: AppState) -> std::io::Result<Server> {
     let mut server = HttpServer::new(move || {
         App::new()
             .app_data(data.clone())
+            .wrap(http::metrics::RecordMetrics)
             .wrap(http::logging::request_logger())
             .configure(configure)
     })

@@ -114,7 +114,9 @@ pub fn run(opts: BenchOptions) -> Result<(), String> {
 
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     let mut cmd = std::process::Command::new(exe);
-    cmd.args(["--database-url", &db_url, "--bind", &format!("127.0.0.1:{port}"), "--public-url", &base, "serve"])
+    // The bench is one address hammering one tenant: abuse limits off, to measure the server.
+    cmd.args(["--database-url", &db_url, "--bind", &format!("127.0.0.1:{port}"), "--public-url", &base])
+        .args(["--rate-limit-address", "0", "--rate-limit-tenant", "0", "serve"])
         .env("RUST_LOG", "warn")
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null());

@@ -25,6 +25,12 @@ pub struct Settings {
     /// Largest page a list request returns.
     #[arg(long, env = "SCIMD_MAX_RESULTS", default_value_t = 1000, global = true)]
     pub max_results: i64,
+    /// Requests per second allowed from one client address (0: no limit).
+    #[arg(long, env = "SCIMD_RATE_LIMIT_ADDRESS", default_value_t = 5000, global = true)]
+    pub rate_limit_address: u32,
+    /// Requests per second allowed to one tenant (0: no limit).
+    #[arg(long, env = "SCIMD_RATE_LIMIT_TENANT", default_value_t = 1000, global = true)]
+    pub rate_limit_tenant: u32,
     /// HTTP worker threads (default: one per core).
     #[arg(long, env = "SCIMD_WORKERS", global = true)]
     pub workers: Option<usize>,
@@ -39,6 +45,8 @@ impl Default for Settings {
             pool_size: 16,
             max_body_bytes: 1024 * 1024,
             max_results: 1000,
+            rate_limit_address: 5000,
+            rate_limit_tenant: 1000,
             workers: None,
         }
     }

@@ -27,6 +27,9 @@ fn bearer(req: &HttpRequest) -> Option<String> {
 pub async fn caller(req: &HttpRequest, state: &AppState) -> Result<Caller, ScimError> {
     let slug = req.match_info().get("slug").unwrap_or_default().to_string();
     tracing::Span::current().record("tenant", slug.as_str());
+    if let Some(addr) = req.peer_addr() {
+        state.limits.check_address(addr.ip())?;
+    }
     let token = bearer(req).ok_or_else(|| {
         tracing::info!(reason = "no bearer token", "unauthenticated request");
         unauthorized()
@@ -44,11 +47,15 @@ pub async fn caller(req: &HttpRequest, state: &AppState) -> Result<Caller, ScimE
     .await
     .map_err(|e| ScimError::from(StoreError::Unavailable(e.to_string())))?;
     match result {
-        Ok((tenant, jti)) => Ok(Caller {
+        Ok((tenant, jti)) => {
+            // Counted after authentication, so strangers cannot spend a tenant's budget.
+            state.limits.check_tenant(&tenant.slug)?;
+            Ok(Caller {
             base_url: state.settings.tenant_url(&tenant.slug),
             tenant,
             token_jti: Some(jti),
-        }),
+            })
+        }
         Err(TokenError::Store(e)) => Err(ScimError::from(e)),
         Err(reason) => {
             tracing::info!(reason = %reason, "unauthenticated request");

@@ -5,7 +5,9 @@ pub mod admin_api;
 pub mod auth;
 pub mod discovery;
 pub mod health;
+pub mod limits;
 pub mod logging;
+pub mod metrics;
 pub mod request;
 pub mod scim_groups;
 pub mod search;
@@ -25,6 +27,7 @@ pub const SCIM_JSON: &str = "application/scim+json";
 /// Every route of scimd.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", web::get().to(health::healthz))
+        .route("/metrics", web::get().to(metrics::metrics))
         .route("/readyz", web::get().to(health::readyz))
         .service(
             web::scope("/scim/v2/tenants/{slug}")
@@ -84,6 +87,10 @@ impl ResponseError for ScimError {
             response
                 .headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"scimd\""));
+        }
+        if self.status == 429 || self.status == 503 {
+            // Entra retries 429 and 5xx with back-off; say when.
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
         response
     }

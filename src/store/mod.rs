@@ -183,6 +183,12 @@ impl Store {
         Ok(store)
     }
 
+    /// Pool connections (open, idle), for metrics.
+    pub fn pool_state(&self) -> (u32, u32) {
+        let s = self.pool.state();
+        (s.connections, s.idle_connections)
+    }
+
     /// The backend in use.
     pub fn backend(&self) -> &'static str {
         self.url.backend()

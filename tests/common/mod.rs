@@ -134,10 +134,15 @@ impl Reply {
 impl TestApp {
     /// Start scimd on a random port with a fresh database.
     pub async fn spawn(backend: Backend) -> TestApp {
+        Self::spawn_with(backend, |_| {}).await
+    }
+
+    /// Start scimd with adjusted settings.
+    pub async fn spawn_with(backend: Backend, adjust: impl FnOnce(&mut Settings)) -> TestApp {
         let (database_url, dir) = fresh_database(&backend);
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let port = listener.local_addr().expect("addr").port();
-        let settings = Settings {
+        let mut settings = Settings {
             bind: format!("127.0.0.1:{port}"),
             database_url: Some(database_url.clone()),
             public_url: Some(format!("http://127.0.0.1:{port}")),
@@ -145,6 +150,7 @@ impl TestApp {
             workers: Some(2),
             ..Settings::default()
         };
+        adjust(&mut settings);
         let state = AppState::open(settings).expect("open app state");
         let token = state
             .store

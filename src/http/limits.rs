@@ -1,0 +1,74 @@
+//! Abuse limits: requests per second per client address and per tenant, answered with
+//! 429 and `Retry-After`. Defaults sit far above what Entra sends (gallery apps must take
+//! 25 requests/s per tenant; Entra itself does no client-side throttling), so they only
+//! stop abuse. 0 disables a limit.
+
+use std::net::IpAddr;
+use std::num::NonZeroU32;
+
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+
+use crate::scim::error::ScimError;
+
+/// The two keyed limiters.
+pub struct RateLimits {
+    per_address: Option<DefaultKeyedRateLimiter<IpAddr>>,
+    per_tenant: Option<DefaultKeyedRateLimiter<String>>,
+    clock: DefaultClock,
+    checks: std::sync::atomic::AtomicU64,
+}
+
+fn quota(per_second: u32) -> Option<Quota> {
+    let rate = NonZeroU32::new(per_second)?;
+    // A burst of two seconds' worth absorbs Entra's bursty cycles.
+    let burst = NonZeroU32::new(per_second.saturating_mul(2)).unwrap_or(rate);
+    Some(Quota::per_second(rate).allow_burst(burst))
+}
+
+impl RateLimits {
+    /// Limits of `per_address` and `per_tenant` requests per second (0: no limit).
+    pub fn new(per_address: u32, per_tenant: u32) -> Self {
+        RateLimits {
+            per_address: quota(per_address).map(RateLimiter::keyed),
+            per_tenant: quota(per_tenant).map(RateLimiter::keyed),
+            clock: DefaultClock::default(),
+            checks: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+
+    fn too_many(&self, not_until: governor::NotUntil<governor::clock::QuantaInstant>, what: &str) -> ScimError {
+        let wait = not_until.wait_time_from(self.clock.now());
+        let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        ScimError::status(429, format!("too many requests from this {what}; retry after {} s", secs.max(1)))
+    }
+
+    /// Count a request from an address.
+    pub fn check_address(&self, addr: IpAddr) -> Result<(), ScimError> {
+        if self.checks.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 65_536 == 65_535 {
+            self.shrink();
+        }
+        match &self.per_address {
+            Some(l) => l.check_key(&addr).map_err(|n| self.too_many(n, "address")),
+            None => Ok(()),
+        }
+    }
+
+    /// Count a request to a tenant.
+    pub fn check_tenant(&self, slug: &str) -> Result<(), ScimError> {
+        match &self.per_tenant {
+            Some(l) => l.check_key(&slug.to_string()).map_err(|n| self.too_many(n, "tenant")),
+            None => Ok(()),
+        }
+    }
+
+    /// Forget idle keys (called now and then so memory stays bounded).
+    pub fn shrink(&self) {
+        if let Some(l) = &self.per_address {
+            l.retain_recent();
+        }
+        if let Some(l) = &self.per_tenant {
+            l.retain_recent();
+        }
+    }
+}
