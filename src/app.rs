@@ -64,6 +64,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 /// Start serving on an already bound listener (port 0 in tests).
 pub fn run(listener: TcpListener, state: AppState) -> std::io::Result<Server> {
     let workers = state.settings.workers;
+    let settings_for_tls = Arc::clone(&state.settings);
     let data = web::Data::new(state);
     let mut server = HttpServer::new(move || {
         App::new()
@@ -72,10 +73,40 @@ pub fn run(listener: TcpListener, state: AppState) -> std::io::Result<Server> {
             .wrap(http::logging::request_logger())
             .configure(configure)
     })
-    .listen(listener)?
     .shutdown_timeout(30);
+    server = match tls_config(&settings_for_tls)? {
+        Some(config) => server.listen_rustls_0_23(listener, config)?,
+        None => server.listen(listener)?,
+    };
     if let Some(n) = workers {
         server = server.workers(n.max(1));
     }
     Ok(server.run())
+}
+
+/// The rustls configuration when `--tls-cert` and `--tls-key` are given.
+fn tls_config(settings: &Settings) -> std::io::Result<Option<rustls::ServerConfig>> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let invalid = |what: String| std::io::Error::new(std::io::ErrorKind::InvalidInput, what);
+    let (cert, key) = match (&settings.tls_cert, &settings.tls_key) {
+        (Some(c), Some(k)) => (c, k),
+        (None, None) => return Ok(None),
+        _ => return Err(invalid("give both --tls-cert and --tls-key".into())),
+    };
+    let certs = CertificateDer::pem_file_iter(cert)
+        .and_then(|it| it.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| invalid(format!("cannot read certificates from {}: {e}", cert.display())))?;
+    if certs.is_empty() {
+        return Err(invalid(format!("no certificate in {}", cert.display())));
+    }
+    let key = PrivateKeyDer::from_pem_file(key).map_err(|e| invalid(format!("cannot read the private key from {}: {e}", key.display())))?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| invalid(e.to_string()))?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(|e| invalid(format!("certificate and key do not match: {e}")))?;
+    Ok(Some(config))
 }

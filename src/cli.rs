@@ -342,7 +342,8 @@ fn serve(settings: Settings) -> Result<(), String> {
     let listener = TcpListener::bind(&settings.bind).map_err(|e| format!("cannot listen on {}: {e}", settings.bind))?;
     let tenant_count = state.store.read_blocking(tenants::count_tenants).map_err(|e| e.to_string())?;
     tracing::info!(bind = %settings.bind, backend = state.store.backend(), "scimd serving");
-    eprintln!("scimd listening on http://{} ({} database)", settings.bind, state.store.backend());
+    let scheme = if settings.tls_cert.is_some() { "https" } else { "http" };
+    eprintln!("scimd listening on {scheme}://{} ({} database)", settings.bind, state.store.backend());
     if tenant_count == 0 {
         eprintln!(
             "No tenant yet. Next steps:\n  scimd tenant create acme          # prints the Tenant URL\n  scimd token issue acme --days 90  # prints the Secret Token\nthen paste both into the Entra app's Provisioning blade and press Test Connection."

@@ -31,6 +31,13 @@ pub struct Settings {
     /// Requests per second allowed to one tenant (0: no limit).
     #[arg(long, env = "SCIMD_RATE_LIMIT_TENANT", default_value_t = 1000, global = true)]
     pub rate_limit_tenant: u32,
+    /// PEM certificate chain: serve HTTPS directly (with --tls-key). Entra requires an
+    /// HTTPS Tenant URL; without these, put scimd behind a TLS-terminating proxy.
+    #[arg(long, env = "SCIMD_TLS_CERT", global = true)]
+    pub tls_cert: Option<std::path::PathBuf>,
+    /// PEM private key for --tls-cert.
+    #[arg(long, env = "SCIMD_TLS_KEY", global = true)]
+    pub tls_key: Option<std::path::PathBuf>,
     /// HTTP worker threads (default: one per core).
     #[arg(long, env = "SCIMD_WORKERS", global = true)]
     pub workers: Option<usize>,
@@ -47,6 +54,8 @@ impl Default for Settings {
             max_results: 1000,
             rate_limit_address: 5000,
             rate_limit_tenant: 1000,
+            tls_cert: None,
+            tls_key: None,
             workers: None,
         }
     }
@@ -63,7 +72,8 @@ impl Settings {
 
     /// The public base URL without a trailing slash.
     pub fn public_url(&self) -> String {
-        let url = self.public_url.clone().unwrap_or_else(|| format!("http://{}", self.bind));
+        let scheme = if self.tls_cert.is_some() { "https" } else { "http" };
+        let url = self.public_url.clone().unwrap_or_else(|| format!("{scheme}://{}", self.bind));
         url.trim_end_matches('/').to_string()
     }
 
