@@ -58,30 +58,6 @@ pub enum GroupPredicate {
 
 type BoxedPred = Box<dyn BoxableExpression<groups::table, Backend, SqlType = diesel::sql_types::Bool>>;
 
-fn like_pattern(op: StrOp, value: &str) -> String {
-    let escaped = value.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
-    match op {
-        StrOp::Co => format!("%{escaped}%"),
-        StrOp::Sw => format!("{escaped}%"),
-        _ => format!("%{escaped}"),
-    }
-}
-
-macro_rules! str_cmp {
-    ($col:expr, $op:expr, $v:expr) => {{
-        let v: String = $v;
-        let e: BoxedPred = match $op {
-            StrOp::Eq => Box::new($col.eq(v)),
-            StrOp::Gt => Box::new($col.gt(v)),
-            StrOp::Ge => Box::new($col.ge(v)),
-            StrOp::Lt => Box::new($col.lt(v)),
-            StrOp::Le => Box::new($col.le(v)),
-            op => Box::new($col.like(like_pattern(op, &v)).escape('\\')),
-        };
-        e
-    }};
-}
-
 fn num_cmp(col_created: bool, op: NumOp, v: i64) -> BoxedPred {
     macro_rules! cmp {
         ($col:expr) => {

@@ -1,6 +1,34 @@
 //! Storage: one diesel `MultiConnection` over SQLite and PostgreSQL, an r2d2 pool, and the
 //! only SQL in scimd. Blocking diesel calls run on actix's blocking pool, never on a worker.
 
+/// A LIKE pattern for `co`, `sw` and `ew` with the value's own `%`, `_` and `\\` escaped
+/// (the queries say `ESCAPE '\\'`).
+pub(crate) fn like_pattern(op: users::StrOp, value: &str) -> String {
+    let escaped = value.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+    match op {
+        users::StrOp::Co => format!("%{escaped}%"),
+        users::StrOp::Sw => format!("{escaped}%"),
+        _ => format!("%{escaped}"),
+    }
+}
+
+/// A string comparison on a column as a boxed SQL predicate of the caller's table (the
+/// caller's `BoxedPred` alias names the table).
+macro_rules! str_cmp {
+    ($col:expr, $op:expr, $v:expr) => {{
+        let v: String = $v;
+        let e: BoxedPred = match $op {
+            StrOp::Eq => Box::new($col.eq(v)),
+            StrOp::Gt => Box::new($col.gt(v)),
+            StrOp::Ge => Box::new($col.ge(v)),
+            StrOp::Lt => Box::new($col.lt(v)),
+            StrOp::Le => Box::new($col.le(v)),
+            op => Box::new($col.like($crate::store::like_pattern(op, &v)).escape('\\')),
+        };
+        e
+    }};
+}
+
 pub mod admins;
 pub mod events;
 pub mod fields;

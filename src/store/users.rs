@@ -5,7 +5,7 @@ use diesel::dsl::count_star;
 use diesel::prelude::*;
 
 use super::schema::{group_members, user_emails, users};
-use super::{DbConn, StoreError};
+use super::{like_pattern, DbConn, StoreError};
 
 type Backend = <DbConn as Connection>::Backend;
 
@@ -102,30 +102,6 @@ pub enum UserSort {
 }
 
 type BoxedPred = Box<dyn BoxableExpression<users::table, Backend, SqlType = diesel::sql_types::Bool>>;
-
-fn like_pattern(op: StrOp, value: &str) -> String {
-    let escaped = value.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
-    match op {
-        StrOp::Co => format!("%{escaped}%"),
-        StrOp::Sw => format!("{escaped}%"),
-        _ => format!("%{escaped}"),
-    }
-}
-
-macro_rules! str_cmp {
-    ($col:expr, $op:expr, $v:expr) => {{
-        let v: String = $v;
-        let e: BoxedPred = match $op {
-            StrOp::Eq => Box::new($col.eq(v)),
-            StrOp::Gt => Box::new($col.gt(v)),
-            StrOp::Ge => Box::new($col.ge(v)),
-            StrOp::Lt => Box::new($col.lt(v)),
-            StrOp::Le => Box::new($col.le(v)),
-            op => Box::new($col.like(like_pattern(op, &v)).escape('\\')),
-        };
-        e
-    }};
-}
 
 macro_rules! num_cmp {
     ($col:expr, $op:expr, $v:expr) => {{
