@@ -40,6 +40,10 @@ pub struct BenchOptions {
     /// Server worker threads for the started server.
     #[arg(long)]
     pub server_workers: Option<usize>,
+    /// Users written straight to the database of the first tenant before the run, to
+    /// measure how match and GET behave in a large tenant (e.g. 1000000).
+    #[arg(long, default_value_t = 0)]
+    pub preload: usize,
     /// Keep the database after the run (its URL is printed).
     #[arg(long)]
     pub keep: bool,
@@ -110,6 +114,11 @@ pub fn run(opts: BenchOptions) -> Result<(), String> {
             .0;
         tenants.push((slug, token));
     }
+    if opts.preload > 0 {
+        let started = Instant::now();
+        preload(&state, &tenants[0].0, opts.preload)?;
+        println!("preloaded {} users in {:.1} s", opts.preload, started.elapsed().as_secs_f64());
+    }
     drop(state);
 
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
@@ -138,6 +147,7 @@ pub fn run(opts: BenchOptions) -> Result<(), String> {
         let _ = server.kill();
         return Err("scimd did not start".into());
     }
+    println!("server accepting connections {} ms after start", started.elapsed().as_millis());
     println!("scimd bench: backend {} · {} users × {} tenants · concurrency {} · {} client threads", opts.backend, opts.users, tenants.len(), opts.concurrency, opts.client_threads);
     let target = Arc::new(Target { base, tenants });
     let result = phases(&opts, &target);
@@ -172,6 +182,38 @@ pub fn run(opts: BenchOptions) -> Result<(), String> {
     if opts.keep {
         let kept = tmp.keep();
         println!("database kept: {db_url} ({})", kept.display());
+    }
+    Ok(())
+}
+
+/// Write `n` users of the bench's shape straight to the store, in batches.
+fn preload(state: &AppState, slug: &str, n: usize) -> Result<(), String> {
+    use crate::service::users::{email_rows, index_user, new_row};
+    use crate::store::users::insert_user;
+    let tenant_id = state.store.read_blocking(|conn| svc::tenant_by_slug(conn, slug)).map_err(|e| e.detail)?.id;
+    let now = crate::store::now_millis();
+    let mut done = 0;
+    while done < n {
+        let end = (done + 5_000).min(n);
+        state
+            .store
+            .write_blocking(|conn| {
+                for i in done..end {
+                    let m = format!("preloaded{i}@bench.example.com");
+                    let resource = json!({
+                        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                        "externalId": format!("pre-{i}"), "userName": m, "active": true, "displayName": format!("Pre {i}"),
+                        "name": {"givenName": "Pre", "familyName": format!("L{i}")},
+                        "emails": [{"primary": true, "type": "work", "value": m}]
+                    });
+                    let index = index_user(&resource)?;
+                    let row = new_row(uuid::Uuid::new_v4().to_string(), &tenant_id, &resource, &index, now)?;
+                    insert_user(conn, &row, &email_rows(&row.id, &tenant_id, &index))?;
+                }
+                Ok::<_, crate::scim::error::ScimError>(())
+            })
+            .map_err(|e| e.detail)?;
+        done = end;
     }
     Ok(())
 }

@@ -4,8 +4,6 @@
 
 mod common;
 
-use std::process::Command;
-
 use common::{patch, Backend, TestApp};
 use serde_json::{json, Value};
 
@@ -13,14 +11,9 @@ const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:
 const CUSTOM: &str = "urn:ietf:params:scim:schemas:extension:CustomExtensionName:2.0:User";
 
 fn cli(app: &TestApp, args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_scimd"))
-        .args(["--database-url", &app.database_url])
-        .args(args)
-        .env("RUST_LOG", "warn")
-        .output()
-        .expect("run scimd");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).into()
+    let out = common::run_cli(&app.database_url, args, None, "warn");
+    assert!(out.ok, "{}", out.stderr);
+    out.stdout
 }
 
 fn entra_user(upn: &str, mail: &str, object_id: &str) -> Value {

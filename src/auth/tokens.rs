@@ -169,6 +169,8 @@ impl TokenKeys {
         validation.leeway = 0;
         validation.set_required_spec_claims(&["exp", "aud"]);
         match jsonwebtoken::decode::<Claims>(jwt, &DecodingKey::from_secret(&secret), &validation) {
+            // scimd issues UUID jtis only; anything else is not ours and never reaches the database.
+            Ok(data) if uuid::Uuid::parse_str(&data.claims.jti).is_err() => Err(TokenError::Invalid),
             Ok(data) => Ok(data.claims),
             Err(e) if matches!(e.kind(), jsonwebtoken::errors::ErrorKind::ExpiredSignature) => {
                 Err(TokenError::Expired)

@@ -26,7 +26,6 @@ fn bearer(req: &HttpRequest) -> Option<String> {
 /// Authenticate the request for the tenant named in its path.
 pub async fn caller(req: &HttpRequest, state: &AppState) -> Result<Caller, ScimError> {
     let slug = req.match_info().get("slug").unwrap_or_default().to_string();
-    tracing::Span::current().record("tenant", slug.as_str());
     if let Some(addr) = req.peer_addr() {
         state.limits.check_address(addr.ip())?;
     }
@@ -34,6 +33,13 @@ pub async fn caller(req: &HttpRequest, state: &AppState) -> Result<Caller, ScimE
         tracing::info!(reason = "no bearer token", "unauthenticated request");
         unauthorized()
     })?;
+    // A slug that could not have been created names no tenant: no need to ask the database.
+    if crate::service::tenants::check_slug(&slug).is_err() {
+        tracing::info!(reason = "not a tenant slug", "unauthenticated request");
+        return Err(unauthorized());
+    }
+    // Recorded once known to be a slug: path text is not written to the log as it came.
+    tracing::Span::current().record("tenant", slug.as_str());
     let st = state.clone();
     let slug2 = slug.clone();
     let result = actix_web::web::block(move || -> Result<_, TokenError> {

@@ -38,17 +38,76 @@ pub async fn json_body(req: &HttpRequest, mut payload: web::Payload, limit: usiz
     if body.is_empty() {
         return Err(ScimError::invalid_syntax("the request body is empty; send a JSON object"));
     }
-    serde_json::from_slice(&body).map_err(|e| ScimError::invalid_syntax(format!("the request body is not valid JSON: {e}")))
+    let value: Value = serde_json::from_slice(&body)
+        .map_err(|e| ScimError::invalid_syntax(format!("the request body is not valid JSON: {e}")))?;
+    refuse_nul(&value)?;
+    Ok(value)
+}
+
+/// JSON allows NUL (`\u0000`) in strings, but no stored attribute may hold one (PostgreSQL
+/// text cannot): refuse it up front, naming where it is. serde_json caps nesting at 128
+/// levels, so the walk is shallow.
+fn refuse_nul(value: &Value) -> Result<(), ScimError> {
+    fn find(value: &Value, at: &mut Vec<String>) -> bool {
+        match value {
+            Value::String(s) => s.contains('\0'),
+            Value::Array(items) => items.iter().enumerate().any(|(i, v)| {
+                at.push(format!("[{i}]"));
+                let found = find(v, at);
+                if !found {
+                    at.pop();
+                }
+                found
+            }),
+            Value::Object(map) => map.iter().any(|(k, v)| {
+                at.push(format!(".{}", k.replace('\0', "\\u0000")));
+                let found = k.contains('\0') || find(v, at);
+                if !found {
+                    at.pop();
+                }
+                found
+            }),
+            _ => false,
+        }
+    }
+    let mut at = Vec::new();
+    if find(value, &mut at) {
+        let path = at.concat();
+        let path = path.trim_start_matches('.');
+        let path = if path.is_empty() { "the body" } else { path };
+        let detail = format!("{path} contains a NUL character (\\u0000); strings and names must not contain NUL");
+        // The filter of a SearchRequest is a filter problem like any other.
+        return Err(if path == "filter" { ScimError::invalid_filter(detail) } else { ScimError::invalid_value(detail) });
+    }
+    Ok(())
 }
 
 /// The query string as name/value pairs (form-decoded: `+` is a space).
+/// Bytes that are not UTF-8 once percent-decoded are refused, not replaced: a filter must
+/// compare what the client meant, and `%FF` means nothing.
 pub fn query_pairs(req: &HttpRequest) -> Result<Vec<(String, String)>, ScimError> {
-    serde_urlencoded::from_str::<Vec<(String, String)>>(req.query_string())
-        .map_err(|e| ScimError::invalid_syntax(format!("the query string cannot be decoded: {e}")))
+    fn decode(s: &str) -> Option<String> {
+        let spaced = s.replace('+', " ");
+        percent_encoding::percent_decode_str(&spaced).decode_utf8().ok().map(|c| c.into_owned())
+    }
+    let mut pairs = Vec::new();
+    for part in req.query_string().split('&').filter(|p| !p.is_empty()) {
+        let (raw_name, raw_value) = part.split_once('=').unwrap_or((part, ""));
+        let name = decode(raw_name).ok_or_else(|| {
+            ScimError::invalid_value("a query parameter name is not UTF-8 once percent-decoded; encode text as UTF-8")
+        })?;
+        let value = decode(raw_value).ok_or_else(|| {
+            let detail = format!("the query parameter {name:?} is not UTF-8 once percent-decoded; encode text as UTF-8");
+            if name.eq_ignore_ascii_case("filter") { ScimError::invalid_filter(detail) } else { ScimError::invalid_value(detail) }
+        })?;
+        pairs.push((name, value));
+    }
+    Ok(pairs)
 }
 
+/// The value of a query parameter; an empty one (`count=`) counts as absent.
 fn find<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    pairs.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    pairs.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str()).filter(|v| !v.is_empty())
 }
 
 fn integer(name: &str, v: &str) -> Result<i64, ScimError> {
@@ -70,10 +129,10 @@ pub fn list_params(req: &HttpRequest, default_count: i64) -> Result<ListParams, 
         filter: find(&pairs, "filter").map(str::to_string),
         start_index: find(&pairs, "startIndex").map(|v| integer("startIndex", v)).transpose()?.unwrap_or(1),
         count: find(&pairs, "count").map(|v| integer("count", v)).transpose()?.unwrap_or(default_count),
-        sort_by: find(&pairs, "sortBy").filter(|s| !s.is_empty()).map(str::to_string),
+        sort_by: find(&pairs, "sortBy").map(str::to_string),
         descending: sort_descending(find(&pairs, "sortOrder"))?,
-        attributes: find(&pairs, "attributes").filter(|s| !s.is_empty()).map(str::to_string),
-        excluded_attributes: find(&pairs, "excludedAttributes").filter(|s| !s.is_empty()).map(str::to_string),
+        attributes: find(&pairs, "attributes").map(str::to_string),
+        excluded_attributes: find(&pairs, "excludedAttributes").map(str::to_string),
     })
 }
 
@@ -109,8 +168,8 @@ pub fn search_params(body: &Value, default_count: i64) -> Result<ListParams, Sci
 pub fn projection(req: &HttpRequest) -> Result<(Option<String>, Option<String>), ScimError> {
     let pairs = query_pairs(req)?;
     Ok((
-        find(&pairs, "attributes").filter(|s| !s.is_empty()).map(str::to_string),
-        find(&pairs, "excludedAttributes").filter(|s| !s.is_empty()).map(str::to_string),
+        find(&pairs, "attributes").map(str::to_string),
+        find(&pairs, "excludedAttributes").map(str::to_string),
     ))
 }
 

@@ -362,9 +362,11 @@ fn lex_string(
     };
     let mut out = String::new();
     loop {
-        let (_, c) = it.next().ok_or_else(unterminated)?;
+        let (cpos, c) = it.next().ok_or_else(unterminated)?;
         match c {
             '"' => return Ok(out),
+            // Stored strings never hold NUL (PostgreSQL text cannot), so neither may a filter's.
+            '\0' => return Err(nul_in_string(src, mode, cpos)),
             '\\' => {
                 let (epos, e) = it.next().ok_or_else(unterminated)?;
                 let decoded = match e {
@@ -376,7 +378,10 @@ fn lex_string(
                     'n' => '\n',
                     'r' => '\r',
                     't' => '\t',
-                    'u' => lex_unicode_escape(src, mode, epos, it)?,
+                    'u' => match lex_unicode_escape(src, mode, epos, it)? {
+                        '\0' => return Err(nul_in_string(src, mode, epos.saturating_sub(1))),
+                        c => c,
+                    },
                     other => {
                         return Err(error(
                             src,
@@ -394,6 +399,11 @@ fn lex_string(
             c => out.push(c),
         }
     }
+}
+
+#[cold]
+fn nul_in_string(src: &str, mode: Mode, pos: usize) -> ScimError {
+    error(src, mode, pos, "a string contains a NUL character (\\u0000); remove it")
 }
 
 /// Decodes `\uXXXX` (the `u` is at byte `upos`), joining a UTF-16 surrogate pair.
@@ -1256,6 +1266,14 @@ mod tests {
             p("name.familyName co \"O'Malley\""),
             eq_op("name.familyName", CompareOp::Co, "O'Malley")
         );
+    }
+
+    #[test]
+    fn nul_in_strings_is_refused() {
+        for f in ["a eq \"x\u{0}y\"", r#"a eq "x\u0000y""#, r#"a[b eq "\u0000"]"#] {
+            assert!(err(f).contains("NUL"), "{f:?}: {}", err(f));
+        }
+        assert!(err("a\u{0} pr").contains("unexpected character"));
     }
 
     fn eq_op(a: &str, op: CompareOp, v: &str) -> Filter {

@@ -198,7 +198,7 @@ pub fn parse_patch_request(body: &Value) -> Result<Vec<PatchOperation>, ScimErro
     }
     ops.iter()
         .enumerate()
-        .map(|(i, op)| parse_operation(i, op))
+        .map(|(i, op)| parse_operation(i, op).map_err(|e| in_operation(i, ops.len(), e)))
         .collect()
 }
 
@@ -330,11 +330,20 @@ pub fn apply_user_patch(
         custom,
     };
     let mut doc = resource_object(resource)?;
-    for op in ops {
-        patcher.apply(&mut doc, op)?;
+    for (i, op) in ops.iter().enumerate() {
+        patcher.apply(&mut doc, op).map_err(|e| in_operation(i, ops.len(), e))?;
     }
     patcher.sync_schemas(&mut doc);
     Ok(Value::Object(doc))
+}
+
+/// Name the operation an error comes from when there are several: in a request of up to
+/// [`MAX_OPERATIONS`], which one failed is the first thing to fix.
+fn in_operation(index: usize, count: usize, mut e: ScimError) -> ScimError {
+    if count > 1 && !e.detail.starts_with("Operations[") {
+        e.detail = format!("Operations[{index}]: {}", e.detail);
+    }
+    e
 }
 
 /// Apply operations, in order, to a stored Group (without members). Operations on
@@ -352,44 +361,48 @@ pub fn apply_group_patch(
     };
     let mut doc = resource_object(resource)?;
     let mut changes = Vec::new();
-    for op in ops {
-        match &op.path {
-            Some(path) if is_members(&path.attr) => {
-                changes.extend(patcher.member_change(op, path)?)
-            }
-            None => {
-                // A path-less value may mix members with other attributes.
-                let Some(Value::Object(attrs)) = &op.value else {
-                    return Err(ScimError::invalid_value(format!(
-                        "{} without a path needs an object of attributes as value",
-                        op.op.as_str()
-                    )));
-                };
-                let mut rest = Map::new();
-                for (key, v) in attrs {
-                    match parse_patch_path(key) {
-                        Ok(path) if is_members(&path.attr) => {
-                            let member_op = PatchOperation {
-                                op: op.op,
-                                path: Some(path.clone()),
-                                value: Some(v.clone()),
-                            };
-                            changes.extend(patcher.member_change(&member_op, &path)?);
-                        }
-                        _ => {
-                            rest.insert(key.clone(), v.clone());
+    for (i, op) in ops.iter().enumerate() {
+        let mut apply_one = || -> Result<(), ScimError> {
+            match &op.path {
+                Some(path) if is_members(&path.attr) => {
+                    changes.extend(patcher.member_change(op, path)?)
+                }
+                None => {
+                    // A path-less value may mix members with other attributes.
+                    let Some(Value::Object(attrs)) = &op.value else {
+                        return Err(ScimError::invalid_value(format!(
+                            "{} without a path needs an object of attributes as value",
+                            op.op.as_str()
+                        )));
+                    };
+                    let mut rest = Map::new();
+                    for (key, v) in attrs {
+                        match parse_patch_path(key) {
+                            Ok(path) if is_members(&path.attr) => {
+                                let member_op = PatchOperation {
+                                    op: op.op,
+                                    path: Some(path.clone()),
+                                    value: Some(v.clone()),
+                                };
+                                changes.extend(patcher.member_change(&member_op, &path)?);
+                            }
+                            _ => {
+                                rest.insert(key.clone(), v.clone());
+                            }
                         }
                     }
+                    let rest_op = PatchOperation {
+                        op: op.op,
+                        path: None,
+                        value: Some(Value::Object(rest)),
+                    };
+                    patcher.apply(&mut doc, &rest_op)?;
                 }
-                let rest_op = PatchOperation {
-                    op: op.op,
-                    path: None,
-                    value: Some(Value::Object(rest)),
-                };
-                patcher.apply(&mut doc, &rest_op)?;
+                Some(_) => patcher.apply(&mut doc, op)?,
             }
-            Some(_) => patcher.apply(&mut doc, op)?,
-        }
+            Ok(())
+        };
+        apply_one().map_err(|e| in_operation(i, ops.len(), e))?;
     }
     patcher.sync_schemas(&mut doc);
     Ok((Value::Object(doc), changes))
@@ -2097,6 +2110,20 @@ mod tests {
             json!([{"op": "add", "path": "emails.value", "value": "n@x"}]),
         );
         assert_eq!(out["emails"], json!([{"value": "n@x"}]));
+    }
+
+    #[test]
+    fn errors_name_the_operation_when_there_are_several() {
+        let mut ops: Vec<Value> = (0..5)
+            .map(|i| json!({"op": "replace", "path": "displayName", "value": format!("n{i}")}))
+            .collect();
+        ops[3] = json!({"op": "replace", "path": "shoeSize", "value": 42});
+        let e = fails(&stored_user(), json!(ops.clone()));
+        assert!(e.detail.starts_with("Operations[3]: unknown attribute \"shoeSize\""), "{}", e.detail);
+        ops[3] = json!({"op": "replace", "path": "emails[type eq", "value": 42});
+        let e = fails(&stored_user(), json!(ops));
+        assert_eq!(e.scim_type, Some(ScimType::InvalidPath));
+        assert!(e.detail.starts_with("Operations[3]: invalid path"), "{}", e.detail);
     }
 
     #[test]

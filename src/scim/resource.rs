@@ -51,6 +51,14 @@ pub fn project(
     Ok(())
 }
 
+/// Check `attributes` and `excludedAttributes` without a resource: a list answers 400 for a
+/// bad one even when it has nothing to project.
+pub fn check_projection(attributes: Option<&str>, excluded: Option<&str>) -> Result<(), ScimError> {
+    parse_list(attributes, "attributes")?;
+    parse_list(excluded, "excludedAttributes")?;
+    Ok(())
+}
+
 fn parse_list(param: Option<&str>, name: &str) -> Result<Option<Vec<Selector>>, ScimError> {
     let Some(list) = param.filter(|s| !s.trim().is_empty()) else {
         return Ok(None);

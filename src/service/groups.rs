@@ -7,14 +7,14 @@ use std::sync::Arc;
 use serde_json::{json, Map, Value};
 
 use super::query::{plan_groups, Plan};
-use super::{page, Caller, ListParams, Rendered, MAX_SCAN};
+use super::{check_if_match, check_indexed_len, page, possible_id, Caller, ListParams, Rendered, MAX_SCAN};
 use crate::app::AppState;
 use crate::scim::error::ScimError;
 use crate::scim::filter::{self, Filter};
 use crate::scim::path::AttrPath;
 use crate::scim::patch::{apply_group_patch, member_refs, parse_patch_request, MemberChange, MemberRef};
-use crate::scim::render::{if_match_versions, list_response, with_meta, Meta};
-use crate::scim::resource::project;
+use crate::scim::render::{list_response, with_meta, Meta};
+use crate::scim::resource::{compare_sort_keys, project, sort_key};
 use crate::store::events::append_event;
 use crate::store::groups::{self as group_store, GroupRow, MemberRow};
 use crate::store::users as user_store;
@@ -89,13 +89,21 @@ fn strip_members(mut resource: Value) -> Value {
 }
 
 fn display_name_of(resource: &Value) -> Result<String, ScimError> {
-    resource
+    let name = resource
         .get("displayName")
         .and_then(Value::as_str)
         .map(str::trim)
         .filter(|s| !s.is_empty())
         .map(str::to_string)
-        .ok_or_else(|| ScimError::invalid_value("displayName is required for a group"))
+        .ok_or_else(|| ScimError::invalid_value("displayName is required for a group"))?;
+    check_indexed_len("displayName", &name)?;
+    Ok(name)
+}
+
+fn external_id_of(resource: &Value) -> Result<Option<String>, ScimError> {
+    let id = resource.get("externalId").and_then(Value::as_str).map(str::to_string);
+    check_indexed_len("externalId", id.as_deref().unwrap_or_default())?;
+    Ok(id)
 }
 
 fn serialize(resource: &Value) -> Result<String, ScimError> {
@@ -142,18 +150,6 @@ fn log_event(conn: &mut DbConn, caller: &Caller, action: &str, id: &str, detail:
     Ok(())
 }
 
-fn check_if_match(if_match: Option<&str>, version: i64) -> Result<(), ScimError> {
-    if let Some(versions) = if_match.and_then(if_match_versions) {
-        if !versions.contains(&version) {
-            return Err(ScimError::status(
-                412,
-                format!("If-Match does not match the current version W/\"{version}\"; GET the group and retry"),
-            ));
-        }
-    }
-    Ok(())
-}
-
 /// Whether the request wants members in the answer.
 pub fn wants_members(attributes: Option<&str>, excluded: Option<&str>) -> bool {
     let names = |s: &str| s.split(',').map(|a| a.trim().to_ascii_lowercase()).collect::<Vec<_>>();
@@ -185,7 +181,7 @@ pub async fn create_group(state: &AppState, caller: &Caller, body: Value) -> Res
                 tenant_id: caller2.tenant.id.clone(),
                 display_name_lower: display_name.to_lowercase(),
                 display_name: display_name.clone(),
-                external_id: resource.get("externalId").and_then(Value::as_str).map(str::to_string),
+                external_id: external_id_of(&resource)?,
                 resource: serialize(&resource)?,
                 version: 1,
                 created_at: now,
@@ -202,6 +198,9 @@ pub async fn create_group(state: &AppState, caller: &Caller, body: Value) -> Res
 
 /// GET /Groups/{id}.
 pub async fn get_group(state: &AppState, caller: &Caller, id: &str, with_members: bool) -> Result<Rendered, ScimError> {
+    if !possible_id(id) {
+        return Err(not_found(id));
+    }
     let tenant_id = caller.tenant.id.clone();
     let id_owned = id.to_string();
     let (row, members) = state
@@ -248,7 +247,7 @@ fn store_group_change(conn: &mut DbConn, old: &GroupRow, resource: &Value) -> Re
     let mut row = old.clone();
     row.display_name_lower = display_name.to_lowercase();
     row.display_name = display_name;
-    row.external_id = resource.get("externalId").and_then(Value::as_str).map(str::to_string);
+    row.external_id = external_id_of(resource)?;
     row.resource = serialize(resource)?;
     row.version = old.version + 1;
     row.updated_at = now_millis();
@@ -258,6 +257,9 @@ fn store_group_change(conn: &mut DbConn, old: &GroupRow, resource: &Value) -> Re
 
 /// PUT /Groups/{id}: replace attributes and the member list.
 pub async fn replace_group(state: &AppState, caller: &Caller, id: &str, body: Value, if_match: Option<String>) -> Result<Rendered, ScimError> {
+    if !possible_id(id) {
+        return Err(not_found(id));
+    }
     let schemas = Arc::clone(&state.schemas);
     let caller2 = caller.clone();
     let id_owned = id.to_string();
@@ -281,6 +283,9 @@ pub async fn replace_group(state: &AppState, caller: &Caller, id: &str, body: Va
 
 /// PATCH /Groups/{id}: attribute ops on the JSON, membership ops as deltas; all or nothing.
 pub async fn patch_group(state: &AppState, caller: &Caller, id: &str, body: Value, if_match: Option<String>, with_members: bool) -> Result<Rendered, ScimError> {
+    if !possible_id(id) {
+        return Err(not_found(id));
+    }
     let ops = parse_patch_request(&body)?;
     let schemas = Arc::clone(&state.schemas);
     let caller2 = caller.clone();
@@ -312,6 +317,9 @@ pub async fn patch_group(state: &AppState, caller: &Caller, id: &str, body: Valu
 
 /// DELETE /Groups/{id}.
 pub async fn delete_group(state: &AppState, caller: &Caller, id: &str, if_match: Option<String>) -> Result<(), ScimError> {
+    if !possible_id(id) {
+        return Err(not_found(id));
+    }
     let caller2 = caller.clone();
     let id_owned = id.to_string();
     state
@@ -329,11 +337,18 @@ pub async fn delete_group(state: &AppState, caller: &Caller, id: &str, if_match:
 
 /// GET /Groups (and POST /Groups/.search).
 pub async fn list_groups(state: &AppState, caller: &Caller, params: ListParams) -> Result<Value, ScimError> {
+    crate::scim::resource::check_projection(params.attributes.as_deref(), params.excluded_attributes.as_deref())?;
     let filter: Option<Filter> = params.filter.as_deref().map(str::trim).filter(|f| !f.is_empty()).map(filter::parse).transpose()?;
     let (start, count) = page(params.start_index, params.count, state.settings.max_results);
     let with_members = wants_members(params.attributes.as_deref(), params.excluded_attributes.as_deref());
     let tenant_id = caller.tenant.id.clone();
-    let plan = plan_groups(filter.as_ref());
+    let sort_attr = params.sort_by.as_deref().map(AttrPath::parse).transpose()?;
+    let descending = params.descending;
+    let plan = match plan_groups(filter.as_ref()) {
+        // Groups are sorted in Rust, over the rows the filter selects.
+        Plan::Sql(pred) if sort_attr.is_some() => Plan::Scan(pred),
+        plan => plan,
+    };
     let schemas = Arc::clone(&state.schemas);
     let base_url = caller.base_url.clone();
     let (total, rows, members) = state
@@ -342,23 +357,39 @@ pub async fn list_groups(state: &AppState, caller: &Caller, params: ListParams) 
             let (total, rows) = match plan {
                 Plan::Sql(pred) => group_store::query_groups(conn, &tenant_id, pred.as_ref(), start - 1, count)?,
                 Plan::Scan(pred) => {
-                    let rows = group_store::scan_groups(conn, &tenant_id, pred.as_ref(), MAX_SCAN)?;
+                    let rows = group_store::scan_groups(conn, &tenant_id, pred.as_ref(), MAX_SCAN + 1)?;
+                    if rows.len() as i64 > MAX_SCAN {
+                        return Err(ScimError::bad_request(
+                            crate::scim::error::ScimType::TooMany,
+                            "the filter matches too many groups to evaluate; narrow it with displayName, externalId or members",
+                        ));
+                    }
                     let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
-                    let members = group_store::members_of(conn, &ids)?;
+                    let mut by_group: HashMap<String, Vec<MemberRow>> = HashMap::new();
+                    for m in group_store::members_of(conn, &ids)? {
+                        by_group.entry(m.group_id.clone()).or_default().push(m);
+                    }
                     let mut kept = Vec::new();
                     for row in rows {
-                        let own: Vec<MemberRow> = members.iter().filter(|m| m.group_id == row.id).cloned().collect();
-                        let r = render_group(&row, Some(&own), &base_url)?;
+                        let own = by_group.get(&row.id).map_or(&[][..], Vec::as_slice);
+                        let r = render_group(&row, Some(own), &base_url)?;
                         let keep = filter.as_ref().is_none_or(|f| filter::matches(f, &r.body, &|a: &AttrPath| schemas.group_case_exact(a)));
                         if keep {
-                            kept.push(row);
+                            kept.push((row, r.body));
                         }
+                    }
+                    if let Some(attr) = &sort_attr {
+                        let exact = schemas.group_case_exact(attr);
+                        kept.sort_by(|(_, a), (_, b)| {
+                            compare_sort_keys(sort_key(a, attr, exact).as_ref(), sort_key(b, attr, exact).as_ref(), descending)
+                        });
                     }
                     let total = kept.len() as i64;
                     let page_rows = kept
                         .into_iter()
                         .skip(usize::try_from(start - 1).unwrap_or(usize::MAX))
                         .take(usize::try_from(count).unwrap_or(0))
+                        .map(|(row, _)| row)
                         .collect();
                     (total, page_rows)
                 }
@@ -372,10 +403,14 @@ pub async fn list_groups(state: &AppState, caller: &Caller, params: ListParams) 
             Ok::<_, ScimError>((total, rows, members))
         })
         .await?;
+    let mut by_group: HashMap<String, Vec<MemberRow>> = HashMap::new();
+    for m in members {
+        by_group.entry(m.group_id.clone()).or_default().push(m);
+    }
     let mut resources = Vec::with_capacity(rows.len());
     for row in &rows {
-        let own: Vec<MemberRow> = members.iter().filter(|m| m.group_id == row.id).cloned().collect();
-        let mut body = render_group(row, with_members.then_some(own.as_slice()), &caller.base_url)?.body;
+        let own = by_group.get(&row.id).map_or(&[][..], Vec::as_slice);
+        let mut body = render_group(row, with_members.then_some(own), &caller.base_url)?.body;
         project(&mut body, params.attributes.as_deref(), params.excluded_attributes.as_deref())?;
         resources.push(body);
     }

@@ -91,7 +91,42 @@ fn unique_violation(index: &str) -> ScimError {
     }
 }
 
+/// Longest value, in bytes, of an attribute kept in an indexed column (userName, externalId,
+/// displayName, emails): PostgreSQL cannot index text much past 2,700 bytes, and no real
+/// identifier comes near this.
+pub const MAX_INDEXED_BYTES: usize = 1024;
+
+/// Refuse an indexed attribute value longer than [`MAX_INDEXED_BYTES`].
+pub fn check_indexed_len(attribute: &str, value: &str) -> Result<(), ScimError> {
+    if value.len() > MAX_INDEXED_BYTES {
+        return Err(ScimError::invalid_value(format!(
+            "{attribute} is {} bytes long; at most {MAX_INDEXED_BYTES} bytes are accepted",
+            value.len()
+        )));
+    }
+    Ok(())
+}
+
+/// Whether an id from a URL path could name a resource at all: ids never hold NUL (which
+/// PostgreSQL text cannot store either), so such an id is a 404 without a database query.
+pub fn possible_id(id: &str) -> bool {
+    !id.contains('\0')
+}
+
 /// Clamp paging parameters to what RFC 7644 §3.4.2.4 allows and our maximum page size.
 pub fn page(start_index: i64, count: i64, max: i64) -> (i64, i64) {
     (start_index.max(1), count.clamp(0, max))
+}
+
+/// Honour `If-Match` (never required): 412 when it names no current version.
+pub fn check_if_match(if_match: Option<&str>, version: i64) -> Result<(), ScimError> {
+    if let Some(versions) = if_match.and_then(crate::scim::render::if_match_versions) {
+        if !versions.contains(&version) {
+            return Err(ScimError::status(
+                412,
+                format!("If-Match does not match the current version W/\"{version}\"; GET the resource and retry"),
+            ));
+        }
+    }
+    Ok(())
 }

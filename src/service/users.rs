@@ -5,13 +5,13 @@ use std::sync::Arc;
 use serde_json::{Map, Value};
 
 use super::query::{plan_users, Plan};
-use super::{page, Caller, ListParams, Rendered, MAX_SCAN};
+use super::{check_if_match, check_indexed_len, page, possible_id, Caller, ListParams, Rendered, MAX_SCAN};
 use crate::app::AppState;
 use crate::scim::error::ScimError;
 use crate::scim::filter::{self, Filter};
 use crate::scim::path::AttrPath;
 use crate::scim::patch::{apply_user_patch, parse_patch_request};
-use crate::scim::render::{if_match_versions, list_response, with_meta, Meta};
+use crate::scim::render::{list_response, with_meta, Meta};
 use crate::scim::resource::{project, sort_key};
 use crate::scim::schema::{CustomField, Schemas};
 use crate::store::events::append_event;
@@ -67,6 +67,14 @@ pub fn index_user(resource: &Value) -> Result<UserIndex, ScimError> {
                  emails value (Entra: map mail to emails[type eq \"work\"].value)",
             )
         })?;
+    check_indexed_len("userName", &user_name)?;
+    for (value, _, _) in &emails {
+        check_indexed_len("an emails value", value)?;
+    }
+    let external_id = resource.get("externalId").and_then(Value::as_str).map(str::to_string);
+    check_indexed_len("externalId", external_id.as_deref().unwrap_or_default())?;
+    let display_name = resource.get("displayName").and_then(Value::as_str).map(str::to_string);
+    check_indexed_len("displayName", display_name.as_deref().unwrap_or_default())?;
     if !validator::ValidateEmail::validate_email(&identity) {
         return Err(ScimError::invalid_value(format!(
             "\"{identity}\" is not a valid email address; the user's mail must be one"
@@ -74,15 +82,16 @@ pub fn index_user(resource: &Value) -> Result<UserIndex, ScimError> {
     }
     Ok(UserIndex {
         user_name,
-        external_id: resource.get("externalId").and_then(Value::as_str).map(str::to_string),
+        external_id,
         identity_mail: identity,
-        display_name: resource.get("displayName").and_then(Value::as_str).map(str::to_string),
+        display_name,
         active: resource.get("active").and_then(Value::as_bool).unwrap_or(true),
         emails,
     })
 }
 
-fn email_rows(user_id: &str, tenant_id: &str, index: &UserIndex) -> Vec<EmailRow> {
+/// The email index rows of a user.
+pub fn email_rows(user_id: &str, tenant_id: &str, index: &UserIndex) -> Vec<EmailRow> {
     index
         .emails
         .iter()
@@ -127,20 +136,6 @@ fn load_custom_fields(conn: &mut DbConn, tenant_id: &str) -> Result<Vec<CustomFi
     Ok(rows.into_iter().filter_map(|r| super::tenants::custom_field_of(&r)).collect())
 }
 
-fn check_if_match(if_match: Option<&str>, version: i64) -> Result<(), ScimError> {
-    if let Some(header) = if_match {
-        if let Some(versions) = if_match_versions(header) {
-            if !versions.contains(&version) {
-                return Err(ScimError::status(
-                    412,
-                    format!("If-Match does not match the current version W/\"{version}\"; GET the resource and retry"),
-                ));
-            }
-        }
-    }
-    Ok(())
-}
-
 /// The action a write is logged as.
 fn action_for(before_active: Option<bool>, after_active: bool) -> &'static str {
     match (before_active, after_active) {
@@ -176,7 +171,8 @@ pub async fn record_rejection(state: &AppState, caller: &Caller, resource_type: 
     }
 }
 
-fn new_row(id: String, tenant_id: &str, resource: &Value, index: &UserIndex, now: i64) -> Result<UserRow, ScimError> {
+/// A new user row (version 1) for a validated resource.
+pub fn new_row(id: String, tenant_id: &str, resource: &Value, index: &UserIndex, now: i64) -> Result<UserRow, ScimError> {
     Ok(UserRow {
         id,
         tenant_id: tenant_id.to_string(),
@@ -218,6 +214,9 @@ pub async fn create_user(state: &AppState, caller: &Caller, body: Value) -> Resu
 
 /// GET /Users/{id}.
 pub async fn get_user(state: &AppState, caller: &Caller, id: &str) -> Result<Rendered, ScimError> {
+    if !possible_id(id) {
+        return Err(not_found(id));
+    }
     let tenant_id = caller.tenant.id.clone();
     let id_owned = id.to_string();
     let row = state
@@ -255,6 +254,9 @@ fn store_change(conn: &mut DbConn, caller: &Caller, old: &UserRow, resource: &Va
 
 /// PUT /Users/{id}: replace the whole resource.
 pub async fn replace_user(state: &AppState, caller: &Caller, id: &str, body: Value, if_match: Option<String>) -> Result<Rendered, ScimError> {
+    if !possible_id(id) {
+        return Err(not_found(id));
+    }
     let schemas = Arc::clone(&state.schemas);
     let caller2 = caller.clone();
     let id_owned = id.to_string();
@@ -274,6 +276,9 @@ pub async fn replace_user(state: &AppState, caller: &Caller, id: &str, body: Val
 
 /// PATCH /Users/{id}: all operations or none; retried when another writer won the race.
 pub async fn patch_user(state: &AppState, caller: &Caller, id: &str, body: Value, if_match: Option<String>) -> Result<Rendered, ScimError> {
+    if !possible_id(id) {
+        return Err(not_found(id));
+    }
     let ops = Arc::new(parse_patch_request(&body)?);
     let mut attempts = 0;
     loop {
@@ -312,6 +317,9 @@ pub async fn patch_user(state: &AppState, caller: &Caller, id: &str, body: Value
 
 /// DELETE /Users/{id}: leave a tombstone.
 pub async fn delete_user(state: &AppState, caller: &Caller, id: &str, if_match: Option<String>) -> Result<(), ScimError> {
+    if !possible_id(id) {
+        return Err(not_found(id));
+    }
     let caller2 = caller.clone();
     let id_owned = id.to_string();
     state
@@ -346,6 +354,7 @@ fn sql_sort(attr: &AttrPath) -> Option<UserSort> {
 
 /// GET /Users (and POST /Users/.search): filter, sort, page, project.
 pub async fn list_users(state: &AppState, caller: &Caller, params: ListParams) -> Result<Value, ScimError> {
+    crate::scim::resource::check_projection(params.attributes.as_deref(), params.excluded_attributes.as_deref())?;
     let filter: Option<Filter> = params.filter.as_deref().map(str::trim).filter(|f| !f.is_empty()).map(filter::parse).transpose()?;
     let sort_attr = params.sort_by.as_deref().map(AttrPath::parse).transpose()?;
     let max = state.settings.max_results;

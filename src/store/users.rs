@@ -198,7 +198,7 @@ fn to_sql(tenant_id: &str, p: &UserPredicate) -> BoxedPred {
 }
 
 /// Most ids an email lookup is turned into before the query (beyond, a subquery is used).
-const MAX_RESOLVED_IDS: usize = 10_000;
+const MAX_RESOLVED_IDS: usize = 1_000;
 
 /// Replace exact email lookups by the ids they find. The match query Entra sends
 /// (`emails[type eq "work"].value eq "…"`) then reads one index and a primary key on any
