@@ -69,9 +69,10 @@ fn percentile(sorted: &[u32], p: f64) -> f64 {
     f64::from(sorted[idx.min(sorted.len() - 1)]) / 1000.0
 }
 
-fn rss_kib(pid: u32) -> Option<u64> {
+/// A `/proc/{pid}/status` field in KiB (VmRSS, RssAnon, RssFile).
+fn status_kib(pid: u32, field: &str) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status.lines().find(|l| l.starts_with("VmRSS:"))?.split_whitespace().nth(1)?.parse().ok()
+    status.lines().find(|l| l.starts_with(field))?.split_whitespace().nth(1)?.parse().ok()
 }
 
 fn dir_size(path: &std::path::Path) -> u64 {
@@ -151,7 +152,10 @@ pub fn run(opts: BenchOptions) -> Result<(), String> {
     println!("scimd bench: backend {} · {} users × {} tenants · concurrency {} · {} client threads", opts.backend, opts.users, tenants.len(), opts.concurrency, opts.client_threads);
     let target = Arc::new(Target { base, tenants });
     let result = phases(&opts, &target);
-    let rss = rss_kib(server.id());
+    let pid = server.id();
+    // RssFile is the memory-mapped SQLite file (shared, reclaimable page cache); RssAnon is
+    // the server's own memory.
+    let rss = [status_kib(pid, "VmRSS:"), status_kib(pid, "RssAnon:"), status_kib(pid, "RssFile:")];
     let _ = server.kill();
     let _ = server.wait();
     let db_size = match &schema {
@@ -178,7 +182,14 @@ pub fn run(opts: BenchOptions) -> Result<(), String> {
         }
     };
     result?;
-    println!("server RSS at end: {} MiB · database size: {:.1} MiB", rss.map(|k| k / 1024).unwrap_or(0), db_size as f64 / 1_048_576.0);
+    let mib = |k: Option<u64>| k.map(|k| k / 1024).unwrap_or(0);
+    println!(
+        "server RSS at end: {} MiB (own memory {} MiB, mapped database file {} MiB) · database size: {:.1} MiB",
+        mib(rss[0]),
+        mib(rss[1]),
+        mib(rss[2]),
+        db_size as f64 / 1_048_576.0
+    );
     if opts.keep {
         let kept = tmp.keep();
         println!("database kept: {db_url} ({})", kept.display());
