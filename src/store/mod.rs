@@ -122,6 +122,16 @@ impl From<diesel::result::Error> for StoreError {
             Error::DatabaseError(DatabaseErrorKind::ClosedConnection, info) => {
                 StoreError::Unavailable(info.message().to_string())
             }
+            // A connection the server dropped (restart, failover) surfaces as an unknown
+            // database error; it is unavailability, not a bug: 503, and Entra retries.
+            Error::DatabaseError(_, info)
+                if ["server closed the connection", "terminating connection", "connection to server", "no connection to the server"]
+                    .iter()
+                    .any(|m| info.message().contains(m)) =>
+            {
+                StoreError::Unavailable(info.message().to_string())
+            }
+            Error::BrokenTransactionManager => StoreError::Unavailable("connection lost mid-transaction".into()),
             other => StoreError::Diesel(other),
         }
     }
@@ -199,7 +209,8 @@ impl Store {
             // No background pre-connecting: a libpq connect racing process exit crashes
             // short-lived CLI runs, and idle connections are kept anyway once made.
             .min_idle(Some(0))
-            .connection_timeout(Duration::from_secs(10))
+            // Short: with the database down, callers get a 503 (Entra retries) instead of waiting.
+            .connection_timeout(Duration::from_secs(3))
             .build(DbManager { url: url.clone() })
             .map_err(|e| StoreError::Unavailable(e.to_string()))?;
         let writer = match url {

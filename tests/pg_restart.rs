@@ -1,0 +1,54 @@
+//! PostgreSQL restarted under load: while it is down requests fail with 503 SCIM errors
+//! (with Retry-After), and scimd recovers by itself, without a restart.
+//!
+//! It stops and starts the local cluster, so it runs only when `SCIMD_TEST_PG_CTL` names the
+//! cluster control command prefix (`.ci/run` sets it), e.g.
+//! `pg_ctlcluster --skip-systemctl-redirect 15 main`.
+
+mod common;
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::{Backend, TestApp};
+
+fn pg_ctl(prefix: &str, action: &str) {
+    let mut parts = prefix.split_whitespace();
+    let program = parts.next().expect("SCIMD_TEST_PG_CTL names a command");
+    let status = Command::new(program).args(parts).arg(action).status().expect("run the cluster control command");
+    assert!(status.success(), "{prefix} {action} failed");
+}
+
+#[actix_web::test]
+async fn postgres_restart_gives_503_then_recovers() {
+    let (Some(backend), Ok(ctl)) = (Backend::postgres(), std::env::var("SCIMD_TEST_PG_CTL")) else {
+        eprintln!("SCIMD_TEST_POSTGRES_URL or SCIMD_TEST_PG_CTL unset: restart test not run");
+        return;
+    };
+    let app = TestApp::spawn(backend).await;
+    let id = app.create_user("alice@contoso.com", "alice@contoso.com").await;
+    let path = format!("/Users/{id}");
+    app.scim("GET", &path, None).await.expect(200);
+
+    pg_ctl(&ctl, "stop");
+    let down = app.scim("GET", &path, None).await;
+    let post = app.scim("POST", "/Users", Some(common::user_body("bob@contoso.com", "bob@contoso.com"))).await;
+    pg_ctl(&ctl, "start");
+    let down = down.expect_error(503, None, "database");
+    let post = post.expect_error(503, None, "database");
+    assert!(down.body["detail"].as_str().unwrap().contains("retry"));
+    assert!(post.body["schemas"][0].as_str().unwrap().ends_with(":Error"));
+
+    // Back without restarting scimd: the pool replaces its dead connections.
+    let started = Instant::now();
+    loop {
+        let r = app.scim("GET", &path, None).await;
+        if r.status.as_u16() == 200 {
+            assert_eq!(r.body["id"], id.as_str());
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "scimd did not recover: {} {}", r.status, r.body);
+        actix_web::rt::time::sleep(Duration::from_millis(200)).await;
+    }
+    app.scim("POST", "/Users", Some(common::user_body("bob@contoso.com", "bob@contoso.com"))).await.expect(201);
+}
