@@ -31,16 +31,7 @@ async fn wait_ready(client: &awc::Client, base: &str) {
 
 async fn acknowledged_writes_survive_kill_9(backend: Backend) {
     let (url, _db) = fresh_database(&backend);
-    let state = scimd::app::AppState::open(scimd::config::Settings { database_url: Some(url.clone()), pool_size: 1, ..Default::default() }).unwrap();
-    let token = state
-        .store
-        .write_blocking(|conn| {
-            let t = scimd::service::tenants::create_tenant(conn, "acme", None)?;
-            scimd::service::tenants::issue_token(conn, &state.keys, &t, 1, "")
-        })
-        .unwrap()
-        .0;
-    drop(state);
+    let token = common::seed_tenant(&url);
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let base = format!("http://127.0.0.1:{port}");
     let users = format!("{base}/scim/v2/tenants/acme/Users");

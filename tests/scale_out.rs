@@ -63,16 +63,7 @@ async fn two_instances_one_postgres_no_duplicates_no_lost_updates() {
     };
     let (url, _dir) = fresh_database(&backend);
     // The tenant and its token are made by a third party (the CLI's code path).
-    let state = scimd::app::AppState::open(scimd::config::Settings { database_url: Some(url.clone()), pool_size: 1, ..Default::default() }).unwrap();
-    let token = state
-        .store
-        .write_blocking(|conn| {
-            let t = scimd::service::tenants::create_tenant(conn, "acme", None)?;
-            scimd::service::tenants::issue_token(conn, &state.keys, &t, 1, "")
-        })
-        .unwrap()
-        .0;
-    drop(state);
+    let token = common::seed_tenant(&url);
     let a = start(&url).await;
     let b = start(&url).await;
     let client = awc::Client::builder().timeout(Duration::from_secs(60)).finish();

@@ -10,16 +10,7 @@ use common::{fresh_database, user_body, Backend};
 
 async fn sigterm_lets_in_flight_requests_finish(backend: Backend) {
     let (url, _db) = fresh_database(&backend);
-    let state = scimd::app::AppState::open(scimd::config::Settings { database_url: Some(url.clone()), pool_size: 1, ..Default::default() }).unwrap();
-    let token = state
-        .store
-        .write_blocking(|conn| {
-            let t = scimd::service::tenants::create_tenant(conn, "acme", None)?;
-            scimd::service::tenants::issue_token(conn, &state.keys, &t, 1, "")
-        })
-        .unwrap()
-        .0;
-    drop(state);
+    let token = common::seed_tenant(&url);
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let base = format!("http://127.0.0.1:{port}");
     let mut server = Command::new(env!("CARGO_BIN_EXE_scimd"))

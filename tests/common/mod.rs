@@ -284,3 +284,18 @@ pub fn run_cli(database_url: &str, args: &[&str], stdin: Option<&str>, log_level
         stderr: String::from_utf8_lossy(&out.stderr).into(),
     }
 }
+
+/// Create tenant `acme` and a token for it directly in a database that a separately started
+/// scimd process will serve; returns the token.
+pub fn seed_tenant(database_url: &str) -> String {
+    let settings = Settings { database_url: Some(database_url.to_string()), pool_size: 1, ..Settings::default() };
+    let state = AppState::open(settings).expect("open database");
+    state
+        .store
+        .write_blocking(|conn| {
+            let tenant = svc::create_tenant(conn, "acme", None)?;
+            svc::issue_token(conn, &state.keys, &tenant, 1, "")
+        })
+        .expect("tenant and token")
+        .0
+}
