@@ -68,8 +68,19 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .default_service(web::to(not_found));
 }
 
-async fn method_not_allowed(req: actix_web::HttpRequest) -> ScimError {
-    ScimError::status(405, format!("{} is not supported on this endpoint", req.method()))
+async fn method_not_allowed(req: actix_web::HttpRequest) -> HttpResponse {
+    let route = req.match_pattern().unwrap_or_default();
+    // RFC 9110 §15.5.6: a 405 names the methods the resource does support.
+    let allow = if route.ends_with("/Users") || route.ends_with("/Groups") {
+        "GET, POST"
+    } else if route.ends_with("/Users/{id}") || route.ends_with("/Groups/{id}") {
+        "GET, PUT, PATCH, DELETE"
+    } else {
+        "GET"
+    };
+    let mut response = ScimError::status(405, format!("{} is not supported on this endpoint; use {allow}", req.method())).error_response();
+    response.headers_mut().insert(header::ALLOW, HeaderValue::from_static(allow));
+    response
 }
 
 async fn not_found() -> ScimError {
