@@ -1600,19 +1600,7 @@ mod tests {
         }
     }
 
-    /// xorshift64*: deterministic, dependency-free randomness for the fuzz tests.
-    struct Rng(u64);
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 >> 12;
-            self.0 ^= self.0 << 25;
-            self.0 ^= self.0 >> 27;
-            self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-        }
-        fn below(&mut self, n: usize) -> usize {
-            (self.next() % n as u64) as usize
-        }
-    }
+    use crate::scim::test_rng::Rng;
 
     const FRAGMENTS: &[&str] = &[
         "userName",

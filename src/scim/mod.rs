@@ -7,3 +7,5 @@ pub mod path;
 pub mod render;
 pub mod resource;
 pub mod schema;
+#[cfg(test)]
+mod test_rng;

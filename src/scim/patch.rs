@@ -2475,22 +2475,7 @@ mod tests {
 
     // ---- robustness -------------------------------------------------------------
 
-    /// xorshift64*: a deterministic PRNG, enough to shake the code paths.
-    struct Rng(u64);
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 >> 12;
-            self.0 ^= self.0 << 25;
-            self.0 ^= self.0 >> 27;
-            self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-        }
-        fn below(&mut self, n: usize) -> usize {
-            (self.next() % n.max(1) as u64) as usize
-        }
-        fn pick<'a>(&mut self, xs: &[&'a str]) -> &'a str {
-            xs.get(self.below(xs.len())).copied().unwrap_or("")
-        }
-    }
+    use crate::scim::test_rng::Rng;
 
     const PATHS: &[&str] = &[
         "title",
