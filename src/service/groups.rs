@@ -351,11 +351,30 @@ pub async fn list_groups(state: &AppState, caller: &Caller, params: ListParams) 
     };
     let schemas = Arc::clone(&state.schemas);
     let base_url = caller.base_url.clone();
-    let (total, rows, members) = state
+    // Both plans end with the page's rendered bodies; the scan renders (with members, which
+    // filters may name) once and keeps what it rendered.
+    let (total, bodies) = state
         .store
         .read(move |conn| {
-            let (total, rows) = match plan {
-                Plan::Sql(pred) => group_store::query_groups(conn, &tenant_id, pred.as_ref(), start - 1, count)?,
+            let members_by_group = |conn: &mut DbConn, rows: &[GroupRow]| -> Result<HashMap<String, Vec<MemberRow>>, ScimError> {
+                let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
+                let mut by_group: HashMap<String, Vec<MemberRow>> = HashMap::new();
+                for m in group_store::members_of(conn, &ids)? {
+                    by_group.entry(m.group_id.clone()).or_default().push(m);
+                }
+                Ok(by_group)
+            };
+            match plan {
+                Plan::Sql(pred) => {
+                    let (total, rows) = group_store::query_groups(conn, &tenant_id, pred.as_ref(), start - 1, count)?;
+                    let by_group = if with_members { members_by_group(conn, &rows)? } else { HashMap::new() };
+                    let mut bodies = Vec::with_capacity(rows.len());
+                    for row in &rows {
+                        let own = by_group.get(&row.id).map_or(&[][..], Vec::as_slice);
+                        bodies.push(render_group(row, with_members.then_some(own), &base_url)?.body);
+                    }
+                    Ok::<_, ScimError>((total, bodies))
+                }
                 Plan::Scan(pred) => {
                     let rows = group_store::scan_groups(conn, &tenant_id, pred.as_ref(), MAX_SCAN + 1)?;
                     if rows.len() as i64 > MAX_SCAN {
@@ -364,53 +383,40 @@ pub async fn list_groups(state: &AppState, caller: &Caller, params: ListParams) 
                             "the filter matches too many groups to evaluate; narrow it with displayName, externalId or members",
                         ));
                     }
-                    let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
-                    let mut by_group: HashMap<String, Vec<MemberRow>> = HashMap::new();
-                    for m in group_store::members_of(conn, &ids)? {
-                        by_group.entry(m.group_id.clone()).or_default().push(m);
-                    }
+                    let by_group = members_by_group(conn, &rows)?;
                     let mut kept = Vec::new();
-                    for row in rows {
+                    for row in &rows {
                         let own = by_group.get(&row.id).map_or(&[][..], Vec::as_slice);
-                        let r = render_group(&row, Some(own), &base_url)?;
-                        let keep = filter.as_ref().is_none_or(|f| filter::matches(f, &r.body, &|a: &AttrPath| schemas.group_case_exact(a)));
-                        if keep {
-                            kept.push((row, r.body));
+                        let body = render_group(row, Some(own), &base_url)?.body;
+                        if filter.as_ref().is_none_or(|f| filter::matches(f, &body, &|a: &AttrPath| schemas.group_case_exact(a))) {
+                            kept.push(body);
                         }
                     }
                     if let Some(attr) = &sort_attr {
                         let exact = schemas.group_case_exact(attr);
-                        kept.sort_by(|(_, a), (_, b)| {
-                            compare_sort_keys(sort_key(a, attr, exact).as_ref(), sort_key(b, attr, exact).as_ref(), descending)
-                        });
+                        kept.sort_by(|a, b| compare_sort_keys(sort_key(a, attr, exact).as_ref(), sort_key(b, attr, exact).as_ref(), descending));
                     }
                     let total = kept.len() as i64;
-                    let page_rows = kept
+                    let page = kept
                         .into_iter()
                         .skip(usize::try_from(start - 1).unwrap_or(usize::MAX))
                         .take(usize::try_from(count).unwrap_or(0))
-                        .map(|(row, _)| row)
+                        .map(|mut body| {
+                            if !with_members {
+                                if let Some(obj) = body.as_object_mut() {
+                                    obj.remove("members");
+                                }
+                            }
+                            body
+                        })
                         .collect();
-                    (total, page_rows)
+                    Ok((total, page))
                 }
-            };
-            let members = if with_members {
-                let ids: Vec<String> = rows.iter().map(|r: &GroupRow| r.id.clone()).collect();
-                group_store::members_of(conn, &ids)?
-            } else {
-                Vec::new()
-            };
-            Ok::<_, ScimError>((total, rows, members))
+            }
         })
         .await?;
-    let mut by_group: HashMap<String, Vec<MemberRow>> = HashMap::new();
-    for m in members {
-        by_group.entry(m.group_id.clone()).or_default().push(m);
-    }
-    let mut resources = Vec::with_capacity(rows.len());
-    for row in &rows {
-        let own = by_group.get(&row.id).map_or(&[][..], Vec::as_slice);
-        let mut body = render_group(row, with_members.then_some(own), &caller.base_url)?.body;
+    let mut resources = Vec::with_capacity(bodies.len());
+    for mut body in bodies {
         project(&mut body, params.attributes.as_deref(), params.excluded_attributes.as_deref())?;
         resources.push(body);
     }

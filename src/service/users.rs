@@ -232,7 +232,9 @@ fn not_found(id: &str) -> ScimError {
 }
 
 /// Write a changed resource over a row, with the derived columns and the log entry.
-fn store_change(conn: &mut DbConn, caller: &Caller, old: &UserRow, resource: &Value) -> Result<UserRow, ScimError> {
+/// `old_resource` is the stored resource when the
+/// caller has already parsed it (its emails decide whether the email rows are rewritten).
+fn store_change(conn: &mut DbConn, caller: &Caller, old: &UserRow, old_resource: Option<&Value>, resource: &Value) -> Result<UserRow, ScimError> {
     let index = index_user(resource)?;
     let now = now_millis();
     let mut row = new_row(old.id.clone(), &old.tenant_id, resource, &index, now)?;
@@ -244,7 +246,7 @@ fn store_change(conn: &mut DbConn, caller: &Caller, old: &UserRow, resource: &Va
         _ => None,
     };
     // Most updates leave the emails alone: then their index rows stay as they are.
-    let old_emails = serde_json::from_str::<Value>(&old.resource).ok().and_then(|v| index_user(&v).ok()).map(|i| i.emails);
+    let old_emails = old_resource.and_then(|v| index_user(v).ok()).map(|i| i.emails);
     let emails = (old_emails.as_ref() != Some(&index.emails)).then(|| email_rows(&row.id, &row.tenant_id, &index));
     user_store::update_user(conn, &row, old.version, emails.as_deref())?;
     let action = action_for(Some(old.active), index.active);
@@ -268,7 +270,8 @@ pub async fn replace_user(state: &AppState, caller: &Caller, id: &str, body: Val
             check_if_match(if_match.as_deref(), old.version)?;
             let custom = load_custom_fields(conn, &caller2.tenant.id)?;
             let resource = schemas.validate_user(body, &custom)?;
-            store_change(conn, &caller2, &old, &resource)
+            let stored = serde_json::from_str::<Value>(&old.resource).ok();
+            store_change(conn, &caller2, &old, stored.as_ref(), &resource)
         })
         .await?;
     render_user(&row, &caller.base_url)
@@ -292,7 +295,7 @@ pub async fn patch_user(state: &AppState, caller: &Caller, id: &str, body: Value
             .store
             .write(move |conn| {
                 user_store::lock_user(conn, &caller2.tenant.id, &id_owned)?;
-            let old = user_store::get_user(conn, &caller2.tenant.id, &id_owned)?.ok_or_else(|| not_found(&id_owned))?;
+                let old = user_store::get_user(conn, &caller2.tenant.id, &id_owned)?.ok_or_else(|| not_found(&id_owned))?;
                 check_if_match(if_match2.as_deref(), old.version)?;
                 let custom = load_custom_fields(conn, &caller2.tenant.id)?;
                 let current: Value = serde_json::from_str(&old.resource)
@@ -303,7 +306,7 @@ pub async fn patch_user(state: &AppState, caller: &Caller, id: &str, body: Value
                     // Nothing changed (Entra re-sends values): no new version, no log entry.
                     return Ok(old);
                 }
-                store_change(conn, &caller2, &old, &resource)
+                store_change(conn, &caller2, &old, Some(&current), &resource)
             })
             .await;
         match result {
@@ -366,12 +369,15 @@ pub async fn list_users(state: &AppState, caller: &Caller, params: ListParams) -
         Some(a) => sql_sort(a).map(|s| Some((s, !params.descending))),
     };
     let schemas = Arc::clone(&state.schemas);
-    let (total, rows) = match (plan, sql_sorted) {
+    // Both plans end with the page's rendered bodies (the scan already rendered them to filter).
+    let (total, bodies): (i64, Vec<Value>) = match (plan, sql_sorted) {
         (Plan::Sql(pred), Some(sort)) => {
-            state
+            let (total, rows) = state
                 .store
                 .read(move |conn| Ok::<_, ScimError>(user_store::query_users(conn, &tenant_id, pred.as_ref(), sort, start - 1, count)?))
-                .await?
+                .await?;
+            let bodies = rows.iter().map(|row| render_user(row, &caller.base_url).map(|r| r.body)).collect::<Result<_, _>>()?;
+            (total, bodies)
         }
         (Plan::Sql(pred) | Plan::Scan(pred), _) => {
             let rows = state
@@ -392,30 +398,28 @@ pub async fn list_users(state: &AppState, caller: &Caller, params: ListParams) -
                     None => true,
                 };
                 if keep {
-                    rendered.push((row.clone(), r));
+                    rendered.push(r.body);
                 }
             }
             if let Some(attr) = &sort_attr {
                 let exact = schemas.user_case_exact(attr);
-                rendered.sort_by(|(_, a), (_, b)| {
-                    let ka = sort_key(&a.body, attr, exact);
-                    let kb = sort_key(&b.body, attr, exact);
+                rendered.sort_by(|a, b| {
+                    let ka = sort_key(a, attr, exact);
+                    let kb = sort_key(b, attr, exact);
                     crate::scim::resource::compare_sort_keys(ka.as_ref(), kb.as_ref(), params.descending)
                 });
             }
             let total = rendered.len() as i64;
-            let page_rows = rendered
+            let page = rendered
                 .into_iter()
                 .skip(usize::try_from(start - 1).unwrap_or(usize::MAX))
                 .take(usize::try_from(count).unwrap_or(0))
-                .map(|(row, _)| row)
                 .collect();
-            (total, page_rows)
+            (total, page)
         }
     };
-    let mut resources = Vec::with_capacity(rows.len());
-    for row in &rows {
-        let mut body = render_user(row, &caller.base_url)?.body;
+    let mut resources = Vec::with_capacity(bodies.len());
+    for mut body in bodies {
         project(&mut body, params.attributes.as_deref(), params.excluded_attributes.as_deref())?;
         resources.push(body);
     }
