@@ -176,68 +176,11 @@ pub fn user_predicate(f: &Filter) -> Option<UserPredicate> {
     }
 }
 
-/// A SQL predicate every match of `f` satisfies (a superset), if one exists.
-fn user_superset(f: &Filter) -> Option<UserPredicate> {
-    if let Some(p) = user_predicate(f) {
-        return Some(p);
-    }
-    match f {
-        Filter::And(a, b) => match (user_superset(a), user_superset(b)) {
-            (Some(x), Some(y)) => Some(UserPredicate::And(Box::new(x), Box::new(y))),
-            (Some(x), None) | (None, Some(x)) => Some(x),
-            (None, None) => None,
-        },
-        Filter::Or(a, b) => Some(UserPredicate::Or(Box::new(user_superset(a)?), Box::new(user_superset(b)?))),
-        _ => None,
-    }
-}
-
 /// Most subqueries (email and member lookups, each an `id IN (SELECT …)`) one SQL predicate
 /// may hold. PostgreSQL plans the subqueries of a conjunction as semi-joins and searches their
 /// join order: 100 take a second to plan and 250 half a minute, from a filter of a few KB.
 /// Past this many, the filter is evaluated in Rust over what its other parts select in SQL.
 pub const MAX_SQL_SUBQUERIES: usize = 16;
-
-fn user_subqueries(p: &UserPredicate) -> usize {
-    match p {
-        UserPredicate::And(a, b) | UserPredicate::Or(a, b) => user_subqueries(a) + user_subqueries(b),
-        UserPredicate::Not(a) => user_subqueries(a),
-        UserPredicate::Email { .. } | UserPredicate::EmailPresent { .. } => 1,
-        _ => 0,
-    }
-}
-
-/// A superset as [`user_superset`], without subqueries: email conditions are left to Rust.
-fn user_superset_without_subqueries(f: &Filter) -> Option<UserPredicate> {
-    match f {
-        Filter::And(a, b) => {
-            match (user_superset_without_subqueries(a), user_superset_without_subqueries(b)) {
-                (Some(x), Some(y)) => Some(UserPredicate::And(Box::new(x), Box::new(y))),
-                (Some(x), None) | (None, Some(x)) => Some(x),
-                (None, None) => None,
-            }
-        }
-        Filter::Or(a, b) => Some(UserPredicate::Or(
-            Box::new(user_superset_without_subqueries(a)?),
-            Box::new(user_superset_without_subqueries(b)?),
-        )),
-        _ => user_predicate(f).filter(|p| user_subqueries(p) == 0),
-    }
-}
-
-/// Plan a user filter.
-pub fn plan_users(f: Option<&Filter>) -> Plan<UserPredicate> {
-    let Some(f) = f else {
-        return Plan::Sql(None);
-    };
-    match user_predicate(f) {
-        Some(p) if user_subqueries(&p) <= MAX_SQL_SUBQUERIES => Plan::Sql(Some(p)),
-        _ => match user_superset(f) {
-            Some(p) if user_subqueries(&p) > MAX_SQL_SUBQUERIES => Plan::Scan(user_superset_without_subqueries(f)),
-            superset => Plan::Scan(superset),
-        },
-    }
-}
 
 fn group_compare(attr: &AttrPath, op: CompareOp, value: &Value) -> Option<GroupPredicate> {
     if op == CompareOp::Ne {
@@ -296,60 +239,94 @@ pub fn group_predicate(f: &Filter) -> Option<GroupPredicate> {
     }
 }
 
-fn group_superset(f: &Filter) -> Option<GroupPredicate> {
-    if let Some(p) = group_predicate(f) {
-        return Some(p);
+/// What planning needs of a backend predicate type: its exact form, how to combine two,
+/// and how many subqueries it holds.
+trait SqlPredicate: Sized {
+    fn exact(f: &Filter) -> Option<Self>;
+    fn and(a: Self, b: Self) -> Self;
+    fn or(a: Self, b: Self) -> Self;
+    fn subqueries(&self) -> usize;
+}
+
+impl SqlPredicate for UserPredicate {
+    fn exact(f: &Filter) -> Option<Self> {
+        user_predicate(f)
     }
+    fn and(a: Self, b: Self) -> Self {
+        UserPredicate::And(Box::new(a), Box::new(b))
+    }
+    fn or(a: Self, b: Self) -> Self {
+        UserPredicate::Or(Box::new(a), Box::new(b))
+    }
+    fn subqueries(&self) -> usize {
+        match self {
+            UserPredicate::And(a, b) | UserPredicate::Or(a, b) => a.subqueries() + b.subqueries(),
+            UserPredicate::Not(a) => a.subqueries(),
+            UserPredicate::Email { .. } | UserPredicate::EmailPresent { .. } => 1,
+            _ => 0,
+        }
+    }
+}
+
+impl SqlPredicate for GroupPredicate {
+    fn exact(f: &Filter) -> Option<Self> {
+        group_predicate(f)
+    }
+    fn and(a: Self, b: Self) -> Self {
+        GroupPredicate::And(Box::new(a), Box::new(b))
+    }
+    fn or(a: Self, b: Self) -> Self {
+        GroupPredicate::Or(Box::new(a), Box::new(b))
+    }
+    fn subqueries(&self) -> usize {
+        match self {
+            GroupPredicate::And(a, b) | GroupPredicate::Or(a, b) => a.subqueries() + b.subqueries(),
+            GroupPredicate::Not(a) => a.subqueries(),
+            GroupPredicate::Member(_) => 1,
+            _ => 0,
+        }
+    }
+}
+
+/// A SQL predicate every match of `f` satisfies (a superset), if one exists, built from the
+/// parts `leaf` can express: an `and` keeps whichever sides it can, an `or` needs both.
+fn superset<P: SqlPredicate>(f: &Filter, leaf: &dyn Fn(&Filter) -> Option<P>) -> Option<P> {
     match f {
-        Filter::And(a, b) => match (group_superset(a), group_superset(b)) {
-            (Some(x), Some(y)) => Some(GroupPredicate::And(Box::new(x), Box::new(y))),
+        Filter::And(a, b) => match (superset(a, leaf), superset(b, leaf)) {
+            (Some(x), Some(y)) => Some(P::and(x, y)),
             (Some(x), None) | (None, Some(x)) => Some(x),
             (None, None) => None,
         },
-        Filter::Or(a, b) => Some(GroupPredicate::Or(Box::new(group_superset(a)?), Box::new(group_superset(b)?))),
-        _ => None,
+        Filter::Or(a, b) => Some(P::or(superset(a, leaf)?, superset(b, leaf)?)),
+        _ => leaf(f),
     }
 }
 
-fn group_subqueries(p: &GroupPredicate) -> usize {
-    match p {
-        GroupPredicate::And(a, b) | GroupPredicate::Or(a, b) => group_subqueries(a) + group_subqueries(b),
-        GroupPredicate::Not(a) => group_subqueries(a),
-        GroupPredicate::Member(_) => 1,
-        _ => 0,
-    }
-}
-
-/// A superset as [`group_superset`], without member subqueries.
-fn group_superset_without_subqueries(f: &Filter) -> Option<GroupPredicate> {
-    match f {
-        Filter::And(a, b) => {
-            match (group_superset_without_subqueries(a), group_superset_without_subqueries(b)) {
-                (Some(x), Some(y)) => Some(GroupPredicate::And(Box::new(x), Box::new(y))),
-                (Some(x), None) | (None, Some(x)) => Some(x),
-                (None, None) => None,
-            }
-        }
-        Filter::Or(a, b) => Some(GroupPredicate::Or(
-            Box::new(group_superset_without_subqueries(a)?),
-            Box::new(group_superset_without_subqueries(b)?),
-        )),
-        _ => group_predicate(f).filter(|p| group_subqueries(p) == 0),
-    }
-}
-
-/// Plan a group filter (subqueries bounded as for users: [`MAX_SQL_SUBQUERIES`]).
-pub fn plan_groups(f: Option<&Filter>) -> Plan<GroupPredicate> {
+/// Plan a filter: exactly in SQL when it can and holds few enough subqueries, else a scan
+/// narrowed by a SQL superset (one without subqueries when the superset has too many).
+fn plan<P: SqlPredicate>(f: Option<&Filter>) -> Plan<P> {
     let Some(f) = f else {
         return Plan::Sql(None);
     };
-    match group_predicate(f) {
-        Some(p) if group_subqueries(&p) <= MAX_SQL_SUBQUERIES => Plan::Sql(Some(p)),
-        _ => match group_superset(f) {
-            Some(p) if group_subqueries(&p) > MAX_SQL_SUBQUERIES => Plan::Scan(group_superset_without_subqueries(f)),
+    match P::exact(f) {
+        Some(p) if p.subqueries() <= MAX_SQL_SUBQUERIES => Plan::Sql(Some(p)),
+        _ => match superset(f, &P::exact) {
+            Some(p) if p.subqueries() > MAX_SQL_SUBQUERIES => {
+                Plan::Scan(superset(f, &|g| P::exact(g).filter(|p| p.subqueries() == 0)))
+            }
             superset => Plan::Scan(superset),
         },
     }
+}
+
+/// Plan a user filter.
+pub fn plan_users(f: Option<&Filter>) -> Plan<UserPredicate> {
+    plan(f)
+}
+
+/// Plan a group filter.
+pub fn plan_groups(f: Option<&Filter>) -> Plan<GroupPredicate> {
+    plan(f)
 }
 
 #[cfg(test)]
