@@ -58,25 +58,6 @@ pub enum GroupPredicate {
 
 type BoxedPred = Box<dyn BoxableExpression<groups::table, Backend, SqlType = diesel::sql_types::Bool>>;
 
-fn num_cmp(col_created: bool, op: NumOp, v: i64) -> BoxedPred {
-    macro_rules! cmp {
-        ($col:expr) => {
-            match op {
-                NumOp::Eq => Box::new($col.eq(v)) as BoxedPred,
-                NumOp::Gt => Box::new($col.gt(v)),
-                NumOp::Ge => Box::new($col.ge(v)),
-                NumOp::Lt => Box::new($col.lt(v)),
-                NumOp::Le => Box::new($col.le(v)),
-            }
-        };
-    }
-    if col_created {
-        cmp!(groups::created_at)
-    } else {
-        cmp!(groups::updated_at)
-    }
-}
-
 fn to_sql(tenant_id: &str, p: &GroupPredicate) -> BoxedPred {
     use GroupPredicate as P;
     match p {
@@ -99,8 +80,8 @@ fn to_sql(tenant_id: &str, p: &GroupPredicate) -> BoxedPred {
                     .select(group_members::group_id),
             ),
         ),
-        P::Created(op, v) => num_cmp(true, *op, *v),
-        P::LastModified(op, v) => num_cmp(false, *op, *v),
+        P::Created(op, v) => num_cmp!(groups::created_at, *op, *v),
+        P::LastModified(op, v) => num_cmp!(groups::updated_at, *op, *v),
         P::True => Box::new(diesel::dsl::sql::<diesel::sql_types::Bool>("1 = 1")),
     }
 }

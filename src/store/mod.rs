@@ -29,6 +29,21 @@ macro_rules! str_cmp {
     }};
 }
 
+/// An integer comparison on a column as a boxed SQL predicate of the caller's table.
+macro_rules! num_cmp {
+    ($col:expr, $op:expr, $v:expr) => {{
+        let v: i64 = $v;
+        let e: BoxedPred = match $op {
+            NumOp::Eq => Box::new($col.eq(v)),
+            NumOp::Gt => Box::new($col.gt(v)),
+            NumOp::Ge => Box::new($col.ge(v)),
+            NumOp::Lt => Box::new($col.lt(v)),
+            NumOp::Le => Box::new($col.le(v)),
+        };
+        e
+    }};
+}
+
 pub mod admins;
 pub mod events;
 pub mod fields;

@@ -103,20 +103,6 @@ pub enum UserSort {
 
 type BoxedPred = Box<dyn BoxableExpression<users::table, Backend, SqlType = diesel::sql_types::Bool>>;
 
-macro_rules! num_cmp {
-    ($col:expr, $op:expr, $v:expr) => {{
-        let v: i64 = $v;
-        let e: BoxedPred = match $op {
-            NumOp::Eq => Box::new($col.eq(v)),
-            NumOp::Gt => Box::new($col.gt(v)),
-            NumOp::Ge => Box::new($col.ge(v)),
-            NumOp::Lt => Box::new($col.lt(v)),
-            NumOp::Le => Box::new($col.le(v)),
-        };
-        e
-    }};
-}
-
 fn email_subquery(
     tenant_id: &str,
     email_type: Option<&str>,
