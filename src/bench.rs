@@ -59,6 +59,18 @@ struct OpStats {
 struct Target {
     base: String,
     tenants: Vec<(String, String)>,
+    server_pid: u32,
+}
+
+/// CPU time (user + system) a process has used, in µs, from `/proc/{pid}/stat`.
+fn cpu_micros(pid: &str) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (which may hold spaces) start after the last ')'.
+    let rest = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    // Linux reports USER_HZ (100) ticks per second.
+    Some(ticks * 10_000)
 }
 
 fn percentile(sorted: &[u32], p: f64) -> f64 {
@@ -150,7 +162,7 @@ pub fn run(opts: BenchOptions) -> Result<(), String> {
     }
     println!("server accepting connections {} ms after start", started.elapsed().as_millis());
     println!("scimd bench: backend {} · {} users × {} tenants · concurrency {} · {} client threads", opts.backend, opts.users, tenants.len(), opts.concurrency, opts.client_threads);
-    let target = Arc::new(Target { base, tenants });
+    let target = Arc::new(Target { base, tenants, server_pid: server.id() });
     let result = phases(&opts, &target);
     let pid = server.id();
     // RssFile is the memory-mapped SQLite file (shared, reclaimable page cache); RssAnon is
@@ -236,6 +248,7 @@ fn mail(tenant: usize, i: usize) -> String {
 /// The operations, in the order an Entra cycle sends them.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Op {
+    Health,
     Match,
     Create,
     MatchExisting,
@@ -248,6 +261,7 @@ enum Op {
 impl Op {
     fn name(self) -> &'static str {
         match self {
+            Op::Health => "GET /healthz (client check)",
             Op::Match => "match (GET filter mail)",
             Op::Create => "create (POST /Users)",
             Op::MatchExisting => "match existing (filter)",
@@ -264,7 +278,13 @@ fn phases(opts: &BenchOptions, target: &Arc<Target>) -> Result<(), String> {
     let total = opts.users * n_tenants;
     let ids: Arc<Vec<Mutex<String>>> = Arc::new((0..total).map(|_| Mutex::new(String::new())).collect());
     let groups: Arc<Mutex<Vec<Vec<String>>>> = Arc::new(Mutex::new(vec![Vec::new(); n_tenants]));
-    println!("{:<28} {:>9} {:>11} {:>9} {:>9} {:>7}", "operation", "requests", "req/s", "p50 ms", "p99 ms", "errors");
+    println!(
+        "{:<28} {:>9} {:>11} {:>9} {:>9} {:>7} {:>12} {:>12}",
+        "operation", "requests", "req/s", "p50 ms", "p99 ms", "errors", "server µs/r", "client µs/r"
+    );
+    // The client's own ceiling: the cheapest request there is, so the figures below are the
+    // server's, not the bench's.
+    run_phase(opts, target, 1, &[Op::Health], 30_000.max(opts.users), |_, _| Some((0, "GET", "/healthz".to_string(), None, None)))?;
     // Groups first (not timed): the membership phase needs them.
     run_phase(opts, target, 1, &[], n_tenants * opts.groups.max(1), {
         let groups = Arc::clone(&groups);
@@ -377,6 +397,8 @@ where
     let stats: Arc<Vec<OpStats>> = Arc::new((0..steps).map(|_| OpStats::default()).collect());
     let threads = opts.client_threads.max(1);
     let per_thread = opts.concurrency.max(1).div_ceil(threads);
+    let server_pid = target.server_pid.to_string();
+    let cpu_before = (cpu_micros(&server_pid), cpu_micros("self"));
     let started = Instant::now();
     let handles: Vec<_> = (0..threads)
         .map(|_| {
@@ -400,7 +422,11 @@ where
                                 for step in 0..stats.len() {
                                     let Some((tenant, method, path, body, on_ok)) = make(step, k) else { continue };
                                     let Some((slug, token)) = target.tenants.get(tenant) else { continue };
-                                    let url = format!("{}/scim/v2/tenants/{slug}{path}", target.base);
+                                    let url = if path.starts_with("/healthz") {
+                                        format!("{}{path}", target.base)
+                                    } else {
+                                        format!("{}/scim/v2/tenants/{slug}{path}", target.base)
+                                    };
                                     let req = client
                                         .request(awc::http::Method::from_bytes(method.as_bytes()).unwrap_or(awc::http::Method::GET), url)
                                         .insert_header(("Authorization", format!("Bearer {token}")));
@@ -449,6 +475,16 @@ where
         h.join().map_err(|_| "client thread panicked".to_string())?;
     }
     let elapsed = started.elapsed().as_secs_f64();
+    let cpu_after = (cpu_micros(&server_pid), cpu_micros("self"));
+    let requests: usize = stats.iter().map(|s| s.latencies.lock().unwrap_or_else(|p| p.into_inner()).len()).sum();
+    // CPU per request over the whole phase (its steps together): steadier than rates on a
+    // shared machine, and it says who spent the time.
+    let per_request = |before: Option<u64>, after: Option<u64>| match (before, after) {
+        (Some(b), Some(a)) if requests > 0 => format!("{:.0}", a.saturating_sub(b) as f64 / requests as f64),
+        _ => "-".to_string(),
+    };
+    let server_cpu = per_request(cpu_before.0, cpu_after.0);
+    let client_cpu = per_request(cpu_before.1, cpu_after.1);
     for (step, op) in ops.iter().enumerate() {
         let Some(s) = stats.get(step) else { continue };
         let mut lat = s.latencies.lock().unwrap_or_else(|p| p.into_inner()).clone();
@@ -458,13 +494,15 @@ where
             / stats.iter().map(|s| s.latencies.lock().unwrap_or_else(|p| p.into_inner()).iter().map(|&x| f64::from(x)).sum::<f64>()).sum::<f64>().max(1.0);
         let rate = lat.len() as f64 / (elapsed * share).max(1e-9);
         println!(
-            "{:<28} {:>9} {:>11.0} {:>9.2} {:>9.2} {:>7}",
+            "{:<28} {:>9} {:>11.0} {:>9.2} {:>9.2} {:>7} {:>12} {:>12}",
             op.name(),
             lat.len(),
             rate,
             percentile(&lat, 0.5),
             percentile(&lat, 0.99),
-            s.errors.load(Ordering::Relaxed)
+            s.errors.load(Ordering::Relaxed),
+            server_cpu,
+            client_cpu
         );
     }
     Ok(())

@@ -3,7 +3,7 @@
 //! revoked and records its last use.
 
 use std::collections::HashMap;
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 
 use base64::Engine;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
@@ -49,6 +49,8 @@ pub enum TokenError {
     Revoked,
     #[error("token belongs to another tenant")]
     WrongTenant,
+    #[error("token signed with a key this instance has not loaded")]
+    UnknownKey,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -148,22 +150,16 @@ impl TokenKeys {
         Ok((jwt, record))
     }
 
-    /// Check the signature, expiry and audience of a JWT (no database access unless the
-    /// key id is new to this instance).
-    pub fn decode(&self, store: &Store, jwt: &str) -> Result<Claims, TokenError> {
+    /// Check the signature, expiry and audience of a JWT, in memory. A key id new to this
+    /// instance (another instance made it) is [`TokenError::UnknownKey`]: reload, then retry.
+    pub fn decode(&self, jwt: &str) -> Result<Claims, TokenError> {
         let header = jsonwebtoken::decode_header(jwt).map_err(|_| TokenError::Invalid)?;
         // Only HS256: refuses `none`, RS/HS confusion and anything else.
         if header.alg != Algorithm::HS256 {
             return Err(TokenError::Invalid);
         }
         let kid = header.kid.ok_or(TokenError::Invalid)?;
-        let secret = match self.key(&kid) {
-            Some(s) => s,
-            None => {
-                store.read_blocking(|conn| self.load(conn))?;
-                self.key(&kid).ok_or(TokenError::Invalid)?
-            }
-        };
+        let secret = self.key(&kid).ok_or(TokenError::UnknownKey)?;
         let mut validation = Validation::new(Algorithm::HS256);
         validation.set_audience(&[AUDIENCE]);
         validation.leeway = 0;
@@ -179,17 +175,9 @@ impl TokenKeys {
         }
     }
 
-    /// Full check of a bearer token for a tenant: signature, expiry, a live `tokens` row of
-    /// that tenant. Blocking (database); returns the token's jti.
-    pub fn authenticate(&self, store: &Store, jwt: &str, tenant: &Tenant) -> Result<String, TokenError> {
-        let claims = self.decode(store, jwt)?;
-        if claims.tenant != tenant.id {
-            return Err(TokenError::WrongTenant);
-        }
-        let record = store
-            .read_blocking(|conn| token_store::find_token(conn, &claims.jti))?
-            .ok_or(TokenError::Revoked)?;
-        let now = now_millis();
+    /// Whether a token's stored record lets it act for `tenant` at `now`.
+    pub fn check_record(record: Option<&TokenRecord>, tenant: &Tenant, now: i64) -> Result<(), TokenError> {
+        let record = record.ok_or(TokenError::Revoked)?;
         if record.tenant_id != tenant.id {
             return Err(TokenError::WrongTenant);
         }
@@ -199,10 +187,34 @@ impl TokenKeys {
         if record.expires_at <= now {
             return Err(TokenError::Expired);
         }
-        self.touch(store, &record.jti, now);
-        Ok(record.jti)
+        Ok(())
     }
 
+    /// Full check of a bearer token for a tenant: signature, expiry, and a live `tokens`
+    /// row of that tenant, read on every request so that a revocation holds from the next
+    /// one. Returns the token's jti.
+    pub async fn authenticate(self: &Arc<Self>, store: &Store, jwt: &str, tenant: &Tenant) -> Result<String, TokenError> {
+        let claims = match self.decode(jwt) {
+            Err(TokenError::UnknownKey) => {
+                let keys = Arc::clone(self);
+                store.lookup(move |conn| keys.load(conn)).await?;
+                self.decode(jwt).map_err(|_| TokenError::Invalid)?
+            }
+            decoded => decoded?,
+        };
+        if claims.tenant != tenant.id {
+            return Err(TokenError::WrongTenant);
+        }
+        let jti = claims.jti;
+        let jti2 = jti.clone();
+        let record = store.lookup(move |conn| token_store::find_token(conn, &jti2)).await?;
+        let now = now_millis();
+        Self::check_record(record.as_ref(), tenant, now)?;
+        self.touch(store, &jti, now);
+        Ok(jti)
+    }
+
+    /// Record the token's use, at most once a minute, without making the request wait.
     fn touch(&self, store: &Store, jti: &str, now: i64) {
         let due = read(&self.touched)
             .get(jti)
@@ -211,10 +223,15 @@ impl TokenKeys {
             return;
         }
         write(&self.touched).insert(jti.to_string(), now);
-        // Losing a last-used stamp is harmless; failing the request for it is not.
-        if let Err(e) = store.write_blocking(|conn| token_store::touch_token(conn, jti, now)) {
-            tracing::warn!(error = %e, "could not record token use");
-        }
+        let store = store.clone();
+        let jti = jti.to_string();
+        actix_web::rt::spawn(async move {
+            // Losing a last-used stamp is harmless; failing the request for it is not.
+            let touched = store.write(move |conn| token_store::touch_token(conn, &jti, now)).await;
+            if let Err(e) = touched {
+                tracing::warn!(error = %e, "could not record token use");
+            }
+        });
     }
 }
 

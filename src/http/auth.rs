@@ -8,7 +8,6 @@ use crate::app::AppState;
 use crate::auth::tokens::TokenError;
 use crate::scim::error::ScimError;
 use crate::service::Caller;
-use crate::store::StoreError;
 
 fn unauthorized() -> ScimError {
     ScimError::status(
@@ -40,18 +39,12 @@ pub async fn caller(req: &HttpRequest, state: &AppState) -> Result<Caller, ScimE
     }
     // Recorded once known to be a slug: path text is not written to the log as it came.
     tracing::Span::current().record("tenant", slug.as_str());
-    let st = state.clone();
-    let slug2 = slug.clone();
-    let result = actix_web::web::block(move || -> Result<_, TokenError> {
-        let tenant = st
-            .store
-            .read_blocking(|conn| st.tenants.get(conn, &slug2))?
-            .ok_or(TokenError::WrongTenant)?;
-        let jti = st.keys.authenticate(&st.store, &token, &tenant)?;
-        Ok((tenant, jti))
-    })
-    .await
-    .map_err(|e| ScimError::from(StoreError::Unavailable(e.to_string())))?;
+    let result = async {
+        let tenant = state.tenants.get(&state.store, &slug).await?.ok_or(TokenError::WrongTenant)?;
+        let jti = state.keys.authenticate(&state.store, &token, &tenant).await?;
+        Ok::<_, TokenError>((tenant, jti))
+    }
+    .await;
     match result {
         Ok((tenant, jti)) => {
             // Counted after authentication, so strangers cannot spend a tenant's budget.

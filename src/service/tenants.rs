@@ -109,12 +109,13 @@ pub struct TenantCache {
 }
 
 impl TenantCache {
-    /// The tenant with this slug, from memory or the database (blocking).
-    pub fn get(&self, conn: &mut DbConn, slug: &str) -> Result<Option<Tenant>, crate::store::StoreError> {
+    /// The tenant with this slug, from memory or the database.
+    pub async fn get(&self, store: &crate::store::Store, slug: &str) -> Result<Option<Tenant>, crate::store::StoreError> {
         if let Some(t) = self.by_slug.read().unwrap_or_else(|p| p.into_inner()).get(slug) {
             return Ok(Some(t.clone()));
         }
-        let found = tenant_store::find_tenant_by_slug(conn, slug)?;
+        let wanted = slug.to_string();
+        let found = store.lookup(move |conn| tenant_store::find_tenant_by_slug(conn, &wanted)).await?;
         if let Some(t) = &found {
             let mut map = self.by_slug.write().unwrap_or_else(|p| p.into_inner());
             if map.len() < 100_000 {

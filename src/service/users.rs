@@ -15,7 +15,7 @@ use crate::scim::render::{list_response, with_meta, Meta};
 use crate::scim::resource::{project, sort_key};
 use crate::scim::schema::{CustomField, Schemas};
 use crate::store::events::append_event;
-use crate::store::users::{self as user_store, EmailRow, UserRow, UserSort};
+use crate::store::users::{self as user_store, EmailRow, UserPredicate, UserRow, UserSort};
 use crate::store::{fields, now_millis, DbConn};
 
 /// The columns derived from a user resource: what SQL indexes and uniqueness work on.
@@ -221,7 +221,7 @@ pub async fn get_user(state: &AppState, caller: &Caller, id: &str) -> Result<Ren
     let id_owned = id.to_string();
     let row = state
         .store
-        .read(move |conn| Ok::<_, ScimError>(user_store::get_user(conn, &tenant_id, &id_owned)?))
+        .lookup(move |conn| Ok::<_, ScimError>(user_store::get_user(conn, &tenant_id, &id_owned)?))
         .await?
         .ok_or_else(|| not_found(id))?;
     render_user(&row, &caller.base_url)
@@ -372,10 +372,9 @@ pub async fn list_users(state: &AppState, caller: &Caller, params: ListParams) -
     // Both plans end with the page's rendered bodies (the scan already rendered them to filter).
     let (total, bodies): (i64, Vec<Value>) = match (plan, sql_sorted) {
         (Plan::Sql(pred), Some(sort)) => {
-            let (total, rows) = state
-                .store
-                .read(move |conn| Ok::<_, ScimError>(user_store::query_users(conn, &tenant_id, pred.as_ref(), sort, start - 1, count)?))
-                .await?;
+            let point = pred.as_ref().is_some_and(UserPredicate::is_point);
+            let query = move |conn: &mut DbConn| Ok::<_, ScimError>(user_store::query_users(conn, &tenant_id, pred.as_ref(), sort, start - 1, count)?);
+            let (total, rows) = if point { state.store.lookup(query).await? } else { state.store.read(query).await? };
             let bodies = rows.iter().map(|row| render_user(row, &caller.base_url).map(|r| r.body)).collect::<Result<_, _>>()?;
             (total, bodies)
         }

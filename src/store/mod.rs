@@ -1,5 +1,6 @@
 //! Storage: one diesel `MultiConnection` over SQLite and PostgreSQL, an r2d2 pool, and the
-//! only SQL in scimd. Blocking diesel calls run on actix's blocking pool, never on a worker.
+//! only SQL in scimd. Blocking diesel calls run on actix's blocking pool, except short
+//! SQLite reads by key ([`Store::lookup`]), which take microseconds: less than the hop.
 
 /// A LIKE pattern for `co`, `sw` and `ew` with the value's own `%`, `_` and `\\` escaped
 /// (the queries say `ESCAPE '\\'`).
@@ -55,6 +56,7 @@ pub mod tokens;
 pub mod users;
 pub mod writer;
 
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
@@ -149,12 +151,35 @@ impl From<diesel::result::Error> for StoreError {
             Error::BrokenTransactionManager => StoreError::Unavailable("connection lost mid-transaction".into()),
             other => StoreError::Diesel(other),
         }
+        .noting_connection_loss()
+    }
+}
+
+/// When a connection was last found lost (ms since the epoch; 0: never). Connections are
+/// not pinged on every checkout (on PostgreSQL that is a round trip per request); after a
+/// loss, for a while, every connection is checked when taken and when given back, so the
+/// pool sheds its dead ones instead of handing each to one more request.
+static CONNECTION_LOST_AT: AtomicI64 = AtomicI64::new(0);
+/// How long after a loss connections are checked.
+const CHECK_AFTER_LOSS_MILLIS: i64 = 60_000;
+
+fn connections_suspect() -> bool {
+    let lost = CONNECTION_LOST_AT.load(Ordering::Relaxed);
+    lost != 0 && now_millis() - lost < CHECK_AFTER_LOSS_MILLIS
+}
+
+impl StoreError {
+    fn noting_connection_loss(self) -> Self {
+        if matches!(self, StoreError::Unavailable(_)) {
+            CONNECTION_LOST_AT.store(now_millis(), Ordering::Relaxed);
+        }
+        self
     }
 }
 
 impl From<r2d2::PoolError> for StoreError {
     fn from(e: r2d2::PoolError) -> Self {
-        StoreError::Unavailable(e.to_string())
+        StoreError::Unavailable(e.to_string()).noting_connection_loss()
     }
 }
 
@@ -196,7 +221,7 @@ impl ManageConnection for DbManager {
 
     fn has_broken(&self, conn: &mut DbConn) -> bool {
         use diesel::r2d2::R2D2Connection;
-        conn.is_broken()
+        conn.is_broken() || (connections_suspect() && self.is_valid(conn).is_err())
     }
 }
 
@@ -226,6 +251,8 @@ impl Store {
             .min_idle(Some(0))
             // Short: with the database down, callers get a 503 (Entra retries) instead of waiting.
             .connection_timeout(Duration::from_secs(3))
+            // Checked only after a connection loss (see `connection`), not on every checkout.
+            .test_on_check_out(false)
             .build(DbManager { url: url.clone() })
             .map_err(|e| StoreError::Unavailable(e.to_string()))?;
         let writer = match url {
@@ -257,12 +284,30 @@ impl Store {
         result.map_err(|e| StoreError::Migration(e.to_string()))
     }
 
+    /// A pooled connection; after a recent connection loss, one that answers (dead ones are
+    /// dropped on the way: `has_broken` checks them when they go back).
+    fn connection(&self) -> Result<r2d2::PooledConnection<DbManager>, StoreError> {
+        let manager = DbManager { url: self.url.clone() };
+        let mut tries = self.pool.max_size() + 1;
+        loop {
+            let mut conn = self.pool.get()?;
+            if !connections_suspect() || manager.is_valid(&mut conn).is_ok() {
+                return Ok(conn);
+            }
+            drop(conn);
+            tries -= 1;
+            if tries == 0 {
+                return Err(StoreError::Unavailable("no database connection answers".into()).noting_connection_loss());
+            }
+        }
+    }
+
     /// Run a read on a pooled connection (blocking; call from a blocking context).
     pub fn read_blocking<T, E>(&self, f: impl FnOnce(&mut DbConn) -> Result<T, E>) -> Result<T, E>
     where
         E: From<StoreError>,
     {
-        let mut conn = self.pool.get().map_err(StoreError::from)?;
+        let mut conn = self.connection()?;
         f(&mut conn)
     }
 
@@ -272,7 +317,7 @@ impl Store {
         E: From<StoreError> + From<diesel::result::Error>,
     {
         let Some(writer) = &self.writer else {
-            let mut conn = self.pool.get().map_err(StoreError::from)?;
+            let mut conn = self.connection()?;
             let conn: &mut DbConn = &mut conn;
             return conn.transaction(f);
         };
@@ -294,6 +339,24 @@ impl Store {
         actix_web::web::block(move || span.in_scope(|| store.read_blocking(f)))
             .await
             .map_err(|e| E::from(StoreError::Unavailable(e.to_string())))?
+    }
+
+    /// Run a short read by key (a user by id, a token, a match by mail): on SQLite right on
+    /// the calling thread, since the query takes microseconds and a hop to the blocking pool
+    /// costs more than that; on PostgreSQL (a network round trip) on the blocking pool.
+    /// Scans and counts use [`Store::read`].
+    pub async fn lookup<T, E>(
+        &self,
+        f: impl FnOnce(&mut DbConn) -> Result<T, E> + Send + 'static,
+    ) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        match self.url {
+            DbUrl::Sqlite(_) => self.read_blocking(f),
+            DbUrl::Postgres(_) => self.read(f).await,
+        }
     }
 
     /// Run a write as one transaction: on SQLite through the group-committing writer

@@ -90,6 +90,21 @@ pub enum UserPredicate {
     IdIn(Vec<String>),
 }
 
+impl UserPredicate {
+    /// Whether the filter pins its users by an indexed key (`id`, `userName`, `externalId` or
+    /// an email, with `eq`), as Entra's matching queries do: a few index probes, never a scan.
+    pub fn is_point(&self) -> bool {
+        use UserPredicate as P;
+        match self {
+            P::Id(StrOp::Eq, _) | P::UserName(StrOp::Eq, _) | P::ExternalId(StrOp::Eq, _) => true,
+            P::Email { op: StrOp::Eq, .. } => true,
+            P::And(a, b) => a.is_point() || b.is_point(),
+            P::Or(a, b) => a.is_point() && b.is_point(),
+            _ => false,
+        }
+    }
+}
+
 /// Sortable columns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UserSort {
@@ -360,8 +375,12 @@ pub fn query_users(
 ) -> Result<(i64, Vec<UserRow>), StoreError> {
     let resolved = predicate.map(|p| resolve_emails(conn, tenant_id, p)).transpose()?;
     if let (Some(UserPredicate::IdIn(ids)), None) = (&resolved, sort) {
-        // Entra's match query: a handful of users by key, paged here.
-        let mut rows = live_users_by_id(conn, tenant_id, ids)?;
+        // Entra's match query: a handful of users by key, paged here. One id (the usual
+        // answer) is a primary-key read whose prepared statement is cached.
+        let mut rows = match ids.as_slice() {
+            [id] => get_user(conn, tenant_id, id)?.into_iter().collect(),
+            _ => live_users_by_id(conn, tenant_id, ids)?,
+        };
         rows.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
         let total = i64::try_from(rows.len()).unwrap_or(i64::MAX);
         let skip = usize::try_from(offset.max(0)).unwrap_or(usize::MAX);
