@@ -210,12 +210,12 @@ impl TokenKeys {
         let record = store.lookup(move |conn| token_store::find_token(conn, &jti2)).await?;
         let now = now_millis();
         Self::check_record(record.as_ref(), tenant, now)?;
-        self.touch(store, &jti, now);
+        self.touch(store, &jti, now).await;
         Ok(jti)
     }
 
-    /// Record the token's use, at most once a minute, without making the request wait.
-    fn touch(&self, store: &Store, jti: &str, now: i64) {
+    /// Record the token's use, at most once a minute per token (so reads stay reads).
+    async fn touch(&self, store: &Store, jti: &str, now: i64) {
         let due = read(&self.touched)
             .get(jti)
             .is_none_or(|last| now - last >= TOUCH_INTERVAL_MILLIS);
@@ -223,15 +223,11 @@ impl TokenKeys {
             return;
         }
         write(&self.touched).insert(jti.to_string(), now);
-        let store = store.clone();
         let jti = jti.to_string();
-        actix_web::rt::spawn(async move {
-            // Losing a last-used stamp is harmless; failing the request for it is not.
-            let touched = store.write(move |conn| token_store::touch_token(conn, &jti, now)).await;
-            if let Err(e) = touched {
-                tracing::warn!(error = %e, "could not record token use");
-            }
-        });
+        // Losing a last-used stamp is harmless; failing the request for it is not.
+        if let Err(e) = store.write(move |conn| token_store::touch_token(conn, &jti, now)).await {
+            tracing::warn!(error = %e, "could not record token use");
+        }
     }
 }
 

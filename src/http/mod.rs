@@ -116,15 +116,20 @@ impl actix_web::Responder for ScimError {
 
 /// A SCIM JSON response.
 pub fn scim_json(status: StatusCode, body: &Value) -> HttpResponse {
-    HttpResponse::build(status).content_type(SCIM_JSON).body(body.to_string())
+    scim_text(status, body.to_string())
+}
+
+/// A SCIM JSON response from JSON text.
+pub fn scim_text(status: StatusCode, body: String) -> HttpResponse {
+    HttpResponse::build(status).content_type(SCIM_JSON).body(body)
 }
 
 /// A single resource with its `ETag` (and `Location` when created).
-pub fn resource_response(status: StatusCode, r: &Rendered) -> HttpResponse {
+pub fn resource_response(status: StatusCode, r: Rendered) -> HttpResponse {
     let mut builder = HttpResponse::build(status);
     builder.content_type(SCIM_JSON).insert_header((header::ETAG, crate::scim::render::etag(r.version)));
     if status == StatusCode::CREATED {
-        builder.insert_header((header::LOCATION, r.location.clone()));
+        builder.insert_header((header::LOCATION, r.location));
     }
-    builder.body(r.body.to_string())
+    builder.body(r.body.into_text())
 }

@@ -5,10 +5,9 @@ use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::auth::caller;
 use super::request::{if_match, json_body, list_params, projection, search_params};
-use super::{resource_response, scim_json};
+use super::{resource_response, scim_text};
 use crate::app::AppState;
 use crate::scim::error::ScimError;
-use crate::scim::resource::project;
 use crate::service::groups as svc;
 
 /// Page size when the client gives no `count`.
@@ -19,7 +18,7 @@ pub async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
     let who = caller(&req, &state).await?;
     let params = list_params(&req, DEFAULT_COUNT)?;
     let body = svc::list_groups(&state, &who, params).await?;
-    Ok(scim_json(StatusCode::OK, &body))
+    Ok(scim_text(StatusCode::OK, body.into_text()))
 }
 
 /// POST /Groups/.search.
@@ -28,7 +27,7 @@ pub async fn search(req: HttpRequest, state: web::Data<AppState>, payload: web::
     let body = json_body(&req, payload, state.settings.max_body_bytes).await?;
     let params = search_params(&body, DEFAULT_COUNT)?;
     let body = svc::list_groups(&state, &who, params).await?;
-    Ok(scim_json(StatusCode::OK, &body))
+    Ok(scim_text(StatusCode::OK, body.into_text()))
 }
 
 /// POST /Groups: create a group.
@@ -40,7 +39,7 @@ pub async fn create(req: HttpRequest, state: web::Data<AppState>, payload: web::
     }
     .await;
     match result {
-        Ok(r) => Ok(resource_response(StatusCode::CREATED, &r)),
+        Ok(r) => Ok(resource_response(StatusCode::CREATED, r)),
         Err(e) => {
             crate::service::users::record_rejection(&state, &who, "Group", None, &e).await;
             Err(e)
@@ -54,8 +53,8 @@ pub async fn get(req: HttpRequest, state: web::Data<AppState>, path: web::Path<(
     let (attributes, excluded) = projection(&req)?;
     let with_members = svc::wants_members(attributes.as_deref(), excluded.as_deref());
     let mut r = svc::get_group(&state, &who, &path.1, with_members).await?;
-    project(&mut r.body, attributes.as_deref(), excluded.as_deref())?;
-    Ok(resource_response(StatusCode::OK, &r))
+    r.body.project(attributes.as_deref(), excluded.as_deref())?;
+    Ok(resource_response(StatusCode::OK, r))
 }
 
 /// PUT /Groups/{id}.
@@ -68,7 +67,7 @@ pub async fn replace(req: HttpRequest, state: web::Data<AppState>, path: web::Pa
     }
     .await;
     match result {
-        Ok(r) => Ok(resource_response(StatusCode::OK, &r)),
+        Ok(r) => Ok(resource_response(StatusCode::OK, r)),
         Err(e) => {
             crate::service::users::record_rejection(&state, &who, "Group", Some(id), &e).await;
             Err(e)
@@ -99,8 +98,8 @@ pub async fn patch(req: HttpRequest, state: web::Data<AppState>, path: web::Path
                     .insert_header((actix_web::http::header::ETAG, crate::scim::render::etag(r.version)))
                     .finish());
             }
-            project(&mut r.body, attributes.as_deref(), excluded.as_deref())?;
-            Ok(resource_response(StatusCode::OK, &r))
+            r.body.project(attributes.as_deref(), excluded.as_deref())?;
+            Ok(resource_response(StatusCode::OK, r))
         }
         Err(e) => {
             crate::service::users::record_rejection(&state, &who, "Group", Some(id), &e).await;

@@ -5,10 +5,9 @@ use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::auth::caller;
 use super::request::{if_match, json_body, list_params, projection, search_params};
-use super::{resource_response, scim_json};
+use super::{resource_response, scim_text};
 use crate::app::AppState;
 use crate::scim::error::ScimError;
-use crate::scim::resource::project;
 use crate::service::users as svc;
 
 /// Page size when the client gives no `count`.
@@ -19,7 +18,7 @@ pub async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
     let who = caller(&req, &state).await?;
     let params = list_params(&req, DEFAULT_COUNT)?;
     let body = svc::list_users(&state, &who, params).await?;
-    Ok(scim_json(StatusCode::OK, &body))
+    Ok(scim_text(StatusCode::OK, body.into_text()))
 }
 
 /// POST /Users/.search.
@@ -28,7 +27,7 @@ pub async fn search(req: HttpRequest, state: web::Data<AppState>, payload: web::
     let body = json_body(&req, payload, state.settings.max_body_bytes).await?;
     let params = search_params(&body, DEFAULT_COUNT)?;
     let body = svc::list_users(&state, &who, params).await?;
-    Ok(scim_json(StatusCode::OK, &body))
+    Ok(scim_text(StatusCode::OK, body.into_text()))
 }
 
 /// POST /Users: provision a user.
@@ -40,7 +39,7 @@ pub async fn create(req: HttpRequest, state: web::Data<AppState>, payload: web::
     }
     .await;
     match result {
-        Ok(r) => Ok(resource_response(StatusCode::CREATED, &r)),
+        Ok(r) => Ok(resource_response(StatusCode::CREATED, r)),
         Err(e) => {
             svc::record_rejection(&state, &who, "User", None, &e).await;
             Err(e)
@@ -53,8 +52,8 @@ pub async fn get(req: HttpRequest, state: web::Data<AppState>, path: web::Path<(
     let who = caller(&req, &state).await?;
     let (attributes, excluded) = projection(&req)?;
     let mut r = svc::get_user(&state, &who, &path.1).await?;
-    project(&mut r.body, attributes.as_deref(), excluded.as_deref())?;
-    Ok(resource_response(StatusCode::OK, &r))
+    r.body.project(attributes.as_deref(), excluded.as_deref())?;
+    Ok(resource_response(StatusCode::OK, r))
 }
 
 /// PUT /Users/{id}.
@@ -67,7 +66,7 @@ pub async fn replace(req: HttpRequest, state: web::Data<AppState>, path: web::Pa
     }
     .await;
     match result {
-        Ok(r) => Ok(resource_response(StatusCode::OK, &r)),
+        Ok(r) => Ok(resource_response(StatusCode::OK, r)),
         Err(e) => {
             svc::record_rejection(&state, &who, "User", Some(id), &e).await;
             Err(e)
@@ -87,8 +86,8 @@ pub async fn patch(req: HttpRequest, state: web::Data<AppState>, path: web::Path
     match result {
         Ok(mut r) => {
             let (attributes, excluded) = projection(&req)?;
-            project(&mut r.body, attributes.as_deref(), excluded.as_deref())?;
-            Ok(resource_response(StatusCode::OK, &r))
+            r.body.project(attributes.as_deref(), excluded.as_deref())?;
+            Ok(resource_response(StatusCode::OK, r))
         }
         Err(e) => {
             svc::record_rejection(&state, &who, "User", Some(id), &e).await;

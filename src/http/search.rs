@@ -3,26 +3,13 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
-use serde_json::Value;
 
 use super::auth::caller;
 use super::request::{json_body, search_params};
-use super::scim_json;
+use super::scim_text;
 use crate::app::AppState;
 use crate::scim::error::ScimError;
-use crate::scim::render::list_response;
-use crate::service::{groups, users, ListParams};
-
-fn resources(list: &mut Value) -> Vec<Value> {
-    match list.get_mut("Resources").map(Value::take) {
-        Some(Value::Array(items)) => items,
-        _ => Vec::new(),
-    }
-}
-
-fn total(list: &Value) -> i64 {
-    list.get("totalResults").and_then(Value::as_i64).unwrap_or(0)
-}
+use crate::service::{groups, users, ListParams, Listed};
 
 /// POST /.search.
 pub async fn search_all(req: HttpRequest, state: web::Data<AppState>, payload: web::Payload) -> Result<HttpResponse, ScimError> {
@@ -31,13 +18,12 @@ pub async fn search_all(req: HttpRequest, state: web::Data<AppState>, payload: w
     let params = search_params(&body, super::scim_users::DEFAULT_COUNT)?;
     let start = params.start_index.max(1);
     let count = params.count.clamp(0, state.settings.max_results);
-    let mut user_list = users::list_users(&state, &who, ListParams { start_index: start, count, ..params.clone() }).await?;
-    let users_total = total(&user_list);
-    let mut found = resources(&mut user_list);
+    let user_list = users::list_users(&state, &who, ListParams { start_index: start, count, ..params.clone() }).await?;
+    let mut found = user_list.resources;
     let remaining = count - found.len() as i64;
-    let group_start = (start - users_total).max(1);
-    let mut group_list = groups::list_groups(&state, &who, ListParams { start_index: group_start, count: remaining, ..params }).await?;
-    let groups_total = total(&group_list);
-    found.extend(resources(&mut group_list));
-    Ok(scim_json(StatusCode::OK, &list_response(users_total + groups_total, start, found)))
+    let group_start = (start - user_list.total).max(1);
+    let group_list = groups::list_groups(&state, &who, ListParams { start_index: group_start, count: remaining, ..params }).await?;
+    found.extend(group_list.resources);
+    let all = Listed { total: user_list.total + group_list.total, start_index: start, resources: found };
+    Ok(scim_text(StatusCode::OK, all.into_text()))
 }

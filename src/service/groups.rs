@@ -7,14 +7,14 @@ use std::sync::Arc;
 use serde_json::{json, Map, Value};
 
 use super::query::{plan_groups, Plan};
-use super::{check_if_match, check_indexed_len, page, possible_id, Caller, ListParams, Rendered, MAX_SCAN};
+use super::{check_if_match, check_indexed_len, page, possible_id, Caller, ListParams, Listed, Rendered, MAX_SCAN};
 use crate::app::AppState;
 use crate::scim::error::ScimError;
 use crate::scim::filter::{self, Filter};
 use crate::scim::path::AttrPath;
 use crate::scim::patch::{apply_group_patch, member_refs, parse_patch_request, MemberChange, MemberRef};
-use crate::scim::render::{list_response, with_meta, Meta};
-use crate::scim::resource::{compare_sort_keys, project, sort_key};
+use crate::scim::render::{with_meta, Json, Meta};
+use crate::scim::resource::{compare_sort_keys, sort_key};
 use crate::store::events::append_event;
 use crate::store::groups::{self as group_store, GroupRow, MemberRow};
 use crate::store::users as user_store;
@@ -131,7 +131,7 @@ pub fn render_group(row: &GroupRow, members: Option<&[MemberRow]>, base_url: &st
         }
     }
     let location = format!("{base_url}/Groups/{}", row.id);
-    let body = with_meta(
+    let body = Json::Value(with_meta(
         stored,
         &Meta {
             resource_type: "Group",
@@ -141,7 +141,7 @@ pub fn render_group(row: &GroupRow, members: Option<&[MemberRow]>, base_url: &st
             version: row.version,
             location: location.clone(),
         },
-    );
+    ));
     Ok(Rendered { body, id: row.id.clone(), version: row.version, location })
 }
 
@@ -336,7 +336,7 @@ pub async fn delete_group(state: &AppState, caller: &Caller, id: &str, if_match:
 }
 
 /// GET /Groups (and POST /Groups/.search).
-pub async fn list_groups(state: &AppState, caller: &Caller, params: ListParams) -> Result<Value, ScimError> {
+pub async fn list_groups(state: &AppState, caller: &Caller, params: ListParams) -> Result<Listed, ScimError> {
     crate::scim::resource::check_projection(params.attributes.as_deref(), params.excluded_attributes.as_deref())?;
     let filter: Option<Filter> = params.filter.as_deref().map(str::trim).filter(|f| !f.is_empty()).map(filter::parse).transpose()?;
     let (start, count) = page(params.start_index, params.count, state.settings.max_results);
@@ -387,7 +387,7 @@ pub async fn list_groups(state: &AppState, caller: &Caller, params: ListParams) 
                     let mut kept = Vec::new();
                     for row in &rows {
                         let own = by_group.get(&row.id).map_or(&[][..], Vec::as_slice);
-                        let body = render_group(row, Some(own), &base_url)?.body;
+                        let body = render_group(row, Some(own), &base_url)?.body.into_value()?;
                         if filter.as_ref().is_none_or(|f| filter::matches(f, &body, &|a: &AttrPath| schemas.group_case_exact(a))) {
                             kept.push(body);
                         }
@@ -407,7 +407,7 @@ pub async fn list_groups(state: &AppState, caller: &Caller, params: ListParams) 
                                     obj.remove("members");
                                 }
                             }
-                            body
+                            Json::Value(body)
                         })
                         .collect();
                     Ok((total, page))
@@ -417,8 +417,8 @@ pub async fn list_groups(state: &AppState, caller: &Caller, params: ListParams) 
         .await?;
     let mut resources = Vec::with_capacity(bodies.len());
     for mut body in bodies {
-        project(&mut body, params.attributes.as_deref(), params.excluded_attributes.as_deref())?;
+        body.project(params.attributes.as_deref(), params.excluded_attributes.as_deref())?;
         resources.push(body);
     }
-    Ok(list_response(total, start, resources))
+    Ok(Listed { total, start_index: start, resources })
 }

@@ -36,10 +36,25 @@ pub struct ListParams {
 /// A rendered resource with what the HTTP layer puts in headers.
 #[derive(Debug, Clone)]
 pub struct Rendered {
-    pub body: serde_json::Value,
+    pub body: crate::scim::render::Json,
     pub id: String,
     pub version: i64,
     pub location: String,
+}
+
+/// One page of a list, before it is written out as a ListResponse.
+#[derive(Debug, Clone)]
+pub struct Listed {
+    pub total: i64,
+    pub start_index: i64,
+    pub resources: Vec<crate::scim::render::Json>,
+}
+
+impl Listed {
+    /// The ListResponse JSON text.
+    pub fn into_text(self) -> String {
+        crate::scim::render::list_response_text(self.total, self.start_index, self.resources)
+    }
 }
 
 /// Most rows a filter evaluated in Rust may scan; past it the client must narrow the filter.

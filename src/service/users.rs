@@ -2,17 +2,17 @@
 
 use std::sync::Arc;
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::query::{plan_users, Plan};
-use super::{check_if_match, check_indexed_len, page, possible_id, Caller, ListParams, Rendered, MAX_SCAN};
+use super::{check_if_match, check_indexed_len, page, possible_id, Caller, ListParams, Listed, Rendered, MAX_SCAN};
 use crate::app::AppState;
 use crate::scim::error::ScimError;
 use crate::scim::filter::{self, Filter};
 use crate::scim::path::AttrPath;
 use crate::scim::patch::{apply_user_patch, parse_patch_request};
-use crate::scim::render::{list_response, with_meta, Meta};
-use crate::scim::resource::{project, sort_key};
+use crate::scim::render::{resource_text, Json, Meta};
+use crate::scim::resource::sort_key;
 use crate::scim::schema::{CustomField, Schemas};
 use crate::store::events::append_event;
 use crate::store::users::{self as user_store, EmailRow, UserPredicate, UserRow, UserSort};
@@ -114,21 +114,18 @@ fn serialize(resource: &Value) -> Result<String, ScimError> {
 
 /// Render a stored user row as a SCIM resource.
 pub fn render_user(row: &UserRow, base_url: &str) -> Result<Rendered, ScimError> {
-    let stored: Map<String, Value> = serde_json::from_str(&row.resource)
-        .map_err(|e| ScimError::status(500, format!("stored user {} is corrupt: {e}", row.id)))?;
     let location = format!("{base_url}/Users/{}", row.id);
-    let body = with_meta(
-        stored,
-        &Meta {
-            resource_type: "User",
-            id: &row.id,
-            created_millis: row.created_at,
-            modified_millis: row.updated_at,
-            version: row.version,
-            location: location.clone(),
-        },
-    );
-    Ok(Rendered { body, id: row.id.clone(), version: row.version, location })
+    let meta = Meta {
+        resource_type: "User",
+        id: &row.id,
+        created_millis: row.created_at,
+        modified_millis: row.updated_at,
+        version: row.version,
+        location,
+    };
+    let body = resource_text(&row.resource, &meta)
+        .ok_or_else(|| ScimError::status(500, format!("stored user {} is corrupt: not a JSON object", row.id)))?;
+    Ok(Rendered { body: Json::Text(body), id: row.id.clone(), version: row.version, location: meta.location })
 }
 
 fn load_custom_fields(conn: &mut DbConn, tenant_id: &str) -> Result<Vec<CustomField>, ScimError> {
@@ -356,7 +353,7 @@ fn sql_sort(attr: &AttrPath) -> Option<UserSort> {
 }
 
 /// GET /Users (and POST /Users/.search): filter, sort, page, project.
-pub async fn list_users(state: &AppState, caller: &Caller, params: ListParams) -> Result<Value, ScimError> {
+pub async fn list_users(state: &AppState, caller: &Caller, params: ListParams) -> Result<Listed, ScimError> {
     crate::scim::resource::check_projection(params.attributes.as_deref(), params.excluded_attributes.as_deref())?;
     let filter: Option<Filter> = params.filter.as_deref().map(str::trim).filter(|f| !f.is_empty()).map(filter::parse).transpose()?;
     let sort_attr = params.sort_by.as_deref().map(AttrPath::parse).transpose()?;
@@ -370,7 +367,7 @@ pub async fn list_users(state: &AppState, caller: &Caller, params: ListParams) -
     };
     let schemas = Arc::clone(&state.schemas);
     // Both plans end with the page's rendered bodies (the scan already rendered them to filter).
-    let (total, bodies): (i64, Vec<Value>) = match (plan, sql_sorted) {
+    let (total, bodies): (i64, Vec<Json>) = match (plan, sql_sorted) {
         (Plan::Sql(pred), Some(sort)) => {
             let point = pred.as_ref().is_some_and(UserPredicate::is_point);
             let query = move |conn: &mut DbConn| Ok::<_, ScimError>(user_store::query_users(conn, &tenant_id, pred.as_ref(), sort, start - 1, count)?);
@@ -391,13 +388,13 @@ pub async fn list_users(state: &AppState, caller: &Caller, params: ListParams) -
             }
             let mut rendered = Vec::with_capacity(rows.len());
             for row in &rows {
-                let r = render_user(row, &caller.base_url)?;
+                let body = render_user(row, &caller.base_url)?.body.into_value()?;
                 let keep = match &filter {
-                    Some(f) => filter::matches(f, &r.body, &|a: &AttrPath| schemas.user_case_exact(a)),
+                    Some(f) => filter::matches(f, &body, &|a: &AttrPath| schemas.user_case_exact(a)),
                     None => true,
                 };
                 if keep {
-                    rendered.push(r.body);
+                    rendered.push(body);
                 }
             }
             if let Some(attr) = &sort_attr {
@@ -413,14 +410,15 @@ pub async fn list_users(state: &AppState, caller: &Caller, params: ListParams) -
                 .into_iter()
                 .skip(usize::try_from(start - 1).unwrap_or(usize::MAX))
                 .take(usize::try_from(count).unwrap_or(0))
+                .map(Json::Value)
                 .collect();
             (total, page)
         }
     };
     let mut resources = Vec::with_capacity(bodies.len());
     for mut body in bodies {
-        project(&mut body, params.attributes.as_deref(), params.excluded_attributes.as_deref())?;
+        body.project(params.attributes.as_deref(), params.excluded_attributes.as_deref())?;
         resources.push(body);
     }
-    Ok(list_response(total, start, resources))
+    Ok(Listed { total, start_index: start, resources })
 }
