@@ -6,6 +6,8 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+mod client;
+
 use clap::Args;
 use serde_json::{json, Value};
 
@@ -57,7 +59,8 @@ struct OpStats {
 }
 
 struct Target {
-    base: String,
+    /// `127.0.0.1:port`.
+    addr: String,
     tenants: Vec<(String, String)>,
     server_pid: u32,
 }
@@ -162,7 +165,7 @@ pub fn run(opts: BenchOptions) -> Result<(), String> {
     }
     println!("server accepting connections {} ms after start", started.elapsed().as_millis());
     println!("scimd bench: backend {} · {} users × {} tenants · concurrency {} · {} client threads", opts.backend, opts.users, tenants.len(), opts.concurrency, opts.client_threads);
-    let target = Arc::new(Target { base, tenants, server_pid: server.id() });
+    let target = Arc::new(Target { addr: format!("127.0.0.1:{port}"), tenants, server_pid: server.id() });
     let result = phases(&opts, &target);
     let pid = server.id();
     // RssFile is the memory-mapped SQLite file (shared, reclaimable page cache); RssAnon is
@@ -405,15 +408,12 @@ where
             let (make, next, stats, target) = (Arc::clone(&make), Arc::clone(&next), Arc::clone(&stats), Arc::clone(target));
             std::thread::spawn(move || {
                 actix_web::rt::System::new().block_on(async move {
-                    let client = awc::Client::builder()
-                        .timeout(Duration::from_secs(60))
-                        .connector(awc::Connector::new().limit(per_thread * 2))
-                        .finish();
                     let mut workers = Vec::new();
                     for _ in 0..per_thread {
-                        let (client, make, next, stats, target) = (client.clone(), Arc::clone(&make), Arc::clone(&next), Arc::clone(&stats), Arc::clone(&target));
+                        let (make, next, stats, target) = (Arc::clone(&make), Arc::clone(&next), Arc::clone(&stats), Arc::clone(&target));
                         workers.push(actix_web::rt::spawn(async move {
                             let mut local: Vec<Vec<u32>> = vec![Vec::new(); stats.len()];
+                            let mut conn = client::Connection::new(&target.addr);
                             loop {
                                 let k = next.fetch_add(1, Ordering::Relaxed);
                                 if k >= items {
@@ -422,37 +422,22 @@ where
                                 for step in 0..stats.len() {
                                     let Some((tenant, method, path, body, on_ok)) = make(step, k) else { continue };
                                     let Some((slug, token)) = target.tenants.get(tenant) else { continue };
-                                    let url = if path.starts_with("/healthz") {
-                                        format!("{}{path}", target.base)
-                                    } else {
-                                        format!("{}/scim/v2/tenants/{slug}{path}", target.base)
-                                    };
-                                    let req = client
-                                        .request(awc::http::Method::from_bytes(method.as_bytes()).unwrap_or(awc::http::Method::GET), url)
-                                        .insert_header(("Authorization", format!("Bearer {token}")));
+                                    let path = if path.starts_with("/healthz") { path } else { format!("/scim/v2/tenants/{slug}{path}") };
+                                    let body = body.map(|b| b.to_string());
                                     let t0 = Instant::now();
-                                    let sent = match &body {
-                                        Some(b) => req.insert_header(("Content-Type", "application/scim+json")).send_body(b.to_string()).await,
-                                        None => req.send().await,
-                                    };
-                                    let ok = match sent {
-                                        Ok(mut resp) => {
-                                            let status = resp.status();
-                                            let bytes = resp.body().limit(16 << 20).await.unwrap_or_default();
-                                            if status.is_success() {
-                                                if let Some(f) = &on_ok {
-                                                    if let Ok(v) = serde_json::from_slice::<Value>(&bytes) {
-                                                        f(&v);
-                                                    }
-                                                }
-                                                true
-                                            } else {
-                                                false
-                                            }
-                                        }
-                                        Err(_) => false,
-                                    };
+                                    let sent = conn.send(method, &path, token, body.as_deref().map(str::as_bytes)).await;
                                     let us = u32::try_from(t0.elapsed().as_micros()).unwrap_or(u32::MAX);
+                                    let ok = match sent {
+                                        Ok(resp) if (200..300).contains(&resp.status) => {
+                                            if let Some(f) = &on_ok {
+                                                if let Ok(v) = serde_json::from_slice::<Value>(&resp.body) {
+                                                    f(&v);
+                                                }
+                                            }
+                                            true
+                                        }
+                                        _ => false,
+                                    };
                                     local[step].push(us);
                                     if !ok {
                                         stats[step].errors.fetch_add(1, Ordering::Relaxed);
