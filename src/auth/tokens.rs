@@ -61,7 +61,13 @@ pub struct TokenKeys {
     current: RwLock<Option<String>>,
     /// Per-jti time of the last `last_used_at` write.
     touched: RwLock<HashMap<String, i64>>,
+    /// Tokens whose signature was already checked, by their whole text: Entra sends one
+    /// token for hours, and its HMAC, base64 and JSON need not be redone per request.
+    verified: RwLock<HashMap<String, Claims>>,
 }
+
+/// Most verified tokens remembered (then the memory starts over).
+const MAX_VERIFIED: usize = 10_000;
 
 impl Default for TokenKeys {
     fn default() -> Self {
@@ -76,6 +82,7 @@ impl TokenKeys {
             keys: RwLock::new(HashMap::new()),
             current: RwLock::new(None),
             touched: RwLock::new(HashMap::new()),
+            verified: RwLock::new(HashMap::new()),
         }
     }
 
@@ -153,6 +160,22 @@ impl TokenKeys {
     /// Check the signature, expiry and audience of a JWT, in memory. A key id new to this
     /// instance (another instance made it) is [`TokenError::UnknownKey`]: reload, then retry.
     pub fn decode(&self, jwt: &str) -> Result<Claims, TokenError> {
+        if let Some(claims) = read(&self.verified).get(jwt) {
+            if claims.exp * 1000 > now_millis() {
+                return Ok(claims.clone());
+            }
+            return Err(TokenError::Expired);
+        }
+        let claims = self.verify(jwt)?;
+        let mut verified = write(&self.verified);
+        if verified.len() >= MAX_VERIFIED {
+            verified.clear();
+        }
+        verified.insert(jwt.to_string(), claims.clone());
+        Ok(claims)
+    }
+
+    fn verify(&self, jwt: &str) -> Result<Claims, TokenError> {
         let header = jsonwebtoken::decode_header(jwt).map_err(|_| TokenError::Invalid)?;
         // Only HS256: refuses `none`, RS/HS confusion and anything else.
         if header.alg != Algorithm::HS256 {

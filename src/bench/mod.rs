@@ -65,6 +65,21 @@ struct Target {
     server_pid: u32,
 }
 
+/// CPU time of every PostgreSQL server process on this machine, in µs (0 when none runs):
+/// with PostgreSQL the database's own work is a third party beside server and client.
+fn postgres_cpu_micros() -> u64 {
+    let Ok(entries) = std::fs::read_dir("/proc") else { return 0 };
+    entries
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_str().is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit())))
+        .filter_map(|e| {
+            let pid = e.file_name().to_string_lossy().to_string();
+            let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
+            (comm.trim() == "postgres").then(|| cpu_micros(&pid)).flatten()
+        })
+        .sum()
+}
+
 /// CPU time (user + system) a process has used, in µs, from `/proc/{pid}/stat`.
 fn cpu_micros(pid: &str) -> Option<u64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
@@ -282,8 +297,8 @@ fn phases(opts: &BenchOptions, target: &Arc<Target>) -> Result<(), String> {
     let ids: Arc<Vec<Mutex<String>>> = Arc::new((0..total).map(|_| Mutex::new(String::new())).collect());
     let groups: Arc<Mutex<Vec<Vec<String>>>> = Arc::new(Mutex::new(vec![Vec::new(); n_tenants]));
     println!(
-        "{:<28} {:>9} {:>11} {:>9} {:>9} {:>7} {:>12} {:>12}",
-        "operation", "requests", "req/s", "p50 ms", "p99 ms", "errors", "server µs/r", "client µs/r"
+        "{:<28} {:>9} {:>11} {:>9} {:>9} {:>7} {:>12} {:>12} {:>9}",
+        "operation", "requests", "req/s", "p50 ms", "p99 ms", "errors", "server µs/r", "client µs/r", "db µs/r"
     );
     // The client's own ceiling: the cheapest request there is, so the figures below are the
     // server's, not the bench's.
@@ -401,7 +416,7 @@ where
     let threads = opts.client_threads.max(1);
     let per_thread = opts.concurrency.max(1).div_ceil(threads);
     let server_pid = target.server_pid.to_string();
-    let cpu_before = (cpu_micros(&server_pid), cpu_micros("self"));
+    let cpu_before = (cpu_micros(&server_pid), cpu_micros("self"), postgres_cpu_micros());
     let started = Instant::now();
     let handles: Vec<_> = (0..threads)
         .map(|_| {
@@ -460,7 +475,7 @@ where
         h.join().map_err(|_| "client thread panicked".to_string())?;
     }
     let elapsed = started.elapsed().as_secs_f64();
-    let cpu_after = (cpu_micros(&server_pid), cpu_micros("self"));
+    let cpu_after = (cpu_micros(&server_pid), cpu_micros("self"), postgres_cpu_micros());
     let requests: usize = stats.iter().map(|s| s.latencies.lock().unwrap_or_else(|p| p.into_inner()).len()).sum();
     // CPU per request over the whole phase (its steps together): steadier than rates on a
     // shared machine, and it says who spent the time.
@@ -470,6 +485,7 @@ where
     };
     let server_cpu = per_request(cpu_before.0, cpu_after.0);
     let client_cpu = per_request(cpu_before.1, cpu_after.1);
+    let db_cpu = if opts.backend == "postgres" { per_request(Some(cpu_before.2), Some(cpu_after.2)) } else { "-".to_string() };
     for (step, op) in ops.iter().enumerate() {
         let Some(s) = stats.get(step) else { continue };
         let mut lat = s.latencies.lock().unwrap_or_else(|p| p.into_inner()).clone();
@@ -479,7 +495,7 @@ where
             / stats.iter().map(|s| s.latencies.lock().unwrap_or_else(|p| p.into_inner()).iter().map(|&x| f64::from(x)).sum::<f64>()).sum::<f64>().max(1.0);
         let rate = lat.len() as f64 / (elapsed * share).max(1e-9);
         println!(
-            "{:<28} {:>9} {:>11.0} {:>9.2} {:>9.2} {:>7} {:>12} {:>12}",
+            "{:<28} {:>9} {:>11.0} {:>9.2} {:>9.2} {:>7} {:>12} {:>12} {:>9}",
             op.name(),
             lat.len(),
             rate,
@@ -487,7 +503,8 @@ where
             percentile(&lat, 0.99),
             s.errors.load(Ordering::Relaxed),
             server_cpu,
-            client_cpu
+            client_cpu,
+            db_cpu
         );
     }
     Ok(())

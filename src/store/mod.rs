@@ -45,6 +45,18 @@ macro_rules! num_cmp {
     }};
 }
 
+/// Run a query written once on the concrete connection of either backend. Its prepared
+/// statement is then cached by type, and diesel's multi-backend layer, which walks and
+/// serialises every query again before running it, is skipped: for the per-request reads.
+macro_rules! on_backend {
+    ($conn:expr, |$c:ident| $body:expr) => {
+        match $conn {
+            $crate::store::DbConn::Sqlite($c) => $body,
+            $crate::store::DbConn::Postgres($c) => $body,
+        }
+    };
+}
+
 pub mod admins;
 pub mod events;
 pub mod fields;

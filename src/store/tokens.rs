@@ -44,11 +44,7 @@ pub fn list_tokens(conn: &mut DbConn, tenant_id: &str) -> Result<Vec<TokenRecord
 
 /// The token with this jti, if any.
 pub fn find_token(conn: &mut DbConn, jti: &str) -> Result<Option<TokenRecord>, StoreError> {
-    Ok(tokens::table
-        .find(jti)
-        .select(TokenRecord::as_select())
-        .first(conn)
-        .optional()?)
+    Ok(on_backend!(conn, |c| tokens::table.find(jti).select(TokenRecord::as_select()).first(c).optional())?)
 }
 
 /// Revoke a token (idempotent: the first revocation time is kept); `tenant_id` scopes it when

@@ -213,19 +213,19 @@ fn resolve_emails(conn: &mut DbConn, tenant_id: &str, p: &UserPredicate) -> Resu
         P::Email { email_type, op: StrOp::Eq, value } => {
             let limit = i64::try_from(MAX_RESOLVED_IDS).unwrap_or(i64::MAX) + 1;
             let ids: Vec<String> = match email_type {
-                Some(t) => user_emails::table
+                Some(t) => on_backend!(conn, |c| user_emails::table
                     .filter(user_emails::tenant_id.eq(tenant_id))
                     .filter(user_emails::value_lower.eq(value))
                     .filter(user_emails::email_type.eq(t))
                     .select(user_emails::user_id)
                     .limit(limit)
-                    .load(conn)?,
-                None => user_emails::table
+                    .load(c))?,
+                None => on_backend!(conn, |c| user_emails::table
                     .filter(user_emails::tenant_id.eq(tenant_id))
                     .filter(user_emails::value_lower.eq(value))
                     .select(user_emails::user_id)
                     .limit(limit)
-                    .load(conn)?,
+                    .load(c))?,
             };
             if ids.len() > MAX_RESOLVED_IDS {
                 p.clone()
@@ -320,7 +320,7 @@ fn live_users_by_id(conn: &mut DbConn, tenant_id: &str, ids: &[String]) -> Resul
 
 /// A live (not deleted) user of the tenant.
 pub fn get_user(conn: &mut DbConn, tenant_id: &str, id: &str) -> Result<Option<UserRow>, StoreError> {
-    let row: Option<UserRow> = users::table.find(id).select(UserRow::as_select()).first(conn).optional()?;
+    let row: Option<UserRow> = on_backend!(conn, |c| users::table.find(id).select(UserRow::as_select()).first(c).optional())?;
     Ok(row.filter(|r| r.tenant_id == tenant_id && r.deleted_at.is_none()))
 }
 
