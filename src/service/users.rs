@@ -13,7 +13,7 @@ use crate::scim::path::AttrPath;
 use crate::scim::patch::{apply_user_patch, parse_patch_request};
 use crate::scim::render::{resource_text, Json, Meta};
 use crate::scim::resource::sort_key;
-use crate::scim::schema::{CustomField, Schemas};
+use crate::scim::schema::CustomField;
 use crate::store::events::append_event;
 use crate::store::users::{self as user_store, EmailRow, UserPredicate, UserRow, UserSort};
 use crate::store::{fields, now_millis, DbConn};
@@ -188,50 +188,71 @@ pub fn new_row(id: String, tenant_id: &str, resource: &Value, index: &UserIndex,
     })
 }
 
-/// POST /Users.
+/// The tenant's custom fields (a short read; the validation that needs them runs outside
+/// the write transaction).
+async fn custom_fields(state: &AppState, tenant_id: &str) -> Result<Vec<CustomField>, ScimError> {
+    let tenant_id = tenant_id.to_string();
+    state.store.lookup(move |conn| load_custom_fields(conn, &tenant_id)).await
+}
+
+/// POST /Users. Validation, indexing and serialising happen here, on the request's thread;
+/// the write transaction (one writer on SQLite) only inserts the prepared rows.
 pub async fn create_user(state: &AppState, caller: &Caller, body: Value) -> Result<Rendered, ScimError> {
-    let schemas = Arc::clone(&state.schemas);
+    let custom = custom_fields(state, &caller.tenant.id).await?;
+    let resource = state.schemas.validate_user(body, &custom)?;
+    let index = index_user(&resource)?;
+    let row = new_row(uuid::Uuid::new_v4().to_string(), &caller.tenant.id, &resource, &index, now_millis())?;
+    let emails = email_rows(&row.id, &row.tenant_id, &index);
+    let detail = format!("userName {} mail {}", index.user_name, index.identity_mail);
+    let rendered = render_user(&row, &caller.base_url)?;
     let caller2 = caller.clone();
-    let row = state
+    state
         .store
         .write(move |conn| {
-            let custom = load_custom_fields(conn, &caller2.tenant.id)?;
-            let resource = schemas.validate_user(body, &custom)?;
-            let index = index_user(&resource)?;
-            let now = now_millis();
-            let row = new_row(uuid::Uuid::new_v4().to_string(), &caller2.tenant.id, &resource, &index, now)?;
-            user_store::insert_user(conn, &row, &email_rows(&row.id, &row.tenant_id, &index))?;
-            let detail = format!("userName {} mail {}", index.user_name, index.identity_mail);
+            user_store::insert_user(conn, &row, &emails)?;
             log_event(conn, &caller2, "created", &row.id, &detail)?;
-            Ok::<_, ScimError>(row)
+            Ok::<_, ScimError>(())
         })
         .await?;
-    render_user(&row, &caller.base_url)
+    Ok(rendered)
 }
 
 /// GET /Users/{id}.
 pub async fn get_user(state: &AppState, caller: &Caller, id: &str) -> Result<Rendered, ScimError> {
+    let row = current_user(state, caller, id).await?;
+    render_user(&row, &caller.base_url)
+}
+
+/// The live user with this id, or a 404.
+async fn current_user(state: &AppState, caller: &Caller, id: &str) -> Result<UserRow, ScimError> {
     if !possible_id(id) {
         return Err(not_found(id));
     }
     let tenant_id = caller.tenant.id.clone();
     let id_owned = id.to_string();
-    let row = state
+    state
         .store
         .lookup(move |conn| Ok::<_, ScimError>(user_store::get_user(conn, &tenant_id, &id_owned)?))
         .await?
-        .ok_or_else(|| not_found(id))?;
-    render_user(&row, &caller.base_url)
+        .ok_or_else(|| not_found(id))
 }
 
 fn not_found(id: &str) -> ScimError {
     ScimError::not_found(format!("no user with id {id} in this tenant"))
 }
 
-/// Write a changed resource over a row, with the derived columns and the log entry.
-/// `old_resource` is the stored resource when the
-/// caller has already parsed it (its emails decide whether the email rows are rewritten).
-fn store_change(conn: &mut DbConn, caller: &Caller, old: &UserRow, old_resource: Option<&Value>, resource: &Value) -> Result<UserRow, ScimError> {
+/// A change of a stored user, computed before the write: the new row, its email index rows
+/// when the emails changed, and its log entry.
+struct Change {
+    row: UserRow,
+    expected_version: i64,
+    emails: Option<Vec<EmailRow>>,
+    action: &'static str,
+    detail: String,
+}
+
+/// The change that stores `resource` over `old` (whose parsed resource is `old_resource`).
+fn change_of(old: &UserRow, old_resource: &Value, resource: &Value) -> Result<Change, ScimError> {
     let index = index_user(resource)?;
     let now = now_millis();
     let mut row = new_row(old.id.clone(), &old.tenant_id, resource, &index, now)?;
@@ -243,96 +264,117 @@ fn store_change(conn: &mut DbConn, caller: &Caller, old: &UserRow, old_resource:
         _ => None,
     };
     // Most updates leave the emails alone: then their index rows stay as they are.
-    let old_emails = old_resource.and_then(|v| index_user(v).ok()).map(|i| i.emails);
+    let old_emails = index_user(old_resource).ok().map(|i| i.emails);
     let emails = (old_emails.as_ref() != Some(&index.emails)).then(|| email_rows(&row.id, &row.tenant_id, &index));
-    user_store::update_user(conn, &row, old.version, emails.as_deref())?;
-    let action = action_for(Some(old.active), index.active);
-    log_event(conn, caller, action, &row.id, &format!("userName {} mail {}", index.user_name, index.identity_mail))?;
-    Ok(row)
+    Ok(Change {
+        expected_version: old.version,
+        emails,
+        action: action_for(Some(old.active), index.active),
+        detail: format!("userName {} mail {}", index.user_name, index.identity_mail),
+        row,
+    })
 }
 
-/// PUT /Users/{id}: replace the whole resource.
-pub async fn replace_user(state: &AppState, caller: &Caller, id: &str, body: Value, if_match: Option<String>) -> Result<Rendered, ScimError> {
-    if !possible_id(id) {
-        return Err(not_found(id));
-    }
-    let schemas = Arc::clone(&state.schemas);
-    let caller2 = caller.clone();
-    let id_owned = id.to_string();
-    let row = state
-        .store
-        .write(move |conn| {
-            user_store::lock_user(conn, &caller2.tenant.id, &id_owned)?;
-            let old = user_store::get_user(conn, &caller2.tenant.id, &id_owned)?.ok_or_else(|| not_found(&id_owned))?;
-            check_if_match(if_match.as_deref(), old.version)?;
-            let custom = load_custom_fields(conn, &caller2.tenant.id)?;
-            let resource = schemas.validate_user(body, &custom)?;
-            let stored = serde_json::from_str::<Value>(&old.resource).ok();
-            store_change(conn, &caller2, &old, stored.as_ref(), &resource)
-        })
-        .await?;
-    render_user(&row, &caller.base_url)
+/// How often a read-modify-write is redone when other writers keep winning the race.
+const MAX_EDIT_ATTEMPTS: usize = 100;
+
+fn version_moved() -> ScimError {
+    ScimError::status(412, "the resource changed since the version named in If-Match; GET it and retry")
 }
 
-/// PATCH /Users/{id}: all operations or none; retried when another writer won the race.
-pub async fn patch_user(state: &AppState, caller: &Caller, id: &str, body: Value, if_match: Option<String>) -> Result<Rendered, ScimError> {
-    if !possible_id(id) {
-        return Err(not_found(id));
-    }
-    let ops = Arc::new(parse_patch_request(&body)?);
+/// Read the user, compute its new resource with `edit`, and write it if nobody wrote the
+/// user in between. When somebody did (another request, another instance), read again and
+/// redo the edit, unless the client pinned a version (If-Match: 412). The write itself is
+/// one UPDATE guarded by the version, plus the log entry: all or nothing, and the work of
+/// patching and validating stays out of the transaction (and off SQLite's one writer).
+async fn edit_user(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    if_match: Option<&str>,
+    edit: impl Fn(&Value, &[CustomField]) -> Result<Value, ScimError>,
+) -> Result<UserRow, ScimError> {
+    let custom = custom_fields(state, &caller.tenant.id).await?;
     let mut attempts = 0;
     loop {
         attempts += 1;
-        let schemas: Arc<Schemas> = Arc::clone(&state.schemas);
+        let old = current_user(state, caller, id).await?;
+        check_if_match(if_match, old.version)?;
+        let current: Value = serde_json::from_str(&old.resource)
+            .map_err(|e| ScimError::status(500, format!("stored user {} is corrupt: {e}", old.id)))?;
+        let resource = edit(&current, &custom)?;
+        if resource == current {
+            // Nothing changed (Entra re-sends values): no new version, no log entry.
+            return Ok(old);
+        }
+        let change = change_of(&old, &current, &resource)?;
         let caller2 = caller.clone();
-        let id_owned = id.to_string();
-        let ops2 = Arc::clone(&ops);
-        let if_match2 = if_match.clone();
-        let result = state
+        let written = state
             .store
             .write(move |conn| {
-                user_store::lock_user(conn, &caller2.tenant.id, &id_owned)?;
-                let old = user_store::get_user(conn, &caller2.tenant.id, &id_owned)?.ok_or_else(|| not_found(&id_owned))?;
-                check_if_match(if_match2.as_deref(), old.version)?;
-                let custom = load_custom_fields(conn, &caller2.tenant.id)?;
-                let current: Value = serde_json::from_str(&old.resource)
-                    .map_err(|e| ScimError::status(500, format!("stored user {} is corrupt: {e}", old.id)))?;
-                let patched = apply_user_patch(&current, &ops2, &schemas, &custom)?;
-                let resource = schemas.validate_user(patched, &custom)?;
-                if resource == current {
-                    // Nothing changed (Entra re-sends values): no new version, no log entry.
-                    return Ok(old);
-                }
-                store_change(conn, &caller2, &old, Some(&current), &resource)
+                user_store::update_user(conn, &change.row, change.expected_version, change.emails.as_deref())?;
+                log_event(conn, &caller2, change.action, &change.row.id, &change.detail)?;
+                Ok::<_, ScimError>(change.row)
             })
             .await;
-        match result {
-            Ok(row) => return render_user(&row, &caller.base_url),
-            // Lost a race with another instance: re-read and re-apply, unless the client pinned a version.
-            Err(e) if e.status == 409 && e.scim_type.is_none() && if_match.is_none() && attempts < 5 => continue,
+        match written {
+            Ok(row) => return Ok(row),
+            // Lost the race: the version moved on (or the user was deleted) since it was read.
+            Err(e) if e.status == 409 && e.scim_type.is_none() => {
+                if if_match.is_some() {
+                    return Err(version_moved());
+                }
+                if attempts >= MAX_EDIT_ATTEMPTS {
+                    return Err(e);
+                }
+            }
             Err(e) => return Err(e),
         }
     }
 }
 
+/// PUT /Users/{id}: replace the whole resource.
+pub async fn replace_user(state: &AppState, caller: &Caller, id: &str, body: Value, if_match: Option<String>) -> Result<Rendered, ScimError> {
+    let schemas = Arc::clone(&state.schemas);
+    let row = edit_user(state, caller, id, if_match.as_deref(), |_, custom| schemas.validate_user(body.clone(), custom)).await?;
+    render_user(&row, &caller.base_url)
+}
+
+/// PATCH /Users/{id}: all operations or none.
+pub async fn patch_user(state: &AppState, caller: &Caller, id: &str, body: Value, if_match: Option<String>) -> Result<Rendered, ScimError> {
+    let ops = parse_patch_request(&body)?;
+    let schemas = Arc::clone(&state.schemas);
+    let row = edit_user(state, caller, id, if_match.as_deref(), |current, custom| {
+        let patched = apply_user_patch(current, &ops, &schemas, custom)?;
+        schemas.validate_user(patched, custom)
+    })
+    .await?;
+    render_user(&row, &caller.base_url)
+}
+
 /// DELETE /Users/{id}: leave a tombstone.
 pub async fn delete_user(state: &AppState, caller: &Caller, id: &str, if_match: Option<String>) -> Result<(), ScimError> {
-    if !possible_id(id) {
-        return Err(not_found(id));
-    }
+    let old = current_user(state, caller, id).await?;
+    check_if_match(if_match.as_deref(), old.version)?;
     let caller2 = caller.clone();
-    let id_owned = id.to_string();
-    state
+    // With If-Match the tombstone needs the version that was checked; without, any live one.
+    let pinned = if_match.is_some().then_some(old.version);
+    let (id_owned, user_name) = (old.id, old.user_name);
+    let deleted = state
         .store
         .write(move |conn| {
-            user_store::lock_user(conn, &caller2.tenant.id, &id_owned)?;
-            let old = user_store::get_user(conn, &caller2.tenant.id, &id_owned)?.ok_or_else(|| not_found(&id_owned))?;
-            check_if_match(if_match.as_deref(), old.version)?;
-            user_store::tombstone_user(conn, &caller2.tenant.id, &id_owned, now_millis())?;
-            log_event(conn, &caller2, "deleted", &id_owned, &format!("userName {}", old.user_name))?;
-            Ok::<_, ScimError>(())
+            let deleted = user_store::tombstone_user(conn, &caller2.tenant.id, &id_owned, pinned, now_millis())?;
+            if deleted {
+                log_event(conn, &caller2, "deleted", &id_owned, &format!("userName {user_name}"))?;
+            }
+            Ok::<_, ScimError>(deleted)
         })
-        .await
+        .await?;
+    match (deleted, pinned) {
+        (true, _) => Ok(()),
+        (false, Some(_)) => Err(version_moved()),
+        (false, None) => Err(not_found(id)),
+    }
 }
 
 fn sql_sort(attr: &AttrPath) -> Option<UserSort> {

@@ -335,15 +335,15 @@ pub fn existing_user_ids(
 
 /// Leave a tombstone: the user disappears from reads, lists and uniqueness, and from every
 /// group. Returns whether a live user was deleted.
-pub fn tombstone_user(conn: &mut DbConn, tenant_id: &str, id: &str, at: i64) -> Result<bool, StoreError> {
-    let n = diesel::update(
-        users::table
-            .filter(users::id.eq(id))
-            .filter(users::tenant_id.eq(tenant_id))
-            .filter(users::deleted_at.is_null()),
-    )
-    .set(users::deleted_at.eq(Some(at)))
-    .execute(conn)?;
+pub fn tombstone_user(conn: &mut DbConn, tenant_id: &str, id: &str, version: Option<i64>, at: i64) -> Result<bool, StoreError> {
+    let live = users::table
+        .filter(users::id.eq(id))
+        .filter(users::tenant_id.eq(tenant_id))
+        .filter(users::deleted_at.is_null());
+    let n = match version {
+        Some(v) => diesel::update(live.filter(users::version.eq(v))).set(users::deleted_at.eq(Some(at))).execute(conn)?,
+        None => diesel::update(live).set(users::deleted_at.eq(Some(at))).execute(conn)?,
+    };
     if n > 0 {
         diesel::delete(user_emails::table.filter(user_emails::user_id.eq(id))).execute(conn)?;
         diesel::delete(
@@ -435,18 +435,4 @@ pub fn count_users(conn: &mut DbConn, tenant_id: &str) -> Result<(i64, i64), Sto
     let inactive: i64 =
         live_users(tenant_id).filter(users::active.eq(false)).select(count_star()).first(conn)?;
     Ok((active, inactive))
-}
-
-/// Lock a user row until the transaction ends, so concurrent read-modify-writes of one user
-/// (several instances on one PostgreSQL) queue instead of losing updates. SQLite writes are
-/// already serialised by its single writer.
-pub fn lock_user(conn: &mut DbConn, tenant_id: &str, id: &str) -> Result<(), StoreError> {
-    if let DbConn::Postgres(pg) = conn {
-        use diesel::sql_types::Text;
-        diesel::sql_query("SELECT 1 FROM users WHERE id = $1 AND tenant_id = $2 FOR UPDATE")
-            .bind::<Text, _>(id)
-            .bind::<Text, _>(tenant_id)
-            .execute(pg)?;
-    }
-    Ok(())
 }
