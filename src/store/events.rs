@@ -42,16 +42,20 @@ pub fn append_event(
     token_jti: Option<&str>,
     detail: &str,
 ) -> Result<(), StoreError> {
-    let event = NewEvent {
-        tenant_id,
-        at: now_millis(),
-        action,
-        resource_type,
-        resource_id,
-        token_jti,
-        detail,
-    };
-    diesel::insert_into(events::table).values(&event).execute(conn)?;
+    use super::prepared::{Arg, Sql};
+    Sql::new(
+        "INSERT INTO events (tenant_id, at, action, resource_type, resource_id, token_jti, detail) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        vec![
+            Arg::Text(tenant_id),
+            Arg::BigInt(now_millis()),
+            Arg::Text(action),
+            Arg::Text(resource_type),
+            Arg::OptText(resource_id),
+            Arg::OptText(token_jti),
+            Arg::Text(detail),
+        ],
+    )
+    .run(conn)?;
     Ok(())
 }
 

@@ -61,6 +61,7 @@ pub mod admins;
 pub mod events;
 pub mod fields;
 pub mod groups;
+pub mod prepared;
 pub mod schema;
 pub mod sessions;
 pub mod tenants;

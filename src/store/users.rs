@@ -5,6 +5,7 @@ use diesel::dsl::count_star;
 use diesel::prelude::*;
 
 use super::schema::{group_members, user_emails, users};
+use super::prepared::{Arg, Sql};
 use super::{like_pattern, DbConn, StoreError};
 
 type Backend = <DbConn as Connection>::Backend;
@@ -256,16 +257,48 @@ fn live_users(tenant_id: &str) -> users::BoxedQuery<'static, Backend> {
 }
 
 fn insert_emails(conn: &mut DbConn, emails: &[EmailRow]) -> Result<(), StoreError> {
-    // MultiConnection has no batch insert; users have a handful of emails.
-    for email in emails {
-        diesel::insert_into(user_emails::table).values(email).execute(conn)?;
+    // One prepared statement per email: users have a handful.
+    for e in emails {
+        Sql::new(
+            "INSERT INTO user_emails (user_id, position, tenant_id, value_lower, email_type, is_primary) VALUES (?, ?, ?, ?, ?, ?)",
+            vec![
+                Arg::Text(&e.user_id),
+                Arg::Int(e.position),
+                Arg::Text(&e.tenant_id),
+                Arg::Text(&e.value_lower),
+                Arg::OptText(e.email_type.as_deref()),
+                Arg::Bool(e.is_primary),
+            ],
+        )
+        .run(conn)?;
     }
     Ok(())
 }
 
 /// Insert a user and its emails.
 pub fn insert_user(conn: &mut DbConn, row: &UserRow, emails: &[EmailRow]) -> Result<(), StoreError> {
-    diesel::insert_into(users::table).values(row).execute(conn)?;
+    Sql::new(
+        "INSERT INTO users (id, tenant_id, user_name, user_name_lower, external_id, identity_mail, display_name_lower, \
+         active, resource, version, created_at, updated_at, deactivated_at, deleted_at) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        vec![
+            Arg::Text(&row.id),
+            Arg::Text(&row.tenant_id),
+            Arg::Text(&row.user_name),
+            Arg::Text(&row.user_name_lower),
+            Arg::OptText(row.external_id.as_deref()),
+            Arg::Text(&row.identity_mail),
+            Arg::OptText(row.display_name_lower.as_deref()),
+            Arg::Bool(row.active),
+            Arg::Text(&row.resource),
+            Arg::BigInt(row.version),
+            Arg::BigInt(row.created_at),
+            Arg::BigInt(row.updated_at),
+            Arg::OptBigInt(row.deactivated_at),
+            Arg::OptBigInt(row.deleted_at),
+        ],
+    )
+    .run(conn)?;
     insert_emails(conn, emails)
 }
 
@@ -278,26 +311,27 @@ pub fn update_user(
     expected_version: i64,
     emails: Option<&[EmailRow]>,
 ) -> Result<(), StoreError> {
-    let n = diesel::update(
-        users::table
-            .filter(users::id.eq(&row.id))
-            .filter(users::tenant_id.eq(&row.tenant_id))
-            .filter(users::version.eq(expected_version))
-            .filter(users::deleted_at.is_null()),
+    let n = Sql::new(
+        "UPDATE users SET user_name = ?, user_name_lower = ?, external_id = ?, identity_mail = ?, \
+         display_name_lower = ?, active = ?, resource = ?, version = ?, updated_at = ?, deactivated_at = ? \
+         WHERE id = ? AND tenant_id = ? AND version = ? AND deleted_at IS NULL",
+        vec![
+            Arg::Text(&row.user_name),
+            Arg::Text(&row.user_name_lower),
+            Arg::OptText(row.external_id.as_deref()),
+            Arg::Text(&row.identity_mail),
+            Arg::OptText(row.display_name_lower.as_deref()),
+            Arg::Bool(row.active),
+            Arg::Text(&row.resource),
+            Arg::BigInt(row.version),
+            Arg::BigInt(row.updated_at),
+            Arg::OptBigInt(row.deactivated_at),
+            Arg::Text(&row.id),
+            Arg::Text(&row.tenant_id),
+            Arg::BigInt(expected_version),
+        ],
     )
-    .set((
-        users::user_name.eq(&row.user_name),
-        users::user_name_lower.eq(&row.user_name_lower),
-        users::external_id.eq(&row.external_id),
-        users::identity_mail.eq(&row.identity_mail),
-        users::display_name_lower.eq(&row.display_name_lower),
-        users::active.eq(row.active),
-        users::resource.eq(&row.resource),
-        users::version.eq(row.version),
-        users::updated_at.eq(row.updated_at),
-        users::deactivated_at.eq(row.deactivated_at),
-    ))
-    .execute(conn)?;
+    .run(conn)?;
     if n == 0 {
         return Err(StoreError::Conflict);
     }
