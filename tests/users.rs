@@ -79,7 +79,14 @@ async fn paging_and_projection(backend: Backend) {
             seen.push(u["id"].as_str().unwrap().to_string());
         }
     }
-    assert_eq!(seen, ids);
+    // Pages follow the list's one order (creation time, then id), with nothing lost or repeated.
+    let all = app.scim("GET", "/Users?count=100", None).await.expect(200);
+    let order: Vec<String> = all.body["Resources"].as_array().unwrap().iter().map(|u| u["id"].as_str().unwrap().to_string()).collect();
+    assert_eq!(seen, order);
+    let (mut seen_sorted, mut ids_sorted) = (seen.clone(), ids.clone());
+    seen_sorted.sort();
+    ids_sorted.sort();
+    assert_eq!(seen_sorted, ids_sorted);
     let r = app.scim("GET", "/Users?count=0", None).await.expect(200);
     assert_eq!(r.body["totalResults"], 7);
     assert_eq!(r.body["Resources"], json!([]));

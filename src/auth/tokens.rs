@@ -64,6 +64,8 @@ pub struct TokenKeys {
     /// Tokens whose signature was already checked, by their whole text: Entra sends one
     /// token for hours, and its HMAC, base64 and JSON need not be redone per request.
     verified: RwLock<HashMap<String, Claims>>,
+    /// Token records read recently, by jti, with when they were read (see `Store::token_recheck`).
+    records: RwLock<HashMap<String, (TokenRecord, std::time::Instant)>>,
 }
 
 /// Most verified tokens remembered (then the memory starts over).
@@ -83,6 +85,7 @@ impl TokenKeys {
             current: RwLock::new(None),
             touched: RwLock::new(HashMap::new()),
             verified: RwLock::new(HashMap::new()),
+            records: RwLock::new(HashMap::new()),
         }
     }
 
@@ -229,12 +232,34 @@ impl TokenKeys {
             return Err(TokenError::WrongTenant);
         }
         let jti = claims.jti;
-        let jti2 = jti.clone();
-        let record = store.lookup(move |conn| token_store::find_token(conn, &jti2)).await?;
         let now = now_millis();
+        let recheck = store.token_recheck();
+        let recent = (!recheck.is_zero())
+            .then(|| read(&self.records).get(&jti).filter(|(_, at)| at.elapsed() < recheck).map(|(r, _)| r.clone()))
+            .flatten();
+        let record = match recent {
+            Some(record) => Some(record),
+            None => {
+                let jti2 = jti.clone();
+                let record = store.lookup(move |conn| token_store::find_token(conn, &jti2)).await?;
+                if let (Some(r), false) = (&record, recheck.is_zero()) {
+                    let mut records = write(&self.records);
+                    if records.len() >= MAX_VERIFIED {
+                        records.clear();
+                    }
+                    records.insert(jti.clone(), (r.clone(), std::time::Instant::now()));
+                }
+                record
+            }
+        };
         Self::check_record(record.as_ref(), tenant, now)?;
         self.touch(store, &jti, now).await;
         Ok(jti)
+    }
+
+    /// Forget what this instance remembers of a token (it was just revoked here).
+    pub fn forget(&self, jti: &str) {
+        write(&self.records).remove(jti);
     }
 
     /// Record the token's use, at most once a minute per token (so reads stay reads).

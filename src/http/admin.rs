@@ -375,8 +375,12 @@ async fn revoke_token(req: HttpRequest, state: web::Data<AppState>, path: web::P
         return csrf_rejected();
     }
     let t = tenant.clone();
-    match state.store.write(move |conn| svc::revoke_token(conn, &jti, Some(&t))).await {
-        Ok(()) => render_tenant(&state, &session, &admin, tenant, StatusCode::OK, PageMessages { notice: Some("Token revoked: it no longer works.".into()), ..Default::default() }).await,
+    let revoked = jti.clone();
+    match state.store.write(move |conn| svc::revoke_token(conn, &revoked, Some(&t))).await {
+        Ok(()) => {
+            state.keys.forget(&jti);
+            render_tenant(&state, &session, &admin, tenant, StatusCode::OK, PageMessages { notice: Some("Token revoked: it no longer works.".into()), ..Default::default() }).await
+        }
         Err(e) if e.status == 404 => not_found(),
         Err(e) => failure(e),
     }

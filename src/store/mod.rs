@@ -354,9 +354,10 @@ impl Store {
             .map_err(|e| E::from(StoreError::Unavailable(e.to_string())))?
     }
 
-    /// Run a short read by key (a user by id, a token, a match by mail): on SQLite right on
-    /// the calling thread, since the query takes microseconds and a hop to the blocking pool
-    /// costs more than that; on PostgreSQL (a network round trip) on the blocking pool.
+    /// Run a short read by key (a user by id, a token, a match by mail) right on the calling
+    /// thread: on SQLite the query takes microseconds, on PostgreSQL one round trip on a
+    /// pooled connection; either costs less than a hop to the blocking pool and back (on
+    /// PostgreSQL the server runs more workers instead, see [`Store::default_workers`]).
     /// Scans and counts use [`Store::read`].
     pub async fn lookup<T, E>(
         &self,
@@ -367,8 +368,31 @@ impl Store {
         E: From<StoreError> + Send + 'static,
     {
         match self.url {
-            DbUrl::Sqlite(_) => self.read_blocking(f),
-            DbUrl::Postgres(_) => self.read(f).await,
+            // After a connection loss a checkout may wait for the database (up to the pool's
+            // timeout): not on a worker, whose other requests would wait with it.
+            DbUrl::Postgres(_) if connections_suspect() => self.read(f).await,
+            _ => self.read_blocking(f),
+        }
+    }
+
+    /// Server workers when none are configured: one per core on SQLite; on PostgreSQL two
+    /// per core, since a worker waits for the database during a lookup's round trip.
+    pub fn default_workers(&self) -> usize {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        match self.url {
+            DbUrl::Sqlite(_) => cores,
+            DbUrl::Postgres(_) => cores * 2,
+        }
+    }
+
+    /// How long an instance may trust a token's record it has read: SQLite (one process owns
+    /// the file) re-reads it on every request; on PostgreSQL, where a round trip per request
+    /// would be the largest part of a lookup's cost, once a second, so a revocation made on
+    /// another instance or by the CLI holds within a second.
+    pub fn token_recheck(&self) -> Duration {
+        match self.url {
+            DbUrl::Sqlite(_) => Duration::ZERO,
+            DbUrl::Postgres(_) => Duration::from_secs(1),
         }
     }
 

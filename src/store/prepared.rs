@@ -39,11 +39,26 @@ impl<'a> Sql<'a> {
         Sql { text, args }
     }
 
+    /// Run it on PostgreSQL and read the rows it returns.
+    pub fn load_pg<T>(self, conn: &mut diesel::PgConnection) -> Result<Vec<T>, StoreError>
+    where
+        T: diesel::deserialize::QueryableByName<Pg> + 'static,
+    {
+        self.check()?;
+        Ok(RunQueryDsl::load(self, conn)?)
+    }
+
+    fn check(&self) -> Result<(), StoreError> {
+        let wanted = self.text.matches('?').count();
+        if wanted != self.args.len() {
+            return Err(StoreError::Corrupt(format!("statement needs {wanted} arguments, got {}", self.args.len())));
+        }
+        Ok(())
+    }
+
     /// Run it; returns the number of rows it changed.
     pub fn run(self, conn: &mut DbConn) -> Result<usize, StoreError> {
-        if self.text.matches('?').count() != self.args.len() {
-            return Err(StoreError::Corrupt(format!("statement needs {} arguments, got {}", self.text.matches('?').count(), self.args.len())));
-        }
+        self.check()?;
         Ok(on_backend!(conn, |c| RunQueryDsl::execute(self, c))?)
     }
 }
@@ -99,3 +114,8 @@ impl QueryId for Sql<'_> {
 }
 
 impl<Conn> RunQueryDsl<Conn> for Sql<'_> {}
+
+// Rows come back by column name (`QueryableByName`), as with `sql_query`.
+impl diesel::query_builder::Query for Sql<'_> {
+    type SqlType = diesel::sql_types::Untyped;
+}
