@@ -30,37 +30,47 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/metrics", web::get().to(metrics::metrics))
         .route("/readyz", web::get().to(health::readyz))
         .service(
+            // One resource per path, its methods as routes: actix matches a path pattern
+            // (a regex for `{id}`) once per resource, so a route per method matched it
+            // again for every method tried before the right one. Other methods answer 405
+            // (RFC 7644 §3.12), not 404.
             web::scope("/scim/v2/tenants/{slug}")
                 .route("/.search", web::post().to(search::search_all))
-                .route("/Users", web::get().to(scim_users::list))
-                .route("/Users", web::post().to(scim_users::create))
+                .service(
+                    web::resource("/Users")
+                        .route(web::get().to(scim_users::list))
+                        .route(web::post().to(scim_users::create))
+                        .default_service(web::to(method_not_allowed)),
+                )
                 .route("/Users/.search", web::post().to(scim_users::search))
-                .route("/Users/{id}", web::get().to(scim_users::get))
-                .route("/Users/{id}", web::put().to(scim_users::replace))
-                .route("/Users/{id}", web::patch().to(scim_users::patch))
-                .route("/Users/{id}", web::delete().to(scim_users::delete))
-                .route("/Groups", web::get().to(scim_groups::list))
-                .route("/Groups", web::post().to(scim_groups::create))
+                .service(
+                    web::resource("/Users/{id}")
+                        .route(web::get().to(scim_users::get))
+                        .route(web::put().to(scim_users::replace))
+                        .route(web::patch().to(scim_users::patch))
+                        .route(web::delete().to(scim_users::delete))
+                        .default_service(web::to(method_not_allowed)),
+                )
+                .service(
+                    web::resource("/Groups")
+                        .route(web::get().to(scim_groups::list))
+                        .route(web::post().to(scim_groups::create))
+                        .default_service(web::to(method_not_allowed)),
+                )
                 .route("/Groups/.search", web::post().to(scim_groups::search))
-                .route("/Groups/{id}", web::get().to(scim_groups::get))
-                .route("/Groups/{id}", web::put().to(scim_groups::replace))
-                .route("/Groups/{id}", web::patch().to(scim_groups::patch))
-                .route("/Groups/{id}", web::delete().to(scim_groups::delete))
-                .route("/ServiceProviderConfig", web::get().to(discovery::service_provider_config))
-                .route("/Schemas", web::get().to(discovery::schemas))
-                .route("/Schemas/{id}", web::get().to(discovery::schema))
-                .route("/ResourceTypes", web::get().to(discovery::resource_types))
-                .route("/ResourceTypes/{id}", web::get().to(discovery::resource_type))
-                // Known endpoints answer other methods with 405 (RFC 7644 §3.12), not 404.
-                .route("/Users", web::route().to(method_not_allowed))
-                .route("/Users/{id}", web::route().to(method_not_allowed))
-                .route("/Groups", web::route().to(method_not_allowed))
-                .route("/Groups/{id}", web::route().to(method_not_allowed))
-                .route("/ServiceProviderConfig", web::route().to(method_not_allowed))
-                .route("/Schemas", web::route().to(method_not_allowed))
-                .route("/Schemas/{id}", web::route().to(method_not_allowed))
-                .route("/ResourceTypes", web::route().to(method_not_allowed))
-                .route("/ResourceTypes/{id}", web::route().to(method_not_allowed))
+                .service(
+                    web::resource("/Groups/{id}")
+                        .route(web::get().to(scim_groups::get))
+                        .route(web::put().to(scim_groups::replace))
+                        .route(web::patch().to(scim_groups::patch))
+                        .route(web::delete().to(scim_groups::delete))
+                        .default_service(web::to(method_not_allowed)),
+                )
+                .service(web::resource("/ServiceProviderConfig").route(web::get().to(discovery::service_provider_config)).default_service(web::to(method_not_allowed)))
+                .service(web::resource("/Schemas").route(web::get().to(discovery::schemas)).default_service(web::to(method_not_allowed)))
+                .service(web::resource("/Schemas/{id}").route(web::get().to(discovery::schema)).default_service(web::to(method_not_allowed)))
+                .service(web::resource("/ResourceTypes").route(web::get().to(discovery::resource_types)).default_service(web::to(method_not_allowed)))
+                .service(web::resource("/ResourceTypes/{id}").route(web::get().to(discovery::resource_type)).default_service(web::to(method_not_allowed)))
                 .default_service(web::to(not_found)),
         )
         .route("/api/tenants/{slug}/events", web::get().to(admin_api::events))

@@ -34,6 +34,24 @@ pub struct UserIndex {
 /// Derive the index columns of a validated user; a user without a usable email is refused
 /// because mail is how scimd and Entra match identities.
 pub fn index_user(resource: &Value) -> Result<UserIndex, ScimError> {
+    let index = index_columns(resource)?;
+    check_identity_mail(&index.identity_mail)?;
+    Ok(index)
+}
+
+/// The identity mail must be an email address.
+fn check_identity_mail(identity: &str) -> Result<(), ScimError> {
+    if !validator::ValidateEmail::validate_email(&identity) {
+        return Err(ScimError::invalid_value(format!(
+            "\"{identity}\" is not a valid email address; the user's mail must be one"
+        )));
+    }
+    Ok(())
+}
+
+/// The index columns, without checking that the identity mail is an address (for a stored
+/// user, or a change that keeps its mail: checked when it was stored).
+fn index_columns(resource: &Value) -> Result<UserIndex, ScimError> {
     let user_name = resource
         .get("userName")
         .and_then(Value::as_str)
@@ -75,11 +93,6 @@ pub fn index_user(resource: &Value) -> Result<UserIndex, ScimError> {
     check_indexed_len("externalId", external_id.as_deref().unwrap_or_default())?;
     let display_name = resource.get("displayName").and_then(Value::as_str).map(str::to_string);
     check_indexed_len("displayName", display_name.as_deref().unwrap_or_default())?;
-    if !validator::ValidateEmail::validate_email(&identity) {
-        return Err(ScimError::invalid_value(format!(
-            "\"{identity}\" is not a valid email address; the user's mail must be one"
-        )));
-    }
     Ok(UserIndex {
         user_name,
         external_id,
@@ -253,7 +266,10 @@ struct Change {
 
 /// The change that stores `resource` over `old` (whose parsed resource is `old_resource`).
 fn change_of(old: &UserRow, old_resource: &Value, resource: &Value) -> Result<Change, ScimError> {
-    let index = index_user(resource)?;
+    let index = index_columns(resource)?;
+    if index.identity_mail != old.identity_mail {
+        check_identity_mail(&index.identity_mail)?;
+    }
     let now = now_millis();
     let mut row = new_row(old.id.clone(), &old.tenant_id, resource, &index, now)?;
     row.created_at = old.created_at;
@@ -264,7 +280,7 @@ fn change_of(old: &UserRow, old_resource: &Value, resource: &Value) -> Result<Ch
         _ => None,
     };
     // Most updates leave the emails alone: then their index rows stay as they are.
-    let old_emails = index_user(old_resource).ok().map(|i| i.emails);
+    let old_emails = index_columns(old_resource).ok().map(|i| i.emails);
     let emails = (old_emails.as_ref() != Some(&index.emails)).then(|| email_rows(&row.id, &row.tenant_id, &index));
     Ok(Change {
         expected_version: old.version,
