@@ -277,7 +277,12 @@ impl Store {
             .build(DbManager { url: url.clone() })
             .map_err(|e| StoreError::Unavailable(e.to_string()))?;
         let writer = match url {
-            DbUrl::Sqlite(_) => Some(writer::SqliteWriter::start(DbManager { url: url.clone() })),
+            DbUrl::Sqlite(ref path) => {
+                if path != ":memory:" {
+                    writer::SqliteWriter::start_checkpointer(DbManager { url: url.clone() });
+                }
+                Some(writer::SqliteWriter::start(DbManager { url: url.clone() }))
+            }
             DbUrl::Postgres(_) => None,
         };
         let store = Store { pool, url, writer };

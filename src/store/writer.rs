@@ -16,6 +16,8 @@ use super::{DbConn, DbManager, StoreError};
 
 /// Most writes committed together.
 const MAX_BATCH: usize = 256;
+/// How often the checkpointer copies the WAL into the database file.
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
 
 /// Called once the batch's commit is known: `None` if it committed, else why not.
 type Completion = Box<dyn FnOnce(Option<String>) + Send>;
@@ -48,8 +50,11 @@ pub(super) fn with_connection<R>(
         None => true,
     };
     if broken {
+        use diesel::connection::SimpleConnection;
         use diesel::r2d2::ManageConnection;
-        *guard = Some(manager.connect().map_err(|e| StoreError::Unavailable(e.to_string()))?);
+        let mut conn = manager.connect().map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        conn.batch_execute(SqliteWriter::writer_pragmas())?;
+        *guard = Some(conn);
     }
     match guard.as_mut() {
         Some(conn) => Ok(f(conn)),
@@ -70,6 +75,38 @@ impl SqliteWriter {
             tracing::error!(error = %e, "cannot start the SQLite writer thread");
         }
         SqliteWriter { jobs, slot }
+    }
+
+    /// Start the checkpointer: the writer's connection does not checkpoint (see
+    /// [`SqliteWriter::writer_pragmas`]); this thread copies the WAL into the database in
+    /// the background, so no commit waits for a checkpoint's writes and fsync. PASSIVE never
+    /// waits for readers or the writer; it copies what it can and the next round the rest.
+    pub fn start_checkpointer(manager: DbManager) {
+        let spawned = std::thread::Builder::new().name("scimd-sqlite-ckpt".into()).spawn(move || {
+            use diesel::connection::SimpleConnection;
+            use diesel::r2d2::ManageConnection;
+            let mut conn = None;
+            loop {
+                std::thread::sleep(CHECKPOINT_EVERY);
+                if conn.is_none() {
+                    conn = manager.connect().ok();
+                }
+                if let Some(c) = conn.as_mut() {
+                    if let Err(e) = c.batch_execute("PRAGMA wal_checkpoint(PASSIVE)") {
+                        tracing::warn!(error = %e, "WAL checkpoint failed");
+                        conn = None;
+                    }
+                }
+            }
+        });
+        if let Err(e) = spawned {
+            tracing::error!(error = %e, "cannot start the SQLite checkpointer thread");
+        }
+    }
+
+    /// Settings of the writer's connection: no automatic checkpoints (the checkpointer does them).
+    pub fn writer_pragmas() -> &'static str {
+        "PRAGMA wal_autocheckpoint = 0;"
     }
 
     /// Queue a write; the answer arrives after the commit that holds it.
