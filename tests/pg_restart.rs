@@ -19,21 +19,43 @@ fn pg_ctl(prefix: &str, action: &str) {
     assert!(status.success(), "{prefix} {action} failed");
 }
 
+/// Starts the cluster when dropped (a no-op when it already runs).
+struct Restart(String);
+
+impl Drop for Restart {
+    fn drop(&mut self) {
+        let mut parts = self.0.split_whitespace();
+        if let Some(program) = parts.next() {
+            let _ = Command::new(program).args(parts).arg("start").status();
+        }
+    }
+}
+
 #[actix_web::test]
 async fn postgres_restart_gives_503_then_recovers() {
     let (Some(backend), Ok(ctl)) = (Backend::postgres(), std::env::var("SCIMD_TEST_PG_CTL")) else {
         eprintln!("SCIMD_TEST_POSTGRES_URL or SCIMD_TEST_PG_CTL unset: restart test not run");
         return;
     };
-    let app = TestApp::spawn(backend).await;
+    let mut app = TestApp::spawn(backend).await;
     let id = app.create_user("alice@contoso.com", "alice@contoso.com").await;
     let path = format!("/Users/{id}");
     app.scim("GET", &path, None).await.expect(200);
 
+    let stopped_at = Instant::now();
     pg_ctl(&ctl, "stop");
+    // Whatever happens below, the cluster is started again for the tests that follow.
+    let _restart = Restart(ctl.clone());
+    // Stopping takes a shutdown checkpoint, which after a busy test run can outlast the
+    // server's 5 s keep-alive: a kept connection may be closed by now, so use new ones.
+    eprintln!("cluster stopped in {} ms", stopped_at.elapsed().as_millis());
+    app.client = awc::Client::builder().timeout(Duration::from_secs(30)).finish();
     let down = app.scim("GET", &path, None).await;
     let post = app.scim("POST", "/Users", Some(common::user_body("bob@contoso.com", "bob@contoso.com"))).await;
+    let started_at = Instant::now();
     pg_ctl(&ctl, "start");
+    eprintln!("cluster started in {} ms", started_at.elapsed().as_millis());
+    app.client = awc::Client::builder().timeout(Duration::from_secs(30)).finish();
     let down = down.expect_error(503, None, "database");
     let post = post.expect_error(503, None, "database");
     assert!(down.body["detail"].as_str().unwrap().contains("retry"));
