@@ -425,37 +425,25 @@ fn point_query(conn: &mut DbConn, tenant_id: &str, p: &UserPredicate) -> Result<
 
 fn point_query_dsl(conn: &mut DbConn, tenant_id: &str, p: &UserPredicate, limit: i64) -> Result<Option<Vec<UserRow>>, StoreError> {
     use UserPredicate as P;
-    let live = users::tenant_id.eq(tenant_id).and(users::deleted_at.is_null());
+    // The live users of the tenant among what `$q` selects, on either backend.
+    macro_rules! live_rows {
+        ($q:expr) => {
+            on_backend!(conn, |c| $q
+                .filter(users::tenant_id.eq(tenant_id))
+                .filter(users::deleted_at.is_null())
+                .select(UserRow::as_select())
+                .limit(limit)
+                .load(c))?
+        };
+    }
+    let by_mail = || user_emails::table.inner_join(users::table).filter(user_emails::tenant_id.eq(tenant_id));
     let rows: Vec<UserRow> = match p {
-        P::Email { email_type: Some(t), op: StrOp::Eq, value } => on_backend!(conn, |c| user_emails::table
-            .inner_join(users::table)
-            .filter(user_emails::tenant_id.eq(tenant_id))
-            .filter(user_emails::value_lower.eq(value))
-            .filter(user_emails::email_type.eq(t))
-            .filter(live)
-            .select(UserRow::as_select())
-            .limit(limit)
-            .load(c))?,
-        P::Email { email_type: None, op: StrOp::Eq, value } => on_backend!(conn, |c| user_emails::table
-            .inner_join(users::table)
-            .filter(user_emails::tenant_id.eq(tenant_id))
-            .filter(user_emails::value_lower.eq(value))
-            .filter(live)
-            .select(UserRow::as_select())
-            .limit(limit)
-            .load(c))?,
-        P::UserName(StrOp::Eq, v) => on_backend!(conn, |c| users::table
-            .filter(users::user_name_lower.eq(v))
-            .filter(live)
-            .select(UserRow::as_select())
-            .limit(limit)
-            .load(c))?,
-        P::ExternalId(StrOp::Eq, v) => on_backend!(conn, |c| users::table
-            .filter(users::external_id.eq(v))
-            .filter(live)
-            .select(UserRow::as_select())
-            .limit(limit)
-            .load(c))?,
+        P::Email { email_type: Some(t), op: StrOp::Eq, value } => {
+            live_rows!(by_mail().filter(user_emails::value_lower.eq(value)).filter(user_emails::email_type.eq(t)))
+        }
+        P::Email { email_type: None, op: StrOp::Eq, value } => live_rows!(by_mail().filter(user_emails::value_lower.eq(value))),
+        P::UserName(StrOp::Eq, v) => live_rows!(users::table.filter(users::user_name_lower.eq(v))),
+        P::ExternalId(StrOp::Eq, v) => live_rows!(users::table.filter(users::external_id.eq(v))),
         _ => return Ok(None),
     };
     Ok(finish_point_query(rows))
