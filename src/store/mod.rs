@@ -278,10 +278,11 @@ impl Store {
             .map_err(|e| StoreError::Unavailable(e.to_string()))?;
         let writer = match url {
             DbUrl::Sqlite(ref path) => {
+                let writer = writer::SqliteWriter::start(DbManager { url: url.clone() });
                 if path != ":memory:" {
-                    writer::SqliteWriter::start_checkpointer(DbManager { url: url.clone() });
+                    writer::SqliteWriter::start_checkpointer(DbManager { url: url.clone() }, writer.slot.clone());
                 }
-                Some(writer::SqliteWriter::start(DbManager { url: url.clone() }))
+                Some(writer)
             }
             DbUrl::Postgres(_) => None,
         };

@@ -16,8 +16,11 @@ use super::{DbConn, DbManager, StoreError};
 
 /// Most writes committed together.
 const MAX_BATCH: usize = 256;
+/// WAL frames (pages) past which the checkpointer makes the WAL start over (about 8 MiB).
+const WAL_RESTART_FRAMES: i64 = 2048;
 /// How often the checkpointer copies the WAL into the database file.
-const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
+/// Often: a busy writer appends a few MiB of pages to the WAL a second.
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(25);
 
 /// Called once the batch's commit is known: `None` if it committed, else why not.
 type Completion = Box<dyn FnOnce(Option<String>) + Send>;
@@ -79,11 +82,13 @@ impl SqliteWriter {
 
     /// Start the checkpointer: the writer's connection does not checkpoint (see
     /// [`SqliteWriter::writer_pragmas`]); this thread copies the WAL into the database in
-    /// the background, so no commit waits for a checkpoint's writes and fsync. PASSIVE never
-    /// waits for readers or the writer; it copies what it can and the next round the rest.
-    pub fn start_checkpointer(manager: DbManager) {
+    /// the background, so commits do not wait for a checkpoint's page writes and fsync.
+    /// PASSIVE never waits for readers or the writer, but under a steady stream of writes it
+    /// never catches up with the end of the WAL, and SQLite starts the WAL over only when it
+    /// has: so once the WAL passes [`WAL_RESTART_FRAMES`], the checkpointer holds the writer
+    /// back for one more PASSIVE round, which has little left to copy by then.
+    pub fn start_checkpointer(manager: DbManager, slot: WriterSlot) {
         let spawned = std::thread::Builder::new().name("scimd-sqlite-ckpt".into()).spawn(move || {
-            use diesel::connection::SimpleConnection;
             use diesel::r2d2::ManageConnection;
             let mut conn = None;
             loop {
@@ -91,8 +96,16 @@ impl SqliteWriter {
                 if conn.is_none() {
                     conn = manager.connect().ok();
                 }
-                if let Some(c) = conn.as_mut() {
-                    if let Err(e) = c.batch_execute("PRAGMA wal_checkpoint(PASSIVE)") {
+                let Some(DbConn::Sqlite(c)) = conn.as_mut() else { continue };
+                match checkpoint(c) {
+                    Ok(frames) if frames > WAL_RESTART_FRAMES => {
+                        let _writer = slot.lock().unwrap_or_else(|p| p.into_inner());
+                        if let Err(e) = checkpoint(c) {
+                            tracing::warn!(error = %e, "WAL checkpoint failed");
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(e) => {
                         tracing::warn!(error = %e, "WAL checkpoint failed");
                         conn = None;
                     }
@@ -104,9 +117,10 @@ impl SqliteWriter {
         }
     }
 
-    /// Settings of the writer's connection: no automatic checkpoints (the checkpointer does them).
+    /// Settings of the writer's connection: no automatic checkpoints (the checkpointer does
+    /// them), and the WAL file cut back to 32 MiB when it starts over.
     pub fn writer_pragmas() -> &'static str {
-        "PRAGMA wal_autocheckpoint = 0;"
+        "PRAGMA wal_autocheckpoint = 0; PRAGMA journal_size_limit = 33554432;"
     }
 
     /// Queue a write; the answer arrives after the commit that holds it.
@@ -131,6 +145,18 @@ impl SqliteWriter {
             .map_err(|_| E::from(StoreError::Unavailable("the writer thread has stopped".into())))?;
         rx.await.map_err(|_| E::from(StoreError::Unavailable("the write was not completed".into())))?
     }
+}
+
+/// One PASSIVE checkpoint; returns the frames the WAL holds.
+fn checkpoint(conn: &mut diesel::SqliteConnection) -> Result<i64, diesel::result::Error> {
+    use diesel::RunQueryDsl;
+    #[derive(diesel::QueryableByName)]
+    struct Outcome {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        log: i64,
+    }
+    let outcome: Outcome = diesel::sql_query("PRAGMA wal_checkpoint(PASSIVE)").get_result(conn)?;
+    Ok(outcome.log)
 }
 
 fn run(queue: Receiver<Job>, slot: WriterSlot, manager: DbManager) {
