@@ -14,7 +14,7 @@ use crate::scim::patch::{apply_user_patch, parse_patch_request};
 use crate::scim::render::{resource_text, Json, Meta};
 use crate::scim::resource::sort_key;
 use crate::scim::schema::CustomField;
-use crate::store::events::append_event;
+use crate::store::events::{append_event, NewEvent};
 use crate::store::users::{self as user_store, EmailRow, UserPredicate, UserRow, UserSort};
 use crate::store::{fields, now_millis, DbConn};
 
@@ -156,6 +156,19 @@ fn action_for(before_active: Option<bool>, after_active: bool) -> &'static str {
     }
 }
 
+/// A log entry of a user, made now by the caller's token.
+fn new_event<'a>(caller: &'a Caller, action: &'a str, id: &'a str, detail: &'a str) -> NewEvent<'a> {
+    NewEvent {
+        tenant_id: &caller.tenant.id,
+        at: now_millis(),
+        action,
+        resource_type: "User",
+        resource_id: Some(id),
+        token_jti: caller.token_jti.as_deref(),
+        detail,
+    }
+}
+
 fn log_event(conn: &mut DbConn, caller: &Caller, action: &str, id: &str, detail: &str) -> Result<(), ScimError> {
     append_event(conn, &caller.tenant.id, action, "User", Some(id), caller.token_jti.as_deref(), detail)?;
     Ok(())
@@ -221,10 +234,9 @@ pub async fn create_user(state: &AppState, caller: &Caller, body: Value) -> Resu
     let caller2 = caller.clone();
     state
         .store
-        .write(move |conn| {
-            user_store::insert_user(conn, &row, &emails)?;
-            log_event(conn, &caller2, "created", &row.id, &detail)?;
-            Ok::<_, ScimError>(())
+        .write_atomic(move |conn| {
+            let event = new_event(&caller2, "created", &row.id, &detail);
+            Ok::<_, ScimError>(user_store::insert_user_logged(conn, &row, &emails, &event)?)
         })
         .await?;
     Ok(rendered)
@@ -324,15 +336,23 @@ async fn edit_user(
             return Ok(old);
         }
         let change = change_of(&old, &current, &resource)?;
+        let change_keeps_emails = change.emails.is_none();
         let caller2 = caller.clone();
-        let written = state
-            .store
-            .write(move |conn| {
-                user_store::update_user(conn, &change.row, change.expected_version, change.emails.as_deref())?;
-                log_event(conn, &caller2, change.action, &change.row.id, &change.detail)?;
-                Ok::<_, ScimError>(change.row)
-            })
-            .await;
+        let write = move |conn: &mut DbConn| {
+            match change.emails.as_deref() {
+                // Most changes keep the emails: the update and its log entry are one statement.
+                None => {
+                    let event = new_event(&caller2, change.action, &change.row.id, &change.detail);
+                    user_store::update_user_logged(conn, &change.row, change.expected_version, &event)?;
+                }
+                Some(emails) => {
+                    user_store::update_user(conn, &change.row, change.expected_version, Some(emails))?;
+                    log_event(conn, &caller2, change.action, &change.row.id, &change.detail)?;
+                }
+            }
+            Ok::<_, ScimError>(change.row)
+        };
+        let written = if change_keeps_emails { state.store.write_atomic(write).await } else { state.store.write(write).await };
         match written {
             Ok(row) => return Ok(row),
             // Lost the race: the version moved on (or the user was deleted) since it was read.

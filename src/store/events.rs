@@ -42,21 +42,33 @@ pub fn append_event(
     token_jti: Option<&str>,
     detail: &str,
 ) -> Result<(), StoreError> {
-    use super::prepared::{Arg, Sql};
-    Sql::new(
+    insert_event(conn, &NewEvent { tenant_id, at: now_millis(), action, resource_type, resource_id, token_jti, detail })
+}
+
+/// Append an event built by the caller.
+pub fn insert_event(conn: &mut DbConn, e: &NewEvent<'_>) -> Result<(), StoreError> {
+    super::prepared::Sql::new(
         "INSERT INTO events (tenant_id, at, action, resource_type, resource_id, token_jti, detail) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        vec![
-            Arg::Text(tenant_id),
-            Arg::BigInt(now_millis()),
-            Arg::Text(action),
-            Arg::Text(resource_type),
-            Arg::OptText(resource_id),
-            Arg::OptText(token_jti),
-            Arg::Text(detail),
-        ],
+        e.args(),
     )
     .run(conn)?;
     Ok(())
+}
+
+impl<'a> NewEvent<'a> {
+    /// The bind values, in the column order of the INSERTs above and in `users`.
+    pub(crate) fn args(&self) -> Vec<super::prepared::Arg<'a>> {
+        use super::prepared::Arg;
+        vec![
+            Arg::Text(self.tenant_id),
+            Arg::BigInt(self.at),
+            Arg::Text(self.action),
+            Arg::Text(self.resource_type),
+            Arg::OptText(self.resource_id),
+            Arg::OptText(self.token_jti),
+            Arg::Text(self.detail),
+        ]
+    }
 }
 
 /// Events of a tenant with id greater than `after`, oldest first, at most `limit`.

@@ -434,6 +434,22 @@ impl Store {
             .map_err(|e| E::from(StoreError::Unavailable(e.to_string())))?
     }
 
+    /// Run a write that is atomic by itself (one statement on PostgreSQL, which then needs
+    /// no BEGIN and COMMIT round trips); on SQLite through the writer like any write.
+    pub async fn write_atomic<T, E>(
+        &self,
+        f: impl FnOnce(&mut DbConn) -> Result<T, E> + Send + 'static,
+    ) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + From<diesel::result::Error> + Send + 'static,
+    {
+        if self.writer.is_some() {
+            return self.write(f).await;
+        }
+        self.read(f).await
+    }
+
     /// Whether the database answers (for `/readyz`).
     pub async fn ping(&self) -> bool {
         self.read(|conn| conn.batch_execute("SELECT 1").map_err(StoreError::from))

@@ -29,14 +29,14 @@ pub enum Arg<'a> {
 /// A statement with `?` where its arguments go (written `$n` on PostgreSQL by diesel).
 #[derive(Debug, Clone)]
 pub struct Sql<'a> {
-    text: &'static str,
+    text: std::borrow::Cow<'static, str>,
     args: Vec<Arg<'a>>,
 }
 
 impl<'a> Sql<'a> {
     /// The statement `text` with one argument per `?`.
-    pub fn new(text: &'static str, args: Vec<Arg<'a>>) -> Sql<'a> {
-        Sql { text, args }
+    pub fn new(text: impl Into<std::borrow::Cow<'static, str>>, args: Vec<Arg<'a>>) -> Sql<'a> {
+        Sql { text: text.into(), args }
     }
 
     /// Run it on PostgreSQL and read the rows it returns.
