@@ -86,7 +86,8 @@ impl SqliteWriter {
     /// PASSIVE never waits for readers or the writer, but under a steady stream of writes it
     /// never catches up with the end of the WAL, and SQLite starts the WAL over only when it
     /// has: so once the WAL passes [`WAL_RESTART_FRAMES`], the checkpointer holds the writer
-    /// back for one more PASSIVE round, which has little left to copy by then.
+    /// back for one RESTART round (it waits for readers of older snapshots, which take
+    /// microseconds), which has little left to copy by then and makes the WAL start over.
     pub fn start_checkpointer(manager: DbManager, slot: WriterSlot) {
         let spawned = std::thread::Builder::new().name("scimd-sqlite-ckpt".into()).spawn(move || {
             use diesel::r2d2::ManageConnection;
@@ -97,10 +98,10 @@ impl SqliteWriter {
                     conn = manager.connect().ok();
                 }
                 let Some(DbConn::Sqlite(c)) = conn.as_mut() else { continue };
-                match checkpoint(c) {
+                match checkpoint(c, "PASSIVE") {
                     Ok(frames) if frames > WAL_RESTART_FRAMES => {
                         let _writer = slot.lock().unwrap_or_else(|p| p.into_inner());
-                        if let Err(e) = checkpoint(c) {
+                        if let Err(e) = checkpoint(c, "RESTART") {
                             tracing::warn!(error = %e, "WAL checkpoint failed");
                         }
                     }
@@ -147,15 +148,20 @@ impl SqliteWriter {
     }
 }
 
-/// One PASSIVE checkpoint; returns the frames the WAL holds.
-fn checkpoint(conn: &mut diesel::SqliteConnection) -> Result<i64, diesel::result::Error> {
+/// One checkpoint (PASSIVE or RESTART); returns the frames the WAL holds.
+fn checkpoint(conn: &mut diesel::SqliteConnection, mode: &str) -> Result<i64, diesel::result::Error> {
     use diesel::RunQueryDsl;
     #[derive(diesel::QueryableByName)]
     struct Outcome {
         #[diesel(sql_type = diesel::sql_types::BigInt)]
+        busy: i64,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
         log: i64,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        checkpointed: i64,
     }
-    let outcome: Outcome = diesel::sql_query("PRAGMA wal_checkpoint(PASSIVE)").get_result(conn)?;
+    let outcome: Outcome = diesel::sql_query(format!("PRAGMA wal_checkpoint({mode})")).get_result(conn)?;
+    tracing::trace!(busy = outcome.busy, log = outcome.log, checkpointed = outcome.checkpointed, "WAL checkpoint");
     Ok(outcome.log)
 }
 
