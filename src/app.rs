@@ -64,6 +64,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 /// Start serving on an already bound listener (port 0 in tests).
 pub fn run(listener: TcpListener, state: AppState) -> std::io::Result<Server> {
     let workers = state.settings.workers.or_else(|| Some(state.store.default_workers()));
+    state.store.start_background();
     let settings_for_tls = Arc::clone(&state.settings);
     let data = web::Data::new(state);
     let mut server = HttpServer::new(move || {

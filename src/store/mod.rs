@@ -280,17 +280,24 @@ impl Store {
             .map_err(|e| StoreError::Unavailable(e.to_string()))?;
         let writer = match url {
             DbUrl::Sqlite(ref path) => {
-                let writer = writer::SqliteWriter::start(DbManager { url: url.clone() });
-                if path != ":memory:" {
-                    writer::SqliteWriter::start_checkpointer(DbManager { url: url.clone() }, writer.slot.clone());
-                }
-                Some(writer)
+                let _ = path;
+                Some(writer::SqliteWriter::start(DbManager { url: url.clone() }))
             }
             DbUrl::Postgres(_) => None,
         };
         let store = Store { pool, url, writer };
         store.migrate()?;
         Ok(store)
+    }
+
+    /// Start the background work of a serving store: on SQLite, the WAL checkpointer (a CLI
+    /// command's store leaves checkpoints to SQLite, and to the server).
+    pub fn start_background(&self) {
+        if let (Some(writer), DbUrl::Sqlite(path)) = (&self.writer, &self.url) {
+            if path != ":memory:" {
+                writer.start_checkpointer(DbManager { url: self.url.clone() });
+            }
+        }
     }
 
     /// Pool connections (open, idle), for metrics.

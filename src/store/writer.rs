@@ -56,7 +56,8 @@ pub(super) fn with_connection<R>(
         use diesel::connection::SimpleConnection;
         use diesel::r2d2::ManageConnection;
         let mut conn = manager.connect().map_err(|e| StoreError::Unavailable(e.to_string()))?;
-        conn.batch_execute(SqliteWriter::writer_pragmas())?;
+        // When the WAL starts over, its file is cut back to 32 MiB.
+        conn.batch_execute("PRAGMA journal_size_limit = 33554432")?;
         *guard = Some(conn);
     }
     match guard.as_mut() {
@@ -80,24 +81,31 @@ impl SqliteWriter {
         SqliteWriter { jobs, slot }
     }
 
-    /// Start the checkpointer: the writer's connection does not checkpoint (see
-    /// [`SqliteWriter::writer_pragmas`]); this thread copies the WAL into the database in
-    /// the background, so commits do not wait for a checkpoint's page writes and fsync.
+    /// Start the checkpointer: it copies the WAL into the database in the background, so
+    /// commits do not wait for a checkpoint's page writes and fsync (the writer's own
+    /// automatic checkpoints are turned off, see `hand_over_checkpoints`).
     /// PASSIVE never waits for readers or the writer, but under a steady stream of writes it
     /// never catches up with the end of the WAL, and SQLite starts the WAL over only when it
     /// has: so once the WAL passes [`WAL_RESTART_FRAMES`], the checkpointer holds the writer
     /// back for one RESTART round (it waits for readers of older snapshots, which take
     /// microseconds), which has little left to copy by then and makes the WAL start over.
-    pub fn start_checkpointer(manager: DbManager, slot: WriterSlot) {
+    /// It ends with the store (its writer connection gone).
+    pub fn start_checkpointer(&self, manager: DbManager) {
+        let writer = Arc::downgrade(&self.slot);
         let spawned = std::thread::Builder::new().name("scimd-sqlite-ckpt".into()).spawn(move || {
             use diesel::r2d2::ManageConnection;
             let mut conn = None;
+            let mut handed_over = false;
             loop {
                 std::thread::sleep(CHECKPOINT_EVERY);
+                let Some(slot) = writer.upgrade() else { return };
                 if conn.is_none() {
                     conn = manager.connect().ok();
                 }
                 let Some(DbConn::Sqlite(c)) = conn.as_mut() else { continue };
+                if !handed_over {
+                    handed_over = hand_over_checkpoints(&slot);
+                }
                 match checkpoint(c, "PASSIVE") {
                     Ok(frames) if frames > WAL_RESTART_FRAMES => {
                         let _writer = slot.lock().unwrap_or_else(|p| p.into_inner());
@@ -118,11 +126,6 @@ impl SqliteWriter {
         }
     }
 
-    /// Settings of the writer's connection: no automatic checkpoints (the checkpointer does
-    /// them), and the WAL file cut back to 32 MiB when it starts over.
-    pub fn writer_pragmas() -> &'static str {
-        "PRAGMA wal_autocheckpoint = 0; PRAGMA journal_size_limit = 33554432;"
-    }
 
     /// Queue a write; the answer arrives after the commit that holds it.
     pub async fn write<T, E>(&self, f: impl FnOnce(&mut DbConn) -> Result<T, E> + Send + 'static) -> Result<T, E>
@@ -145,6 +148,25 @@ impl SqliteWriter {
             .send(job)
             .map_err(|_| E::from(StoreError::Unavailable("the writer thread has stopped".into())))?;
         rx.await.map_err(|_| E::from(StoreError::Unavailable("the write was not completed".into())))?
+    }
+}
+
+/// Stop the writer's commits from checkpointing themselves (SQLite's default once the WAL
+/// passes 1,000 pages): the checkpointer does it. False while the writer has no connection
+/// yet (it opens one at its first write); a reconnected writer checkpoints itself again,
+/// which is only slower.
+fn hand_over_checkpoints(slot: &WriterSlot) -> bool {
+    use diesel::connection::SimpleConnection;
+    let mut writer = slot.lock().unwrap_or_else(|p| p.into_inner());
+    match writer.as_mut() {
+        Some(w) => match w.batch_execute("PRAGMA wal_autocheckpoint = 0") {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot hand checkpoints to the checkpointer");
+                false
+            }
+        },
+        None => false,
     }
 }
 
