@@ -225,12 +225,15 @@ impl ManageConnection for DbManager {
                 let mut conn =
                     SqliteConnection::establish(path).map_err(r2d2::Error::ConnectionError)?;
                 // WAL lets readers run beside the writer; synchronous=NORMAL is durable
-                // across process crashes in WAL mode and far cheaper than FULL.
+                // across process crashes in WAL mode and far cheaper than FULL. The file is
+                // memory-mapped up to the library's cap (2 GiB in common builds): with 1 GiB a
+                // million-user tenant (1.3 GiB) read its newest users through read() calls,
+                // and its match queries took 2.6 times as long as in a small tenant.
                 conn.batch_execute(
                     "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; \
                      PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
                      PRAGMA cache_size = -16000; PRAGMA temp_store = MEMORY; \
-                     PRAGMA mmap_size = 1073741824;",
+                     PRAGMA mmap_size = 17179869184;",
                 )
                 .map_err(r2d2::Error::QueryError)?;
                 Ok(DbConn::Sqlite(conn))
