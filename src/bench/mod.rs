@@ -66,6 +66,19 @@ struct Target {
     server_pid: u32,
 }
 
+/// Whether `GET /readyz` on the port answers 200 (a request served, database reached).
+fn readyz_ok(port: u16) -> bool {
+    use std::io::{Read, Write};
+    let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) else { return false };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+    if stream.write_all(b"GET /readyz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").is_err() {
+        return false;
+    }
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    answer.starts_with(b"HTTP/1.1 200")
+}
+
 /// CPU time of every PostgreSQL server process on this machine, in µs (0 when none runs):
 /// with PostgreSQL the database's own work is a third party beside server and client.
 fn postgres_cpu_micros() -> u64 {
@@ -166,20 +179,21 @@ pub fn run(opts: BenchOptions) -> Result<(), String> {
     }
     let mut server = cmd.spawn().map_err(|e| format!("cannot start scimd: {e}"))?;
     let started = Instant::now();
+    // Ready means a served request that reached the database: GET /readyz answers 200.
     let ready = loop {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+        if readyz_ok(port) {
             break true;
         }
         if started.elapsed() > Duration::from_secs(20) {
             break false;
         }
-        std::thread::sleep(Duration::from_millis(20));
+        std::thread::sleep(Duration::from_millis(5));
     };
     if !ready {
         let _ = server.kill();
         return Err("scimd did not start".into());
     }
-    println!("server accepting connections {} ms after start", started.elapsed().as_millis());
+    println!("first request served (GET /readyz, a database query) {} ms after start", started.elapsed().as_millis());
     println!("scimd bench: backend {} · {} users × {} tenants · concurrency {} · {} client threads", opts.backend, opts.users, tenants.len(), opts.concurrency, opts.client_threads);
     let target = Arc::new(Target { addr: format!("127.0.0.1:{port}"), tenants, server_pid: server.id() });
     let result = phases(&opts, &target);
