@@ -282,10 +282,7 @@ impl Store {
             .build(DbManager { url: url.clone() })
             .map_err(|e| StoreError::Unavailable(e.to_string()))?;
         let writer = match url {
-            DbUrl::Sqlite(ref path) => {
-                let _ = path;
-                Some(writer::SqliteWriter::start(DbManager { url: url.clone() }))
-            }
+            DbUrl::Sqlite(_) => Some(writer::SqliteWriter::start(DbManager { url: url.clone() })),
             DbUrl::Postgres(_) => None,
         };
         let store = Store { pool, url, writer };
