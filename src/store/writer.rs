@@ -8,6 +8,7 @@
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::mpsc::{channel, Receiver, Sender};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use diesel::Connection;
@@ -28,7 +29,17 @@ type Completion = Box<dyn FnOnce(Option<String>) + Send>;
 type Job = Box<dyn FnOnce(&mut DbConn) -> Completion + Send>;
 
 /// The shared writer connection (also used directly by synchronous callers such as the CLI).
-pub type WriterSlot = Arc<Mutex<Option<DbConn>>>;
+pub type WriterSlot = Arc<WriterShared>;
+
+/// The writer connection and what the checkpointer asks of it.
+#[derive(Default)]
+pub struct WriterShared {
+    conn: Mutex<Option<DbConn>>,
+    /// Set by the checkpointer when the WAL should start over: the next write, once it has
+    /// committed, runs a RESTART checkpoint while it still holds the connection (the
+    /// checkpointer waiting for the lock starved behind back-to-back writes).
+    restart_wanted: AtomicBool,
+}
 
 /// Handle to the writer thread.
 #[derive(Clone)]
@@ -44,7 +55,7 @@ pub(super) fn with_connection<R>(
     f: impl FnOnce(&mut DbConn) -> R,
 ) -> Result<R, StoreError> {
     // A poisoned lock only means a writer panicked; diesel rolled its transaction back.
-    let mut guard = slot.lock().unwrap_or_else(|p| p.into_inner());
+    let mut guard = slot.conn.lock().unwrap_or_else(|p| p.into_inner());
     let broken = match guard.as_mut() {
         Some(conn) => {
             use diesel::r2d2::R2D2Connection;
@@ -61,7 +72,17 @@ pub(super) fn with_connection<R>(
         *guard = Some(conn);
     }
     match guard.as_mut() {
-        Some(conn) => Ok(f(conn)),
+        Some(conn) => {
+            let done = f(conn);
+            if slot.restart_wanted.swap(false, Ordering::Relaxed) {
+                if let DbConn::Sqlite(c) = conn {
+                    if let Err(e) = checkpoint(c, "RESTART") {
+                        tracing::warn!(error = %e, "WAL checkpoint failed");
+                    }
+                }
+            }
+            Ok(done)
+        }
         None => Err(StoreError::Unavailable("no writer connection".into())),
     }
 }
@@ -70,7 +91,7 @@ impl SqliteWriter {
     /// Start the writer thread.
     pub fn start(manager: DbManager) -> SqliteWriter {
         let (jobs, queue) = channel::<Job>();
-        let slot: WriterSlot = Arc::new(Mutex::new(None));
+        let slot: WriterSlot = Arc::new(WriterShared::default());
         let thread_slot = Arc::clone(&slot);
         let spawned = std::thread::Builder::new()
             .name("scimd-sqlite-writer".into())
@@ -86,9 +107,9 @@ impl SqliteWriter {
     /// automatic checkpoints are turned off, see `hand_over_checkpoints`).
     /// PASSIVE never waits for readers or the writer, but under a steady stream of writes it
     /// never catches up with the end of the WAL, and SQLite starts the WAL over only when it
-    /// has: so once the WAL passes [`WAL_RESTART_FRAMES`], the checkpointer holds the writer
-    /// back for one RESTART round (it waits for readers of older snapshots, which take
-    /// microseconds), which has little left to copy by then and makes the WAL start over.
+    /// has: so once the WAL passes [`WAL_RESTART_FRAMES`], the next write ends with a RESTART
+    /// checkpoint (it waits for readers of older snapshots, which take microseconds), which
+    /// has little left to copy by then and makes the WAL start over.
     /// It ends with the store (its writer connection gone).
     pub fn start_checkpointer(&self, manager: DbManager) {
         let writer = Arc::downgrade(&self.slot);
@@ -107,12 +128,7 @@ impl SqliteWriter {
                     handed_over = hand_over_checkpoints(&slot);
                 }
                 match checkpoint(c, "PASSIVE") {
-                    Ok(frames) if frames > WAL_RESTART_FRAMES => {
-                        let _writer = slot.lock().unwrap_or_else(|p| p.into_inner());
-                        if let Err(e) = checkpoint(c, "RESTART") {
-                            tracing::warn!(error = %e, "WAL checkpoint failed");
-                        }
-                    }
+                    Ok(frames) if frames > WAL_RESTART_FRAMES => slot.restart_wanted.store(true, Ordering::Relaxed),
                     Ok(_) => {}
                     Err(e) => {
                         tracing::warn!(error = %e, "WAL checkpoint failed");
@@ -157,7 +173,7 @@ impl SqliteWriter {
 /// which is only slower.
 fn hand_over_checkpoints(slot: &WriterSlot) -> bool {
     use diesel::connection::SimpleConnection;
-    let mut writer = slot.lock().unwrap_or_else(|p| p.into_inner());
+    let mut writer = slot.conn.lock().unwrap_or_else(|p| p.into_inner());
     match writer.as_mut() {
         Some(w) => match w.batch_execute("PRAGMA wal_autocheckpoint = 0") {
             Ok(()) => true,
@@ -219,7 +235,7 @@ fn run(queue: Receiver<Job>, slot: WriterSlot, manager: DbManager) {
                 // The callers of this batch get "not completed" when their senders drop.
                 tracing::error!(writes = completions.len(), "a write panicked; its batch was rolled back");
                 drop(completions);
-                if let Ok(mut guard) = slot.lock() {
+                if let Ok(mut guard) = slot.conn.lock() {
                     *guard = None;
                 }
             }
