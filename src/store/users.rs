@@ -275,14 +275,13 @@ pub fn insert_user(conn: &mut DbConn, row: &UserRow, emails: &[EmailRow]) -> Res
     insert_emails(conn, emails)
 }
 
-const INSERT_USER_COLUMNS: &str = "INSERT INTO users (id, tenant_id, user_name, user_name_lower, external_id, \
-    identity_mail, display_name_lower, active, resource, version, created_at, updated_at, deactivated_at, deleted_at) \
+const INSERT_USER_COLUMNS: &str = "INSERT INTO users (user_name, user_name_lower, external_id, identity_mail, \
+    display_name_lower, active, resource, version, updated_at, deactivated_at, id, tenant_id, created_at, deleted_at) \
     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 
-fn user_args(row: &UserRow) -> Vec<Arg<'_>> {
+/// The columns a write sets on insert and on update, in the order of both statements.
+fn written_columns(row: &UserRow) -> Vec<Arg<'_>> {
     vec![
-        Arg::Text(&row.id),
-        Arg::Text(&row.tenant_id),
         Arg::Text(&row.user_name),
         Arg::Text(&row.user_name_lower),
         Arg::OptText(row.external_id.as_deref()),
@@ -291,11 +290,15 @@ fn user_args(row: &UserRow) -> Vec<Arg<'_>> {
         Arg::Bool(row.active),
         Arg::Text(&row.resource),
         Arg::BigInt(row.version),
-        Arg::BigInt(row.created_at),
         Arg::BigInt(row.updated_at),
         Arg::OptBigInt(row.deactivated_at),
-        Arg::OptBigInt(row.deleted_at),
     ]
+}
+
+fn user_args(row: &UserRow) -> Vec<Arg<'_>> {
+    let mut args = written_columns(row);
+    args.extend([Arg::Text(&row.id), Arg::Text(&row.tenant_id), Arg::BigInt(row.created_at), Arg::OptBigInt(row.deleted_at)]);
+    args
 }
 
 /// Insert a user, its emails and its log entry. On PostgreSQL that is one statement (data-
@@ -353,21 +356,9 @@ const UPDATE_USER: &str = "UPDATE users SET user_name = ?, user_name_lower = ?, 
     WHERE id = ? AND tenant_id = ? AND version = ? AND deleted_at IS NULL";
 
 fn update_args(row: &UserRow, expected_version: i64) -> Vec<Arg<'_>> {
-    vec![
-        Arg::Text(&row.user_name),
-        Arg::Text(&row.user_name_lower),
-        Arg::OptText(row.external_id.as_deref()),
-        Arg::Text(&row.identity_mail),
-        Arg::OptText(row.display_name_lower.as_deref()),
-        Arg::Bool(row.active),
-        Arg::Text(&row.resource),
-        Arg::BigInt(row.version),
-        Arg::BigInt(row.updated_at),
-        Arg::OptBigInt(row.deactivated_at),
-        Arg::Text(&row.id),
-        Arg::Text(&row.tenant_id),
-        Arg::BigInt(expected_version),
-    ]
+    let mut args = written_columns(row);
+    args.extend([Arg::Text(&row.id), Arg::Text(&row.tenant_id), Arg::BigInt(expected_version)]);
+    args
 }
 
 fn email_args(e: &EmailRow) -> Vec<Arg<'_>> {
