@@ -14,7 +14,7 @@ use crate::scim::patch::{apply_user_patch, parse_patch_request};
 use crate::scim::render::{resource_text, Json, Meta};
 use crate::scim::resource::sort_key;
 use crate::scim::schema::CustomField;
-use crate::store::events::{append_event, NewEvent};
+use crate::store::events::{append_event, insert_event, NewEvent};
 use crate::store::users::{self as user_store, EmailRow, UserPredicate, UserRow, UserSort};
 use crate::store::{fields, now_millis, DbConn};
 
@@ -170,8 +170,7 @@ fn new_event<'a>(caller: &'a Caller, action: &'a str, id: &'a str, detail: &'a s
 }
 
 fn log_event(conn: &mut DbConn, caller: &Caller, action: &str, id: &str, detail: &str) -> Result<(), ScimError> {
-    append_event(conn, &caller.tenant.id, action, "User", Some(id), caller.token_jti.as_deref(), detail)?;
-    Ok(())
+    Ok(insert_event(conn, &new_event(caller, action, id, detail))?)
 }
 
 /// Record a refused write in the provisioning log (best effort: the refusal is the answer).

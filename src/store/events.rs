@@ -47,16 +47,16 @@ pub fn append_event(
 
 /// Append an event built by the caller.
 pub fn insert_event(conn: &mut DbConn, e: &NewEvent<'_>) -> Result<(), StoreError> {
-    super::prepared::Sql::new(
-        "INSERT INTO events (tenant_id, at, action, resource_type, resource_id, token_jti, detail) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        e.args(),
-    )
-    .run(conn)?;
+    super::prepared::Sql::new(format!("INSERT INTO {EVENT_COLUMNS} VALUES ({EVENT_VALUES})"), e.args()).run(conn)?;
     Ok(())
 }
 
+/// The columns of an event insert, and the placeholders of [`NewEvent::args`].
+pub(crate) const EVENT_COLUMNS: &str = "events (tenant_id, at, action, resource_type, resource_id, token_jti, detail)";
+pub(crate) const EVENT_VALUES: &str = "?, ?, ?, ?, ?, ?, ?";
+
 impl<'a> NewEvent<'a> {
-    /// The bind values, in the column order of the INSERTs above and in `users`.
+    /// The bind values, in the order of [`EVENT_COLUMNS`].
     pub(crate) fn args(&self) -> Vec<super::prepared::Arg<'a>> {
         use super::prepared::Arg;
         vec![

@@ -294,7 +294,8 @@ pub fn count_groups(conn: &mut DbConn, tenant_id: &str) -> Result<i64, StoreErro
     Ok(live_groups(tenant_id).select(count_star()).first(conn)?)
 }
 
-/// Lock a group row until the transaction ends (several instances on one PostgreSQL queue instead of losing member changes; SQLite's one writer already serialises).
+/// Lock a group row until the transaction ends: several instances on one PostgreSQL queue
+/// instead of losing member changes (SQLite's one writer already serialises them).
 pub fn lock_group(conn: &mut DbConn, tenant_id: &str, id: &str) -> Result<(), StoreError> {
     if let DbConn::Postgres(pg) = conn {
         use diesel::sql_types::Text;

@@ -1,6 +1,6 @@
 //! Storage: one diesel `MultiConnection` over SQLite and PostgreSQL, an r2d2 pool, and the
 //! only SQL in scimd. Blocking diesel calls run on actix's blocking pool, except short
-//! SQLite reads by key ([`Store::lookup`]), which take microseconds: less than the hop.
+//! reads by key ([`Store::lookup`]), which cost less than the hop to it and back.
 
 /// A LIKE pattern for `co`, `sw` and `ew` with the value's own `%`, `_` and `\\` escaped
 /// (the queries say `ESCAPE '\\'`).
@@ -323,11 +323,10 @@ impl Store {
     /// A pooled connection; after a recent connection loss, one that answers (dead ones are
     /// dropped on the way: `has_broken` checks them when they go back).
     fn connection(&self) -> Result<r2d2::PooledConnection<DbManager>, StoreError> {
-        let manager = DbManager { url: self.url.clone() };
         let mut tries = self.pool.max_size() + 1;
         loop {
             let mut conn = self.pool.get()?;
-            if !connections_suspect() || manager.is_valid(&mut conn).is_ok() {
+            if !connections_suspect() || (DbManager { url: self.url.clone() }).is_valid(&mut conn).is_ok() {
                 return Ok(conn);
             }
             drop(conn);

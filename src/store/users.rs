@@ -5,7 +5,7 @@ use diesel::dsl::count_star;
 use diesel::prelude::*;
 
 use super::schema::{group_members, user_emails, users};
-use super::events::NewEvent;
+use super::events::{NewEvent, EVENT_COLUMNS, EVENT_VALUES};
 use super::prepared::{Arg, Sql};
 use super::{like_pattern, DbConn, StoreError};
 
@@ -29,6 +29,13 @@ pub struct UserRow {
     pub updated_at: i64,
     pub deactivated_at: Option<i64>,
     pub deleted_at: Option<i64>,
+}
+
+impl UserRow {
+    /// Whether the row is a live (not deleted) user of the tenant.
+    fn is_live_in(&self, tenant_id: &str) -> bool {
+        self.tenant_id == tenant_id && self.deleted_at.is_none()
+    }
 }
 
 /// One email of a user, lower-cased, for indexed lookups.
@@ -261,7 +268,7 @@ fn insert_emails(conn: &mut DbConn, emails: &[EmailRow]) -> Result<(), StoreErro
     // One prepared statement per email: users have a handful.
     for e in emails {
         Sql::new(
-            "INSERT INTO user_emails (user_id, position, tenant_id, value_lower, email_type, is_primary) VALUES (?, ?, ?, ?, ?, ?)",
+            format!("INSERT INTO {EMAIL_COLUMNS} VALUES {EMAIL_VALUES}"),
             email_args(e),
         )
         .run(conn)?;
@@ -312,8 +319,8 @@ pub fn insert_user_logged(conn: &mut DbConn, row: &UserRow, emails: &[EmailRow],
     let mut text = format!("WITH u AS ({INSERT_USER_COLUMNS} RETURNING id)");
     let mut args = user_args(row);
     if !emails.is_empty() {
-        text.push_str(", e AS (INSERT INTO user_emails (user_id, position, tenant_id, value_lower, email_type, is_primary) VALUES ");
-        let tuples: Vec<&str> = emails.iter().map(|_| "(?, ?, ?, ?, ?, ?)").collect();
+        text.push_str(&format!(", e AS (INSERT INTO {EMAIL_COLUMNS} VALUES "));
+        let tuples: Vec<&str> = emails.iter().map(|_| EMAIL_VALUES).collect();
         text.push_str(&tuples.join(", "));
         text.push(')');
         for e in emails {
@@ -321,8 +328,7 @@ pub fn insert_user_logged(conn: &mut DbConn, row: &UserRow, emails: &[EmailRow],
         }
     }
     // The event row is written only if the user's was (it selects from u).
-    text.push_str(" INSERT INTO events (tenant_id, at, action, resource_type, resource_id, token_jti, detail) \
-                   SELECT ?, ?, ?, ?, ?, ?, ? FROM u");
+    text.push_str(&format!(" INSERT INTO {EVENT_COLUMNS} SELECT {EVENT_VALUES} FROM u"));
     args.extend(event.args());
     Sql::new(text, args).run(conn)?;
     Ok(())
@@ -338,10 +344,7 @@ pub fn update_user_logged(conn: &mut DbConn, row: &UserRow, expected_version: i6
     let mut args = update_args(row, expected_version);
     args.extend(event.args());
     let n = Sql::new(
-        format!(
-            "WITH u AS ({UPDATE_USER} RETURNING id) INSERT INTO events (tenant_id, at, action, resource_type, \
-             resource_id, token_jti, detail) SELECT ?, ?, ?, ?, ?, ?, ? FROM u"
-        ),
+        format!("WITH u AS ({UPDATE_USER} RETURNING id) INSERT INTO {EVENT_COLUMNS} SELECT {EVENT_VALUES} FROM u"),
         args,
     )
     .run(conn)?;
@@ -361,6 +364,10 @@ fn update_args(row: &UserRow, expected_version: i64) -> Vec<Arg<'_>> {
     args
 }
 
+const EMAIL_COLUMNS: &str = "user_emails (user_id, position, tenant_id, value_lower, email_type, is_primary)";
+const EMAIL_VALUES: &str = "(?, ?, ?, ?, ?, ?)";
+
+/// The bind values of an email row, in the order of [`EMAIL_COLUMNS`].
 fn email_args(e: &EmailRow) -> Vec<Arg<'_>> {
     vec![
         Arg::Text(&e.user_id),
@@ -399,13 +406,13 @@ pub fn update_user(
 /// wrong; the tenant check is the same, done on the few rows found.
 fn live_users_by_id(conn: &mut DbConn, tenant_id: &str, ids: &[String]) -> Result<Vec<UserRow>, StoreError> {
     let rows: Vec<UserRow> = users::table.filter(users::id.eq_any(ids)).select(UserRow::as_select()).load(conn)?;
-    Ok(rows.into_iter().filter(|r| r.tenant_id == tenant_id && r.deleted_at.is_none()).collect())
+    Ok(rows.into_iter().filter(|r| r.is_live_in(tenant_id)).collect())
 }
 
 /// A live (not deleted) user of the tenant.
 pub fn get_user(conn: &mut DbConn, tenant_id: &str, id: &str) -> Result<Option<UserRow>, StoreError> {
     let row: Option<UserRow> = on_backend!(conn, |c| users::table.find(id).select(UserRow::as_select()).first(c).optional())?;
-    Ok(row.filter(|r| r.tenant_id == tenant_id && r.deleted_at.is_none()))
+    Ok(row.filter(|r| r.is_live_in(tenant_id)))
 }
 
 /// Which of these ids are live users of the tenant.
@@ -466,7 +473,7 @@ fn point_query(conn: &mut DbConn, tenant_id: &str, p: &UserPredicate) -> Result<
                 vec![Arg::Text(tenant_id), Arg::Text(value), Arg::OptText(email_type), Arg::OptText(email_type), Arg::BigInt(limit)],
             )
             .load_pg(pg)?;
-            rows.into_iter().filter(|r| r.tenant_id == tenant_id && r.deleted_at.is_none()).collect()
+            rows.into_iter().filter(|r| r.is_live_in(tenant_id)).collect()
         }
         _ => return point_query_dsl(conn, tenant_id, p, limit),
     };
@@ -503,9 +510,14 @@ fn point_query_dsl(conn: &mut DbConn, tenant_id: &str, p: &UserPredicate, limit:
 /// general path counts and pages in SQL).
 fn finish_point_query(mut rows: Vec<UserRow>) -> Option<Vec<UserRow>> {
     // A user with the mail twice (work and other) is found twice.
-    rows.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+    sort_by_creation(&mut rows);
     rows.dedup_by(|a, b| a.id == b.id);
     (rows.len() < MAX_RESOLVED_IDS).then_some(rows)
+}
+
+/// The order of every list: creation time, then id.
+fn sort_by_creation(rows: &mut [UserRow]) {
+    rows.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
 }
 
 /// A page of rows already in creation order: (total, the page).
@@ -532,17 +544,10 @@ pub fn query_users(
     }
     let resolved = predicate.map(|p| resolve_emails(conn, tenant_id, p)).transpose()?;
     if let (Some(UserPredicate::IdIn(ids)), None) = (&resolved, sort) {
-        // Entra's match query: a handful of users by key, paged here. One id (the usual
-        // answer) is a primary-key read whose prepared statement is cached.
-        let mut rows = match ids.as_slice() {
-            [id] => get_user(conn, tenant_id, id)?.into_iter().collect(),
-            _ => live_users_by_id(conn, tenant_id, ids)?,
-        };
-        rows.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
-        let total = i64::try_from(rows.len()).unwrap_or(i64::MAX);
-        let skip = usize::try_from(offset.max(0)).unwrap_or(usize::MAX);
-        let take = usize::try_from(limit.max(0)).unwrap_or(0);
-        return Ok((total, rows.into_iter().skip(skip).take(take).collect()));
+        // A mail lookup resolved to a handful of users by key, paged here.
+        let mut rows = live_users_by_id(conn, tenant_id, ids)?;
+        sort_by_creation(&mut rows);
+        return Ok(page_in_memory(rows, offset, limit));
     }
     let predicate = resolved.as_ref();
     let mut count = live_users(tenant_id).select(count_star());

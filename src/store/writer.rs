@@ -142,7 +142,6 @@ impl SqliteWriter {
         }
     }
 
-
     /// Queue a write; the answer arrives after the commit that holds it.
     pub async fn write<T, E>(&self, f: impl FnOnce(&mut DbConn) -> Result<T, E> + Send + 'static) -> Result<T, E>
     where
