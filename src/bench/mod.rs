@@ -94,6 +94,30 @@ fn postgres_cpu_micros() -> u64 {
         .sum()
 }
 
+/// CPU time of the server's SQLite writer and checkpointer threads, in µs: the part of a
+/// write that runs one at a time, so it bounds SQLite's write rate (it is included in the
+/// server's figure too).
+fn sqlite_writer_cpu_micros(server_pid: &str) -> u64 {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{server_pid}/task")) else { return 0 };
+    tasks
+        .filter_map(Result::ok)
+        .filter_map(|t| {
+            let tid = t.file_name().to_string_lossy().to_string();
+            let comm = std::fs::read_to_string(format!("/proc/{server_pid}/task/{tid}/comm")).ok()?;
+            comm.starts_with("scimd-sqlite").then(|| cpu_micros(&format!("{server_pid}/task/{tid}"))).flatten()
+        })
+        .sum()
+}
+
+/// The database's CPU time in µs: PostgreSQL's processes, or SQLite's serial threads.
+fn database_cpu_micros(backend: &str, server_pid: &str) -> u64 {
+    if backend == "postgres" {
+        postgres_cpu_micros()
+    } else {
+        sqlite_writer_cpu_micros(server_pid)
+    }
+}
+
 /// CPU time (user + system) a process has used, in µs, from `/proc/{pid}/stat`.
 fn cpu_micros(pid: &str) -> Option<u64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
@@ -431,7 +455,7 @@ where
     let threads = opts.client_threads.max(1);
     let per_thread = opts.concurrency.max(1).div_ceil(threads);
     let server_pid = target.server_pid.to_string();
-    let cpu_before = (cpu_micros(&server_pid), cpu_micros("self"), postgres_cpu_micros());
+    let cpu_before = (cpu_micros(&server_pid), cpu_micros("self"), database_cpu_micros(&opts.backend, &server_pid));
     let started = Instant::now();
     let handles: Vec<_> = (0..threads)
         .map(|_| {
@@ -490,7 +514,7 @@ where
         h.join().map_err(|_| "client thread panicked".to_string())?;
     }
     let elapsed = started.elapsed().as_secs_f64();
-    let cpu_after = (cpu_micros(&server_pid), cpu_micros("self"), postgres_cpu_micros());
+    let cpu_after = (cpu_micros(&server_pid), cpu_micros("self"), database_cpu_micros(&opts.backend, &server_pid));
     let requests: usize = stats.iter().map(|s| s.latencies.lock().unwrap_or_else(|p| p.into_inner()).len()).sum();
     // CPU per request over the whole phase (its steps together): steadier than rates on a
     // shared machine, and it says who spent the time.
@@ -500,7 +524,7 @@ where
     };
     let server_cpu = per_request(cpu_before.0, cpu_after.0);
     let client_cpu = per_request(cpu_before.1, cpu_after.1);
-    let db_cpu = if opts.backend == "postgres" { per_request(Some(cpu_before.2), Some(cpu_after.2)) } else { "-".to_string() };
+    let db_cpu = per_request(Some(cpu_before.2), Some(cpu_after.2));
     for (step, op) in ops.iter().enumerate() {
         let Some(s) = stats.get(step) else { continue };
         let mut lat = s.latencies.lock().unwrap_or_else(|p| p.into_inner()).clone();

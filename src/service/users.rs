@@ -268,8 +268,9 @@ fn not_found(id: &str) -> ScimError {
 /// A change of a stored user, computed before the write: the new row, its email index rows
 /// when the emails changed, and its log entry.
 struct Change {
+    /// The row as read; the write happens only if it is still at this version.
+    old: UserRow,
     row: UserRow,
-    expected_version: i64,
     emails: Option<Vec<EmailRow>>,
     action: &'static str,
     detail: String,
@@ -294,7 +295,7 @@ fn change_of(old: &UserRow, old_resource: &Value, resource: &Value) -> Result<Ch
     let old_emails = index_columns(old_resource).ok().map(|i| i.emails);
     let emails = (old_emails.as_ref() != Some(&index.emails)).then(|| email_rows(&row.id, &row.tenant_id, &index));
     Ok(Change {
-        expected_version: old.version,
+        old: old.clone(),
         emails,
         action: action_for(Some(old.active), index.active),
         detail: format!("userName {} mail {}", index.user_name, index.identity_mail),
@@ -342,10 +343,10 @@ async fn edit_user(
                 // Most changes keep the emails: the update and its log entry are one statement.
                 None => {
                     let event = new_event(&caller2, change.action, &change.row.id, &change.detail);
-                    user_store::update_user_logged(conn, &change.row, change.expected_version, &event)?;
+                    user_store::update_user_logged(conn, &change.old, &change.row, &event)?;
                 }
                 Some(emails) => {
-                    user_store::update_user(conn, &change.row, change.expected_version, Some(emails))?;
+                    user_store::update_user(conn, &change.old, &change.row, Some(emails))?;
                     log_event(conn, &caller2, change.action, &change.row.id, &change.detail)?;
                 }
             }
