@@ -225,4 +225,72 @@ fn sorted_pairs(mut v: Vec<(String, Option<String>)>) -> Vec<(String, Option<Str
     v
 }
 
-backend_tests!(group_lifecycle, member_display_round_trips);
+/// Entra's membership PATCHes (only adds and removes) are deltas that do not read the
+/// group: each still answers 204 with the new version, moves the version on, is logged,
+/// refuses unknown members and missing groups, and concurrent ones on one group all land.
+async fn membership_patches(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let mut users = Vec::new();
+    for i in 0..24 {
+        users.push(app.create_user(&format!("u{i}@contoso.com"), &format!("u{i}@contoso.com")).await);
+    }
+    let r = app
+        .scim("POST", "/Groups", Some(json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "Engineering"})))
+        .await
+        .expect(201);
+    let gid = r.body["id"].as_str().unwrap().to_string();
+    let url = format!("/Groups/{gid}");
+    assert_eq!(r.etag.as_deref(), Some("W/\"1\""));
+
+    let add = |id: &str| patch(json!([{"op": "Add", "path": "members", "value": [{"value": id}]}]));
+    let r = app.scim("PATCH", &url, Some(add(&users[0]))).await.expect(204);
+    assert_eq!(r.etag.as_deref(), Some("W/\"2\""));
+    let g = app.scim("GET", &url, None).await.expect(200);
+    assert_eq!(g.etag.as_deref(), Some("W/\"2\""));
+    assert_eq!(member_ids(&g.body), vec![users[0].clone()]);
+    assert_eq!(g.body["displayName"], "Engineering");
+
+    // An unknown member: 400 naming it, nothing added, version unchanged.
+    app.scim("PATCH", &url, Some(patch(json!([{"op": "Add", "path": "members", "value": [{"value": users[1]}, {"value": "no-such-member"}]}]))))
+        .await
+        .expect_error(400, Some("invalidValue"), "no-such-member");
+    let g = app.scim("GET", &url, None).await.expect(200);
+    assert_eq!(member_ids(&g.body), vec![users[0].clone()]);
+    assert_eq!(g.etag.as_deref(), Some("W/\"2\""));
+    // A group that does not exist, or no longer does: 404.
+    app.scim("PATCH", "/Groups/7d0b9a35-0000-4000-8000-000000000000", Some(add(&users[1]))).await.expect(404);
+    // A deleted user is refused like an unknown one.
+    app.scim("DELETE", &format!("/Users/{}", users[23]), None).await.expect(204);
+    app.scim("PATCH", &url, Some(add(&users[23]))).await.expect_error(400, Some("invalidValue"), &users[23]);
+
+    // Twenty concurrent adds to the one group (Entra's provisioning runs in parallel): none lost.
+    let adds: Vec<_> = users[1..21].iter().map(|u| app.scim("PATCH", &url, Some(add(u)))).collect();
+    for r in futures_util::future::join_all(adds).await {
+        r.expect(204);
+    }
+    let g = app.scim("GET", &url, None).await.expect(200);
+    assert_eq!(member_ids(&g.body), sorted(users[0..21].to_vec()));
+    assert_eq!(g.etag.as_deref(), Some("W/\"22\""));
+
+    // Removing by filter and by value list in one request.
+    let r = app
+        .scim("PATCH", &url, Some(patch(json!([
+            {"op": "Remove", "path": format!("members[value eq \"{}\"]", users[0])},
+            {"op": "Remove", "path": "members", "value": [{"value": users[1]}, {"value": users[2]}]}
+        ]))))
+        .await
+        .expect(204);
+    assert_eq!(r.etag.as_deref(), Some("W/\"23\""));
+    let g = app.scim("GET", &url, None).await.expect(200);
+    assert_eq!(member_ids(&g.body), sorted(users[3..21].to_vec()));
+
+    // Each change is in the tenant's log, naming the group.
+    let out = common::run_cli(&app.database_url, &["events", "acme"], None, "warn").stdout;
+    let patched = out.lines().filter(|l| l.contains(&gid) && l.contains("group Engineering patched")).count();
+    assert_eq!(patched, 22, "{out}");
+
+    app.scim("DELETE", &url, None).await.expect(204);
+    app.scim("PATCH", &url, Some(add(&users[22]))).await.expect(404);
+}
+
+backend_tests!(group_lifecycle, member_display_round_trips, membership_patches);

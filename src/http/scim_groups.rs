@@ -82,25 +82,27 @@ pub async fn patch(req: HttpRequest, state: web::Data<AppState>, path: web::Path
     let result = async {
         let body = json_body(&req, payload, state.settings.max_body_bytes).await?;
         let (attributes, excluded) = projection(&req)?;
-        let wants_body = attributes.is_some() || excluded.is_some();
-        let with_members = wants_body && svc::wants_members(attributes.as_deref(), excluded.as_deref());
-        svc::patch_group(&state, &who, &id, body, if_match(&req), with_members).await
+        // 204 (RFC 7644 §3.5.2) unless `attributes` or `excludedAttributes` ask for the group:
+        // a membership change on a 100,000-member group must not send the member list back.
+        let answer = if attributes.is_some() || excluded.is_some() {
+            svc::PatchAnswer::Group { with_members: svc::wants_members(attributes.as_deref(), excluded.as_deref()) }
+        } else {
+            svc::PatchAnswer::Version
+        };
+        let patched = svc::patch_group(&state, &who, &id, body, if_match(&req), answer).await?;
+        Ok::<_, ScimError>((patched, attributes, excluded))
     }
     .await;
     match result {
-        Ok(mut r) => {
-            let (attributes, excluded) = projection(&req)?;
-            if attributes.is_none() && excluded.is_none() {
-                // 204 (RFC 7644 §3.5.2): a membership change on a 100,000-member group
-                // must not send the whole member list back. Ask with `attributes` or
-                // `excludedAttributes` to get the group in the answer.
-                return Ok(HttpResponse::NoContent()
-                    .insert_header((actix_web::http::header::ETAG, crate::scim::render::etag(r.version)))
-                    .finish());
+        Ok((patched, attributes, excluded)) => match patched.group {
+            Some(mut r) => {
+                r.body.project(attributes.as_deref(), excluded.as_deref())?;
+                Ok(resource_response(StatusCode::OK, r))
             }
-            r.body.project(attributes.as_deref(), excluded.as_deref())?;
-            Ok(resource_response(StatusCode::OK, r))
-        }
+            None => Ok(HttpResponse::NoContent()
+                .insert_header((actix_web::http::header::ETAG, crate::scim::render::etag(patched.version)))
+                .finish()),
+        },
         Err(e) => {
             crate::service::users::record_rejection(&state, &who, "Group", Some(id), &e).await;
             Err(e)

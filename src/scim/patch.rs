@@ -408,6 +408,39 @@ pub fn apply_group_patch(
     Ok((Value::Object(doc), changes))
 }
 
+/// The member ids a PATCH adds and removes when that is all it does (every operation has
+/// the path `members` or `members[value eq "…"]`, and none removes or replaces the whole
+/// list): such a PATCH needs neither the group's resource nor its member list. None
+/// otherwise; the caller then applies the PATCH in full.
+pub fn membership_only(ops: &[PatchOperation], schemas: &Schemas) -> Result<Option<(Vec<MemberRef>, Vec<String>)>, ScimError> {
+    let patcher = Patcher {
+        schemas,
+        kind: ResourceKind::Group,
+        custom: &[],
+    };
+    let (mut add, mut remove) = (Vec::new(), Vec::new());
+    for (i, op) in ops.iter().enumerate() {
+        let Some(path) = op.path.as_ref().filter(|p| is_members(&p.attr)) else { return Ok(None) };
+        match patcher.member_change(op, path).map_err(|e| in_operation(i, ops.len(), e))? {
+            Some(MemberChange::Add(refs)) => add.extend(refs),
+            Some(MemberChange::Remove(ids)) => {
+                for id in ids {
+                    if !remove.contains(&id) {
+                        remove.push(id);
+                    }
+                }
+            }
+            Some(MemberChange::RemoveAll | MemberChange::ReplaceAll(_)) => return Ok(None),
+            None => {}
+        }
+    }
+    // Adding and removing one member in one request: their order matters, the full path keeps it.
+    if add.iter().any(|a| remove.contains(&a.id)) {
+        return Ok(None);
+    }
+    Ok(Some((add, remove)))
+}
+
 fn resource_object(resource: &Value) -> Result<Map<String, Value>, ScimError> {
     match resource {
         Value::Object(m) => Ok(m.clone()),

@@ -7,6 +7,7 @@ pub mod tenants;
 pub mod users;
 
 use crate::scim::error::ScimError;
+use crate::store::events::NewEvent;
 use crate::store::tenants::Tenant;
 use crate::store::StoreError;
 
@@ -40,6 +41,19 @@ pub struct Rendered {
     pub id: String,
     pub version: i64,
     pub location: String,
+}
+
+/// A log entry of a change the caller made to a resource, timed now.
+pub(crate) fn new_event<'a>(caller: &'a Caller, resource_type: &'a str, action: &'a str, id: &'a str, detail: &'a str) -> NewEvent<'a> {
+    NewEvent {
+        tenant_id: &caller.tenant.id,
+        at: crate::store::now_millis(),
+        action,
+        resource_type,
+        resource_id: Some(id),
+        token_jti: caller.token_jti.as_deref(),
+        detail,
+    }
 }
 
 /// One page of a list, before it is written out as a ListResponse.

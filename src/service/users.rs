@@ -5,7 +5,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use super::query::{plan_users, Plan};
-use super::{check_if_match, check_indexed_len, page, possible_id, Caller, ListParams, Listed, Rendered, MAX_SCAN};
+use super::{check_if_match, check_indexed_len, new_event, page, possible_id, Caller, ListParams, Listed, Rendered, MAX_SCAN};
 use crate::app::AppState;
 use crate::scim::error::ScimError;
 use crate::scim::filter::{self, Filter};
@@ -14,7 +14,7 @@ use crate::scim::patch::{apply_user_patch, parse_patch_request};
 use crate::scim::render::{resource_text, Json, Meta};
 use crate::scim::resource::sort_key;
 use crate::scim::schema::CustomField;
-use crate::store::events::{append_event, insert_event, NewEvent};
+use crate::store::events::{append_event, insert_event};
 use crate::store::users::{self as user_store, EmailRow, UserPredicate, UserRow, UserSort};
 use crate::store::{fields, now_millis, DbConn};
 
@@ -157,20 +157,8 @@ fn action_for(before_active: Option<bool>, after_active: bool) -> &'static str {
 }
 
 /// A log entry of a user, made now by the caller's token.
-fn new_event<'a>(caller: &'a Caller, action: &'a str, id: &'a str, detail: &'a str) -> NewEvent<'a> {
-    NewEvent {
-        tenant_id: &caller.tenant.id,
-        at: now_millis(),
-        action,
-        resource_type: "User",
-        resource_id: Some(id),
-        token_jti: caller.token_jti.as_deref(),
-        detail,
-    }
-}
-
 fn log_event(conn: &mut DbConn, caller: &Caller, action: &str, id: &str, detail: &str) -> Result<(), ScimError> {
-    Ok(insert_event(conn, &new_event(caller, action, id, detail))?)
+    Ok(insert_event(conn, &new_event(caller, "User", action, id, detail))?)
 }
 
 /// Record a refused write in the provisioning log (best effort: the refusal is the answer).
@@ -234,7 +222,7 @@ pub async fn create_user(state: &AppState, caller: &Caller, body: Value) -> Resu
     state
         .store
         .write_atomic(move |conn| {
-            let event = new_event(&caller2, "created", &row.id, &detail);
+            let event = new_event(&caller2, "User", "created", &row.id, &detail);
             Ok::<_, ScimError>(user_store::insert_user_logged(conn, &row, &emails, &event)?)
         })
         .await?;
@@ -342,7 +330,7 @@ async fn edit_user(
             match change.emails.as_deref() {
                 // Most changes keep the emails: the update and its log entry are one statement.
                 None => {
-                    let event = new_event(&caller2, change.action, &change.row.id, &change.detail);
+                    let event = new_event(&caller2, "User", change.action, &change.row.id, &change.detail);
                     user_store::update_user_logged(conn, &change.old, &change.row, &event)?;
                 }
                 Some(emails) => {

@@ -54,6 +54,8 @@ pub fn insert_event(conn: &mut DbConn, e: &NewEvent<'_>) -> Result<(), StoreErro
 /// The columns of an event insert, and the placeholders of [`NewEvent::args`].
 pub(crate) const EVENT_COLUMNS: &str = "events (tenant_id, at, action, resource_type, resource_id, token_jti, detail)";
 pub(crate) const EVENT_VALUES: &str = "?, ?, ?, ?, ?, ?, ?";
+/// The placeholders of [`NewEvent::args_but_detail`], for an insert that computes the detail.
+pub(crate) const EVENT_VALUES_BUT_DETAIL: &str = "?, ?, ?, ?, ?, ?";
 
 impl<'a> NewEvent<'a> {
     /// The bind values, in the order of [`EVENT_COLUMNS`].
@@ -68,6 +70,13 @@ impl<'a> NewEvent<'a> {
             Arg::OptText(self.token_jti),
             Arg::Text(self.detail),
         ]
+    }
+
+    /// The bind values of every column but the last, `detail`.
+    pub(crate) fn args_but_detail(&self) -> Vec<super::prepared::Arg<'a>> {
+        let mut args = self.args();
+        args.pop();
+        args
     }
 }
 

@@ -6,6 +6,8 @@ use diesel::prelude::*;
 
 use super::schema::{group_members, groups};
 use super::users::{NumOp, StrOp};
+use super::events::{NewEvent, EVENT_COLUMNS, EVENT_VALUES_BUT_DETAIL};
+use super::prepared::{Arg, Sql};
 use super::{DbConn, StoreError};
 
 type Backend = <DbConn as Connection>::Backend;
@@ -185,6 +187,85 @@ pub fn remove_members(conn: &mut DbConn, group_id: &str, member_ids: &[String]) 
         .execute(conn)?;
     }
     Ok(())
+}
+
+/// Members (added plus removed) up to which a membership change on PostgreSQL is one
+/// statement; above, a transaction (each count of members is its own prepared statement).
+pub const ONE_STATEMENT_MEMBERS: usize = 8;
+
+/// Add (already resolved) and remove members of a live group of the tenant, bump its version
+/// and log the change, without reading the group: the new version, or None when there is no
+/// such group. A member that stopped being live since it was resolved is not added. The
+/// log entry is `event` with a detail naming the group (`event.detail` is not used).
+/// On PostgreSQL a small change is one statement, so the group's row is locked only while
+/// it runs (it is the hot row when many members are added to one group at once).
+pub fn change_membership(
+    conn: &mut DbConn,
+    tenant_id: &str,
+    group_id: &str,
+    add: &[MemberRow],
+    remove: &[String],
+    event: &NewEvent<'_>,
+) -> Result<Option<i64>, StoreError> {
+    #[derive(QueryableByName)]
+    struct Bumped {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        version: i64,
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        display_name: String,
+    }
+    const BUMP: &str = "UPDATE groups SET version = version + 1, updated_at = ? \
+        WHERE id = ? AND tenant_id = ? AND deleted_at IS NULL RETURNING id, version, display_name";
+    let bump_args = || vec![Arg::BigInt(event.at), Arg::Text(group_id), Arg::Text(tenant_id)];
+    // In one statement every part takes the group from the bump's row `g`, so nothing is
+    // written unless the group is a live group of the tenant; in a transaction the bump runs
+    // first and the rest only if it found the group.
+    let add_member = |m: &MemberRow, in_statement: bool| {
+        let source = if m.member_type == "Group" { "groups" } else { "users" };
+        let (group, g) = if in_statement { ("g.id", ", g") } else { ("?", "") };
+        format!(
+            "INSERT INTO group_members (group_id, member_id, member_type, tenant_id, display) \
+             SELECT {group}, m.id, ?, m.tenant_id, ? FROM {source} m{g} \
+             WHERE m.id = ? AND m.tenant_id = ? AND m.deleted_at IS NULL \
+             ON CONFLICT (group_id, member_id) DO UPDATE SET display = excluded.display WHERE excluded.display IS NOT NULL"
+        )
+    };
+    fn add_args<'a>(m: &'a MemberRow, tenant_id: &'a str) -> [Arg<'a>; 4] {
+        [Arg::Text(&m.member_type), Arg::OptText(m.display.as_deref()), Arg::Text(&m.member_id), Arg::Text(tenant_id)]
+    }
+    if matches!(conn, DbConn::Postgres(_)) && add.len() + remove.len() <= ONE_STATEMENT_MEMBERS {
+        let mut text = format!("WITH g AS ({BUMP})");
+        let mut args = bump_args();
+        for (i, m) in add.iter().enumerate() {
+            text.push_str(&format!(", a{i} AS ({})", add_member(m, true)));
+            args.extend(add_args(m, tenant_id));
+        }
+        for (i, id) in remove.iter().enumerate() {
+            text.push_str(&format!(", r{i} AS (DELETE FROM group_members WHERE group_id IN (SELECT id FROM g) AND member_id = ?)"));
+            args.push(Arg::Text(id));
+        }
+        // The log entry names the group, which only the bump knows.
+        text.push_str(&format!(
+            ", e AS (INSERT INTO {EVENT_COLUMNS} SELECT {EVENT_VALUES_BUT_DETAIL}, 'group ' || display_name || ' patched' FROM g) \
+             SELECT version, display_name FROM g"
+        ));
+        args.extend(event.args_but_detail());
+        let bumped: Vec<Bumped> = Sql::new(text, args).load(conn)?;
+        return Ok(bumped.first().map(|b| b.version));
+    }
+    let bumped: Vec<Bumped> = Sql::new(BUMP, bump_args()).load(conn)?;
+    let Some(group) = bumped.into_iter().next() else { return Ok(None) };
+    for m in add {
+        let mut args = vec![Arg::Text(group_id)];
+        args.extend(add_args(m, tenant_id));
+        Sql::new(add_member(m, false), args).run(conn)?;
+    }
+    for id in remove {
+        Sql::new("DELETE FROM group_members WHERE group_id = ? AND member_id = ?", vec![Arg::Text(group_id), Arg::Text(id)]).run(conn)?;
+    }
+    let detail = format!("group {} patched", group.display_name);
+    super::events::insert_event(conn, &NewEvent { detail: &detail, ..event.clone() })?;
+    Ok(Some(group.version))
 }
 
 /// Remove every member.

@@ -48,6 +48,15 @@ impl<'a> Sql<'a> {
         Ok(RunQueryDsl::load(self, conn)?)
     }
 
+    /// Run it and read the rows it returns (a SELECT, or a write with RETURNING).
+    pub fn load<T>(self, conn: &mut DbConn) -> Result<Vec<T>, StoreError>
+    where
+        T: diesel::deserialize::QueryableByName<Pg> + diesel::deserialize::QueryableByName<Sqlite> + 'static,
+    {
+        self.check()?;
+        Ok(on_backend!(conn, |c| RunQueryDsl::load(self, c))?)
+    }
+
     fn check(&self) -> Result<(), StoreError> {
         let wanted = self.text.matches('?').count();
         if wanted != self.args.len() {
