@@ -1,16 +1,18 @@
-# Build stage: compile scimd against the system libpq and libsqlite3.
+# Build stage: compile scimd against the system libpq (SQLite is built in, with the
+# compile options in .cargo/config.toml).
 FROM rust:1-bookworm AS build
-RUN apt-get update && apt-get install -y --no-install-recommends libpq-dev libsqlite3-dev && rm -rf /var/lib/apt/lists/*
+RUN apt-get update && apt-get install -y --no-install-recommends libpq-dev && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
+COPY .cargo .cargo
 COPY src src
 COPY migrations migrations
 COPY scim-schemas scim-schemas
 RUN cargo build --release --locked && strip target/release/scimd
 
-# Runtime stage: just the binary and the two client libraries.
+# Runtime stage: just the binary and PostgreSQL's client library.
 FROM debian:bookworm-slim
-RUN apt-get update && apt-get install -y --no-install-recommends libpq5 libsqlite3-0 ca-certificates \
+RUN apt-get update && apt-get install -y --no-install-recommends libpq5 ca-certificates \
     && rm -rf /var/lib/apt/lists/* && useradd --system --home /data scimd && mkdir -p /data && chown scimd /data
 COPY --from=build /src/target/release/scimd /usr/local/bin/scimd
 USER scimd

@@ -222,8 +222,8 @@ pub fn run(opts: BenchOptions) -> Result<(), String> {
     let target = Arc::new(Target { addr: format!("127.0.0.1:{port}"), tenants, server_pid: server.id() });
     let result = phases(&opts, &target);
     let pid = server.id();
-    // RssFile is the memory-mapped SQLite file (shared, reclaimable page cache); RssAnon is
-    // the server's own memory.
+    // RssAnon is the server's own memory; RssFile is file-backed pages (the program's code,
+    // shared and reclaimable).
     let rss = [status_kib(pid, "VmRSS:"), status_kib(pid, "RssAnon:"), status_kib(pid, "RssFile:")];
     let _ = server.kill();
     let _ = server.wait();
@@ -253,7 +253,7 @@ pub fn run(opts: BenchOptions) -> Result<(), String> {
     result?;
     let mib = |k: Option<u64>| k.map(|k| k / 1024).unwrap_or(0);
     println!(
-        "server RSS at end: {} MiB (own memory {} MiB, mapped database file {} MiB) · database size: {:.1} MiB",
+        "server RSS at end: {} MiB (own memory {} MiB, file-backed {} MiB) · database size: {:.1} MiB",
         mib(rss[0]),
         mib(rss[1]),
         mib(rss[2]),
