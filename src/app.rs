@@ -22,6 +22,7 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     pub throttle: Arc<LoginThrottle>,
     pub tenants: Arc<crate::service::tenants::TenantCache>,
+    pub custom_fields: Arc<crate::service::tenants::CustomFieldCache>,
     pub limits: Arc<crate::http::limits::RateLimits>,
     pub metrics: Arc<crate::http::metrics::Metrics>,
 }
@@ -44,6 +45,7 @@ impl AppState {
             settings: Arc::new(settings),
             throttle: Arc::new(LoginThrottle::new()),
             tenants: Arc::new(crate::service::tenants::TenantCache::default()),
+            custom_fields: Arc::new(crate::service::tenants::CustomFieldCache::default()),
             limits: Arc::new(crate::http::limits::RateLimits::new(settings_limits.0, settings_limits.1)),
             metrics: Arc::new(crate::http::metrics::Metrics::new().map_err(|e| format!("metrics: {e}"))?),
         })

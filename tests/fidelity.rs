@@ -103,6 +103,32 @@ async fn custom_field_types(backend: Backend) {
     assert!(r.body["detail"].as_str().unwrap().contains("scimd field add"), "{}", r.body);
 }
 
+/// A field added by the CLI (another process) while scimd serves the tenant is accepted
+/// within a second: at once on SQLite; PostgreSQL instances trust the fields they read for a
+/// second.
+async fn field_added_while_serving(backend: Backend) {
+    let on_postgres = matches!(backend, Backend::Postgres(_));
+    let app = TestApp::spawn(backend).await;
+    // A write first, so the server has read the tenant's (empty) list of fields.
+    app.create_user("first@contoso.com", "first@contoso.com").await;
+    assert!(cli(&app, &["field", "add", "acme", "badgeNumber", "--type", "integer"], None).0);
+    let added = std::time::Instant::now();
+    let mut body = user_body("alice@contoso.com", "alice@contoso.com");
+    body[CUSTOM] = json!({"badgeNumber": 7});
+    let accepted = loop {
+        let r = app.scim("POST", "/Users", Some(body.clone())).await;
+        if r.status == 201 || added.elapsed() > std::time::Duration::from_secs(3) {
+            break r;
+        }
+        assert_eq!(r.status, 400, "{}", r.body);
+        assert!(on_postgres, "SQLite must see the field at once: {}", r.body);
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    let accepted = accepted.expect(201);
+    assert_eq!(accepted.body[CUSTOM]["badgeNumber"], 7);
+    assert!(added.elapsed() < std::time::Duration::from_millis(2500), "took {:?}", added.elapsed());
+}
+
 /// `scimd purge` removes old tombstones and keeps live and recent ones.
 async fn purge_tombstones(backend: Backend) {
     let app = TestApp::spawn(backend).await;
@@ -168,4 +194,4 @@ async fn events_change_feed(backend: Backend) {
     assert_eq!(out.lines().count(), 3, "{out}");
 }
 
-backend_tests!(etags_and_if_match, search_and_sort, custom_field_types, purge_tombstones, events_change_feed);
+backend_tests!(etags_and_if_match, search_and_sort, custom_field_types, field_added_while_serving, purge_tombstones, events_change_feed);

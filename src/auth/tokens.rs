@@ -64,7 +64,7 @@ pub struct TokenKeys {
     /// Tokens whose signature was already checked, by their whole text: Entra sends one
     /// token for hours, and its HMAC, base64 and JSON need not be redone per request.
     verified: RwLock<HashMap<String, Claims>>,
-    /// Token records read recently, by jti, with when they were read (see `Store::token_recheck`).
+    /// Token records read recently, by jti, with when they were read (see `Store::recheck_interval`).
     records: RwLock<HashMap<String, (TokenRecord, std::time::Instant)>>,
 }
 
@@ -217,7 +217,7 @@ impl TokenKeys {
     }
 
     /// Full check of a bearer token for a tenant: signature, expiry, and a live `tokens`
-    /// row of that tenant, re-read as often as [`Store::token_recheck`] says (every request
+    /// row of that tenant, re-read as often as [`Store::recheck_interval`] says (every request
     /// on SQLite) so that a revocation holds. Returns the token's jti.
     pub async fn authenticate(self: &Arc<Self>, store: &Store, jwt: &str, tenant: &Tenant) -> Result<String, TokenError> {
         let claims = match self.decode(jwt) {
@@ -233,7 +233,7 @@ impl TokenKeys {
         }
         let jti = claims.jti;
         let now = now_millis();
-        let recheck = store.token_recheck();
+        let recheck = store.recheck_interval();
         let recent = (!recheck.is_zero())
             .then(|| read(&self.records).get(&jti).filter(|(_, at)| at.elapsed() < recheck).map(|(r, _)| r.clone()))
             .flatten();

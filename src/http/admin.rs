@@ -408,6 +408,7 @@ async fn add_field(req: HttpRequest, state: web::Data<AppState>, slug: web::Path
     let name = f.name.trim().to_string();
     let multi = f.multi_valued.is_some();
     let added = state.store.write(move |conn| svc::add_custom_field(conn, &t, &name, &f.field_type, multi)).await;
+    state.custom_fields.forget(&tenant.id);
     match added {
         Ok(field) => {
             let notice = format!("Added {}. In Entra, add the target attribute {}:{}.", field.name, crate::scim::schema::CUSTOM_USER_SCHEMA, field.name);

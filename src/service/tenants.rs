@@ -98,7 +98,11 @@ pub fn add_custom_field(
 
 /// A tenant's custom fields.
 pub fn list_custom_fields(conn: &mut DbConn, tenant: &Tenant) -> Result<Vec<CustomField>, ScimError> {
-    Ok(fields::list_fields(conn, &tenant.id)?.iter().filter_map(custom_field_of).collect())
+    custom_fields_of(conn, &tenant.id)
+}
+
+fn custom_fields_of(conn: &mut DbConn, tenant_id: &str) -> Result<Vec<CustomField>, ScimError> {
+    Ok(fields::list_fields(conn, tenant_id)?.iter().filter_map(custom_field_of).collect())
 }
 
 /// Tenants by slug, kept in memory: a tenant's id and slug never change once created, so
@@ -123,5 +127,44 @@ impl TenantCache {
             }
         }
         Ok(found)
+    }
+}
+
+/// Tenants' custom fields as last read, by tenant id: on PostgreSQL every user write needed a
+/// round trip for them. Trusted for [`crate::store::Store::recheck_interval`] (never on
+/// SQLite); a field added through this instance is seen at once.
+#[derive(Debug, Default)]
+pub struct CustomFieldCache {
+    by_tenant: std::sync::RwLock<std::collections::HashMap<String, (std::time::Instant, std::sync::Arc<Vec<CustomField>>)>>,
+}
+
+impl CustomFieldCache {
+    /// The tenant's custom fields, from memory while recent enough, else from the database.
+    pub async fn get(&self, store: &crate::store::Store, tenant_id: &str) -> Result<std::sync::Arc<Vec<CustomField>>, ScimError> {
+        let max_age = store.recheck_interval();
+        if !max_age.is_zero() {
+            let map = self.by_tenant.read().unwrap_or_else(|p| p.into_inner());
+            if let Some((_, fields)) = map.get(tenant_id).filter(|(at, _)| at.elapsed() < max_age) {
+                return Ok(std::sync::Arc::clone(fields));
+            }
+        }
+        let wanted = tenant_id.to_string();
+        let fields = store
+            .lookup(move |conn| custom_fields_of(conn, &wanted))
+            .await?;
+        let fields = std::sync::Arc::new(fields);
+        if !max_age.is_zero() {
+            let mut map = self.by_tenant.write().unwrap_or_else(|p| p.into_inner());
+            if map.len() >= 100_000 {
+                map.clear();
+            }
+            map.insert(tenant_id.to_string(), (std::time::Instant::now(), std::sync::Arc::clone(&fields)));
+        }
+        Ok(fields)
+    }
+
+    /// Read the tenant's fields again at its next write (a field was added here).
+    pub fn forget(&self, tenant_id: &str) {
+        self.by_tenant.write().unwrap_or_else(|p| p.into_inner()).remove(tenant_id);
     }
 }

@@ -16,7 +16,7 @@ use crate::scim::resource::sort_key;
 use crate::scim::schema::CustomField;
 use crate::store::events::{append_event, insert_event};
 use crate::store::users::{self as user_store, EmailRow, UserPredicate, UserRow, UserSort};
-use crate::store::{fields, now_millis, DbConn};
+use crate::store::{now_millis, DbConn};
 
 /// The columns derived from a user resource: what SQL indexes and uniqueness work on.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -141,11 +141,6 @@ pub fn render_user(row: &UserRow, base_url: &str) -> Result<Rendered, ScimError>
     Ok(Rendered { body: Json::Text(body), id: row.id.clone(), version: row.version, location: meta.location })
 }
 
-fn load_custom_fields(conn: &mut DbConn, tenant_id: &str) -> Result<Vec<CustomField>, ScimError> {
-    let rows = fields::list_fields(conn, tenant_id)?;
-    Ok(rows.into_iter().filter_map(|r| super::tenants::custom_field_of(&r)).collect())
-}
-
 /// The action a write is logged as.
 fn action_for(before_active: Option<bool>, after_active: bool) -> &'static str {
     match (before_active, after_active) {
@@ -201,11 +196,10 @@ pub fn new_row(id: String, tenant_id: &str, resource: &Value, index: &UserIndex,
     })
 }
 
-/// The tenant's custom fields (a short read; the validation that needs them runs outside
-/// the write transaction).
-async fn custom_fields(state: &AppState, tenant_id: &str) -> Result<Vec<CustomField>, ScimError> {
-    let tenant_id = tenant_id.to_string();
-    state.store.lookup(move |conn| load_custom_fields(conn, &tenant_id)).await
+/// The tenant's custom fields (a short read, or remembered on PostgreSQL; the validation
+/// that needs them runs outside the write transaction).
+async fn custom_fields(state: &AppState, tenant_id: &str) -> Result<Arc<Vec<CustomField>>, ScimError> {
+    state.custom_fields.get(&state.store, tenant_id).await
 }
 
 /// POST /Users. Validation, indexing and serialising happen here, on the request's thread;

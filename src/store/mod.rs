@@ -414,11 +414,12 @@ impl Store {
         }
     }
 
-    /// How long an instance may trust a token's record it has read: SQLite (one process owns
-    /// the file) re-reads it on every request; on PostgreSQL, where a round trip per request
-    /// would be the largest part of a lookup's cost, once a second, so a revocation made on
-    /// another instance or by the CLI holds within a second.
-    pub fn token_recheck(&self) -> Duration {
+    /// How long an instance may trust what it read of state that other processes change
+    /// (a token's record, a tenant's custom fields): SQLite (one process owns the file)
+    /// reads it again on every request; on PostgreSQL, where a round trip per request would
+    /// be the largest part of a lookup's cost, once a second, so a revocation or a new field
+    /// made on another instance or by the CLI holds within a second.
+    pub fn recheck_interval(&self) -> Duration {
         match self.url {
             DbUrl::Sqlite(_) => Duration::ZERO,
             DbUrl::Postgres(_) => Duration::from_secs(1),
