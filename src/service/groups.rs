@@ -28,6 +28,9 @@ fn member_refs_of(resource: &Value) -> Vec<MemberRef> {
     resource.get("members").map(member_refs).unwrap_or_default()
 }
 
+/// Members up to which each is looked up by its own kept statement rather than in lists.
+const FEW_MEMBERS: usize = 8;
+
 /// Resolve members to rows of this tenant: each must be a live user or group. Duplicate
 /// ids collapse into one row (the last display given wins).
 fn resolve_members(conn: &mut DbConn, tenant_id: &str, group_id: &str, refs: &[MemberRef]) -> Result<Vec<MemberRow>, ScimError> {
@@ -51,12 +54,22 @@ fn resolve_members(conn: &mut DbConn, tenant_id: &str, group_id: &str, refs: &[M
     }
     let ids: Vec<String> = unique.iter().map(|r| r.id.clone()).collect();
     let mut kinds: HashMap<String, &'static str> = HashMap::new();
-    for chunk in ids.chunks(500) {
-        for id in user_store::existing_user_ids(conn, tenant_id, chunk)? {
-            kinds.insert(id, "User");
+    if ids.len() <= FEW_MEMBERS {
+        for id in &ids {
+            match group_store::member_kind(conn, tenant_id, id)?.as_deref() {
+                Some("Group") => kinds.insert(id.clone(), "Group"),
+                Some(_) => kinds.insert(id.clone(), "User"),
+                None => None,
+            };
         }
-        for id in group_store::existing_group_ids(conn, tenant_id, chunk)? {
-            kinds.insert(id, "Group");
+    } else {
+        for chunk in ids.chunks(500) {
+            for id in user_store::existing_user_ids(conn, tenant_id, chunk)? {
+                kinds.insert(id, "User");
+            }
+            for id in group_store::existing_group_ids(conn, tenant_id, chunk)? {
+                kinds.insert(id, "Group");
+            }
         }
     }
     let unknown: Vec<&str> = ids.iter().filter(|id| !kinds.contains_key(*id)).map(String::as_str).take(10).collect();

@@ -116,6 +116,24 @@ pub fn existing_group_ids(conn: &mut DbConn, tenant_id: &str, ids: &[String]) ->
     Ok(rows.into_iter().filter(|(_, t, d)| t == tenant_id && d.is_none()).map(|(id, _, _)| id).collect())
 }
 
+/// What `id` is in the tenant: `"User"` or `"Group"` when it is a live one, else None. One
+/// kept statement: a membership PATCH usually names one member, and the lists by id
+/// (`existing_user_ids`, `existing_group_ids`) are parsed again at every run on SQLite.
+pub fn member_kind(conn: &mut DbConn, tenant_id: &str, id: &str) -> Result<Option<String>, StoreError> {
+    #[derive(QueryableByName)]
+    struct Kind {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        kind: String,
+    }
+    let kinds: Vec<Kind> = Sql::new(
+        "SELECT 'User' AS kind FROM users WHERE id = ? AND tenant_id = ? AND deleted_at IS NULL \
+         UNION ALL SELECT 'Group' AS kind FROM groups WHERE id = ? AND tenant_id = ? AND deleted_at IS NULL",
+        vec![Arg::Text(id), Arg::Text(tenant_id), Arg::Text(id), Arg::Text(tenant_id)],
+    )
+    .load(conn)?;
+    Ok(kinds.into_iter().next().map(|k| k.kind))
+}
+
 /// Members of groups, in a stable order.
 pub fn members_of(conn: &mut DbConn, group_ids: &[String]) -> Result<Vec<MemberRow>, StoreError> {
     Ok(group_members::table
