@@ -408,11 +408,18 @@ pub fn apply_group_patch(
     Ok((Value::Object(doc), changes))
 }
 
+/// Members a PATCH adds and member ids it removes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MembershipDelta {
+    pub add: Vec<MemberRef>,
+    pub remove: Vec<String>,
+}
+
 /// The member ids a PATCH adds and removes when that is all it does (every operation has
 /// the path `members` or `members[value eq "…"]`, and none removes or replaces the whole
 /// list): such a PATCH needs neither the group's resource nor its member list. None
 /// otherwise; the caller then applies the PATCH in full.
-pub fn membership_only(ops: &[PatchOperation], schemas: &Schemas) -> Result<Option<(Vec<MemberRef>, Vec<String>)>, ScimError> {
+pub fn membership_only(ops: &[PatchOperation], schemas: &Schemas) -> Result<Option<MembershipDelta>, ScimError> {
     let patcher = Patcher {
         schemas,
         kind: ResourceKind::Group,
@@ -438,7 +445,7 @@ pub fn membership_only(ops: &[PatchOperation], schemas: &Schemas) -> Result<Opti
     if add.iter().any(|a| remove.contains(&a.id)) {
         return Ok(None);
     }
-    Ok(Some((add, remove)))
+    Ok(Some(MembershipDelta { add, remove }))
 }
 
 fn resource_object(resource: &Value) -> Result<Map<String, Value>, ScimError> {

@@ -316,8 +316,8 @@ pub async fn patch_group(state: &AppState, caller: &Caller, id: &str, body: Valu
     }
     let ops = parse_patch_request(&body)?;
     if answer == PatchAnswer::Version && if_match.is_none() {
-        if let Some((add, remove)) = membership_only(&ops, &state.schemas)? {
-            let version = patch_membership(state, caller, id, add, remove).await?;
+        if let Some(delta) = membership_only(&ops, &state.schemas)? {
+            let version = patch_membership(state, caller, id, delta.add, delta.remove).await?;
             return Ok(Patched { version, group: None });
         }
     }

@@ -130,12 +130,15 @@ impl TenantCache {
     }
 }
 
+/// A tenant's custom fields and when they were read.
+type FieldsRead = (std::time::Instant, std::sync::Arc<Vec<CustomField>>);
+
 /// Tenants' custom fields as last read, by tenant id: on PostgreSQL every user write needed a
 /// round trip for them. Trusted for [`crate::store::Store::recheck_interval`] (never on
 /// SQLite); a field added through this instance is seen at once.
 #[derive(Debug, Default)]
 pub struct CustomFieldCache {
-    by_tenant: std::sync::RwLock<std::collections::HashMap<String, (std::time::Instant, std::sync::Arc<Vec<CustomField>>)>>,
+    by_tenant: std::sync::RwLock<std::collections::HashMap<String, FieldsRead>>,
 }
 
 impl CustomFieldCache {
