@@ -10,6 +10,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 
+use crate::store::recent::Recent;
 use crate::store::tenants::Tenant;
 use crate::store::tokens::{self as token_store, SigningKey, TokenRecord};
 use crate::store::{now_millis, DbConn, Store, StoreError};
@@ -65,7 +66,7 @@ pub struct TokenKeys {
     /// token for hours, and its HMAC, base64 and JSON need not be redone per request.
     verified: RwLock<HashMap<String, Claims>>,
     /// Token records read recently, by jti, with when they were read (see `Store::recheck_interval`).
-    records: RwLock<HashMap<String, (TokenRecord, std::time::Instant)>>,
+    records: Recent<TokenRecord>,
 }
 
 /// Most verified tokens remembered (then the memory starts over).
@@ -85,7 +86,7 @@ impl TokenKeys {
             current: RwLock::new(None),
             touched: RwLock::new(HashMap::new()),
             verified: RwLock::new(HashMap::new()),
-            records: RwLock::new(HashMap::new()),
+            records: Recent::new(MAX_VERIFIED),
         }
     }
 
@@ -234,20 +235,13 @@ impl TokenKeys {
         let jti = claims.jti;
         let now = now_millis();
         let recheck = store.recheck_interval();
-        let recent = (!recheck.is_zero())
-            .then(|| read(&self.records).get(&jti).filter(|(_, at)| at.elapsed() < recheck).map(|(r, _)| r.clone()))
-            .flatten();
-        let record = match recent {
+        let record = match self.records.get(&jti, recheck) {
             Some(record) => Some(record),
             None => {
                 let jti2 = jti.clone();
                 let record = store.lookup(move |conn| token_store::find_token(conn, &jti2)).await?;
-                if let (Some(r), false) = (&record, recheck.is_zero()) {
-                    let mut records = write(&self.records);
-                    if records.len() >= MAX_VERIFIED {
-                        records.clear();
-                    }
-                    records.insert(jti.clone(), (r.clone(), std::time::Instant::now()));
+                if let Some(r) = &record {
+                    self.records.put(&jti, r.clone(), recheck);
                 }
                 record
             }
@@ -259,7 +253,7 @@ impl TokenKeys {
 
     /// Forget what this instance remembers of a token (it was just revoked here).
     pub fn forget(&self, jti: &str) {
-        write(&self.records).remove(jti);
+        self.records.forget(jti);
     }
 
     /// Record the token's use, at most once a minute per token (so reads stay reads).

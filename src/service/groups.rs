@@ -56,11 +56,9 @@ fn resolve_members(conn: &mut DbConn, tenant_id: &str, group_id: &str, refs: &[M
     let mut kinds: HashMap<String, &'static str> = HashMap::new();
     if ids.len() <= FEW_MEMBERS {
         for id in &ids {
-            match group_store::member_kind(conn, tenant_id, id)?.as_deref() {
-                Some("Group") => kinds.insert(id.clone(), "Group"),
-                Some(_) => kinds.insert(id.clone(), "User"),
-                None => None,
-            };
+            if let Some(kind) = group_store::member_kind(conn, tenant_id, id)? {
+                kinds.insert(id.clone(), kind);
+            }
         }
     } else {
         for chunk in ids.chunks(500) {
@@ -338,7 +336,7 @@ pub async fn patch_group(state: &AppState, caller: &Caller, id: &str, body: Valu
             let member_changes = apply_member_changes(conn, &caller2.tenant.id, &old.id, &changes)?;
             let row = if resource != current || member_changes > 0 {
                 let row = store_group_change(conn, &old, &resource)?;
-                log_event(conn, &caller2, "updated", &row.id, &format!("group {} patched", row.display_name))?;
+                log_event(conn, &caller2, "updated", &row.id, &group_store::patched_detail(&row.display_name))?;
                 row
             } else {
                 old

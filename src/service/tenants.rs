@@ -6,6 +6,7 @@ use crate::scim::schema::{CustomField, FieldType};
 use crate::store::fields::CustomFieldRow;
 use crate::store::tenants::{self as tenant_store, Tenant};
 use crate::store::tokens::{self as token_store, TokenRecord};
+use crate::store::recent::Recent;
 use crate::store::{fields, DbConn};
 use crate::auth::tokens::TokenKeys;
 
@@ -130,44 +131,35 @@ impl TenantCache {
     }
 }
 
-/// A tenant's custom fields and when they were read.
-type FieldsRead = (std::time::Instant, std::sync::Arc<Vec<CustomField>>);
-
 /// Tenants' custom fields as last read, by tenant id: on PostgreSQL every user write needed a
 /// round trip for them. Trusted for [`crate::store::Store::recheck_interval`] (never on
 /// SQLite); a field added through this instance is seen at once.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct CustomFieldCache {
-    by_tenant: std::sync::RwLock<std::collections::HashMap<String, FieldsRead>>,
+    by_tenant: Recent<std::sync::Arc<Vec<CustomField>>>,
+}
+
+impl Default for CustomFieldCache {
+    fn default() -> Self {
+        CustomFieldCache { by_tenant: Recent::new(100_000) }
+    }
 }
 
 impl CustomFieldCache {
     /// The tenant's custom fields, from memory while recent enough, else from the database.
     pub async fn get(&self, store: &crate::store::Store, tenant_id: &str) -> Result<std::sync::Arc<Vec<CustomField>>, ScimError> {
         let max_age = store.recheck_interval();
-        if !max_age.is_zero() {
-            let map = self.by_tenant.read().unwrap_or_else(|p| p.into_inner());
-            if let Some((_, fields)) = map.get(tenant_id).filter(|(at, _)| at.elapsed() < max_age) {
-                return Ok(std::sync::Arc::clone(fields));
-            }
+        if let Some(fields) = self.by_tenant.get(tenant_id, max_age) {
+            return Ok(fields);
         }
         let wanted = tenant_id.to_string();
-        let fields = store
-            .lookup(move |conn| custom_fields_of(conn, &wanted))
-            .await?;
-        let fields = std::sync::Arc::new(fields);
-        if !max_age.is_zero() {
-            let mut map = self.by_tenant.write().unwrap_or_else(|p| p.into_inner());
-            if map.len() >= 100_000 {
-                map.clear();
-            }
-            map.insert(tenant_id.to_string(), (std::time::Instant::now(), std::sync::Arc::clone(&fields)));
-        }
+        let fields = std::sync::Arc::new(store.lookup(move |conn| custom_fields_of(conn, &wanted)).await?);
+        self.by_tenant.put(tenant_id, std::sync::Arc::clone(&fields), max_age);
         Ok(fields)
     }
 
     /// Read the tenant's fields again at its next write (a field was added here).
     pub fn forget(&self, tenant_id: &str) {
-        self.by_tenant.write().unwrap_or_else(|p| p.into_inner()).remove(tenant_id);
+        self.by_tenant.forget(tenant_id);
     }
 }

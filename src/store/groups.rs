@@ -119,7 +119,7 @@ pub fn existing_group_ids(conn: &mut DbConn, tenant_id: &str, ids: &[String]) ->
 /// What `id` is in the tenant: `"User"` or `"Group"` when it is a live one, else None. One
 /// kept statement: a membership PATCH usually names one member, and the lists by id
 /// (`existing_user_ids`, `existing_group_ids`) are parsed again at every run on SQLite.
-pub fn member_kind(conn: &mut DbConn, tenant_id: &str, id: &str) -> Result<Option<String>, StoreError> {
+pub fn member_kind(conn: &mut DbConn, tenant_id: &str, id: &str) -> Result<Option<&'static str>, StoreError> {
     #[derive(QueryableByName)]
     struct Kind {
         #[diesel(sql_type = diesel::sql_types::Text)]
@@ -131,7 +131,7 @@ pub fn member_kind(conn: &mut DbConn, tenant_id: &str, id: &str) -> Result<Optio
         vec![Arg::Text(id), Arg::Text(tenant_id), Arg::Text(id), Arg::Text(tenant_id)],
     )
     .load(conn)?;
-    Ok(kinds.into_iter().next().map(|k| k.kind))
+    Ok(kinds.first().map(|k| if k.kind == "Group" { "Group" } else { "User" }))
 }
 
 /// Members of groups, in a stable order.
@@ -205,6 +205,12 @@ pub fn remove_members(conn: &mut DbConn, group_id: &str, member_ids: &[String]) 
         .execute(conn)?;
     }
     Ok(())
+}
+
+/// The log detail of a changed group (also written in SQL by [`change_membership`]'s one
+/// statement: `'group ' || display_name || ' patched'`).
+pub fn patched_detail(display_name: &str) -> String {
+    format!("group {display_name} patched")
 }
 
 /// Members (added plus removed) up to which a membership change on PostgreSQL is one
@@ -281,7 +287,7 @@ pub fn change_membership(
     for id in remove {
         Sql::new("DELETE FROM group_members WHERE group_id = ? AND member_id = ?", vec![Arg::Text(group_id), Arg::Text(id)]).run(conn)?;
     }
-    let detail = format!("group {} patched", group.display_name);
+    let detail = patched_detail(&group.display_name);
     super::events::insert_event(conn, &NewEvent { detail: &detail, ..event.clone() })?;
     Ok(Some(group.version))
 }

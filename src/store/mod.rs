@@ -62,6 +62,7 @@ pub mod events;
 pub mod fields;
 pub mod groups;
 pub mod prepared;
+pub mod recent;
 pub mod schema;
 pub mod sessions;
 pub mod tenants;

@@ -39,15 +39,6 @@ impl<'a> Sql<'a> {
         Sql { text: text.into(), args }
     }
 
-    /// Run it on PostgreSQL and read the rows it returns.
-    pub fn load_pg<T>(self, conn: &mut diesel::PgConnection) -> Result<Vec<T>, StoreError>
-    where
-        T: diesel::deserialize::QueryableByName<Pg> + 'static,
-    {
-        self.check()?;
-        Ok(RunQueryDsl::load(self, conn)?)
-    }
-
     /// Run it and read the rows it returns (a SELECT, or a write with RETURNING).
     pub fn load<T>(self, conn: &mut DbConn) -> Result<Vec<T>, StoreError>
     where

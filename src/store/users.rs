@@ -278,15 +278,15 @@ fn insert_emails(conn: &mut DbConn, emails: &[EmailRow]) -> Result<(), StoreErro
 
 /// Insert a user and its emails.
 pub fn insert_user(conn: &mut DbConn, row: &UserRow, emails: &[EmailRow]) -> Result<(), StoreError> {
-    Sql::new(INSERT_USER_COLUMNS, user_args(row)).run(conn)?;
+    Sql::new(INSERT_USER, user_args(row)).run(conn)?;
     insert_emails(conn, emails)
 }
 
-const INSERT_USER_COLUMNS: &str = "INSERT INTO users (user_name, user_name_lower, external_id, identity_mail, \
+const INSERT_USER: &str = "INSERT INTO users (user_name, user_name_lower, external_id, identity_mail, \
     display_name_lower, active, resource, version, updated_at, deactivated_at, id, tenant_id, created_at, deleted_at) \
     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 
-/// The bind values of a new user row, in the order of [`INSERT_USER_COLUMNS`].
+/// The bind values of a new user row, in the order of [`INSERT_USER`].
 fn user_args(row: &UserRow) -> Vec<Arg<'_>> {
     vec![
         Arg::Text(&row.user_name),
@@ -314,7 +314,7 @@ pub fn insert_user_logged(conn: &mut DbConn, row: &UserRow, emails: &[EmailRow],
         insert_user(conn, row, emails)?;
         return super::events::insert_event(conn, event);
     }
-    let mut text = format!("WITH u AS ({INSERT_USER_COLUMNS} RETURNING id)");
+    let mut text = format!("WITH u AS ({INSERT_USER} RETURNING id)");
     let mut args = user_args(row);
     if !emails.is_empty() {
         text.push_str(&format!(", e AS (INSERT INTO {EMAIL_COLUMNS} VALUES "));
@@ -477,18 +477,18 @@ pub fn purge_user_tombstones(conn: &mut DbConn, before: i64) -> Result<usize, St
 fn point_query(conn: &mut DbConn, tenant_id: &str, p: &UserPredicate) -> Result<Option<Vec<UserRow>>, StoreError> {
     use UserPredicate as P;
     let limit = i64::try_from(MAX_RESOLVED_IDS).unwrap_or(i64::MAX);
-    let rows: Vec<UserRow> = match (p, &mut *conn) {
+    let rows: Vec<UserRow> = match p {
         // On PostgreSQL the ids are gathered first (an InitPlan) and users read by primary
         // key: a join left to a planner without statistics (a table that just grew) can
         // choose to scan the tenant's users, as measured: 1,000 µs a match instead of 70.
-        (P::Email { email_type, op: StrOp::Eq, value }, DbConn::Postgres(pg)) => {
+        P::Email { email_type, op: StrOp::Eq, value } if matches!(conn, DbConn::Postgres(_)) => {
             let email_type = email_type.as_deref();
             let rows: Vec<UserRow> = Sql::new(
                 "SELECT * FROM users WHERE id = ANY(ARRAY(SELECT user_id FROM user_emails \
                  WHERE tenant_id = ? AND value_lower = ? AND (? IS NULL OR email_type = ?) LIMIT ?))",
                 vec![Arg::Text(tenant_id), Arg::Text(value), Arg::OptText(email_type), Arg::OptText(email_type), Arg::BigInt(limit)],
             )
-            .load_pg(pg)?;
+            .load(conn)?;
             rows.into_iter().filter(|r| r.is_live_in(tenant_id)).collect()
         }
         _ => return point_query_dsl(conn, tenant_id, p, limit),
