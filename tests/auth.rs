@@ -114,8 +114,7 @@ async fn revoked_token_is_refused(backend: Backend) {
         .write_blocking(|conn| scimd::service::tenants::revoke_token(conn, &first_jti, None))
         .unwrap();
     // Revoked in the database behind this instance's back (as the CLI or another instance
-    // does): SQLite refuses it at once, PostgreSQL within a second (records are re-read
-    // once a second there).
+    // does): refused within a second (records are re-read once a second).
     let refused_by = std::time::Instant::now() + app.state.store.recheck_interval();
     loop {
         let url = format!("{}/Users?filter=userName+eq+%22x%22", app.tenant_url("acme"));

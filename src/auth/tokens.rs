@@ -218,8 +218,8 @@ impl TokenKeys {
     }
 
     /// Full check of a bearer token for a tenant: signature, expiry, and a live `tokens`
-    /// row of that tenant, re-read as often as [`Store::recheck_interval`] says (every request
-    /// on SQLite) so that a revocation holds. Returns the token's jti.
+    /// row of that tenant, re-read as often as [`Store::recheck_interval`] says so that a
+    /// revocation holds. Returns the token's jti.
     pub async fn authenticate(self: &Arc<Self>, store: &Store, jwt: &str, tenant: &Tenant) -> Result<String, TokenError> {
         let claims = match self.decode(jwt) {
             Err(TokenError::UnknownKey) => {

@@ -131,9 +131,9 @@ impl TenantCache {
     }
 }
 
-/// Tenants' custom fields as last read, by tenant id: on PostgreSQL every user write needed a
-/// round trip for them. Trusted for [`crate::store::Store::recheck_interval`] (never on
-/// SQLite); a field added through this instance is seen at once.
+/// Tenants' custom fields as last read, by tenant id, so that a user write does not read
+/// them again. Trusted for [`crate::store::Store::recheck_interval`]; a field added through
+/// this instance is seen at once.
 #[derive(Debug)]
 pub struct CustomFieldCache {
     by_tenant: Recent<std::sync::Arc<Vec<CustomField>>>,

@@ -1,6 +1,6 @@
 //! Values read from the database that an instance may trust for a while: state that other
 //! processes change (a token's record, a tenant's custom fields), kept for
-//! [`super::Store::recheck_interval`] so that PostgreSQL is not asked at every request.
+//! [`super::Store::recheck_interval`] so that the database is not asked at every request.
 
 use std::collections::HashMap;
 use std::sync::RwLock;
