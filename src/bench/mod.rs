@@ -287,7 +287,7 @@ fn preload(state: &AppState, slug: &str, n: usize) -> Result<(), String> {
                         "emails": [{"primary": true, "type": "work", "value": m}]
                     });
                     let index = index_user(&resource)?;
-                    let row = new_row(uuid::Uuid::new_v4().to_string(), &tenant_id, &resource, &index, now)?;
+                    let row = new_row(crate::service::new_resource_id(), &tenant_id, &resource, &index, now)?;
                     insert_user(conn, &row, &email_rows(&row.id, &tenant_id, &index))?;
                 }
                 Ok::<_, crate::scim::error::ScimError>(())

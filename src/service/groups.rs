@@ -183,7 +183,7 @@ pub async fn create_group(state: &AppState, caller: &Caller, body: Value) -> Res
         .write(move |conn| {
             let resource = schemas.validate_group(body)?;
             let display_name = display_name_of(&resource)?;
-            let id = uuid::Uuid::new_v4().to_string();
+            let id = super::new_resource_id();
             let members = resolve_members(conn, &caller2.tenant.id, &id, &member_refs_of(&resource))?;
             let resource = strip_members(resource);
             let now = now_millis();

@@ -208,7 +208,7 @@ pub async fn create_user(state: &AppState, caller: &Caller, body: Value) -> Resu
     let custom = custom_fields(state, &caller.tenant.id).await?;
     let resource = state.schemas.validate_user(body, &custom)?;
     let index = index_user(&resource)?;
-    let row = new_row(uuid::Uuid::new_v4().to_string(), &caller.tenant.id, &resource, &index, now_millis())?;
+    let row = new_row(super::new_resource_id(), &caller.tenant.id, &resource, &index, now_millis())?;
     let emails = email_rows(&row.id, &row.tenant_id, &index);
     let detail = format!("userName {} mail {}", index.user_name, index.identity_mail);
     let rendered = render_user(&row, &caller.base_url)?;
