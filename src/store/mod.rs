@@ -232,11 +232,14 @@ impl ManageConnection for DbManager {
                 // page faults again (measured: 20-25 % more server CPU per PATCH and match
                 // beside creates); reads through the page cache cost about as much when
                 // nothing is written, and matches at a million users stay within 1.1x of a
-                // small tenant's.
+                // small tenant's. A small page cache: a reader's cache is emptied at every read
+                // transaction that follows a commit, and emptying walks the cache's whole hash
+                // table, so under writes a large cache cost a reader more than it saved (the
+                // writer, whose cache its own commits keep, takes a large one).
                 conn.batch_execute(
                     "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; \
                      PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
-                     PRAGMA cache_size = -16000; PRAGMA temp_store = MEMORY; \
+                     PRAGMA cache_size = -2000; PRAGMA temp_store = MEMORY; \
                      PRAGMA mmap_size = 0;",
                 )
                 .map_err(r2d2::Error::QueryError)?;

@@ -67,8 +67,9 @@ pub(super) fn with_connection<R>(
         use diesel::connection::SimpleConnection;
         use diesel::r2d2::ManageConnection;
         let mut conn = manager.connect().map_err(|e| StoreError::Unavailable(e.to_string()))?;
-        // When the WAL starts over, its file is cut back to 32 MiB.
-        conn.batch_execute("PRAGMA journal_size_limit = 33554432")?;
+        // When the WAL starts over, its file is cut back to 32 MiB. The writer's page cache
+        // survives its own commits, so it is worth a large one (readers keep a small one).
+        conn.batch_execute("PRAGMA journal_size_limit = 33554432; PRAGMA cache_size = -16000")?;
         *guard = Some(conn);
     }
     match guard.as_mut() {
