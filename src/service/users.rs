@@ -15,7 +15,7 @@ use crate::scim::render::{resource_text, Json, Meta};
 use crate::scim::resource::sort_key;
 use crate::scim::schema::CustomField;
 use crate::store::events::{append_event, insert_event};
-use crate::store::users::{self as user_store, EmailRow, UserPredicate, UserRow, UserSort};
+use crate::store::users::{self as user_store, EmailKey, EmailRow, StrOp, UserPredicate, UserRow, UserSort};
 use crate::store::{now_millis, DbConn};
 
 /// The columns derived from a user resource: what SQL indexes and uniqueness work on.
@@ -429,9 +429,21 @@ pub async fn list_users(state: &AppState, caller: &Caller, params: ListParams) -
     // Both plans end with the page's rendered bodies (the scan already rendered them to filter).
     let (total, bodies): (i64, Vec<Json>) = match (plan, sql_sorted) {
         (Plan::Sql(pred), Some(sort)) => {
+            // Entra's match by mail, coalesced with other matches on PostgreSQL.
+            let matched = match (&pred, sort) {
+                (Some(UserPredicate::Email { email_type, op: StrOp::Eq, value }), None) => {
+                    let key = EmailKey { tenant_id: tenant_id.clone(), value: value.clone(), email_type: email_type.clone() };
+                    state.store.users_by_email(key).await?
+                }
+                _ => None,
+            };
             let point = pred.as_ref().is_some_and(UserPredicate::is_point);
             let query = move |conn: &mut DbConn| Ok::<_, ScimError>(user_store::query_users(conn, &tenant_id, pred.as_ref(), sort, start - 1, count)?);
-            let (total, rows) = if point { state.store.lookup(query).await? } else { state.store.read(query).await? };
+            let (total, rows) = match matched {
+                Some(rows) => user_store::page_in_memory(rows, start - 1, count),
+                None if point => state.store.lookup(query).await?,
+                None => state.store.read(query).await?,
+            };
             let bodies = rows.iter().map(|row| render_user(row, &caller.base_url).map(|r| r.body)).collect::<Result<_, _>>()?;
             (total, bodies)
         }

@@ -58,6 +58,7 @@ macro_rules! on_backend {
 }
 
 pub mod admins;
+pub mod coalesce;
 pub mod events;
 pub mod fields;
 pub mod groups;

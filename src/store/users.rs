@@ -475,25 +475,78 @@ pub fn purge_user_tombstones(conn: &mut DbConn, before: i64) -> Result<usize, St
 /// eq`, `emails.value eq`, `userName eq`, `externalId eq`), each in one statement whose
 /// prepared form the connection keeps: one round trip on PostgreSQL. None for other filters.
 fn point_query(conn: &mut DbConn, tenant_id: &str, p: &UserPredicate) -> Result<Option<Vec<UserRow>>, StoreError> {
-    use UserPredicate as P;
-    let limit = i64::try_from(MAX_RESOLVED_IDS).unwrap_or(i64::MAX);
-    let rows: Vec<UserRow> = match p {
-        // On PostgreSQL the ids are gathered first (an InitPlan) and users read by primary
-        // key: a join left to a planner without statistics (a table that just grew) can
-        // choose to scan the tenant's users, as measured: 1,000 µs a match instead of 70.
-        P::Email { email_type, op: StrOp::Eq, value } if matches!(conn, DbConn::Postgres(_)) => {
-            let email_type = email_type.as_deref();
-            let rows: Vec<UserRow> = Sql::new(
-                "SELECT * FROM users WHERE id = ANY(ARRAY(SELECT user_id FROM user_emails \
-                 WHERE tenant_id = ? AND value_lower = ? AND (? IS NULL OR email_type = ?) LIMIT ?))",
-                vec![Arg::Text(tenant_id), Arg::Text(value), Arg::OptText(email_type), Arg::OptText(email_type), Arg::BigInt(limit)],
-            )
-            .load(conn)?;
-            rows.into_iter().filter(|r| r.is_live_in(tenant_id)).collect()
+    match p {
+        UserPredicate::Email { email_type, op: StrOp::Eq, value } => {
+            let key = EmailKey { tenant_id: tenant_id.to_string(), value: value.clone(), email_type: email_type.clone() };
+            Ok(users_by_emails(conn, std::slice::from_ref(&key))?.pop().flatten())
         }
-        _ => return point_query_dsl(conn, tenant_id, p, limit),
-    };
-    Ok(finish_point_query(rows))
+        _ => point_query_dsl(conn, tenant_id, p, i64::try_from(MAX_RESOLVED_IDS).unwrap_or(i64::MAX)),
+    }
+}
+
+/// Entra's matching query by mail (`emails[type eq "work"].value eq "…"`, `emails.value eq`):
+/// the tenant's live users with this email, of this type if one is given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmailKey {
+    pub tenant_id: String,
+    /// Lower-cased, as stored.
+    pub value: String,
+    pub email_type: Option<String>,
+}
+
+/// A user row with the position of the key that found it.
+#[derive(QueryableByName)]
+struct KeyedUserRow {
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    k: i32,
+    #[diesel(embed)]
+    row: UserRow,
+}
+
+/// The users each key names, in creation order, one entry per key (None where more users
+/// share the email than a point query resolves: the caller takes the general path). On
+/// PostgreSQL every key goes in one statement (see `store::coalesce`).
+pub fn users_by_emails(conn: &mut DbConn, keys: &[EmailKey]) -> Result<Vec<Option<Vec<UserRow>>>, StoreError> {
+    let limit = i64::try_from(MAX_RESOLVED_IDS).unwrap_or(i64::MAX);
+    if !matches!(conn, DbConn::Postgres(_)) {
+        return keys
+            .iter()
+            .map(|k| {
+                let p = UserPredicate::Email { email_type: k.email_type.clone(), op: StrOp::Eq, value: k.value.clone() };
+                point_query_dsl(conn, &k.tenant_id, &p, limit)
+            })
+            .collect();
+    }
+    // Per key, the ids are gathered first (an InitPlan) and users read by primary key: a
+    // join left to a planner without statistics (a table that just grew) can choose to scan
+    // the tenant's users, as measured: 1,000 µs a match instead of 70. The text depends
+    // only on the number of keys, so each batch size is prepared once per connection.
+    let mut text = String::from("SELECT q.k, u.* FROM (VALUES ");
+    let mut args = Vec::with_capacity(keys.len() * 3 + 1);
+    for (i, key) in keys.iter().enumerate() {
+        if i > 0 {
+            text.push_str(", ");
+        }
+        text.push_str(&format!("({i}, ?, ?, ?)"));
+        args.extend([Arg::Text(&key.tenant_id), Arg::Text(&key.value), Arg::OptText(key.email_type.as_deref())]);
+    }
+    text.push_str(
+        ") AS q(k, tenant_id, value_lower, email_type) CROSS JOIN LATERAL (SELECT * FROM users \
+         WHERE id = ANY(ARRAY(SELECT e.user_id FROM user_emails e WHERE e.tenant_id = q.tenant_id \
+         AND e.value_lower = q.value_lower AND (q.email_type IS NULL OR e.email_type = q.email_type) LIMIT ?))) u",
+    );
+    args.push(Arg::BigInt(limit));
+    let found: Vec<KeyedUserRow> = Sql::new(text, args).load(conn)?;
+    let mut per_key: Vec<Vec<UserRow>> = vec![Vec::new(); keys.len()];
+    for KeyedUserRow { k, row } in found {
+        let slot = usize::try_from(k).ok().and_then(|k| Some((per_key.get_mut(k)?, keys.get(k)?)));
+        if let Some((rows, key)) = slot {
+            if row.is_live_in(&key.tenant_id) {
+                rows.push(row);
+            }
+        }
+    }
+    Ok(per_key.into_iter().map(finish_point_query).collect())
 }
 
 fn point_query_dsl(conn: &mut DbConn, tenant_id: &str, p: &UserPredicate, limit: i64) -> Result<Option<Vec<UserRow>>, StoreError> {
@@ -537,7 +590,7 @@ fn sort_by_creation(rows: &mut [UserRow]) {
 }
 
 /// A page of rows already in creation order: (total, the page).
-fn page_in_memory(rows: Vec<UserRow>, offset: i64, limit: i64) -> (i64, Vec<UserRow>) {
+pub fn page_in_memory(rows: Vec<UserRow>, offset: i64, limit: i64) -> (i64, Vec<UserRow>) {
     let total = i64::try_from(rows.len()).unwrap_or(i64::MAX);
     let skip = usize::try_from(offset.max(0)).unwrap_or(usize::MAX);
     let take = usize::try_from(limit.max(0)).unwrap_or(0);
