@@ -237,9 +237,92 @@ async fn bad_input_is_refused(backend: Backend) {
     assert_eq!(app.scim("GET", "/Users", None).await.body["totalResults"], 1);
 }
 
+/// Matches arriving together are answered each with its own tenant's user (on PostgreSQL a
+/// worker sends the matches it read together as one statement): by work mail, by any mail,
+/// none for another type, a deleted user or an unknown mail.
+async fn concurrent_matches_get_their_own_users(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let globex = app.add_tenant("globex");
+    let globex_users = format!("{}/Users", app.tenant_url("globex"));
+    let mut ids = Vec::new();
+    for i in 0..12 {
+        let mail = format!("u{i}@contoso.com");
+        let acme_id = app.create_user(&mail, &mail).await;
+        let r = app.send("POST", &globex_users, Some(&globex), Some(&user_body(&mail, &mail))).await.expect(201);
+        ids.push((acme_id, r.body["id"].as_str().unwrap().to_string()));
+    }
+    let mut home = user_body("home@contoso.com", "home@contoso.com");
+    home["emails"][0]["type"] = json!("home");
+    let home_id = app.scim("POST", "/Users", Some(home)).await.expect(201).body["id"].as_str().unwrap().to_string();
+    let gone = app.create_user("gone@contoso.com", "gone@contoso.com").await;
+    app.scim("DELETE", &format!("/Users/{gone}"), None).await.expect(204);
+
+    // The statement for several keys, straight from the store.
+    let tenant_id = |slug: &'static str| {
+        app.state.store.read_blocking(move |conn| scimd::service::tenants::tenant_by_slug(conn, slug)).unwrap().id
+    };
+    let (acme_tenant, globex_tenant) = (tenant_id("acme"), tenant_id("globex"));
+    let key = |tenant: &str, value: &str, email_type: Option<&str>| scimd::store::users::EmailKey {
+        tenant_id: tenant.to_string(),
+        value: value.to_string(),
+        email_type: email_type.map(str::to_string),
+    };
+    let keys = vec![
+        key(&acme_tenant, "u0@contoso.com", Some("work")),
+        key(&globex_tenant, "u0@contoso.com", Some("work")),
+        key(&acme_tenant, "nobody@contoso.com", None),
+        key(&acme_tenant, "home@contoso.com", Some("work")),
+        key(&acme_tenant, "home@contoso.com", None),
+        key(&acme_tenant, "gone@contoso.com", None),
+        key(&globex_tenant, "u5@contoso.com", None),
+    ];
+    let found = app
+        .state
+        .store
+        .read_blocking(move |conn| scimd::store::users::users_by_emails(conn, &keys))
+        .unwrap();
+    let found: Vec<Vec<String>> = found.into_iter().map(|rows| rows.unwrap().into_iter().map(|r| r.id).collect()).collect();
+    let no_ids: Vec<String> = Vec::new();
+    assert_eq!(found, vec![vec![ids[0].0.clone()], vec![ids[0].1.clone()], no_ids.clone(), no_ids.clone(), vec![home_id.clone()], no_ids, vec![ids[5].1.clone()]]);
+
+    // Over HTTP, all at once, on both tenants.
+    let mut requests = Vec::new();
+    for (i, (acme_id, globex_id)) in ids.iter().enumerate() {
+        for (token, tenant, id) in [(&app.token, "acme", acme_id), (&globex, "globex", globex_id)] {
+            for filter in [format!("emails[type eq \"work\"].value eq \"U{i}@Contoso.com\""), format!("emails.value eq \"u{i}@contoso.com\"")] {
+                let url = format!("{}/Users?{}", app.tenant_url(tenant), serde_urlencoded::to_string([("filter", filter.as_str())]).unwrap());
+                requests.push((url, token.clone(), Some(id.clone())));
+            }
+        }
+        let url = format!("{}/Users?{}", app.tenant_url("acme"), serde_urlencoded::to_string([("filter", format!("emails.value eq \"nobody{i}@contoso.com\""))]).unwrap());
+        requests.push((url, app.token.clone(), None));
+    }
+    for (url, token, id) in [
+        ("emails[type eq \"work\"].value eq \"home@contoso.com\"", &app.token, None),
+        ("emails[type eq \"home\"].value eq \"home@contoso.com\"", &app.token, Some(home_id.clone())),
+        ("emails.value eq \"gone@contoso.com\"", &app.token, None),
+        ("emails.value eq \"home@contoso.com\"", &globex, None),
+    ] {
+        let url = format!("{}/Users?{}", app.tenant_url(if token == &globex { "globex" } else { "acme" }), serde_urlencoded::to_string([("filter", url)]).unwrap());
+        requests.push((url, token.clone(), id));
+    }
+    let replies = futures_util::future::join_all(requests.iter().map(|(url, token, _)| app.send("GET", url, Some(token), None))).await;
+    for ((url, _, id), reply) in requests.iter().zip(replies) {
+        let reply = reply.expect(200);
+        match id {
+            Some(id) => {
+                assert_eq!(reply.body["totalResults"], 1, "{url}: {}", reply.body);
+                assert_eq!(reply.body["Resources"][0]["id"], json!(id), "{url}");
+            }
+            None => assert_eq!(reply.body["totalResults"], 0, "{url}: {}", reply.body),
+        }
+    }
+}
+
 backend_tests!(
     create_and_get_user,
     matching_filters,
+    concurrent_matches_get_their_own_users,
     paging_and_projection,
     replace_user,
     patch_user,
