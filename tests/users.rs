@@ -284,6 +284,17 @@ async fn concurrent_matches_get_their_own_users(backend: Backend) {
     let found: Vec<Vec<String>> = found.into_iter().map(|rows| rows.unwrap().into_iter().map(|r| r.id).collect()).collect();
     let no_ids: Vec<String> = Vec::new();
     assert_eq!(found, vec![vec![ids[0].0.clone()], vec![ids[0].1.clone()], no_ids.clone(), no_ids.clone(), vec![home_id.clone()], no_ids, vec![ids[5].1.clone()]]);
+    let by_id = |tenant: &str, id: &str| scimd::store::users::UserKey { tenant_id: tenant.to_string(), id: id.to_string() };
+    let keys = vec![
+        by_id(&acme_tenant, &ids[3].0),
+        by_id(&acme_tenant, &ids[3].1),
+        by_id(&globex_tenant, &ids[3].1),
+        by_id(&acme_tenant, &gone),
+        by_id(&acme_tenant, "00000000-0000-0000-0000-000000000000"),
+    ];
+    let found = app.state.store.read_blocking(move |conn| scimd::store::users::users_by_ids(conn, &keys)).unwrap();
+    let found: Vec<Option<String>> = found.into_iter().map(|row| row.map(|r| r.id)).collect();
+    assert_eq!(found, vec![Some(ids[3].0.clone()), None, Some(ids[3].1.clone()), None, None]);
 
     // Over HTTP, all at once, on both tenants.
     let mut requests = Vec::new();
@@ -315,6 +326,23 @@ async fn concurrent_matches_get_their_own_users(backend: Backend) {
                 assert_eq!(reply.body["Resources"][0]["id"], json!(id), "{url}");
             }
             None => assert_eq!(reply.body["totalResults"], 0, "{url}: {}", reply.body),
+        }
+    }
+
+    // Reads by id, all at once: each its own user; another tenant's id or a deleted user is 404.
+    let mut reads = Vec::new();
+    for (acme_id, globex_id) in &ids {
+        reads.push((app.tenant_url("acme"), app.token.clone(), acme_id.clone(), 200));
+        reads.push((app.tenant_url("globex"), globex.clone(), globex_id.clone(), 200));
+        reads.push((app.tenant_url("acme"), app.token.clone(), globex_id.clone(), 404));
+    }
+    reads.push((app.tenant_url("acme"), app.token.clone(), gone.clone(), 404));
+    let urls: Vec<String> = reads.iter().map(|(base, _, id, _)| format!("{base}/Users/{id}")).collect();
+    let replies = futures_util::future::join_all(reads.iter().zip(&urls).map(|((_, token, _, _), url)| app.send("GET", url, Some(token), None))).await;
+    for ((base, _, id, status), reply) in reads.iter().zip(replies) {
+        assert_eq!(reply.status.as_u16(), *status, "{base}/Users/{id}: {}", reply.body);
+        if *status == 200 {
+            assert_eq!(reply.body["id"], json!(id));
         }
     }
 }

@@ -15,7 +15,8 @@ use crate::scim::render::{resource_text, Json, Meta};
 use crate::scim::resource::sort_key;
 use crate::scim::schema::CustomField;
 use crate::store::events::{append_event, insert_event};
-use crate::store::users::{self as user_store, EmailKey, EmailRow, StrOp, UserPredicate, UserRow, UserSort};
+use crate::store::coalesce::{UserById, UsersByEmail};
+use crate::store::users::{self as user_store, EmailKey, EmailRow, StrOp, UserKey, UserPredicate, UserRow, UserSort};
 use crate::store::{now_millis, DbConn};
 
 /// The columns derived from a user resource: what SQL indexes and uniqueness work on.
@@ -238,7 +239,7 @@ async fn current_user(state: &AppState, caller: &Caller, id: &str) -> Result<Use
     let id_owned = id.to_string();
     state
         .store
-        .lookup(move |conn| Ok::<_, ScimError>(user_store::get_user(conn, &tenant_id, &id_owned)?))
+        .coalesced::<UserById>(UserKey { tenant_id, id: id_owned })
         .await?
         .ok_or_else(|| not_found(id))
 }
@@ -433,7 +434,7 @@ pub async fn list_users(state: &AppState, caller: &Caller, params: ListParams) -
             let matched = match (&pred, sort) {
                 (Some(UserPredicate::Email { email_type, op: StrOp::Eq, value }), None) => {
                     let key = EmailKey { tenant_id: tenant_id.clone(), value: value.clone(), email_type: email_type.clone() };
-                    state.store.users_by_email(key).await?
+                    state.store.coalesced::<UsersByEmail>(key).await?
                 }
                 _ => None,
             };
