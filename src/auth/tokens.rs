@@ -234,14 +234,13 @@ impl TokenKeys {
         }
         let jti = claims.jti;
         let now = now_millis();
-        let recheck = store.recheck_interval();
-        let record = match self.records.get(&jti, recheck) {
+        let record = match self.records.get(&jti, store.recheck_interval()) {
             Some(record) => Some(record),
             None => {
                 let jti2 = jti.clone();
                 let record = store.lookup(move |conn| token_store::find_token(conn, &jti2)).await?;
                 if let Some(r) = &record {
-                    self.records.put(&jti, r.clone(), recheck);
+                    self.records.put(&jti, r.clone());
                 }
                 record
             }

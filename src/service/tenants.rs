@@ -148,13 +148,12 @@ impl Default for CustomFieldCache {
 impl CustomFieldCache {
     /// The tenant's custom fields, from memory while recent enough, else from the database.
     pub async fn get(&self, store: &crate::store::Store, tenant_id: &str) -> Result<std::sync::Arc<Vec<CustomField>>, ScimError> {
-        let max_age = store.recheck_interval();
-        if let Some(fields) = self.by_tenant.get(tenant_id, max_age) {
+        if let Some(fields) = self.by_tenant.get(tenant_id, store.recheck_interval()) {
             return Ok(fields);
         }
         let wanted = tenant_id.to_string();
         let fields = std::sync::Arc::new(store.lookup(move |conn| custom_fields_of(conn, &wanted)).await?);
-        self.by_tenant.put(tenant_id, std::sync::Arc::clone(&fields), max_age);
+        self.by_tenant.put(tenant_id, std::sync::Arc::clone(&fields));
         Ok(fields)
     }
 

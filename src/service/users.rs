@@ -152,7 +152,7 @@ fn action_for(before_active: Option<bool>, after_active: bool) -> &'static str {
     }
 }
 
-/// A log entry of a user, made now by the caller's token.
+/// Log a change of a user, made now by the caller's token.
 fn log_event(conn: &mut DbConn, caller: &Caller, action: &str, id: &str, detail: &str) -> Result<(), ScimError> {
     Ok(insert_event(conn, &new_event(caller, "User", action, id, detail))?)
 }
@@ -197,7 +197,7 @@ pub fn new_row(id: String, tenant_id: &str, resource: &Value, index: &UserIndex,
     })
 }
 
-/// The tenant's custom fields (a short read, or remembered on PostgreSQL; the validation
+/// The tenant's custom fields (remembered for a second, else a short read; the validation
 /// that needs them runs outside the write transaction).
 async fn custom_fields(state: &AppState, tenant_id: &str) -> Result<Arc<Vec<CustomField>>, ScimError> {
     state.custom_fields.get(&state.store, tenant_id).await

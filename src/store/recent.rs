@@ -19,20 +19,14 @@ impl<V: Clone> Recent<V> {
         Recent { max, entries: RwLock::new(HashMap::new()) }
     }
 
-    /// The value of `key` if it was read less than `max_age` ago (never when `max_age` is zero).
+    /// The value of `key` if it was read less than `max_age` ago.
     pub fn get(&self, key: &str, max_age: Duration) -> Option<V> {
-        if max_age.is_zero() {
-            return None;
-        }
         let entries = self.entries.read().unwrap_or_else(|p| p.into_inner());
         entries.get(key).filter(|(_, at)| at.elapsed() < max_age).map(|(v, _)| v.clone())
     }
 
-    /// Remember `value` as read now, unless values are not to be trusted at all (`max_age` zero).
-    pub fn put(&self, key: &str, value: V, max_age: Duration) {
-        if max_age.is_zero() {
-            return;
-        }
+    /// Remember `value` as read now.
+    pub fn put(&self, key: &str, value: V) {
         let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
         if entries.len() >= self.max {
             entries.clear();

@@ -446,15 +446,9 @@ pub fn users_by_ids(conn: &mut DbConn, keys: &[UserKey]) -> Result<Vec<Option<Us
     }
     let text = format!("{} CROSS JOIN LATERAL (SELECT * FROM users WHERE id = q.id) u", keyed_values(keys.len(), "id"));
     let args = keys.iter().map(|k| Arg::Text(&k.id)).collect();
-    let mut per_key: Vec<Option<UserRow>> = vec![None; keys.len()];
-    for KeyedUserRow { k, row } in Sql::new(text, args).load::<KeyedUserRow>(conn)? {
-        if let Some((slot, key)) = keyed_slot(&mut per_key, keys, k) {
-            if row.is_live_in(&key.tenant_id) {
-                *slot = Some(row);
-            }
-        }
-    }
-    Ok(per_key)
+    let found = Sql::new(text, args).load(conn)?;
+    // An id is a primary key: at most one row per key.
+    Ok(live_rows_per_key(found, keys, |k| &k.tenant_id).into_iter().map(|mut rows| rows.pop()).collect())
 }
 
 /// `SELECT q.k, u.* FROM (VALUES (0, ?, …), (1, ?, …), …) AS q(k, columns…)`: one row of
@@ -467,10 +461,19 @@ fn keyed_values(n: usize, columns: &str) -> String {
     format!("SELECT q.k, u.* FROM (VALUES {}) AS q(k, {columns})", rows.join(", "))
 }
 
-/// The answer slot and key a keyed row belongs to.
-fn keyed_slot<'s, 'k, T, K>(slots: &'s mut [T], keys: &'k [K], k: i32) -> Option<(&'s mut T, &'k K)> {
-    let k = usize::try_from(k).ok()?;
-    Some((slots.get_mut(k)?, keys.get(k)?))
+/// The rows of a [`keyed_values`] statement by the key that found them, each kept only if it
+/// is a live user of that key's tenant.
+fn live_rows_per_key<K>(found: Vec<KeyedUserRow>, keys: &[K], tenant_of: impl Fn(&K) -> &str) -> Vec<Vec<UserRow>> {
+    let mut per_key: Vec<Vec<UserRow>> = vec![Vec::new(); keys.len()];
+    for KeyedUserRow { k, row } in found {
+        let Ok(k) = usize::try_from(k) else { continue };
+        if let (Some(rows), Some(key)) = (per_key.get_mut(k), keys.get(k)) {
+            if row.is_live_in(tenant_of(key)) {
+                rows.push(row);
+            }
+        }
+    }
+    per_key
 }
 
 /// Which of these ids are live users of the tenant.
@@ -518,7 +521,7 @@ pub fn purge_user_tombstones(conn: &mut DbConn, before: i64) -> Result<usize, St
 /// prepared form the connection keeps: one round trip on PostgreSQL. None for other filters.
 fn point_query(conn: &mut DbConn, tenant_id: &str, p: &UserPredicate) -> Result<Option<Vec<UserRow>>, StoreError> {
     match p {
-        UserPredicate::Email { email_type, op: StrOp::Eq, value } => {
+        UserPredicate::Email { email_type, op: StrOp::Eq, value } if matches!(conn, DbConn::Postgres(_)) => {
             let key = EmailKey { tenant_id: tenant_id.to_string(), value: value.clone(), email_type: email_type.clone() };
             Ok(users_by_emails(conn, std::slice::from_ref(&key))?.pop().flatten())
         }
@@ -573,16 +576,8 @@ pub fn users_by_emails(conn: &mut DbConn, keys: &[EmailKey]) -> Result<Vec<Optio
          AND (q.email_type IS NULL OR e.email_type = q.email_type) LIMIT ?))) u"
     );
     args.push(Arg::BigInt(limit));
-    let found: Vec<KeyedUserRow> = Sql::new(text, args).load(conn)?;
-    let mut per_key: Vec<Vec<UserRow>> = vec![Vec::new(); keys.len()];
-    for KeyedUserRow { k, row } in found {
-        if let Some((rows, key)) = keyed_slot(&mut per_key, keys, k) {
-            if row.is_live_in(&key.tenant_id) {
-                rows.push(row);
-            }
-        }
-    }
-    Ok(per_key.into_iter().map(finish_point_query).collect())
+    let found = Sql::new(text, args).load(conn)?;
+    Ok(live_rows_per_key(found, keys, |k| &k.tenant_id).into_iter().map(finish_point_query).collect())
 }
 
 fn point_query_dsl(conn: &mut DbConn, tenant_id: &str, p: &UserPredicate, limit: i64) -> Result<Option<Vec<UserRow>>, StoreError> {
