@@ -35,9 +35,9 @@ pub type WriterSlot = Arc<WriterShared>;
 #[derive(Default)]
 pub struct WriterShared {
     conn: Mutex<Option<DbConn>>,
-    /// Set by the checkpointer when the WAL should start over: the next write, once it has
-    /// committed, runs a RESTART checkpoint while it still holds the connection (the
-    /// checkpointer waiting for the lock starved behind back-to-back writes).
+    /// Set by the checkpointer when the WAL should start over: the writer runs a RESTART
+    /// checkpoint after its next batch (the checkpointer waiting for the lock starved behind
+    /// back-to-back writes).
     restart_wanted: AtomicBool,
 }
 
@@ -48,8 +48,20 @@ pub struct SqliteWriter {
     pub(super) slot: WriterSlot,
 }
 
-/// Take the writer connection, (re)connecting when it is missing or broken.
+/// Take the writer connection, (re)connecting when it is missing or broken, for a
+/// synchronous caller; then make the WAL start over if the checkpointer asked for it.
 pub(super) fn with_connection<R>(
+    slot: &WriterSlot,
+    manager: &DbManager,
+    f: impl FnOnce(&mut DbConn) -> R,
+) -> Result<R, StoreError> {
+    let done = with_writer_connection(slot, manager, f);
+    restart_wal_if_wanted(slot);
+    done
+}
+
+/// Take the writer connection, (re)connecting when it is missing or broken.
+fn with_writer_connection<R>(
     slot: &WriterSlot,
     manager: &DbManager,
     f: impl FnOnce(&mut DbConn) -> R,
@@ -73,18 +85,22 @@ pub(super) fn with_connection<R>(
         *guard = Some(conn);
     }
     match guard.as_mut() {
-        Some(conn) => {
-            let done = f(conn);
-            if slot.restart_wanted.swap(false, Ordering::Relaxed) {
-                if let DbConn::Sqlite(c) = conn {
-                    if let Err(e) = checkpoint(c, "RESTART") {
-                        tracing::warn!(error = %e, "WAL checkpoint failed");
-                    }
-                }
-            }
-            Ok(done)
-        }
+        Some(conn) => Ok(f(conn)),
         None => Err(StoreError::Unavailable("no writer connection".into())),
+    }
+}
+
+/// Make the WAL start over if the checkpointer asked for it. The writer thread calls this
+/// after answering its batch, so no caller of that batch waits on the checkpoint.
+fn restart_wal_if_wanted(slot: &WriterSlot) {
+    if !slot.restart_wanted.swap(false, Ordering::Relaxed) {
+        return;
+    }
+    let mut guard = slot.conn.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(DbConn::Sqlite(c)) = guard.as_mut() {
+        if let Err(e) = checkpoint(c, "RESTART") {
+            tracing::warn!(error = %e, "WAL checkpoint failed");
+        }
     }
 }
 
@@ -108,9 +124,9 @@ impl SqliteWriter {
     /// automatic checkpoints are turned off, see `hand_over_checkpoints`).
     /// PASSIVE never waits for readers or the writer, but under a steady stream of writes it
     /// never catches up with the end of the WAL, and SQLite starts the WAL over only when it
-    /// has: so once the WAL passes [`WAL_RESTART_FRAMES`], the next write ends with a RESTART
-    /// checkpoint (it waits for readers of older snapshots, which take microseconds), which
-    /// has little left to copy by then and makes the WAL start over.
+    /// has: so once the WAL passes [`WAL_RESTART_FRAMES`], the writer follows its next batch
+    /// with a RESTART checkpoint (it waits for readers of older snapshots, which take
+    /// microseconds), which has little left to copy by then and makes the WAL start over.
     /// It ends with the store (its writer connection gone).
     pub fn start_checkpointer(&self, manager: DbManager) {
         let writer = Arc::downgrade(&self.slot);
@@ -212,7 +228,7 @@ fn run(queue: Receiver<Job>, slot: WriterSlot, manager: DbManager) {
                 Err(_) => break,
             }
         }
-        let outcome = with_connection(&slot, &manager, |conn| {
+        let outcome = with_writer_connection(&slot, &manager, |conn| {
             let mut completions: Vec<Completion> = Vec::with_capacity(batch.len());
             let ran = catch_unwind(AssertUnwindSafe(|| {
                 conn.transaction::<_, diesel::result::Error, _>(|c| {
@@ -245,5 +261,6 @@ fn run(queue: Receiver<Job>, slot: WriterSlot, manager: DbManager) {
                 drop(batch);
             }
         }
+        restart_wal_if_wanted(&slot);
     }
 }
