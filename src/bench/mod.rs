@@ -201,7 +201,7 @@ pub fn run(opts: BenchOptions) -> Result<(), String> {
     if let Some(w) = opts.server_workers {
         cmd.args(["--workers", &w.to_string()]);
     }
-    let mut server = cmd.spawn().map_err(|e| format!("cannot start scimd: {e}"))?;
+    let server = ServerProcess(cmd.spawn().map_err(|e| format!("cannot start scimd: {e}"))?);
     let started = Instant::now();
     // Ready means a served request that reached the database: GET /readyz answers 200.
     let ready = loop {
@@ -214,19 +214,17 @@ pub fn run(opts: BenchOptions) -> Result<(), String> {
         std::thread::sleep(Duration::from_millis(5));
     };
     if !ready {
-        let _ = server.kill();
         return Err("scimd did not start".into());
     }
     println!("first request served (GET /readyz, a database query) {} ms after start", started.elapsed().as_millis());
     println!("scimd bench: backend {} · {} users × {} tenants · concurrency {} · {} client threads", opts.backend, opts.users, tenants.len(), opts.concurrency, opts.client_threads);
-    let target = Arc::new(Target { addr: format!("127.0.0.1:{port}"), tenants, server_pid: server.id() });
+    let target = Arc::new(Target { addr: format!("127.0.0.1:{port}"), tenants, server_pid: server.0.id() });
     let result = phases(&opts, &target);
-    let pid = server.id();
+    let pid = server.0.id();
     // RssAnon is the server's own memory; RssFile is file-backed pages (the program's code,
     // shared and reclaimable).
     let rss = [status_kib(pid, "VmRSS:"), status_kib(pid, "RssAnon:"), status_kib(pid, "RssFile:")];
-    let _ = server.kill();
-    let _ = server.wait();
+    drop(server);
     let db_size = match &schema {
         None => dir_size(tmp.path()),
         Some(schema) => {
@@ -264,6 +262,17 @@ pub fn run(opts: BenchOptions) -> Result<(), String> {
         println!("database kept: {db_url} ({})", kept.display());
     }
     Ok(())
+}
+
+/// The scimd the bench started: stopped when the bench ends, however it ends (an error or a
+/// panic in a phase included), so that no server is left running on a removed database.
+struct ServerProcess(std::process::Child);
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 /// Write `n` users of the bench's shape straight to the store, in batches.
