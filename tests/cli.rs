@@ -81,12 +81,11 @@ async fn serve_on(url: &str) -> (String, scimd::app::AppState) {
     (format!("http://127.0.0.1:{port}"), state)
 }
 
-/// `serve` on an empty database says what to do next.
-async fn first_start_prints_next_steps(backend: Backend) {
-    let (url, _dir) = fresh_database(&backend);
+/// Start `scimd serve` on `url`, wait until it answers, stop it: what it wrote to stderr.
+async fn serve_and_stop(url: &str) -> String {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let mut child = Command::new(env!("CARGO_BIN_EXE_scimd"))
-        .args(["--database-url", &url, "--bind", &format!("127.0.0.1:{port}"), "serve"])
+        .args(["--database-url", url, "--bind", &format!("127.0.0.1:{port}"), "serve"])
         .stderr(std::process::Stdio::piped())
         .stdout(std::process::Stdio::null())
         .spawn()
@@ -102,9 +101,37 @@ async fn first_start_prints_next_steps(backend: Backend) {
     }
     child.kill().unwrap();
     let out = child.wait_with_output().unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(up, "server did not come up: {err}");
+    err
+}
+
+/// `serve` on an empty database says what to do next.
+async fn first_start_prints_next_steps(backend: Backend) {
+    let (url, _dir) = fresh_database(&backend);
+    let err = serve_and_stop(&url).await;
     assert!(err.contains("scimd tenant create") && err.contains("scimd token issue"), "{err}");
 }
 
 backend_tests!(tenant_and_token_commands, first_start_prints_next_steps);
+
+/// On PostgreSQL, `serve` warns at start exactly when the server's autovacuum is off (its
+/// kept plans then never see statistics).
+#[actix_web::test]
+async fn serve_warns_when_postgres_autovacuum_is_off() {
+    let Some(backend) = Backend::postgres() else {
+        eprintln!("SCIMD_TEST_POSTGRES_URL is not set: PostgreSQL test not run");
+        return;
+    };
+    let (url, _db) = fresh_database(&backend);
+    #[derive(diesel::QueryableByName)]
+    struct Setting {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        autovacuum: String,
+    }
+    use diesel::{Connection, RunQueryDsl};
+    let mut conn = diesel::PgConnection::establish(&url).expect("connect");
+    let autovacuum = diesel::sql_query("SHOW autovacuum").get_result::<Setting>(&mut conn).expect("SHOW").autovacuum;
+    let err = serve_and_stop(&url).await;
+    assert_eq!(err.contains("autovacuum is off"), autovacuum == "off", "autovacuum {autovacuum}: {err}");
+}

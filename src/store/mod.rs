@@ -299,11 +299,37 @@ impl Store {
     }
 
     /// Start the background work of a serving store: on SQLite, the WAL checkpointer (a CLI
-    /// command's store leaves checkpoints to SQLite, and to the server).
+    /// command's store leaves checkpoints to SQLite, and to the server); on PostgreSQL, a
+    /// warning when autovacuum is off.
     pub fn start_background(&self) {
-        if let (Some(writer), DbUrl::Sqlite(path)) = (&self.writer, &self.url) {
-            if path != ":memory:" {
+        match (&self.writer, &self.url) {
+            (Some(writer), DbUrl::Sqlite(path)) if path != ":memory:" => {
                 writer.start_checkpointer(DbManager { url: self.url.clone() });
+            }
+            (_, DbUrl::Postgres(_)) => self.warn_without_autovacuum(),
+            _ => {}
+        }
+    }
+
+    /// A connection plans each kept statement once, from the statistics that autovacuum's
+    /// ANALYZE keeps; with autovacuum off and nobody running ANALYZE they never exist, and a
+    /// write by id can read a whole tenant (README, Deployment). Say so at start.
+    fn warn_without_autovacuum(&self) {
+        use diesel::RunQueryDsl;
+        #[derive(diesel::QueryableByName)]
+        struct Setting {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            autovacuum: String,
+        }
+        let Ok(mut conn) = self.pool.get() else { return };
+        let DbConn::Postgres(c) = &mut *conn else { return };
+        if let Ok(setting) = diesel::sql_query("SHOW autovacuum").get_result::<Setting>(c) {
+            if setting.autovacuum == "off" {
+                tracing::warn!(
+                    "PostgreSQL's autovacuum is off: scimd's tables get planner statistics only when \
+                     someone runs ANALYZE, and without them writes by id can read a whole tenant. \
+                     Turn autovacuum on, or ANALYZE the database regularly."
+                );
             }
         }
     }
