@@ -3,7 +3,7 @@
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -12,15 +12,15 @@ use common::{fresh_database, user_body, Backend};
 /// A scimd without abuse limits: the load runs as fast as the server writes, and the check
 /// after the restart reads every acknowledged user back at once (more than a tenant's
 /// per-second allowance once the server is fast enough).
-fn start(url: &str, port: u16) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_scimd"))
+fn start(url: &str, port: u16) -> common::Process {
+    common::Process(Command::new(env!("CARGO_BIN_EXE_scimd"))
         .args(["--database-url", url, "--bind", &format!("127.0.0.1:{port}")])
         .args(["--rate-limit-address", "0", "--rate-limit-tenant", "0", "serve"])
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .unwrap()
+        .unwrap())
 }
 
 async fn wait_ready(client: &awc::Client, base: &str) {
@@ -71,8 +71,8 @@ async fn acknowledged_writes_survive_kill_9(backend: Backend) {
         }));
     }
     actix_web::rt::time::sleep(Duration::from_millis(1500)).await;
-    server.kill().unwrap(); // SIGKILL
-    server.wait().unwrap();
+    server.0.kill().unwrap(); // SIGKILL
+    server.0.wait().unwrap();
     for w in writers {
         let _ = w.await;
     }
@@ -100,8 +100,8 @@ async fn acknowledged_writes_survive_kill_9(backend: Backend) {
         let found: serde_json::Value = serde_json::from_slice(&r.body().await.unwrap()).unwrap();
         assert_eq!(found["totalResults"], 1, "{mail}");
     }
-    server.kill().unwrap();
-    server.wait().unwrap();
+    server.0.kill().unwrap();
+    server.0.wait().unwrap();
 }
 
 backend_tests!(acknowledged_writes_survive_kill_9);

@@ -860,16 +860,9 @@ async fn token_attacks(backend: Backend) {
 // 6. Logs
 
 struct Served {
-    child: std::process::Child,
+    _process: common::Process,
     base: String,
     log: tempfile::NamedTempFile,
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 fn cli(database_url: &str, args: &[&str], stdin: Option<&str>) -> (String, String) {
@@ -892,7 +885,7 @@ async fn serve(database_url: &str, json_logs: bool) -> Served {
         cmd.env_remove("SCIMD_LOG_FORMAT");
     }
     let child = cmd.spawn().expect("start scimd serve");
-    let served = Served { child, base: format!("http://127.0.0.1:{port}"), log };
+    let served = Served { _process: common::Process(child), base: format!("http://127.0.0.1:{port}"), log };
     let client = awc::Client::default();
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {

@@ -3,7 +3,7 @@
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::{fresh_database, patch, user_body, Backend};
@@ -12,14 +12,7 @@ use serde_json::{json, Value};
 
 struct Instance {
     base: String,
-    child: Child,
-}
-
-impl Drop for Instance {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+    _process: common::Process,
 }
 
 async fn start(database_url: &str) -> Instance {
@@ -32,7 +25,7 @@ async fn start(database_url: &str) -> Instance {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let instance = Instance { base: base.clone(), child };
+    let instance = Instance { base: base.clone(), _process: common::Process(child) };
     let client = awc::Client::default();
     for _ in 0..100 {
         if client.get(format!("{base}/readyz")).send().await.is_ok_and(|r| r.status().is_success()) {

@@ -52,6 +52,17 @@ macro_rules! backend_tests {
     };
 }
 
+/// A process the test started (a `scimd serve`): killed and reaped when dropped, so a failing
+/// test leaves no server running.
+pub struct Process(pub std::process::Child);
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// Owns a test database: removes the SQLite directory or the PostgreSQL schema on drop.
 pub struct DbGuard {
     _dir: Option<tempfile::TempDir>,
