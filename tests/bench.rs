@@ -1,7 +1,11 @@
 //! `scimd bench` end to end: it starts its own scimd, runs every phase of an Entra cycle
 //! against it without errors, reports each operation, and stops the server it started.
 
+mod common;
+
 use std::process::Command;
+
+use common::Backend;
 
 /// Run a small bench on `backend` and check its report and that its server is gone (no
 /// process serves with `server_marker` of the kept database in its command line); returns
@@ -61,10 +65,7 @@ fn bench_on_sqlite_runs_every_phase_and_stops_its_server() {
 
 #[test]
 fn bench_on_postgres_runs_every_phase_and_stops_its_server() {
-    let Some(url) = std::env::var("SCIMD_TEST_POSTGRES_URL").ok().filter(|u| !u.is_empty()) else {
-        eprintln!("SCIMD_TEST_POSTGRES_URL is not set: PostgreSQL variant not run");
-        return;
-    };
+    let Some(Backend::Postgres(url)) = Backend::postgres_or_skip("PostgreSQL variant") else { return };
     // "postgres://…&options=-csearch_path%3Dbench_<uuid> (/tmp/.tmpXXXX)": the schema.
     let schema = bench_runs_every_phase(&["--backend", "postgres", "--postgres-url", &url], |kept| {
         kept.split("search_path%3D").nth(1).and_then(|s| s.split([' ', '&']).next()).unwrap_or(kept).to_string()

@@ -119,10 +119,7 @@ backend_tests!(tenant_and_token_commands, first_start_prints_next_steps);
 /// kept plans then never see statistics).
 #[actix_web::test]
 async fn serve_warns_when_postgres_autovacuum_is_off() {
-    let Some(backend) = Backend::postgres() else {
-        eprintln!("SCIMD_TEST_POSTGRES_URL is not set: PostgreSQL test not run");
-        return;
-    };
+    let Some(backend) = Backend::postgres_or_skip("PostgreSQL test") else { return };
     let (url, _db) = fresh_database(&backend);
     #[derive(diesel::QueryableByName)]
     struct Setting {

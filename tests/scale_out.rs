@@ -50,10 +50,7 @@ async fn send(client: &awc::Client, method: &str, url: String, token: &str, body
 
 #[actix_web::test]
 async fn two_instances_one_postgres_no_duplicates_no_lost_updates() {
-    let Some(backend) = Backend::postgres() else {
-        eprintln!("SCIMD_TEST_POSTGRES_URL is not set: scale-out test not run");
-        return;
-    };
+    let Some(backend) = Backend::postgres_or_skip("scale-out test") else { return };
     let (url, _dir) = fresh_database(&backend);
     // The tenant and its token are made by a third party (the CLI's code path).
     let token = common::seed_tenant(&url);

@@ -24,6 +24,15 @@ impl Backend {
     pub fn postgres() -> Option<Backend> {
         std::env::var("SCIMD_TEST_POSTGRES_URL").ok().filter(|u| !u.is_empty()).map(Backend::Postgres)
     }
+
+    /// [`Backend::postgres`], saying on stderr that `test` is not run when it is not set.
+    pub fn postgres_or_skip(test: &str) -> Option<Backend> {
+        let backend = Backend::postgres();
+        if backend.is_none() {
+            eprintln!("SCIMD_TEST_POSTGRES_URL is not set: {test} not run");
+        }
+        backend
+    }
 }
 
 /// Generate a SQLite and a PostgreSQL variant of each `async fn name(backend: Backend)`.
@@ -42,9 +51,8 @@ macro_rules! backend_tests {
             $(
                 #[actix_web::test]
                 async fn $name() {
-                    match $crate::common::Backend::postgres() {
-                        Some(b) => super::$name(b).await,
-                        None => eprintln!("SCIMD_TEST_POSTGRES_URL is not set: PostgreSQL variant not run"),
+                    if let Some(b) = $crate::common::Backend::postgres_or_skip("PostgreSQL variant") {
+                        super::$name(b).await
                     }
                 }
             )*
