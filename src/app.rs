@@ -46,8 +46,13 @@ impl AppState {
             throttle: Arc::new(LoginThrottle::new()),
             tenants: Arc::new(crate::service::tenants::TenantCache::default()),
             custom_fields: Arc::new(crate::service::tenants::CustomFieldCache::default()),
-            limits: Arc::new(crate::http::limits::RateLimits::new(settings_limits.0, settings_limits.1)),
-            metrics: Arc::new(crate::http::metrics::Metrics::new().map_err(|e| format!("metrics: {e}"))?),
+            limits: Arc::new(crate::http::limits::RateLimits::new(
+                settings_limits.0,
+                settings_limits.1,
+            )),
+            metrics: Arc::new(
+                crate::http::metrics::Metrics::new().map_err(|e| format!("metrics: {e}"))?,
+            ),
         })
     }
 }
@@ -65,7 +70,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 /// Start serving on an already bound listener (port 0 in tests).
 pub fn run(listener: TcpListener, state: AppState) -> std::io::Result<Server> {
-    let workers = state.settings.workers.or_else(|| Some(state.store.default_workers()));
+    let workers = state
+        .settings
+        .workers
+        .or_else(|| Some(state.store.default_workers()));
     state.store.start_background();
     let settings_for_tls = Arc::clone(&state.settings);
     let data = web::Data::new(state);
@@ -99,11 +107,21 @@ fn tls_config(settings: &Settings) -> std::io::Result<Option<rustls::ServerConfi
     };
     let certs = CertificateDer::pem_file_iter(cert)
         .and_then(|it| it.collect::<Result<Vec<_>, _>>())
-        .map_err(|e| invalid(format!("cannot read certificates from {}: {e}", cert.display())))?;
+        .map_err(|e| {
+            invalid(format!(
+                "cannot read certificates from {}: {e}",
+                cert.display()
+            ))
+        })?;
     if certs.is_empty() {
         return Err(invalid(format!("no certificate in {}", cert.display())));
     }
-    let key = PrivateKeyDer::from_pem_file(key).map_err(|e| invalid(format!("cannot read the private key from {}: {e}", key.display())))?;
+    let key = PrivateKeyDer::from_pem_file(key).map_err(|e| {
+        invalid(format!(
+            "cannot read the private key from {}: {e}",
+            key.display()
+        ))
+    })?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()

@@ -151,7 +151,11 @@ pub fn init_logging() {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal());
     let json = std::env::var("SCIMD_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
-    let result = if json { builder.json().try_init() } else { builder.try_init() };
+    let result = if json {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
     // Already initialised (tests start several servers): keep the first.
     let _ = result;
 }
@@ -162,7 +166,9 @@ fn scim(e: ScimError) -> String {
 
 fn parse_age(s: &str) -> Result<i64, String> {
     let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
-    let n: i64 = num.parse().map_err(|_| format!("invalid age {s:?}: use e.g. 30d or 12h"))?;
+    let n: i64 = num
+        .parse()
+        .map_err(|_| format!("invalid age {s:?}: use e.g. 30d or 12h"))?;
     let ms = match unit {
         "d" | "" => 86_400_000,
         "h" => 3_600_000,
@@ -186,12 +192,16 @@ fn run(cli: Cli) -> Result<(), String> {
     match cli.command {
         Command::Serve | Command::Bench(_) => Ok(()),
         Command::Tenant(TenantCommand::Create { slug, name }) => {
-            let tenant = store.write_blocking(|conn| svc::create_tenant(conn, &slug, name.as_deref())).map_err(scim)?;
+            let tenant = store
+                .write_blocking(|conn| svc::create_tenant(conn, &slug, name.as_deref()))
+                .map_err(scim)?;
             println!("{}", settings.tenant_url(&tenant.slug));
             Ok(())
         }
         Command::Tenant(TenantCommand::List) => {
-            let all = store.read_blocking(tenants::list_tenants).map_err(|e| e.to_string())?;
+            let all = store
+                .read_blocking(tenants::list_tenants)
+                .map_err(|e| e.to_string())?;
             for t in all {
                 println!("{}\t{}\t{}", t.slug, t.name, settings.tenant_url(&t.slug));
             }
@@ -206,7 +216,10 @@ fn run(cli: Cli) -> Result<(), String> {
                 .map_err(scim)?;
             println!("Tenant URL: {}", settings.tenant_url(&slug));
             println!("Token id:   {}", record.jti);
-            println!("Expires:    {}", crate::scim::render::timestamp(record.expires_at));
+            println!(
+                "Expires:    {}",
+                crate::scim::render::timestamp(record.expires_at)
+            );
             println!("Secret Token (shown once):");
             println!("{jwt}");
             Ok(())
@@ -241,18 +254,27 @@ fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
         Command::Token(TokenCommand::Revoke { id }) => {
-            store.write_blocking(|conn| svc::revoke_token(conn, &id, None)).map_err(scim)?;
+            store
+                .write_blocking(|conn| svc::revoke_token(conn, &id, None))
+                .map_err(scim)?;
             println!("revoked {id}");
             Ok(())
         }
-        Command::Admin(AdminCommand::Create { slug, username, password_stdin: _, operator }) => {
+        Command::Admin(AdminCommand::Create {
+            slug,
+            username,
+            password_stdin: _,
+            operator,
+        }) => {
             let (slug, username) = match (operator, slug, username) {
                 (true, Some(u), None) => (None, u),
                 (_, Some(s), Some(u)) => (Some(s), u),
                 _ => return Err("usage: scimd admin create SLUG USERNAME --password-stdin (or --operator USERNAME)".into()),
             };
             let mut password = String::new();
-            std::io::stdin().read_to_string(&mut password).map_err(|e| format!("cannot read the password: {e}"))?;
+            std::io::stdin()
+                .read_to_string(&mut password)
+                .map_err(|e| format!("cannot read the password: {e}"))?;
             let password = password.trim_end_matches(['\r', '\n']);
             if password.chars().count() < 12 {
                 return Err("the password must be at least 12 characters".into());
@@ -264,13 +286,27 @@ fn run(cli: Cli) -> Result<(), String> {
                         Some(s) => Some(svc::tenant_by_slug(conn, s)?.id),
                         None => None,
                     };
-                    Ok::<_, ScimError>(admins::create_admin(conn, tenant_id.as_deref(), &username, &hash, operator)?)
+                    Ok::<_, ScimError>(admins::create_admin(
+                        conn,
+                        tenant_id.as_deref(),
+                        &username,
+                        &hash,
+                        operator,
+                    )?)
                 })
                 .map_err(scim)?;
-            println!("admin {username} created; log in at {}/admin", settings.public_url());
+            println!(
+                "admin {username} created; log in at {}/admin",
+                settings.public_url()
+            );
             Ok(())
         }
-        Command::Field(FieldCommand::Add { slug, name, field_type, multi_valued }) => {
+        Command::Field(FieldCommand::Add {
+            slug,
+            name,
+            field_type,
+            multi_valued,
+        }) => {
             let field = store
                 .write_blocking(|conn| {
                     let tenant = svc::tenant_by_slug(conn, &slug)?;
@@ -309,11 +345,16 @@ fn run(cli: Cli) -> Result<(), String> {
                     ))
                 })
                 .map_err(|e| e.to_string())?;
-            println!("purged {u} users and {g} groups deleted before {}", crate::scim::render::timestamp(before));
+            println!(
+                "purged {u} users and {g} groups deleted before {}",
+                crate::scim::render::timestamp(before)
+            );
             Ok(())
         }
         Command::Events { slug, after, tail } => {
-            let tenant = store.read_blocking(|conn| svc::tenant_by_slug(conn, &slug)).map_err(scim)?;
+            let tenant = store
+                .read_blocking(|conn| svc::tenant_by_slug(conn, &slug))
+                .map_err(scim)?;
             let mut last = after;
             loop {
                 let batch = store
@@ -344,11 +385,23 @@ fn run(cli: Cli) -> Result<(), String> {
 
 fn serve(settings: Settings) -> Result<(), String> {
     let state = AppState::open(settings.clone())?;
-    let listener = TcpListener::bind(&settings.bind).map_err(|e| format!("cannot listen on {}: {e}", settings.bind))?;
-    let tenant_count = state.store.read_blocking(tenants::count_tenants).map_err(|e| e.to_string())?;
+    let listener = TcpListener::bind(&settings.bind)
+        .map_err(|e| format!("cannot listen on {}: {e}", settings.bind))?;
+    let tenant_count = state
+        .store
+        .read_blocking(tenants::count_tenants)
+        .map_err(|e| e.to_string())?;
     tracing::info!(bind = %settings.bind, backend = state.store.backend(), "scimd serving");
-    let scheme = if settings.tls_cert.is_some() { "https" } else { "http" };
-    eprintln!("scimd listening on {scheme}://{} ({} database)", settings.bind, state.store.backend());
+    let scheme = if settings.tls_cert.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    eprintln!(
+        "scimd listening on {scheme}://{} ({} database)",
+        settings.bind,
+        state.store.backend()
+    );
     if tenant_count == 0 {
         eprintln!(
             "No tenant yet. Next steps:\n  scimd tenant create acme          # prints the Tenant URL\n  scimd token issue acme --days 90  # prints the Secret Token\nthen paste both into the Entra app's Provisioning blade and press Test Connection."

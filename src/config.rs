@@ -6,7 +6,12 @@ use clap::Args;
 #[derive(Debug, Clone, Args)]
 pub struct Settings {
     /// Address to listen on.
-    #[arg(long, env = "SCIMD_BIND", default_value = "127.0.0.1:8080", global = true)]
+    #[arg(
+        long,
+        env = "SCIMD_BIND",
+        default_value = "127.0.0.1:8080",
+        global = true
+    )]
     pub bind: String,
     /// Database URL: `sqlite://scimd.db` (default, embedded) or `postgres://…`.
     /// `DATABASE_URL` is read too.
@@ -26,10 +31,20 @@ pub struct Settings {
     #[arg(long, env = "SCIMD_MAX_RESULTS", default_value_t = 1000, global = true)]
     pub max_results: i64,
     /// Requests per second allowed from one client address (0: no limit).
-    #[arg(long, env = "SCIMD_RATE_LIMIT_ADDRESS", default_value_t = 5000, global = true)]
+    #[arg(
+        long,
+        env = "SCIMD_RATE_LIMIT_ADDRESS",
+        default_value_t = 5000,
+        global = true
+    )]
     pub rate_limit_address: u32,
     /// Requests per second allowed to one tenant (0: no limit).
-    #[arg(long, env = "SCIMD_RATE_LIMIT_TENANT", default_value_t = 1000, global = true)]
+    #[arg(
+        long,
+        env = "SCIMD_RATE_LIMIT_TENANT",
+        default_value_t = 1000,
+        global = true
+    )]
     pub rate_limit_tenant: u32,
     /// PEM certificate chain: serve HTTPS directly (with --tls-key). Entra requires an
     /// HTTPS Tenant URL; without these, put scimd behind a TLS-terminating proxy.
@@ -72,8 +87,15 @@ impl Settings {
 
     /// The public base URL without a trailing slash.
     pub fn public_url(&self) -> String {
-        let scheme = if self.tls_cert.is_some() { "https" } else { "http" };
-        let url = self.public_url.clone().unwrap_or_else(|| format!("{scheme}://{}", self.bind));
+        let scheme = if self.tls_cert.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        let url = self
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("{scheme}://{}", self.bind));
         url.trim_end_matches('/').to_string()
     }
 

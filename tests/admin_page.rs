@@ -45,13 +45,23 @@ impl<'a> Browser<'a> {
     fn new(app: &'a TestApp) -> Self {
         // Redirects are asserted, not followed.
         let client = awc::Client::builder().disable_redirects().finish();
-        Browser { app, client, cookies: HashMap::new(), set_cookie_headers: Vec::new() }
+        Browser {
+            app,
+            client,
+            cookies: HashMap::new(),
+            set_cookie_headers: Vec::new(),
+        }
     }
 
     async fn request(&mut self, method: &str, path: &str, form: Option<&[(&str, &str)]>) -> Page {
         let url = format!("{}{path}", self.app.base);
         let method = awc::http::Method::from_bytes(method.as_bytes()).unwrap();
-        let cookie = self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ");
+        let cookie = self
+            .cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ");
         let mut req = self.client.request(method, url);
         if !cookie.is_empty() {
             req = req.insert_header(("Cookie", cookie));
@@ -75,9 +85,16 @@ impl<'a> Browser<'a> {
             }
             self.set_cookie_headers.push(raw);
         }
-        let location = resp.headers().get("location").map(|v| v.to_str().unwrap().to_string());
+        let location = resp
+            .headers()
+            .get("location")
+            .map(|v| v.to_str().unwrap().to_string());
         let body = String::from_utf8_lossy(&resp.body().limit(4 << 20).await.unwrap()).to_string();
-        Page { status: resp.status().as_u16(), location, body }
+        Page {
+            status: resp.status().as_u16(),
+            location,
+            body,
+        }
     }
 
     async fn get(&mut self, path: &str) -> Page {
@@ -91,7 +108,11 @@ impl<'a> Browser<'a> {
     async fn login(&mut self, user: &str, password: &str) -> Page {
         let form = self.get("/admin").await;
         let csrf = form.csrf();
-        self.post("/admin/login", &[("csrf", &csrf), ("username", user), ("password", password)]).await
+        self.post(
+            "/admin/login",
+            &[("csrf", &csrf), ("username", user), ("password", password)],
+        )
+        .await
     }
 }
 
@@ -104,15 +125,28 @@ fn create_admin(app: &TestApp, slug: Option<&str>, user: &str, password: &str) {
                 Some(s) => Some(scimd::service::tenants::tenant_by_slug(conn, s)?.id),
                 None => None,
             };
-            scimd::store::admins::create_admin(conn, tenant_id.as_deref(), user, &hash, slug.is_none())?;
+            scimd::store::admins::create_admin(
+                conn,
+                tenant_id.as_deref(),
+                user,
+                &hash,
+                slug.is_none(),
+            )?;
             Ok::<_, scimd::scim::error::ScimError>(())
         })
         .unwrap();
 }
 
 async fn probe(app: &TestApp, token: &str) -> u16 {
-    let url = format!("{}/Users?filter=userName+eq+%22{}%22", app.tenant_url("acme"), uuid::Uuid::new_v4());
-    app.send("GET", &url, Some(token), None).await.status.as_u16()
+    let url = format!(
+        "{}/Users?filter=userName+eq+%22{}%22",
+        app.tenant_url("acme"),
+        uuid::Uuid::new_v4()
+    );
+    app.send("GET", &url, Some(token), None)
+        .await
+        .status
+        .as_u16()
 }
 
 async fn login_generate_use_and_revoke(backend: Backend) {
@@ -125,9 +159,20 @@ async fn login_generate_use_and_revoke(backend: Backend) {
     assert!(wrong.body.contains("Wrong username or password"));
     let ok = b.login("alice", "correct horse battery").await;
     assert_eq!(ok.status, 303, "{}", ok.body);
-    let session_cookie = b.set_cookie_headers.iter().find(|c| c.starts_with("scimd_session=")).unwrap().clone();
-    assert!(session_cookie.contains("HttpOnly") && session_cookie.contains("SameSite=Strict"), "{session_cookie}");
-    assert!(!session_cookie.contains("Secure"), "http public URL: no Secure flag");
+    let session_cookie = b
+        .set_cookie_headers
+        .iter()
+        .find(|c| c.starts_with("scimd_session="))
+        .unwrap()
+        .clone();
+    assert!(
+        session_cookie.contains("HttpOnly") && session_cookie.contains("SameSite=Strict"),
+        "{session_cookie}"
+    );
+    assert!(
+        !session_cookie.contains("Secure"),
+        "http public URL: no Secure flag"
+    );
     let home = b.get("/admin").await;
     assert_eq!(home.location.as_deref(), Some("/admin/t/acme"));
 
@@ -137,10 +182,19 @@ async fn login_generate_use_and_revoke(backend: Backend) {
     assert!(page.body.contains("Test Connection") && page.body.contains("Automatic"));
 
     let csrf = page.csrf();
-    let generated = b.post("/admin/t/acme/tokens", &[("csrf", &csrf), ("days", "30"), ("label", "Entra prod")]).await;
+    let generated = b
+        .post(
+            "/admin/t/acme/tokens",
+            &[("csrf", &csrf), ("days", "30"), ("label", "Entra prod")],
+        )
+        .await;
     assert_eq!(generated.status, 200);
     let token = generated.text_of("new-token").expect("token shown once");
-    assert_eq!(probe(&app, &token).await, 200, "generated token passes Test Connection");
+    assert_eq!(
+        probe(&app, &token).await,
+        200,
+        "generated token passes Test Connection"
+    );
     // Shown once: a reload does not show it again.
     let again = b.get("/admin/t/acme").await;
     assert!(again.text_of("new-token").is_none());
@@ -148,7 +202,12 @@ async fn login_generate_use_and_revoke(backend: Backend) {
     assert!(again.body.contains("Entra prod"));
 
     // Invalid expiry is refused with a message, no token made.
-    let bad = b.post("/admin/t/acme/tokens", &[("csrf", &csrf), ("days", "400"), ("label", "x")]).await;
+    let bad = b
+        .post(
+            "/admin/t/acme/tokens",
+            &[("csrf", &csrf), ("days", "400"), ("label", "x")],
+        )
+        .await;
     assert_eq!(bad.status, 400);
     assert!(bad.body.contains("between 1 and 365"));
 
@@ -165,11 +224,20 @@ async fn login_generate_use_and_revoke(backend: Backend) {
         .find(|t| t.label == "Entra prod")
         .unwrap()
         .jti;
-    let revoked = b.post(&format!("/admin/t/acme/tokens/{jti}/revoke"), &[("csrf", &csrf)]).await;
+    let revoked = b
+        .post(
+            &format!("/admin/t/acme/tokens/{jti}/revoke"),
+            &[("csrf", &csrf)],
+        )
+        .await;
     assert_eq!(revoked.status, 200);
     assert!(revoked.body.contains("revoked"));
     assert_eq!(probe(&app, &token).await, 401);
-    assert_eq!(probe(&app, &app.token).await, 200, "other tokens keep working");
+    assert_eq!(
+        probe(&app, &app.token).await,
+        200,
+        "other tokens keep working"
+    );
 
     // Logout ends the session.
     let out = b.post("/admin/logout", &[("csrf", &csrf)]).await;
@@ -195,26 +263,57 @@ async fn csrf_and_cross_tenant_are_refused(backend: Backend) {
             .len()
     };
     let before = count_tokens();
-    let forged = b.post("/admin/t/acme/tokens", &[("csrf", "forged"), ("days", "30")]).await;
+    let forged = b
+        .post(
+            "/admin/t/acme/tokens",
+            &[("csrf", "forged"), ("days", "30")],
+        )
+        .await;
     assert_eq!(forged.status, 403);
     let missing = b.post("/admin/t/acme/tokens", &[("days", "30")]).await;
     assert_eq!(missing.status, 403);
-    assert_eq!(count_tokens(), before, "no token made without a valid CSRF token");
+    assert_eq!(
+        count_tokens(),
+        before,
+        "no token made without a valid CSRF token"
+    );
 
     // Login itself needs the form's token.
     let mut other = Browser::new(&app);
-    let r = other.post("/admin/login", &[("csrf", "x"), ("username", "alice"), ("password", "correct horse battery")]).await;
+    let r = other
+        .post(
+            "/admin/login",
+            &[
+                ("csrf", "x"),
+                ("username", "alice"),
+                ("password", "correct horse battery"),
+            ],
+        )
+        .await;
     assert_eq!(r.status, 403);
 
     // Tenant B's pages are 404 for tenant A's admin.
     let csrf = b.get("/admin/t/acme").await.csrf();
     assert_eq!(b.get("/admin/t/globex").await.status, 404);
     assert_eq!(b.get("/admin/t/globex/history").await.status, 404);
-    assert_eq!(b.post("/admin/t/globex/tokens", &[("csrf", &csrf), ("days", "30")]).await.status, 404);
-    assert_eq!(b.post("/admin/tenants", &[("csrf", &csrf), ("slug", "evil")]).await.status, 404);
+    assert_eq!(
+        b.post("/admin/t/globex/tokens", &[("csrf", &csrf), ("days", "30")])
+            .await
+            .status,
+        404
+    );
+    assert_eq!(
+        b.post("/admin/tenants", &[("csrf", &csrf), ("slug", "evil")])
+            .await
+            .status,
+        404
+    );
     // Not logged in: back to the login form.
     let mut anon = Browser::new(&app);
-    assert_eq!(anon.get("/admin/t/acme").await.location.as_deref(), Some("/admin"));
+    assert_eq!(
+        anon.get("/admin/t/acme").await.location.as_deref(),
+        Some("/admin")
+    );
 }
 
 async fn fields_history_and_counts(backend: Backend) {
@@ -223,21 +322,67 @@ async fn fields_history_and_counts(backend: Backend) {
     let mut b = Browser::new(&app);
     b.login("alice", "correct horse battery").await;
     let csrf = b.get("/admin/t/acme").await.csrf();
-    let added = b.post("/admin/t/acme/fields", &[("csrf", &csrf), ("name", "postalCode"), ("field_type", "string")]).await;
+    let added = b
+        .post(
+            "/admin/t/acme/fields",
+            &[
+                ("csrf", &csrf),
+                ("name", "postalCode"),
+                ("field_type", "string"),
+            ],
+        )
+        .await;
     assert_eq!(added.status, 200);
-    assert!(added.body.contains("urn:ietf:params:scim:schemas:extension:CustomExtensionName:2.0:User:postalCode"));
-    let dup = b.post("/admin/t/acme/fields", &[("csrf", &csrf), ("name", "postalcode"), ("field_type", "string")]).await;
+    assert!(added.body.contains(
+        "urn:ietf:params:scim:schemas:extension:CustomExtensionName:2.0:User:postalCode"
+    ));
+    let dup = b
+        .post(
+            "/admin/t/acme/fields",
+            &[
+                ("csrf", &csrf),
+                ("name", "postalcode"),
+                ("field_type", "string"),
+            ],
+        )
+        .await;
     assert_eq!(dup.status, 400);
     assert!(dup.body.contains("already defined"));
-    let schemas = app.scim("GET", "/Schemas/urn:ietf:params:scim:schemas:extension:CustomExtensionName:2.0:User", None).await.expect(200);
+    let schemas = app
+        .scim(
+            "GET",
+            "/Schemas/urn:ietf:params:scim:schemas:extension:CustomExtensionName:2.0:User",
+            None,
+        )
+        .await
+        .expect(200);
     assert_eq!(schemas.body["attributes"][0]["name"], "postalCode");
 
-    let id = app.create_user("alice@contoso.com", "alice@contoso.com").await;
+    let id = app
+        .create_user("alice@contoso.com", "alice@contoso.com")
+        .await;
     app.create_user("bob@contoso.com", "bob@contoso.com").await;
-    app.scim("POST", "/Users", Some(common::user_body("bob@contoso.com", "bob@contoso.com"))).await.expect(409);
-    app.scim("PATCH", &format!("/Users/{id}"), Some(common::patch(serde_json::json!([{"op": "Replace", "path": "active", "value": "False"}])))).await.expect(200);
+    app.scim(
+        "POST",
+        "/Users",
+        Some(common::user_body("bob@contoso.com", "bob@contoso.com")),
+    )
+    .await
+    .expect(409);
+    app.scim(
+        "PATCH",
+        &format!("/Users/{id}"),
+        Some(common::patch(
+            serde_json::json!([{"op": "Replace", "path": "active", "value": "False"}]),
+        )),
+    )
+    .await
+    .expect(200);
     let page = b.get("/admin/t/acme").await;
-    assert_eq!(page.text_of("counts").unwrap(), "1 active users · 1 deactivated users · 0 groups");
+    assert_eq!(
+        page.text_of("counts").unwrap(),
+        "1 active users · 1 deactivated users · 0 groups"
+    );
 
     let history = b.get("/admin/t/acme/history").await;
     assert_eq!(history.status, 200);
@@ -246,7 +391,10 @@ async fn fields_history_and_counts(backend: Backend) {
     let created = table.find(">created<").unwrap();
     assert!(deactivated < created, "newest first");
     let rejected = b.get("/admin/t/acme/history?action=rejected").await;
-    assert!(rejected.body.contains("409") && rejected.body.contains("already has this"), "reason shown");
+    assert!(
+        rejected.body.contains("409") && rejected.body.contains("already has this"),
+        "reason shown"
+    );
     let table = &rejected.body[rejected.body.find("id=\"events\"").unwrap()..];
     assert!(!table.contains(">created<"));
 }
@@ -260,11 +408,18 @@ async fn operator_sees_all_tenants(backend: Backend) {
     let home = b.get("/admin").await;
     assert!(home.body.contains("/admin/t/acme") && home.body.contains("/admin/t/globex"));
     let csrf = home.csrf();
-    let created = b.post("/admin/tenants", &[("csrf", &csrf), ("slug", "initech"), ("name", "Initech")]).await;
+    let created = b
+        .post(
+            "/admin/tenants",
+            &[("csrf", &csrf), ("slug", "initech"), ("name", "Initech")],
+        )
+        .await;
     assert_eq!(created.location.as_deref(), Some("/admin/t/initech"));
     assert_eq!(b.get("/admin/t/initech").await.status, 200);
     assert_eq!(b.get("/admin/t/globex").await.status, 200);
-    let bad = b.post("/admin/tenants", &[("csrf", &csrf), ("slug", "Bad Slug")]).await;
+    let bad = b
+        .post("/admin/tenants", &[("csrf", &csrf), ("slug", "Bad Slug")])
+        .await;
     assert_eq!(bad.status, 400);
     assert!(bad.body.contains("invalid tenant slug"));
 }

@@ -7,9 +7,18 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use scimd::store::tokens::{self as token_store, TokenRecord};
 
 async fn assert_401(app: &TestApp, token: Option<&str>) {
-    let url = format!("{}/Users?filter=userName+eq+%22x%22", app.tenant_url("acme"));
-    let r = app.send("GET", &url, token, None).await.expect_error(401, None, "bearer token");
-    assert_eq!(r.www_authenticate.as_deref(), Some("Bearer realm=\"scimd\""));
+    let url = format!(
+        "{}/Users?filter=userName+eq+%22x%22",
+        app.tenant_url("acme")
+    );
+    let r = app
+        .send("GET", &url, token, None)
+        .await
+        .expect_error(401, None, "bearer token");
+    assert_eq!(
+        r.www_authenticate.as_deref(),
+        Some("Bearer realm=\"scimd\"")
+    );
 }
 
 /// Missing, malformed, tampered and `alg: none` tokens get 401 with WWW-Authenticate.
@@ -69,7 +78,9 @@ async fn expired_token_is_refused(backend: Backend) {
             let mut header = Header::new(Algorithm::HS256);
             header.kid = Some(key.kid.clone());
             use base64::Engine;
-            let secret = base64::engine::general_purpose::STANDARD.decode(&key.secret).unwrap();
+            let secret = base64::engine::general_purpose::STANDARD
+                .decode(&key.secret)
+                .unwrap();
             let claims = scimd::auth::tokens::Claims {
                 tenant: tenant.id,
                 jti: jti.clone(),
@@ -77,7 +88,8 @@ async fn expired_token_is_refused(backend: Backend) {
                 exp: (now - 60_000) / 1000,
                 aud: "scimd".into(),
             };
-            let jwt = jsonwebtoken::encode(&header, &claims, &EncodingKey::from_secret(&secret)).unwrap();
+            let jwt =
+                jsonwebtoken::encode(&header, &claims, &EncodingKey::from_secret(&secret)).unwrap();
             Ok::<_, scimd::store::StoreError>((jwt, jti))
         })
         .unwrap();
@@ -117,17 +129,29 @@ async fn revoked_token_is_refused(backend: Backend) {
     // does): refused within a second (records are re-read once a second).
     let refused_by = std::time::Instant::now() + app.state.store.recheck_interval();
     loop {
-        let url = format!("{}/Users?filter=userName+eq+%22x%22", app.tenant_url("acme"));
+        let url = format!(
+            "{}/Users?filter=userName+eq+%22x%22",
+            app.tenant_url("acme")
+        );
         let r = app.send("GET", &url, Some(&app.token), None).await;
         if r.status.as_u16() == 401 {
             break;
         }
-        assert!(std::time::Instant::now() < refused_by, "a revoked token still works: {}", r.status);
+        assert!(
+            std::time::Instant::now() < refused_by,
+            "a revoked token still works: {}",
+            r.status
+        );
         actix_web::rt::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     assert_401(&app, Some(&app.token)).await;
-    let url = format!("{}/Users?filter=userName+eq+%22x%22", app.tenant_url("acme"));
-    app.send("GET", &url, Some(&second.0), None).await.expect(200);
+    let url = format!(
+        "{}/Users?filter=userName+eq+%22x%22",
+        app.tenant_url("acme")
+    );
+    app.send("GET", &url, Some(&second.0), None)
+        .await
+        .expect(200);
     // last_used_at was recorded for the token that was used.
     let used = app
         .state
@@ -143,29 +167,56 @@ async fn revoked_token_is_refused(backend: Backend) {
 async fn tenants_are_isolated(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let other = app.add_tenant("globex");
-    let id = app.create_user("alice@contoso.com", "alice@contoso.com").await;
+    let id = app
+        .create_user("alice@contoso.com", "alice@contoso.com")
+        .await;
 
     // B's token on A's URL: 401 for read and write.
     let a_users = format!("{}/Users", app.tenant_url("acme"));
-    app.send("GET", &format!("{a_users}/{id}"), Some(&other), None).await.expect(401);
-    app.send("POST", &a_users, Some(&other), Some(&user_body("bob@contoso.com", "bob@contoso.com"))).await.expect(401);
+    app.send("GET", &format!("{a_users}/{id}"), Some(&other), None)
+        .await
+        .expect(401);
+    app.send(
+        "POST",
+        &a_users,
+        Some(&other),
+        Some(&user_body("bob@contoso.com", "bob@contoso.com")),
+    )
+    .await
+    .expect(401);
     // A's user is invisible through B's URL.
     let b_users = format!("{}/Users", app.tenant_url("globex"));
-    app.send("GET", &format!("{b_users}/{id}"), Some(&other), None).await.expect(404);
-    let list = app.send("GET", &b_users, Some(&other), None).await.expect(200);
+    app.send("GET", &format!("{b_users}/{id}"), Some(&other), None)
+        .await
+        .expect(404);
+    let list = app
+        .send("GET", &b_users, Some(&other), None)
+        .await
+        .expect(200);
     assert_eq!(list.body["totalResults"], 0);
     // The same identity may be provisioned into B.
     let r = app
-        .send("POST", &b_users, Some(&other), Some(&user_body("alice@contoso.com", "alice@contoso.com")))
+        .send(
+            "POST",
+            &b_users,
+            Some(&other),
+            Some(&user_body("alice@contoso.com", "alice@contoso.com")),
+        )
         .await
         .expect(201);
     assert_ne!(r.body["id"], id.as_str());
     // B cannot delete A's user.
-    app.send("DELETE", &format!("{b_users}/{id}"), Some(&other), None).await.expect(404);
-    app.scim("GET", &format!("/Users/{id}"), None).await.expect(200);
+    app.send("DELETE", &format!("{b_users}/{id}"), Some(&other), None)
+        .await
+        .expect(404);
+    app.scim("GET", &format!("/Users/{id}"), None)
+        .await
+        .expect(200);
     // Unknown tenant: 401, not a hint that it does not exist.
     let url = format!("{}/Users", app.tenant_url("nope"));
-    app.send("GET", &url, Some(&app.token), None).await.expect(401);
+    app.send("GET", &url, Some(&app.token), None)
+        .await
+        .expect(401);
 }
 
 backend_tests!(

@@ -13,12 +13,23 @@ use common::Backend;
 fn bench_runs_every_phase(backend: &[&str], server_marker: fn(&str) -> String) -> String {
     let users = 40;
     let out = Command::new(env!("CARGO_BIN_EXE_scimd"))
-        .args(["bench", "--users", &users.to_string(), "--concurrency", "4", "--keep"])
+        .args([
+            "bench",
+            "--users",
+            &users.to_string(),
+            "--concurrency",
+            "4",
+            "--keep",
+        ])
         .args(backend)
         .output()
         .expect("run scimd bench");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "bench failed: {stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "bench failed: {stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     for operation in [
         "match (GET filter mail)",
@@ -42,7 +53,10 @@ fn bench_runs_every_phase(backend: &[&str], server_marker: fn(&str) -> String) -
     }
     assert!(stdout.contains("server RSS at end:"), "{stdout}");
 
-    let kept = stdout.lines().find_map(|l| l.strip_prefix("database kept: ")).expect("kept database");
+    let kept = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("database kept: "))
+        .expect("kept database");
     let marker = server_marker(kept);
     let running: Vec<String> = std::fs::read_dir("/proc")
         .expect("/proc")
@@ -50,7 +64,10 @@ fn bench_runs_every_phase(backend: &[&str], server_marker: fn(&str) -> String) -
         .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
         .filter(|c| c.contains(&marker) && c.contains(" serve"))
         .collect();
-    assert!(running.is_empty(), "the bench left its server running: {running:?}");
+    assert!(
+        running.is_empty(),
+        "the bench left its server running: {running:?}"
+    );
     if let Some((_, dir)) = kept.rsplit_once(" (") {
         let _ = std::fs::remove_dir_all(dir.trim_end_matches(')'));
     }
@@ -60,17 +77,32 @@ fn bench_runs_every_phase(backend: &[&str], server_marker: fn(&str) -> String) -
 #[test]
 fn bench_on_sqlite_runs_every_phase_and_stops_its_server() {
     // "sqlite:///tmp/.tmpXXXX/bench.db (/tmp/.tmpXXXX)": the database file's path.
-    bench_runs_every_phase(&[], |kept| kept.split_whitespace().next().unwrap_or(kept).trim_start_matches("sqlite://").to_string());
+    bench_runs_every_phase(&[], |kept| {
+        kept.split_whitespace()
+            .next()
+            .unwrap_or(kept)
+            .trim_start_matches("sqlite://")
+            .to_string()
+    });
 }
 
 #[test]
 fn bench_on_postgres_runs_every_phase_and_stops_its_server() {
-    let Some(Backend::Postgres(url)) = Backend::postgres_or_skip("PostgreSQL variant") else { return };
+    let Some(Backend::Postgres(url)) = Backend::postgres_or_skip("PostgreSQL variant") else {
+        return;
+    };
     // "postgres://…&options=-csearch_path%3Dbench_<uuid> (/tmp/.tmpXXXX)": the schema.
-    let schema = bench_runs_every_phase(&["--backend", "postgres", "--postgres-url", &url], |kept| {
-        kept.split("search_path%3D").nth(1).and_then(|s| s.split([' ', '&']).next()).unwrap_or(kept).to_string()
-    });
+    let schema =
+        bench_runs_every_phase(&["--backend", "postgres", "--postgres-url", &url], |kept| {
+            kept.split("search_path%3D")
+                .nth(1)
+                .and_then(|s| s.split([' ', '&']).next())
+                .unwrap_or(kept)
+                .to_string()
+        });
     use diesel::{Connection, RunQueryDsl};
     let mut conn = diesel::PgConnection::establish(&url).expect("connect");
-    diesel::sql_query(format!("DROP SCHEMA IF EXISTS {schema} CASCADE")).execute(&mut conn).expect("drop schema");
+    diesel::sql_query(format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        .execute(&mut conn)
+        .expect("drop schema");
 }

@@ -28,14 +28,20 @@ struct WebDriver {
 
 impl WebDriver {
     async fn start(driver_path: &str, chromium: &str) -> WebDriver {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
         let driver = Command::new(driver_path)
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("start chromedriver");
-        let http = awc::Client::builder().timeout(Duration::from_secs(60)).finish();
+        let http = awc::Client::builder()
+            .timeout(Duration::from_secs(60))
+            .finish();
         let base = format!("http://127.0.0.1:{port}");
         for _ in 0..100 {
             if http.get(format!("{base}/status")).send().await.is_ok() {
@@ -54,17 +60,38 @@ impl WebDriver {
                          format!("--user-data-dir={}", profile.path().display())]
             }
         }}});
-        let mut wd = WebDriver { http, base, session: String::new(), driver, _profile: profile };
+        let mut wd = WebDriver {
+            http,
+            base,
+            session: String::new(),
+            driver,
+            _profile: profile,
+        };
         let created = wd.call("POST", "/session", Some(caps)).await;
-        wd.session = created["sessionId"].as_str().expect("webdriver session").to_string();
+        wd.session = created["sessionId"]
+            .as_str()
+            .expect("webdriver session")
+            .to_string();
         // Element look-ups wait for the page a form submission loads.
-        wd.call("POST", "/timeouts", Some(json!({"implicit": 10000, "pageLoad": 30000}))).await;
+        wd.call(
+            "POST",
+            "/timeouts",
+            Some(json!({"implicit": 10000, "pageLoad": 30000})),
+        )
+        .await;
         wd
     }
 
     async fn call(&self, method: &str, path: &str, body: Option<Value>) -> Value {
-        let url = if path == "/session" { format!("{}{path}", self.base) } else { format!("{}/session/{}{path}", self.base, self.session) };
-        let req = self.http.request(awc::http::Method::from_bytes(method.as_bytes()).unwrap(), url);
+        let url = if path == "/session" {
+            format!("{}{path}", self.base)
+        } else {
+            format!("{}/session/{}{path}", self.base, self.session)
+        };
+        let req = self.http.request(
+            awc::http::Method::from_bytes(method.as_bytes()).unwrap(),
+            url,
+        );
         let mut resp = match body {
             Some(b) => req.send_json(&b).await.expect("webdriver call"),
             None => req.send().await.expect("webdriver call"),
@@ -79,33 +106,60 @@ impl WebDriver {
     }
 
     async fn find(&self, css: &str) -> String {
-        let v = self.call("POST", "/element", Some(json!({"using": "css selector", "value": css}))).await;
-        v[ELEMENT].as_str().unwrap_or_else(|| panic!("no element {css}: {v}")).to_string()
+        let v = self
+            .call(
+                "POST",
+                "/element",
+                Some(json!({"using": "css selector", "value": css})),
+            )
+            .await;
+        v[ELEMENT]
+            .as_str()
+            .unwrap_or_else(|| panic!("no element {css}: {v}"))
+            .to_string()
     }
 
     async fn type_into(&self, css: &str, text: &str) {
         let el = self.find(css).await;
-        self.call("POST", &format!("/element/{el}/clear"), Some(json!({}))).await;
-        self.call("POST", &format!("/element/{el}/value"), Some(json!({"text": text}))).await;
+        self.call("POST", &format!("/element/{el}/clear"), Some(json!({})))
+            .await;
+        self.call(
+            "POST",
+            &format!("/element/{el}/value"),
+            Some(json!({"text": text})),
+        )
+        .await;
     }
 
     async fn click(&self, css: &str) {
         let el = self.find(css).await;
-        self.call("POST", &format!("/element/{el}/click"), Some(json!({}))).await;
+        self.call("POST", &format!("/element/{el}/click"), Some(json!({})))
+            .await;
     }
 
     async fn text(&self, css: &str) -> String {
         let el = self.find(css).await;
-        self.call("GET", &format!("/element/{el}/text"), None).await.as_str().unwrap_or_default().to_string()
+        self.call("GET", &format!("/element/{el}/text"), None)
+            .await
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
     }
 
     async fn script(&self, script: &str) -> Value {
-        self.call("POST", "/execute/async", Some(json!({"script": script, "args": []}))).await
+        self.call(
+            "POST",
+            "/execute/async",
+            Some(json!({"script": script, "args": []})),
+        )
+        .await
     }
 
     async fn screenshot(&self, name: &str) -> PathBuf {
         let png = self.call("GET", "/screenshot", None).await;
-        let bytes = base64::engine::general_purpose::STANDARD.decode(png.as_str().unwrap()).unwrap();
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(png.as_str().unwrap())
+            .unwrap();
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join(format!("{name}.png"));
@@ -114,14 +168,21 @@ impl WebDriver {
     }
 
     async fn quit(mut self) {
-        let _ = self.http.delete(format!("{}/session/{}", self.base, self.session)).send().await;
+        let _ = self
+            .http
+            .delete(format!("{}/session/{}", self.base, self.session))
+            .send()
+            .await;
         let _ = self.driver.kill();
         let _ = self.driver.wait();
     }
 }
 
 fn find_binary(candidates: &[&str]) -> Option<String> {
-    candidates.iter().find(|p| Path::new(p).exists()).map(|p| p.to_string())
+    candidates
+        .iter()
+        .find(|p| Path::new(p).exists())
+        .map(|p| p.to_string())
 }
 
 async fn browser_generates_and_copies_a_working_token(backend: Backend) {
@@ -129,7 +190,10 @@ async fn browser_generates_and_copies_a_working_token(backend: Backend) {
         find_binary(&["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"]),
         find_binary(&["/usr/bin/chromium", "/usr/bin/chromium-browser"]),
     ) else {
-        assert!(std::env::var("SCIMD_REQUIRE_BROWSER").is_err(), "chromium and chromium-driver are required (SCIMD_REQUIRE_BROWSER is set)");
+        assert!(
+            std::env::var("SCIMD_REQUIRE_BROWSER").is_err(),
+            "chromium and chromium-driver are required (SCIMD_REQUIRE_BROWSER is set)"
+        );
         eprintln!("chromium/chromedriver not installed: browser test not run");
         return;
     };
@@ -147,7 +211,12 @@ async fn browser_generates_and_copies_a_working_token(backend: Backend) {
     wd.goto(&format!("{}/admin", app.base)).await;
     // Clipboard access for the copy button, granted to the page's origin as a user would.
     for name in ["clipboard-read", "clipboard-write"] {
-        wd.call("POST", "/permissions", Some(json!({"descriptor": {"name": name}, "state": "granted"}))).await;
+        wd.call(
+            "POST",
+            "/permissions",
+            Some(json!({"descriptor": {"name": name}, "state": "granted"})),
+        )
+        .await;
     }
     wd.screenshot("01-login").await;
     wd.type_into("#username", "alice").await;
@@ -174,16 +243,29 @@ async fn browser_generates_and_copies_a_working_token(backend: Backend) {
         .await;
     let copied = copied.as_str().unwrap_or_default().to_string();
     assert_eq!(wd.text("#copy-token").await, "Copied");
-    assert_eq!(copied, shown, "the copy button put the token on the clipboard");
+    assert_eq!(
+        copied, shown,
+        "the copy button put the token on the clipboard"
+    );
     wd.screenshot("03-token-generated").await;
 
     // The copied token passes Test Connection.
-    let probe = format!("{}/Users?filter=userName+eq+%22{}%22", app.tenant_url("acme"), uuid::Uuid::new_v4());
-    let r = app.send("GET", &probe, Some(&copied), None).await.expect(200);
+    let probe = format!(
+        "{}/Users?filter=userName+eq+%22{}%22",
+        app.tenant_url("acme"),
+        uuid::Uuid::new_v4()
+    );
+    let r = app
+        .send("GET", &probe, Some(&copied), None)
+        .await
+        .expect(200);
     assert_eq!(r.body["totalResults"], 0);
 
     wd.click("#history-link").await;
-    assert!(wd.text("#events").await.contains("created") || wd.text("h1").await.contains("Sync history"));
+    assert!(
+        wd.text("#events").await.contains("created")
+            || wd.text("h1").await.contains("Sync history")
+    );
     wd.screenshot("04-history").await;
     wd.quit().await;
 }

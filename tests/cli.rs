@@ -9,12 +9,21 @@ use common::{fresh_database, Backend};
 
 fn scimd(database_url: &str, args: &[&str]) -> (bool, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_scimd"))
-        .args(["--database-url", database_url, "--public-url", "https://scim.example.com"])
+        .args([
+            "--database-url",
+            database_url,
+            "--public-url",
+            "https://scim.example.com",
+        ])
         .args(args)
         .env("RUST_LOG", "warn")
         .output()
         .expect("run scimd");
-    (out.status.success(), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
 }
 
 async fn tenant_and_token_commands(backend: Backend) {
@@ -27,42 +36,73 @@ async fn tenant_and_token_commands(backend: Backend) {
     let (ok, _, err) = scimd(&url, &["tenant", "create", "Not A Slug"]);
     assert!(!ok && err.contains("slug"), "{err}");
 
-    let (ok, out, err) = scimd(&url, &["token", "issue", "acme", "--days", "30", "--label", "entra"]);
+    let (ok, out, err) = scimd(
+        &url,
+        &["token", "issue", "acme", "--days", "30", "--label", "entra"],
+    );
     assert!(ok, "{err}");
     let token = out.lines().last().unwrap().trim().to_string();
-    assert_eq!(token.split('.').count(), 3, "a JWT alone on the last line: {out}");
+    assert_eq!(
+        token.split('.').count(),
+        3,
+        "a JWT alone on the last line: {out}"
+    );
     let (ok, _, err) = scimd(&url, &["token", "issue", "acme", "--days", "0"]);
     assert!(!ok && err.contains("between 1 and 365"), "{err}");
 
     let (ok, out, _) = scimd(&url, &["token", "list", "acme"]);
     assert!(ok);
-    let row = out.lines().find(|l| l.contains("entra")).expect("token listed");
+    let row = out
+        .lines()
+        .find(|l| l.contains("entra"))
+        .expect("token listed");
     assert!(row.ends_with("valid") && row.contains("never"), "{row}");
     let jti = row.split('\t').next().unwrap().to_string();
 
     // The issued token works against a server on the same database, until revoked.
     let app = serve_on(&url).await;
-    let probe = format!("{}/scim/v2/tenants/acme/Users?filter=userName+eq+%22x%22", app.0);
+    let probe = format!(
+        "{}/scim/v2/tenants/acme/Users?filter=userName+eq+%22x%22",
+        app.0
+    );
     let status = |t: String| {
         let client = awc::Client::default();
         let probe = probe.clone();
-        async move { client.get(probe).insert_header(("Authorization", format!("Bearer {t}"))).send().await.unwrap().status().as_u16() }
+        async move {
+            client
+                .get(probe)
+                .insert_header(("Authorization", format!("Bearer {t}")))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
     };
     assert_eq!(status(token.clone()).await, 200);
     let (ok, out, err) = scimd(&url, &["token", "revoke", &jti]);
     assert!(ok && out.contains("revoked"), "{err}");
     // Refused within a second: a running scimd re-reads a token's record once a second.
-    let refused_by = std::time::Instant::now() + app.1.store.recheck_interval() + std::time::Duration::from_millis(100);
+    let refused_by = std::time::Instant::now()
+        + app.1.store.recheck_interval()
+        + std::time::Duration::from_millis(100);
     loop {
         let s = status(token.clone()).await;
         if s == 401 {
             break;
         }
-        assert!(std::time::Instant::now() < refused_by, "a revoked token still works: {s}");
+        assert!(
+            std::time::Instant::now() < refused_by,
+            "a revoked token still works: {s}"
+        );
         actix_web::rt::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     let (_, out, _) = scimd(&url, &["token", "list", "acme"]);
-    assert!(out.lines().any(|l| l.starts_with(&jti) && l.ends_with("revoked")), "{out}");
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with(&jti) && l.ends_with("revoked")),
+        "{out}"
+    );
     let (ok, _, err) = scimd(&url, &["token", "revoke", "no-such-token"]);
     assert!(!ok && err.contains("no token"), "{err}");
 }
@@ -83,9 +123,19 @@ async fn serve_on(url: &str) -> (String, scimd::app::AppState) {
 
 /// Start `scimd serve` on `url`, wait until it answers, stop it: what it wrote to stderr.
 async fn serve_and_stop(url: &str) -> String {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let mut child = Command::new(env!("CARGO_BIN_EXE_scimd"))
-        .args(["--database-url", url, "--bind", &format!("127.0.0.1:{port}"), "serve"])
+        .args([
+            "--database-url",
+            url,
+            "--bind",
+            &format!("127.0.0.1:{port}"),
+            "serve",
+        ])
         .stderr(std::process::Stdio::piped())
         .stdout(std::process::Stdio::null())
         .spawn()
@@ -93,7 +143,12 @@ async fn serve_and_stop(url: &str) -> String {
     let client = awc::Client::default();
     let mut up = false;
     for _ in 0..100 {
-        if client.get(format!("http://127.0.0.1:{port}/healthz")).send().await.is_ok() {
+        if client
+            .get(format!("http://127.0.0.1:{port}/healthz"))
+            .send()
+            .await
+            .is_ok()
+        {
             up = true;
             break;
         }
@@ -110,7 +165,10 @@ async fn serve_and_stop(url: &str) -> String {
 async fn first_start_prints_next_steps(backend: Backend) {
     let (url, _dir) = fresh_database(&backend);
     let err = serve_and_stop(&url).await;
-    assert!(err.contains("scimd tenant create") && err.contains("scimd token issue"), "{err}");
+    assert!(
+        err.contains("scimd tenant create") && err.contains("scimd token issue"),
+        "{err}"
+    );
 }
 
 backend_tests!(tenant_and_token_commands, first_start_prints_next_steps);
@@ -119,7 +177,9 @@ backend_tests!(tenant_and_token_commands, first_start_prints_next_steps);
 /// kept plans then never see statistics).
 #[actix_web::test]
 async fn serve_warns_when_postgres_autovacuum_is_off() {
-    let Some(backend) = Backend::postgres_or_skip("PostgreSQL test") else { return };
+    let Some(backend) = Backend::postgres_or_skip("PostgreSQL test") else {
+        return;
+    };
     let (url, _db) = fresh_database(&backend);
     #[derive(diesel::QueryableByName)]
     struct Setting {
@@ -128,7 +188,14 @@ async fn serve_warns_when_postgres_autovacuum_is_off() {
     }
     use diesel::{Connection, RunQueryDsl};
     let mut conn = diesel::PgConnection::establish(&url).expect("connect");
-    let autovacuum = diesel::sql_query("SHOW autovacuum").get_result::<Setting>(&mut conn).expect("SHOW").autovacuum;
+    let autovacuum = diesel::sql_query("SHOW autovacuum")
+        .get_result::<Setting>(&mut conn)
+        .expect("SHOW")
+        .autovacuum;
     let err = serve_and_stop(&url).await;
-    assert_eq!(err.contains("autovacuum is off"), autovacuum == "off", "autovacuum {autovacuum}: {err}");
+    assert_eq!(
+        err.contains("autovacuum is off"),
+        autovacuum == "off",
+        "autovacuum {autovacuum}: {err}"
+    );
 }

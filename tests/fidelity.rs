@@ -16,7 +16,9 @@ fn cli(app: &TestApp, args: &[&str], stdin: Option<&str>) -> (bool, String, Stri
 /// If-Match is honoured (412 on a stale version) but never required.
 async fn etags_and_if_match(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let id = app.create_user("alice@contoso.com", "alice@contoso.com").await;
+    let id = app
+        .create_user("alice@contoso.com", "alice@contoso.com")
+        .await;
     let url = format!("{}/Users/{id}", app.tenant_url("acme"));
     let body = patch(json!([{"op": "replace", "path": "title", "value": "A"}]));
     let send = |if_match: &'static str, body: Value| {
@@ -26,17 +28,49 @@ async fn etags_and_if_match(backend: Backend) {
             .insert_header(("Authorization", format!("Bearer {}", app.token)))
             .insert_header(("Content-Type", "application/scim+json"))
             .insert_header(("If-Match", if_match));
-        async move { req.send_body(body.to_string()).await.unwrap().status().as_u16() }
+        async move {
+            req.send_body(body.to_string())
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
     };
     assert_eq!(send("W/\"1\"", body.clone()).await, 200);
     // Version is now 2: a client holding version 1 loses.
-    assert_eq!(send("W/\"1\"", patch(json!([{"op": "replace", "path": "title", "value": "B"}]))).await, 412);
-    assert_eq!(send("*", patch(json!([{"op": "replace", "path": "title", "value": "C"}]))).await, 200);
-    let g = app.scim("GET", &format!("/Users/{id}"), None).await.expect(200);
+    assert_eq!(
+        send(
+            "W/\"1\"",
+            patch(json!([{"op": "replace", "path": "title", "value": "B"}]))
+        )
+        .await,
+        412
+    );
+    assert_eq!(
+        send(
+            "*",
+            patch(json!([{"op": "replace", "path": "title", "value": "C"}]))
+        )
+        .await,
+        200
+    );
+    let g = app
+        .scim("GET", &format!("/Users/{id}"), None)
+        .await
+        .expect(200);
     assert_eq!(g.body["title"], "C");
     assert_eq!(g.etag.as_deref(), Some("W/\"3\""));
     // Re-sending what is already stored makes no new version (Entra re-sends every cycle).
-    let r = app.scim("PATCH", &format!("/Users/{id}"), Some(patch(json!([{"op": "replace", "path": "title", "value": "C"}])))).await.expect(200);
+    let r = app
+        .scim(
+            "PATCH",
+            &format!("/Users/{id}"),
+            Some(patch(
+                json!([{"op": "replace", "path": "title", "value": "C"}]),
+            )),
+        )
+        .await
+        .expect(200);
     assert_eq!(r.etag.as_deref(), Some("W/\"3\""));
 }
 
@@ -44,40 +78,105 @@ async fn etags_and_if_match(backend: Backend) {
 async fn search_and_sort(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     for (name, title) in [("carol", "b"), ("alice", "c"), ("bob", "a")] {
-        let mut body = user_body(&format!("{name}@contoso.com"), &format!("{name}@contoso.com"));
+        let mut body = user_body(
+            &format!("{name}@contoso.com"),
+            &format!("{name}@contoso.com"),
+        );
         body["title"] = json!(title);
         app.scim("POST", "/Users", Some(body)).await.expect(201);
     }
     app.scim("POST", "/Groups", Some(json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "alpha"}))).await.expect(201);
     let names = |r: &Value| -> Vec<String> {
-        r["Resources"].as_array().unwrap().iter().map(|u| u["userName"].as_str().unwrap_or("").to_string()).collect()
+        r["Resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| u["userName"].as_str().unwrap_or("").to_string())
+            .collect()
     };
     let search = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
                         "filter": "userName ew \"@contoso.com\"", "sortBy": "userName", "attributes": ["userName"], "count": 2});
-    let r = app.scim("POST", "/Users/.search", Some(search)).await.expect(200);
+    let r = app
+        .scim("POST", "/Users/.search", Some(search))
+        .await
+        .expect(200);
     assert_eq!(r.body["totalResults"], 3);
     assert_eq!(names(&r.body), vec!["alice@contoso.com", "bob@contoso.com"]);
     assert!(r.body["Resources"][0].get("emails").is_none());
-    let r = app.scim("GET", "/Users?sortBy=title&sortOrder=descending", None).await.expect(200);
-    assert_eq!(names(&r.body), vec!["alice@contoso.com", "carol@contoso.com", "bob@contoso.com"]);
-    let r = app.scim("GET", "/Users?filter=title+pr&sortBy=title", None).await.expect(200);
-    assert_eq!(names(&r.body), vec!["bob@contoso.com", "carol@contoso.com", "alice@contoso.com"]);
+    let r = app
+        .scim("GET", "/Users?sortBy=title&sortOrder=descending", None)
+        .await
+        .expect(200);
+    assert_eq!(
+        names(&r.body),
+        vec!["alice@contoso.com", "carol@contoso.com", "bob@contoso.com"]
+    );
+    let r = app
+        .scim("GET", "/Users?filter=title+pr&sortBy=title", None)
+        .await
+        .expect(200);
+    assert_eq!(
+        names(&r.body),
+        vec!["bob@contoso.com", "carol@contoso.com", "alice@contoso.com"]
+    );
     // Root search spans users and groups.
-    let r = app.scim("POST", "/.search", Some(json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"]}))).await.expect(200);
+    let r = app
+        .scim(
+            "POST",
+            "/.search",
+            Some(json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"]})),
+        )
+        .await
+        .expect(200);
     assert_eq!(r.body["totalResults"], 4);
-    let r = app.scim("POST", "/.search", Some(json!({"startIndex": 4, "count": 5}))).await.expect(200);
+    let r = app
+        .scim(
+            "POST",
+            "/.search",
+            Some(json!({"startIndex": 4, "count": 5})),
+        )
+        .await
+        .expect(200);
     assert_eq!(r.body["Resources"][0]["displayName"], "alpha");
-    app.scim("GET", "/Users?sortOrder=sideways", None).await.expect_error(400, Some("invalidValue"), "sortOrder");
+    app.scim("GET", "/Users?sortOrder=sideways", None)
+        .await
+        .expect_error(400, Some("invalidValue"), "sortOrder");
 }
 
 /// Custom fields are typed and validated per tenant; another tenant does not see them.
 async fn custom_field_types(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    assert!(cli(&app, &["field", "add", "acme", "badgeNumber", "--type", "integer"], None).0);
-    assert!(cli(&app, &["field", "add", "acme", "skills", "--type", "string", "--multi-valued"], None).0);
+    assert!(
+        cli(
+            &app,
+            &["field", "add", "acme", "badgeNumber", "--type", "integer"],
+            None
+        )
+        .0
+    );
+    assert!(
+        cli(
+            &app,
+            &[
+                "field",
+                "add",
+                "acme",
+                "skills",
+                "--type",
+                "string",
+                "--multi-valued"
+            ],
+            None
+        )
+        .0
+    );
     let (ok, _, err) = cli(&app, &["field", "add", "acme", "bad name"], None);
     assert!(!ok && err.contains("invalid field name"), "{err}");
-    let (ok, _, err) = cli(&app, &["field", "add", "acme", "x", "--type", "color"], None);
+    let (ok, _, err) = cli(
+        &app,
+        &["field", "add", "acme", "x", "--type", "color"],
+        None,
+    );
     assert!(!ok && err.contains("unknown field type"), "{err}");
     let (ok, _, err) = cli(&app, &["field", "add", "acme", "BadgeNumber"], None);
     assert!(!ok && err.contains("already defined"), "{err}");
@@ -86,21 +185,45 @@ async fn custom_field_types(backend: Backend) {
 
     let mut body = user_body("alice@contoso.com", "alice@contoso.com");
     body[CUSTOM] = json!({"badgeNumber": 42, "skills": ["rust", "scim"]});
-    let r = app.scim("POST", "/Users", Some(body.clone())).await.expect(201);
+    let r = app
+        .scim("POST", "/Users", Some(body.clone()))
+        .await
+        .expect(201);
     assert_eq!(r.body[CUSTOM]["badgeNumber"], 42);
     assert_eq!(r.body[CUSTOM]["skills"], json!(["rust", "scim"]));
     let id = r.body["id"].as_str().unwrap().to_string();
     app.scim("PATCH", &format!("/Users/{id}"), Some(patch(json!([{"op": "replace", "path": format!("{CUSTOM}:badgeNumber"), "value": "not a number"}]))))
         .await
         .expect_error(400, Some("invalidValue"), "badgeNumber");
-    let types = app.scim("GET", "/ResourceTypes/User", None).await.expect(200);
-    assert!(types.body["schemaExtensions"].as_array().unwrap().iter().any(|e| e["schema"] == CUSTOM), "{}", types.body);
+    let types = app
+        .scim("GET", "/ResourceTypes/User", None)
+        .await
+        .expect(200);
+    assert!(
+        types.body["schemaExtensions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["schema"] == CUSTOM),
+        "{}",
+        types.body
+    );
 
     // Tenant globex has no such field.
     let other = app.add_tenant("globex");
     let url = format!("{}/Users", app.tenant_url("globex"));
-    let r = app.send("POST", &url, Some(&other), Some(&body)).await.expect(400);
-    assert!(r.body["detail"].as_str().unwrap().contains("scimd field add"), "{}", r.body);
+    let r = app
+        .send("POST", &url, Some(&other), Some(&body))
+        .await
+        .expect(400);
+    assert!(
+        r.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("scimd field add"),
+        "{}",
+        r.body
+    );
 }
 
 /// A field added by the CLI (another process) while scimd serves the tenant is accepted
@@ -108,8 +231,16 @@ async fn custom_field_types(backend: Backend) {
 async fn field_added_while_serving(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     // A write first, so the server has read the tenant's (empty) list of fields.
-    app.create_user("first@contoso.com", "first@contoso.com").await;
-    assert!(cli(&app, &["field", "add", "acme", "badgeNumber", "--type", "integer"], None).0);
+    app.create_user("first@contoso.com", "first@contoso.com")
+        .await;
+    assert!(
+        cli(
+            &app,
+            &["field", "add", "acme", "badgeNumber", "--type", "integer"],
+            None
+        )
+        .0
+    );
     let added = std::time::Instant::now();
     let mut body = user_body("alice@contoso.com", "alice@contoso.com");
     body[CUSTOM] = json!({"badgeNumber": 7});
@@ -123,20 +254,32 @@ async fn field_added_while_serving(backend: Backend) {
     };
     let accepted = accepted.expect(201);
     assert_eq!(accepted.body[CUSTOM]["badgeNumber"], 7);
-    assert!(added.elapsed() < std::time::Duration::from_millis(2500), "took {:?}", added.elapsed());
+    assert!(
+        added.elapsed() < std::time::Duration::from_millis(2500),
+        "took {:?}",
+        added.elapsed()
+    );
 }
 
 /// `scimd purge` removes old tombstones and keeps live and recent ones.
 async fn purge_tombstones(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let gone = app.create_user("gone@contoso.com", "gone@contoso.com").await;
-    let kept = app.create_user("kept@contoso.com", "kept@contoso.com").await;
-    app.scim("DELETE", &format!("/Users/{gone}"), None).await.expect(204);
+    let gone = app
+        .create_user("gone@contoso.com", "gone@contoso.com")
+        .await;
+    let kept = app
+        .create_user("kept@contoso.com", "kept@contoso.com")
+        .await;
+    app.scim("DELETE", &format!("/Users/{gone}"), None)
+        .await
+        .expect(204);
     let (ok, out, err) = cli(&app, &["purge", "--older-than", "30d"], None);
     assert!(ok && out.contains("purged 0 users"), "{out}{err}");
     let (ok, out, err) = cli(&app, &["purge", "--older-than", "0s"], None);
     assert!(ok && out.contains("purged 1 users"), "{out}{err}");
-    app.scim("GET", &format!("/Users/{kept}"), None).await.expect(200);
+    app.scim("GET", &format!("/Users/{kept}"), None)
+        .await
+        .expect(200);
     let (ok, _, err) = cli(&app, &["purge", "--older-than", "soon"], None);
     assert!(!ok && err.contains("invalid age"), "{err}");
 }
@@ -146,34 +289,80 @@ async fn purge_tombstones(backend: Backend) {
 async fn events_change_feed(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.add_tenant("globex");
-    assert!(cli(&app, &["admin", "create", "acme", "alice", "--password-stdin"], Some("correct horse battery\n")).0);
-    assert!(cli(&app, &["admin", "create", "globex", "gary", "--password-stdin"], Some("another long password\n")).0);
-    let (ok, _, err) = cli(&app, &["admin", "create", "acme", "shorty", "--password-stdin"], Some("short\n"));
+    assert!(
+        cli(
+            &app,
+            &["admin", "create", "acme", "alice", "--password-stdin"],
+            Some("correct horse battery\n")
+        )
+        .0
+    );
+    assert!(
+        cli(
+            &app,
+            &["admin", "create", "globex", "gary", "--password-stdin"],
+            Some("another long password\n")
+        )
+        .0
+    );
+    let (ok, _, err) = cli(
+        &app,
+        &["admin", "create", "acme", "shorty", "--password-stdin"],
+        Some("short\n"),
+    );
     assert!(!ok && err.contains("at least 12"), "{err}");
 
-    let id = app.create_user("alice@contoso.com", "alice@contoso.com").await;
-    app.scim("POST", "/Users", Some(user_body("alice@contoso.com", "alice@contoso.com"))).await.expect(409);
-    app.scim("PATCH", &format!("/Users/{id}"), Some(patch(json!([{"op": "Replace", "path": "active", "value": "False"}])))).await.expect(200);
+    let id = app
+        .create_user("alice@contoso.com", "alice@contoso.com")
+        .await;
+    app.scim(
+        "POST",
+        "/Users",
+        Some(user_body("alice@contoso.com", "alice@contoso.com")),
+    )
+    .await
+    .expect(409);
+    app.scim(
+        "PATCH",
+        &format!("/Users/{id}"),
+        Some(patch(
+            json!([{"op": "Replace", "path": "active", "value": "False"}]),
+        )),
+    )
+    .await
+    .expect(200);
 
     let feed = |user: &str, pass: &str, after: i64| {
         use base64::Engine;
         let auth = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"));
         let req = app
             .client
-            .get(format!("{}/api/tenants/acme/events?after={after}", app.base))
+            .get(format!(
+                "{}/api/tenants/acme/events?after={after}",
+                app.base
+            ))
             .insert_header(("Authorization", format!("Basic {auth}")));
         async move {
             let mut resp = req.send().await.unwrap();
-            let body: Value = serde_json::from_slice(&resp.body().await.unwrap()).unwrap_or(Value::Null);
+            let body: Value =
+                serde_json::from_slice(&resp.body().await.unwrap()).unwrap_or(Value::Null);
             (resp.status().as_u16(), body)
         }
     };
     let (status, body) = feed("alice", "correct horse battery", 0).await;
     assert_eq!(status, 200, "{body}");
-    let actions: Vec<&str> = body["events"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
+    let actions: Vec<&str> = body["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
     assert_eq!(actions, vec!["created", "rejected", "deactivated"]);
     let rejected = &body["events"][1];
-    assert!(rejected["detail"].as_str().unwrap().contains("409"), "{rejected}");
+    assert!(
+        rejected["detail"].as_str().unwrap().contains("409"),
+        "{rejected}"
+    );
     assert!(rejected["tokenId"].is_string());
     // The feed resumes after the last id seen.
     let next = body["next"].as_i64().unwrap();
@@ -191,4 +380,11 @@ async fn events_change_feed(backend: Backend) {
     assert_eq!(out.lines().count(), 3, "{out}");
 }
 
-backend_tests!(etags_and_if_match, search_and_sort, custom_field_types, field_added_while_serving, purge_tombstones, events_change_feed);
+backend_tests!(
+    etags_and_if_match,
+    search_and_sort,
+    custom_field_types,
+    field_added_while_serving,
+    purge_tombstones,
+    events_change_feed
+);

@@ -9,7 +9,11 @@ use serde_json::{json, Value};
 fn member_ids(group: &Value) -> Vec<String> {
     let mut ids: Vec<String> = group["members"]
         .as_array()
-        .map(|m| m.iter().map(|x| x["value"].as_str().unwrap().to_string()).collect())
+        .map(|m| {
+            m.iter()
+                .map(|x| x["value"].as_str().unwrap().to_string())
+                .collect()
+        })
         .unwrap_or_default();
     ids.sort();
     ids
@@ -22,9 +26,13 @@ fn sorted(mut v: Vec<String>) -> Vec<String> {
 
 async fn group_lifecycle(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let alice = app.create_user("alice@contoso.com", "alice@contoso.com").await;
+    let alice = app
+        .create_user("alice@contoso.com", "alice@contoso.com")
+        .await;
     let bob = app.create_user("bob@contoso.com", "bob@contoso.com").await;
-    let carol = app.create_user("carol@contoso.com", "carol@contoso.com").await;
+    let carol = app
+        .create_user("carol@contoso.com", "carol@contoso.com")
+        .await;
 
     let r = app
         .scim(
@@ -45,49 +53,102 @@ async fn group_lifecycle(backend: Backend) {
     assert!(r.location.is_some());
 
     // Entra's match: displayName filter, members excluded.
-    let q = app.scim("GET", "/Groups?excludedAttributes=members&filter=displayName+eq+%22sales%22", None).await.expect(200);
+    let q = app
+        .scim(
+            "GET",
+            "/Groups?excludedAttributes=members&filter=displayName+eq+%22sales%22",
+            None,
+        )
+        .await
+        .expect(200);
     assert_eq!(q.body["totalResults"], 1);
-    assert!(q.body["Resources"][0].get("members").is_none(), "{}", q.body);
-    let g = app.scim("GET", &format!("/Groups/{gid}?excludedAttributes=members"), None).await.expect(200);
+    assert!(
+        q.body["Resources"][0].get("members").is_none(),
+        "{}",
+        q.body
+    );
+    let g = app
+        .scim(
+            "GET",
+            &format!("/Groups/{gid}?excludedAttributes=members"),
+            None,
+        )
+        .await
+        .expect(200);
     assert!(g.body.get("members").is_none());
     assert_eq!(g.body["displayName"], "Sales");
 
     let url = format!("/Groups/{gid}");
     // Add several; re-adding an existing member is a success.
-    app.scim("PATCH", &url, Some(patch(json!([{"op": "Add", "path": "members", "value": [{"value": bob}, {"value": alice}]}]))))
-        .await
-        .expect(204);
-    let g = app.scim("GET", &url, None).await.expect(200);
-    assert_eq!(member_ids(&g.body), sorted(vec![alice.clone(), bob.clone()]));
-
-    // Older removal: Remove members with a value list removes only those.
-    app.scim("PATCH", &url, Some(patch(json!([
-        {"op": "Add", "path": "members", "value": [{"value": carol}]},
-        {"op": "Remove", "path": "members", "value": [{"value": alice}]}
-    ]))))
+    app.scim(
+        "PATCH",
+        &url,
+        Some(patch(
+            json!([{"op": "Add", "path": "members", "value": [{"value": bob}, {"value": alice}]}]),
+        )),
+    )
     .await
     .expect(204);
     let g = app.scim("GET", &url, None).await.expect(200);
-    assert_eq!(member_ids(&g.body), sorted(vec![bob.clone(), carol.clone()]));
+    assert_eq!(
+        member_ids(&g.body),
+        sorted(vec![alice.clone(), bob.clone()])
+    );
+
+    // Older removal: Remove members with a value list removes only those.
+    app.scim(
+        "PATCH",
+        &url,
+        Some(patch(json!([
+            {"op": "Add", "path": "members", "value": [{"value": carol}]},
+            {"op": "Remove", "path": "members", "value": [{"value": alice}]}
+        ]))),
+    )
+    .await
+    .expect(204);
+    let g = app.scim("GET", &url, None).await.expect(200);
+    assert_eq!(
+        member_ids(&g.body),
+        sorted(vec![bob.clone(), carol.clone()])
+    );
 
     // Newer removal: members[value eq "id"].
-    app.scim("PATCH", &url, Some(patch(json!([{"op": "remove", "path": format!("members[value eq \"{bob}\"]")}]))))
-        .await
-        .expect(204);
+    app.scim(
+        "PATCH",
+        &url,
+        Some(patch(
+            json!([{"op": "remove", "path": format!("members[value eq \"{bob}\"]")}]),
+        )),
+    )
+    .await
+    .expect(204);
     let g = app.scim("GET", &url, None).await.expect(200);
     assert_eq!(member_ids(&g.body), vec![carol.clone()]);
 
     // Rename.
     // Asking for attributes gets the group back (200) instead of 204.
-    let r = app.scim("PATCH", &format!("{url}?excludedAttributes=members"), Some(patch(json!([{"op": "Replace", "path": "displayName", "value": "Sales EMEA"}])))).await.expect(200);
+    let r = app
+        .scim(
+            "PATCH",
+            &format!("{url}?excludedAttributes=members"),
+            Some(patch(
+                json!([{"op": "Replace", "path": "displayName", "value": "Sales EMEA"}]),
+            )),
+        )
+        .await
+        .expect(200);
     assert!(r.body.get("members").is_none());
     assert_eq!(r.body["displayName"], "Sales EMEA");
 
     // Unknown member id: 400 naming it, and nothing applied.
-    app.scim("PATCH", &url, Some(patch(json!([
-        {"op": "Replace", "path": "displayName", "value": "Should not stick"},
-        {"op": "Add", "path": "members", "value": [{"value": "no-such-id"}]}
-    ]))))
+    app.scim(
+        "PATCH",
+        &url,
+        Some(patch(json!([
+            {"op": "Replace", "path": "displayName", "value": "Should not stick"},
+            {"op": "Add", "path": "members", "value": [{"value": "no-such-id"}]}
+        ]))),
+    )
     .await
     .expect_error(400, Some("invalidValue"), "no-such-id");
     let g = app.scim("GET", &url, None).await.expect(200);
@@ -96,13 +157,31 @@ async fn group_lifecycle(backend: Backend) {
     // Nested group as a member.
     let inner = app.scim("POST", "/Groups", Some(json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "Inner"}))).await.expect(201);
     let inner_id = inner.body["id"].as_str().unwrap().to_string();
-    app.scim("PATCH", &url, Some(patch(json!([{"op": "add", "path": "members", "value": [{"value": inner_id}]}])))).await.expect(204);
+    app.scim(
+        "PATCH",
+        &url,
+        Some(patch(
+            json!([{"op": "add", "path": "members", "value": [{"value": inner_id}]}]),
+        )),
+    )
+    .await
+    .expect(204);
     let g = app.scim("GET", &url, None).await.expect(200);
-    let types: Vec<&str> = g.body["members"].as_array().unwrap().iter().map(|m| m["type"].as_str().unwrap()).collect();
-    assert!(types.contains(&"Group") && types.contains(&"User"), "{types:?}");
+    let types: Vec<&str> = g.body["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["type"].as_str().unwrap())
+        .collect();
+    assert!(
+        types.contains(&"Group") && types.contains(&"User"),
+        "{types:?}"
+    );
 
     // Deleting a user removes it from its groups.
-    app.scim("DELETE", &format!("/Users/{carol}"), None).await.expect(204);
+    app.scim("DELETE", &format!("/Users/{carol}"), None)
+        .await
+        .expect(204);
     let g = app.scim("GET", &url, None).await.expect(200);
     assert_eq!(member_ids(&g.body), vec![inner_id.clone()]);
 
@@ -116,7 +195,10 @@ async fn group_lifecycle(backend: Backend) {
     // DELETE: 204 then 404.
     app.scim("DELETE", &url, None).await.expect(204);
     app.scim("GET", &url, None).await.expect(404);
-    assert_eq!(app.scim("GET", "/Groups", None).await.body["totalResults"], 1);
+    assert_eq!(
+        app.scim("GET", "/Groups", None).await.body["totalResults"],
+        1
+    );
 }
 
 /// `display` of each member, by id (None when the member has none).
@@ -125,7 +207,12 @@ fn displays(group: &Value) -> Vec<(String, Option<String>)> {
         .as_array()
         .map(|m| {
             m.iter()
-                .map(|x| (x["value"].as_str().unwrap().to_string(), x["display"].as_str().map(str::to_string)))
+                .map(|x| {
+                    (
+                        x["value"].as_str().unwrap().to_string(),
+                        x["display"].as_str().map(str::to_string),
+                    )
+                })
                 .collect()
         })
         .unwrap_or_default();
@@ -139,9 +226,13 @@ fn with_display(id: &str, display: Option<&str>) -> (String, Option<String>) {
 
 async fn member_display_round_trips(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let alice = app.create_user("alice@contoso.com", "alice@contoso.com").await;
+    let alice = app
+        .create_user("alice@contoso.com", "alice@contoso.com")
+        .await;
     let bob = app.create_user("bob@contoso.com", "bob@contoso.com").await;
-    let carol = app.create_user("carol@contoso.com", "carol@contoso.com").await;
+    let carol = app
+        .create_user("carol@contoso.com", "carol@contoso.com")
+        .await;
 
     // POST keeps each member's display; a member without one has none.
     let r = app
@@ -159,7 +250,10 @@ async fn member_display_round_trips(backend: Backend) {
     let url = format!("/Groups/{}", r.body["id"].as_str().unwrap());
     // PATCH answers 204 unless the request asks for the group back.
     let with_body = format!("{url}?excludedAttributes=externalId");
-    let expected = vec![with_display(&alice, Some("Alice Martin")), with_display(&bob, None)];
+    let expected = vec![
+        with_display(&alice, Some("Alice Martin")),
+        with_display(&bob, None),
+    ];
     assert_eq!(displays(&r.body), sorted_pairs(expected.clone()));
     let g = app.scim("GET", &url, None).await.expect(200);
     assert_eq!(displays(&g.body), sorted_pairs(expected));
@@ -215,9 +309,15 @@ async fn member_display_round_trips(backend: Backend) {
     assert_eq!(displays(&r.body), vec![with_display(&alice, Some("A"))]);
 
     // A display that is not a string is a 400 naming it.
-    app.scim("PATCH", &url, Some(patch(json!([{"op": "add", "path": "members", "value": [{"value": bob, "display": 7}]}]))))
-        .await
-        .expect_error(400, Some("invalidValue"), "members.display");
+    app.scim(
+        "PATCH",
+        &url,
+        Some(patch(
+            json!([{"op": "add", "path": "members", "value": [{"value": bob, "display": 7}]}]),
+        )),
+    )
+    .await
+    .expect_error(400, Some("invalidValue"), "members.display");
 }
 
 fn sorted_pairs(mut v: Vec<(String, Option<String>)>) -> Vec<(String, Option<String>)> {
@@ -232,7 +332,10 @@ async fn membership_patches(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let mut users = Vec::new();
     for i in 0..24 {
-        users.push(app.create_user(&format!("u{i}@contoso.com"), &format!("u{i}@contoso.com")).await);
+        users.push(
+            app.create_user(&format!("u{i}@contoso.com"), &format!("u{i}@contoso.com"))
+                .await,
+        );
     }
     let r = app
         .scim("POST", "/Groups", Some(json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "Engineering"})))
@@ -243,7 +346,10 @@ async fn membership_patches(backend: Backend) {
     assert_eq!(r.etag.as_deref(), Some("W/\"1\""));
 
     let add = |id: &str| patch(json!([{"op": "Add", "path": "members", "value": [{"value": id}]}]));
-    let r = app.scim("PATCH", &url, Some(add(&users[0]))).await.expect(204);
+    let r = app
+        .scim("PATCH", &url, Some(add(&users[0])))
+        .await
+        .expect(204);
     assert_eq!(r.etag.as_deref(), Some("W/\"2\""));
     let g = app.scim("GET", &url, None).await.expect(200);
     assert_eq!(g.etag.as_deref(), Some("W/\"2\""));
@@ -258,13 +364,26 @@ async fn membership_patches(backend: Backend) {
     assert_eq!(member_ids(&g.body), vec![users[0].clone()]);
     assert_eq!(g.etag.as_deref(), Some("W/\"2\""));
     // A group that does not exist, or no longer does: 404.
-    app.scim("PATCH", "/Groups/7d0b9a35-0000-4000-8000-000000000000", Some(add(&users[1]))).await.expect(404);
+    app.scim(
+        "PATCH",
+        "/Groups/7d0b9a35-0000-4000-8000-000000000000",
+        Some(add(&users[1])),
+    )
+    .await
+    .expect(404);
     // A deleted user is refused like an unknown one.
-    app.scim("DELETE", &format!("/Users/{}", users[23]), None).await.expect(204);
-    app.scim("PATCH", &url, Some(add(&users[23]))).await.expect_error(400, Some("invalidValue"), &users[23]);
+    app.scim("DELETE", &format!("/Users/{}", users[23]), None)
+        .await
+        .expect(204);
+    app.scim("PATCH", &url, Some(add(&users[23])))
+        .await
+        .expect_error(400, Some("invalidValue"), &users[23]);
 
     // Twenty concurrent adds to the one group (Entra's provisioning runs in parallel): none lost.
-    let adds: Vec<_> = users[1..21].iter().map(|u| app.scim("PATCH", &url, Some(add(u)))).collect();
+    let adds: Vec<_> = users[1..21]
+        .iter()
+        .map(|u| app.scim("PATCH", &url, Some(add(u))))
+        .collect();
     for r in futures_util::future::join_all(adds).await {
         r.expect(204);
     }
@@ -286,11 +405,20 @@ async fn membership_patches(backend: Backend) {
 
     // Each change is in the tenant's log, naming the group.
     let out = common::run_cli(&app.database_url, &["events", "acme"], None, "warn").stdout;
-    let patched = out.lines().filter(|l| l.contains(&gid) && l.contains("group Engineering patched")).count();
+    let patched = out
+        .lines()
+        .filter(|l| l.contains(&gid) && l.contains("group Engineering patched"))
+        .count();
     assert_eq!(patched, 22, "{out}");
 
     app.scim("DELETE", &url, None).await.expect(204);
-    app.scim("PATCH", &url, Some(add(&users[22]))).await.expect(404);
+    app.scim("PATCH", &url, Some(add(&users[22])))
+        .await
+        .expect(404);
 }
 
-backend_tests!(group_lifecycle, member_display_round_trips, membership_patches);
+backend_tests!(
+    group_lifecycle,
+    member_display_round_trips,
+    membership_patches
+);

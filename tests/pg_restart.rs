@@ -15,7 +15,11 @@ use common::{Backend, TestApp};
 fn pg_ctl(prefix: &str, action: &str) {
     let mut parts = prefix.split_whitespace();
     let program = parts.next().expect("SCIMD_TEST_PG_CTL names a command");
-    let status = Command::new(program).args(parts).arg(action).status().expect("run the cluster control command");
+    let status = Command::new(program)
+        .args(parts)
+        .arg(action)
+        .status()
+        .expect("run the cluster control command");
     assert!(status.success(), "{prefix} {action} failed");
 }
 
@@ -38,7 +42,9 @@ async fn postgres_restart_gives_503_then_recovers() {
         return;
     };
     let mut app = TestApp::spawn(backend).await;
-    let id = app.create_user("alice@contoso.com", "alice@contoso.com").await;
+    let id = app
+        .create_user("alice@contoso.com", "alice@contoso.com")
+        .await;
     let path = format!("/Users/{id}");
     app.scim("GET", &path, None).await.expect(200);
 
@@ -49,17 +55,30 @@ async fn postgres_restart_gives_503_then_recovers() {
     // Stopping takes a shutdown checkpoint, which after a busy test run can outlast the
     // server's 5 s keep-alive: a kept connection may be closed by now, so use new ones.
     eprintln!("cluster stopped in {} ms", stopped_at.elapsed().as_millis());
-    app.client = awc::Client::builder().timeout(Duration::from_secs(30)).finish();
+    app.client = awc::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .finish();
     let down = app.scim("GET", &path, None).await;
-    let post = app.scim("POST", "/Users", Some(common::user_body("bob@contoso.com", "bob@contoso.com"))).await;
+    let post = app
+        .scim(
+            "POST",
+            "/Users",
+            Some(common::user_body("bob@contoso.com", "bob@contoso.com")),
+        )
+        .await;
     let started_at = Instant::now();
     pg_ctl(&ctl, "start");
     eprintln!("cluster started in {} ms", started_at.elapsed().as_millis());
-    app.client = awc::Client::builder().timeout(Duration::from_secs(30)).finish();
+    app.client = awc::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .finish();
     let down = down.expect_error(503, None, "database");
     let post = post.expect_error(503, None, "database");
     assert!(down.body["detail"].as_str().unwrap().contains("retry"));
-    assert!(post.body["schemas"][0].as_str().unwrap().ends_with(":Error"));
+    assert!(post.body["schemas"][0]
+        .as_str()
+        .unwrap()
+        .ends_with(":Error"));
 
     // Back without restarting scimd: the pool replaces its dead connections.
     let started = Instant::now();
@@ -69,8 +88,19 @@ async fn postgres_restart_gives_503_then_recovers() {
             assert_eq!(r.body["id"], id.as_str());
             break;
         }
-        assert!(started.elapsed() < Duration::from_secs(30), "scimd did not recover: {} {}", r.status, r.body);
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "scimd did not recover: {} {}",
+            r.status,
+            r.body
+        );
         actix_web::rt::time::sleep(Duration::from_millis(200)).await;
     }
-    app.scim("POST", "/Users", Some(common::user_body("bob@contoso.com", "bob@contoso.com"))).await.expect(201);
+    app.scim(
+        "POST",
+        "/Users",
+        Some(common::user_body("bob@contoso.com", "bob@contoso.com")),
+    )
+    .await
+    .expect(201);
 }

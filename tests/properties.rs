@@ -50,7 +50,14 @@ fn json_value() -> impl Strategy<Value = Value> {
         any::<bool>().prop_map(Value::Bool),
         any::<i64>().prop_map(|n| json!(n)),
         "\\PC{0,12}".prop_map(Value::String),
-        prop_oneof![Just("True"), Just("False"), Just("work"), Just("a@b.com"), Just("")].prop_map(|s| json!(s)),
+        prop_oneof![
+            Just("True"),
+            Just("False"),
+            Just("work"),
+            Just("a@b.com"),
+            Just("")
+        ]
+        .prop_map(|s| json!(s)),
     ];
     leaf.prop_recursive(4, 48, 6, |inner| {
         prop_oneof![
@@ -87,13 +94,20 @@ fn patch_paths() -> impl Strategy<Value = String> {
         Just("members".to_string()),
         Just("members[value eq \"x\"]".to_string()),
         Just("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager".to_string()),
-        Just("urn:ietf:params:scim:schemas:extension:CustomExtensionName:2.0:User:postalCode".to_string()),
+        Just(
+            "urn:ietf:params:scim:schemas:extension:CustomExtensionName:2.0:User:postalCode"
+                .to_string()
+        ),
         filterish(),
     ]
 }
 
 fn custom() -> Vec<CustomField> {
-    vec![CustomField { name: "postalCode".into(), field_type: FieldType::String, multi_valued: false }]
+    vec![CustomField {
+        name: "postalCode".into(),
+        field_type: FieldType::String,
+        multi_valued: false,
+    }]
 }
 
 fn client_error(e: &scimd::scim::error::ScimError) -> bool {

@@ -13,7 +13,17 @@ async fn serves_https_with_the_given_certificate(backend: Backend) {
     let cert = dir.path().join("cert.pem");
     let key = dir.path().join("key.pem");
     let made = Command::new("openssl")
-        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1"])
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=127.0.0.1",
+        ])
         .args(["-addext", "subjectAltName=IP:127.0.0.1"])
         .arg("-keyout")
         .arg(&key)
@@ -21,7 +31,11 @@ async fn serves_https_with_the_given_certificate(backend: Backend) {
         .arg(&cert)
         .output()
         .expect("openssl is installed (.ci/run installs it)");
-    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
     let (c, k) = (cert.clone(), key.clone());
     let app = TestApp::spawn_with(backend, move |s| {
         s.tls_cert = Some(c);
@@ -39,12 +53,23 @@ with urllib.request.urlopen(req, context=ctx, timeout=20) as r:
 "#;
     // Off the test's runtime thread, which also drives the server.
     let token = app.token.clone();
-    let out = actix_web::web::block(move || Command::new("python3").args(["-c", script]).arg(&cert).arg(&url).arg(&token).output())
-        .await
-        .unwrap()
-        .unwrap();
+    let out = actix_web::web::block(move || {
+        Command::new("python3")
+            .args(["-c", script])
+            .arg(&cert)
+            .arg(&url)
+            .arg(&token)
+            .output()
+    })
+    .await
+    .unwrap()
+    .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(stdout.trim(), "200 0 application/scim+json");
     // Plain HTTP on the TLS port gets nothing useful.
     let plain = app.client.get(format!("{}/healthz", app.base)).send().await;

@@ -8,7 +8,14 @@ use serde_json::json;
 /// POST answers 201 with Location, ETag and meta; GET by id returns the same resource.
 async fn create_and_get_user(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let r = app.scim("POST", "/Users", Some(user_body("Alice@Contoso.com", "Alice@Contoso.com"))).await.expect(201);
+    let r = app
+        .scim(
+            "POST",
+            "/Users",
+            Some(user_body("Alice@Contoso.com", "Alice@Contoso.com")),
+        )
+        .await
+        .expect(201);
     let id = r.body["id"].as_str().unwrap().to_string();
     let location = format!("{}/Users/{id}", app.tenant_url("acme"));
     assert_eq!(r.location.as_deref(), Some(location.as_str()));
@@ -19,18 +26,28 @@ async fn create_and_get_user(backend: Backend) {
     assert!(r.body["meta"]["created"].as_str().unwrap().ends_with('Z'));
     assert_eq!(r.body["userName"], "Alice@Contoso.com");
     assert_eq!(r.body["active"], true);
-    assert_eq!(r.body["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"]["department"], "Engineering");
+    assert_eq!(
+        r.body["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"]["department"],
+        "Engineering"
+    );
 
-    let g = app.scim("GET", &format!("/Users/{id}"), None).await.expect(200);
+    let g = app
+        .scim("GET", &format!("/Users/{id}"), None)
+        .await
+        .expect(200);
     assert_eq!(g.body, r.body);
     assert_eq!(g.etag.as_deref(), Some("W/\"1\""));
-    app.scim("GET", "/Users/00000000-0000-0000-0000-000000000000", None).await.expect_error(404, None, "no user");
+    app.scim("GET", "/Users/00000000-0000-0000-0000-000000000000", None)
+        .await
+        .expect_error(404, None, "no user");
 }
 
 /// The filters Entra matches with find the user, case-insensitively where the schema says so.
 async fn matching_filters(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let id = app.create_user("Alice@Contoso.com", "Alice.Work@Contoso.com").await;
+    let id = app
+        .create_user("Alice@Contoso.com", "Alice.Work@Contoso.com")
+        .await;
     app.create_user("bob@contoso.com", "bob@contoso.com").await;
     let hits = [
         "userName eq \"alice@contoso.com\"",
@@ -58,7 +75,10 @@ async fn matching_filters(backend: Backend) {
         assert_eq!(r.body["totalResults"], 0, "filter {f}: {}", r.body);
     }
     // A filter on an attribute without an index is evaluated in Rust.
-    let r = app.filter_users("name.familyName eq \"family\" and userName sw \"bob\"").await.expect(200);
+    let r = app
+        .filter_users("name.familyName eq \"family\" and userName sw \"bob\"")
+        .await
+        .expect(200);
     assert_eq!(r.body["totalResults"], 1);
     assert_eq!(r.body["Resources"][0]["userName"], "bob@contoso.com");
 }
@@ -68,11 +88,17 @@ async fn paging_and_projection(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let mut ids = Vec::new();
     for i in 0..7 {
-        ids.push(app.create_user(&format!("u{i}@contoso.com"), &format!("u{i}@contoso.com")).await);
+        ids.push(
+            app.create_user(&format!("u{i}@contoso.com"), &format!("u{i}@contoso.com"))
+                .await,
+        );
     }
     let mut seen = Vec::new();
     for start in [1, 4, 7] {
-        let r = app.scim("GET", &format!("/Users?startIndex={start}&count=3"), None).await.expect(200);
+        let r = app
+            .scim("GET", &format!("/Users?startIndex={start}&count=3"), None)
+            .await
+            .expect(200);
         assert_eq!(r.body["totalResults"], 7);
         assert_eq!(r.body["startIndex"], start);
         for u in r.body["Resources"].as_array().unwrap() {
@@ -81,7 +107,12 @@ async fn paging_and_projection(backend: Backend) {
     }
     // Pages follow the list's one order (creation time, then id), with nothing lost or repeated.
     let all = app.scim("GET", "/Users?count=100", None).await.expect(200);
-    let order: Vec<String> = all.body["Resources"].as_array().unwrap().iter().map(|u| u["id"].as_str().unwrap().to_string()).collect();
+    let order: Vec<String> = all.body["Resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["id"].as_str().unwrap().to_string())
+        .collect();
     assert_eq!(seen, order);
     let (mut seen_sorted, mut ids_sorted) = (seen.clone(), ids.clone());
     seen_sorted.sort();
@@ -90,38 +121,86 @@ async fn paging_and_projection(backend: Backend) {
     let r = app.scim("GET", "/Users?count=0", None).await.expect(200);
     assert_eq!(r.body["totalResults"], 7);
     assert_eq!(r.body["Resources"], json!([]));
-    let r = app.scim("GET", "/Users?sortBy=userName&sortOrder=descending&count=2", None).await.expect(200);
+    let r = app
+        .scim(
+            "GET",
+            "/Users?sortBy=userName&sortOrder=descending&count=2",
+            None,
+        )
+        .await
+        .expect(200);
     assert_eq!(r.body["Resources"][0]["userName"], "u6@contoso.com");
-    let r = app.scim("GET", "/Users?attributes=userName&count=1", None).await.expect(200);
+    let r = app
+        .scim("GET", "/Users?attributes=userName&count=1", None)
+        .await
+        .expect(200);
     let first = &r.body["Resources"][0];
     assert!(first.get("userName").is_some() && first.get("id").is_some());
-    assert!(first.get("emails").is_none() && first.get("name").is_none(), "{first}");
-    let r = app.scim("GET", &format!("/Users/{}?excludedAttributes=emails", ids[0]), None).await.expect(200);
+    assert!(
+        first.get("emails").is_none() && first.get("name").is_none(),
+        "{first}"
+    );
+    let r = app
+        .scim(
+            "GET",
+            &format!("/Users/{}?excludedAttributes=emails", ids[0]),
+            None,
+        )
+        .await
+        .expect(200);
     assert!(r.body.get("emails").is_none() && r.body.get("userName").is_some());
-    app.scim("GET", "/Users?startIndex=abc", None).await.expect_error(400, Some("invalidValue"), "startIndex");
+    app.scim("GET", "/Users?startIndex=abc", None)
+        .await
+        .expect_error(400, Some("invalidValue"), "startIndex");
 }
 
 /// PUT replaces the resource and bumps the version; meta.created stays.
 async fn replace_user(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let id = app.create_user("alice@contoso.com", "alice@contoso.com").await;
-    let before = app.scim("GET", &format!("/Users/{id}"), None).await.expect(200);
+    let id = app
+        .create_user("alice@contoso.com", "alice@contoso.com")
+        .await;
+    let before = app
+        .scim("GET", &format!("/Users/{id}"), None)
+        .await
+        .expect(200);
     let mut body = user_body("alice@contoso.com", "alice.new@contoso.com");
     body["title"] = json!("CTO");
-    let r = app.scim("PUT", &format!("/Users/{id}"), Some(body)).await.expect(200);
+    let r = app
+        .scim("PUT", &format!("/Users/{id}"), Some(body))
+        .await
+        .expect(200);
     assert_eq!(r.body["title"], "CTO");
     assert_eq!(r.etag.as_deref(), Some("W/\"2\""));
     assert_eq!(r.body["meta"]["created"], before.body["meta"]["created"]);
     // The identity mail moved: the old one no longer matches, the new one does.
-    assert_eq!(app.filter_users("emails[type eq \"work\"].value eq \"alice@contoso.com\"").await.body["totalResults"], 0);
-    assert_eq!(app.filter_users("emails[type eq \"work\"].value eq \"alice.new@contoso.com\"").await.body["totalResults"], 1);
-    app.scim("PUT", "/Users/missing", Some(user_body("x@contoso.com", "x@contoso.com"))).await.expect(404);
+    assert_eq!(
+        app.filter_users("emails[type eq \"work\"].value eq \"alice@contoso.com\"")
+            .await
+            .body["totalResults"],
+        0
+    );
+    assert_eq!(
+        app.filter_users("emails[type eq \"work\"].value eq \"alice.new@contoso.com\"")
+            .await
+            .body["totalResults"],
+        1
+    );
+    app.scim(
+        "PUT",
+        "/Users/missing",
+        Some(user_body("x@contoso.com", "x@contoso.com")),
+    )
+    .await
+    .expect(404);
 }
 
 /// PATCH add/replace/remove with and without path answers 200 with the resource.
 async fn patch_user(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let id = app.create_user("alice@contoso.com", "alice@contoso.com").await;
+    let id = app
+        .create_user("alice@contoso.com", "alice@contoso.com")
+        .await;
     let url = format!("/Users/{id}");
     let r = app
         .scim(
@@ -140,23 +219,52 @@ async fn patch_user(backend: Backend) {
     assert_eq!(r.body["name"]["givenName"], "Alice");
     assert_eq!(r.body["title"], "Engineer");
     assert_eq!(r.body["displayName"], "Alice Smith");
-    assert_eq!(r.body["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"]["department"], "Sales");
+    assert_eq!(
+        r.body["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"]["department"],
+        "Sales"
+    );
     assert_eq!(r.etag.as_deref(), Some("W/\"2\""));
 
-    let r = app.scim("PATCH", &url, Some(patch(json!([{"op": "Remove", "path": "title"}])))).await.expect(200);
+    let r = app
+        .scim(
+            "PATCH",
+            &url,
+            Some(patch(json!([{"op": "Remove", "path": "title"}]))),
+        )
+        .await
+        .expect(200);
     assert!(r.body.get("title").is_none());
     let r = app
         .scim("PATCH", &url, Some(patch(json!([{"op": "Replace", "path": "emails[type eq \"work\"].value", "value": "alice2@contoso.com"}]))))
         .await
         .expect(200);
     assert_eq!(r.body["emails"][0]["value"], "alice2@contoso.com");
-    assert_eq!(app.filter_users("emails[type eq \"work\"].value eq \"alice2@contoso.com\"").await.body["totalResults"], 1);
+    assert_eq!(
+        app.filter_users("emails[type eq \"work\"].value eq \"alice2@contoso.com\"")
+            .await
+            .body["totalResults"],
+        1
+    );
     // Deactivation with Entra's string boolean; the user stays readable and filterable.
-    let r = app.scim("PATCH", &url, Some(patch(json!([{"op": "Replace", "path": "active", "value": "False"}])))).await.expect(200);
+    let r = app
+        .scim(
+            "PATCH",
+            &url,
+            Some(patch(
+                json!([{"op": "Replace", "path": "active", "value": "False"}]),
+            )),
+        )
+        .await
+        .expect(200);
     assert_eq!(r.body["active"], false);
     let g = app.scim("GET", &url, None).await.expect(200);
     assert_eq!(g.body["active"], false);
-    assert_eq!(app.filter_users("userName eq \"alice@contoso.com\"").await.body["totalResults"], 1);
+    assert_eq!(
+        app.filter_users("userName eq \"alice@contoso.com\"")
+            .await
+            .body["totalResults"],
+        1
+    );
     // The stored result is what GET returns.
     assert_eq!(g.body["name"]["familyName"], "Smith");
 }
@@ -164,14 +272,28 @@ async fn patch_user(backend: Backend) {
 /// DELETE answers 204, then the user is 404 and out of lists and uniqueness.
 async fn delete_user(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let id = app.create_user("alice@contoso.com", "alice@contoso.com").await;
-    let r = app.scim("DELETE", &format!("/Users/{id}"), None).await.expect(204);
+    let id = app
+        .create_user("alice@contoso.com", "alice@contoso.com")
+        .await;
+    let r = app
+        .scim("DELETE", &format!("/Users/{id}"), None)
+        .await
+        .expect(204);
     assert!(r.body.is_null());
-    app.scim("GET", &format!("/Users/{id}"), None).await.expect(404);
-    app.scim("DELETE", &format!("/Users/{id}"), None).await.expect(404);
-    assert_eq!(app.scim("GET", "/Users", None).await.body["totalResults"], 0);
+    app.scim("GET", &format!("/Users/{id}"), None)
+        .await
+        .expect(404);
+    app.scim("DELETE", &format!("/Users/{id}"), None)
+        .await
+        .expect(404);
+    assert_eq!(
+        app.scim("GET", "/Users", None).await.body["totalResults"],
+        0
+    );
     // The same mail can be provisioned again.
-    let again = app.create_user("alice@contoso.com", "alice@contoso.com").await;
+    let again = app
+        .create_user("alice@contoso.com", "alice@contoso.com")
+        .await;
     assert_ne!(again, id);
 }
 
@@ -194,31 +316,59 @@ async fn bad_input_is_refused(backend: Backend) {
     assert!(body["detail"].as_str().unwrap().contains("not valid JSON"));
 
     let mut unknown_schema = user_body("a@contoso.com", "a@contoso.com");
-    unknown_schema["schemas"] = json!(["urn:ietf:params:scim:schemas:core:2.0:User", "urn:example:nope"]);
-    app.scim("POST", "/Users", Some(unknown_schema)).await.expect_error(400, Some("invalidValue"), "urn:example:nope");
+    unknown_schema["schemas"] = json!([
+        "urn:ietf:params:scim:schemas:core:2.0:User",
+        "urn:example:nope"
+    ]);
+    app.scim("POST", "/Users", Some(unknown_schema))
+        .await
+        .expect_error(400, Some("invalidValue"), "urn:example:nope");
 
     let mut no_user_name = user_body("a@contoso.com", "a@contoso.com");
     no_user_name.as_object_mut().unwrap().remove("userName");
-    app.scim("POST", "/Users", Some(no_user_name)).await.expect_error(400, Some("invalidValue"), "userName");
+    app.scim("POST", "/Users", Some(no_user_name))
+        .await
+        .expect_error(400, Some("invalidValue"), "userName");
 
     let mut no_email = user_body("a@contoso.com", "a@contoso.com");
     no_email.as_object_mut().unwrap().remove("emails");
-    app.scim("POST", "/Users", Some(no_email)).await.expect_error(400, Some("invalidValue"), "email");
+    app.scim("POST", "/Users", Some(no_email))
+        .await
+        .expect_error(400, Some("invalidValue"), "email");
 
-    app.filter_users("userName eq").await.expect_error(400, Some("invalidFilter"), "filter");
-    app.filter_users("userName xx \"a\"").await.expect_error(400, Some("invalidFilter"), "filter");
+    app.filter_users("userName eq")
+        .await
+        .expect_error(400, Some("invalidFilter"), "filter");
+    app.filter_users("userName xx \"a\"")
+        .await
+        .expect_error(400, Some("invalidFilter"), "filter");
 
     // Duplicates: userName and identity mail, case-insensitively.
-    app.create_user("alice@contoso.com", "alice@contoso.com").await;
-    app.scim("POST", "/Users", Some(user_body("ALICE@contoso.com", "other@contoso.com")))
-        .await
-        .expect_error(409, Some("uniqueness"), "userName");
-    app.scim("POST", "/Users", Some(user_body("other@contoso.com", "Alice@Contoso.COM")))
-        .await
-        .expect_error(409, Some("uniqueness"), "mail");
+    app.create_user("alice@contoso.com", "alice@contoso.com")
+        .await;
+    app.scim(
+        "POST",
+        "/Users",
+        Some(user_body("ALICE@contoso.com", "other@contoso.com")),
+    )
+    .await
+    .expect_error(409, Some("uniqueness"), "userName");
+    app.scim(
+        "POST",
+        "/Users",
+        Some(user_body("other@contoso.com", "Alice@Contoso.COM")),
+    )
+    .await
+    .expect_error(409, Some("uniqueness"), "mail");
 
     // A PATCH whose second op fails leaves the first unapplied.
-    let id = app.filter_users("userName eq \"alice@contoso.com\"").await.body["Resources"][0]["id"].as_str().unwrap().to_string();
+    let id = app
+        .filter_users("userName eq \"alice@contoso.com\"")
+        .await
+        .body["Resources"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     app.scim(
         "PATCH",
         &format!("/Users/{id}"),
@@ -229,12 +379,18 @@ async fn bad_input_is_refused(backend: Backend) {
     )
     .await
     .expect(400);
-    let g = app.scim("GET", &format!("/Users/{id}"), None).await.expect(200);
+    let g = app
+        .scim("GET", &format!("/Users/{id}"), None)
+        .await
+        .expect(200);
     assert_eq!(g.body["displayName"], "alice@contoso.com Display");
     assert_eq!(g.etag.as_deref(), Some("W/\"1\""));
 
     // Nothing half-written: only alice exists.
-    assert_eq!(app.scim("GET", "/Users", None).await.body["totalResults"], 1);
+    assert_eq!(
+        app.scim("GET", "/Users", None).await.body["totalResults"],
+        1
+    );
 }
 
 /// Matches arriving together are answered each with its own tenant's user (on PostgreSQL a
@@ -248,18 +404,41 @@ async fn concurrent_matches_get_their_own_users(backend: Backend) {
     for i in 0..12 {
         let mail = format!("u{i}@contoso.com");
         let acme_id = app.create_user(&mail, &mail).await;
-        let r = app.send("POST", &globex_users, Some(&globex), Some(&user_body(&mail, &mail))).await.expect(201);
+        let r = app
+            .send(
+                "POST",
+                &globex_users,
+                Some(&globex),
+                Some(&user_body(&mail, &mail)),
+            )
+            .await
+            .expect(201);
         ids.push((acme_id, r.body["id"].as_str().unwrap().to_string()));
     }
     let mut home = user_body("home@contoso.com", "home@contoso.com");
     home["emails"][0]["type"] = json!("home");
-    let home_id = app.scim("POST", "/Users", Some(home)).await.expect(201).body["id"].as_str().unwrap().to_string();
-    let gone = app.create_user("gone@contoso.com", "gone@contoso.com").await;
-    app.scim("DELETE", &format!("/Users/{gone}"), None).await.expect(204);
+    let home_id = app
+        .scim("POST", "/Users", Some(home))
+        .await
+        .expect(201)
+        .body["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let gone = app
+        .create_user("gone@contoso.com", "gone@contoso.com")
+        .await;
+    app.scim("DELETE", &format!("/Users/{gone}"), None)
+        .await
+        .expect(204);
 
     // The statement for several keys, straight from the store.
     let tenant_id = |slug: &'static str| {
-        app.state.store.read_blocking(move |conn| scimd::service::tenants::tenant_by_slug(conn, slug)).unwrap().id
+        app.state
+            .store
+            .read_blocking(move |conn| scimd::service::tenants::tenant_by_slug(conn, slug))
+            .unwrap()
+            .id
     };
     let (acme_tenant, globex_tenant) = (tenant_id("acme"), tenant_id("globex"));
     let key = |tenant: &str, value: &str, email_type: Option<&str>| scimd::store::users::EmailKey {
@@ -281,10 +460,27 @@ async fn concurrent_matches_get_their_own_users(backend: Backend) {
         .store
         .read_blocking(move |conn| scimd::store::users::users_by_emails(conn, &keys))
         .unwrap();
-    let found: Vec<Vec<String>> = found.into_iter().map(|rows| rows.unwrap().into_iter().map(|r| r.id).collect()).collect();
+    let found: Vec<Vec<String>> = found
+        .into_iter()
+        .map(|rows| rows.unwrap().into_iter().map(|r| r.id).collect())
+        .collect();
     let no_ids: Vec<String> = Vec::new();
-    assert_eq!(found, vec![vec![ids[0].0.clone()], vec![ids[0].1.clone()], no_ids.clone(), no_ids.clone(), vec![home_id.clone()], no_ids, vec![ids[5].1.clone()]]);
-    let by_id = |tenant: &str, id: &str| scimd::store::users::UserKey { tenant_id: tenant.to_string(), id: id.to_string() };
+    assert_eq!(
+        found,
+        vec![
+            vec![ids[0].0.clone()],
+            vec![ids[0].1.clone()],
+            no_ids.clone(),
+            no_ids.clone(),
+            vec![home_id.clone()],
+            no_ids,
+            vec![ids[5].1.clone()]
+        ]
+    );
+    let by_id = |tenant: &str, id: &str| scimd::store::users::UserKey {
+        tenant_id: tenant.to_string(),
+        id: id.to_string(),
+    };
     let keys = vec![
         by_id(&acme_tenant, &ids[3].0),
         by_id(&acme_tenant, &ids[3].1),
@@ -292,32 +488,80 @@ async fn concurrent_matches_get_their_own_users(backend: Backend) {
         by_id(&acme_tenant, &gone),
         by_id(&acme_tenant, "00000000-0000-0000-0000-000000000000"),
     ];
-    let found = app.state.store.read_blocking(move |conn| scimd::store::users::users_by_ids(conn, &keys)).unwrap();
+    let found = app
+        .state
+        .store
+        .read_blocking(move |conn| scimd::store::users::users_by_ids(conn, &keys))
+        .unwrap();
     let found: Vec<Option<String>> = found.into_iter().map(|row| row.map(|r| r.id)).collect();
-    assert_eq!(found, vec![Some(ids[3].0.clone()), None, Some(ids[3].1.clone()), None, None]);
+    assert_eq!(
+        found,
+        vec![
+            Some(ids[3].0.clone()),
+            None,
+            Some(ids[3].1.clone()),
+            None,
+            None
+        ]
+    );
 
     // Over HTTP, all at once, on both tenants.
     let mut requests = Vec::new();
     for (i, (acme_id, globex_id)) in ids.iter().enumerate() {
-        for (token, tenant, id) in [(&app.token, "acme", acme_id), (&globex, "globex", globex_id)] {
-            for filter in [format!("emails[type eq \"work\"].value eq \"U{i}@Contoso.com\""), format!("emails.value eq \"u{i}@contoso.com\"")] {
-                let url = format!("{}/Users?{}", app.tenant_url(tenant), serde_urlencoded::to_string([("filter", filter.as_str())]).unwrap());
+        for (token, tenant, id) in [
+            (&app.token, "acme", acme_id),
+            (&globex, "globex", globex_id),
+        ] {
+            for filter in [
+                format!("emails[type eq \"work\"].value eq \"U{i}@Contoso.com\""),
+                format!("emails.value eq \"u{i}@contoso.com\""),
+            ] {
+                let url = format!(
+                    "{}/Users?{}",
+                    app.tenant_url(tenant),
+                    serde_urlencoded::to_string([("filter", filter.as_str())]).unwrap()
+                );
                 requests.push((url, token.clone(), Some(id.clone())));
             }
         }
-        let url = format!("{}/Users?{}", app.tenant_url("acme"), serde_urlencoded::to_string([("filter", format!("emails.value eq \"nobody{i}@contoso.com\""))]).unwrap());
+        let url = format!(
+            "{}/Users?{}",
+            app.tenant_url("acme"),
+            serde_urlencoded::to_string([(
+                "filter",
+                format!("emails.value eq \"nobody{i}@contoso.com\"")
+            )])
+            .unwrap()
+        );
         requests.push((url, app.token.clone(), None));
     }
     for (url, token, id) in [
-        ("emails[type eq \"work\"].value eq \"home@contoso.com\"", &app.token, None),
-        ("emails[type eq \"home\"].value eq \"home@contoso.com\"", &app.token, Some(home_id.clone())),
+        (
+            "emails[type eq \"work\"].value eq \"home@contoso.com\"",
+            &app.token,
+            None,
+        ),
+        (
+            "emails[type eq \"home\"].value eq \"home@contoso.com\"",
+            &app.token,
+            Some(home_id.clone()),
+        ),
         ("emails.value eq \"gone@contoso.com\"", &app.token, None),
         ("emails.value eq \"home@contoso.com\"", &globex, None),
     ] {
-        let url = format!("{}/Users?{}", app.tenant_url(if token == &globex { "globex" } else { "acme" }), serde_urlencoded::to_string([("filter", url)]).unwrap());
+        let url = format!(
+            "{}/Users?{}",
+            app.tenant_url(if token == &globex { "globex" } else { "acme" }),
+            serde_urlencoded::to_string([("filter", url)]).unwrap()
+        );
         requests.push((url, token.clone(), id));
     }
-    let replies = futures_util::future::join_all(requests.iter().map(|(url, token, _)| app.send("GET", url, Some(token), None))).await;
+    let replies = futures_util::future::join_all(
+        requests
+            .iter()
+            .map(|(url, token, _)| app.send("GET", url, Some(token), None)),
+    )
+    .await;
     for ((url, _, id), reply) in requests.iter().zip(replies) {
         let reply = reply.expect(200);
         match id {
@@ -332,15 +576,44 @@ async fn concurrent_matches_get_their_own_users(backend: Backend) {
     // Reads by id, all at once: each its own user; another tenant's id or a deleted user is 404.
     let mut reads = Vec::new();
     for (acme_id, globex_id) in &ids {
-        reads.push((app.tenant_url("acme"), app.token.clone(), acme_id.clone(), 200));
-        reads.push((app.tenant_url("globex"), globex.clone(), globex_id.clone(), 200));
-        reads.push((app.tenant_url("acme"), app.token.clone(), globex_id.clone(), 404));
+        reads.push((
+            app.tenant_url("acme"),
+            app.token.clone(),
+            acme_id.clone(),
+            200,
+        ));
+        reads.push((
+            app.tenant_url("globex"),
+            globex.clone(),
+            globex_id.clone(),
+            200,
+        ));
+        reads.push((
+            app.tenant_url("acme"),
+            app.token.clone(),
+            globex_id.clone(),
+            404,
+        ));
     }
     reads.push((app.tenant_url("acme"), app.token.clone(), gone.clone(), 404));
-    let urls: Vec<String> = reads.iter().map(|(base, _, id, _)| format!("{base}/Users/{id}")).collect();
-    let replies = futures_util::future::join_all(reads.iter().zip(&urls).map(|((_, token, _, _), url)| app.send("GET", url, Some(token), None))).await;
+    let urls: Vec<String> = reads
+        .iter()
+        .map(|(base, _, id, _)| format!("{base}/Users/{id}"))
+        .collect();
+    let replies = futures_util::future::join_all(
+        reads
+            .iter()
+            .zip(&urls)
+            .map(|((_, token, _, _), url)| app.send("GET", url, Some(token), None)),
+    )
+    .await;
     for ((base, _, id, status), reply) in reads.iter().zip(replies) {
-        assert_eq!(reply.status.as_u16(), *status, "{base}/Users/{id}: {}", reply.body);
+        assert_eq!(
+            reply.status.as_u16(),
+            *status,
+            "{base}/Users/{id}: {}",
+            reply.body
+        );
         if *status == 200 {
             assert_eq!(reply.body["id"], json!(id));
         }

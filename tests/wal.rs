@@ -48,7 +48,13 @@ async fn wal_stays_bounded(queued: bool) {
                     "emails": [{"type": "work", "value": mail}]
                 });
                 let index = index_user(&resource)?;
-                let row = new_row(uuid::Uuid::new_v4().to_string(), &tenant_id, &resource, &index, scimd::store::now_millis())?;
+                let row = new_row(
+                    uuid::Uuid::new_v4().to_string(),
+                    &tenant_id,
+                    &resource,
+                    &index,
+                    scimd::store::now_millis(),
+                )?;
                 insert_user(conn, &row, &email_rows(&row.id, &tenant_id, &index))?;
             }
             Ok::<_, scimd::scim::error::ScimError>(())
@@ -56,13 +62,19 @@ async fn wal_stays_bounded(queued: bool) {
         if queued {
             app.state.store.write(write).await.expect("batch written");
         } else {
-            app.state.store.write_blocking(write).expect("batch written");
+            app.state
+                .store
+                .write_blocking(write)
+                .expect("batch written");
         }
         largest = largest.max(std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0));
     }
     // Give the checkpointer a few rounds (25 ms each) after the last batch.
     actix_web::rt::time::sleep(Duration::from_millis(300)).await;
-    let users = app.filter_users("userName eq \"bulk49999@contoso.com\"").await.expect(200);
+    let users = app
+        .filter_users("userName eq \"bulk49999@contoso.com\"")
+        .await
+        .expect(200);
     assert_eq!(users.body["totalResults"], 1);
     assert!(largest < 64 << 20, "the WAL grew to {} MiB", largest >> 20);
 }

@@ -41,7 +41,11 @@ impl LoginThrottle {
     /// Milliseconds the caller must still wait before trying any of these keys, 0 if none.
     pub fn retry_after(&self, keys: &[&str], now: i64) -> i64 {
         let map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        keys.iter().filter_map(|k| map.get(*k)).map(|f| Self::wait_for(f, now)).max().unwrap_or(0)
+        keys.iter()
+            .filter_map(|k| map.get(*k))
+            .map(|f| Self::wait_for(f, now))
+            .max()
+            .unwrap_or(0)
     }
 
     /// Count a failed attempt against each key.
@@ -52,7 +56,10 @@ impl LoginThrottle {
             map.retain(|_, f| now - f.last <= WINDOW_MILLIS);
         }
         for k in keys {
-            let entry = map.entry((*k).to_string()).or_insert(Failures { count: 0, last: now });
+            let entry = map.entry((*k).to_string()).or_insert(Failures {
+                count: 0,
+                last: now,
+            });
             if now - entry.last > WINDOW_MILLIS {
                 entry.count = 0;
             }

@@ -135,7 +135,9 @@ impl TokenKeys {
         let kid = read(&self.current)
             .clone()
             .ok_or_else(|| StoreError::Corrupt("no signing key".into()))?;
-        let secret = self.key(&kid).ok_or_else(|| StoreError::Corrupt("no signing key".into()))?;
+        let secret = self
+            .key(&kid)
+            .ok_or_else(|| StoreError::Corrupt("no signing key".into()))?;
         let now = now_millis();
         let record = TokenRecord {
             jti: uuid::Uuid::new_v4().to_string(),
@@ -193,7 +195,9 @@ impl TokenKeys {
         validation.set_required_spec_claims(&["exp", "aud"]);
         match jsonwebtoken::decode::<Claims>(jwt, &DecodingKey::from_secret(&secret), &validation) {
             // scimd issues UUID jtis only; anything else is not ours and never reaches the database.
-            Ok(data) if uuid::Uuid::parse_str(&data.claims.jti).is_err() => Err(TokenError::Invalid),
+            Ok(data) if uuid::Uuid::parse_str(&data.claims.jti).is_err() => {
+                Err(TokenError::Invalid)
+            }
             Ok(data) => Ok(data.claims),
             Err(e) if matches!(e.kind(), jsonwebtoken::errors::ErrorKind::ExpiredSignature) => {
                 Err(TokenError::Expired)
@@ -203,7 +207,11 @@ impl TokenKeys {
     }
 
     /// Whether a token's stored record lets it act for `tenant` at `now`.
-    pub fn check_record(record: Option<&TokenRecord>, tenant: &Tenant, now: i64) -> Result<(), TokenError> {
+    pub fn check_record(
+        record: Option<&TokenRecord>,
+        tenant: &Tenant,
+        now: i64,
+    ) -> Result<(), TokenError> {
         let record = record.ok_or(TokenError::Revoked)?;
         if record.tenant_id != tenant.id {
             return Err(TokenError::WrongTenant);
@@ -220,7 +228,12 @@ impl TokenKeys {
     /// Full check of a bearer token for a tenant: signature, expiry, and a live `tokens`
     /// row of that tenant, re-read as often as [`Store::recheck_interval`] says so that a
     /// revocation holds. Returns the token's jti.
-    pub async fn authenticate(self: &Arc<Self>, store: &Store, jwt: &str, tenant: &Tenant) -> Result<String, TokenError> {
+    pub async fn authenticate(
+        self: &Arc<Self>,
+        store: &Store,
+        jwt: &str,
+        tenant: &Tenant,
+    ) -> Result<String, TokenError> {
         let claims = match self.decode(jwt) {
             Err(TokenError::UnknownKey) => {
                 let keys = Arc::clone(self);
@@ -238,7 +251,9 @@ impl TokenKeys {
             Some(record) => Some(record),
             None => {
                 let jti2 = jti.clone();
-                let record = store.lookup(move |conn| token_store::find_token(conn, &jti2)).await?;
+                let record = store
+                    .lookup(move |conn| token_store::find_token(conn, &jti2))
+                    .await?;
                 if let Some(r) = &record {
                     self.records.put(&jti, r.clone());
                 }
@@ -266,7 +281,10 @@ impl TokenKeys {
         write(&self.touched).insert(jti.to_string(), now);
         let jti = jti.to_string();
         // Losing a last-used stamp is harmless; failing the request for it is not.
-        if let Err(e) = store.write(move |conn| token_store::touch_token(conn, &jti, now)).await {
+        if let Err(e) = store
+            .write(move |conn| token_store::touch_token(conn, &jti, now))
+            .await
+        {
             tracing::warn!(error = %e, "could not record token use");
         }
     }
@@ -285,6 +303,8 @@ pub fn check_expiry_days(days: i64) -> Result<i64, String> {
     if (1..=MAX_EXPIRY_DAYS).contains(&days) {
         Ok(days)
     } else {
-        Err(format!("expiry must be between 1 and {MAX_EXPIRY_DAYS} days, got {days}"))
+        Err(format!(
+            "expiry must be between 1 and {MAX_EXPIRY_DAYS} days, got {days}"
+        ))
     }
 }

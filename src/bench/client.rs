@@ -43,7 +43,12 @@ fn parse_head(head: &[u8]) -> io::Result<(u16, Option<usize>)> {
     for line in lines {
         if let Some((name, value)) = line.split_once(':') {
             if name.eq_ignore_ascii_case("content-length") {
-                length = Some(value.trim().parse::<usize>().map_err(|_| bad("bad Content-Length"))?);
+                length = Some(
+                    value
+                        .trim()
+                        .parse::<usize>()
+                        .map_err(|_| bad("bad Content-Length"))?,
+                );
             } else if name.eq_ignore_ascii_case("transfer-encoding") {
                 return Err(bad("chunked responses are not expected from scimd"));
             }
@@ -55,12 +60,24 @@ fn parse_head(head: &[u8]) -> io::Result<(u16, Option<usize>)> {
 impl Connection {
     /// A connection to `addr` (`host:port`), opened on first use.
     pub fn new(addr: &str) -> Connection {
-        Connection { addr: addr.to_string(), host: addr.to_string(), stream: None, out: Vec::with_capacity(1024), buf: Vec::with_capacity(8192) }
+        Connection {
+            addr: addr.to_string(),
+            host: addr.to_string(),
+            stream: None,
+            out: Vec::with_capacity(1024),
+            buf: Vec::with_capacity(8192),
+        }
     }
 
     /// Send a request and read its response; a failed connection is dropped (the next
     /// request opens a new one).
-    pub async fn send(&mut self, method: &str, path: &str, bearer: &str, body: Option<&[u8]>) -> io::Result<Response> {
+    pub async fn send(
+        &mut self,
+        method: &str,
+        path: &str,
+        bearer: &str,
+        body: Option<&[u8]>,
+    ) -> io::Result<Response> {
         let result = self.exchange(method, path, bearer, body).await;
         if result.is_err() {
             self.stream = None;
@@ -68,20 +85,39 @@ impl Connection {
         result
     }
 
-    async fn exchange(&mut self, method: &str, path: &str, bearer: &str, body: Option<&[u8]>) -> io::Result<Response> {
+    async fn exchange(
+        &mut self,
+        method: &str,
+        path: &str,
+        bearer: &str,
+        body: Option<&[u8]>,
+    ) -> io::Result<Response> {
         if self.stream.is_none() {
             let stream = TcpStream::connect(&self.addr).await?;
             stream.set_nodelay(true)?;
             self.stream = Some(stream);
         }
-        let Some(stream) = self.stream.as_mut() else { return Err(bad("not connected")) };
+        let Some(stream) = self.stream.as_mut() else {
+            return Err(bad("not connected"));
+        };
         self.out.clear();
-        for part in [method, " ", path, " HTTP/1.1\r\nHost: ", &self.host, "\r\nAuthorization: Bearer ", bearer, "\r\n"] {
+        for part in [
+            method,
+            " ",
+            path,
+            " HTTP/1.1\r\nHost: ",
+            &self.host,
+            "\r\nAuthorization: Bearer ",
+            bearer,
+            "\r\n",
+        ] {
             self.out.extend_from_slice(part.as_bytes());
         }
         if let Some(body) = body {
-            self.out.extend_from_slice(b"Content-Type: application/scim+json\r\nContent-Length: ");
-            self.out.extend_from_slice(body.len().to_string().as_bytes());
+            self.out
+                .extend_from_slice(b"Content-Type: application/scim+json\r\nContent-Length: ");
+            self.out
+                .extend_from_slice(body.len().to_string().as_bytes());
             self.out.extend_from_slice(b"\r\n\r\n");
             self.out.extend_from_slice(body);
         } else {
@@ -97,7 +133,10 @@ impl Connection {
             }
             let n = stream.read(&mut chunk).await?;
             if n == 0 {
-                return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "connection closed"));
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "connection closed",
+                ));
             }
             self.buf.extend_from_slice(&chunk[..n]);
         };
@@ -110,11 +149,17 @@ impl Connection {
         while self.buf.len() < head_end + length {
             let n = stream.read(&mut chunk).await?;
             if n == 0 {
-                return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "connection closed mid-body"));
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "connection closed mid-body",
+                ));
             }
             self.buf.extend_from_slice(&chunk[..n]);
         }
-        Ok(Response { status, body: self.buf[head_end..head_end + length].to_vec() })
+        Ok(Response {
+            status,
+            body: self.buf[head_end..head_end + length].to_vec(),
+        })
     }
 }
 
@@ -124,7 +169,9 @@ mod tests {
 
     #[test]
     fn heads_are_parsed() {
-        let (status, len) = parse_head(b"HTTP/1.1 201 Created\r\ncontent-length: 12\r\netag: W/\"1\"\r\n\r\n").expect("head");
+        let (status, len) =
+            parse_head(b"HTTP/1.1 201 Created\r\ncontent-length: 12\r\netag: W/\"1\"\r\n\r\n")
+                .expect("head");
         assert_eq!((status, len), (201, Some(12)));
         let (status, len) = parse_head(b"HTTP/1.1 204 No Content\r\n\r\n").expect("head");
         assert_eq!((status, len), (204, None));

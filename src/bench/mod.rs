@@ -35,7 +35,11 @@ pub struct BenchOptions {
     pub backend: String,
     /// PostgreSQL URL for `--backend postgres` (a fresh schema is made in it). TLS is off by
     /// default: on loopback it only adds encryption to both sides of every round trip.
-    #[arg(long, env = "SCIMD_BENCH_POSTGRES_URL", default_value = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable")]
+    #[arg(
+        long,
+        env = "SCIMD_BENCH_POSTGRES_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
+    )]
     pub postgres_url: String,
     /// Client threads (each runs its share of the connections).
     #[arg(long, default_value_t = 2)]
@@ -69,9 +73,14 @@ struct Target {
 /// Whether `GET /readyz` on the port answers 200 (a request served, database reached).
 fn readyz_ok(port: u16) -> bool {
     use std::io::{Read, Write};
-    let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) else { return false };
+    let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
     let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-    if stream.write_all(b"GET /readyz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").is_err() {
+    if stream
+        .write_all(b"GET /readyz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        .is_err()
+    {
         return false;
     }
     let mut answer = Vec::new();
@@ -82,14 +91,22 @@ fn readyz_ok(port: u16) -> bool {
 /// CPU time of every PostgreSQL server process on this machine, in µs (0 when none runs):
 /// with PostgreSQL the database's own work is a third party beside server and client.
 fn postgres_cpu_micros() -> u64 {
-    let Ok(entries) = std::fs::read_dir("/proc") else { return 0 };
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return 0;
+    };
     entries
         .filter_map(Result::ok)
-        .filter(|e| e.file_name().to_str().is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit())))
+        .filter(|e| {
+            e.file_name()
+                .to_str()
+                .is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit()))
+        })
         .filter_map(|e| {
             let pid = e.file_name().to_string_lossy().to_string();
             let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
-            (comm.trim() == "postgres").then(|| cpu_micros(&pid)).flatten()
+            (comm.trim() == "postgres")
+                .then(|| cpu_micros(&pid))
+                .flatten()
         })
         .sum()
 }
@@ -98,13 +115,18 @@ fn postgres_cpu_micros() -> u64 {
 /// write that runs one at a time, so it bounds SQLite's write rate (it is included in the
 /// server's figure too).
 fn sqlite_writer_cpu_micros(server_pid: &str) -> u64 {
-    let Ok(tasks) = std::fs::read_dir(format!("/proc/{server_pid}/task")) else { return 0 };
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{server_pid}/task")) else {
+        return 0;
+    };
     tasks
         .filter_map(Result::ok)
         .filter_map(|t| {
             let tid = t.file_name().to_string_lossy().to_string();
-            let comm = std::fs::read_to_string(format!("/proc/{server_pid}/task/{tid}/comm")).ok()?;
-            comm.starts_with("scimd-sqlite").then(|| cpu_micros(&format!("{server_pid}/task/{tid}"))).flatten()
+            let comm =
+                std::fs::read_to_string(format!("/proc/{server_pid}/task/{tid}/comm")).ok()?;
+            comm.starts_with("scimd-sqlite")
+                .then(|| cpu_micros(&format!("{server_pid}/task/{tid}")))
+                .flatten()
         })
         .sum()
 }
@@ -140,12 +162,25 @@ fn percentile(sorted: &[u32], p: f64) -> f64 {
 /// A `/proc/{pid}/status` field in KiB (VmRSS, RssAnon, RssFile).
 fn status_kib(pid: u32, field: &str) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status.lines().find(|l| l.starts_with(field))?.split_whitespace().nth(1)?.parse().ok()
+    status
+        .lines()
+        .find(|l| l.starts_with(field))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
 }
 
 fn dir_size(path: &std::path::Path) -> u64 {
     std::fs::read_dir(path)
-        .map(|entries| entries.filter_map(Result::ok).filter_map(|e| e.metadata().ok()).filter(|m| m.is_file()).map(|m| m.len()).sum())
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .filter_map(|e| e.metadata().ok())
+                .filter(|m| m.is_file())
+                .map(|m| m.len())
+                .sum()
+        })
         .unwrap_or(0)
 }
 
@@ -153,22 +188,43 @@ fn dir_size(path: &std::path::Path) -> u64 {
 pub fn run(opts: BenchOptions) -> Result<(), String> {
     let tmp = tempfile::tempdir().map_err(|e| e.to_string())?;
     let (db_url, schema) = match opts.backend.as_str() {
-        "sqlite" => (format!("sqlite://{}", tmp.path().join("bench.db").display()), None),
+        "sqlite" => (
+            format!("sqlite://{}", tmp.path().join("bench.db").display()),
+            None,
+        ),
         "postgres" => {
             use diesel::{Connection, RunQueryDsl};
             let schema = format!("bench_{}", uuid::Uuid::new_v4().simple());
-            let mut conn = diesel::PgConnection::establish(&opts.postgres_url).map_err(|e| e.to_string())?;
-            diesel::sql_query(format!("CREATE SCHEMA {schema}")).execute(&mut conn).map_err(|e| e.to_string())?;
-            let sep = if opts.postgres_url.contains('?') { '&' } else { '?' };
-            (format!("{}{sep}options=-csearch_path%3D{schema}", opts.postgres_url), Some(schema))
+            let mut conn =
+                diesel::PgConnection::establish(&opts.postgres_url).map_err(|e| e.to_string())?;
+            diesel::sql_query(format!("CREATE SCHEMA {schema}"))
+                .execute(&mut conn)
+                .map_err(|e| e.to_string())?;
+            let sep = if opts.postgres_url.contains('?') {
+                '&'
+            } else {
+                '?'
+            };
+            (
+                format!("{}{sep}options=-csearch_path%3D{schema}", opts.postgres_url),
+                Some(schema),
+            )
         }
         other => return Err(format!("unknown backend {other:?}: use sqlite or postgres")),
     };
-    let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map_err(|e| e.to_string())?.port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map_err(|e| e.to_string())?
+        .port();
     let base = format!("http://127.0.0.1:{port}");
 
     // Tenants and tokens, written directly to the database the server will use.
-    let settings = Settings { database_url: Some(db_url.clone()), public_url: Some(base.clone()), pool_size: 2, ..Settings::default() };
+    let settings = Settings {
+        database_url: Some(db_url.clone()),
+        public_url: Some(base.clone()),
+        pool_size: 2,
+        ..Settings::default()
+    };
     let state = AppState::open(settings)?;
     let mut tenants = Vec::new();
     for i in 0..opts.tenants.max(1) {
@@ -186,22 +242,42 @@ pub fn run(opts: BenchOptions) -> Result<(), String> {
     if opts.preload > 0 {
         let started = Instant::now();
         preload(&state, &tenants[0].0, opts.preload)?;
-        println!("preloaded {} users in {:.1} s", opts.preload, started.elapsed().as_secs_f64());
+        println!(
+            "preloaded {} users in {:.1} s",
+            opts.preload,
+            started.elapsed().as_secs_f64()
+        );
     }
     drop(state);
 
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     let mut cmd = std::process::Command::new(exe);
     // The bench is one address hammering one tenant: abuse limits off, to measure the server.
-    cmd.args(["--database-url", &db_url, "--bind", &format!("127.0.0.1:{port}"), "--public-url", &base])
-        .args(["--rate-limit-address", "0", "--rate-limit-tenant", "0", "serve"])
-        .env("RUST_LOG", "warn")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null());
+    cmd.args([
+        "--database-url",
+        &db_url,
+        "--bind",
+        &format!("127.0.0.1:{port}"),
+        "--public-url",
+        &base,
+    ])
+    .args([
+        "--rate-limit-address",
+        "0",
+        "--rate-limit-tenant",
+        "0",
+        "serve",
+    ])
+    .env("RUST_LOG", "warn")
+    .stdout(std::process::Stdio::null())
+    .stderr(std::process::Stdio::null());
     if let Some(w) = opts.server_workers {
         cmd.args(["--workers", &w.to_string()]);
     }
-    let server = ServerProcess(cmd.spawn().map_err(|e| format!("cannot start scimd: {e}"))?);
+    let server = ServerProcess(
+        cmd.spawn()
+            .map_err(|e| format!("cannot start scimd: {e}"))?,
+    );
     let started = Instant::now();
     // Ready means a served request that reached the database: GET /readyz answers 200.
     let ready = loop {
@@ -216,14 +292,32 @@ pub fn run(opts: BenchOptions) -> Result<(), String> {
     if !ready {
         return Err("scimd did not start".into());
     }
-    println!("first request served (GET /readyz, a database query) {} ms after start", started.elapsed().as_millis());
-    println!("scimd bench: backend {} · {} users × {} tenants · concurrency {} · {} client threads", opts.backend, opts.users, tenants.len(), opts.concurrency, opts.client_threads);
-    let target = Arc::new(Target { addr: format!("127.0.0.1:{port}"), tenants, server_pid: server.0.id() });
+    println!(
+        "first request served (GET /readyz, a database query) {} ms after start",
+        started.elapsed().as_millis()
+    );
+    println!(
+        "scimd bench: backend {} · {} users × {} tenants · concurrency {} · {} client threads",
+        opts.backend,
+        opts.users,
+        tenants.len(),
+        opts.concurrency,
+        opts.client_threads
+    );
+    let target = Arc::new(Target {
+        addr: format!("127.0.0.1:{port}"),
+        tenants,
+        server_pid: server.0.id(),
+    });
     let result = phases(&opts, &target);
     let pid = server.0.id();
     // RssAnon is the server's own memory; RssFile is file-backed pages (the program's code,
     // shared and reclaimable).
-    let rss = [status_kib(pid, "VmRSS:"), status_kib(pid, "RssAnon:"), status_kib(pid, "RssFile:")];
+    let rss = [
+        status_kib(pid, "VmRSS:"),
+        status_kib(pid, "RssAnon:"),
+        status_kib(pid, "RssFile:"),
+    ];
     drop(server);
     let db_size = match &schema {
         None => dir_size(tmp.path()),
@@ -234,7 +328,8 @@ pub fn run(opts: BenchOptions) -> Result<(), String> {
                 #[diesel(sql_type = diesel::sql_types::BigInt)]
                 size: i64,
             }
-            let mut conn = diesel::PgConnection::establish(&opts.postgres_url).map_err(|e| e.to_string())?;
+            let mut conn =
+                diesel::PgConnection::establish(&opts.postgres_url).map_err(|e| e.to_string())?;
             let size = diesel::sql_query(format!(
                 "SELECT COALESCE(SUM(pg_total_relation_size(c.oid)), 0)::BIGINT AS size FROM pg_class c \
                  JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = '{schema}' AND c.relkind = 'r'"
@@ -243,7 +338,8 @@ pub fn run(opts: BenchOptions) -> Result<(), String> {
             .map(|s| s.size)
             .unwrap_or(0);
             if !opts.keep {
-                let _ = diesel::sql_query(format!("DROP SCHEMA {schema} CASCADE")).execute(&mut conn);
+                let _ =
+                    diesel::sql_query(format!("DROP SCHEMA {schema} CASCADE")).execute(&mut conn);
             }
             u64::try_from(size).unwrap_or(0)
         }
@@ -279,7 +375,11 @@ impl Drop for ServerProcess {
 fn preload(state: &AppState, slug: &str, n: usize) -> Result<(), String> {
     use crate::service::users::{email_rows, index_user, new_row};
     use crate::store::users::insert_user;
-    let tenant_id = state.store.read_blocking(|conn| svc::tenant_by_slug(conn, slug)).map_err(|e| e.detail)?.id;
+    let tenant_id = state
+        .store
+        .read_blocking(|conn| svc::tenant_by_slug(conn, slug))
+        .map_err(|e| e.detail)?
+        .id;
     let now = crate::store::now_millis();
     let mut done = 0;
     while done < n {
@@ -342,29 +442,54 @@ impl Op {
 fn phases(opts: &BenchOptions, target: &Arc<Target>) -> Result<(), String> {
     let n_tenants = target.tenants.len();
     let total = opts.users * n_tenants;
-    let ids: Arc<Vec<Mutex<String>>> = Arc::new((0..total).map(|_| Mutex::new(String::new())).collect());
+    let ids: Arc<Vec<Mutex<String>>> =
+        Arc::new((0..total).map(|_| Mutex::new(String::new())).collect());
     let groups: Arc<Mutex<Vec<Vec<String>>>> = Arc::new(Mutex::new(vec![Vec::new(); n_tenants]));
     println!(
         "{:<28} {:>9} {:>11} {:>9} {:>9} {:>7} {:>12} {:>12} {:>9}",
-        "operation", "requests", "req/s", "p50 ms", "p99 ms", "errors", "server µs/r", "client µs/r", "db µs/r"
+        "operation",
+        "requests",
+        "req/s",
+        "p50 ms",
+        "p99 ms",
+        "errors",
+        "server µs/r",
+        "client µs/r",
+        "db µs/r"
     );
     // The client's own ceiling: the cheapest request there is, so the figures below are the
     // server's, not the bench's.
-    run_phase(opts, target, 1, &[Op::Health], 30_000.max(opts.users), |_, _| Some((0, "GET", "/healthz".to_string(), None, None)))?;
+    run_phase(
+        opts,
+        target,
+        1,
+        &[Op::Health],
+        30_000.max(opts.users),
+        |_, _| Some((0, "GET", "/healthz".to_string(), None, None)),
+    )?;
     // Groups first (not timed): the membership phase needs them.
     run_phase(opts, target, 1, &[], n_tenants * opts.groups.max(1), {
         let groups = Arc::clone(&groups);
         let per = opts.groups.max(1);
         move |_, k| {
             let tenant = k / per;
-            Some((tenant, "POST", "/Groups".to_string(), Some(json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": format!("group {k}")})), Some(Box::new({
-                let groups = Arc::clone(&groups);
-                move |v: &Value| {
-                    if let Some(id) = v["id"].as_str() {
-                        groups.lock().unwrap_or_else(|p| p.into_inner())[tenant].push(id.to_string());
+            Some((
+                tenant,
+                "POST",
+                "/Groups".to_string(),
+                Some(
+                    json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": format!("group {k}")}),
+                ),
+                Some(Box::new({
+                    let groups = Arc::clone(&groups);
+                    move |v: &Value| {
+                        if let Some(id) = v["id"].as_str() {
+                            groups.lock().unwrap_or_else(|p| p.into_inner())[tenant]
+                                .push(id.to_string());
+                        }
                     }
-                }
-            }) as Box<dyn Fn(&Value) + Send>)))
+                }) as Box<dyn Fn(&Value) + Send>),
+            ))
         }
     })?;
     let users = opts.users;
@@ -376,7 +501,8 @@ fn phases(opts: &BenchOptions, target: &Arc<Target>) -> Result<(), String> {
             let m = mail(tenant, i);
             if step == 0 {
                 let filter = format!("emails[type eq \"work\"].value eq \"{m}\"");
-                let q = serde_urlencoded::to_string([("filter", filter.as_str())]).unwrap_or_default();
+                let q =
+                    serde_urlencoded::to_string([("filter", filter.as_str())]).unwrap_or_default();
                 return Some((tenant, "GET", format!("/Users?{q}"), None, None));
             }
             let body = json!({
@@ -388,16 +514,26 @@ fn phases(opts: &BenchOptions, target: &Arc<Target>) -> Result<(), String> {
                 "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"department": "R&D", "employeeNumber": i.to_string()}
             });
             let ids = Arc::clone(&ids);
-            Some((tenant, "POST", "/Users".to_string(), Some(body), Some(Box::new(move |v: &Value| {
-                if let (Some(id), Some(slot)) = (v["id"].as_str(), ids.get(k)) {
-                    *slot.lock().unwrap_or_else(|p| p.into_inner()) = id.to_string();
-                }
-            }) as Box<dyn Fn(&Value) + Send>)))
+            Some((
+                tenant,
+                "POST",
+                "/Users".to_string(),
+                Some(body),
+                Some(Box::new(move |v: &Value| {
+                    if let (Some(id), Some(slot)) = (v["id"].as_str(), ids.get(k)) {
+                        *slot.lock().unwrap_or_else(|p| p.into_inner()) = id.to_string();
+                    }
+                }) as Box<dyn Fn(&Value) + Send>),
+            ))
         }
     })?;
     let id_of = {
         let ids = Arc::clone(&ids);
-        move |k: usize| ids.get(k).map(|s| s.lock().unwrap_or_else(|p| p.into_inner()).clone()).unwrap_or_default()
+        move |k: usize| {
+            ids.get(k)
+                .map(|s| s.lock().unwrap_or_else(|p| p.into_inner()).clone())
+                .unwrap_or_default()
+        }
     };
     // An incremental cycle matches users that exist.
     run_phase(opts, target, 1, &[Op::MatchExisting], total, move |_, k| {
@@ -418,7 +554,13 @@ fn phases(opts: &BenchOptions, target: &Arc<Target>) -> Result<(), String> {
                 {"op": "Add", "path": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department", "value": "Sales"},
                 {"op": "replace", "value": {"displayName": format!("User M{k}"), "title": "Manager"}}
             ]});
-            Some((k / users, "PATCH", format!("/Users/{}", id_of(k)), Some(body), None))
+            Some((
+                k / users,
+                "PATCH",
+                format!("/Users/{}", id_of(k)),
+                Some(body),
+                None,
+            ))
         }
     })?;
     run_phase(opts, target, 1, &[Op::GroupAdd], total, {
@@ -434,7 +576,13 @@ fn phases(opts: &BenchOptions, target: &Arc<Target>) -> Result<(), String> {
             let body = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [
                 {"op": "Add", "path": "members", "value": [{"value": id_of(k)}]}
             ]});
-            Some((tenant, "PATCH", format!("/Groups/{group}"), Some(body), None))
+            Some((
+                tenant,
+                "PATCH",
+                format!("/Groups/{group}"),
+                Some(body),
+                None,
+            ))
         }
     })?;
     run_phase(opts, target, 1, &[Op::Deactivate], total, {
@@ -443,7 +591,13 @@ fn phases(opts: &BenchOptions, target: &Arc<Target>) -> Result<(), String> {
             let body = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [
                 {"op": "Replace", "path": "active", "value": "False"}
             ]});
-            Some((k / users, "PATCH", format!("/Users/{}", id_of(k)), Some(body), None))
+            Some((
+                k / users,
+                "PATCH",
+                format!("/Users/{}", id_of(k)),
+                Some(body),
+                None,
+            ))
         }
     })?;
     Ok(())
@@ -454,7 +608,14 @@ type Request = (usize, &'static str, String, Option<Value>, Option<OnOk>);
 
 /// Run `items × steps` requests with `concurrency` workers over `client_threads` threads.
 /// `make(step, item)` builds each request; the steps of one item run in order.
-fn run_phase<F>(opts: &BenchOptions, target: &Arc<Target>, steps: usize, ops: &[Op], items: usize, make: F) -> Result<(), String>
+fn run_phase<F>(
+    opts: &BenchOptions,
+    target: &Arc<Target>,
+    steps: usize,
+    ops: &[Op],
+    items: usize,
+    make: F,
+) -> Result<(), String>
 where
     F: Fn(usize, usize) -> Option<Request> + Send + Sync + 'static,
 {
@@ -464,16 +625,30 @@ where
     let threads = opts.client_threads.max(1);
     let per_thread = opts.concurrency.max(1).div_ceil(threads);
     let server_pid = target.server_pid.to_string();
-    let cpu_before = (cpu_micros(&server_pid), cpu_micros("self"), database_cpu_micros(&opts.backend, &server_pid));
+    let cpu_before = (
+        cpu_micros(&server_pid),
+        cpu_micros("self"),
+        database_cpu_micros(&opts.backend, &server_pid),
+    );
     let started = Instant::now();
     let handles: Vec<_> = (0..threads)
         .map(|_| {
-            let (make, next, stats, target) = (Arc::clone(&make), Arc::clone(&next), Arc::clone(&stats), Arc::clone(target));
+            let (make, next, stats, target) = (
+                Arc::clone(&make),
+                Arc::clone(&next),
+                Arc::clone(&stats),
+                Arc::clone(target),
+            );
             std::thread::spawn(move || {
                 actix_web::rt::System::new().block_on(async move {
                     let mut workers = Vec::new();
                     for _ in 0..per_thread {
-                        let (make, next, stats, target) = (Arc::clone(&make), Arc::clone(&next), Arc::clone(&stats), Arc::clone(&target));
+                        let (make, next, stats, target) = (
+                            Arc::clone(&make),
+                            Arc::clone(&next),
+                            Arc::clone(&stats),
+                            Arc::clone(&target),
+                        );
                         workers.push(actix_web::rt::spawn(async move {
                             let mut local: Vec<Vec<u32>> = vec![Vec::new(); stats.len()];
                             let mut conn = client::Connection::new(&target.addr);
@@ -483,17 +658,36 @@ where
                                     break;
                                 }
                                 for step in 0..stats.len() {
-                                    let Some((tenant, method, path, body, on_ok)) = make(step, k) else { continue };
-                                    let Some((slug, token)) = target.tenants.get(tenant) else { continue };
-                                    let path = if path.starts_with("/healthz") { path } else { format!("/scim/v2/tenants/{slug}{path}") };
+                                    let Some((tenant, method, path, body, on_ok)) = make(step, k)
+                                    else {
+                                        continue;
+                                    };
+                                    let Some((slug, token)) = target.tenants.get(tenant) else {
+                                        continue;
+                                    };
+                                    let path = if path.starts_with("/healthz") {
+                                        path
+                                    } else {
+                                        format!("/scim/v2/tenants/{slug}{path}")
+                                    };
                                     let body = body.map(|b| b.to_string());
                                     let t0 = Instant::now();
-                                    let sent = conn.send(method, &path, token, body.as_deref().map(str::as_bytes)).await;
-                                    let us = u32::try_from(t0.elapsed().as_micros()).unwrap_or(u32::MAX);
+                                    let sent = conn
+                                        .send(
+                                            method,
+                                            &path,
+                                            token,
+                                            body.as_deref().map(str::as_bytes),
+                                        )
+                                        .await;
+                                    let us =
+                                        u32::try_from(t0.elapsed().as_micros()).unwrap_or(u32::MAX);
                                     let ok = match sent {
                                         Ok(resp) if (200..300).contains(&resp.status) => {
                                             if let Some(f) = &on_ok {
-                                                if let Ok(v) = serde_json::from_slice::<Value>(&resp.body) {
+                                                if let Ok(v) =
+                                                    serde_json::from_slice::<Value>(&resp.body)
+                                                {
                                                     f(&v);
                                                 }
                                             }
@@ -508,7 +702,11 @@ where
                                 }
                             }
                             for (step, lat) in local.into_iter().enumerate() {
-                                stats[step].latencies.lock().unwrap_or_else(|p| p.into_inner()).extend(lat);
+                                stats[step]
+                                    .latencies
+                                    .lock()
+                                    .unwrap_or_else(|p| p.into_inner())
+                                    .extend(lat);
                             }
                         }));
                     }
@@ -523,12 +721,21 @@ where
         h.join().map_err(|_| "client thread panicked".to_string())?;
     }
     let elapsed = started.elapsed().as_secs_f64();
-    let cpu_after = (cpu_micros(&server_pid), cpu_micros("self"), database_cpu_micros(&opts.backend, &server_pid));
-    let requests: usize = stats.iter().map(|s| s.latencies.lock().unwrap_or_else(|p| p.into_inner()).len()).sum();
+    let cpu_after = (
+        cpu_micros(&server_pid),
+        cpu_micros("self"),
+        database_cpu_micros(&opts.backend, &server_pid),
+    );
+    let requests: usize = stats
+        .iter()
+        .map(|s| s.latencies.lock().unwrap_or_else(|p| p.into_inner()).len())
+        .sum();
     // CPU per request over the whole phase (its steps together): steadier than rates on a
     // shared machine, and it says who spent the time.
     let per_request = |before: Option<u64>, after: Option<u64>| match (before, after) {
-        (Some(b), Some(a)) if requests > 0 => format!("{:.0}", a.saturating_sub(b) as f64 / requests as f64),
+        (Some(b), Some(a)) if requests > 0 => {
+            format!("{:.0}", a.saturating_sub(b) as f64 / requests as f64)
+        }
         _ => "-".to_string(),
     };
     let server_cpu = per_request(cpu_before.0, cpu_after.0);
@@ -536,11 +743,26 @@ where
     let db_cpu = per_request(Some(cpu_before.2), Some(cpu_after.2));
     for (step, op) in ops.iter().enumerate() {
         let Some(s) = stats.get(step) else { continue };
-        let mut lat = s.latencies.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let mut lat = s
+            .latencies
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
         lat.sort_unstable();
         // Steps of one phase share the wall time; each step's rate is its share of it.
         let share: f64 = lat.iter().map(|&x| f64::from(x)).sum::<f64>()
-            / stats.iter().map(|s| s.latencies.lock().unwrap_or_else(|p| p.into_inner()).iter().map(|&x| f64::from(x)).sum::<f64>()).sum::<f64>().max(1.0);
+            / stats
+                .iter()
+                .map(|s| {
+                    s.latencies
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .iter()
+                        .map(|&x| f64::from(x))
+                        .sum::<f64>()
+                })
+                .sum::<f64>()
+                .max(1.0);
         let rate = lat.len() as f64 / (elapsed * share).max(1e-9);
         println!(
             "{:<28} {:>9} {:>11.0} {:>9.2} {:>9.2} {:>7} {:>12} {:>12} {:>9}",

@@ -12,15 +12,17 @@ use serde::Deserialize;
 use crate::app::AppState;
 use crate::auth::tokens::DEFAULT_EXPIRY_DAYS;
 use crate::scim::error::ScimError;
-use crate::service::admins::{close_session, may_manage, open_session, random_secret, same_secret, session_of, verify_admin};
+use crate::service::admins::{
+    close_session, may_manage, open_session, random_secret, same_secret, session_of, verify_admin,
+};
 use crate::service::tenants as svc;
 use crate::store::admins::AdminRow;
 use crate::store::events::events_page;
 use crate::store::groups::count_groups;
+use crate::store::now_millis;
 use crate::store::sessions::SessionRow;
 use crate::store::tenants::{find_tenant_by_slug, list_tenants, Tenant};
 use crate::store::users::count_users;
-use crate::store::now_millis;
 use crate::web::pages::{self, TenantView, Viewer};
 
 const SESSION_COOKIE: &str = "scimd_session";
@@ -36,7 +38,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/admin/tenants", web::post().to(create_tenant))
         .route("/admin/t/{slug}", web::get().to(tenant_page))
         .route("/admin/t/{slug}/tokens", web::post().to(generate_token))
-        .route("/admin/t/{slug}/tokens/{jti}/revoke", web::post().to(revoke_token))
+        .route(
+            "/admin/t/{slug}/tokens/{jti}/revoke",
+            web::post().to(revoke_token),
+        )
         .route("/admin/t/{slug}/fields", web::post().to(add_field))
         .route("/admin/t/{slug}/history", web::get().to(history));
 }
@@ -52,11 +57,16 @@ fn html(status: StatusCode, page: Markup) -> HttpResponse {
 }
 
 fn redirect(to: &str) -> HttpResponse {
-    HttpResponse::SeeOther().insert_header((header::LOCATION, to.to_string())).finish()
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, to.to_string()))
+        .finish()
 }
 
 fn not_found() -> HttpResponse {
-    html(StatusCode::NOT_FOUND, pages::error_page("Not found", "There is no such page, or it is not yours."))
+    html(
+        StatusCode::NOT_FOUND,
+        pages::error_page("Not found", "There is no such page, or it is not yours."),
+    )
 }
 
 fn cookie<'a>(state: &AppState, name: &'a str, value: String) -> Cookie<'a> {
@@ -75,21 +85,38 @@ fn failure(e: ScimError) -> HttpResponse {
 }
 
 /// The logged-in admin and its session, if the cookie names a live session.
-async fn session(req: &HttpRequest, state: &AppState) -> Result<Option<(SessionRow, AdminRow)>, ScimError> {
+async fn session(
+    req: &HttpRequest,
+    state: &AppState,
+) -> Result<Option<(SessionRow, AdminRow)>, ScimError> {
     let Some(secret) = req.cookie(SESSION_COOKIE).map(|c| c.value().to_string()) else {
         return Ok(None);
     };
-    Ok(state.store.read(move |conn| session_of(conn, &secret)).await?)
+    Ok(state
+        .store
+        .read(move |conn| session_of(conn, &secret))
+        .await?)
 }
 
 fn viewer<'a>(session: &'a SessionRow, admin: &'a AdminRow) -> Viewer<'a> {
-    Viewer { username: &admin.username, csrf: &session.csrf_token, is_operator: admin.is_operator }
+    Viewer {
+        username: &admin.username,
+        csrf: &session.csrf_token,
+        is_operator: admin.is_operator,
+    }
 }
 
 /// The tenant of a URL if this admin may manage it.
-async fn managed_tenant(state: &AppState, admin: &AdminRow, slug: &str) -> Result<Option<Tenant>, ScimError> {
+async fn managed_tenant(
+    state: &AppState,
+    admin: &AdminRow,
+    slug: &str,
+) -> Result<Option<Tenant>, ScimError> {
     let slug = slug.to_string();
-    let tenant = state.store.read(move |conn| Ok::<_, ScimError>(find_tenant_by_slug(conn, &slug)?)).await?;
+    let tenant = state
+        .store
+        .read(move |conn| Ok::<_, ScimError>(find_tenant_by_slug(conn, &slug)?))
+        .await?;
     Ok(tenant.filter(|t| may_manage(admin, t)))
 }
 
@@ -119,8 +146,20 @@ async fn home(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     match current {
         None => login_form(&state, None, StatusCode::OK),
         Some((session, admin)) if admin.is_operator => {
-            match state.store.read(|conn| Ok::<_, ScimError>(list_tenants(conn)?)).await {
-                Ok(all) => html(StatusCode::OK, pages::tenants(&viewer(&session, &admin), &all, &state.settings.public_url(), None)),
+            match state
+                .store
+                .read(|conn| Ok::<_, ScimError>(list_tenants(conn)?))
+                .await
+            {
+                Ok(all) => html(
+                    StatusCode::OK,
+                    pages::tenants(
+                        &viewer(&session, &admin),
+                        &all,
+                        &state.settings.public_url(),
+                        None,
+                    ),
+                ),
                 Err(e) => failure(e),
             }
         }
@@ -128,7 +167,9 @@ async fn home(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
             let tenant_id = admin.tenant_id.clone().unwrap_or_default();
             let slug = state
                 .store
-                .read(move |conn| Ok::<_, ScimError>(list_tenants(conn)?.into_iter().find(|t| t.id == tenant_id)))
+                .read(move |conn| {
+                    Ok::<_, ScimError>(list_tenants(conn)?.into_iter().find(|t| t.id == tenant_id))
+                })
                 .await;
             match slug {
                 Ok(Some(t)) => redirect(&format!("/admin/t/{}", t.slug)),
@@ -157,30 +198,50 @@ struct LoginForm {
 /// POST /admin/login.
 async fn login(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) -> HttpResponse {
     let Some(f) = form::<LoginForm>(&body) else {
-        return login_form(&state, Some("Enter a username and a password."), StatusCode::BAD_REQUEST);
+        return login_form(
+            &state,
+            Some("Enter a username and a password."),
+            StatusCode::BAD_REQUEST,
+        );
     };
-    let expected = req.cookie(LOGIN_CSRF_COOKIE).map(|c| c.value().to_string()).unwrap_or_default();
+    let expected = req
+        .cookie(LOGIN_CSRF_COOKIE)
+        .map(|c| c.value().to_string())
+        .unwrap_or_default();
     if expected.is_empty() || !same_secret(&expected, &f.csrf) {
         return csrf_rejected();
     }
-    let address = req.connection_info().realip_remote_addr().unwrap_or("unknown").to_string();
+    let address = req
+        .connection_info()
+        .realip_remote_addr()
+        .unwrap_or("unknown")
+        .to_string();
     let user_key = format!("user:{}", f.username.to_lowercase());
     let addr_key = format!("addr:{address}");
     let now = now_millis();
     let wait = state.throttle.retry_after(&[&user_key, &addr_key], now);
     if wait > 0 {
         let secs = (wait + 999) / 1000;
-        let mut resp = login_form(&state, Some(&format!("Too many failed attempts. Try again in {secs} seconds.")), StatusCode::TOO_MANY_REQUESTS);
-        resp.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from(secs));
+        let mut resp = login_form(
+            &state,
+            Some(&format!(
+                "Too many failed attempts. Try again in {secs} seconds."
+            )),
+            StatusCode::TOO_MANY_REQUESTS,
+        );
+        resp.headers_mut()
+            .insert(header::RETRY_AFTER, header::HeaderValue::from(secs));
         return resp;
     }
     let (username, password) = (f.username.clone(), f.password.clone());
     let outcome = state
         .store
-        .write(move |conn| match verify_admin(conn, &username, &password)? {
-            Some(admin) => Ok::<_, ScimError>(Some(open_session(conn, &admin)?.0)),
-            None => Ok(None),
-        })
+        .write(
+            move |conn| match verify_admin(conn, &username, &password)? {
+                Some(admin) => Ok::<_, ScimError>(Some(open_session(conn, &admin)?.0)),
+                None => Ok(None),
+            },
+        )
         .await;
     match outcome {
         Ok(Some(secret)) => {
@@ -193,7 +254,11 @@ async fn login(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) -
         Ok(None) => {
             state.throttle.record_failure(&[&user_key, &addr_key], now);
             tracing::info!(admin = %f.username, "failed admin login");
-            login_form(&state, Some("Wrong username or password."), StatusCode::UNAUTHORIZED)
+            login_form(
+                &state,
+                Some("Wrong username or password."),
+                StatusCode::UNAUTHORIZED,
+            )
         }
         Err(e) => failure(e),
     }
@@ -202,12 +267,18 @@ async fn login(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) -
 /// POST /admin/logout.
 async fn logout(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) -> HttpResponse {
     if let Ok(Some((session, _))) = session(&req, &state).await {
-        let Some(f) = form::<CsrfOnly>(&body) else { return csrf_rejected() };
+        let Some(f) = form::<CsrfOnly>(&body) else {
+            return csrf_rejected();
+        };
         if !csrf_ok(&session, &f.csrf) {
             return csrf_rejected();
         }
         if let Some(secret) = req.cookie(SESSION_COOKIE).map(|c| c.value().to_string()) {
-            if let Err(e) = state.store.write(move |conn| Ok::<_, ScimError>(close_session(conn, &secret)?)).await {
+            if let Err(e) = state
+                .store
+                .write(move |conn| Ok::<_, ScimError>(close_session(conn, &secret)?))
+                .await
+            {
                 return failure(e);
             }
         }
@@ -228,7 +299,11 @@ struct TenantForm {
 }
 
 /// POST /admin/tenants (operators).
-async fn create_tenant(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) -> HttpResponse {
+async fn create_tenant(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> HttpResponse {
     let (session, admin) = match session(&req, &state).await {
         Ok(Some(s)) => s,
         Ok(None) => return redirect("/admin"),
@@ -237,7 +312,9 @@ async fn create_tenant(req: HttpRequest, state: web::Data<AppState>, body: web::
     if !admin.is_operator {
         return not_found();
     }
-    let Some(f) = form::<TenantForm>(&body) else { return csrf_rejected() };
+    let Some(f) = form::<TenantForm>(&body) else {
+        return csrf_rejected();
+    };
     if !csrf_ok(&session, &f.csrf) {
         return csrf_rejected();
     }
@@ -245,12 +322,26 @@ async fn create_tenant(req: HttpRequest, state: web::Data<AppState>, body: web::
     let name = f.name.trim().to_string();
     let created = state
         .store
-        .write(move |conn| svc::create_tenant(conn, &slug, (!name.is_empty()).then_some(name.as_str())))
+        .write(move |conn| {
+            svc::create_tenant(conn, &slug, (!name.is_empty()).then_some(name.as_str()))
+        })
         .await;
     match created {
         Ok(t) => redirect(&format!("/admin/t/{}", t.slug)),
-        Err(e) if e.status < 500 => match state.store.read(|conn| Ok::<_, ScimError>(list_tenants(conn)?)).await {
-            Ok(all) => html(StatusCode::BAD_REQUEST, pages::tenants(&viewer(&session, &admin), &all, &state.settings.public_url(), Some(&e.detail))),
+        Err(e) if e.status < 500 => match state
+            .store
+            .read(|conn| Ok::<_, ScimError>(list_tenants(conn)?))
+            .await
+        {
+            Ok(all) => html(
+                StatusCode::BAD_REQUEST,
+                pages::tenants(
+                    &viewer(&session, &admin),
+                    &all,
+                    &state.settings.public_url(),
+                    Some(&e.detail),
+                ),
+            ),
             Err(e) => failure(e),
         },
         Err(e) => failure(e),
@@ -265,7 +356,14 @@ struct PageMessages {
     notice: Option<String>,
 }
 
-async fn render_tenant(state: &AppState, session: &SessionRow, admin: &AdminRow, tenant: Tenant, status: StatusCode, msgs: PageMessages) -> HttpResponse {
+async fn render_tenant(
+    state: &AppState,
+    session: &SessionRow,
+    admin: &AdminRow,
+    tenant: Tenant,
+    status: StatusCode,
+    msgs: PageMessages,
+) -> HttpResponse {
     let t = tenant.clone();
     let data = state
         .store
@@ -298,7 +396,11 @@ async fn render_tenant(state: &AppState, session: &SessionRow, admin: &AdminRow,
 }
 
 /// Resolve session and tenant for a tenant page, or the response to give instead.
-async fn tenant_context(req: &HttpRequest, state: &AppState, slug: &str) -> Result<(SessionRow, AdminRow, Tenant), HttpResponse> {
+async fn tenant_context(
+    req: &HttpRequest,
+    state: &AppState,
+    slug: &str,
+) -> Result<(SessionRow, AdminRow, Tenant), HttpResponse> {
     let (session, admin) = match session(req, state).await {
         Ok(Some(s)) => s,
         Ok(None) => return Err(redirect("/admin")),
@@ -312,9 +414,23 @@ async fn tenant_context(req: &HttpRequest, state: &AppState, slug: &str) -> Resu
 }
 
 /// GET /admin/t/{slug}.
-async fn tenant_page(req: HttpRequest, state: web::Data<AppState>, slug: web::Path<String>) -> HttpResponse {
+async fn tenant_page(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    slug: web::Path<String>,
+) -> HttpResponse {
     match tenant_context(&req, &state, &slug).await {
-        Ok((session, admin, tenant)) => render_tenant(&state, &session, &admin, tenant, StatusCode::OK, PageMessages::default()).await,
+        Ok((session, admin, tenant)) => {
+            render_tenant(
+                &state,
+                &session,
+                &admin,
+                tenant,
+                StatusCode::OK,
+                PageMessages::default(),
+            )
+            .await
+        }
         Err(resp) => resp,
     }
 }
@@ -328,12 +444,19 @@ struct TokenForm {
 }
 
 /// POST /admin/t/{slug}/tokens: generate a token and show it once.
-async fn generate_token(req: HttpRequest, state: web::Data<AppState>, slug: web::Path<String>, body: web::Bytes) -> HttpResponse {
+async fn generate_token(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    slug: web::Path<String>,
+    body: web::Bytes,
+) -> HttpResponse {
     let (session, admin, tenant) = match tenant_context(&req, &state, &slug).await {
         Ok(c) => c,
         Err(resp) => return resp,
     };
-    let Some(f) = form::<TokenForm>(&body) else { return csrf_rejected() };
+    let Some(f) = form::<TokenForm>(&body) else {
+        return csrf_rejected();
+    };
     if !csrf_ok(&session, &f.csrf) {
         return csrf_rejected();
     }
@@ -342,44 +465,96 @@ async fn generate_token(req: HttpRequest, state: web::Data<AppState>, slug: web:
         Some(d) => match d.parse::<i64>() {
             Ok(n) => n,
             Err(_) => {
-                let msgs = PageMessages { error: Some(format!("Expiry must be a number of days between 1 and 365, got {d:?}.")), ..Default::default() };
-                return render_tenant(&state, &session, &admin, tenant, StatusCode::BAD_REQUEST, msgs).await;
+                let msgs = PageMessages {
+                    error: Some(format!(
+                        "Expiry must be a number of days between 1 and 365, got {d:?}."
+                    )),
+                    ..Default::default()
+                };
+                return render_tenant(
+                    &state,
+                    &session,
+                    &admin,
+                    tenant,
+                    StatusCode::BAD_REQUEST,
+                    msgs,
+                )
+                .await;
             }
         },
     };
     let (st, t, label) = (state.clone(), tenant.clone(), f.label.trim().to_string());
-    let issued = state.store.write(move |conn| svc::issue_token(conn, &st.keys, &t, days, &label)).await;
+    let issued = state
+        .store
+        .write(move |conn| svc::issue_token(conn, &st.keys, &t, days, &label))
+        .await;
     match issued {
         Ok((jwt, record)) => {
             tracing::info!(tenant = %tenant.slug, token_id = %record.jti, admin = %admin.username, "token generated on the page");
-            let msgs = PageMessages { new_token: Some(jwt), ..Default::default() };
+            let msgs = PageMessages {
+                new_token: Some(jwt),
+                ..Default::default()
+            };
             render_tenant(&state, &session, &admin, tenant, StatusCode::OK, msgs).await
         }
         Err(e) if e.status < 500 => {
-            let msgs = PageMessages { error: Some(e.detail), ..Default::default() };
-            render_tenant(&state, &session, &admin, tenant, StatusCode::BAD_REQUEST, msgs).await
+            let msgs = PageMessages {
+                error: Some(e.detail),
+                ..Default::default()
+            };
+            render_tenant(
+                &state,
+                &session,
+                &admin,
+                tenant,
+                StatusCode::BAD_REQUEST,
+                msgs,
+            )
+            .await
         }
         Err(e) => failure(e),
     }
 }
 
 /// POST /admin/t/{slug}/tokens/{jti}/revoke.
-async fn revoke_token(req: HttpRequest, state: web::Data<AppState>, path: web::Path<(String, String)>, body: web::Bytes) -> HttpResponse {
+async fn revoke_token(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+    body: web::Bytes,
+) -> HttpResponse {
     let (slug, jti) = path.into_inner();
     let (session, admin, tenant) = match tenant_context(&req, &state, &slug).await {
         Ok(c) => c,
         Err(resp) => return resp,
     };
-    let Some(f) = form::<CsrfOnly>(&body) else { return csrf_rejected() };
+    let Some(f) = form::<CsrfOnly>(&body) else {
+        return csrf_rejected();
+    };
     if !csrf_ok(&session, &f.csrf) {
         return csrf_rejected();
     }
     let t = tenant.clone();
     let revoked = jti.clone();
-    match state.store.write(move |conn| svc::revoke_token(conn, &revoked, Some(&t))).await {
+    match state
+        .store
+        .write(move |conn| svc::revoke_token(conn, &revoked, Some(&t)))
+        .await
+    {
         Ok(()) => {
             state.keys.forget(&jti);
-            render_tenant(&state, &session, &admin, tenant, StatusCode::OK, PageMessages { notice: Some("Token revoked: it no longer works.".into()), ..Default::default() }).await
+            render_tenant(
+                &state,
+                &session,
+                &admin,
+                tenant,
+                StatusCode::OK,
+                PageMessages {
+                    notice: Some("Token revoked: it no longer works.".into()),
+                    ..Default::default()
+                },
+            )
+            .await
         }
         Err(e) if e.status == 404 => not_found(),
         Err(e) => failure(e),
@@ -395,26 +570,65 @@ struct FieldForm {
 }
 
 /// POST /admin/t/{slug}/fields.
-async fn add_field(req: HttpRequest, state: web::Data<AppState>, slug: web::Path<String>, body: web::Bytes) -> HttpResponse {
+async fn add_field(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    slug: web::Path<String>,
+    body: web::Bytes,
+) -> HttpResponse {
     let (session, admin, tenant) = match tenant_context(&req, &state, &slug).await {
         Ok(c) => c,
         Err(resp) => return resp,
     };
-    let Some(f) = form::<FieldForm>(&body) else { return csrf_rejected() };
+    let Some(f) = form::<FieldForm>(&body) else {
+        return csrf_rejected();
+    };
     if !csrf_ok(&session, &f.csrf) {
         return csrf_rejected();
     }
     let t = tenant.clone();
     let name = f.name.trim().to_string();
     let multi = f.multi_valued.is_some();
-    let added = state.store.write(move |conn| svc::add_custom_field(conn, &t, &name, &f.field_type, multi)).await;
+    let added = state
+        .store
+        .write(move |conn| svc::add_custom_field(conn, &t, &name, &f.field_type, multi))
+        .await;
     state.custom_fields.forget(&tenant.id);
     match added {
         Ok(field) => {
-            let notice = format!("Added {}. In Entra, add the target attribute {}:{}.", field.name, crate::scim::schema::CUSTOM_USER_SCHEMA, field.name);
-            render_tenant(&state, &session, &admin, tenant, StatusCode::OK, PageMessages { notice: Some(notice), ..Default::default() }).await
+            let notice = format!(
+                "Added {}. In Entra, add the target attribute {}:{}.",
+                field.name,
+                crate::scim::schema::CUSTOM_USER_SCHEMA,
+                field.name
+            );
+            render_tenant(
+                &state,
+                &session,
+                &admin,
+                tenant,
+                StatusCode::OK,
+                PageMessages {
+                    notice: Some(notice),
+                    ..Default::default()
+                },
+            )
+            .await
         }
-        Err(e) if e.status < 500 => render_tenant(&state, &session, &admin, tenant, StatusCode::BAD_REQUEST, PageMessages { error: Some(e.detail), ..Default::default() }).await,
+        Err(e) if e.status < 500 => {
+            render_tenant(
+                &state,
+                &session,
+                &admin,
+                tenant,
+                StatusCode::BAD_REQUEST,
+                PageMessages {
+                    error: Some(e.detail),
+                    ..Default::default()
+                },
+            )
+            .await
+        }
         Err(e) => failure(e),
     }
 }
@@ -426,25 +640,57 @@ struct HistoryQuery {
 }
 
 /// GET /admin/t/{slug}/history?action=&page=.
-async fn history(req: HttpRequest, state: web::Data<AppState>, slug: web::Path<String>) -> HttpResponse {
+async fn history(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    slug: web::Path<String>,
+) -> HttpResponse {
     let (session, admin, tenant) = match tenant_context(&req, &state, &slug).await {
         Ok(c) => c,
         Err(resp) => return resp,
     };
-    let q: HistoryQuery = serde_urlencoded::from_str(req.query_string()).unwrap_or(HistoryQuery { action: None, page: None });
-    const ACTIONS: [&str; 6] = ["created", "updated", "deactivated", "reactivated", "deleted", "rejected"];
+    let q: HistoryQuery = serde_urlencoded::from_str(req.query_string()).unwrap_or(HistoryQuery {
+        action: None,
+        page: None,
+    });
+    const ACTIONS: [&str; 6] = [
+        "created",
+        "updated",
+        "deactivated",
+        "reactivated",
+        "deleted",
+        "rejected",
+    ];
     let action = q.action.filter(|a| ACTIONS.contains(&a.as_str()));
     let page = q.page.unwrap_or(1).clamp(1, 1_000_000);
     let (tid, act) = (tenant.id.clone(), action.clone());
     let events = state
         .store
-        .read(move |conn| Ok::<_, ScimError>(events_page(conn, &tid, act.as_deref(), (page - 1) * HISTORY_PAGE, HISTORY_PAGE + 1)?))
+        .read(move |conn| {
+            Ok::<_, ScimError>(events_page(
+                conn,
+                &tid,
+                act.as_deref(),
+                (page - 1) * HISTORY_PAGE,
+                HISTORY_PAGE + 1,
+            )?)
+        })
         .await;
     match events {
         Ok(mut events) => {
             let has_more = events.len() as i64 > HISTORY_PAGE;
             events.truncate(usize::try_from(HISTORY_PAGE).unwrap_or(50));
-            html(StatusCode::OK, pages::history(&viewer(&session, &admin), &tenant, &events, action.as_deref(), page, has_more))
+            html(
+                StatusCode::OK,
+                pages::history(
+                    &viewer(&session, &admin),
+                    &tenant,
+                    &events,
+                    action.as_deref(),
+                    page,
+                    has_more,
+                ),
+            )
         }
         Err(e) => failure(e),
     }

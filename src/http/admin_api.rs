@@ -21,7 +21,9 @@ fn basic_credentials(req: &HttpRequest) -> Option<(String, String)> {
     if !scheme.eq_ignore_ascii_case("basic") {
         return None;
     }
-    let decoded = base64::engine::general_purpose::STANDARD.decode(encoded.trim()).ok()?;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()?;
     let text = String::from_utf8(decoded).ok()?;
     let (user, pass) = text.split_once(':')?;
     Some((user.to_string(), pass.to_string()))
@@ -34,14 +36,27 @@ fn unauthorized() -> HttpResponse {
 }
 
 /// GET /api/tenants/{slug}/events?after=ID&limit=N — events after ID, oldest first.
-pub async fn events(req: HttpRequest, state: web::Data<AppState>, slug: web::Path<String>) -> Result<HttpResponse, ScimError> {
+pub async fn events(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    slug: web::Path<String>,
+) -> Result<HttpResponse, ScimError> {
     let Some((username, password)) = basic_credentials(&req) else {
         return Ok(unauthorized());
     };
     let pairs = query_pairs(&req)?;
     let get = |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
-    let after = get("after").map(|v| v.parse::<i64>()).transpose().map_err(|_| ScimError::invalid_value("after must be an event id (integer)"))?.unwrap_or(0);
-    let limit = get("limit").map(|v| v.parse::<i64>()).transpose().map_err(|_| ScimError::invalid_value("limit must be an integer"))?.unwrap_or(100).clamp(1, 1000);
+    let after = get("after")
+        .map(|v| v.parse::<i64>())
+        .transpose()
+        .map_err(|_| ScimError::invalid_value("after must be an event id (integer)"))?
+        .unwrap_or(0);
+    let limit = get("limit")
+        .map(|v| v.parse::<i64>())
+        .transpose()
+        .map_err(|_| ScimError::invalid_value("limit must be an integer"))?
+        .unwrap_or(100)
+        .clamp(1, 1000);
     let slug = slug.into_inner();
     let outcome = state
         .store

@@ -17,9 +17,17 @@ fn unauthorized() -> ScimError {
 }
 
 fn bearer(req: &HttpRequest) -> Option<String> {
-    let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?.trim();
+    let value = req
+        .headers()
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .trim();
     let (scheme, token) = value.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim().to_string()).filter(|t| !t.is_empty())
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim().to_string())
+        .filter(|t| !t.is_empty())
 }
 
 /// Authenticate the request for the tenant named in its path.
@@ -40,8 +48,15 @@ pub async fn caller(req: &HttpRequest, state: &AppState) -> Result<Caller, ScimE
     // Recorded once known to be a slug: path text is not written to the log as it came.
     tracing::Span::current().record("tenant", slug.as_str());
     let result = async {
-        let tenant = state.tenants.get(&state.store, &slug).await?.ok_or(TokenError::WrongTenant)?;
-        let jti = state.keys.authenticate(&state.store, &token, &tenant).await?;
+        let tenant = state
+            .tenants
+            .get(&state.store, &slug)
+            .await?
+            .ok_or(TokenError::WrongTenant)?;
+        let jti = state
+            .keys
+            .authenticate(&state.store, &token, &tenant)
+            .await?;
         Ok::<_, TokenError>((tenant, jti))
     }
     .await;
@@ -50,9 +65,9 @@ pub async fn caller(req: &HttpRequest, state: &AppState) -> Result<Caller, ScimE
             // Counted after authentication, so strangers cannot spend a tenant's budget.
             state.limits.check_tenant(&tenant.slug)?;
             Ok(Caller {
-            base_url: state.settings.tenant_url(&tenant.slug),
-            tenant,
-            token_jti: Some(jti),
+                base_url: state.settings.tenant_url(&tenant.slug),
+                tenant,
+                token_jti: Some(jti),
             })
         }
         Err(TokenError::Store(e)) => Err(ScimError::from(e)),

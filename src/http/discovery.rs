@@ -13,7 +13,9 @@ use crate::service::tenants::list_custom_fields;
 
 fn with_location(mut v: Value, location: String) -> Value {
     if let Some(obj) = v.as_object_mut() {
-        let meta = obj.entry("meta").or_insert_with(|| Value::Object(Default::default()));
+        let meta = obj
+            .entry("meta")
+            .or_insert_with(|| Value::Object(Default::default()));
         if let Some(meta) = meta.as_object_mut() {
             meta.insert("location".into(), Value::String(location));
         }
@@ -22,35 +24,58 @@ fn with_location(mut v: Value, location: String) -> Value {
 }
 
 /// GET /ServiceProviderConfig.
-pub async fn service_provider_config(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ScimError> {
+pub async fn service_provider_config(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ScimError> {
     let who = caller(&req, &state).await?;
-    let body = with_location(state.schemas.service_provider_config().clone(), format!("{}/ServiceProviderConfig", who.base_url));
+    let body = with_location(
+        state.schemas.service_provider_config().clone(),
+        format!("{}/ServiceProviderConfig", who.base_url),
+    );
     Ok(scim_json(StatusCode::OK, &body))
 }
 
 async fn tenant_schemas(req: &HttpRequest, state: &AppState) -> Result<Vec<Value>, ScimError> {
     let who = caller(req, state).await?;
     let tenant = who.tenant.clone();
-    let custom = state.store.read(move |conn| list_custom_fields(conn, &tenant)).await?;
+    let custom = state
+        .store
+        .read(move |conn| list_custom_fields(conn, &tenant))
+        .await?;
     Ok(state
         .schemas
         .schema_resources(&custom)
         .into_iter()
         .map(|s| {
-            let id = s.get("id").and_then(Value::as_str).unwrap_or_default().to_string();
+            let id = s
+                .get("id")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string();
             with_location(s, format!("{}/Schemas/{id}", who.base_url))
         })
         .collect())
 }
 
 /// GET /Schemas.
-pub async fn schemas(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ScimError> {
+pub async fn schemas(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ScimError> {
     let all = tenant_schemas(&req, &state).await?;
-    Ok(scim_json(StatusCode::OK, &list_response(all.len() as i64, 1, all)))
+    Ok(scim_json(
+        StatusCode::OK,
+        &list_response(all.len() as i64, 1, all),
+    ))
 }
 
 /// GET /Schemas/{id}.
-pub async fn schema(req: HttpRequest, state: web::Data<AppState>, path: web::Path<(String, String)>) -> Result<HttpResponse, ScimError> {
+pub async fn schema(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ScimError> {
     let all = tenant_schemas(&req, &state).await?;
     let wanted = &path.1;
     all.into_iter()
@@ -63,26 +88,43 @@ pub async fn schema(req: HttpRequest, state: web::Data<AppState>, path: web::Pat
 async fn resource_types_of(req: &HttpRequest, state: &AppState) -> Result<Vec<Value>, ScimError> {
     let who = caller(req, state).await?;
     let tenant = who.tenant.clone();
-    let custom = state.store.read(move |conn| list_custom_fields(conn, &tenant)).await?;
+    let custom = state
+        .store
+        .read(move |conn| list_custom_fields(conn, &tenant))
+        .await?;
     Ok(state
         .schemas
         .resource_types_for(&custom)
         .into_iter()
         .map(|rt| {
-            let id = rt.get("id").and_then(Value::as_str).unwrap_or_default().to_string();
+            let id = rt
+                .get("id")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string();
             with_location(rt, format!("{}/ResourceTypes/{id}", who.base_url))
         })
         .collect())
 }
 
 /// GET /ResourceTypes.
-pub async fn resource_types(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ScimError> {
+pub async fn resource_types(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ScimError> {
     let all = resource_types_of(&req, &state).await?;
-    Ok(scim_json(StatusCode::OK, &list_response(all.len() as i64, 1, all)))
+    Ok(scim_json(
+        StatusCode::OK,
+        &list_response(all.len() as i64, 1, all),
+    ))
 }
 
 /// GET /ResourceTypes/{id}.
-pub async fn resource_type(req: HttpRequest, state: web::Data<AppState>, path: web::Path<(String, String)>) -> Result<HttpResponse, ScimError> {
+pub async fn resource_type(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ScimError> {
     let wanted = &path.1;
     resource_types_of(&req, &state)
         .await?

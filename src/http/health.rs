@@ -14,6 +14,8 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     if state.store.ping().await {
         HttpResponse::Ok().content_type("text/plain").body("ready")
     } else {
-        HttpResponse::ServiceUnavailable().content_type("text/plain").body("database unreachable")
+        HttpResponse::ServiceUnavailable()
+            .content_type("text/plain")
+            .body("database unreachable")
     }
 }

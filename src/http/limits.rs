@@ -37,15 +37,30 @@ impl RateLimits {
         }
     }
 
-    fn too_many(&self, not_until: governor::NotUntil<governor::clock::QuantaInstant>, what: &str) -> ScimError {
+    fn too_many(
+        &self,
+        not_until: governor::NotUntil<governor::clock::QuantaInstant>,
+        what: &str,
+    ) -> ScimError {
         let wait = not_until.wait_time_from(self.clock.now());
         let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-        ScimError::status(429, format!("too many requests from this {what}; retry after {} s", secs.max(1)))
+        ScimError::status(
+            429,
+            format!(
+                "too many requests from this {what}; retry after {} s",
+                secs.max(1)
+            ),
+        )
     }
 
     /// Count a request from an address.
     pub fn check_address(&self, addr: IpAddr) -> Result<(), ScimError> {
-        if self.checks.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 65_536 == 65_535 {
+        if self
+            .checks
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            % 65_536
+            == 65_535
+        {
             self.shrink();
         }
         match &self.per_address {
@@ -57,7 +72,9 @@ impl RateLimits {
     /// Count a request to a tenant.
     pub fn check_tenant(&self, slug: &str) -> Result<(), ScimError> {
         match &self.per_tenant {
-            Some(l) => l.check_key(&slug.to_string()).map_err(|n| self.too_many(n, "tenant")),
+            Some(l) => l
+                .check_key(&slug.to_string())
+                .map_err(|n| self.too_many(n, "tenant")),
             None => Ok(()),
         }
     }

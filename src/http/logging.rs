@@ -7,7 +7,9 @@
 //! their `Debug` form); request lines carry the status and `scimType` instead.
 
 use actix_web::body::MessageBody;
-use actix_web::dev::{forward_ready, Response, Service, ServiceRequest, ServiceResponse, Transform};
+use actix_web::dev::{
+    forward_ready, Response, Service, ServiceRequest, ServiceResponse, Transform,
+};
 use actix_web::{Error, HttpMessage, HttpResponse};
 use futures_util::future::LocalBoxFuture;
 use tracing::Span;
@@ -25,7 +27,11 @@ impl RootSpanBuilder for ScimRootSpan {
         if !tracing::enabled!(tracing::Level::INFO) {
             return Span::none();
         }
-        let request_id = request.extensions().get::<RequestId>().map(|id| id.to_string()).unwrap_or_default();
+        let request_id = request
+            .extensions()
+            .get::<RequestId>()
+            .map(|id| id.to_string())
+            .unwrap_or_default();
         tracing::info_span!(
             "request",
             method = %request.method(),
@@ -110,11 +116,16 @@ where
                             tracing::error!(detail = %e.detail, "request failed");
                         }
                     }
-                    None if response.status().is_server_error() => tracing::error!(error = %err, "request failed"),
+                    None if response.status().is_server_error() => {
+                        tracing::error!(error = %err, "request failed")
+                    }
                     None => {}
                 }
             }
-            Ok(ServiceResponse::new(request, HttpResponse::from(Response::from(response))))
+            Ok(ServiceResponse::new(
+                request,
+                HttpResponse::from(Response::from(response)),
+            ))
         })
     }
 }

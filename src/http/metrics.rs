@@ -13,7 +13,9 @@ use actix_web::dev::{forward_ready, Service, ServiceRequest, ServiceResponse, Tr
 use actix_web::http::header;
 use actix_web::{web, Error, HttpRequest, HttpResponse};
 use futures_util::future::LocalBoxFuture;
-use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder};
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
+};
 
 use crate::app::AppState;
 
@@ -30,25 +32,58 @@ impl Metrics {
     /// Register every metric.
     pub fn new() -> Result<Metrics, prometheus::Error> {
         let registry = Registry::new();
-        let requests = IntCounterVec::new(Opts::new("scimd_http_requests_total", "HTTP requests by route and status"), &["method", "route", "status"])?;
+        let requests = IntCounterVec::new(
+            Opts::new(
+                "scimd_http_requests_total",
+                "HTTP requests by route and status",
+            ),
+            &["method", "route", "status"],
+        )?;
         let latency = HistogramVec::new(
-            HistogramOpts::new("scimd_http_request_duration_seconds", "HTTP request latency by route")
-                .buckets(vec![0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0]),
+            HistogramOpts::new(
+                "scimd_http_request_duration_seconds",
+                "HTTP request latency by route",
+            )
+            .buckets(vec![
+                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+            ]),
             &["method", "route"],
         )?;
-        let operations = IntCounterVec::new(Opts::new("scimd_scim_operations_total", "SCIM operations by tenant, resource, method and outcome"), &["tenant", "resource", "method", "outcome"])?;
-        let pool = IntGaugeVec::new(Opts::new("scimd_db_pool_connections", "Database pool connections by state"), &["state"])?;
+        let operations = IntCounterVec::new(
+            Opts::new(
+                "scimd_scim_operations_total",
+                "SCIM operations by tenant, resource, method and outcome",
+            ),
+            &["tenant", "resource", "method", "outcome"],
+        )?;
+        let pool = IntGaugeVec::new(
+            Opts::new(
+                "scimd_db_pool_connections",
+                "Database pool connections by state",
+            ),
+            &["state"],
+        )?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(latency.clone()))?;
         registry.register(Box::new(operations.clone()))?;
         registry.register(Box::new(pool.clone()))?;
-        Ok(Metrics { registry, requests, latency, operations, pool })
+        Ok(Metrics {
+            registry,
+            requests,
+            latency,
+            operations,
+            pool,
+        })
     }
 
     fn observe(&self, method: &str, route: &str, status: u16, seconds: f64, tenant: Option<&str>) {
         let status_text = status.to_string();
-        self.requests.with_label_values(&[method, route, &status_text]).inc();
-        self.latency.with_label_values(&[method, route]).observe(seconds);
+        self.requests
+            .with_label_values(&[method, route, &status_text])
+            .inc();
+        self.latency
+            .with_label_values(&[method, route])
+            .observe(seconds);
         if let Some(tenant) = tenant {
             let resource = route.split('/').nth(5).unwrap_or("");
             let outcome = match status {
@@ -56,7 +91,9 @@ impl Metrics {
                 400..=499 => "rejected",
                 _ => "error",
             };
-            self.operations.with_label_values(&[tenant, resource, method, outcome]).inc();
+            self.operations
+                .with_label_values(&[tenant, resource, method, outcome])
+                .inc();
         }
     }
 }
@@ -76,7 +113,9 @@ where
     type Future = Ready<Result<Self::Transform, Self::InitError>>;
 
     fn new_transform(&self, service: S) -> Self::Future {
-        ready(Ok(RecordMetricsMiddleware { service: Rc::new(service) }))
+        ready(Ok(RecordMetricsMiddleware {
+            service: Rc::new(service),
+        }))
     }
 }
 
@@ -105,12 +144,21 @@ where
             let result = service.call(req).await;
             if let (Some(state), Ok(resp)) = (state, &result) {
                 // Route templates, not paths: ids and slugs would explode the label set.
-                let route = resp.request().match_pattern().unwrap_or_else(|| "unmatched".to_string());
+                let route = resp
+                    .request()
+                    .match_pattern()
+                    .unwrap_or_else(|| "unmatched".to_string());
                 let tenant = route
                     .starts_with("/scim/v2/tenants/{slug}")
                     .then(|| resp.request().match_info().get("slug").map(str::to_string))
                     .flatten();
-                state.metrics.observe(&method, &route, resp.status().as_u16(), started.elapsed().as_secs_f64(), tenant.as_deref());
+                state.metrics.observe(
+                    &method,
+                    &route,
+                    resp.status().as_u16(),
+                    started.elapsed().as_secs_f64(),
+                    tenant.as_deref(),
+                );
             }
             result
         })
@@ -118,7 +166,10 @@ where
 }
 
 fn allowed(req: &HttpRequest) -> bool {
-    match std::env::var("SCIMD_METRICS_TOKEN").ok().filter(|t| !t.is_empty()) {
+    match std::env::var("SCIMD_METRICS_TOKEN")
+        .ok()
+        .filter(|t| !t.is_empty())
+    {
         Some(expected) => req
             .headers()
             .get(header::AUTHORIZATION)
@@ -135,12 +186,22 @@ pub async fn metrics(req: HttpRequest, state: web::Data<AppState>) -> HttpRespon
         return HttpResponse::NotFound().finish();
     }
     let (size, idle) = state.store.pool_state();
-    state.metrics.pool.with_label_values(&["open"]).set(i64::from(size));
-    state.metrics.pool.with_label_values(&["idle"]).set(i64::from(idle));
+    state
+        .metrics
+        .pool
+        .with_label_values(&["open"])
+        .set(i64::from(size));
+    state
+        .metrics
+        .pool
+        .with_label_values(&["idle"])
+        .set(i64::from(idle));
     let mut out = Vec::new();
     if let Err(e) = TextEncoder::new().encode(&state.metrics.registry.gather(), &mut out) {
         tracing::error!(error = %e, "cannot encode metrics");
         return HttpResponse::InternalServerError().finish();
     }
-    HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(out)
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4")
+        .body(out)
 }

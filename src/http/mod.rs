@@ -10,8 +10,8 @@ pub mod logging;
 pub mod metrics;
 pub mod request;
 pub mod scim_groups;
-pub mod search;
 pub mod scim_users;
+pub mod search;
 
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
@@ -66,14 +66,37 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                         .route(web::delete().to(scim_groups::delete))
                         .default_service(web::to(method_not_allowed)),
                 )
-                .service(web::resource("/ServiceProviderConfig").route(web::get().to(discovery::service_provider_config)).default_service(web::to(method_not_allowed)))
-                .service(web::resource("/Schemas").route(web::get().to(discovery::schemas)).default_service(web::to(method_not_allowed)))
-                .service(web::resource("/Schemas/{id}").route(web::get().to(discovery::schema)).default_service(web::to(method_not_allowed)))
-                .service(web::resource("/ResourceTypes").route(web::get().to(discovery::resource_types)).default_service(web::to(method_not_allowed)))
-                .service(web::resource("/ResourceTypes/{id}").route(web::get().to(discovery::resource_type)).default_service(web::to(method_not_allowed)))
+                .service(
+                    web::resource("/ServiceProviderConfig")
+                        .route(web::get().to(discovery::service_provider_config))
+                        .default_service(web::to(method_not_allowed)),
+                )
+                .service(
+                    web::resource("/Schemas")
+                        .route(web::get().to(discovery::schemas))
+                        .default_service(web::to(method_not_allowed)),
+                )
+                .service(
+                    web::resource("/Schemas/{id}")
+                        .route(web::get().to(discovery::schema))
+                        .default_service(web::to(method_not_allowed)),
+                )
+                .service(
+                    web::resource("/ResourceTypes")
+                        .route(web::get().to(discovery::resource_types))
+                        .default_service(web::to(method_not_allowed)),
+                )
+                .service(
+                    web::resource("/ResourceTypes/{id}")
+                        .route(web::get().to(discovery::resource_type))
+                        .default_service(web::to(method_not_allowed)),
+                )
                 .default_service(web::to(not_found)),
         )
-        .route("/api/tenants/{slug}/events", web::get().to(admin_api::events))
+        .route(
+            "/api/tenants/{slug}/events",
+            web::get().to(admin_api::events),
+        )
         .configure(admin::routes)
         .default_service(web::to(not_found));
 }
@@ -88,8 +111,17 @@ async fn method_not_allowed(req: actix_web::HttpRequest) -> HttpResponse {
     } else {
         "GET"
     };
-    let mut response = ScimError::status(405, format!("{} is not supported on this endpoint; use {allow}", req.method())).error_response();
-    response.headers_mut().insert(header::ALLOW, HeaderValue::from_static(allow));
+    let mut response = ScimError::status(
+        405,
+        format!(
+            "{} is not supported on this endpoint; use {allow}",
+            req.method()
+        ),
+    )
+    .error_response();
+    response
+        .headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static(allow));
     response
 }
 
@@ -105,13 +137,16 @@ impl ResponseError for ScimError {
     fn error_response(&self) -> HttpResponse {
         let mut response = scim_json(self.status_code(), &self.to_json());
         if self.status == 401 {
-            response
-                .headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"scimd\""));
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"scimd\""),
+            );
         }
         if self.status == 429 || self.status == 503 {
             // Entra retries 429 and 5xx with back-off; say when.
-            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
         response
     }
@@ -131,13 +166,17 @@ pub fn scim_json(status: StatusCode, body: &Value) -> HttpResponse {
 
 /// A SCIM JSON response from JSON text.
 pub fn scim_text(status: StatusCode, body: String) -> HttpResponse {
-    HttpResponse::build(status).content_type(SCIM_JSON).body(body)
+    HttpResponse::build(status)
+        .content_type(SCIM_JSON)
+        .body(body)
 }
 
 /// A single resource with its `ETag` (and `Location` when created).
 pub fn resource_response(status: StatusCode, r: Rendered) -> HttpResponse {
     let mut builder = HttpResponse::build(status);
-    builder.content_type(SCIM_JSON).insert_header((header::ETAG, crate::scim::render::etag(r.version)));
+    builder
+        .content_type(SCIM_JSON)
+        .insert_header((header::ETAG, crate::scim::render::etag(r.version)));
     if status == StatusCode::CREATED {
         builder.insert_header((header::LOCATION, r.location));
     }

@@ -10,7 +10,11 @@ use crate::service::ListParams;
 
 /// Read a JSON body of at most `limit` bytes: 413 past it, 415 for a non-JSON type,
 /// 400 invalidSyntax for malformed JSON.
-pub async fn json_body(req: &HttpRequest, mut payload: web::Payload, limit: usize) -> Result<Value, ScimError> {
+pub async fn json_body(
+    req: &HttpRequest,
+    mut payload: web::Payload,
+    limit: usize,
+) -> Result<Value, ScimError> {
     if let Some(ct) = req.headers().get(header::CONTENT_TYPE) {
         let ct = ct.to_str().unwrap_or("").to_ascii_lowercase();
         let essence = ct.split(';').next().unwrap_or("").trim();
@@ -21,25 +25,40 @@ pub async fn json_body(req: &HttpRequest, mut payload: web::Payload, limit: usiz
             ));
         }
     }
-    let too_large = || ScimError::status(413, format!("request body exceeds the limit of {limit} bytes"));
-    if let Some(len) = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok()) {
+    let too_large = || {
+        ScimError::status(
+            413,
+            format!("request body exceeds the limit of {limit} bytes"),
+        )
+    };
+    if let Some(len) = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok())
+    {
         if len > limit {
             return Err(too_large());
         }
     }
     let mut body = web::BytesMut::new();
     while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|e| ScimError::invalid_syntax(format!("could not read the request body: {e}")))?;
+        let chunk = chunk.map_err(|e| {
+            ScimError::invalid_syntax(format!("could not read the request body: {e}"))
+        })?;
         if body.len() + chunk.len() > limit {
             return Err(too_large());
         }
         body.extend_from_slice(&chunk);
     }
     if body.is_empty() {
-        return Err(ScimError::invalid_syntax("the request body is empty; send a JSON object"));
+        return Err(ScimError::invalid_syntax(
+            "the request body is empty; send a JSON object",
+        ));
     }
-    let value: Value = serde_json::from_slice(&body)
-        .map_err(|e| ScimError::invalid_syntax(format!("the request body is not valid JSON: {e}")))?;
+    let value: Value = serde_json::from_slice(&body).map_err(|e| {
+        ScimError::invalid_syntax(format!("the request body is not valid JSON: {e}"))
+    })?;
     refuse_nul(&value)?;
     Ok(value)
 }
@@ -75,9 +94,15 @@ fn refuse_nul(value: &Value) -> Result<(), ScimError> {
         let path = at.concat();
         let path = path.trim_start_matches('.');
         let path = if path.is_empty() { "the body" } else { path };
-        let detail = format!("{path} contains a NUL character (\\u0000); strings and names must not contain NUL");
+        let detail = format!(
+            "{path} contains a NUL character (\\u0000); strings and names must not contain NUL"
+        );
         // The filter of a SearchRequest is a filter problem like any other.
-        return Err(if path == "filter" { ScimError::invalid_filter(detail) } else { ScimError::invalid_value(detail) });
+        return Err(if path == "filter" {
+            ScimError::invalid_filter(detail)
+        } else {
+            ScimError::invalid_value(detail)
+        });
     }
     Ok(())
 }
@@ -88,13 +113,18 @@ fn refuse_nul(value: &Value) -> Result<(), ScimError> {
 pub fn query_pairs(req: &HttpRequest) -> Result<Vec<(String, String)>, ScimError> {
     fn decode(s: &str) -> Option<String> {
         let spaced = s.replace('+', " ");
-        percent_encoding::percent_decode_str(&spaced).decode_utf8().ok().map(|c| c.into_owned())
+        percent_encoding::percent_decode_str(&spaced)
+            .decode_utf8()
+            .ok()
+            .map(|c| c.into_owned())
     }
     let mut pairs = Vec::new();
     for part in req.query_string().split('&').filter(|p| !p.is_empty()) {
         let (raw_name, raw_value) = part.split_once('=').unwrap_or((part, ""));
         let name = decode(raw_name).ok_or_else(|| {
-            ScimError::invalid_value("a query parameter name is not UTF-8 once percent-decoded; encode text as UTF-8")
+            ScimError::invalid_value(
+                "a query parameter name is not UTF-8 once percent-decoded; encode text as UTF-8",
+            )
         })?;
         let value = decode(raw_value).ok_or_else(|| {
             let detail = format!("the query parameter {name:?} is not UTF-8 once percent-decoded; encode text as UTF-8");
@@ -107,18 +137,26 @@ pub fn query_pairs(req: &HttpRequest) -> Result<Vec<(String, String)>, ScimError
 
 /// The value of a query parameter; an empty one (`count=`) counts as absent.
 fn find<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    pairs.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str()).filter(|v| !v.is_empty())
+    pairs
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+        .filter(|v| !v.is_empty())
 }
 
 fn integer(name: &str, v: &str) -> Result<i64, ScimError> {
-    v.trim().parse::<i64>().map_err(|_| ScimError::invalid_value(format!("{name} must be an integer, got {v:?}")))
+    v.trim()
+        .parse::<i64>()
+        .map_err(|_| ScimError::invalid_value(format!("{name} must be an integer, got {v:?}")))
 }
 
 fn sort_descending(v: Option<&str>) -> Result<bool, ScimError> {
     match v.map(str::to_ascii_lowercase).as_deref() {
         None | Some("ascending") | Some("") => Ok(false),
         Some("descending") => Ok(true),
-        Some(other) => Err(ScimError::invalid_value(format!("sortOrder must be ascending or descending, got {other:?}"))),
+        Some(other) => Err(ScimError::invalid_value(format!(
+            "sortOrder must be ascending or descending, got {other:?}"
+        ))),
     }
 }
 
@@ -127,8 +165,14 @@ pub fn list_params(req: &HttpRequest, default_count: i64) -> Result<ListParams, 
     let pairs = query_pairs(req)?;
     Ok(ListParams {
         filter: find(&pairs, "filter").map(str::to_string),
-        start_index: find(&pairs, "startIndex").map(|v| integer("startIndex", v)).transpose()?.unwrap_or(1),
-        count: find(&pairs, "count").map(|v| integer("count", v)).transpose()?.unwrap_or(default_count),
+        start_index: find(&pairs, "startIndex")
+            .map(|v| integer("startIndex", v))
+            .transpose()?
+            .unwrap_or(1),
+        count: find(&pairs, "count")
+            .map(|v| integer("count", v))
+            .transpose()?
+            .unwrap_or(default_count),
         sort_by: find(&pairs, "sortBy").map(str::to_string),
         descending: sort_descending(find(&pairs, "sortOrder"))?,
         attributes: find(&pairs, "attributes").map(str::to_string),
@@ -138,19 +182,29 @@ pub fn list_params(req: &HttpRequest, default_count: i64) -> Result<ListParams, 
 
 /// List parameters from a SearchRequest body (RFC 7644 §3.4.3).
 pub fn search_params(body: &Value, default_count: i64) -> Result<ListParams, ScimError> {
-    let obj = body.as_object().ok_or_else(|| ScimError::invalid_syntax("a SearchRequest must be a JSON object"))?;
+    let obj = body
+        .as_object()
+        .ok_or_else(|| ScimError::invalid_syntax("a SearchRequest must be a JSON object"))?;
     let text = |k: &str| -> Result<Option<String>, ScimError> {
         match obj.get(k) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::String(s)) => Ok(Some(s.clone())),
-            Some(Value::Array(a)) => Ok(Some(a.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(","))),
+            Some(Value::Array(a)) => Ok(Some(
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .collect::<Vec<_>>()
+                    .join(","),
+            )),
             Some(_) => Err(ScimError::invalid_value(format!("{k} must be a string"))),
         }
     };
     let number = |k: &str| -> Result<Option<i64>, ScimError> {
         match obj.get(k) {
             None | Some(Value::Null) => Ok(None),
-            Some(v) => v.as_i64().map(Some).ok_or_else(|| ScimError::invalid_value(format!("{k} must be an integer"))),
+            Some(v) => v
+                .as_i64()
+                .map(Some)
+                .ok_or_else(|| ScimError::invalid_value(format!("{k} must be an integer"))),
         }
     };
     Ok(ListParams {
@@ -175,5 +229,8 @@ pub fn projection(req: &HttpRequest) -> Result<(Option<String>, Option<String>),
 
 /// The If-Match header, if any.
 pub fn if_match(req: &HttpRequest) -> Option<String> {
-    req.headers().get(header::IF_MATCH).and_then(|v| v.to_str().ok()).map(str::to_string)
+    req.headers()
+        .get(header::IF_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
 }

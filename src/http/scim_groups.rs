@@ -22,7 +22,11 @@ pub async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
 }
 
 /// POST /Groups/.search.
-pub async fn search(req: HttpRequest, state: web::Data<AppState>, payload: web::Payload) -> Result<HttpResponse, ScimError> {
+pub async fn search(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ScimError> {
     let who = caller(&req, &state).await?;
     let body = json_body(&req, payload, state.settings.max_body_bytes).await?;
     let params = search_params(&body, DEFAULT_COUNT)?;
@@ -31,7 +35,11 @@ pub async fn search(req: HttpRequest, state: web::Data<AppState>, payload: web::
 }
 
 /// POST /Groups: create a group.
-pub async fn create(req: HttpRequest, state: web::Data<AppState>, payload: web::Payload) -> Result<HttpResponse, ScimError> {
+pub async fn create(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ScimError> {
     let who = caller(&req, &state).await?;
     let result = async {
         let body = json_body(&req, payload, state.settings.max_body_bytes).await?;
@@ -48,7 +56,11 @@ pub async fn create(req: HttpRequest, state: web::Data<AppState>, payload: web::
 }
 
 /// GET /Groups/{id}.
-pub async fn get(req: HttpRequest, state: web::Data<AppState>, path: web::Path<(String, String)>) -> Result<HttpResponse, ScimError> {
+pub async fn get(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ScimError> {
     let who = caller(&req, &state).await?;
     let (attributes, excluded) = projection(&req)?;
     let with_members = svc::wants_members(attributes.as_deref(), excluded.as_deref());
@@ -58,7 +70,12 @@ pub async fn get(req: HttpRequest, state: web::Data<AppState>, path: web::Path<(
 }
 
 /// PUT /Groups/{id}.
-pub async fn replace(req: HttpRequest, state: web::Data<AppState>, path: web::Path<(String, String)>, payload: web::Payload) -> Result<HttpResponse, ScimError> {
+pub async fn replace(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ScimError> {
     let who = caller(&req, &state).await?;
     let id = path.into_inner().1;
     let result = async {
@@ -76,7 +93,12 @@ pub async fn replace(req: HttpRequest, state: web::Data<AppState>, path: web::Pa
 }
 
 /// PATCH /Groups/{id}: 204, or 200 with the group when `attributes`/`excludedAttributes` ask for it.
-pub async fn patch(req: HttpRequest, state: web::Data<AppState>, path: web::Path<(String, String)>, payload: web::Payload) -> Result<HttpResponse, ScimError> {
+pub async fn patch(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ScimError> {
     let who = caller(&req, &state).await?;
     let id = path.into_inner().1;
     let result = async {
@@ -85,7 +107,9 @@ pub async fn patch(req: HttpRequest, state: web::Data<AppState>, path: web::Path
         // 204 (RFC 7644 §3.5.2) unless `attributes` or `excludedAttributes` ask for the group:
         // a membership change on a 100,000-member group must not send the member list back.
         let answer = if attributes.is_some() || excluded.is_some() {
-            svc::PatchAnswer::Group { with_members: svc::wants_members(attributes.as_deref(), excluded.as_deref()) }
+            svc::PatchAnswer::Group {
+                with_members: svc::wants_members(attributes.as_deref(), excluded.as_deref()),
+            }
         } else {
             svc::PatchAnswer::Version
         };
@@ -100,7 +124,10 @@ pub async fn patch(req: HttpRequest, state: web::Data<AppState>, path: web::Path
                 Ok(resource_response(StatusCode::OK, r))
             }
             None => Ok(HttpResponse::NoContent()
-                .insert_header((actix_web::http::header::ETAG, crate::scim::render::etag(patched.version)))
+                .insert_header((
+                    actix_web::http::header::ETAG,
+                    crate::scim::render::etag(patched.version),
+                ))
                 .finish()),
         },
         Err(e) => {
@@ -111,7 +138,11 @@ pub async fn patch(req: HttpRequest, state: web::Data<AppState>, path: web::Path
 }
 
 /// DELETE /Groups/{id}: 204, then 404.
-pub async fn delete(req: HttpRequest, state: web::Data<AppState>, path: web::Path<(String, String)>) -> Result<HttpResponse, ScimError> {
+pub async fn delete(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ScimError> {
     let who = caller(&req, &state).await?;
     svc::delete_group(&state, &who, &path.1, if_match(&req)).await?;
     Ok(HttpResponse::NoContent().finish())

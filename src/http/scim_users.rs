@@ -22,7 +22,11 @@ pub async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
 }
 
 /// POST /Users/.search.
-pub async fn search(req: HttpRequest, state: web::Data<AppState>, payload: web::Payload) -> Result<HttpResponse, ScimError> {
+pub async fn search(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ScimError> {
     let who = caller(&req, &state).await?;
     let body = json_body(&req, payload, state.settings.max_body_bytes).await?;
     let params = search_params(&body, DEFAULT_COUNT)?;
@@ -31,7 +35,11 @@ pub async fn search(req: HttpRequest, state: web::Data<AppState>, payload: web::
 }
 
 /// POST /Users: provision a user.
-pub async fn create(req: HttpRequest, state: web::Data<AppState>, payload: web::Payload) -> Result<HttpResponse, ScimError> {
+pub async fn create(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ScimError> {
     let who = caller(&req, &state).await?;
     let result = async {
         let body = json_body(&req, payload, state.settings.max_body_bytes).await?;
@@ -48,7 +56,11 @@ pub async fn create(req: HttpRequest, state: web::Data<AppState>, payload: web::
 }
 
 /// GET /Users/{id}.
-pub async fn get(req: HttpRequest, state: web::Data<AppState>, path: web::Path<(String, String)>) -> Result<HttpResponse, ScimError> {
+pub async fn get(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ScimError> {
     let who = caller(&req, &state).await?;
     let (attributes, excluded) = projection(&req)?;
     let mut r = svc::get_user(&state, &who, &path.1).await?;
@@ -57,7 +69,12 @@ pub async fn get(req: HttpRequest, state: web::Data<AppState>, path: web::Path<(
 }
 
 /// PUT /Users/{id}.
-pub async fn replace(req: HttpRequest, state: web::Data<AppState>, path: web::Path<(String, String)>, payload: web::Payload) -> Result<HttpResponse, ScimError> {
+pub async fn replace(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ScimError> {
     let who = caller(&req, &state).await?;
     let id = path.into_inner().1;
     let result = async {
@@ -75,7 +92,12 @@ pub async fn replace(req: HttpRequest, state: web::Data<AppState>, path: web::Pa
 }
 
 /// PATCH /Users/{id}: answers 200 with the resource.
-pub async fn patch(req: HttpRequest, state: web::Data<AppState>, path: web::Path<(String, String)>, payload: web::Payload) -> Result<HttpResponse, ScimError> {
+pub async fn patch(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ScimError> {
     let who = caller(&req, &state).await?;
     let id = path.into_inner().1;
     let result = async {
@@ -97,7 +119,11 @@ pub async fn patch(req: HttpRequest, state: web::Data<AppState>, path: web::Path
 }
 
 /// DELETE /Users/{id}: 204, then 404.
-pub async fn delete(req: HttpRequest, state: web::Data<AppState>, path: web::Path<(String, String)>) -> Result<HttpResponse, ScimError> {
+pub async fn delete(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ScimError> {
     let who = caller(&req, &state).await?;
     svc::delete_user(&state, &who, &path.1, if_match(&req)).await?;
     Ok(HttpResponse::NoContent().finish())

@@ -48,7 +48,11 @@ pub struct ScimError {
 impl ScimError {
     /// A 400 with the given `scimType`.
     pub fn bad_request(scim_type: ScimType, detail: impl Into<String>) -> Self {
-        ScimError { status: 400, scim_type: Some(scim_type), detail: detail.into() }
+        ScimError {
+            status: 400,
+            scim_type: Some(scim_type),
+            detail: detail.into(),
+        }
     }
     /// 400 invalidFilter.
     pub fn invalid_filter(detail: impl Into<String>) -> Self {
@@ -76,11 +80,19 @@ impl ScimError {
     }
     /// 409 uniqueness.
     pub fn uniqueness(detail: impl Into<String>) -> Self {
-        ScimError { status: 409, scim_type: Some(ScimType::Uniqueness), detail: detail.into() }
+        ScimError {
+            status: 409,
+            scim_type: Some(ScimType::Uniqueness),
+            detail: detail.into(),
+        }
     }
     /// An error with a status and no `scimType` (401, 404, 412, 413, 500, 503…).
     pub fn status(status: u16, detail: impl Into<String>) -> Self {
-        ScimError { status, scim_type: None, detail: detail.into() }
+        ScimError {
+            status,
+            scim_type: None,
+            detail: detail.into(),
+        }
     }
     /// 404 for a resource id that does not exist in this tenant.
     pub fn not_found(detail: impl Into<String>) -> Self {

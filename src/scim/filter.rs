@@ -403,7 +403,12 @@ fn lex_string(
 
 #[cold]
 fn nul_in_string(src: &str, mode: Mode, pos: usize) -> ScimError {
-    error(src, mode, pos, "a string contains a NUL character (\\u0000); remove it")
+    error(
+        src,
+        mode,
+        pos,
+        "a string contains a NUL character (\\u0000); remove it",
+    )
 }
 
 /// Decodes `\uXXXX` (the `u` is at byte `upos`), joining a UTF-16 surrogate pair.
@@ -1270,7 +1275,11 @@ mod tests {
 
     #[test]
     fn nul_in_strings_is_refused() {
-        for f in ["a eq \"x\u{0}y\"", r#"a eq "x\u0000y""#, r#"a[b eq "\u0000"]"#] {
+        for f in [
+            "a eq \"x\u{0}y\"",
+            r#"a eq "x\u0000y""#,
+            r#"a[b eq "\u0000"]"#,
+        ] {
             assert!(err(f).contains("NUL"), "{f:?}: {}", err(f));
         }
         assert!(err("a\u{0} pr").contains("unexpected character"));

@@ -331,7 +331,9 @@ pub fn apply_user_patch(
     };
     let mut doc = resource_object(resource)?;
     for (i, op) in ops.iter().enumerate() {
-        patcher.apply(&mut doc, op).map_err(|e| in_operation(i, ops.len(), e))?;
+        patcher
+            .apply(&mut doc, op)
+            .map_err(|e| in_operation(i, ops.len(), e))?;
     }
     patcher.sync_schemas(&mut doc);
     Ok(Value::Object(doc))
@@ -419,7 +421,10 @@ pub struct MembershipDelta {
 /// the path `members` or `members[value eq "…"]`, and none removes or replaces the whole
 /// list): such a PATCH needs neither the group's resource nor its member list. None
 /// otherwise; the caller then applies the PATCH in full.
-pub fn membership_only(ops: &[PatchOperation], schemas: &Schemas) -> Result<Option<MembershipDelta>, ScimError> {
+pub fn membership_only(
+    ops: &[PatchOperation],
+    schemas: &Schemas,
+) -> Result<Option<MembershipDelta>, ScimError> {
     let patcher = Patcher {
         schemas,
         kind: ResourceKind::Group,
@@ -427,8 +432,13 @@ pub fn membership_only(ops: &[PatchOperation], schemas: &Schemas) -> Result<Opti
     };
     let (mut add, mut remove) = (Vec::new(), Vec::new());
     for (i, op) in ops.iter().enumerate() {
-        let Some(path) = op.path.as_ref().filter(|p| is_members(&p.attr)) else { return Ok(None) };
-        match patcher.member_change(op, path).map_err(|e| in_operation(i, ops.len(), e))? {
+        let Some(path) = op.path.as_ref().filter(|p| is_members(&p.attr)) else {
+            return Ok(None);
+        };
+        match patcher
+            .member_change(op, path)
+            .map_err(|e| in_operation(i, ops.len(), e))?
+        {
             Some(MemberChange::Add(refs)) => add.extend(refs),
             Some(MemberChange::Remove(ids)) => {
                 for id in ids {
@@ -2159,11 +2169,20 @@ mod tests {
             .collect();
         ops[3] = json!({"op": "replace", "path": "shoeSize", "value": 42});
         let e = fails(&stored_user(), json!(ops.clone()));
-        assert!(e.detail.starts_with("Operations[3]: unknown attribute \"shoeSize\""), "{}", e.detail);
+        assert!(
+            e.detail
+                .starts_with("Operations[3]: unknown attribute \"shoeSize\""),
+            "{}",
+            e.detail
+        );
         ops[3] = json!({"op": "replace", "path": "emails[type eq", "value": 42});
         let e = fails(&stored_user(), json!(ops));
         assert_eq!(e.scim_type, Some(ScimType::InvalidPath));
-        assert!(e.detail.starts_with("Operations[3]: invalid path"), "{}", e.detail);
+        assert!(
+            e.detail.starts_with("Operations[3]: invalid path"),
+            "{}",
+            e.detail
+        );
     }
 
     #[test]

@@ -17,12 +17,17 @@ impl Json {
     /// The parsed value; text is parsed once, in place.
     pub fn value_mut(&mut self) -> Result<&mut Value, ScimError> {
         if let Json::Text(text) = self {
-            let parsed = serde_json::from_str(text).map_err(|e| ScimError::status(500, format!("a stored resource is corrupt: {e}")))?;
+            let parsed = serde_json::from_str(text).map_err(|e| {
+                ScimError::status(500, format!("a stored resource is corrupt: {e}"))
+            })?;
             *self = Json::Value(parsed);
         }
         match self {
             Json::Value(v) => Ok(v),
-            Json::Text(_) => Err(ScimError::status(500, "a stored resource could not be read")),
+            Json::Text(_) => Err(ScimError::status(
+                500,
+                "a stored resource could not be read",
+            )),
         }
     }
 
@@ -31,7 +36,10 @@ impl Json {
         self.value_mut()?;
         match self {
             Json::Value(v) => Ok(v),
-            Json::Text(_) => Err(ScimError::status(500, "a stored resource could not be read")),
+            Json::Text(_) => Err(ScimError::status(
+                500,
+                "a stored resource could not be read",
+            )),
         }
     }
 
@@ -44,7 +52,11 @@ impl Json {
     }
 
     /// Apply `attributes` / `excludedAttributes`; without either the text stays unparsed.
-    pub fn project(&mut self, attributes: Option<&str>, excluded: Option<&str>) -> Result<(), ScimError> {
+    pub fn project(
+        &mut self,
+        attributes: Option<&str>,
+        excluded: Option<&str>,
+    ) -> Result<(), ScimError> {
         if attributes.is_none() && excluded.is_none() {
             return Ok(());
         }
@@ -175,21 +187,32 @@ mod text_tests {
     use super::*;
 
     fn meta() -> Meta<'static> {
-        Meta { resource_type: "User", id: "u-1", created_millis: 0, modified_millis: 1_000, version: 3, location: "http://h/x \"q\"/Users/u-1".into() }
+        Meta {
+            resource_type: "User",
+            id: "u-1",
+            created_millis: 0,
+            modified_millis: 1_000,
+            version: 3,
+            location: "http://h/x \"q\"/Users/u-1".into(),
+        }
     }
 
     #[test]
     fn spliced_text_equals_the_value_rendering() {
-        let stored = serde_json::json!({"userName": "a", "emails": [{"value": "a@b.c"}], "schemas": ["s"]});
+        let stored =
+            serde_json::json!({"userName": "a", "emails": [{"value": "a@b.c"}], "schemas": ["s"]});
         let text = resource_text(&stored.to_string(), &meta()).expect("an object");
         let parsed: Value = serde_json::from_str(&text).expect("valid JSON");
-        let Value::Object(map) = stored else { unreachable!() };
+        let Value::Object(map) = stored else {
+            unreachable!()
+        };
         assert_eq!(parsed, with_meta(map, &meta()));
     }
 
     #[test]
     fn empty_object_and_non_objects() {
-        let parsed: Value = serde_json::from_str(&resource_text("{}", &meta()).expect("object")).expect("valid JSON");
+        let parsed: Value = serde_json::from_str(&resource_text("{}", &meta()).expect("object"))
+            .expect("valid JSON");
         assert_eq!(parsed["meta"]["version"], "W/\"3\"");
         assert_eq!(parsed.as_object().map(|o| o.len()), Some(2));
         assert!(resource_text("[1]", &meta()).is_none());
@@ -197,8 +220,19 @@ mod text_tests {
 
     #[test]
     fn list_text_equals_the_value_rendering() {
-        let items = vec![Json::Value(serde_json::json!({"a": 1})), Json::Text("{\"b\":2}".into())];
-        let parsed: Value = serde_json::from_str(&list_response_text(7, 2, items)).expect("valid JSON");
-        assert_eq!(parsed, list_response(7, 2, vec![serde_json::json!({"a": 1}), serde_json::json!({"b": 2})]));
+        let items = vec![
+            Json::Value(serde_json::json!({"a": 1})),
+            Json::Text("{\"b\":2}".into()),
+        ];
+        let parsed: Value =
+            serde_json::from_str(&list_response_text(7, 2, items)).expect("valid JSON");
+        assert_eq!(
+            parsed,
+            list_response(
+                7,
+                2,
+                vec![serde_json::json!({"a": 1}), serde_json::json!({"b": 2})]
+            )
+        );
     }
 }

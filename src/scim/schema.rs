@@ -1097,7 +1097,11 @@ impl Schemas {
         // `emails` is advertised as required (scimd identifies users by mail), but the
         // service enforces it when it derives the identity mail, with the detail an Entra
         // admin needs; here it would only duplicate that rule.
-        for def in core.attributes.iter().filter(|d| d.required && d.name != "emails") {
+        for def in core
+            .attributes
+            .iter()
+            .filter(|d| d.required && d.name != "emails")
+        {
             if !out.contains_key(&def.name) {
                 return Err(ScimError::invalid_value(format!(
                     "{} is required",

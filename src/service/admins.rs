@@ -22,7 +22,11 @@ fn dummy_hash() -> &'static str {
 }
 
 /// Check a username and password (blocking: argon2 is deliberately slow).
-pub fn verify_admin(conn: &mut DbConn, username: &str, password: &str) -> Result<Option<AdminRow>, StoreError> {
+pub fn verify_admin(
+    conn: &mut DbConn,
+    username: &str,
+    password: &str,
+) -> Result<Option<AdminRow>, StoreError> {
     match find_admin(conn, username)? {
         Some(admin) if verify_password(password, &admin.password_hash) => Ok(Some(admin)),
         Some(_) => Ok(None),
@@ -52,7 +56,10 @@ pub fn session_hash(secret: &str) -> String {
 }
 
 /// Open a session for an admin: returns the cookie secret and the session row.
-pub fn open_session(conn: &mut DbConn, admin: &AdminRow) -> Result<(String, SessionRow), StoreError> {
+pub fn open_session(
+    conn: &mut DbConn,
+    admin: &AdminRow,
+) -> Result<(String, SessionRow), StoreError> {
     let secret = random_secret();
     let now = now_millis();
     let row = SessionRow {
@@ -68,7 +75,10 @@ pub fn open_session(conn: &mut DbConn, admin: &AdminRow) -> Result<(String, Sess
 }
 
 /// The live session of a cookie secret.
-pub fn session_of(conn: &mut DbConn, secret: &str) -> Result<Option<(SessionRow, AdminRow)>, StoreError> {
+pub fn session_of(
+    conn: &mut DbConn,
+    secret: &str,
+) -> Result<Option<(SessionRow, AdminRow)>, StoreError> {
     session_store::find_session(conn, &session_hash(secret), now_millis())
 }
 

@@ -7,12 +7,17 @@ use std::sync::Arc;
 use serde_json::{json, Map, Value};
 
 use super::query::{plan_groups, Plan};
-use super::{check_if_match, check_indexed_len, new_event, page, possible_id, Caller, ListParams, Listed, Rendered, MAX_SCAN};
+use super::{
+    check_if_match, check_indexed_len, new_event, page, possible_id, Caller, ListParams, Listed,
+    Rendered, MAX_SCAN,
+};
 use crate::app::AppState;
 use crate::scim::error::ScimError;
 use crate::scim::filter::{self, Filter};
+use crate::scim::patch::{
+    apply_group_patch, member_refs, membership_only, parse_patch_request, MemberChange, MemberRef,
+};
 use crate::scim::path::AttrPath;
-use crate::scim::patch::{apply_group_patch, member_refs, membership_only, parse_patch_request, MemberChange, MemberRef};
 use crate::scim::render::{with_meta, Json, Meta};
 use crate::scim::resource::{compare_sort_keys, sort_key};
 use crate::store::events::append_event;
@@ -33,7 +38,12 @@ const FEW_MEMBERS: usize = 8;
 
 /// Resolve members to rows of this tenant: each must be a live user or group. Duplicate
 /// ids collapse into one row (the last display given wins).
-fn resolve_members(conn: &mut DbConn, tenant_id: &str, group_id: &str, refs: &[MemberRef]) -> Result<Vec<MemberRow>, ScimError> {
+fn resolve_members(
+    conn: &mut DbConn,
+    tenant_id: &str,
+    group_id: &str,
+    refs: &[MemberRef],
+) -> Result<Vec<MemberRow>, ScimError> {
     let mut unique: Vec<MemberRef> = Vec::with_capacity(refs.len());
     let mut at: HashMap<&str, usize> = HashMap::new();
     for r in refs {
@@ -50,7 +60,9 @@ fn resolve_members(conn: &mut DbConn, tenant_id: &str, group_id: &str, refs: &[M
         }
     }
     if unique.iter().any(|r| r.id == group_id) {
-        return Err(ScimError::invalid_value("a group cannot be a member of itself"));
+        return Err(ScimError::invalid_value(
+            "a group cannot be a member of itself",
+        ));
     }
     let ids: Vec<String> = unique.iter().map(|r| r.id.clone()).collect();
     let mut kinds: HashMap<String, &'static str> = HashMap::new();
@@ -70,7 +82,12 @@ fn resolve_members(conn: &mut DbConn, tenant_id: &str, group_id: &str, refs: &[M
             }
         }
     }
-    let unknown: Vec<&str> = ids.iter().filter(|id| !kinds.contains_key(*id)).map(String::as_str).take(10).collect();
+    let unknown: Vec<&str> = ids
+        .iter()
+        .filter(|id| !kinds.contains_key(*id))
+        .map(String::as_str)
+        .take(10)
+        .collect();
     if !unknown.is_empty() {
         return Err(ScimError::invalid_value(format!(
             "unknown member id(s) {}: members must be ids of users or groups of this tenant",
@@ -112,17 +129,25 @@ fn display_name_of(resource: &Value) -> Result<String, ScimError> {
 }
 
 fn external_id_of(resource: &Value) -> Result<Option<String>, ScimError> {
-    let id = resource.get("externalId").and_then(Value::as_str).map(str::to_string);
+    let id = resource
+        .get("externalId")
+        .and_then(Value::as_str)
+        .map(str::to_string);
     check_indexed_len("externalId", id.as_deref().unwrap_or_default())?;
     Ok(id)
 }
 
 fn serialize(resource: &Value) -> Result<String, ScimError> {
-    serde_json::to_string(resource).map_err(|e| ScimError::status(500, format!("cannot serialise group: {e}")))
+    serde_json::to_string(resource)
+        .map_err(|e| ScimError::status(500, format!("cannot serialise group: {e}")))
 }
 
 /// Render a group row with its members (None: members not requested).
-pub fn render_group(row: &GroupRow, members: Option<&[MemberRow]>, base_url: &str) -> Result<Rendered, ScimError> {
+pub fn render_group(
+    row: &GroupRow,
+    members: Option<&[MemberRow]>,
+    base_url: &str,
+) -> Result<Rendered, ScimError> {
     let mut stored: Map<String, Value> = serde_json::from_str(&row.resource)
         .map_err(|e| ScimError::status(500, format!("stored group {} is corrupt: {e}", row.id)))?;
     if let Some(members) = members {
@@ -153,18 +178,42 @@ pub fn render_group(row: &GroupRow, members: Option<&[MemberRow]>, base_url: &st
             location: location.clone(),
         },
     ));
-    Ok(Rendered { body, id: row.id.clone(), version: row.version, location })
+    Ok(Rendered {
+        body,
+        id: row.id.clone(),
+        version: row.version,
+        location,
+    })
 }
 
-fn log_event(conn: &mut DbConn, caller: &Caller, action: &str, id: &str, detail: &str) -> Result<(), ScimError> {
-    append_event(conn, &caller.tenant.id, action, "Group", Some(id), caller.token_jti.as_deref(), detail)?;
+fn log_event(
+    conn: &mut DbConn,
+    caller: &Caller,
+    action: &str,
+    id: &str,
+    detail: &str,
+) -> Result<(), ScimError> {
+    append_event(
+        conn,
+        &caller.tenant.id,
+        action,
+        "Group",
+        Some(id),
+        caller.token_jti.as_deref(),
+        detail,
+    )?;
     Ok(())
 }
 
 /// Whether the request wants members in the answer.
 pub fn wants_members(attributes: Option<&str>, excluded: Option<&str>) -> bool {
-    let names = |s: &str| s.split(',').map(|a| a.trim().to_ascii_lowercase()).collect::<Vec<_>>();
-    let is_members = |a: &String| a == "members" || a.starts_with("members.") || a.ends_with(":group:members");
+    let names = |s: &str| {
+        s.split(',')
+            .map(|a| a.trim().to_ascii_lowercase())
+            .collect::<Vec<_>>()
+    };
+    let is_members =
+        |a: &String| a == "members" || a.starts_with("members.") || a.ends_with(":group:members");
     if excluded.is_some_and(|e| names(e).iter().any(is_members)) {
         return false;
     }
@@ -175,7 +224,11 @@ pub fn wants_members(attributes: Option<&str>, excluded: Option<&str>) -> bool {
 }
 
 /// POST /Groups.
-pub async fn create_group(state: &AppState, caller: &Caller, body: Value) -> Result<Rendered, ScimError> {
+pub async fn create_group(
+    state: &AppState,
+    caller: &Caller,
+    body: Value,
+) -> Result<Rendered, ScimError> {
     let schemas = Arc::clone(&state.schemas);
     let caller2 = caller.clone();
     let (row, members) = state
@@ -184,7 +237,8 @@ pub async fn create_group(state: &AppState, caller: &Caller, body: Value) -> Res
             let resource = schemas.validate_group(body)?;
             let display_name = display_name_of(&resource)?;
             let id = super::new_resource_id();
-            let members = resolve_members(conn, &caller2.tenant.id, &id, &member_refs_of(&resource))?;
+            let members =
+                resolve_members(conn, &caller2.tenant.id, &id, &member_refs_of(&resource))?;
             let resource = strip_members(resource);
             let now = now_millis();
             let row = GroupRow {
@@ -200,7 +254,13 @@ pub async fn create_group(state: &AppState, caller: &Caller, body: Value) -> Res
                 deleted_at: None,
             };
             group_store::insert_group(conn, &row, &members)?;
-            log_event(conn, &caller2, "created", &row.id, &format!("group {display_name} with {} members", members.len()))?;
+            log_event(
+                conn,
+                &caller2,
+                "created",
+                &row.id,
+                &format!("group {display_name} with {} members", members.len()),
+            )?;
             Ok::<_, ScimError>((row, members))
         })
         .await?;
@@ -208,7 +268,12 @@ pub async fn create_group(state: &AppState, caller: &Caller, body: Value) -> Res
 }
 
 /// GET /Groups/{id}.
-pub async fn get_group(state: &AppState, caller: &Caller, id: &str, with_members: bool) -> Result<Rendered, ScimError> {
+pub async fn get_group(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    with_members: bool,
+) -> Result<Rendered, ScimError> {
     if !possible_id(id) {
         return Err(not_found(id));
     }
@@ -217,15 +282,28 @@ pub async fn get_group(state: &AppState, caller: &Caller, id: &str, with_members
     let (row, members) = state
         .store
         .read(move |conn| {
-            let row = group_store::get_group(conn, &tenant_id, &id_owned)?.ok_or_else(|| not_found(&id_owned))?;
-            let members = if with_members { Some(group_store::members_of(conn, std::slice::from_ref(&row.id))?) } else { None };
+            let row = group_store::get_group(conn, &tenant_id, &id_owned)?
+                .ok_or_else(|| not_found(&id_owned))?;
+            let members = if with_members {
+                Some(group_store::members_of(
+                    conn,
+                    std::slice::from_ref(&row.id),
+                )?)
+            } else {
+                None
+            };
             Ok::<_, ScimError>((row, members))
         })
         .await?;
     render_group(&row, members.as_deref(), &caller.base_url)
 }
 
-fn apply_member_changes(conn: &mut DbConn, tenant_id: &str, group_id: &str, changes: &[MemberChange]) -> Result<usize, ScimError> {
+fn apply_member_changes(
+    conn: &mut DbConn,
+    tenant_id: &str,
+    group_id: &str,
+    changes: &[MemberChange],
+) -> Result<usize, ScimError> {
     let mut n = 0;
     for change in changes {
         match change {
@@ -253,7 +331,11 @@ fn apply_member_changes(conn: &mut DbConn, tenant_id: &str, group_id: &str, chan
     Ok(n)
 }
 
-fn store_group_change(conn: &mut DbConn, old: &GroupRow, resource: &Value) -> Result<GroupRow, ScimError> {
+fn store_group_change(
+    conn: &mut DbConn,
+    old: &GroupRow,
+    resource: &Value,
+) -> Result<GroupRow, ScimError> {
     let display_name = display_name_of(resource)?;
     let mut row = old.clone();
     row.display_name_lower = display_name.to_lowercase();
@@ -267,7 +349,13 @@ fn store_group_change(conn: &mut DbConn, old: &GroupRow, resource: &Value) -> Re
 }
 
 /// PUT /Groups/{id}: replace attributes and the member list.
-pub async fn replace_group(state: &AppState, caller: &Caller, id: &str, body: Value, if_match: Option<String>) -> Result<Rendered, ScimError> {
+pub async fn replace_group(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    body: Value,
+    if_match: Option<String>,
+) -> Result<Rendered, ScimError> {
     if !possible_id(id) {
         return Err(not_found(id));
     }
@@ -278,13 +366,25 @@ pub async fn replace_group(state: &AppState, caller: &Caller, id: &str, body: Va
         .store
         .write(move |conn| {
             group_store::lock_group(conn, &caller2.tenant.id, &id_owned)?;
-            let old = group_store::get_group(conn, &caller2.tenant.id, &id_owned)?.ok_or_else(|| not_found(&id_owned))?;
+            let old = group_store::get_group(conn, &caller2.tenant.id, &id_owned)?
+                .ok_or_else(|| not_found(&id_owned))?;
             check_if_match(if_match.as_deref(), old.version)?;
             let resource = schemas.validate_group(body)?;
             let refs = member_refs_of(&resource);
-            apply_member_changes(conn, &caller2.tenant.id, &old.id, &[MemberChange::ReplaceAll(refs)])?;
+            apply_member_changes(
+                conn,
+                &caller2.tenant.id,
+                &old.id,
+                &[MemberChange::ReplaceAll(refs)],
+            )?;
             let row = store_group_change(conn, &old, &strip_members(resource))?;
-            log_event(conn, &caller2, "updated", &row.id, &format!("group {} replaced", row.display_name))?;
+            log_event(
+                conn,
+                &caller2,
+                "updated",
+                &row.id,
+                &format!("group {} replaced", row.display_name),
+            )?;
             let members = group_store::members_of(conn, std::slice::from_ref(&row.id))?;
             Ok::<_, ScimError>((row, members))
         })
@@ -308,7 +408,14 @@ pub struct Patched {
 }
 
 /// PATCH /Groups/{id}: attribute ops on the JSON, membership ops as deltas; all or nothing.
-pub async fn patch_group(state: &AppState, caller: &Caller, id: &str, body: Value, if_match: Option<String>, answer: PatchAnswer) -> Result<Patched, ScimError> {
+pub async fn patch_group(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    body: Value,
+    if_match: Option<String>,
+    answer: PatchAnswer,
+) -> Result<Patched, ScimError> {
     if !possible_id(id) {
         return Err(not_found(id));
     }
@@ -316,7 +423,10 @@ pub async fn patch_group(state: &AppState, caller: &Caller, id: &str, body: Valu
     if answer == PatchAnswer::Version && if_match.is_none() {
         if let Some(delta) = membership_only(&ops, &state.schemas)? {
             let version = patch_membership(state, caller, id, delta.add, delta.remove).await?;
-            return Ok(Patched { version, group: None });
+            return Ok(Patched {
+                version,
+                group: None,
+            });
         }
     }
     let with_members = answer == PatchAnswer::Group { with_members: true };
@@ -327,42 +437,72 @@ pub async fn patch_group(state: &AppState, caller: &Caller, id: &str, body: Valu
         .store
         .write(move |conn| {
             group_store::lock_group(conn, &caller2.tenant.id, &id_owned)?;
-            let old = group_store::get_group(conn, &caller2.tenant.id, &id_owned)?.ok_or_else(|| not_found(&id_owned))?;
+            let old = group_store::get_group(conn, &caller2.tenant.id, &id_owned)?
+                .ok_or_else(|| not_found(&id_owned))?;
             check_if_match(if_match.as_deref(), old.version)?;
-            let current: Value = serde_json::from_str(&old.resource)
-                .map_err(|e| ScimError::status(500, format!("stored group {} is corrupt: {e}", old.id)))?;
+            let current: Value = serde_json::from_str(&old.resource).map_err(|e| {
+                ScimError::status(500, format!("stored group {} is corrupt: {e}", old.id))
+            })?;
             let (patched, changes) = apply_group_patch(&current, &ops, &schemas)?;
             let resource = strip_members(schemas.validate_group(patched)?);
             let member_changes = apply_member_changes(conn, &caller2.tenant.id, &old.id, &changes)?;
             let row = if resource != current || member_changes > 0 {
                 let row = store_group_change(conn, &old, &resource)?;
-                log_event(conn, &caller2, "updated", &row.id, &group_store::patched_detail(&row.display_name))?;
+                log_event(
+                    conn,
+                    &caller2,
+                    "updated",
+                    &row.id,
+                    &group_store::patched_detail(&row.display_name),
+                )?;
                 row
             } else {
                 old
             };
-            let members = if with_members { Some(group_store::members_of(conn, std::slice::from_ref(&row.id))?) } else { None };
+            let members = if with_members {
+                Some(group_store::members_of(
+                    conn,
+                    std::slice::from_ref(&row.id),
+                )?)
+            } else {
+                None
+            };
             Ok::<_, ScimError>((row, members))
         })
         .await?;
     let group = match answer {
         PatchAnswer::Version => None,
-        PatchAnswer::Group { .. } => Some(render_group(&row, members.as_deref(), &caller.base_url)?),
+        PatchAnswer::Group { .. } => {
+            Some(render_group(&row, members.as_deref(), &caller.base_url)?)
+        }
     };
-    Ok(Patched { version: row.version, group })
+    Ok(Patched {
+        version: row.version,
+        group,
+    })
 }
 
 /// A PATCH that only adds and removes members (Entra's usual one): the members to add are
 /// resolved on a read connection, and the write neither reads nor parses the group; it
 /// adds, removes, bumps the version and logs. On SQLite that keeps the one writer's share
 /// small; on PostgreSQL the group's row is locked for one statement.
-async fn patch_membership(state: &AppState, caller: &Caller, id: &str, add: Vec<MemberRef>, remove: Vec<String>) -> Result<i64, ScimError> {
+async fn patch_membership(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    add: Vec<MemberRef>,
+    remove: Vec<String>,
+) -> Result<i64, ScimError> {
     let (tenant_id, group_id) = (caller.tenant.id.clone(), id.to_string());
     let (version, add) = state
         .store
         .lookup(move |conn| {
-            let group = group_store::get_group(conn, &tenant_id, &group_id)?.ok_or_else(|| not_found(&group_id))?;
-            Ok::<_, ScimError>((group.version, resolve_members(conn, &tenant_id, &group_id, &add)?))
+            let group = group_store::get_group(conn, &tenant_id, &group_id)?
+                .ok_or_else(|| not_found(&group_id))?;
+            Ok::<_, ScimError>((
+                group.version,
+                resolve_members(conn, &tenant_id, &group_id, &add)?,
+            ))
         })
         .await?;
     if add.is_empty() && remove.is_empty() {
@@ -374,7 +514,8 @@ async fn patch_membership(state: &AppState, caller: &Caller, id: &str, add: Vec<
     let id_owned = id.to_string();
     let write = move |conn: &mut DbConn| {
         let event = new_event(&caller2, "Group", "updated", &id_owned, "");
-        group_store::change_membership(conn, &caller2.tenant.id, &id_owned, &add, &remove, &event)?.ok_or_else(|| not_found(&id_owned))
+        group_store::change_membership(conn, &caller2.tenant.id, &id_owned, &add, &remove, &event)?
+            .ok_or_else(|| not_found(&id_owned))
     };
     if one_statement {
         state.store.write_atomic(write).await
@@ -384,7 +525,12 @@ async fn patch_membership(state: &AppState, caller: &Caller, id: &str, add: Vec<
 }
 
 /// DELETE /Groups/{id}.
-pub async fn delete_group(state: &AppState, caller: &Caller, id: &str, if_match: Option<String>) -> Result<(), ScimError> {
+pub async fn delete_group(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    if_match: Option<String>,
+) -> Result<(), ScimError> {
     if !possible_id(id) {
         return Err(not_found(id));
     }
@@ -394,21 +540,44 @@ pub async fn delete_group(state: &AppState, caller: &Caller, id: &str, if_match:
         .store
         .write(move |conn| {
             group_store::lock_group(conn, &caller2.tenant.id, &id_owned)?;
-            let old = group_store::get_group(conn, &caller2.tenant.id, &id_owned)?.ok_or_else(|| not_found(&id_owned))?;
+            let old = group_store::get_group(conn, &caller2.tenant.id, &id_owned)?
+                .ok_or_else(|| not_found(&id_owned))?;
             check_if_match(if_match.as_deref(), old.version)?;
             group_store::tombstone_group(conn, &caller2.tenant.id, &id_owned, now_millis())?;
-            log_event(conn, &caller2, "deleted", &id_owned, &format!("group {}", old.display_name))?;
+            log_event(
+                conn,
+                &caller2,
+                "deleted",
+                &id_owned,
+                &format!("group {}", old.display_name),
+            )?;
             Ok::<_, ScimError>(())
         })
         .await
 }
 
 /// GET /Groups (and POST /Groups/.search).
-pub async fn list_groups(state: &AppState, caller: &Caller, params: ListParams) -> Result<Listed, ScimError> {
-    crate::scim::resource::check_projection(params.attributes.as_deref(), params.excluded_attributes.as_deref())?;
-    let filter: Option<Filter> = params.filter.as_deref().map(str::trim).filter(|f| !f.is_empty()).map(filter::parse).transpose()?;
+pub async fn list_groups(
+    state: &AppState,
+    caller: &Caller,
+    params: ListParams,
+) -> Result<Listed, ScimError> {
+    crate::scim::resource::check_projection(
+        params.attributes.as_deref(),
+        params.excluded_attributes.as_deref(),
+    )?;
+    let filter: Option<Filter> = params
+        .filter
+        .as_deref()
+        .map(str::trim)
+        .filter(|f| !f.is_empty())
+        .map(filter::parse)
+        .transpose()?;
     let (start, count) = page(params.start_index, params.count, state.settings.max_results);
-    let with_members = wants_members(params.attributes.as_deref(), params.excluded_attributes.as_deref());
+    let with_members = wants_members(
+        params.attributes.as_deref(),
+        params.excluded_attributes.as_deref(),
+    );
     let tenant_id = caller.tenant.id.clone();
     let sort_attr = params.sort_by.as_deref().map(AttrPath::parse).transpose()?;
     let descending = params.descending;
@@ -485,8 +654,15 @@ pub async fn list_groups(state: &AppState, caller: &Caller, params: ListParams) 
         .await?;
     let mut resources = Vec::with_capacity(bodies.len());
     for mut body in bodies {
-        body.project(params.attributes.as_deref(), params.excluded_attributes.as_deref())?;
+        body.project(
+            params.attributes.as_deref(),
+            params.excluded_attributes.as_deref(),
+        )?;
         resources.push(body);
     }
-    Ok(Listed { total, start_index: start, resources })
+    Ok(Listed {
+        total,
+        start_index: start,
+        resources,
+    })
 }

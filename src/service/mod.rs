@@ -53,7 +53,13 @@ pub struct Rendered {
 }
 
 /// A log entry of a change the caller made to a resource, timed now.
-pub(crate) fn new_event<'a>(caller: &'a Caller, resource_type: &'a str, action: &'a str, id: &'a str, detail: &'a str) -> NewEvent<'a> {
+pub(crate) fn new_event<'a>(
+    caller: &'a Caller,
+    resource_type: &'a str,
+    action: &'a str,
+    id: &'a str,
+    detail: &'a str,
+) -> NewEvent<'a> {
     NewEvent {
         tenant_id: &caller.tenant.id,
         at: crate::store::now_millis(),

@@ -19,7 +19,9 @@ pub enum Plan<P> {
 }
 
 fn is_core(attr: &AttrPath, core_urn: &str) -> bool {
-    attr.urn.as_deref().is_none_or(|u| u.eq_ignore_ascii_case(core_urn))
+    attr.urn
+        .as_deref()
+        .is_none_or(|u| u.eq_ignore_ascii_case(core_urn))
 }
 
 fn str_op(op: CompareOp) -> Option<StrOp> {
@@ -82,7 +84,10 @@ fn user_compare(attr: &AttrPath, op: CompareOp, value: &Value) -> Option<UserPre
         ("id", None) => Some(UserPredicate::Id(str_op(op)?, text?.to_string())),
         ("username", None) => Some(UserPredicate::UserName(str_op(op)?, text?.to_lowercase())),
         ("externalid", None) => Some(UserPredicate::ExternalId(str_op(op)?, text?.to_string())),
-        ("displayname", None) => Some(UserPredicate::DisplayName(str_op(op)?, text?.to_lowercase())),
+        ("displayname", None) => Some(UserPredicate::DisplayName(
+            str_op(op)?,
+            text?.to_lowercase(),
+        )),
         ("emails", None | Some("value")) => Some(UserPredicate::Email {
             email_type: None,
             op: str_op(op)?,
@@ -153,7 +158,11 @@ fn email_value_path(filter: &Filter) -> Option<UserPredicate> {
         }
     }
     match cond {
-        Some((op, value)) => Some(UserPredicate::Email { email_type, op, value }),
+        Some((op, value)) => Some(UserPredicate::Email {
+            email_type,
+            op,
+            value,
+        }),
         None => Some(UserPredicate::EmailPresent { email_type }),
     }
 }
@@ -161,13 +170,22 @@ fn email_value_path(filter: &Filter) -> Option<UserPredicate> {
 /// The exact SQL form of a user filter, if every part of it is indexed.
 pub fn user_predicate(f: &Filter) -> Option<UserPredicate> {
     match f {
-        Filter::And(a, b) => Some(UserPredicate::And(Box::new(user_predicate(a)?), Box::new(user_predicate(b)?))),
-        Filter::Or(a, b) => Some(UserPredicate::Or(Box::new(user_predicate(a)?), Box::new(user_predicate(b)?))),
+        Filter::And(a, b) => Some(UserPredicate::And(
+            Box::new(user_predicate(a)?),
+            Box::new(user_predicate(b)?),
+        )),
+        Filter::Or(a, b) => Some(UserPredicate::Or(
+            Box::new(user_predicate(a)?),
+            Box::new(user_predicate(b)?),
+        )),
         Filter::Not(a) => Some(UserPredicate::Not(Box::new(user_predicate(a)?))),
         Filter::Compare { attr, op, value } => user_compare(attr, *op, value),
         Filter::Present(attr) => user_present(attr),
         Filter::ValuePath { attr, filter } => {
-            if is_core(attr, USER_SCHEMA) && attr.name.eq_ignore_ascii_case("emails") && attr.sub.is_none() {
+            if is_core(attr, USER_SCHEMA)
+                && attr.name.eq_ignore_ascii_case("emails")
+                && attr.sub.is_none()
+            {
                 email_value_path(filter)
             } else {
                 None
@@ -184,7 +202,10 @@ pub const MAX_SQL_SUBQUERIES: usize = 16;
 
 fn group_compare(attr: &AttrPath, op: CompareOp, value: &Value) -> Option<GroupPredicate> {
     if op == CompareOp::Ne {
-        return negate(group_compare(attr, CompareOp::Eq, value), GroupPredicate::Not);
+        return negate(
+            group_compare(attr, CompareOp::Eq, value),
+            GroupPredicate::Not,
+        );
     }
     if !is_core(attr, GROUP_SCHEMA) {
         return None;
@@ -194,7 +215,10 @@ fn group_compare(attr: &AttrPath, op: CompareOp, value: &Value) -> Option<GroupP
     let sub = attr.sub.as_deref().map(str::to_ascii_lowercase);
     match (name.as_str(), sub.as_deref()) {
         ("id", None) => Some(GroupPredicate::Id(str_op(op)?, text?.to_string())),
-        ("displayname", None) => Some(GroupPredicate::DisplayName(str_op(op)?, text?.to_lowercase())),
+        ("displayname", None) => Some(GroupPredicate::DisplayName(
+            str_op(op)?,
+            text?.to_lowercase(),
+        )),
         ("externalid", None) => Some(GroupPredicate::ExternalId(str_op(op)?, text?.to_string())),
         ("members", None | Some("value")) if op == CompareOp::Eq => {
             Some(GroupPredicate::Member(text?.to_string()))
@@ -214,8 +238,14 @@ fn group_compare(attr: &AttrPath, op: CompareOp, value: &Value) -> Option<GroupP
 /// The exact SQL form of a group filter, if every part is indexed.
 pub fn group_predicate(f: &Filter) -> Option<GroupPredicate> {
     match f {
-        Filter::And(a, b) => Some(GroupPredicate::And(Box::new(group_predicate(a)?), Box::new(group_predicate(b)?))),
-        Filter::Or(a, b) => Some(GroupPredicate::Or(Box::new(group_predicate(a)?), Box::new(group_predicate(b)?))),
+        Filter::And(a, b) => Some(GroupPredicate::And(
+            Box::new(group_predicate(a)?),
+            Box::new(group_predicate(b)?),
+        )),
+        Filter::Or(a, b) => Some(GroupPredicate::Or(
+            Box::new(group_predicate(a)?),
+            Box::new(group_predicate(b)?),
+        )),
         Filter::Not(a) => Some(GroupPredicate::Not(Box::new(group_predicate(a)?))),
         Filter::Compare { attr, op, value } => group_compare(attr, *op, value),
         Filter::Present(attr) if is_core(attr, GROUP_SCHEMA) && attr.sub.is_none() => {
@@ -225,10 +255,17 @@ pub fn group_predicate(f: &Filter) -> Option<GroupPredicate> {
                 _ => None,
             }
         }
-        Filter::ValuePath { attr, filter } if is_core(attr, GROUP_SCHEMA) && attr.name.eq_ignore_ascii_case("members") => {
+        Filter::ValuePath { attr, filter }
+            if is_core(attr, GROUP_SCHEMA) && attr.name.eq_ignore_ascii_case("members") =>
+        {
             match filter.as_ref() {
-                Filter::Compare { attr: inner, op: CompareOp::Eq, value }
-                    if inner.urn.is_none() && inner.sub.is_none() && inner.name.eq_ignore_ascii_case("value") =>
+                Filter::Compare {
+                    attr: inner,
+                    op: CompareOp::Eq,
+                    value,
+                } if inner.urn.is_none()
+                    && inner.sub.is_none()
+                    && inner.name.eq_ignore_ascii_case("value") =>
                 {
                     Some(GroupPredicate::Member(value.as_str()?.to_string()))
                 }
@@ -311,9 +348,9 @@ fn plan<P: SqlPredicate>(f: Option<&Filter>) -> Plan<P> {
     match P::exact(f) {
         Some(p) if p.subqueries() <= MAX_SQL_SUBQUERIES => Plan::Sql(Some(p)),
         _ => match superset(f, &P::exact) {
-            Some(p) if p.subqueries() > MAX_SQL_SUBQUERIES => {
-                Plan::Scan(superset(f, &|g| P::exact(g).filter(|p| p.subqueries() == 0)))
-            }
+            Some(p) if p.subqueries() > MAX_SQL_SUBQUERIES => Plan::Scan(superset(f, &|g| {
+                P::exact(g).filter(|p| p.subqueries() == 0)
+            })),
             superset => Plan::Scan(superset),
         },
     }
@@ -341,16 +378,27 @@ mod tests {
     #[test]
     fn subqueries_are_bounded() {
         let work = "emails[type eq \"work\"].value pr";
-        assert!(matches!(plan_users(Some(&chain(work, MAX_SQL_SUBQUERIES, " and "))), Plan::Sql(Some(_))));
+        assert!(matches!(
+            plan_users(Some(&chain(work, MAX_SQL_SUBQUERIES, " and "))),
+            Plan::Sql(Some(_))
+        ));
         // Past the bound: a scan, narrowed by the parts that need no subquery.
         let many = chain(work, MAX_SQL_SUBQUERIES + 1, " and ");
         assert_eq!(plan_users(Some(&many)), Plan::Scan(None));
-        let narrowed = parse(&format!("userName eq \"a\" and ({})", vec![work; 40].join(" and "))).unwrap();
+        let narrowed = parse(&format!(
+            "userName eq \"a\" and ({})",
+            vec![work; 40].join(" and ")
+        ))
+        .unwrap();
         assert_eq!(
             plan_users(Some(&narrowed)),
             Plan::Scan(Some(UserPredicate::UserName(StrOp::Eq, "a".into())))
         );
-        let mixed = parse(&format!("nickName pr and ({})", vec![work; 40].join(" or "))).unwrap();
+        let mixed = parse(&format!(
+            "nickName pr and ({})",
+            vec![work; 40].join(" or ")
+        ))
+        .unwrap();
         assert_eq!(plan_users(Some(&mixed)), Plan::Scan(None));
         let members = chain("members.value eq \"x\"", MAX_SQL_SUBQUERIES + 1, " or ");
         assert_eq!(plan_groups(Some(&members)), Plan::Scan(None));

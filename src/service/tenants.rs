@@ -1,20 +1,27 @@
 //! Tenant and token administration, shared by the CLI and the admin page.
 
 use crate::auth::tokens::check_expiry_days;
+use crate::auth::tokens::TokenKeys;
 use crate::scim::error::ScimError;
 use crate::scim::schema::{CustomField, FieldType};
 use crate::store::fields::CustomFieldRow;
+use crate::store::recent::Recent;
 use crate::store::tenants::{self as tenant_store, Tenant};
 use crate::store::tokens::{self as token_store, TokenRecord};
-use crate::store::recent::Recent;
 use crate::store::{fields, DbConn};
-use crate::auth::tokens::TokenKeys;
 
 /// Check a tenant slug: 1–63 lower-case letters, digits and hyphens, not starting or
 /// ending with a hyphen (it appears in URLs).
 pub fn check_slug(slug: &str) -> Result<(), String> {
-    let ok_chars = slug.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-    if slug.is_empty() || slug.len() > 63 || !ok_chars || slug.starts_with('-') || slug.ends_with('-') {
+    let ok_chars = slug
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if slug.is_empty()
+        || slug.len() > 63
+        || !ok_chars
+        || slug.starts_with('-')
+        || slug.ends_with('-')
+    {
         return Err(format!(
             "invalid tenant slug {slug:?}: use 1 to 63 lower-case letters, digits and hyphens (e.g. \"acme\")"
         ));
@@ -23,9 +30,17 @@ pub fn check_slug(slug: &str) -> Result<(), String> {
 }
 
 /// Create a tenant.
-pub fn create_tenant(conn: &mut DbConn, slug: &str, name: Option<&str>) -> Result<Tenant, ScimError> {
+pub fn create_tenant(
+    conn: &mut DbConn,
+    slug: &str,
+    name: Option<&str>,
+) -> Result<Tenant, ScimError> {
     check_slug(slug).map_err(ScimError::invalid_value)?;
-    Ok(tenant_store::create_tenant(conn, slug, name.unwrap_or(slug))?)
+    Ok(tenant_store::create_tenant(
+        conn,
+        slug,
+        name.unwrap_or(slug),
+    )?)
 }
 
 /// The tenant with this slug, or a 404 naming it.
@@ -44,7 +59,9 @@ pub fn issue_token(
 ) -> Result<(String, TokenRecord), ScimError> {
     let days = check_expiry_days(days).map_err(ScimError::invalid_value)?;
     if label.chars().count() > 200 {
-        return Err(ScimError::invalid_value("a token label is at most 200 characters"));
+        return Err(ScimError::invalid_value(
+            "a token label is at most 200 characters",
+        ));
     }
     Ok(keys.issue(conn, tenant, days, label)?)
 }
@@ -55,7 +72,11 @@ pub fn list_tokens(conn: &mut DbConn, tenant: &Tenant) -> Result<Vec<TokenRecord
 }
 
 /// Revoke a token, optionally only within a tenant; 404 when there is no such token.
-pub fn revoke_token(conn: &mut DbConn, jti: &str, tenant: Option<&Tenant>) -> Result<(), ScimError> {
+pub fn revoke_token(
+    conn: &mut DbConn,
+    jti: &str,
+    tenant: Option<&Tenant>,
+) -> Result<(), ScimError> {
     if token_store::revoke_token(conn, jti, tenant.map(|t| t.id.as_str()))? {
         Ok(())
     } else {
@@ -81,7 +102,9 @@ pub fn add_custom_field(
     multi_valued: bool,
 ) -> Result<CustomField, ScimError> {
     let valid_name = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
         && name.len() <= 64;
     if !valid_name {
         return Err(ScimError::invalid_value(format!(
@@ -94,16 +117,26 @@ pub fn add_custom_field(
         ))
     })?;
     fields::add_field(conn, &tenant.id, name, kind.as_str(), multi_valued)?;
-    Ok(CustomField { name: name.to_string(), field_type: kind, multi_valued })
+    Ok(CustomField {
+        name: name.to_string(),
+        field_type: kind,
+        multi_valued,
+    })
 }
 
 /// A tenant's custom fields.
-pub fn list_custom_fields(conn: &mut DbConn, tenant: &Tenant) -> Result<Vec<CustomField>, ScimError> {
+pub fn list_custom_fields(
+    conn: &mut DbConn,
+    tenant: &Tenant,
+) -> Result<Vec<CustomField>, ScimError> {
     custom_fields_of(conn, &tenant.id)
 }
 
 fn custom_fields_of(conn: &mut DbConn, tenant_id: &str) -> Result<Vec<CustomField>, ScimError> {
-    Ok(fields::list_fields(conn, tenant_id)?.iter().filter_map(custom_field_of).collect())
+    Ok(fields::list_fields(conn, tenant_id)?
+        .iter()
+        .filter_map(custom_field_of)
+        .collect())
 }
 
 /// Tenants by slug, kept in memory: a tenant's id and slug never change once created, so
@@ -115,12 +148,23 @@ pub struct TenantCache {
 
 impl TenantCache {
     /// The tenant with this slug, from memory or the database.
-    pub async fn get(&self, store: &crate::store::Store, slug: &str) -> Result<Option<Tenant>, crate::store::StoreError> {
-        if let Some(t) = self.by_slug.read().unwrap_or_else(|p| p.into_inner()).get(slug) {
+    pub async fn get(
+        &self,
+        store: &crate::store::Store,
+        slug: &str,
+    ) -> Result<Option<Tenant>, crate::store::StoreError> {
+        if let Some(t) = self
+            .by_slug
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(slug)
+        {
             return Ok(Some(t.clone()));
         }
         let wanted = slug.to_string();
-        let found = store.lookup(move |conn| tenant_store::find_tenant_by_slug(conn, &wanted)).await?;
+        let found = store
+            .lookup(move |conn| tenant_store::find_tenant_by_slug(conn, &wanted))
+            .await?;
         if let Some(t) = &found {
             let mut map = self.by_slug.write().unwrap_or_else(|p| p.into_inner());
             if map.len() < 100_000 {
@@ -141,19 +185,30 @@ pub struct CustomFieldCache {
 
 impl Default for CustomFieldCache {
     fn default() -> Self {
-        CustomFieldCache { by_tenant: Recent::new(100_000) }
+        CustomFieldCache {
+            by_tenant: Recent::new(100_000),
+        }
     }
 }
 
 impl CustomFieldCache {
     /// The tenant's custom fields, from memory while recent enough, else from the database.
-    pub async fn get(&self, store: &crate::store::Store, tenant_id: &str) -> Result<std::sync::Arc<Vec<CustomField>>, ScimError> {
+    pub async fn get(
+        &self,
+        store: &crate::store::Store,
+        tenant_id: &str,
+    ) -> Result<std::sync::Arc<Vec<CustomField>>, ScimError> {
         if let Some(fields) = self.by_tenant.get(tenant_id, store.recheck_interval()) {
             return Ok(fields);
         }
         let wanted = tenant_id.to_string();
-        let fields = std::sync::Arc::new(store.lookup(move |conn| custom_fields_of(conn, &wanted)).await?);
-        self.by_tenant.put(tenant_id, std::sync::Arc::clone(&fields));
+        let fields = std::sync::Arc::new(
+            store
+                .lookup(move |conn| custom_fields_of(conn, &wanted))
+                .await?,
+        );
+        self.by_tenant
+            .put(tenant_id, std::sync::Arc::clone(&fields));
         Ok(fields)
     }
 

@@ -5,18 +5,23 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use super::query::{plan_users, Plan};
-use super::{check_if_match, check_indexed_len, new_event, page, possible_id, Caller, ListParams, Listed, Rendered, MAX_SCAN};
+use super::{
+    check_if_match, check_indexed_len, new_event, page, possible_id, Caller, ListParams, Listed,
+    Rendered, MAX_SCAN,
+};
 use crate::app::AppState;
 use crate::scim::error::ScimError;
 use crate::scim::filter::{self, Filter};
-use crate::scim::path::AttrPath;
 use crate::scim::patch::{apply_user_patch, parse_patch_request};
+use crate::scim::path::AttrPath;
 use crate::scim::render::{resource_text, Json, Meta};
 use crate::scim::resource::sort_key;
 use crate::scim::schema::CustomField;
-use crate::store::events::{append_event, insert_event};
 use crate::store::coalesce::{UserById, UsersByEmail};
-use crate::store::users::{self as user_store, EmailKey, EmailRow, StrOp, UserKey, UserPredicate, UserRow, UserSort};
+use crate::store::events::{append_event, insert_event};
+use crate::store::users::{
+    self as user_store, EmailKey, EmailRow, StrOp, UserKey, UserPredicate, UserRow, UserSort,
+};
 use crate::store::{now_millis, DbConn};
 
 /// The columns derived from a user resource: what SQL indexes and uniqueness work on.
@@ -58,7 +63,9 @@ fn index_columns(resource: &Value) -> Result<UserIndex, ScimError> {
         .and_then(Value::as_str)
         .map(str::trim)
         .filter(|s| !s.is_empty())
-        .ok_or_else(|| ScimError::invalid_value("userName is required and must be a non-empty string"))?
+        .ok_or_else(|| {
+            ScimError::invalid_value("userName is required and must be a non-empty string")
+        })?
         .to_string();
     let mut emails = Vec::new();
     if let Some(list) = resource.get("emails").and_then(Value::as_array) {
@@ -90,16 +97,25 @@ fn index_columns(resource: &Value) -> Result<UserIndex, ScimError> {
     for (value, _, _) in &emails {
         check_indexed_len("an emails value", value)?;
     }
-    let external_id = resource.get("externalId").and_then(Value::as_str).map(str::to_string);
+    let external_id = resource
+        .get("externalId")
+        .and_then(Value::as_str)
+        .map(str::to_string);
     check_indexed_len("externalId", external_id.as_deref().unwrap_or_default())?;
-    let display_name = resource.get("displayName").and_then(Value::as_str).map(str::to_string);
+    let display_name = resource
+        .get("displayName")
+        .and_then(Value::as_str)
+        .map(str::to_string);
     check_indexed_len("displayName", display_name.as_deref().unwrap_or_default())?;
     Ok(UserIndex {
         user_name,
         external_id,
         identity_mail: identity,
         display_name,
-        active: resource.get("active").and_then(Value::as_bool).unwrap_or(true),
+        active: resource
+            .get("active")
+            .and_then(Value::as_bool)
+            .unwrap_or(true),
         emails,
     })
 }
@@ -137,9 +153,18 @@ pub fn render_user(row: &UserRow, base_url: &str) -> Result<Rendered, ScimError>
         version: row.version,
         location,
     };
-    let body = resource_text(&row.resource, &meta)
-        .ok_or_else(|| ScimError::status(500, format!("stored user {} is corrupt: not a JSON object", row.id)))?;
-    Ok(Rendered { body: Json::Text(body), id: row.id.clone(), version: row.version, location: meta.location })
+    let body = resource_text(&row.resource, &meta).ok_or_else(|| {
+        ScimError::status(
+            500,
+            format!("stored user {} is corrupt: not a JSON object", row.id),
+        )
+    })?;
+    Ok(Rendered {
+        body: Json::Text(body),
+        id: row.id.clone(),
+        version: row.version,
+        location: meta.location,
+    })
 }
 
 /// The action a write is logged as.
@@ -153,12 +178,27 @@ fn action_for(before_active: Option<bool>, after_active: bool) -> &'static str {
 }
 
 /// Log a change of a user, made now by the caller's token.
-fn log_event(conn: &mut DbConn, caller: &Caller, action: &str, id: &str, detail: &str) -> Result<(), ScimError> {
-    Ok(insert_event(conn, &new_event(caller, "User", action, id, detail))?)
+fn log_event(
+    conn: &mut DbConn,
+    caller: &Caller,
+    action: &str,
+    id: &str,
+    detail: &str,
+) -> Result<(), ScimError> {
+    Ok(insert_event(
+        conn,
+        &new_event(caller, "User", action, id, detail),
+    )?)
 }
 
 /// Record a refused write in the provisioning log (best effort: the refusal is the answer).
-pub async fn record_rejection(state: &AppState, caller: &Caller, resource_type: &'static str, id: Option<String>, err: &ScimError) {
+pub async fn record_rejection(
+    state: &AppState,
+    caller: &Caller,
+    resource_type: &'static str,
+    id: Option<String>,
+    err: &ScimError,
+) {
     if !(400..500).contains(&err.status) || err.status == 401 {
         return;
     }
@@ -168,7 +208,15 @@ pub async fn record_rejection(state: &AppState, caller: &Caller, resource_type: 
     let result: Result<(), ScimError> = state
         .store
         .write(move |conn| {
-            append_event(conn, &tenant_id, "rejected", resource_type, id.as_deref(), jti.as_deref(), &detail)?;
+            append_event(
+                conn,
+                &tenant_id,
+                "rejected",
+                resource_type,
+                id.as_deref(),
+                jti.as_deref(),
+                &detail,
+            )?;
             Ok(())
         })
         .await;
@@ -178,7 +226,13 @@ pub async fn record_rejection(state: &AppState, caller: &Caller, resource_type: 
 }
 
 /// A new user row (version 1) for a validated resource.
-pub fn new_row(id: String, tenant_id: &str, resource: &Value, index: &UserIndex, now: i64) -> Result<UserRow, ScimError> {
+pub fn new_row(
+    id: String,
+    tenant_id: &str,
+    resource: &Value,
+    index: &UserIndex,
+    now: i64,
+) -> Result<UserRow, ScimError> {
     Ok(UserRow {
         id,
         tenant_id: tenant_id.to_string(),
@@ -199,17 +253,30 @@ pub fn new_row(id: String, tenant_id: &str, resource: &Value, index: &UserIndex,
 
 /// The tenant's custom fields (remembered for a second, else a short read; the validation
 /// that needs them runs outside the write transaction).
-async fn custom_fields(state: &AppState, tenant_id: &str) -> Result<Arc<Vec<CustomField>>, ScimError> {
+async fn custom_fields(
+    state: &AppState,
+    tenant_id: &str,
+) -> Result<Arc<Vec<CustomField>>, ScimError> {
     state.custom_fields.get(&state.store, tenant_id).await
 }
 
 /// POST /Users. Validation, indexing and serialising happen here, on the request's thread;
 /// the write transaction (one writer on SQLite) only inserts the prepared rows.
-pub async fn create_user(state: &AppState, caller: &Caller, body: Value) -> Result<Rendered, ScimError> {
+pub async fn create_user(
+    state: &AppState,
+    caller: &Caller,
+    body: Value,
+) -> Result<Rendered, ScimError> {
     let custom = custom_fields(state, &caller.tenant.id).await?;
     let resource = state.schemas.validate_user(body, &custom)?;
     let index = index_user(&resource)?;
-    let row = new_row(super::new_resource_id(), &caller.tenant.id, &resource, &index, now_millis())?;
+    let row = new_row(
+        super::new_resource_id(),
+        &caller.tenant.id,
+        &resource,
+        &index,
+        now_millis(),
+    )?;
     let emails = email_rows(&row.id, &row.tenant_id, &index);
     let detail = format!("userName {} mail {}", index.user_name, index.identity_mail);
     let rendered = render_user(&row, &caller.base_url)?;
@@ -239,7 +306,10 @@ async fn current_user(state: &AppState, caller: &Caller, id: &str) -> Result<Use
     let id_owned = id.to_string();
     state
         .store
-        .coalesced::<UserById>(UserKey { tenant_id, id: id_owned })
+        .coalesced::<UserById>(UserKey {
+            tenant_id,
+            id: id_owned,
+        })
         .await?
         .ok_or_else(|| not_found(id))
 }
@@ -276,7 +346,8 @@ fn change_of(old: &UserRow, old_resource: &Value, resource: &Value) -> Result<Ch
     };
     // Most updates leave the emails alone: then their index rows stay as they are.
     let old_emails = index_columns(old_resource).ok().map(|i| i.emails);
-    let emails = (old_emails.as_ref() != Some(&index.emails)).then(|| email_rows(&row.id, &row.tenant_id, &index));
+    let emails = (old_emails.as_ref() != Some(&index.emails))
+        .then(|| email_rows(&row.id, &row.tenant_id, &index));
     Ok(Change {
         old: old.clone(),
         emails,
@@ -290,7 +361,10 @@ fn change_of(old: &UserRow, old_resource: &Value, resource: &Value) -> Result<Ch
 const MAX_EDIT_ATTEMPTS: usize = 100;
 
 fn version_moved() -> ScimError {
-    ScimError::status(412, "the resource changed since the version named in If-Match; GET it and retry")
+    ScimError::status(
+        412,
+        "the resource changed since the version named in If-Match; GET it and retry",
+    )
 }
 
 /// Read the user, compute its new resource with `edit`, and write it if nobody wrote the
@@ -311,8 +385,9 @@ async fn edit_user(
         attempts += 1;
         let old = current_user(state, caller, id).await?;
         check_if_match(if_match, old.version)?;
-        let current: Value = serde_json::from_str(&old.resource)
-            .map_err(|e| ScimError::status(500, format!("stored user {} is corrupt: {e}", old.id)))?;
+        let current: Value = serde_json::from_str(&old.resource).map_err(|e| {
+            ScimError::status(500, format!("stored user {} is corrupt: {e}", old.id))
+        })?;
         let resource = edit(&current, &custom)?;
         if resource == current {
             // Nothing changed (Entra re-sends values): no new version, no log entry.
@@ -325,17 +400,33 @@ async fn edit_user(
             match change.emails.as_deref() {
                 // Most changes keep the emails: the update and its log entry are one statement.
                 None => {
-                    let event = new_event(&caller2, "User", change.action, &change.row.id, &change.detail);
+                    let event = new_event(
+                        &caller2,
+                        "User",
+                        change.action,
+                        &change.row.id,
+                        &change.detail,
+                    );
                     user_store::update_user_logged(conn, &change.old, &change.row, &event)?;
                 }
                 Some(emails) => {
                     user_store::update_user(conn, &change.old, &change.row, Some(emails))?;
-                    log_event(conn, &caller2, change.action, &change.row.id, &change.detail)?;
+                    log_event(
+                        conn,
+                        &caller2,
+                        change.action,
+                        &change.row.id,
+                        &change.detail,
+                    )?;
                 }
             }
             Ok::<_, ScimError>(change.row)
         };
-        let written = if change_keeps_emails { state.store.write_atomic(write).await } else { state.store.write(write).await };
+        let written = if change_keeps_emails {
+            state.store.write_atomic(write).await
+        } else {
+            state.store.write(write).await
+        };
         match written {
             Ok(row) => return Ok(row),
             // Lost the race: the version moved on (or the user was deleted) since it was read.
@@ -353,14 +444,29 @@ async fn edit_user(
 }
 
 /// PUT /Users/{id}: replace the whole resource.
-pub async fn replace_user(state: &AppState, caller: &Caller, id: &str, body: Value, if_match: Option<String>) -> Result<Rendered, ScimError> {
+pub async fn replace_user(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    body: Value,
+    if_match: Option<String>,
+) -> Result<Rendered, ScimError> {
     let schemas = Arc::clone(&state.schemas);
-    let row = edit_user(state, caller, id, if_match.as_deref(), |_, custom| schemas.validate_user(body.clone(), custom)).await?;
+    let row = edit_user(state, caller, id, if_match.as_deref(), |_, custom| {
+        schemas.validate_user(body.clone(), custom)
+    })
+    .await?;
     render_user(&row, &caller.base_url)
 }
 
 /// PATCH /Users/{id}: all operations or none.
-pub async fn patch_user(state: &AppState, caller: &Caller, id: &str, body: Value, if_match: Option<String>) -> Result<Rendered, ScimError> {
+pub async fn patch_user(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    body: Value,
+    if_match: Option<String>,
+) -> Result<Rendered, ScimError> {
     let ops = parse_patch_request(&body)?;
     let schemas = Arc::clone(&state.schemas);
     let row = edit_user(state, caller, id, if_match.as_deref(), |current, custom| {
@@ -372,7 +478,12 @@ pub async fn patch_user(state: &AppState, caller: &Caller, id: &str, body: Value
 }
 
 /// DELETE /Users/{id}: leave a tombstone.
-pub async fn delete_user(state: &AppState, caller: &Caller, id: &str, if_match: Option<String>) -> Result<(), ScimError> {
+pub async fn delete_user(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    if_match: Option<String>,
+) -> Result<(), ScimError> {
     let old = current_user(state, caller, id).await?;
     check_if_match(if_match.as_deref(), old.version)?;
     let caller2 = caller.clone();
@@ -382,9 +493,21 @@ pub async fn delete_user(state: &AppState, caller: &Caller, id: &str, if_match: 
     let deleted = state
         .store
         .write(move |conn| {
-            let deleted = user_store::tombstone_user(conn, &caller2.tenant.id, &id_owned, pinned, now_millis())?;
+            let deleted = user_store::tombstone_user(
+                conn,
+                &caller2.tenant.id,
+                &id_owned,
+                pinned,
+                now_millis(),
+            )?;
             if deleted {
-                log_event(conn, &caller2, "deleted", &id_owned, &format!("userName {user_name}"))?;
+                log_event(
+                    conn,
+                    &caller2,
+                    "deleted",
+                    &id_owned,
+                    &format!("userName {user_name}"),
+                )?;
             }
             Ok::<_, ScimError>(deleted)
         })
@@ -397,7 +520,11 @@ pub async fn delete_user(state: &AppState, caller: &Caller, id: &str, if_match: 
 }
 
 fn sql_sort(attr: &AttrPath) -> Option<UserSort> {
-    if attr.urn.as_deref().is_some_and(|u| !u.eq_ignore_ascii_case(crate::scim::schema::USER_SCHEMA)) {
+    if attr
+        .urn
+        .as_deref()
+        .is_some_and(|u| !u.eq_ignore_ascii_case(crate::scim::schema::USER_SCHEMA))
+    {
         return None;
     }
     let name = attr.name.to_ascii_lowercase();
@@ -414,9 +541,22 @@ fn sql_sort(attr: &AttrPath) -> Option<UserSort> {
 }
 
 /// GET /Users (and POST /Users/.search): filter, sort, page, project.
-pub async fn list_users(state: &AppState, caller: &Caller, params: ListParams) -> Result<Listed, ScimError> {
-    crate::scim::resource::check_projection(params.attributes.as_deref(), params.excluded_attributes.as_deref())?;
-    let filter: Option<Filter> = params.filter.as_deref().map(str::trim).filter(|f| !f.is_empty()).map(filter::parse).transpose()?;
+pub async fn list_users(
+    state: &AppState,
+    caller: &Caller,
+    params: ListParams,
+) -> Result<Listed, ScimError> {
+    crate::scim::resource::check_projection(
+        params.attributes.as_deref(),
+        params.excluded_attributes.as_deref(),
+    )?;
+    let filter: Option<Filter> = params
+        .filter
+        .as_deref()
+        .map(str::trim)
+        .filter(|f| !f.is_empty())
+        .map(filter::parse)
+        .transpose()?;
     let sort_attr = params.sort_by.as_deref().map(AttrPath::parse).transpose()?;
     let max = state.settings.max_results;
     let (start, count) = page(params.start_index, params.count, max);
@@ -432,26 +572,56 @@ pub async fn list_users(state: &AppState, caller: &Caller, params: ListParams) -
         (Plan::Sql(pred), Some(sort)) => {
             // Entra's match by mail, coalesced with other matches on PostgreSQL.
             let matched = match (&pred, sort) {
-                (Some(UserPredicate::Email { email_type, op: StrOp::Eq, value }), None) => {
-                    let key = EmailKey { tenant_id: tenant_id.clone(), value: value.clone(), email_type: email_type.clone() };
+                (
+                    Some(UserPredicate::Email {
+                        email_type,
+                        op: StrOp::Eq,
+                        value,
+                    }),
+                    None,
+                ) => {
+                    let key = EmailKey {
+                        tenant_id: tenant_id.clone(),
+                        value: value.clone(),
+                        email_type: email_type.clone(),
+                    };
                     state.store.coalesced::<UsersByEmail>(key).await?
                 }
                 _ => None,
             };
             let point = pred.as_ref().is_some_and(UserPredicate::is_point);
-            let query = move |conn: &mut DbConn| Ok::<_, ScimError>(user_store::query_users(conn, &tenant_id, pred.as_ref(), sort, start - 1, count)?);
+            let query = move |conn: &mut DbConn| {
+                Ok::<_, ScimError>(user_store::query_users(
+                    conn,
+                    &tenant_id,
+                    pred.as_ref(),
+                    sort,
+                    start - 1,
+                    count,
+                )?)
+            };
             let (total, rows) = match matched {
                 Some(rows) => user_store::page_in_memory(rows, start - 1, count),
                 None if point => state.store.lookup(query).await?,
                 None => state.store.read(query).await?,
             };
-            let bodies = rows.iter().map(|row| render_user(row, &caller.base_url).map(|r| r.body)).collect::<Result<_, _>>()?;
+            let bodies = rows
+                .iter()
+                .map(|row| render_user(row, &caller.base_url).map(|r| r.body))
+                .collect::<Result<_, _>>()?;
             (total, bodies)
         }
         (Plan::Sql(pred) | Plan::Scan(pred), _) => {
             let rows = state
                 .store
-                .read(move |conn| Ok::<_, ScimError>(user_store::scan_users(conn, &tenant_id, pred.as_ref(), MAX_SCAN + 1)?))
+                .read(move |conn| {
+                    Ok::<_, ScimError>(user_store::scan_users(
+                        conn,
+                        &tenant_id,
+                        pred.as_ref(),
+                        MAX_SCAN + 1,
+                    )?)
+                })
                 .await?;
             if rows.len() as i64 > MAX_SCAN {
                 return Err(ScimError::bad_request(
@@ -463,7 +633,9 @@ pub async fn list_users(state: &AppState, caller: &Caller, params: ListParams) -
             for row in &rows {
                 let body = render_user(row, &caller.base_url)?.body.into_value()?;
                 let keep = match &filter {
-                    Some(f) => filter::matches(f, &body, &|a: &AttrPath| schemas.user_case_exact(a)),
+                    Some(f) => {
+                        filter::matches(f, &body, &|a: &AttrPath| schemas.user_case_exact(a))
+                    }
                     None => true,
                 };
                 if keep {
@@ -475,7 +647,11 @@ pub async fn list_users(state: &AppState, caller: &Caller, params: ListParams) -
                 rendered.sort_by(|a, b| {
                     let ka = sort_key(a, attr, exact);
                     let kb = sort_key(b, attr, exact);
-                    crate::scim::resource::compare_sort_keys(ka.as_ref(), kb.as_ref(), params.descending)
+                    crate::scim::resource::compare_sort_keys(
+                        ka.as_ref(),
+                        kb.as_ref(),
+                        params.descending,
+                    )
                 });
             }
             let total = rendered.len() as i64;
@@ -490,8 +666,15 @@ pub async fn list_users(state: &AppState, caller: &Caller, params: ListParams) -
     };
     let mut resources = Vec::with_capacity(bodies.len());
     for mut body in bodies {
-        body.project(params.attributes.as_deref(), params.excluded_attributes.as_deref())?;
+        body.project(
+            params.attributes.as_deref(),
+            params.excluded_attributes.as_deref(),
+        )?;
         resources.push(body);
     }
-    Ok(Listed { total, start_index: start, resources })
+    Ok(Listed {
+        total,
+        start_index: start,
+        resources,
+    })
 }

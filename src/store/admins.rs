@@ -34,7 +34,9 @@ pub fn create_admin(
         is_operator,
         created_at: now_millis(),
     };
-    diesel::insert_into(admins::table).values(&row).execute(conn)?;
+    diesel::insert_into(admins::table)
+        .values(&row)
+        .execute(conn)?;
     Ok(row)
 }
 

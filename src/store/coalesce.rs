@@ -98,7 +98,9 @@ impl Store {
         match answered.await {
             Ok(Ok(found)) => Ok(found),
             Ok(Err(e)) => Err(StoreError::Unavailable(e)),
-            Err(_) => Err(StoreError::Unavailable("the lookup was not completed".into())),
+            Err(_) => Err(StoreError::Unavailable(
+                "the lookup was not completed".into(),
+            )),
         }
     }
 

@@ -42,17 +42,33 @@ pub fn append_event(
     token_jti: Option<&str>,
     detail: &str,
 ) -> Result<(), StoreError> {
-    insert_event(conn, &NewEvent { tenant_id, at: now_millis(), action, resource_type, resource_id, token_jti, detail })
+    insert_event(
+        conn,
+        &NewEvent {
+            tenant_id,
+            at: now_millis(),
+            action,
+            resource_type,
+            resource_id,
+            token_jti,
+            detail,
+        },
+    )
 }
 
 /// Append an event built by the caller.
 pub fn insert_event(conn: &mut DbConn, e: &NewEvent<'_>) -> Result<(), StoreError> {
-    super::prepared::Sql::new(format!("INSERT INTO {EVENT_COLUMNS} VALUES ({EVENT_VALUES})"), e.args()).run(conn)?;
+    super::prepared::Sql::new(
+        format!("INSERT INTO {EVENT_COLUMNS} VALUES ({EVENT_VALUES})"),
+        e.args(),
+    )
+    .run(conn)?;
     Ok(())
 }
 
 /// The columns of an event insert, and the placeholders of [`NewEvent::args`].
-pub(crate) const EVENT_COLUMNS: &str = "events (tenant_id, at, action, resource_type, resource_id, token_jti, detail)";
+pub(crate) const EVENT_COLUMNS: &str =
+    "events (tenant_id, at, action, resource_type, resource_id, token_jti, detail)";
 pub(crate) const EVENT_VALUES: &str = "?, ?, ?, ?, ?, ?, ?";
 /// The placeholders of [`NewEvent::args_but_detail`], for an insert that computes the detail.
 pub(crate) const EVENT_VALUES_BUT_DETAIL: &str = "?, ?, ?, ?, ?, ?";
@@ -111,5 +127,8 @@ pub fn events_page(
     if let Some(a) = action {
         q = q.filter(events::action.eq(a.to_string()));
     }
-    Ok(q.order(events::id.desc()).offset(offset).limit(limit).load(conn)?)
+    Ok(q.order(events::id.desc())
+        .offset(offset)
+        .limit(limit)
+        .load(conn)?)
 }

@@ -33,7 +33,9 @@ pub fn add_field(
         multi_valued,
         created_at: now_millis(),
     };
-    diesel::insert_into(custom_fields::table).values(&row).execute(conn)?;
+    diesel::insert_into(custom_fields::table)
+        .values(&row)
+        .execute(conn)?;
     Ok(())
 }
 

@@ -4,10 +4,10 @@
 use diesel::dsl::count_star;
 use diesel::prelude::*;
 
-use super::schema::{group_members, groups};
-use super::users::{NumOp, StrOp};
 use super::events::{NewEvent, EVENT_COLUMNS, EVENT_VALUES_BUT_DETAIL};
 use super::prepared::{Arg, Sql};
+use super::schema::{group_members, groups};
+use super::users::{NumOp, StrOp};
 use super::{DbConn, StoreError};
 
 type Backend = <DbConn as Connection>::Backend;
@@ -58,7 +58,8 @@ pub enum GroupPredicate {
     True,
 }
 
-type BoxedPred = Box<dyn BoxableExpression<groups::table, Backend, SqlType = diesel::sql_types::Bool>>;
+type BoxedPred =
+    Box<dyn BoxableExpression<groups::table, Backend, SqlType = diesel::sql_types::Bool>>;
 
 fn to_sql(tenant_id: &str, p: &GroupPredicate) -> BoxedPred {
     use GroupPredicate as P;
@@ -68,11 +69,11 @@ fn to_sql(tenant_id: &str, p: &GroupPredicate) -> BoxedPred {
         P::Not(a) => Box::new(diesel::dsl::not(to_sql(tenant_id, a))),
         P::Id(op, v) => str_cmp!(groups::id, *op, v.clone()),
         P::DisplayName(op, v) => str_cmp!(groups::display_name_lower, *op, v.clone()),
-        P::ExternalId(op, v) => Box::new(
-            groups::external_id
-                .is_not_null()
-                .and(str_cmp!(groups::external_id.assume_not_null(), *op, v.clone())),
-        ),
+        P::ExternalId(op, v) => Box::new(groups::external_id.is_not_null().and(str_cmp!(
+            groups::external_id.assume_not_null(),
+            *op,
+            v.clone()
+        ))),
         P::ExternalIdPresent => Box::new(groups::external_id.is_not_null()),
         P::Member(id) => Box::new(
             groups::id.eq_any(
@@ -96,30 +97,58 @@ fn live_groups(tenant_id: &str) -> groups::BoxedQuery<'static, Backend> {
 }
 
 /// Insert a group and its members.
-pub fn insert_group(conn: &mut DbConn, row: &GroupRow, members: &[MemberRow]) -> Result<(), StoreError> {
-    diesel::insert_into(groups::table).values(row).execute(conn)?;
+pub fn insert_group(
+    conn: &mut DbConn,
+    row: &GroupRow,
+    members: &[MemberRow],
+) -> Result<(), StoreError> {
+    diesel::insert_into(groups::table)
+        .values(row)
+        .execute(conn)?;
     add_members(conn, &row.id, members)?;
     Ok(())
 }
 
 /// A live group of the tenant.
-pub fn get_group(conn: &mut DbConn, tenant_id: &str, id: &str) -> Result<Option<GroupRow>, StoreError> {
+pub fn get_group(
+    conn: &mut DbConn,
+    tenant_id: &str,
+    id: &str,
+) -> Result<Option<GroupRow>, StoreError> {
     // By key, then checked (see `users::get_user`).
-    let row: Option<GroupRow> = groups::table.find(id).select(GroupRow::as_select()).first(conn).optional()?;
+    let row: Option<GroupRow> = groups::table
+        .find(id)
+        .select(GroupRow::as_select())
+        .first(conn)
+        .optional()?;
     Ok(row.filter(|r| r.tenant_id == tenant_id && r.deleted_at.is_none()))
 }
 
 /// Which of these ids are live groups of the tenant.
-pub fn existing_group_ids(conn: &mut DbConn, tenant_id: &str, ids: &[String]) -> Result<Vec<String>, StoreError> {
-    let rows: Vec<(String, String, Option<i64>)> =
-        groups::table.filter(groups::id.eq_any(ids)).select((groups::id, groups::tenant_id, groups::deleted_at)).load(conn)?;
-    Ok(rows.into_iter().filter(|(_, t, d)| t == tenant_id && d.is_none()).map(|(id, _, _)| id).collect())
+pub fn existing_group_ids(
+    conn: &mut DbConn,
+    tenant_id: &str,
+    ids: &[String],
+) -> Result<Vec<String>, StoreError> {
+    let rows: Vec<(String, String, Option<i64>)> = groups::table
+        .filter(groups::id.eq_any(ids))
+        .select((groups::id, groups::tenant_id, groups::deleted_at))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .filter(|(_, t, d)| t == tenant_id && d.is_none())
+        .map(|(id, _, _)| id)
+        .collect())
 }
 
 /// What `id` is in the tenant: `"User"` or `"Group"` when it is a live one, else None. One
 /// kept statement: a membership PATCH usually names one member, and the lists by id
 /// (`existing_user_ids`, `existing_group_ids`) are parsed again at every run on SQLite.
-pub fn member_kind(conn: &mut DbConn, tenant_id: &str, id: &str) -> Result<Option<&'static str>, StoreError> {
+pub fn member_kind(
+    conn: &mut DbConn,
+    tenant_id: &str,
+    id: &str,
+) -> Result<Option<&'static str>, StoreError> {
     #[derive(QueryableByName)]
     struct Kind {
         #[diesel(sql_type = diesel::sql_types::Text)]
@@ -131,20 +160,29 @@ pub fn member_kind(conn: &mut DbConn, tenant_id: &str, id: &str) -> Result<Optio
         vec![Arg::Text(id), Arg::Text(tenant_id), Arg::Text(id), Arg::Text(tenant_id)],
     )
     .load(conn)?;
-    Ok(kinds.first().map(|k| if k.kind == "Group" { "Group" } else { "User" }))
+    Ok(kinds
+        .first()
+        .map(|k| if k.kind == "Group" { "Group" } else { "User" }))
 }
 
 /// Members of groups, in a stable order.
 pub fn members_of(conn: &mut DbConn, group_ids: &[String]) -> Result<Vec<MemberRow>, StoreError> {
     Ok(group_members::table
         .filter(group_members::group_id.eq_any(group_ids.to_vec()))
-        .order((group_members::group_id.asc(), group_members::member_id.asc()))
+        .order((
+            group_members::group_id.asc(),
+            group_members::member_id.asc(),
+        ))
         .select(MemberRow::as_select())
         .load(conn)?)
 }
 
 /// Groups a member belongs to (directly): (group id, display name).
-pub fn groups_of_member(conn: &mut DbConn, tenant_id: &str, member_id: &str) -> Result<Vec<(String, String)>, StoreError> {
+pub fn groups_of_member(
+    conn: &mut DbConn,
+    tenant_id: &str,
+    member_id: &str,
+) -> Result<Vec<(String, String)>, StoreError> {
     Ok(groups::table
         .inner_join(group_members::table.on(group_members::group_id.eq(groups::id)))
         .filter(groups::tenant_id.eq(tenant_id))
@@ -157,12 +195,17 @@ pub fn groups_of_member(conn: &mut DbConn, tenant_id: &str, member_id: &str) -> 
 
 /// Add members that are not members yet (adding an existing member is a success; a
 /// `display` given for it replaces the stored one).
-pub fn add_members(conn: &mut DbConn, group_id: &str, members: &[MemberRow]) -> Result<(), StoreError> {
+pub fn add_members(
+    conn: &mut DbConn,
+    group_id: &str,
+    members: &[MemberRow],
+) -> Result<(), StoreError> {
     if members.is_empty() {
         return Ok(());
     }
     let ids: Vec<String> = members.iter().map(|m| m.member_id.clone()).collect();
-    let mut existing: std::collections::HashMap<String, Option<String>> = std::collections::HashMap::new();
+    let mut existing: std::collections::HashMap<String, Option<String>> =
+        std::collections::HashMap::new();
     for chunk in ids.chunks(500) {
         let rows: Vec<(String, Option<String>)> = group_members::table
             .filter(group_members::group_id.eq(group_id))
@@ -175,7 +218,9 @@ pub fn add_members(conn: &mut DbConn, group_id: &str, members: &[MemberRow]) -> 
     for member in members {
         match existing.get(&member.member_id) {
             None => {
-                diesel::insert_into(group_members::table).values(member).execute(conn)?;
+                diesel::insert_into(group_members::table)
+                    .values(member)
+                    .execute(conn)?;
                 existing.insert(member.member_id.clone(), member.display.clone());
             }
             Some(stored) if member.display.is_some() && *stored != member.display => {
@@ -195,7 +240,11 @@ pub fn add_members(conn: &mut DbConn, group_id: &str, members: &[MemberRow]) -> 
 }
 
 /// Remove the listed members (others stay).
-pub fn remove_members(conn: &mut DbConn, group_id: &str, member_ids: &[String]) -> Result<(), StoreError> {
+pub fn remove_members(
+    conn: &mut DbConn,
+    group_id: &str,
+    member_ids: &[String],
+) -> Result<(), StoreError> {
     for chunk in member_ids.chunks(500) {
         diesel::delete(
             group_members::table
@@ -240,13 +289,27 @@ pub fn change_membership(
     }
     const BUMP: &str = "UPDATE groups SET version = version + 1, updated_at = ? \
         WHERE id = ? AND tenant_id = ? AND deleted_at IS NULL RETURNING id, version, display_name";
-    let bump_args = || vec![Arg::BigInt(event.at), Arg::Text(group_id), Arg::Text(tenant_id)];
+    let bump_args = || {
+        vec![
+            Arg::BigInt(event.at),
+            Arg::Text(group_id),
+            Arg::Text(tenant_id),
+        ]
+    };
     // In one statement every part takes the group from the bump's row `g`, so nothing is
     // written unless the group is a live group of the tenant; in a transaction the bump runs
     // first and the rest only if it found the group.
     let add_member = |m: &MemberRow, in_statement: bool| {
-        let source = if m.member_type == "Group" { "groups" } else { "users" };
-        let (group, g) = if in_statement { ("g.id", ", g") } else { ("?", "") };
+        let source = if m.member_type == "Group" {
+            "groups"
+        } else {
+            "users"
+        };
+        let (group, g) = if in_statement {
+            ("g.id", ", g")
+        } else {
+            ("?", "")
+        };
         format!(
             "INSERT INTO group_members (group_id, member_id, member_type, tenant_id, display) \
              SELECT {group}, m.id, ?, m.tenant_id, ? FROM {source} m{g} \
@@ -255,7 +318,12 @@ pub fn change_membership(
         )
     };
     fn add_args<'a>(m: &'a MemberRow, tenant_id: &'a str) -> [Arg<'a>; 4] {
-        [Arg::Text(&m.member_type), Arg::OptText(m.display.as_deref()), Arg::Text(&m.member_id), Arg::Text(tenant_id)]
+        [
+            Arg::Text(&m.member_type),
+            Arg::OptText(m.display.as_deref()),
+            Arg::Text(&m.member_id),
+            Arg::Text(tenant_id),
+        ]
     }
     if matches!(conn, DbConn::Postgres(_)) && add.len() + remove.len() <= ONE_STATEMENT_MEMBERS {
         let mut text = format!("WITH g AS ({BUMP})");
@@ -278,28 +346,45 @@ pub fn change_membership(
         return Ok(bumped.first().map(|b| b.version));
     }
     let bumped: Vec<Bumped> = Sql::new(BUMP, bump_args()).load(conn)?;
-    let Some(group) = bumped.into_iter().next() else { return Ok(None) };
+    let Some(group) = bumped.into_iter().next() else {
+        return Ok(None);
+    };
     for m in add {
         let mut args = vec![Arg::Text(group_id)];
         args.extend(add_args(m, tenant_id));
         Sql::new(add_member(m, false), args).run(conn)?;
     }
     for id in remove {
-        Sql::new("DELETE FROM group_members WHERE group_id = ? AND member_id = ?", vec![Arg::Text(group_id), Arg::Text(id)]).run(conn)?;
+        Sql::new(
+            "DELETE FROM group_members WHERE group_id = ? AND member_id = ?",
+            vec![Arg::Text(group_id), Arg::Text(id)],
+        )
+        .run(conn)?;
     }
     let detail = patched_detail(&group.display_name);
-    super::events::insert_event(conn, &NewEvent { detail: &detail, ..event.clone() })?;
+    super::events::insert_event(
+        conn,
+        &NewEvent {
+            detail: &detail,
+            ..event.clone()
+        },
+    )?;
     Ok(Some(group.version))
 }
 
 /// Remove every member.
 pub fn clear_members(conn: &mut DbConn, group_id: &str) -> Result<(), StoreError> {
-    diesel::delete(group_members::table.filter(group_members::group_id.eq(group_id))).execute(conn)?;
+    diesel::delete(group_members::table.filter(group_members::group_id.eq(group_id)))
+        .execute(conn)?;
     Ok(())
 }
 
 /// Replace a group's row when its version is still `expected_version`.
-pub fn update_group(conn: &mut DbConn, row: &GroupRow, expected_version: i64) -> Result<(), StoreError> {
+pub fn update_group(
+    conn: &mut DbConn,
+    row: &GroupRow,
+    expected_version: i64,
+) -> Result<(), StoreError> {
     let n = diesel::update(
         groups::table
             .filter(groups::id.eq(&row.id))
@@ -323,7 +408,12 @@ pub fn update_group(conn: &mut DbConn, row: &GroupRow, expected_version: i64) ->
 }
 
 /// Tombstone a group and drop its memberships (as a group and as a member).
-pub fn tombstone_group(conn: &mut DbConn, tenant_id: &str, id: &str, at: i64) -> Result<bool, StoreError> {
+pub fn tombstone_group(
+    conn: &mut DbConn,
+    tenant_id: &str,
+    id: &str,
+    at: i64,
+) -> Result<bool, StoreError> {
     let n = diesel::update(
         groups::table
             .filter(groups::id.eq(id))
@@ -347,7 +437,9 @@ pub fn tombstone_group(conn: &mut DbConn, tenant_id: &str, id: &str, at: i64) ->
 /// Remove group tombstones older than `before`.
 pub fn purge_group_tombstones(conn: &mut DbConn, before: i64) -> Result<usize, StoreError> {
     Ok(diesel::delete(
-        groups::table.filter(groups::deleted_at.is_not_null()).filter(groups::deleted_at.lt(before)),
+        groups::table
+            .filter(groups::deleted_at.is_not_null())
+            .filter(groups::deleted_at.lt(before)),
     )
     .execute(conn)?)
 }
@@ -391,7 +483,9 @@ pub fn scan_groups(
     if let Some(p) = predicate {
         q = q.filter(to_sql(tenant_id, p));
     }
-    Ok(q.order((groups::created_at.asc(), groups::id.asc())).limit(max).load(conn)?)
+    Ok(q.order((groups::created_at.asc(), groups::id.asc()))
+        .limit(max)
+        .load(conn)?)
 }
 
 /// Number of live groups.

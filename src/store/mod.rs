@@ -5,7 +5,10 @@
 /// A LIKE pattern for `co`, `sw` and `ew` with the value's own `%`, `_` and `\\` escaped
 /// (the queries say `ESCAPE '\\'`).
 pub(crate) fn like_pattern(op: users::StrOp, value: &str) -> String {
-    let escaped = value.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+    let escaped = value
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
     match op {
         users::StrOp::Co => format!("%{escaped}%"),
         users::StrOp::Sw => format!("{escaped}%"),
@@ -157,13 +160,20 @@ impl From<diesel::result::Error> for StoreError {
             // A connection the server dropped (restart, failover) surfaces as an unknown
             // database error; it is unavailability, not a bug: 503, and Entra retries.
             Error::DatabaseError(_, info)
-                if ["server closed the connection", "terminating connection", "connection to server", "no connection to the server"]
-                    .iter()
-                    .any(|m| info.message().contains(m)) =>
+                if [
+                    "server closed the connection",
+                    "terminating connection",
+                    "connection to server",
+                    "no connection to the server",
+                ]
+                .iter()
+                .any(|m| info.message().contains(m)) =>
             {
                 StoreError::Unavailable(info.message().to_string())
             }
-            Error::BrokenTransactionManager => StoreError::Unavailable("connection lost mid-transaction".into()),
+            Error::BrokenTransactionManager => {
+                StoreError::Unavailable("connection lost mid-transaction".into())
+            }
             other => StoreError::Diesel(other),
         }
         .noting_connection_loss()
@@ -211,7 +221,8 @@ impl ManageConnection for DbManager {
     fn connect(&self) -> Result<DbConn, r2d2::Error> {
         match &self.url {
             DbUrl::Postgres(url) => {
-                let mut conn = PgConnection::establish(url).map_err(r2d2::Error::ConnectionError)?;
+                let mut conn =
+                    PgConnection::establish(url).map_err(r2d2::Error::ConnectionError)?;
                 // Every query scimd sends is bounded by an index (a key, or a tenant). A plan
                 // made while a table was small (a new schema, before autovacuum's first
                 // ANALYZE) chose a sequential scan, and a prepared statement kept that plan
@@ -219,8 +230,10 @@ impl ManageConnection for DbManager {
                 // at 10,000 users, measured. So: indexes always, and the statements kept
                 // prepared (key reads and writes, whose best plan does not depend on the
                 // values) planned once, generically, instead of five times with their values.
-                conn.batch_execute("SET enable_seqscan = off; SET plan_cache_mode = force_generic_plan")
-                    .map_err(r2d2::Error::QueryError)?;
+                conn.batch_execute(
+                    "SET enable_seqscan = off; SET plan_cache_mode = force_generic_plan",
+                )
+                .map_err(r2d2::Error::QueryError)?;
                 Ok(DbConn::Postgres(conn))
             }
             DbUrl::Sqlite(path) => {
@@ -250,7 +263,8 @@ impl ManageConnection for DbManager {
     }
 
     fn is_valid(&self, conn: &mut DbConn) -> Result<(), r2d2::Error> {
-        conn.batch_execute("SELECT 1").map_err(r2d2::Error::QueryError)
+        conn.batch_execute("SELECT 1")
+            .map_err(r2d2::Error::QueryError)
     }
 
     fn has_broken(&self, conn: &mut DbConn) -> bool {
@@ -304,7 +318,9 @@ impl Store {
     pub fn start_background(&self) {
         match (&self.writer, &self.url) {
             (Some(writer), DbUrl::Sqlite(path)) if path != ":memory:" => {
-                writer.start_checkpointer(DbManager { url: self.url.clone() });
+                writer.start_checkpointer(DbManager {
+                    url: self.url.clone(),
+                });
             }
             (_, DbUrl::Postgres(_)) => self.warn_without_autovacuum(),
             _ => {}
@@ -321,8 +337,12 @@ impl Store {
             #[diesel(sql_type = diesel::sql_types::Text)]
             autovacuum: String,
         }
-        let Ok(mut conn) = self.pool.get() else { return };
-        let DbConn::Postgres(c) = &mut *conn else { return };
+        let Ok(mut conn) = self.pool.get() else {
+            return;
+        };
+        let DbConn::Postgres(c) = &mut *conn else {
+            return;
+        };
         if let Ok(setting) = diesel::sql_query("SHOW autovacuum").get_result::<Setting>(c) {
             if setting.autovacuum == "off" {
                 tracing::warn!(
@@ -360,13 +380,22 @@ impl Store {
         let mut tries = self.pool.max_size() + 1;
         loop {
             let mut conn = self.pool.get()?;
-            if !connections_suspect() || (DbManager { url: self.url.clone() }).is_valid(&mut conn).is_ok() {
+            if !connections_suspect()
+                || (DbManager {
+                    url: self.url.clone(),
+                })
+                .is_valid(&mut conn)
+                .is_ok()
+            {
                 return Ok(conn);
             }
             drop(conn);
             tries -= 1;
             if tries == 0 {
-                return Err(StoreError::Unavailable("no database connection answers".into()).noting_connection_loss());
+                return Err(
+                    StoreError::Unavailable("no database connection answers".into())
+                        .noting_connection_loss(),
+                );
             }
         }
     }
@@ -390,7 +419,9 @@ impl Store {
             let conn: &mut DbConn = &mut conn;
             return conn.transaction(f);
         };
-        let manager = DbManager { url: self.url.clone() };
+        let manager = DbManager {
+            url: self.url.clone(),
+        };
         writer::with_connection(&writer.slot, &manager, |conn| conn.transaction(f))?
     }
 

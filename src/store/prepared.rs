@@ -36,13 +36,18 @@ pub struct Sql<'a> {
 impl<'a> Sql<'a> {
     /// The statement `text` with one argument per `?`.
     pub fn new(text: impl Into<std::borrow::Cow<'static, str>>, args: Vec<Arg<'a>>) -> Sql<'a> {
-        Sql { text: text.into(), args }
+        Sql {
+            text: text.into(),
+            args,
+        }
     }
 
     /// Run it and read the rows it returns (a SELECT, or a write with RETURNING).
     pub fn load<T>(self, conn: &mut DbConn) -> Result<Vec<T>, StoreError>
     where
-        T: diesel::deserialize::QueryableByName<Pg> + diesel::deserialize::QueryableByName<Sqlite> + 'static,
+        T: diesel::deserialize::QueryableByName<Pg>
+            + diesel::deserialize::QueryableByName<Sqlite>
+            + 'static,
     {
         self.check()?;
         Ok(on_backend!(conn, |c| RunQueryDsl::load(self, c))?)
@@ -51,7 +56,10 @@ impl<'a> Sql<'a> {
     fn check(&self) -> Result<(), StoreError> {
         let wanted = self.text.matches('?').count();
         if wanted != self.args.len() {
-            return Err(StoreError::Corrupt(format!("statement needs {wanted} arguments, got {}", self.args.len())));
+            return Err(StoreError::Corrupt(format!(
+                "statement needs {wanted} arguments, got {}",
+                self.args.len()
+            )));
         }
         Ok(())
     }

@@ -16,13 +16,19 @@ pub struct Recent<V> {
 impl<V: Clone> Recent<V> {
     /// An empty set holding at most `max` values.
     pub fn new(max: usize) -> Recent<V> {
-        Recent { max, entries: RwLock::new(HashMap::new()) }
+        Recent {
+            max,
+            entries: RwLock::new(HashMap::new()),
+        }
     }
 
     /// The value of `key` if it was read less than `max_age` ago.
     pub fn get(&self, key: &str, max_age: Duration) -> Option<V> {
         let entries = self.entries.read().unwrap_or_else(|p| p.into_inner());
-        entries.get(key).filter(|(_, at)| at.elapsed() < max_age).map(|(v, _)| v.clone())
+        entries
+            .get(key)
+            .filter(|(_, at)| at.elapsed() < max_age)
+            .map(|(v, _)| v.clone())
     }
 
     /// Remember `value` as read now.
@@ -36,6 +42,9 @@ impl<V: Clone> Recent<V> {
 
     /// Read `key` again next time (it was just changed through this instance).
     pub fn forget(&self, key: &str) {
-        self.entries.write().unwrap_or_else(|p| p.into_inner()).remove(key);
+        self.entries
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(key);
     }
 }

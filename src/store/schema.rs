@@ -121,7 +121,16 @@ diesel::table! {
 
 diesel::joinable!(user_emails -> users (user_id));
 diesel::allow_tables_to_appear_in_same_query!(
-    tenants, signing_keys, tokens, users, user_emails, groups, group_members, custom_fields, admins, events,
+    tenants,
+    signing_keys,
+    tokens,
+    users,
+    user_emails,
+    groups,
+    group_members,
+    custom_fields,
+    admins,
+    events,
 );
 
 diesel::table! {

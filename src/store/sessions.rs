@@ -19,12 +19,18 @@ pub struct SessionRow {
 
 /// Store a new session.
 pub fn insert_session(conn: &mut DbConn, row: &SessionRow) -> Result<(), StoreError> {
-    diesel::insert_into(admin_sessions::table).values(row).execute(conn)?;
+    diesel::insert_into(admin_sessions::table)
+        .values(row)
+        .execute(conn)?;
     Ok(())
 }
 
 /// The live session with this hash and its admin.
-pub fn find_session(conn: &mut DbConn, id_hash: &str, now: i64) -> Result<Option<(SessionRow, AdminRow)>, StoreError> {
+pub fn find_session(
+    conn: &mut DbConn,
+    id_hash: &str,
+    now: i64,
+) -> Result<Option<(SessionRow, AdminRow)>, StoreError> {
     Ok(admin_sessions::table
         .inner_join(admins::table.on(admins::id.eq(admin_sessions::admin_id)))
         .filter(admin_sessions::id_hash.eq(id_hash))
@@ -36,11 +42,15 @@ pub fn find_session(conn: &mut DbConn, id_hash: &str, now: i64) -> Result<Option
 
 /// End a session.
 pub fn delete_session(conn: &mut DbConn, id_hash: &str) -> Result<(), StoreError> {
-    diesel::delete(admin_sessions::table.filter(admin_sessions::id_hash.eq(id_hash))).execute(conn)?;
+    diesel::delete(admin_sessions::table.filter(admin_sessions::id_hash.eq(id_hash)))
+        .execute(conn)?;
     Ok(())
 }
 
 /// Drop expired sessions.
 pub fn delete_expired_sessions(conn: &mut DbConn, now: i64) -> Result<usize, StoreError> {
-    Ok(diesel::delete(admin_sessions::table.filter(admin_sessions::expires_at.le(now))).execute(conn)?)
+    Ok(
+        diesel::delete(admin_sessions::table.filter(admin_sessions::expires_at.le(now)))
+            .execute(conn)?,
+    )
 }

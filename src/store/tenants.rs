@@ -23,7 +23,9 @@ pub fn create_tenant(conn: &mut DbConn, slug: &str, name: &str) -> Result<Tenant
         name: name.to_string(),
         created_at: now_millis(),
     };
-    diesel::insert_into(tenants::table).values(&tenant).execute(conn)?;
+    diesel::insert_into(tenants::table)
+        .values(&tenant)
+        .execute(conn)?;
     Ok(tenant)
 }
 
@@ -38,7 +40,10 @@ pub fn find_tenant_by_slug(conn: &mut DbConn, slug: &str) -> Result<Option<Tenan
 
 /// All tenants, by slug.
 pub fn list_tenants(conn: &mut DbConn) -> Result<Vec<Tenant>, StoreError> {
-    Ok(tenants::table.order(tenants::slug.asc()).select(Tenant::as_select()).load(conn)?)
+    Ok(tenants::table
+        .order(tenants::slug.asc())
+        .select(Tenant::as_select())
+        .load(conn)?)
 }
 
 /// Number of tenants (the first-start hint looks at it).

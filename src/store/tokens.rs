@@ -29,7 +29,9 @@ pub struct SigningKey {
 
 /// Insert a token record.
 pub fn insert_token(conn: &mut DbConn, record: &TokenRecord) -> Result<(), StoreError> {
-    diesel::insert_into(tokens::table).values(record).execute(conn)?;
+    diesel::insert_into(tokens::table)
+        .values(record)
+        .execute(conn)?;
     Ok(())
 }
 
@@ -44,7 +46,11 @@ pub fn list_tokens(conn: &mut DbConn, tenant_id: &str) -> Result<Vec<TokenRecord
 
 /// The token with this jti, if any.
 pub fn find_token(conn: &mut DbConn, jti: &str) -> Result<Option<TokenRecord>, StoreError> {
-    Ok(on_backend!(conn, |c| tokens::table.find(jti).select(TokenRecord::as_select()).first(c).optional())?)
+    Ok(on_backend!(conn, |c| tokens::table
+        .find(jti)
+        .select(TokenRecord::as_select())
+        .first(c)
+        .optional())?)
 }
 
 /// Revoke a token (idempotent: the first revocation time is kept); `tenant_id` scopes it when
@@ -70,7 +76,9 @@ pub fn revoke_token(
 
 /// Record that a token was used.
 pub fn touch_token(conn: &mut DbConn, jti: &str, at: i64) -> Result<(), StoreError> {
-    diesel::update(tokens::table.find(jti)).set(tokens::last_used_at.eq(Some(at))).execute(conn)?;
+    diesel::update(tokens::table.find(jti))
+        .set(tokens::last_used_at.eq(Some(at)))
+        .execute(conn)?;
     Ok(())
 }
 
@@ -84,7 +92,9 @@ pub fn list_signing_keys(conn: &mut DbConn) -> Result<Vec<SigningKey>, StoreErro
 
 /// Store a new signing key.
 pub fn insert_signing_key(conn: &mut DbConn, key: &SigningKey) -> Result<(), StoreError> {
-    diesel::insert_into(signing_keys::table).values(key).execute(conn)?;
+    diesel::insert_into(signing_keys::table)
+        .values(key)
+        .execute(conn)?;
     Ok(())
 }
 

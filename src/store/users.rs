@@ -4,9 +4,9 @@
 use diesel::dsl::count_star;
 use diesel::prelude::*;
 
-use super::schema::{group_members, user_emails, users};
 use super::events::{NewEvent, EVENT_COLUMNS, EVENT_VALUES};
 use super::prepared::{Arg, Sql};
+use super::schema::{group_members, user_emails, users};
 use super::{like_pattern, DbConn, StoreError};
 
 type Backend = <DbConn as Connection>::Backend;
@@ -87,9 +87,15 @@ pub enum UserPredicate {
     DisplayName(StrOp, String),
     DisplayNamePresent,
     /// An email (optionally of a given lower-cased type) compares to the value.
-    Email { email_type: Option<String>, op: StrOp, value: String },
+    Email {
+        email_type: Option<String>,
+        op: StrOp,
+        value: String,
+    },
     /// The user has at least one email (of the type).
-    EmailPresent { email_type: Option<String> },
+    EmailPresent {
+        email_type: Option<String>,
+    },
     Active(bool),
     Created(NumOp, i64),
     LastModified(NumOp, i64),
@@ -125,7 +131,8 @@ pub enum UserSort {
     Id,
 }
 
-type BoxedPred = Box<dyn BoxableExpression<users::table, Backend, SqlType = diesel::sql_types::Bool>>;
+type BoxedPred =
+    Box<dyn BoxableExpression<users::table, Backend, SqlType = diesel::sql_types::Bool>>;
 
 fn email_subquery(
     tenant_id: &str,
@@ -156,7 +163,11 @@ fn email_subquery(
         StrOp::Ge => (" AND user_emails.value_lower >= ", v.to_string(), ")"),
         StrOp::Lt => (" AND user_emails.value_lower < ", v.to_string(), ")"),
         StrOp::Le => (" AND user_emails.value_lower <= ", v.to_string(), ")"),
-        op => (" AND user_emails.value_lower LIKE ", like_pattern(op, v), " ESCAPE '\\')"),
+        op => (
+            " AND user_emails.value_lower LIKE ",
+            like_pattern(op, v),
+            " ESCAPE '\\')",
+        ),
     };
     match email_type {
         Some(t) => Box::new(
@@ -169,7 +180,11 @@ fn email_subquery(
                 .sql(suffix),
         ),
         None => Box::new(
-            sql::<Bool>(PREFIX).bind::<Text, _>(tenant).sql(compare).bind::<Text, _>(arg).sql(suffix),
+            sql::<Bool>(PREFIX)
+                .bind::<Text, _>(tenant)
+                .sql(compare)
+                .bind::<Text, _>(arg)
+                .sql(suffix),
         ),
     }
 }
@@ -183,21 +198,23 @@ fn to_sql(tenant_id: &str, p: &UserPredicate) -> BoxedPred {
         P::Id(op, v) => str_cmp!(users::id, *op, v.clone()),
         P::UserName(op, v) => str_cmp!(users::user_name_lower, *op, v.clone()),
         // NULL columns must make the comparison false, not NULL, so `not (…)` stays correct.
-        P::ExternalId(op, v) => Box::new(
-            users::external_id
-                .is_not_null()
-                .and(str_cmp!(users::external_id.assume_not_null(), *op, v.clone())),
-        ),
+        P::ExternalId(op, v) => Box::new(users::external_id.is_not_null().and(str_cmp!(
+            users::external_id.assume_not_null(),
+            *op,
+            v.clone()
+        ))),
         P::ExternalIdPresent => Box::new(users::external_id.is_not_null()),
-        P::DisplayName(op, v) => Box::new(
-            users::display_name_lower
-                .is_not_null()
-                .and(str_cmp!(users::display_name_lower.assume_not_null(), *op, v.clone())),
-        ),
+        P::DisplayName(op, v) => Box::new(users::display_name_lower.is_not_null().and(str_cmp!(
+            users::display_name_lower.assume_not_null(),
+            *op,
+            v.clone()
+        ))),
         P::DisplayNamePresent => Box::new(users::display_name_lower.is_not_null()),
-        P::Email { email_type, op, value } => {
-            email_subquery(tenant_id, email_type.as_deref(), Some((*op, value)))
-        }
+        P::Email {
+            email_type,
+            op,
+            value,
+        } => email_subquery(tenant_id, email_type.as_deref(), Some((*op, value))),
         P::EmailPresent { email_type } => email_subquery(tenant_id, email_type.as_deref(), None),
         P::Active(b) => Box::new(users::active.eq(*b)),
         P::Created(op, v) => num_cmp!(users::created_at, *op, *v),
@@ -213,13 +230,27 @@ const MAX_RESOLVED_IDS: usize = 1_000;
 /// Replace exact email lookups by the ids they find. The match query Entra sends
 /// (`emails[type eq "work"].value eq "…"`) then reads one index and a primary key on any
 /// backend, whatever the planner would have guessed for `id IN (subquery)`.
-fn resolve_emails(conn: &mut DbConn, tenant_id: &str, p: &UserPredicate) -> Result<UserPredicate, StoreError> {
+fn resolve_emails(
+    conn: &mut DbConn,
+    tenant_id: &str,
+    p: &UserPredicate,
+) -> Result<UserPredicate, StoreError> {
     use UserPredicate as P;
     Ok(match p {
-        P::And(a, b) => P::And(Box::new(resolve_emails(conn, tenant_id, a)?), Box::new(resolve_emails(conn, tenant_id, b)?)),
-        P::Or(a, b) => P::Or(Box::new(resolve_emails(conn, tenant_id, a)?), Box::new(resolve_emails(conn, tenant_id, b)?)),
+        P::And(a, b) => P::And(
+            Box::new(resolve_emails(conn, tenant_id, a)?),
+            Box::new(resolve_emails(conn, tenant_id, b)?),
+        ),
+        P::Or(a, b) => P::Or(
+            Box::new(resolve_emails(conn, tenant_id, a)?),
+            Box::new(resolve_emails(conn, tenant_id, b)?),
+        ),
         P::Not(a) => P::Not(Box::new(resolve_emails(conn, tenant_id, a)?)),
-        P::Email { email_type, op: StrOp::Eq, value } => {
+        P::Email {
+            email_type,
+            op: StrOp::Eq,
+            value,
+        } => {
             let limit = i64::try_from(MAX_RESOLVED_IDS).unwrap_or(i64::MAX) + 1;
             let ids: Vec<String> = match email_type {
                 Some(t) => on_backend!(conn, |c| user_emails::table
@@ -277,7 +308,11 @@ fn insert_emails(conn: &mut DbConn, emails: &[EmailRow]) -> Result<(), StoreErro
 }
 
 /// Insert a user and its emails.
-pub fn insert_user(conn: &mut DbConn, row: &UserRow, emails: &[EmailRow]) -> Result<(), StoreError> {
+pub fn insert_user(
+    conn: &mut DbConn,
+    row: &UserRow,
+    emails: &[EmailRow],
+) -> Result<(), StoreError> {
     Sql::new(INSERT_USER, user_args(row)).run(conn)?;
     insert_emails(conn, emails)
 }
@@ -309,7 +344,12 @@ fn user_args(row: &UserRow) -> Vec<Arg<'_>> {
 /// Insert a user, its emails and its log entry. On PostgreSQL that is one statement (data-
 /// modifying CTEs), atomic by itself and one round trip instead of five with BEGIN and
 /// COMMIT; on SQLite three, in the caller's transaction.
-pub fn insert_user_logged(conn: &mut DbConn, row: &UserRow, emails: &[EmailRow], event: &NewEvent<'_>) -> Result<(), StoreError> {
+pub fn insert_user_logged(
+    conn: &mut DbConn,
+    row: &UserRow,
+    emails: &[EmailRow],
+    event: &NewEvent<'_>,
+) -> Result<(), StoreError> {
     if !matches!(conn, DbConn::Postgres(_)) {
         insert_user(conn, row, emails)?;
         return super::events::insert_event(conn, event);
@@ -326,7 +366,9 @@ pub fn insert_user_logged(conn: &mut DbConn, row: &UserRow, emails: &[EmailRow],
         }
     }
     // The event row is written only if the user's was (it selects from u).
-    text.push_str(&format!(" INSERT INTO {EVENT_COLUMNS} SELECT {EVENT_VALUES} FROM u"));
+    text.push_str(&format!(
+        " INSERT INTO {EVENT_COLUMNS} SELECT {EVENT_VALUES} FROM u"
+    ));
     args.extend(event.args());
     Sql::new(text, args).run(conn)?;
     Ok(())
@@ -334,7 +376,12 @@ pub fn insert_user_logged(conn: &mut DbConn, row: &UserRow, emails: &[EmailRow],
 
 /// Replace the user's row `old` by `row` if nobody wrote it since `old` was read, with its
 /// log entry (emails unchanged); `StoreError::Conflict` otherwise. One statement on PostgreSQL.
-pub fn update_user_logged(conn: &mut DbConn, old: &UserRow, row: &UserRow, event: &NewEvent<'_>) -> Result<(), StoreError> {
+pub fn update_user_logged(
+    conn: &mut DbConn,
+    old: &UserRow,
+    row: &UserRow,
+    event: &NewEvent<'_>,
+) -> Result<(), StoreError> {
     if !matches!(conn, DbConn::Postgres(_)) {
         update_user(conn, old, row, None)?;
         return super::events::insert_event(conn, event);
@@ -358,7 +405,11 @@ pub fn update_user_logged(conn: &mut DbConn, old: &UserRow, row: &UserRow, event
 /// (most PATCHes change the resource JSON, version and time, none of the indexed names).
 fn user_update<'a>(old: &UserRow, new: &'a UserRow) -> (String, Vec<Arg<'a>>) {
     let mut set = String::from("UPDATE users SET resource = ?, version = ?, updated_at = ?");
-    let mut args = vec![Arg::Text(&new.resource), Arg::BigInt(new.version), Arg::BigInt(new.updated_at)];
+    let mut args = vec![
+        Arg::Text(&new.resource),
+        Arg::BigInt(new.version),
+        Arg::BigInt(new.updated_at),
+    ];
     if new.user_name != old.user_name || new.user_name_lower != old.user_name_lower {
         set.push_str(", user_name = ?, user_name_lower = ?");
         args.extend([Arg::Text(&new.user_name), Arg::Text(&new.user_name_lower)]);
@@ -380,11 +431,16 @@ fn user_update<'a>(old: &UserRow, new: &'a UserRow) -> (String, Vec<Arg<'a>>) {
         args.extend([Arg::Bool(new.active), Arg::OptBigInt(new.deactivated_at)]);
     }
     set.push_str(" WHERE id = ? AND tenant_id = ? AND version = ? AND deleted_at IS NULL");
-    args.extend([Arg::Text(&new.id), Arg::Text(&new.tenant_id), Arg::BigInt(old.version)]);
+    args.extend([
+        Arg::Text(&new.id),
+        Arg::Text(&new.tenant_id),
+        Arg::BigInt(old.version),
+    ]);
     (set, args)
 }
 
-const EMAIL_COLUMNS: &str = "user_emails (user_id, position, tenant_id, value_lower, email_type, is_primary)";
+const EMAIL_COLUMNS: &str =
+    "user_emails (user_id, position, tenant_id, value_lower, email_type, is_primary)";
 const EMAIL_VALUES: &str = "(?, ?, ?, ?, ?, ?)";
 
 /// The bind values of an email row, in the order of [`EMAIL_COLUMNS`].
@@ -402,7 +458,12 @@ fn email_args(e: &EmailRow) -> Vec<Arg<'_>> {
 /// Replace the user's row `old` by `row` if nobody wrote it since `old` was read; otherwise
 /// `StoreError::Conflict` (somebody else wrote it first). `emails` replaces the email index
 /// rows when given (None: unchanged).
-pub fn update_user(conn: &mut DbConn, old: &UserRow, row: &UserRow, emails: Option<&[EmailRow]>) -> Result<(), StoreError> {
+pub fn update_user(
+    conn: &mut DbConn,
+    old: &UserRow,
+    row: &UserRow,
+    emails: Option<&[EmailRow]>,
+) -> Result<(), StoreError> {
     let (update, args) = user_update(old, row);
     let n = Sql::new(update, args).run(conn)?;
     if n == 0 {
@@ -410,7 +471,8 @@ pub fn update_user(conn: &mut DbConn, old: &UserRow, row: &UserRow, emails: Opti
     }
     match emails {
         Some(emails) => {
-            diesel::delete(user_emails::table.filter(user_emails::user_id.eq(&row.id))).execute(conn)?;
+            diesel::delete(user_emails::table.filter(user_emails::user_id.eq(&row.id)))
+                .execute(conn)?;
             insert_emails(conn, emails)
         }
         None => Ok(()),
@@ -420,14 +482,32 @@ pub fn update_user(conn: &mut DbConn, old: &UserRow, row: &UserRow, emails: Opti
 /// Users by primary key, then kept only if live and of the tenant. Looking up by the key
 /// alone leaves a planner without statistics (a fresh PostgreSQL table) no index to get
 /// wrong; the tenant check is the same, done on the few rows found.
-fn live_users_by_id(conn: &mut DbConn, tenant_id: &str, ids: &[String]) -> Result<Vec<UserRow>, StoreError> {
-    let rows: Vec<UserRow> = users::table.filter(users::id.eq_any(ids)).select(UserRow::as_select()).load(conn)?;
-    Ok(rows.into_iter().filter(|r| r.is_live_in(tenant_id)).collect())
+fn live_users_by_id(
+    conn: &mut DbConn,
+    tenant_id: &str,
+    ids: &[String],
+) -> Result<Vec<UserRow>, StoreError> {
+    let rows: Vec<UserRow> = users::table
+        .filter(users::id.eq_any(ids))
+        .select(UserRow::as_select())
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .filter(|r| r.is_live_in(tenant_id))
+        .collect())
 }
 
 /// A live (not deleted) user of the tenant.
-pub fn get_user(conn: &mut DbConn, tenant_id: &str, id: &str) -> Result<Option<UserRow>, StoreError> {
-    let row: Option<UserRow> = on_backend!(conn, |c| users::table.find(id).select(UserRow::as_select()).first(c).optional())?;
+pub fn get_user(
+    conn: &mut DbConn,
+    tenant_id: &str,
+    id: &str,
+) -> Result<Option<UserRow>, StoreError> {
+    let row: Option<UserRow> = on_backend!(conn, |c| users::table
+        .find(id)
+        .select(UserRow::as_select())
+        .first(c)
+        .optional())?;
     Ok(row.filter(|r| r.is_live_in(tenant_id)))
 }
 
@@ -440,15 +520,27 @@ pub struct UserKey {
 
 /// The live user each key names, one entry per key; on PostgreSQL in one statement (see
 /// `store::coalesce`).
-pub fn users_by_ids(conn: &mut DbConn, keys: &[UserKey]) -> Result<Vec<Option<UserRow>>, StoreError> {
+pub fn users_by_ids(
+    conn: &mut DbConn,
+    keys: &[UserKey],
+) -> Result<Vec<Option<UserRow>>, StoreError> {
     if !matches!(conn, DbConn::Postgres(_)) {
-        return keys.iter().map(|k| get_user(conn, &k.tenant_id, &k.id)).collect();
+        return keys
+            .iter()
+            .map(|k| get_user(conn, &k.tenant_id, &k.id))
+            .collect();
     }
-    let text = format!("{} CROSS JOIN LATERAL (SELECT * FROM users WHERE id = q.id) u", keyed_values(keys.len(), "id"));
+    let text = format!(
+        "{} CROSS JOIN LATERAL (SELECT * FROM users WHERE id = q.id) u",
+        keyed_values(keys.len(), "id")
+    );
     let args = keys.iter().map(|k| Arg::Text(&k.id)).collect();
     let found = Sql::new(text, args).load(conn)?;
     // An id is a primary key: at most one row per key.
-    Ok(live_rows_per_key(found, keys, |k| &k.tenant_id).into_iter().map(|mut rows| rows.pop()).collect())
+    Ok(live_rows_per_key(found, keys, |k| &k.tenant_id)
+        .into_iter()
+        .map(|mut rows| rows.pop())
+        .collect())
 }
 
 /// `SELECT q.k, u.* FROM (VALUES (0, ?, …), (1, ?, …), …) AS q(k, columns…)`: one row of
@@ -458,12 +550,19 @@ pub fn users_by_ids(conn: &mut DbConn, keys: &[UserKey]) -> Result<Vec<Option<Us
 fn keyed_values(n: usize, columns: &str) -> String {
     let marks = vec!["?"; columns.split(',').count()].join(", ");
     let rows: Vec<String> = (0..n).map(|i| format!("({i}, {marks})")).collect();
-    format!("SELECT q.k, u.* FROM (VALUES {}) AS q(k, {columns})", rows.join(", "))
+    format!(
+        "SELECT q.k, u.* FROM (VALUES {}) AS q(k, {columns})",
+        rows.join(", ")
+    )
 }
 
 /// The rows of a [`keyed_values`] statement by the key that found them, each kept only if it
 /// is a live user of that key's tenant.
-fn live_rows_per_key<K>(found: Vec<KeyedUserRow>, keys: &[K], tenant_of: impl Fn(&K) -> &str) -> Vec<Vec<UserRow>> {
+fn live_rows_per_key<K>(
+    found: Vec<KeyedUserRow>,
+    keys: &[K],
+    tenant_of: impl Fn(&K) -> &str,
+) -> Vec<Vec<UserRow>> {
     let mut per_key: Vec<Vec<UserRow>> = vec![Vec::new(); keys.len()];
     for KeyedUserRow { k, row } in found {
         let Ok(k) = usize::try_from(k) else { continue };
@@ -482,19 +581,32 @@ pub fn existing_user_ids(
     tenant_id: &str,
     ids: &[String],
 ) -> Result<Vec<String>, StoreError> {
-    Ok(live_users_by_id(conn, tenant_id, ids)?.into_iter().map(|r| r.id).collect())
+    Ok(live_users_by_id(conn, tenant_id, ids)?
+        .into_iter()
+        .map(|r| r.id)
+        .collect())
 }
 
 /// Leave a tombstone: the user disappears from reads, lists and uniqueness, and from every
 /// group. Returns whether a live user was deleted.
-pub fn tombstone_user(conn: &mut DbConn, tenant_id: &str, id: &str, version: Option<i64>, at: i64) -> Result<bool, StoreError> {
+pub fn tombstone_user(
+    conn: &mut DbConn,
+    tenant_id: &str,
+    id: &str,
+    version: Option<i64>,
+    at: i64,
+) -> Result<bool, StoreError> {
     let live = users::table
         .filter(users::id.eq(id))
         .filter(users::tenant_id.eq(tenant_id))
         .filter(users::deleted_at.is_null());
     let n = match version {
-        Some(v) => diesel::update(live.filter(users::version.eq(v))).set(users::deleted_at.eq(Some(at))).execute(conn)?,
-        None => diesel::update(live).set(users::deleted_at.eq(Some(at))).execute(conn)?,
+        Some(v) => diesel::update(live.filter(users::version.eq(v)))
+            .set(users::deleted_at.eq(Some(at)))
+            .execute(conn)?,
+        None => diesel::update(live)
+            .set(users::deleted_at.eq(Some(at)))
+            .execute(conn)?,
     };
     if n > 0 {
         diesel::delete(user_emails::table.filter(user_emails::user_id.eq(id))).execute(conn)?;
@@ -511,7 +623,9 @@ pub fn tombstone_user(conn: &mut DbConn, tenant_id: &str, id: &str, version: Opt
 /// Remove tombstones older than `before`; returns how many.
 pub fn purge_user_tombstones(conn: &mut DbConn, before: i64) -> Result<usize, StoreError> {
     Ok(diesel::delete(
-        users::table.filter(users::deleted_at.is_not_null()).filter(users::deleted_at.lt(before)),
+        users::table
+            .filter(users::deleted_at.is_not_null())
+            .filter(users::deleted_at.lt(before)),
     )
     .execute(conn)?)
 }
@@ -519,13 +633,32 @@ pub fn purge_user_tombstones(conn: &mut DbConn, before: i64) -> Result<usize, St
 /// The live users of a tenant that Entra's matching queries name (`emails[type eq "work"].value
 /// eq`, `emails.value eq`, `userName eq`, `externalId eq`), each in one statement whose
 /// prepared form the connection keeps: one round trip on PostgreSQL. None for other filters.
-fn point_query(conn: &mut DbConn, tenant_id: &str, p: &UserPredicate) -> Result<Option<Vec<UserRow>>, StoreError> {
+fn point_query(
+    conn: &mut DbConn,
+    tenant_id: &str,
+    p: &UserPredicate,
+) -> Result<Option<Vec<UserRow>>, StoreError> {
     match p {
-        UserPredicate::Email { email_type, op: StrOp::Eq, value } if matches!(conn, DbConn::Postgres(_)) => {
-            let key = EmailKey { tenant_id: tenant_id.to_string(), value: value.clone(), email_type: email_type.clone() };
-            Ok(users_by_emails(conn, std::slice::from_ref(&key))?.pop().flatten())
+        UserPredicate::Email {
+            email_type,
+            op: StrOp::Eq,
+            value,
+        } if matches!(conn, DbConn::Postgres(_)) => {
+            let key = EmailKey {
+                tenant_id: tenant_id.to_string(),
+                value: value.clone(),
+                email_type: email_type.clone(),
+            };
+            Ok(users_by_emails(conn, std::slice::from_ref(&key))?
+                .pop()
+                .flatten())
         }
-        _ => point_query_dsl(conn, tenant_id, p, i64::try_from(MAX_RESOLVED_IDS).unwrap_or(i64::MAX)),
+        _ => point_query_dsl(
+            conn,
+            tenant_id,
+            p,
+            i64::try_from(MAX_RESOLVED_IDS).unwrap_or(i64::MAX),
+        ),
     }
 }
 
@@ -551,13 +684,20 @@ struct KeyedUserRow {
 /// The users each key names, in creation order, one entry per key (None where more users
 /// share the email than a point query resolves: the caller takes the general path). On
 /// PostgreSQL every key goes in one statement (see `store::coalesce`).
-pub fn users_by_emails(conn: &mut DbConn, keys: &[EmailKey]) -> Result<Vec<Option<Vec<UserRow>>>, StoreError> {
+pub fn users_by_emails(
+    conn: &mut DbConn,
+    keys: &[EmailKey],
+) -> Result<Vec<Option<Vec<UserRow>>>, StoreError> {
     let limit = i64::try_from(MAX_RESOLVED_IDS).unwrap_or(i64::MAX);
     if !matches!(conn, DbConn::Postgres(_)) {
         return keys
             .iter()
             .map(|k| {
-                let p = UserPredicate::Email { email_type: k.email_type.clone(), op: StrOp::Eq, value: k.value.clone() };
+                let p = UserPredicate::Email {
+                    email_type: k.email_type.clone(),
+                    op: StrOp::Eq,
+                    value: k.value.clone(),
+                };
                 point_query_dsl(conn, &k.tenant_id, &p, limit)
             })
             .collect();
@@ -568,7 +708,11 @@ pub fn users_by_emails(conn: &mut DbConn, keys: &[EmailKey]) -> Result<Vec<Optio
     let text = keyed_values(keys.len(), "tenant_id, value_lower, email_type");
     let mut args = Vec::with_capacity(keys.len() * 3 + 1);
     for key in keys {
-        args.extend([Arg::Text(&key.tenant_id), Arg::Text(&key.value), Arg::OptText(key.email_type.as_deref())]);
+        args.extend([
+            Arg::Text(&key.tenant_id),
+            Arg::Text(&key.value),
+            Arg::OptText(key.email_type.as_deref()),
+        ]);
     }
     let text = format!(
         "{text} CROSS JOIN LATERAL (SELECT * FROM users WHERE id = ANY(ARRAY(SELECT e.user_id \
@@ -577,10 +721,18 @@ pub fn users_by_emails(conn: &mut DbConn, keys: &[EmailKey]) -> Result<Vec<Optio
     );
     args.push(Arg::BigInt(limit));
     let found = Sql::new(text, args).load(conn)?;
-    Ok(live_rows_per_key(found, keys, |k| &k.tenant_id).into_iter().map(finish_point_query).collect())
+    Ok(live_rows_per_key(found, keys, |k| &k.tenant_id)
+        .into_iter()
+        .map(finish_point_query)
+        .collect())
 }
 
-fn point_query_dsl(conn: &mut DbConn, tenant_id: &str, p: &UserPredicate, limit: i64) -> Result<Option<Vec<UserRow>>, StoreError> {
+fn point_query_dsl(
+    conn: &mut DbConn,
+    tenant_id: &str,
+    p: &UserPredicate,
+    limit: i64,
+) -> Result<Option<Vec<UserRow>>, StoreError> {
     use UserPredicate as P;
     // The live users of the tenant among what `$q` selects, on either backend.
     macro_rules! live_rows {
@@ -593,12 +745,26 @@ fn point_query_dsl(conn: &mut DbConn, tenant_id: &str, p: &UserPredicate, limit:
                 .load(c))?
         };
     }
-    let by_mail = || user_emails::table.inner_join(users::table).filter(user_emails::tenant_id.eq(tenant_id));
+    let by_mail = || {
+        user_emails::table
+            .inner_join(users::table)
+            .filter(user_emails::tenant_id.eq(tenant_id))
+    };
     let rows: Vec<UserRow> = match p {
-        P::Email { email_type: Some(t), op: StrOp::Eq, value } => {
-            live_rows!(by_mail().filter(user_emails::value_lower.eq(value)).filter(user_emails::email_type.eq(t)))
+        P::Email {
+            email_type: Some(t),
+            op: StrOp::Eq,
+            value,
+        } => {
+            live_rows!(by_mail()
+                .filter(user_emails::value_lower.eq(value))
+                .filter(user_emails::email_type.eq(t)))
         }
-        P::Email { email_type: None, op: StrOp::Eq, value } => live_rows!(by_mail().filter(user_emails::value_lower.eq(value))),
+        P::Email {
+            email_type: None,
+            op: StrOp::Eq,
+            value,
+        } => live_rows!(by_mail().filter(user_emails::value_lower.eq(value))),
         P::UserName(StrOp::Eq, v) => live_rows!(users::table.filter(users::user_name_lower.eq(v))),
         P::ExternalId(StrOp::Eq, v) => live_rows!(users::table.filter(users::external_id.eq(v))),
         _ => return Ok(None),
@@ -642,7 +808,9 @@ pub fn query_users(
             return Ok(page_in_memory(rows, offset, limit));
         }
     }
-    let resolved = predicate.map(|p| resolve_emails(conn, tenant_id, p)).transpose()?;
+    let resolved = predicate
+        .map(|p| resolve_emails(conn, tenant_id, p))
+        .transpose()?;
     if let (Some(UserPredicate::IdIn(ids)), None) = (&resolved, sort) {
         // A mail lookup resolved to a handful of users by key, paged here.
         let mut rows = live_users_by_id(conn, tenant_id, ids)?;
@@ -682,19 +850,28 @@ pub fn scan_users(
     predicate: Option<&UserPredicate>,
     max: i64,
 ) -> Result<Vec<UserRow>, StoreError> {
-    let resolved = predicate.map(|p| resolve_emails(conn, tenant_id, p)).transpose()?;
+    let resolved = predicate
+        .map(|p| resolve_emails(conn, tenant_id, p))
+        .transpose()?;
     let predicate = resolved.as_ref();
     let mut q = live_users(tenant_id).select(UserRow::as_select());
     if let Some(p) = predicate {
         q = q.filter(to_sql(tenant_id, p));
     }
-    Ok(q.order((users::created_at.asc(), users::id.asc())).limit(max).load(conn)?)
+    Ok(q.order((users::created_at.asc(), users::id.asc()))
+        .limit(max)
+        .load(conn)?)
 }
 
 /// Counts of live users: (active, deactivated).
 pub fn count_users(conn: &mut DbConn, tenant_id: &str) -> Result<(i64, i64), StoreError> {
-    let active: i64 = live_users(tenant_id).filter(users::active.eq(true)).select(count_star()).first(conn)?;
-    let inactive: i64 =
-        live_users(tenant_id).filter(users::active.eq(false)).select(count_star()).first(conn)?;
+    let active: i64 = live_users(tenant_id)
+        .filter(users::active.eq(true))
+        .select(count_star())
+        .first(conn)?;
+    let inactive: i64 = live_users(tenant_id)
+        .filter(users::active.eq(false))
+        .select(count_star())
+        .first(conn)?;
     Ok((active, inactive))
 }

@@ -7,8 +7,8 @@
 //! "done" before the commit that holds its write.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::{Arc, Mutex};
 
 use diesel::Connection;
@@ -78,7 +78,9 @@ fn with_writer_connection<R>(
     if broken {
         use diesel::connection::SimpleConnection;
         use diesel::r2d2::ManageConnection;
-        let mut conn = manager.connect().map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        let mut conn = manager
+            .connect()
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
         // When the WAL starts over, its file is cut back to 32 MiB. The writer's page cache
         // survives its own commits, so it is worth a large one (readers keep a small one).
         conn.batch_execute("PRAGMA journal_size_limit = 33554432; PRAGMA cache_size = -16000")?;
@@ -130,37 +132,46 @@ impl SqliteWriter {
     /// It ends with the store (its writer connection gone).
     pub fn start_checkpointer(&self, manager: DbManager) {
         let writer = Arc::downgrade(&self.slot);
-        let spawned = std::thread::Builder::new().name("scimd-sqlite-ckpt".into()).spawn(move || {
-            use diesel::r2d2::ManageConnection;
-            let mut conn = None;
-            let mut handed_over = false;
-            loop {
-                std::thread::sleep(CHECKPOINT_EVERY);
-                let Some(slot) = writer.upgrade() else { return };
-                if conn.is_none() {
-                    conn = manager.connect().ok();
-                }
-                let Some(DbConn::Sqlite(c)) = conn.as_mut() else { continue };
-                if !handed_over {
-                    handed_over = hand_over_checkpoints(&slot);
-                }
-                match checkpoint(c, "PASSIVE") {
-                    Ok(frames) if frames > WAL_RESTART_FRAMES => slot.restart_wanted.store(true, Ordering::Relaxed),
-                    Ok(_) => {}
-                    Err(e) => {
-                        tracing::warn!(error = %e, "WAL checkpoint failed");
-                        conn = None;
+        let spawned = std::thread::Builder::new()
+            .name("scimd-sqlite-ckpt".into())
+            .spawn(move || {
+                use diesel::r2d2::ManageConnection;
+                let mut conn = None;
+                let mut handed_over = false;
+                loop {
+                    std::thread::sleep(CHECKPOINT_EVERY);
+                    let Some(slot) = writer.upgrade() else { return };
+                    if conn.is_none() {
+                        conn = manager.connect().ok();
+                    }
+                    let Some(DbConn::Sqlite(c)) = conn.as_mut() else {
+                        continue;
+                    };
+                    if !handed_over {
+                        handed_over = hand_over_checkpoints(&slot);
+                    }
+                    match checkpoint(c, "PASSIVE") {
+                        Ok(frames) if frames > WAL_RESTART_FRAMES => {
+                            slot.restart_wanted.store(true, Ordering::Relaxed)
+                        }
+                        Ok(_) => {}
+                        Err(e) => {
+                            tracing::warn!(error = %e, "WAL checkpoint failed");
+                            conn = None;
+                        }
                     }
                 }
-            }
-        });
+            });
         if let Err(e) = spawned {
             tracing::error!(error = %e, "cannot start the SQLite checkpointer thread");
         }
     }
 
     /// Queue a write; the answer arrives after the commit that holds it.
-    pub async fn write<T, E>(&self, f: impl FnOnce(&mut DbConn) -> Result<T, E> + Send + 'static) -> Result<T, E>
+    pub async fn write<T, E>(
+        &self,
+        f: impl FnOnce(&mut DbConn) -> Result<T, E> + Send + 'static,
+    ) -> Result<T, E>
     where
         T: Send + 'static,
         E: From<StoreError> + From<diesel::result::Error> + Send + 'static,
@@ -170,16 +181,24 @@ impl SqliteWriter {
             let result = conn.transaction(f);
             Box::new(move |commit_error: Option<String>| {
                 let answer = match (result, commit_error) {
-                    (Ok(_), Some(e)) => Err(E::from(StoreError::Unavailable(format!("commit failed: {e}")))),
+                    (Ok(_), Some(e)) => Err(E::from(StoreError::Unavailable(format!(
+                        "commit failed: {e}"
+                    )))),
                     (result, _) => result,
                 };
                 let _ = tx.send(answer);
             })
         });
-        self.jobs
-            .send(job)
-            .map_err(|_| E::from(StoreError::Unavailable("the writer thread has stopped".into())))?;
-        rx.await.map_err(|_| E::from(StoreError::Unavailable("the write was not completed".into())))?
+        self.jobs.send(job).map_err(|_| {
+            E::from(StoreError::Unavailable(
+                "the writer thread has stopped".into(),
+            ))
+        })?;
+        rx.await.map_err(|_| {
+            E::from(StoreError::Unavailable(
+                "the write was not completed".into(),
+            ))
+        })?
     }
 }
 
@@ -203,7 +222,10 @@ fn hand_over_checkpoints(slot: &WriterSlot) -> bool {
 }
 
 /// One checkpoint (PASSIVE or RESTART); returns the frames the WAL holds.
-fn checkpoint(conn: &mut diesel::SqliteConnection, mode: &str) -> Result<i64, diesel::result::Error> {
+fn checkpoint(
+    conn: &mut diesel::SqliteConnection,
+    mode: &str,
+) -> Result<i64, diesel::result::Error> {
     use diesel::RunQueryDsl;
     #[derive(diesel::QueryableByName)]
     struct Outcome {
@@ -214,8 +236,14 @@ fn checkpoint(conn: &mut diesel::SqliteConnection, mode: &str) -> Result<i64, di
         #[diesel(sql_type = diesel::sql_types::BigInt)]
         checkpointed: i64,
     }
-    let outcome: Outcome = diesel::sql_query(format!("PRAGMA wal_checkpoint({mode})")).get_result(conn)?;
-    tracing::trace!(busy = outcome.busy, log = outcome.log, checkpointed = outcome.checkpointed, "WAL checkpoint");
+    let outcome: Outcome =
+        diesel::sql_query(format!("PRAGMA wal_checkpoint({mode})")).get_result(conn)?;
+    tracing::trace!(
+        busy = outcome.busy,
+        log = outcome.log,
+        checkpointed = outcome.checkpointed,
+        "WAL checkpoint"
+    );
     Ok(outcome.log)
 }
 
@@ -249,7 +277,10 @@ fn run(queue: Receiver<Job>, slot: WriterSlot, manager: DbManager) {
             }
             Ok((Err(_panic), completions)) => {
                 // The callers of this batch get "not completed" when their senders drop.
-                tracing::error!(writes = completions.len(), "a write panicked; its batch was rolled back");
+                tracing::error!(
+                    writes = completions.len(),
+                    "a write panicked; its batch was rolled back"
+                );
                 drop(completions);
                 if let Ok(mut guard) = slot.conn.lock() {
                     *guard = None;

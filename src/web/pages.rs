@@ -99,7 +99,12 @@ pub fn login(error: Option<&str>, csrf: &str) -> Markup {
 }
 
 /// The operator's list of tenants, with a form to create one.
-pub fn tenants(viewer: &Viewer<'_>, tenants: &[Tenant], public_url: &str, message: Option<&str>) -> Markup {
+pub fn tenants(
+    viewer: &Viewer<'_>,
+    tenants: &[Tenant],
+    public_url: &str,
+    message: Option<&str>,
+) -> Markup {
     layout(
         "Tenants",
         Some(viewer),
@@ -260,7 +265,14 @@ pub fn tenant(viewer: &Viewer<'_>, v: &TenantView<'_>) -> Markup {
 }
 
 /// The provisioning log, newest first, one page.
-pub fn history(viewer: &Viewer<'_>, tenant: &Tenant, events: &[Event], action: Option<&str>, page: i64, has_more: bool) -> Markup {
+pub fn history(
+    viewer: &Viewer<'_>,
+    tenant: &Tenant,
+    events: &[Event],
+    action: Option<&str>,
+    page: i64,
+    has_more: bool,
+) -> Markup {
     let slug = &tenant.slug;
     let filter = action.unwrap_or("");
     layout(
@@ -305,5 +317,9 @@ pub fn history(viewer: &Viewer<'_>, tenant: &Tenant, events: &[Event], action: O
 
 /// A plain error page (404, 403, 429…).
 pub fn error_page(title: &str, message: &str) -> Markup {
-    layout(title, None, html! { section { h1 { (title) } p { (message) } p { a href="/admin" { "Back" } } } })
+    layout(
+        title,
+        None,
+        html! { section { h1 { (title) } p { (message) } p { a href="/admin" { "Back" } } } },
+    )
 }

@@ -22,7 +22,10 @@ pub enum Backend {
 impl Backend {
     /// PostgreSQL when `SCIMD_TEST_POSTGRES_URL` is set.
     pub fn postgres() -> Option<Backend> {
-        std::env::var("SCIMD_TEST_POSTGRES_URL").ok().filter(|u| !u.is_empty()).map(Backend::Postgres)
+        std::env::var("SCIMD_TEST_POSTGRES_URL")
+            .ok()
+            .filter(|u| !u.is_empty())
+            .map(Backend::Postgres)
     }
 
     /// [`Backend::postgres`], saying on stderr that `test` is not run when it is not set.
@@ -82,7 +85,8 @@ impl Drop for DbGuard {
         if let Some((base, schema)) = &self.schema {
             // Best effort: a leftover schema is harmless, only untidy.
             if let Ok(mut conn) = PgConnection::establish(base) {
-                let _ = diesel::sql_query(format!("DROP SCHEMA IF EXISTS {schema} CASCADE")).execute(&mut conn);
+                let _ = diesel::sql_query(format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+                    .execute(&mut conn);
             }
         }
     }
@@ -94,15 +98,30 @@ pub fn fresh_database(backend: &Backend) -> (String, DbGuard) {
         Backend::Sqlite => {
             let dir = tempfile::tempdir().expect("tempdir");
             let url = format!("sqlite://{}", dir.path().join("scimd.db").display());
-            (url, DbGuard { _dir: Some(dir), schema: None })
+            (
+                url,
+                DbGuard {
+                    _dir: Some(dir),
+                    schema: None,
+                },
+            )
         }
         Backend::Postgres(base) => {
             let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
-            let mut conn = PgConnection::establish(base).expect("connect to SCIMD_TEST_POSTGRES_URL");
-            diesel::sql_query(format!("CREATE SCHEMA {schema}")).execute(&mut conn).expect("create schema");
+            let mut conn =
+                PgConnection::establish(base).expect("connect to SCIMD_TEST_POSTGRES_URL");
+            diesel::sql_query(format!("CREATE SCHEMA {schema}"))
+                .execute(&mut conn)
+                .expect("create schema");
             let sep = if base.contains('?') { '&' } else { '?' };
             let url = format!("{base}{sep}options=-csearch_path%3D{schema}");
-            (url, DbGuard { _dir: None, schema: Some((base.clone(), schema)) })
+            (
+                url,
+                DbGuard {
+                    _dir: None,
+                    schema: Some((base.clone(), schema)),
+                },
+            )
         }
     }
 }
@@ -131,21 +150,33 @@ pub struct Reply {
 impl Reply {
     /// Assert the status, showing the body when it is wrong.
     pub fn expect(self, status: u16) -> Reply {
-        assert_eq!(self.status.as_u16(), status, "unexpected status; body: {}", self.body);
+        assert_eq!(
+            self.status.as_u16(),
+            status,
+            "unexpected status; body: {}",
+            self.body
+        );
         self
     }
 
     /// Assert a SCIM error with this status and scimType, and a detail that mentions `needle`.
     pub fn expect_error(self, status: u16, scim_type: Option<&str>, needle: &str) -> Reply {
         let r = self.expect(status);
-        assert_eq!(r.body["schemas"][0], "urn:ietf:params:scim:api:messages:2.0:Error", "{}", r.body);
+        assert_eq!(
+            r.body["schemas"][0], "urn:ietf:params:scim:api:messages:2.0:Error",
+            "{}",
+            r.body
+        );
         assert_eq!(r.body["status"], status.to_string(), "{}", r.body);
         match scim_type {
             Some(t) => assert_eq!(r.body["scimType"], t, "{}", r.body),
             None => assert!(r.body.get("scimType").is_none(), "{}", r.body),
         }
         let detail = r.body["detail"].as_str().unwrap_or_default().to_lowercase();
-        assert!(detail.contains(&needle.to_lowercase()), "detail {detail:?} should mention {needle:?}");
+        assert!(
+            detail.contains(&needle.to_lowercase()),
+            "detail {detail:?} should mention {needle:?}"
+        );
         r
     }
 }
@@ -181,8 +212,17 @@ impl TestApp {
             .0;
         let server = app::run(listener, state.clone()).expect("run server");
         actix_web::rt::spawn(server);
-        let client = awc::Client::builder().timeout(std::time::Duration::from_secs(30)).finish();
-        TestApp { base: format!("http://127.0.0.1:{port}"), state, database_url, token, client, _db: dir }
+        let client = awc::Client::builder()
+            .timeout(std::time::Duration::from_secs(30))
+            .finish();
+        TestApp {
+            base: format!("http://127.0.0.1:{port}"),
+            state,
+            database_url,
+            token,
+            client,
+            _db: dir,
+        }
     }
 
     /// The SCIM base URL of a tenant.
@@ -203,7 +243,13 @@ impl TestApp {
     }
 
     /// Send a request with an optional bearer token and JSON body.
-    pub async fn send(&self, method: &str, url: &str, token: Option<&str>, body: Option<&Value>) -> Reply {
+    pub async fn send(
+        &self,
+        method: &str,
+        url: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+    ) -> Reply {
         let method = awc::http::Method::from_bytes(method.as_bytes()).expect("method");
         let mut req = self.client.request(method, url);
         if let Some(t) = token {
@@ -217,7 +263,12 @@ impl TestApp {
                 .expect("request"),
             None => req.send().await.expect("request"),
         };
-        let header = |name: &str| resp.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
+        let header = |name: &str| {
+            resp.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
         let location = header("location");
         let etag = header("etag");
         let content_type = header("content-type");
@@ -226,15 +277,24 @@ impl TestApp {
         let body = if bytes.is_empty() {
             Value::Null
         } else {
-            serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()))
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()))
         };
-        Reply { status: resp.status(), body, location, etag, content_type, www_authenticate }
+        Reply {
+            status: resp.status(),
+            body,
+            location,
+            etag,
+            content_type,
+            www_authenticate,
+        }
     }
 
     /// A request to tenant `acme` with its token; `path` is relative to the tenant URL.
     pub async fn scim(&self, method: &str, path: &str, body: Option<Value>) -> Reply {
         let url = format!("{}{path}", self.tenant_url("acme"));
-        self.send(method, &url, Some(&self.token), body.as_ref()).await
+        self.send(method, &url, Some(&self.token), body.as_ref())
+            .await
     }
 
     /// GET /Users with a filter (URL-encoded here, as Entra does).
@@ -245,7 +305,10 @@ impl TestApp {
 
     /// POST a user built by [`user_body`]; returns its id.
     pub async fn create_user(&self, user_name: &str, mail: &str) -> String {
-        let r = self.scim("POST", "/Users", Some(user_body(user_name, mail))).await.expect(201);
+        let r = self
+            .scim("POST", "/Users", Some(user_body(user_name, mail)))
+            .await
+            .expect(201);
         r.body["id"].as_str().expect("id").to_string()
     }
 }
@@ -280,7 +343,12 @@ pub struct CliOutput {
 }
 
 /// Run the `scimd` binary on a database, with optional standard input and a log level.
-pub fn run_cli(database_url: &str, args: &[&str], stdin: Option<&str>, log_level: &str) -> CliOutput {
+pub fn run_cli(
+    database_url: &str,
+    args: &[&str],
+    stdin: Option<&str>,
+    log_level: &str,
+) -> CliOutput {
     use std::io::Write;
     use std::process::{Command, Stdio};
     let mut child = Command::new(env!("CARGO_BIN_EXE_scimd"))
@@ -293,7 +361,12 @@ pub fn run_cli(database_url: &str, args: &[&str], stdin: Option<&str>, log_level
         .spawn()
         .expect("run scimd");
     if let Some(input) = stdin {
-        child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("write stdin");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(input.as_bytes())
+            .expect("write stdin");
     }
     drop(child.stdin.take());
     let out = child.wait_with_output().expect("scimd output");
@@ -307,7 +380,11 @@ pub fn run_cli(database_url: &str, args: &[&str], stdin: Option<&str>, log_level
 /// Create tenant `acme` and a token for it directly in a database that a separately started
 /// scimd process will serve; returns the token.
 pub fn seed_tenant(database_url: &str) -> String {
-    let settings = Settings { database_url: Some(database_url.to_string()), pool_size: 1, ..Settings::default() };
+    let settings = Settings {
+        database_url: Some(database_url.to_string()),
+        pool_size: 1,
+        ..Settings::default()
+    };
     let state = AppState::open(settings).expect("open database");
     state
         .store
