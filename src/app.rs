@@ -25,6 +25,8 @@ pub struct AppState {
     pub custom_fields: Arc<crate::service::tenants::CustomFieldCache>,
     pub limits: Arc<crate::http::limits::RateLimits>,
     pub metrics: Arc<crate::http::metrics::Metrics>,
+    /// Filters and sorts evaluated in memory: a few at a time, each within its budget.
+    pub scans: Arc<crate::service::scan::ScanGate>,
 }
 
 impl AppState {
@@ -38,6 +40,12 @@ impl AppState {
             .map_err(|e| format!("cannot load signing keys: {e}"))?;
         let schemas = Schemas::load().map_err(|e| format!("bad embedded schema: {e}"))?;
         let settings_limits = (settings.rate_limit_address, settings.rate_limit_tenant);
+        let settings_scan = (
+            settings
+                .scan_threads
+                .unwrap_or_else(crate::service::scan::ScanGate::default_threads),
+            settings.scan_budget_ms,
+        );
         Ok(AppState {
             store,
             keys: Arc::new(keys),
@@ -53,6 +61,11 @@ impl AppState {
             metrics: Arc::new(
                 crate::http::metrics::Metrics::new().map_err(|e| format!("metrics: {e}"))?,
             ),
+            scans: Arc::new(crate::service::scan::ScanGate::new(
+                settings_scan.0,
+                std::time::Duration::from_millis(settings_scan.1),
+                crate::service::MAX_SCAN,
+            )),
         })
     }
 }

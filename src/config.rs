@@ -53,6 +53,20 @@ pub struct Settings {
     /// PEM private key for --tls-cert.
     #[arg(long, env = "SCIMD_TLS_KEY", global = true)]
     pub tls_key: Option<std::path::PathBuf>,
+    /// Filters and sorts on attributes without an index run in memory: how many at once
+    /// (default: half the cores, at least one). Others wait their turn; a tenant may hold
+    /// two turns at once.
+    #[arg(long, env = "SCIMD_SCAN_THREADS", global = true)]
+    pub scan_threads: Option<usize>,
+    /// Longest time, in milliseconds, one in-memory filter or sort may take; past it the
+    /// request gets 400 tooMany with a detail saying how to narrow the filter.
+    #[arg(
+        long,
+        env = "SCIMD_SCAN_BUDGET_MS",
+        default_value_t = 2000,
+        global = true
+    )]
+    pub scan_budget_ms: u64,
     /// HTTP worker threads (default: one per core).
     #[arg(long, env = "SCIMD_WORKERS", global = true)]
     pub workers: Option<usize>,
@@ -71,6 +85,8 @@ impl Default for Settings {
             rate_limit_tenant: 1000,
             tls_cert: None,
             tls_key: None,
+            scan_threads: None,
+            scan_budget_ms: 2000,
             workers: None,
         }
     }

@@ -372,7 +372,7 @@ impl Drop for ServerProcess {
 }
 
 /// Write `n` users of the bench's shape straight to the store, in batches.
-fn preload(state: &AppState, slug: &str, n: usize) -> Result<(), String> {
+pub fn preload(state: &AppState, slug: &str, n: usize) -> Result<(), String> {
     use crate::service::users::{email_rows, index_user, new_row};
     use crate::store::users::insert_user;
     let tenant_id = state

@@ -44,12 +44,11 @@ impl RateLimits {
     ) -> ScimError {
         let wait = not_until.wait_time_from(self.clock.now());
         let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-        ScimError::status(
+        let secs = secs.max(1);
+        ScimError::retry_later(
             429,
-            format!(
-                "too many requests from this {what}; retry after {} s",
-                secs.max(1)
-            ),
+            secs,
+            format!("too many requests from this {what}; retry after {secs} s"),
         )
     }
 

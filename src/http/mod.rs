@@ -144,9 +144,10 @@ impl ResponseError for ScimError {
         }
         if self.status == 429 || self.status == 503 {
             // Entra retries 429 and 5xx with back-off; say when.
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from(self.retry_after.unwrap_or(1)),
+            );
         }
         response
     }

@@ -43,6 +43,8 @@ pub struct ScimError {
     pub status: u16,
     pub scim_type: Option<ScimType>,
     pub detail: String,
+    /// Seconds a 429 or 503 asks the client to wait (`Retry-After`); 1 when not set.
+    pub retry_after: Option<u64>,
 }
 
 impl ScimError {
@@ -52,6 +54,7 @@ impl ScimError {
             status: 400,
             scim_type: Some(scim_type),
             detail: detail.into(),
+            retry_after: None,
         }
     }
     /// 400 invalidFilter.
@@ -84,6 +87,7 @@ impl ScimError {
             status: 409,
             scim_type: Some(ScimType::Uniqueness),
             detail: detail.into(),
+            retry_after: None,
         }
     }
     /// An error with a status and no `scimType` (401, 404, 412, 413, 500, 503…).
@@ -92,6 +96,15 @@ impl ScimError {
             status,
             scim_type: None,
             detail: detail.into(),
+            retry_after: None,
+        }
+    }
+    /// A 429 or 503 that tells the client, in `Retry-After`, to wait `seconds` (at least 1),
+    /// the same number its detail gives.
+    pub fn retry_later(status: u16, seconds: u64, detail: impl Into<String>) -> Self {
+        ScimError {
+            retry_after: Some(seconds.max(1)),
+            ..Self::status(status, detail)
         }
     }
     /// 404 for a resource id that does not exist in this tenant.

@@ -7,9 +7,10 @@ use std::sync::Arc;
 use serde_json::{json, Map, Value};
 
 use super::query::{plan_groups, Plan};
+use super::scan::ScanBudget;
 use super::{
     check_if_match, check_indexed_len, new_event, page, possible_id, Caller, ListParams, Listed,
-    Rendered, MAX_SCAN,
+    Rendered,
 };
 use crate::app::AppState;
 use crate::scim::error::ScimError;
@@ -556,6 +557,9 @@ pub async fn delete_group(
         .await
 }
 
+/// The indexed attributes that narrow a group filter in the database.
+const GROUP_SCAN_HINT: &str = "displayName, externalId, members or meta.lastModified";
+
 /// GET /Groups (and POST /Groups/.search).
 pub async fn list_groups(
     state: &AppState,
@@ -588,78 +592,117 @@ pub async fn list_groups(
     };
     let schemas = Arc::clone(&state.schemas);
     let base_url = caller.base_url.clone();
-    // Both plans end with the page's rendered bodies; the scan renders (with members, which
-    // filters may name) once and keeps what it rendered.
-    let (total, bodies) = state
-        .store
-        .read(move |conn| {
-            let members_by_group = |conn: &mut DbConn, rows: &[GroupRow]| -> Result<HashMap<String, Vec<MemberRow>>, ScimError> {
-                let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
-                let mut by_group: HashMap<String, Vec<MemberRow>> = HashMap::new();
-                for m in group_store::members_of(conn, &ids)? {
-                    by_group.entry(m.group_id.clone()).or_default().push(m);
-                }
-                Ok(by_group)
-            };
-            match plan {
-                Plan::Sql(pred) => {
-                    let (total, rows) = group_store::query_groups(conn, &tenant_id, pred.as_ref(), start - 1, count)?;
-                    let by_group = if with_members { members_by_group(conn, &rows)? } else { HashMap::new() };
+    let projection = (
+        params.attributes.clone(),
+        params.excluded_attributes.clone(),
+    );
+    let project = move |mut body: Json| -> Result<Json, ScimError> {
+        body.project(projection.0.as_deref(), projection.1.as_deref())?;
+        Ok(body)
+    };
+    let members_by_group = |conn: &mut DbConn,
+                            rows: &[GroupRow]|
+     -> Result<HashMap<String, Vec<MemberRow>>, ScimError> {
+        let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
+        let mut by_group: HashMap<String, Vec<MemberRow>> = HashMap::new();
+        for m in group_store::members_of(conn, &ids)? {
+            by_group.entry(m.group_id.clone()).or_default().push(m);
+        }
+        Ok(by_group)
+    };
+    // Both plans end with the page's rendered, projected bodies, made on the blocking pool;
+    // the scan renders (with members, which filters may name) once and keeps what it rendered.
+    let (total, resources) = match plan {
+        Plan::Sql(pred) => {
+            state
+                .store
+                .read(move |conn| {
+                    let (total, rows) = group_store::query_groups(
+                        conn,
+                        &tenant_id,
+                        pred.as_ref(),
+                        start - 1,
+                        count,
+                    )?;
+                    let by_group = if with_members {
+                        members_by_group(conn, &rows)?
+                    } else {
+                        HashMap::new()
+                    };
                     let mut bodies = Vec::with_capacity(rows.len());
                     for row in &rows {
                         let own = by_group.get(&row.id).map_or(&[][..], Vec::as_slice);
-                        bodies.push(render_group(row, with_members.then_some(own), &base_url)?.body);
+                        bodies.push(project(
+                            render_group(row, with_members.then_some(own), &base_url)?.body,
+                        )?);
                     }
                     Ok::<_, ScimError>((total, bodies))
+                })
+                .await?
+        }
+        Plan::Scan(pred) => {
+            let scan = move |conn: &mut DbConn, budget: &ScanBudget| {
+                let rows = group_store::scan_groups(
+                    conn,
+                    &tenant_id,
+                    pred.as_ref(),
+                    budget.max_rows as i64 + 1,
+                )?;
+                if rows.len() > budget.max_rows {
+                    return Err(budget.too_many_rows());
                 }
-                Plan::Scan(pred) => {
-                    let rows = group_store::scan_groups(conn, &tenant_id, pred.as_ref(), MAX_SCAN + 1)?;
-                    if rows.len() as i64 > MAX_SCAN {
-                        return Err(ScimError::bad_request(
-                            crate::scim::error::ScimType::TooMany,
-                            "the filter matches too many groups to evaluate; narrow it with displayName, externalId or members",
-                        ));
+                let by_group = members_by_group(conn, &rows)?;
+                let mut kept = Vec::new();
+                for (i, row) in rows.iter().enumerate() {
+                    budget.check(i)?;
+                    let own = by_group.get(&row.id).map_or(&[][..], Vec::as_slice);
+                    let body = render_group(row, Some(own), &base_url)?.body.into_value()?;
+                    if filter.as_ref().is_none_or(|f| {
+                        filter::matches(f, &body, &|a: &AttrPath| schemas.group_case_exact(a))
+                    }) {
+                        kept.push(body);
                     }
-                    let by_group = members_by_group(conn, &rows)?;
-                    let mut kept = Vec::new();
-                    for row in &rows {
-                        let own = by_group.get(&row.id).map_or(&[][..], Vec::as_slice);
-                        let body = render_group(row, Some(own), &base_url)?.body.into_value()?;
-                        if filter.as_ref().is_none_or(|f| filter::matches(f, &body, &|a: &AttrPath| schemas.group_case_exact(a))) {
-                            kept.push(body);
-                        }
-                    }
-                    if let Some(attr) = &sort_attr {
-                        let exact = schemas.group_case_exact(attr);
-                        kept.sort_by(|a, b| compare_sort_keys(sort_key(a, attr, exact).as_ref(), sort_key(b, attr, exact).as_ref(), descending));
-                    }
-                    let total = kept.len() as i64;
-                    let page = kept
+                }
+                if let Some(attr) = &sort_attr {
+                    let exact = schemas.group_case_exact(attr);
+                    let mut keyed: Vec<_> = kept
                         .into_iter()
-                        .skip(usize::try_from(start - 1).unwrap_or(usize::MAX))
-                        .take(usize::try_from(count).unwrap_or(0))
-                        .map(|mut body| {
-                            if !with_members {
-                                if let Some(obj) = body.as_object_mut() {
-                                    obj.remove("members");
-                                }
-                            }
-                            Json::Value(body)
-                        })
+                        .map(|body| (sort_key(&body, attr, exact), body))
                         .collect();
-                    Ok((total, page))
+                    budget.check(0)?;
+                    keyed.sort_by(|(ka, _), (kb, _)| {
+                        compare_sort_keys(ka.as_ref(), kb.as_ref(), descending)
+                    });
+                    kept = keyed.into_iter().map(|(_, body)| body).collect();
                 }
-            }
-        })
-        .await?;
-    let mut resources = Vec::with_capacity(bodies.len());
-    for mut body in bodies {
-        body.project(
-            params.attributes.as_deref(),
-            params.excluded_attributes.as_deref(),
-        )?;
-        resources.push(body);
-    }
+                let total = kept.len() as i64;
+                let page = kept
+                    .into_iter()
+                    .skip(usize::try_from(start - 1).unwrap_or(usize::MAX))
+                    .take(usize::try_from(count).unwrap_or(0))
+                    .map(|mut body| {
+                        if !with_members {
+                            if let Some(obj) = body.as_object_mut() {
+                                obj.remove("members");
+                            }
+                        }
+                        project(Json::Value(body))
+                    })
+                    .collect::<Result<Vec<_>, ScimError>>()?;
+                Ok((total, page))
+            };
+            state
+                .scans
+                .run(
+                    &state.store,
+                    &caller.tenant.id,
+                    "groups",
+                    GROUP_SCAN_HINT,
+                    scan,
+                )
+                .await?
+        }
+    };
     Ok(Listed {
         total,
         start_index: start,

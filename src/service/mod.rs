@@ -3,6 +3,7 @@
 pub mod admins;
 pub mod groups;
 pub mod query;
+pub mod scan;
 pub mod tenants;
 pub mod users;
 
@@ -87,7 +88,7 @@ impl Listed {
 }
 
 /// Most rows a filter evaluated in Rust may scan; past it the client must narrow the filter.
-pub const MAX_SCAN: i64 = 200_000;
+pub const MAX_SCAN: usize = 200_000;
 
 impl From<StoreError> for ScimError {
     fn from(e: StoreError) -> Self {

@@ -5,9 +5,10 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use super::query::{plan_users, Plan};
+use super::scan::ScanBudget;
 use super::{
     check_if_match, check_indexed_len, new_event, page, possible_id, Caller, ListParams, Listed,
-    Rendered, MAX_SCAN,
+    Rendered,
 };
 use crate::app::AppState;
 use crate::scim::error::ScimError;
@@ -540,6 +541,25 @@ fn sql_sort(attr: &AttrPath) -> Option<UserSort> {
     })
 }
 
+/// The indexed attributes that narrow a user filter in the database.
+const USER_SCAN_HINT: &str =
+    "userName, externalId, emails, displayName, active or meta.lastModified";
+
+/// A page of rows rendered and projected (`attributes`, `excludedAttributes`).
+fn render_users(
+    rows: &[UserRow],
+    base_url: &str,
+    projection: &(Option<String>, Option<String>),
+) -> Result<Vec<Json>, ScimError> {
+    rows.iter()
+        .map(|row| {
+            let mut body = render_user(row, base_url)?.body;
+            body.project(projection.0.as_deref(), projection.1.as_deref())?;
+            Ok(body)
+        })
+        .collect()
+}
+
 /// GET /Users (and POST /Users/.search): filter, sort, page, project.
 pub async fn list_users(
     state: &AppState,
@@ -567,7 +587,12 @@ pub async fn list_users(
         Some(a) => sql_sort(a).map(|s| Some((s, !params.descending))),
     };
     let schemas = Arc::clone(&state.schemas);
-    // Both plans end with the page's rendered bodies (the scan already rendered them to filter).
+    let projection = (
+        params.attributes.clone(),
+        params.excluded_attributes.clone(),
+    );
+    // Both plans end with the page's rendered, projected bodies (the scan already rendered
+    // them to filter); anything past a point lookup runs on the blocking pool.
     let (total, bodies): (i64, Vec<Json>) = match (plan, sql_sorted) {
         (Plan::Sql(pred), Some(sort)) => {
             // Entra's match by mail, coalesced with other matches on PostgreSQL.
@@ -590,91 +615,122 @@ pub async fn list_users(
                 _ => None,
             };
             let point = pred.as_ref().is_some_and(UserPredicate::is_point);
-            let query = move |conn: &mut DbConn| {
-                Ok::<_, ScimError>(user_store::query_users(
+            let base_url = caller.base_url.clone();
+            let projection = projection.clone();
+            match matched {
+                Some(rows) => {
+                    let (total, rows) = user_store::page_in_memory(rows, start - 1, count);
+                    (total, render_users(&rows, &base_url, &projection)?)
+                }
+                None if point => {
+                    let (total, rows) = state
+                        .store
+                        .lookup(move |conn| {
+                            Ok::<_, ScimError>(user_store::query_users(
+                                conn,
+                                &tenant_id,
+                                pred.as_ref(),
+                                sort,
+                                start - 1,
+                                count,
+                            )?)
+                        })
+                        .await?;
+                    (total, render_users(&rows, &base_url, &projection)?)
+                }
+                // A page of up to max_results users is rendered on the blocking pool too.
+                None => {
+                    state
+                        .store
+                        .read(move |conn| {
+                            let (total, rows) = user_store::query_users(
+                                conn,
+                                &tenant_id,
+                                pred.as_ref(),
+                                sort,
+                                start - 1,
+                                count,
+                            )?;
+                            Ok::<_, ScimError>((
+                                total,
+                                render_users(&rows, &base_url, &projection)?,
+                            ))
+                        })
+                        .await?
+                }
+            }
+        }
+        (Plan::Sql(pred) | Plan::Scan(pred), _) => {
+            let base_url = caller.base_url.clone();
+            let descending = params.descending;
+            let scan = move |conn: &mut DbConn, budget: &ScanBudget| {
+                let rows = user_store::scan_users(
                     conn,
                     &tenant_id,
                     pred.as_ref(),
-                    sort,
-                    start - 1,
-                    count,
-                )?)
-            };
-            let (total, rows) = match matched {
-                Some(rows) => user_store::page_in_memory(rows, start - 1, count),
-                None if point => state.store.lookup(query).await?,
-                None => state.store.read(query).await?,
-            };
-            let bodies = rows
-                .iter()
-                .map(|row| render_user(row, &caller.base_url).map(|r| r.body))
-                .collect::<Result<_, _>>()?;
-            (total, bodies)
-        }
-        (Plan::Sql(pred) | Plan::Scan(pred), _) => {
-            let rows = state
-                .store
-                .read(move |conn| {
-                    Ok::<_, ScimError>(user_store::scan_users(
-                        conn,
-                        &tenant_id,
-                        pred.as_ref(),
-                        MAX_SCAN + 1,
-                    )?)
-                })
-                .await?;
-            if rows.len() as i64 > MAX_SCAN {
-                return Err(ScimError::bad_request(
-                    crate::scim::error::ScimType::TooMany,
-                    "the filter matches too many users to evaluate; narrow it with userName, externalId, emails or meta.lastModified",
-                ));
-            }
-            let mut rendered = Vec::with_capacity(rows.len());
-            for row in &rows {
-                let body = render_user(row, &caller.base_url)?.body.into_value()?;
-                let keep = match &filter {
-                    Some(f) => {
-                        filter::matches(f, &body, &|a: &AttrPath| schemas.user_case_exact(a))
-                    }
-                    None => true,
-                };
-                if keep {
-                    rendered.push(body);
+                    budget.max_rows as i64 + 1,
+                )?;
+                if rows.len() > budget.max_rows {
+                    return Err(budget.too_many_rows());
                 }
-            }
-            if let Some(attr) = &sort_attr {
-                let exact = schemas.user_case_exact(attr);
-                rendered.sort_by(|a, b| {
-                    let ka = sort_key(a, attr, exact);
-                    let kb = sort_key(b, attr, exact);
-                    crate::scim::resource::compare_sort_keys(
-                        ka.as_ref(),
-                        kb.as_ref(),
-                        params.descending,
-                    )
-                });
-            }
-            let total = rendered.len() as i64;
-            let page = rendered
-                .into_iter()
-                .skip(usize::try_from(start - 1).unwrap_or(usize::MAX))
-                .take(usize::try_from(count).unwrap_or(0))
-                .map(Json::Value)
-                .collect();
-            (total, page)
+                let mut rendered = Vec::with_capacity(rows.len());
+                for (i, row) in rows.iter().enumerate() {
+                    budget.check(i)?;
+                    let body = render_user(row, &base_url)?.body.into_value()?;
+                    let keep = match &filter {
+                        Some(f) => {
+                            filter::matches(f, &body, &|a: &AttrPath| schemas.user_case_exact(a))
+                        }
+                        None => true,
+                    };
+                    if keep {
+                        rendered.push(body);
+                    }
+                }
+                if let Some(attr) = &sort_attr {
+                    let exact = schemas.user_case_exact(attr);
+                    let mut keyed: Vec<_> = rendered
+                        .into_iter()
+                        .map(|body| (sort_key(&body, attr, exact), body))
+                        .collect();
+                    budget.check(0)?;
+                    keyed.sort_by(|(ka, _), (kb, _)| {
+                        crate::scim::resource::compare_sort_keys(
+                            ka.as_ref(),
+                            kb.as_ref(),
+                            descending,
+                        )
+                    });
+                    rendered = keyed.into_iter().map(|(_, body)| body).collect();
+                }
+                let total = rendered.len() as i64;
+                let page: Vec<Json> = rendered
+                    .into_iter()
+                    .skip(usize::try_from(start - 1).unwrap_or(usize::MAX))
+                    .take(usize::try_from(count).unwrap_or(0))
+                    .map(|body| {
+                        let mut body = Json::Value(body);
+                        body.project(projection.0.as_deref(), projection.1.as_deref())?;
+                        Ok(body)
+                    })
+                    .collect::<Result<_, ScimError>>()?;
+                Ok((total, page))
+            };
+            state
+                .scans
+                .run(
+                    &state.store,
+                    &caller.tenant.id,
+                    "users",
+                    USER_SCAN_HINT,
+                    scan,
+                )
+                .await?
         }
     };
-    let mut resources = Vec::with_capacity(bodies.len());
-    for mut body in bodies {
-        body.project(
-            params.attributes.as_deref(),
-            params.excluded_attributes.as_deref(),
-        )?;
-        resources.push(body);
-    }
     Ok(Listed {
         total,
         start_index: start,
-        resources,
+        resources: bodies,
     })
 }

@@ -1,0 +1,169 @@
+//! Filters and sorts evaluated in memory (attributes without an index) are CPU-heavy: they
+//! read, render and test every candidate row. They run off the HTTP workers, a few at a time
+//! (the rest wait their turn, bounded per tenant), and each within a budget of rows and time,
+//! so that one tenant's worst filter cannot slow `/healthz` or another tenant's requests.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::sync::Semaphore;
+
+use crate::scim::error::{ScimError, ScimType};
+use crate::store::{DbConn, Store};
+
+/// Most scans of one tenant running or waiting at once; past it the tenant gets 503.
+pub const PER_TENANT_SCANS: usize = 2;
+/// Longest wait for a turn before answering 503.
+const MAX_WAIT: Duration = Duration::from_secs(5);
+/// How often (in rows) a scan looks at its clock.
+const CLOCK_EVERY: usize = 32;
+
+/// Admits in-memory scans: `threads` run at once, each tenant holds at most
+/// [`PER_TENANT_SCANS`] turns (running or waiting).
+pub struct ScanGate {
+    running: Arc<Semaphore>,
+    per_tenant: Mutex<HashMap<String, usize>>,
+    budget: Duration,
+    max_rows: usize,
+}
+
+/// What one scan may spend; checked by the scan as it goes.
+#[derive(Debug, Clone)]
+pub struct ScanBudget {
+    deadline: Instant,
+    budget: Duration,
+    /// Most candidate rows the scan may read.
+    pub max_rows: usize,
+    /// "users" or "groups", for the detail.
+    what: &'static str,
+    hint: &'static str,
+}
+
+impl ScanBudget {
+    /// The 400 `tooMany` of a scan whose candidates exceed [`ScanBudget::max_rows`].
+    pub fn too_many_rows(&self) -> ScimError {
+        ScimError::bad_request(
+            ScimType::TooMany,
+            format!(
+                "the filter or sortBy needs more than {} {} evaluated in memory; narrow it with {}, which the database evaluates",
+                self.max_rows, self.what, self.hint
+            ),
+        )
+    }
+
+    /// Called with the number of rows done so far: 400 `tooMany` once the time is spent.
+    pub fn check(&self, done: usize) -> Result<(), ScimError> {
+        if done.is_multiple_of(CLOCK_EVERY) && Instant::now() > self.deadline {
+            return Err(ScimError::bad_request(
+                ScimType::TooMany,
+                format!(
+                    "the filter or sortBy took longer than {} ms to evaluate in memory ({done} {} tested); narrow it with {}, which the database evaluates",
+                    self.budget.as_millis(),
+                    self.what,
+                    self.hint
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// A tenant's turn, given back on drop.
+struct TenantTurn<'a> {
+    gate: &'a ScanGate,
+    tenant: String,
+}
+
+impl Drop for TenantTurn<'_> {
+    fn drop(&mut self) {
+        let mut map = self
+            .gate
+            .per_tenant
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = map.get_mut(&self.tenant) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                map.remove(&self.tenant);
+            }
+        }
+    }
+}
+
+impl ScanGate {
+    /// A gate running `threads` scans at once (at least one), each within `budget` and
+    /// `max_rows` candidates.
+    pub fn new(threads: usize, budget: Duration, max_rows: usize) -> ScanGate {
+        ScanGate {
+            running: Arc::new(Semaphore::new(threads.max(1))),
+            per_tenant: Mutex::new(HashMap::new()),
+            budget,
+            max_rows,
+        }
+    }
+
+    /// Scans running at once by default: half the cores, at least one, so the other half
+    /// keeps serving every other request.
+    pub fn default_threads() -> usize {
+        std::thread::available_parallelism()
+            .map_or(1, |n| n.get() / 2)
+            .max(1)
+    }
+
+    fn take_turn(&self, tenant_id: &str) -> Result<TenantTurn<'_>, ScimError> {
+        let mut map = self.per_tenant.lock().unwrap_or_else(|p| p.into_inner());
+        let n = map.entry(tenant_id.to_string()).or_insert(0);
+        if *n >= PER_TENANT_SCANS {
+            return Err(ScimError::retry_later(
+                503,
+                1,
+                format!(
+                    "this tenant already has {PER_TENANT_SCANS} filters or sorts being evaluated in memory; retry after 1 s, \
+                     or filter on userName, externalId, emails, displayName, members or meta.lastModified, which the database evaluates"
+                ),
+            ));
+        }
+        *n += 1;
+        Ok(TenantTurn {
+            gate: self,
+            tenant: tenant_id.to_string(),
+        })
+    }
+
+    /// Run a scan of a tenant's `what` on the blocking pool when its turn comes; `hint`
+    /// names the indexed attributes that would narrow it.
+    pub async fn run<T: Send + 'static>(
+        &self,
+        store: &Store,
+        tenant_id: &str,
+        what: &'static str,
+        hint: &'static str,
+        scan: impl FnOnce(&mut DbConn, &ScanBudget) -> Result<T, ScimError> + Send + 'static,
+    ) -> Result<T, ScimError> {
+        let _turn = self.take_turn(tenant_id)?;
+        let busy = || {
+            ScimError::retry_later(
+                503,
+                MAX_WAIT.as_secs(),
+                format!(
+                    "other filters are being evaluated in memory; retry after {} s, or filter on {hint}, which the database evaluates",
+                    MAX_WAIT.as_secs()
+                ),
+            )
+        };
+        let _permit =
+            actix_web::rt::time::timeout(MAX_WAIT, Arc::clone(&self.running).acquire_owned())
+                .await
+                .map_err(|_| busy())?
+                .map_err(|_| busy())?;
+        let budget = ScanBudget {
+            deadline: Instant::now() + self.budget,
+            budget: self.budget,
+            max_rows: self.max_rows,
+            what,
+            hint,
+        };
+        store.read(move |conn| scan(conn, &budget)).await
+    }
+}
