@@ -6,7 +6,7 @@ use std::sync::Arc;
 use actix_web::dev::Server;
 use actix_web::{web, App, HttpServer};
 
-use crate::auth::throttle::LoginThrottle;
+use crate::auth::password::PasswordPool;
 use crate::auth::tokens::TokenKeys;
 use crate::config::Settings;
 use crate::http;
@@ -20,7 +20,8 @@ pub struct AppState {
     pub keys: Arc<TokenKeys>,
     pub schemas: Arc<Schemas>,
     pub settings: Arc<Settings>,
-    pub throttle: Arc<LoginThrottle>,
+    /// Where argon2 runs (never on a worker, the blocking pool or the writer).
+    pub passwords: Arc<PasswordPool>,
     pub tenants: Arc<crate::service::tenants::TenantCache>,
     pub custom_fields: Arc<crate::service::tenants::CustomFieldCache>,
     pub limits: Arc<crate::http::limits::RateLimits>,
@@ -51,7 +52,7 @@ impl AppState {
             keys: Arc::new(keys),
             schemas: Arc::new(schemas),
             settings: Arc::new(settings),
-            throttle: Arc::new(LoginThrottle::new()),
+            passwords: Arc::new(PasswordPool::new(PasswordPool::default_threads(), 64)),
             tenants: Arc::new(crate::service::tenants::TenantCache::default()),
             custom_fields: Arc::new(crate::service::tenants::CustomFieldCache::default()),
             limits: Arc::new(crate::http::limits::RateLimits::new(

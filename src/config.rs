@@ -67,6 +67,15 @@ pub struct Settings {
         global = true
     )]
     pub scan_budget_ms: u64,
+    /// Reverse proxies (CIDR, repeatable or comma-separated) whose `X-Forwarded-For` names
+    /// the client. From any other peer the header is ignored: the peer is the client.
+    #[arg(
+        long = "trusted-proxy",
+        env = "SCIMD_TRUSTED_PROXIES",
+        value_delimiter = ',',
+        global = true
+    )]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     /// HTTP worker threads (default: one per core).
     #[arg(long, env = "SCIMD_WORKERS", global = true)]
     pub workers: Option<usize>,
@@ -87,6 +96,7 @@ impl Default for Settings {
             tls_key: None,
             scan_threads: None,
             scan_budget_ms: 2000,
+            trusted_proxies: Vec::new(),
             workers: None,
         }
     }

@@ -6,7 +6,7 @@ mod common;
 
 use std::collections::HashMap;
 
-use common::{Backend, TestApp};
+use common::{create_admin, Backend, TestApp};
 
 /// A tiny browser: keeps cookies, follows nothing, returns status, headers and body.
 struct Browser<'a> {
@@ -114,27 +114,6 @@ impl<'a> Browser<'a> {
         )
         .await
     }
-}
-
-fn create_admin(app: &TestApp, slug: Option<&str>, user: &str, password: &str) {
-    let hash = scimd::auth::password::hash_password(password).unwrap();
-    app.state
-        .store
-        .write_blocking(|conn| {
-            let tenant_id = match slug {
-                Some(s) => Some(scimd::service::tenants::tenant_by_slug(conn, s)?.id),
-                None => None,
-            };
-            scimd::store::admins::create_admin(
-                conn,
-                tenant_id.as_deref(),
-                user,
-                &hash,
-                slug.is_none(),
-            )?;
-            Ok::<_, scimd::scim::error::ScimError>(())
-        })
-        .unwrap();
 }
 
 async fn probe(app: &TestApp, token: &str) -> u16 {

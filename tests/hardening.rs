@@ -1777,6 +1777,25 @@ async fn run_cycle_and_check_logs(backend: &Backend, json_logs: bool) {
     )
     .await;
     assert_eq!(status, 401);
+    // A password typed into the username field, with a newline that would forge a log line.
+    let typed_in_username = format!(
+        "typed-secret-{}\nFORGED failed admin login",
+        uuid::Uuid::new_v4().simple()
+    );
+    let form = [
+        ("csrf", csrf_of(&page)),
+        ("username", typed_in_username.clone()),
+        ("password", "whatever".to_string()),
+    ];
+    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let (status, page) = browse(
+        &client,
+        &format!("{admin}/login"),
+        &mut cookies,
+        Some(&form),
+    )
+    .await;
+    assert_eq!(status, 401);
     let form = [
         ("csrf", csrf_of(&page)),
         ("username", "alice".to_string()),
@@ -1812,6 +1831,15 @@ async fn run_cycle_and_check_logs(backend: &Backend, json_logs: bool) {
         ("the token's claims", payload),
         ("the admin password", password.clone()),
         ("a wrong password", wrong_password),
+        (
+            "a username that is not one",
+            typed_in_username
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .to_string(),
+        ),
+        ("a forged log line", "FORGED failed admin login".to_string()),
         ("the mail of a filter", mail.to_lowercase()),
         (
             "the mail of a filter (percent-encoded)",

@@ -1,109 +1,151 @@
-//! Login throttling: after a few failures a username or address must wait, doubling each
-//! time, so password guessing is slow. Kept in memory per instance.
+//! Password-guessing throttle, the rules (the counters live in the database, `login_throttle`,
+//! so every instance sees the same ones; `store::throttle` keeps them).
+//!
+//! Every password check counts against two keys: the username and the client address. Each
+//! key allows a few failures, then makes the next attempt wait, doubling each time up to
+//! 15 minutes. So that an attacker cannot lock a real admin out by failing on purpose, a
+//! username's wait applies only to addresses that have failed themselves: a correct password
+//! from an address with no failures still logs in, while the guessing address waits. An
+//! attempt is counted as a failure *before* the password is checked (and forgiven on
+//! success), so concurrent guesses cannot all slip through one check.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-
-/// Failures allowed before waiting starts.
-const FREE_FAILURES: u32 = 5;
+/// Failures allowed per key before waiting starts.
+pub const FREE_FAILURES: i64 = 5;
 /// Failures older than this are forgotten (ms).
-const WINDOW_MILLIS: i64 = 15 * 60 * 1000;
+pub const WINDOW_MILLIS: i64 = 15 * 60 * 1000;
 /// Longest wait (ms).
-const MAX_WAIT_MILLIS: i64 = 15 * 60 * 1000;
+pub const MAX_WAIT_MILLIS: i64 = 15 * 60 * 1000;
 
-#[derive(Debug, Clone, Copy)]
-struct Failures {
-    count: u32,
-    last: i64,
+/// A key's counter as stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Counter {
+    pub failures: i64,
+    pub last_failure: i64,
+    pub blocked_until: i64,
 }
 
-/// Failure counters by key (a username or a client address).
-#[derive(Debug, Default)]
-pub struct LoginThrottle {
-    failures: Mutex<HashMap<String, Failures>>,
+impl Counter {
+    /// The counter as it stands at `now` (old failures forgotten).
+    pub fn current(self, now: i64) -> Counter {
+        if now - self.last_failure > WINDOW_MILLIS {
+            Counter::default()
+        } else {
+            self
+        }
+    }
+
+    /// Milliseconds this key still asks the caller to wait.
+    pub fn wait(self, now: i64) -> i64 {
+        (self.current(now).blocked_until - now).max(0)
+    }
+
+    /// The counter after one more failure at `now`.
+    pub fn failed(self, now: i64) -> Counter {
+        let failures = self.current(now).failures + 1;
+        let blocked_until = if failures >= FREE_FAILURES {
+            let exp = (failures - FREE_FAILURES).min(20);
+            now + (1000i64 << exp).min(MAX_WAIT_MILLIS)
+        } else {
+            0
+        };
+        Counter {
+            failures,
+            last_failure: now,
+            blocked_until,
+        }
+    }
 }
 
-impl LoginThrottle {
-    /// A throttle with no history.
-    pub fn new() -> Self {
-        Self::default()
-    }
+/// The two keys of a password check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ThrottleKeys {
+    /// `user:` and the username's fingerprint (never the username itself).
+    pub user: String,
+    /// `addr:` and the client address.
+    pub address: String,
+}
 
-    fn wait_for(f: &Failures, now: i64) -> i64 {
-        if now - f.last > WINDOW_MILLIS || f.count < FREE_FAILURES {
-            return 0;
-        }
-        let exp = (f.count - FREE_FAILURES).min(20);
-        let wait = (1000i64 << exp).min(MAX_WAIT_MILLIS);
-        (f.last + wait - now).max(0)
-    }
-
-    /// Milliseconds the caller must still wait before trying any of these keys, 0 if none.
-    pub fn retry_after(&self, keys: &[&str], now: i64) -> i64 {
-        let map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        keys.iter()
-            .filter_map(|k| map.get(*k))
-            .map(|f| Self::wait_for(f, now))
-            .max()
-            .unwrap_or(0)
-    }
-
-    /// Count a failed attempt against each key.
-    pub fn record_failure(&self, keys: &[&str], now: i64) {
-        let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        if map.len() > 100_000 {
-            // Bounded memory under a spray of usernames: forget stale entries.
-            map.retain(|_, f| now - f.last <= WINDOW_MILLIS);
-        }
-        for k in keys {
-            let entry = map.entry((*k).to_string()).or_insert(Failures {
-                count: 0,
-                last: now,
-            });
-            if now - entry.last > WINDOW_MILLIS {
-                entry.count = 0;
-            }
-            entry.count += 1;
-            entry.last = now;
+impl ThrottleKeys {
+    /// The keys of a username (compared case-insensitively) from an address.
+    pub fn new(username: &str, address: std::net::IpAddr) -> ThrottleKeys {
+        ThrottleKeys {
+            user: format!("user:{}", username_fingerprint(username)),
+            address: format!("addr:{address}"),
         }
     }
+}
 
-    /// Forget failures after a successful login.
-    pub fn record_success(&self, keys: &[&str]) {
-        let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        for k in keys {
-            map.remove(*k);
-        }
-    }
+/// A short, stable stand-in for a username in logs and keys: the first 16 hex digits of the
+/// SHA-256 of its lower-case form. A username field can hold a mistyped password or a
+/// newline; neither may reach a log line.
+pub fn username_fingerprint(username: &str) -> String {
+    let digest = ring::digest::digest(&ring::digest::SHA256, username.to_lowercase().as_bytes());
+    digest
+        .as_ref()
+        .iter()
+        .take(8)
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Milliseconds an attempt must wait given the username's and the address's counters.
+pub fn wait_for(user: Counter, address: Counter, now: i64) -> i64 {
+    let address_wait = address.wait(now);
+    // The username's wait binds only an address that has failed itself.
+    let user_wait = if address.current(now).failures > 0 {
+        user.wait(now)
+    } else {
+        0
+    };
+    address_wait.max(user_wait)
+}
+
+/// Whole seconds for a wait in ms (at least 1).
+pub fn wait_seconds(wait_millis: i64) -> u64 {
+    u64::try_from((wait_millis + 999) / 1000)
+        .unwrap_or(1)
+        .max(1)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn after(n: i64, now: i64) -> Counter {
+        (0..n).fold(Counter::default(), |c, _| c.failed(now))
+    }
+
     #[test]
-    fn waits_grow_after_free_failures_and_reset_on_success() {
-        let t = LoginThrottle::new();
-        for _ in 0..FREE_FAILURES - 1 {
-            t.record_failure(&["alice"], 1_000);
-        }
-        assert_eq!(t.retry_after(&["alice"], 1_000), 0);
-        t.record_failure(&["alice"], 1_000);
-        assert_eq!(t.retry_after(&["alice"], 1_000), 1_000);
-        t.record_failure(&["alice"], 1_000);
-        assert_eq!(t.retry_after(&["alice"], 1_500), 1_500);
-        assert_eq!(t.retry_after(&["bob"], 1_500), 0);
-        t.record_success(&["alice"]);
-        assert_eq!(t.retry_after(&["alice"], 1_500), 0);
+    fn waits_start_after_free_failures_and_double() {
+        assert_eq!(after(FREE_FAILURES - 1, 1_000).wait(1_000), 0);
+        assert_eq!(after(FREE_FAILURES, 1_000).wait(1_000), 1_000);
+        assert_eq!(after(FREE_FAILURES + 1, 1_000).wait(1_500), 1_500);
+        assert_eq!(after(100, 0).wait(0), MAX_WAIT_MILLIS);
     }
 
     #[test]
     fn old_failures_are_forgotten() {
-        let t = LoginThrottle::new();
-        for _ in 0..10 {
-            t.record_failure(&["k"], 0);
-        }
-        assert!(t.retry_after(&["k"], 1) > 0);
-        assert_eq!(t.retry_after(&["k"], WINDOW_MILLIS + 1), 0);
+        let c = after(10, 0);
+        assert!(c.wait(1) > 0);
+        assert_eq!(c.wait(WINDOW_MILLIS + 1), 0);
+        assert_eq!(c.failed(WINDOW_MILLIS + 1).failures, 1);
+    }
+
+    #[test]
+    fn a_username_under_attack_still_logs_in_from_a_clean_address() {
+        let user = after(50, 0);
+        let clean = Counter::default();
+        assert_eq!(wait_for(user, clean, 10), 0);
+        let guessing = after(1, 0);
+        assert!(wait_for(user, guessing, 10) > 0);
+        assert!(wait_for(Counter::default(), after(FREE_FAILURES, 0), 10) > 0);
+    }
+
+    #[test]
+    fn fingerprints_hide_the_username() {
+        let f = username_fingerprint("Alice\nforged line");
+        assert_eq!(f.len(), 16);
+        assert!(f.chars().all(|c| c.is_ascii_hexdigit()));
+        assert_eq!(f, username_fingerprint("alice\nFORGED LINE"));
     }
 }

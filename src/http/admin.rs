@@ -10,10 +10,13 @@ use maud::Markup;
 use serde::Deserialize;
 
 use crate::app::AppState;
+use crate::auth::throttle::username_fingerprint;
 use crate::auth::tokens::DEFAULT_EXPIRY_DAYS;
+use crate::http::request::client_address;
 use crate::scim::error::ScimError;
 use crate::service::admins::{
-    close_session, may_manage, open_session, random_secret, same_secret, session_of, verify_admin,
+    check_password, close_session, may_manage, open_session, random_secret, same_secret,
+    session_of, PasswordCheck,
 };
 use crate::service::tenants as svc;
 use crate::store::admins::AdminRow;
@@ -211,54 +214,43 @@ async fn login(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) -
     if expected.is_empty() || !same_secret(&expected, &f.csrf) {
         return csrf_rejected();
     }
-    let address = req
-        .connection_info()
-        .realip_remote_addr()
-        .unwrap_or("unknown")
-        .to_string();
-    let user_key = format!("user:{}", f.username.to_lowercase());
-    let addr_key = format!("addr:{address}");
-    let now = now_millis();
-    let wait = state.throttle.retry_after(&[&user_key, &addr_key], now);
-    if wait > 0 {
-        let secs = (wait + 999) / 1000;
-        let mut resp = login_form(
-            &state,
-            Some(&format!(
-                "Too many failed attempts. Try again in {secs} seconds."
-            )),
-            StatusCode::TOO_MANY_REQUESTS,
-        );
-        resp.headers_mut()
-            .insert(header::RETRY_AFTER, header::HeaderValue::from(secs));
-        return resp;
-    }
-    let (username, password) = (f.username.clone(), f.password.clone());
-    let outcome = state
-        .store
-        .write(
-            move |conn| match verify_admin(conn, &username, &password)? {
-                Some(admin) => Ok::<_, ScimError>(Some(open_session(conn, &admin)?.0)),
-                None => Ok(None),
-            },
-        )
-        .await;
-    match outcome {
-        Ok(Some(secret)) => {
-            state.throttle.record_success(&[&user_key, &addr_key]);
-            tracing::info!(admin = %f.username, "admin logged in");
-            let mut resp = redirect("/admin");
-            let _ = resp.add_cookie(&cookie(&state, SESSION_COOKIE, secret));
-            resp
-        }
-        Ok(None) => {
-            state.throttle.record_failure(&[&user_key, &addr_key], now);
-            tracing::info!(admin = %f.username, "failed admin login");
-            login_form(
+    let Some(address) = client_address(&req, &state.settings.trusted_proxies) else {
+        return failure(ScimError::status(400, "the client address is unknown"));
+    };
+    let admin = match check_password(&state, &f.username, &f.password, address).await {
+        Ok(PasswordCheck::Admin(admin)) => admin,
+        Ok(PasswordCheck::Wrong) => {
+            return login_form(
                 &state,
                 Some("Wrong username or password."),
                 StatusCode::UNAUTHORIZED,
-            )
+            );
+        }
+        Ok(PasswordCheck::Wait(secs)) => {
+            let mut resp = login_form(
+                &state,
+                Some(&format!(
+                    "Too many failed attempts. Try again in {secs} seconds."
+                )),
+                StatusCode::TOO_MANY_REQUESTS,
+            );
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from(secs));
+            return resp;
+        }
+        Err(e) => return failure(e),
+    };
+    let fingerprint = username_fingerprint(&admin.username);
+    match state
+        .store
+        .write(move |conn| Ok::<_, ScimError>(open_session(conn, &admin)?.0))
+        .await
+    {
+        Ok(secret) => {
+            tracing::info!(username_fingerprint = %fingerprint, "admin logged in");
+            let mut resp = redirect("/admin");
+            let _ = resp.add_cookie(&cookie(&state, SESSION_COOKIE, secret));
+            resp
         }
         Err(e) => failure(e),
     }

@@ -8,10 +8,11 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use base64::Engine;
 use serde_json::json;
 
+use super::request::client_address;
 use super::request::query_pairs;
 use crate::app::AppState;
 use crate::scim::error::ScimError;
-use crate::service::admins::{may_manage, verify_admin};
+use crate::service::admins::{check_password, may_manage, PasswordCheck};
 use crate::store::events::events_after;
 use crate::store::tenants::find_tenant_by_slug;
 
@@ -58,22 +59,29 @@ pub async fn events(
         .unwrap_or(100)
         .clamp(1, 1000);
     let slug = slug.into_inner();
-    let outcome = state
+    let address = client_address(&req, &state.settings.trusted_proxies)
+        .ok_or_else(|| ScimError::status(400, "the client address is unknown"))?;
+    let admin = match check_password(&state, &username, &password, address).await? {
+        PasswordCheck::Admin(admin) => admin,
+        PasswordCheck::Wrong => return Ok(unauthorized()),
+        PasswordCheck::Wait(secs) => {
+            return Ok(HttpResponse::TooManyRequests()
+                .insert_header((header::RETRY_AFTER, secs))
+                .json(
+                    json!({"error": format!("too many failed attempts; retry after {secs} s")}),
+                ));
+        }
+    };
+    let events = state
         .store
         .read(move |conn| {
-            let Some(admin) = verify_admin(conn, &username, &password)? else {
-                return Ok::<_, ScimError>(None);
-            };
             let tenant = find_tenant_by_slug(conn, &slug)?.filter(|t| may_manage(&admin, t));
             let Some(tenant) = tenant else {
                 return Err(ScimError::not_found(format!("no tenant {slug:?}")));
             };
-            Ok(Some(events_after(conn, &tenant.id, after, limit)?))
+            Ok(events_after(conn, &tenant.id, after, limit)?)
         })
         .await?;
-    let Some(events) = outcome else {
-        return Ok(unauthorized());
-    };
     let next = events.last().map(|e| e.id).unwrap_or(after);
     let list: Vec<_> = events
         .iter()

@@ -234,3 +234,34 @@ pub fn if_match(req: &HttpRequest) -> Option<String> {
         .and_then(|v| v.to_str().ok())
         .map(str::to_string)
 }
+
+/// The client's address: the peer, or, when the peer is one of the `--trusted-proxy`
+/// networks, the last address in `X-Forwarded-For` that is not itself a trusted proxy.
+/// Anyone can write the header, so it counts only when a trusted proxy wrote it.
+pub fn client_address(req: &HttpRequest, trusted: &[ipnet::IpNet]) -> Option<std::net::IpAddr> {
+    let peer = req.peer_addr()?.ip();
+    let is_trusted = |ip: &std::net::IpAddr| trusted.iter().any(|net| net.contains(ip));
+    if !is_trusted(&peer) {
+        return Some(peer);
+    }
+    let mut client = peer;
+    // Proxies append: read from the right, past the trusted hops.
+    let forwarded = req
+        .headers()
+        .get_all("x-forwarded-for")
+        .filter_map(|v| v.to_str().ok())
+        .collect::<Vec<_>>();
+    for hop in forwarded.iter().rev().flat_map(|v| v.rsplit(',')) {
+        match hop.trim().parse::<std::net::IpAddr>() {
+            Ok(ip) => {
+                client = ip;
+                if !is_trusted(&ip) {
+                    break;
+                }
+            }
+            // A hop that is not an address ends what can be believed.
+            Err(_) => break,
+        }
+    }
+    Some(client)
+}

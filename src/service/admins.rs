@@ -1,38 +1,92 @@
 //! Admins of the token page: credentials, sessions, and what each admin may see.
 
-use std::sync::OnceLock;
+use std::net::IpAddr;
 
 use base64::Engine;
 use rand::RngCore;
 
-use crate::auth::password::{hash_password, verify_password};
+use crate::app::AppState;
+use crate::auth::throttle::{username_fingerprint, wait_seconds, ThrottleKeys};
+use crate::scim::error::ScimError;
 use crate::store::admins::{find_admin, AdminRow};
 use crate::store::sessions::{self as session_store, SessionRow};
 use crate::store::tenants::Tenant;
+use crate::store::throttle::{current_wait, forgive, reserve_attempt};
 use crate::store::{now_millis, DbConn, StoreError};
 
 /// How long a page session lasts (ms).
 pub const SESSION_MILLIS: i64 = 8 * 60 * 60 * 1000;
 
-/// A hash to verify against when the username is unknown, so that the response time does
-/// not reveal which usernames exist.
-fn dummy_hash() -> &'static str {
-    static DUMMY: OnceLock<String> = OnceLock::new();
-    DUMMY.get_or_init(|| hash_password("scimd-dummy-password").unwrap_or_default())
+/// What a password check found.
+#[derive(Debug, Clone)]
+pub enum PasswordCheck {
+    /// The password is right: this admin.
+    Admin(AdminRow),
+    /// Wrong username or password (counted against both).
+    Wrong,
+    /// Too many failures: retry after this many seconds (nothing was checked).
+    Wait(u64),
 }
 
-/// Check a username and password (blocking: argon2 is deliberately slow).
-pub fn verify_admin(
-    conn: &mut DbConn,
+/// Check an admin's username and password from a client address, throttled (see
+/// `auth::throttle`): the attempt is reserved in the database first, argon2 runs on the
+/// password pool outside any store call, and a success forgives the failures. Logs name the
+/// username only by its fingerprint.
+pub async fn check_password(
+    state: &AppState,
     username: &str,
     password: &str,
-) -> Result<Option<AdminRow>, StoreError> {
-    match find_admin(conn, username)? {
-        Some(admin) if verify_password(password, &admin.password_hash) => Ok(Some(admin)),
-        Some(_) => Ok(None),
-        None => {
-            verify_password(password, dummy_hash());
-            Ok(None)
+    address: IpAddr,
+) -> Result<PasswordCheck, ScimError> {
+    let keys = ThrottleKeys::new(username, address);
+    let fingerprint = username_fingerprint(username);
+    // A read first: a client that must wait costs no write.
+    let probe = keys.clone();
+    let wait = state
+        .store
+        .read(move |conn| Ok::<_, ScimError>(current_wait(conn, &probe, now_millis())?))
+        .await?;
+    if wait > 0 {
+        tracing::info!(username_fingerprint = %fingerprint, %address, "admin login throttled");
+        return Ok(PasswordCheck::Wait(wait_seconds(wait)));
+    }
+    let reserve = keys.clone();
+    let wait = state
+        .store
+        .write(move |conn| Ok::<_, ScimError>(reserve_attempt(conn, &reserve, now_millis())?))
+        .await?;
+    if wait > 0 {
+        tracing::info!(username_fingerprint = %fingerprint, %address, "admin login throttled");
+        return Ok(PasswordCheck::Wait(wait_seconds(wait)));
+    }
+    let name = username.to_string();
+    let admin = state
+        .store
+        .read(move |conn| Ok::<_, ScimError>(find_admin(conn, &name)?))
+        .await?;
+    let hash = admin.as_ref().map(|a| a.password_hash.clone());
+    let ok = state
+        .passwords
+        .verify(password.to_string(), hash)
+        .await
+        .map_err(|_| {
+            ScimError::retry_later(
+                503,
+                1,
+                "too many password checks are under way; retry after 1 s",
+            )
+        })?;
+    match admin {
+        Some(admin) if ok => {
+            state
+                .store
+                .write(move |conn| Ok::<_, ScimError>(forgive(conn, &keys)?))
+                .await?;
+            Ok(PasswordCheck::Admin(admin))
+        }
+        _ => {
+            tracing::info!(username_fingerprint = %fingerprint, %address, "failed admin login");
+            Ok(PasswordCheck::Wrong)
         }
     }
 }

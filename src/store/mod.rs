@@ -70,6 +70,7 @@ pub mod recent;
 pub mod schema;
 pub mod sessions;
 pub mod tenants;
+pub mod throttle;
 pub mod tokens;
 pub mod users;
 pub mod writer;

@@ -144,3 +144,12 @@ diesel::table! {
 }
 
 diesel::allow_tables_to_appear_in_same_query!(admin_sessions, admins);
+
+diesel::table! {
+    login_throttle (key) {
+        key -> Text,
+        failures -> BigInt,
+        last_failure -> BigInt,
+        blocked_until -> BigInt,
+    }
+}

@@ -395,3 +395,47 @@ pub fn seed_tenant(database_url: &str) -> String {
         .expect("tenant and token")
         .0
 }
+
+/// Create an admin of the token page: of tenant `slug`, or an operator when None.
+pub fn create_admin(app: &TestApp, slug: Option<&str>, user: &str, password: &str) {
+    let hash = scimd::auth::password::hash_password(password).expect("hash");
+    app.state
+        .store
+        .write_blocking(|conn| {
+            let tenant_id = match slug {
+                Some(s) => Some(scimd::service::tenants::tenant_by_slug(conn, s)?.id),
+                None => None,
+            };
+            scimd::store::admins::create_admin(
+                conn,
+                tenant_id.as_deref(),
+                user,
+                &hash,
+                slug.is_none(),
+            )?;
+            Ok::<_, scimd::scim::error::ScimError>(())
+        })
+        .expect("create admin");
+}
+
+impl TestApp {
+    /// Start another scimd instance on this app's database (as behind a load balancer);
+    /// returns its base URL. It runs until the test ends.
+    pub async fn spawn_sibling(&self, adjust: impl FnOnce(&mut Settings)) -> String {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let mut settings = Settings {
+            bind: format!("127.0.0.1:{port}"),
+            database_url: Some(self.database_url.clone()),
+            public_url: Some(format!("http://127.0.0.1:{port}")),
+            pool_size: 4,
+            workers: Some(2),
+            ..Settings::default()
+        };
+        adjust(&mut settings);
+        let state = AppState::open(settings).expect("open app state");
+        let server = app::run(listener, state).expect("run server");
+        actix_web::rt::spawn(server);
+        format!("http://127.0.0.1:{port}")
+    }
+}
