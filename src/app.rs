@@ -22,6 +22,8 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     /// Where argon2 runs (never on a worker, the blocking pool or the writer).
     pub passwords: Arc<PasswordPool>,
+    /// Login waits this instance has read, so throttled floods cost no queries.
+    pub known_waits: Arc<crate::auth::throttle::KnownWaits>,
     pub tenants: Arc<crate::service::tenants::TenantCache>,
     pub custom_fields: Arc<crate::service::tenants::CustomFieldCache>,
     pub limits: Arc<crate::http::limits::RateLimits>,
@@ -53,6 +55,7 @@ impl AppState {
             schemas: Arc::new(schemas),
             settings: Arc::new(settings),
             passwords: Arc::new(PasswordPool::new(PasswordPool::default_threads(), 64)),
+            known_waits: Arc::default(),
             tenants: Arc::new(crate::service::tenants::TenantCache::default()),
             custom_fields: Arc::new(crate::service::tenants::CustomFieldCache::default()),
             limits: Arc::new(crate::http::limits::RateLimits::new(
@@ -103,6 +106,10 @@ pub fn run(listener: TcpListener, state: AppState) -> std::io::Result<Server> {
         Some(config) => server.listen_rustls_0_23(listener, config)?,
         None => server.listen(listener)?,
     };
+    // The metrics address: plain HTTP, for a scraper on a private network.
+    if let Some(bind) = &settings_for_tls.metrics_bind {
+        server = server.bind(bind.as_str())?;
+    }
     if let Some(n) = workers {
         server = server.workers(n.max(1));
     }

@@ -30,11 +30,12 @@ pub struct Settings {
     /// Largest page a list request returns.
     #[arg(long, env = "SCIMD_MAX_RESULTS", default_value_t = 1000, global = true)]
     pub max_results: i64,
-    /// Requests per second allowed from one client address (0: no limit).
+    /// Failed authentications (bad or missing tokens) per second allowed from one client
+    /// address before it gets 429 (0: no limit). Authenticated requests never count here.
     #[arg(
         long,
         env = "SCIMD_RATE_LIMIT_ADDRESS",
-        default_value_t = 5000,
+        default_value_t = 50,
         global = true
     )]
     pub rate_limit_address: u32,
@@ -76,6 +77,19 @@ pub struct Settings {
         global = true
     )]
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Bearer token that `/metrics` requires (`Authorization: Bearer …`). Without it,
+    /// `/metrics` is served only on `--metrics-bind`.
+    #[arg(
+        long,
+        env = "SCIMD_METRICS_TOKEN",
+        global = true,
+        hide_env_values = true
+    )]
+    pub metrics_token: Option<String>,
+    /// A separate address for `/metrics` (e.g. 127.0.0.1:9090, reached by Prometheus and
+    /// not by the proxy), where it needs no token.
+    #[arg(long, env = "SCIMD_METRICS_BIND", global = true)]
+    pub metrics_bind: Option<String>,
     /// HTTP worker threads (default: one per core).
     #[arg(long, env = "SCIMD_WORKERS", global = true)]
     pub workers: Option<usize>,
@@ -90,13 +104,15 @@ impl Default for Settings {
             pool_size: 16,
             max_body_bytes: 1024 * 1024,
             max_results: 1000,
-            rate_limit_address: 5000,
+            rate_limit_address: 50,
             rate_limit_tenant: 1000,
             tls_cert: None,
             tls_key: None,
             scan_threads: None,
             scan_budget_ms: 2000,
             trusted_proxies: Vec::new(),
+            metrics_token: None,
+            metrics_bind: None,
             workers: None,
         }
     }

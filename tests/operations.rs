@@ -58,11 +58,17 @@ async fn rate_limits_answer_429_with_retry_after(backend: Backend) {
 }
 
 async fn metrics_in_prometheus_format(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
+    let app =
+        TestApp::spawn_with(backend, |s| s.metrics_token = Some("metrics-secret".into())).await;
     app.create_user("alice@contoso.com", "alice@contoso.com")
         .await;
     app.filter_users("userName eq \"x\"").await.expect(200);
-    let r = app.client.get(format!("{}/metrics", app.base)).send().await;
+    let r = app
+        .client
+        .get(format!("{}/metrics", app.base))
+        .insert_header(("Authorization", "Bearer metrics-secret"))
+        .send()
+        .await;
     let mut r = r.unwrap();
     assert_eq!(r.status().as_u16(), 200);
     let text = String::from_utf8(r.body().await.unwrap().to_vec()).unwrap();

@@ -99,11 +99,11 @@ impl PasswordPool {
     }
 }
 
-/// Run this thread at nice 10: argon2 then takes the CPU that SCIM requests leave.
+/// Run this thread at nice 19 (the lowest priority): argon2 then takes the CPU that SCIM requests leave.
 fn lower_priority() {
     // On Linux, PRIO_PROCESS with id 0 sets the calling thread's nice value only.
     // SAFETY: setpriority takes plain integers and touches no memory of ours.
-    let rc = unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, 10) };
+    let rc = unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, 19) };
     if rc != 0 {
         tracing::debug!("cannot lower the password thread's priority");
     }

@@ -107,6 +107,33 @@ pub fn wait_seconds(wait_millis: i64) -> u64 {
         .max(1)
 }
 
+/// Waits this instance already read from the database, by key: while one runs, an attempt
+/// with that key is answered without asking the database again, so a flood of throttled
+/// attempts costs no queries. (Only waits are remembered; the database stays the truth.)
+#[derive(Debug, Default)]
+pub struct KnownWaits {
+    until: std::sync::Mutex<std::collections::HashMap<String, i64>>,
+}
+
+impl KnownWaits {
+    /// Milliseconds still to wait for any of these keys, as far as this instance knows.
+    pub fn wait(&self, keys: &ThrottleKeys, now: i64) -> i64 {
+        let map = self.until.lock().unwrap_or_else(|p| p.into_inner());
+        // Only the address's own wait: a username's wait depends on the address too.
+        map.get(&keys.address)
+            .map_or(0, |until| (until - now).max(0))
+    }
+
+    /// Remember that the address of these keys must wait `wait` ms from `now`.
+    pub fn remember(&self, keys: &ThrottleKeys, wait: i64, now: i64) {
+        let mut map = self.until.lock().unwrap_or_else(|p| p.into_inner());
+        if map.len() > 10_000 {
+            map.retain(|_, until| *until > now);
+        }
+        map.insert(keys.address.clone(), now + wait);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

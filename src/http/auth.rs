@@ -2,7 +2,9 @@
 //! client (no hint which part failed); the log gets the reason, never the token.
 
 use actix_web::http::header;
-use actix_web::HttpRequest;
+use actix_web::{HttpMessage, HttpRequest};
+
+use super::request::client_address;
 
 use crate::app::AppState;
 use crate::auth::tokens::TokenError;
@@ -30,20 +32,33 @@ fn bearer(req: &HttpRequest) -> Option<String> {
         .filter(|t| !t.is_empty())
 }
 
+/// A refused request: logged with its reason (never the token), counted against the
+/// client's address, and answered 401 — or 429 once the address fails too often. Only
+/// failures count per address: behind a proxy every client shares one address, and a
+/// stranger's bad tokens must not spend the budget of Entra's valid requests.
+fn refuse(req: &HttpRequest, state: &AppState, reason: &str) -> ScimError {
+    tracing::info!(reason, "unauthenticated request");
+    if let Some(address) = client_address(req, &state.settings.trusted_proxies) {
+        if let Err(too_many) = state.limits.check_failed_address(address) {
+            return too_many;
+        }
+    }
+    unauthorized()
+}
+
+/// The tenant a request authenticated for, kept in its extensions for the metrics.
+#[derive(Debug, Clone)]
+pub struct AuthenticatedTenant(pub String);
+
 /// Authenticate the request for the tenant named in its path.
 pub async fn caller(req: &HttpRequest, state: &AppState) -> Result<Caller, ScimError> {
     let slug = req.match_info().get("slug").unwrap_or_default().to_string();
-    if let Some(addr) = req.peer_addr() {
-        state.limits.check_address(addr.ip())?;
-    }
-    let token = bearer(req).ok_or_else(|| {
-        tracing::info!(reason = "no bearer token", "unauthenticated request");
-        unauthorized()
-    })?;
+    let Some(token) = bearer(req) else {
+        return Err(refuse(req, state, "no bearer token"));
+    };
     // A slug that could not have been created names no tenant: no need to ask the database.
     if crate::service::tenants::check_slug(&slug).is_err() {
-        tracing::info!(reason = "not a tenant slug", "unauthenticated request");
-        return Err(unauthorized());
+        return Err(refuse(req, state, "not a tenant slug"));
     }
     // Recorded once known to be a slug: path text is not written to the log as it came.
     tracing::Span::current().record("tenant", slug.as_str());
@@ -62,8 +77,10 @@ pub async fn caller(req: &HttpRequest, state: &AppState) -> Result<Caller, ScimE
     .await;
     match result {
         Ok((tenant, jti)) => {
-            // Counted after authentication, so strangers cannot spend a tenant's budget.
+            // Authenticated requests are limited per tenant only.
             state.limits.check_tenant(&tenant.slug)?;
+            req.extensions_mut()
+                .insert(AuthenticatedTenant(tenant.slug.clone()));
             Ok(Caller {
                 base_url: state.settings.tenant_url(&tenant.slug),
                 tenant,
@@ -71,9 +88,6 @@ pub async fn caller(req: &HttpRequest, state: &AppState) -> Result<Caller, ScimE
             })
         }
         Err(TokenError::Store(e)) => Err(ScimError::from(e)),
-        Err(reason) => {
-            tracing::info!(reason = %reason, "unauthenticated request");
-            Err(unauthorized())
-        }
+        Err(reason) => Err(refuse(req, state, &reason.to_string())),
     }
 }

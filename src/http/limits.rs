@@ -1,7 +1,7 @@
-//! Abuse limits: requests per second per client address and per tenant, answered with
-//! 429 and `Retry-After`. Defaults sit far above what Entra sends (gallery apps must take
-//! 25 requests/s per tenant; Entra itself does no client-side throttling), so they only
-//! stop abuse. 0 disables a limit.
+//! Abuse limits, answered with 429 and `Retry-After`: failed authentications per second per
+//! client address, and authenticated requests per second per tenant. The tenant's default
+//! sits far above what Entra sends (gallery apps must take 25 requests/s per tenant; Entra
+//! itself does no client-side throttling), so it only stops abuse. 0 disables a limit.
 
 use std::net::IpAddr;
 use std::num::NonZeroU32;
@@ -27,7 +27,8 @@ fn quota(per_second: u32) -> Option<Quota> {
 }
 
 impl RateLimits {
-    /// Limits of `per_address` and `per_tenant` requests per second (0: no limit).
+    /// Limits of `per_address` failed authentications and `per_tenant` requests per second
+    /// (0: no limit).
     pub fn new(per_address: u32, per_tenant: u32) -> Self {
         RateLimits {
             per_address: quota(per_address).map(RateLimiter::keyed),
@@ -45,15 +46,11 @@ impl RateLimits {
         let wait = not_until.wait_time_from(self.clock.now());
         let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
         let secs = secs.max(1);
-        ScimError::retry_later(
-            429,
-            secs,
-            format!("too many requests from this {what}; retry after {secs} s"),
-        )
+        ScimError::retry_later(429, secs, format!("{what}; retry after {secs} s"))
     }
 
-    /// Count a request from an address.
-    pub fn check_address(&self, addr: IpAddr) -> Result<(), ScimError> {
+    /// Count a failed authentication from an address.
+    pub fn check_failed_address(&self, addr: IpAddr) -> Result<(), ScimError> {
         if self
             .checks
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
@@ -63,7 +60,9 @@ impl RateLimits {
             self.shrink();
         }
         match &self.per_address {
-            Some(l) => l.check_key(&addr).map_err(|n| self.too_many(n, "address")),
+            Some(l) => l
+                .check_key(&addr)
+                .map_err(|n| self.too_many(n, "too many failed authentications from this address")),
             None => Ok(()),
         }
     }
@@ -73,7 +72,7 @@ impl RateLimits {
         match &self.per_tenant {
             Some(l) => l
                 .check_key(&slug.to_string())
-                .map_err(|n| self.too_many(n, "tenant")),
+                .map_err(|n| self.too_many(n, "too many requests to this tenant")),
             None => Ok(()),
         }
     }

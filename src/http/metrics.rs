@@ -1,8 +1,10 @@
 //! Prometheus metrics: requests by route and status, latency histograms, per-tenant SCIM
 //! operation counts, and database pool usage, served at `/metrics`.
 //!
-//! `/metrics` names tenants, so it answers only loopback clients, or anyone presenting
-//! `SCIMD_METRICS_TOKEN` as a bearer token when that is set.
+//! `/metrics` names tenants, so it answers only on the `--metrics-bind` address, or to a
+//! client presenting `SCIMD_METRICS_TOKEN` as a bearer token. Being a loopback peer is not
+//! enough: behind a reverse proxy every client is one. Only tenants that exist and
+//! authenticated get a `tenant` label, so junk URLs cannot grow the series.
 
 use std::future::{ready, Ready};
 use std::rc::Rc;
@@ -11,7 +13,7 @@ use std::time::Instant;
 use actix_web::body::MessageBody;
 use actix_web::dev::{forward_ready, Service, ServiceRequest, ServiceResponse, Transform};
 use actix_web::http::header;
-use actix_web::{web, Error, HttpRequest, HttpResponse};
+use actix_web::{web, Error, HttpMessage, HttpRequest, HttpResponse};
 use futures_util::future::LocalBoxFuture;
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
@@ -148,10 +150,11 @@ where
                     .request()
                     .match_pattern()
                     .unwrap_or_else(|| "unmatched".to_string());
-                let tenant = route
-                    .starts_with("/scim/v2/tenants/{slug}")
-                    .then(|| resp.request().match_info().get("slug").map(str::to_string))
-                    .flatten();
+                let tenant = resp
+                    .request()
+                    .extensions()
+                    .get::<super::auth::AuthenticatedTenant>()
+                    .map(|t| t.0.clone());
                 state.metrics.observe(
                     &method,
                     &route,
@@ -165,24 +168,33 @@ where
     }
 }
 
-fn allowed(req: &HttpRequest) -> bool {
-    match std::env::var("SCIMD_METRICS_TOKEN")
-        .ok()
-        .filter(|t| !t.is_empty())
-    {
+fn allowed(req: &HttpRequest, settings: &crate::config::Settings) -> bool {
+    let on_metrics_address = settings
+        .metrics_bind
+        .as_deref()
+        .and_then(|b| b.parse::<std::net::SocketAddr>().ok())
+        .is_some_and(|metrics| {
+            metrics.port() == req.app_config().local_addr().port()
+                && (metrics.ip().is_unspecified()
+                    || metrics.ip() == req.app_config().local_addr().ip())
+        });
+    if on_metrics_address {
+        return true;
+    }
+    match settings.metrics_token.as_deref().filter(|t| !t.is_empty()) {
         Some(expected) => req
             .headers()
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
-            .is_some_and(|given| crate::service::admins::same_secret(given.trim(), &expected)),
-        None => req.peer_addr().is_some_and(|a| a.ip().is_loopback()),
+            .is_some_and(|given| crate::service::admins::same_secret(given.trim(), expected)),
+        None => false,
     }
 }
 
 /// GET /metrics in the Prometheus text format.
 pub async fn metrics(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    if !allowed(&req) {
+    if !allowed(&req, &state.settings) {
         return HttpResponse::NotFound().finish();
     }
     let (size, idle) = state.store.pool_state();

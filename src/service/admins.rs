@@ -6,12 +6,12 @@ use base64::Engine;
 use rand::RngCore;
 
 use crate::app::AppState;
-use crate::auth::throttle::{username_fingerprint, wait_seconds, ThrottleKeys};
+use crate::auth::throttle::{username_fingerprint, wait_for, wait_seconds, ThrottleKeys};
 use crate::scim::error::ScimError;
 use crate::store::admins::{find_admin, AdminRow};
 use crate::store::sessions::{self as session_store, SessionRow};
 use crate::store::tenants::Tenant;
-use crate::store::throttle::{current_wait, forgive, reserve_attempt};
+use crate::store::throttle::{counters, forgive, reserve_attempt};
 use crate::store::{now_millis, DbConn, StoreError};
 
 /// How long a page session lasts (ms).
@@ -40,13 +40,23 @@ pub async fn check_password(
 ) -> Result<PasswordCheck, ScimError> {
     let keys = ThrottleKeys::new(username, address);
     let fingerprint = username_fingerprint(username);
-    // A read first: a client that must wait costs no write.
+    // What this instance already knows, then a read: a client that must wait costs no write
+    // (and, while its address's wait runs, no query at all).
+    let known = state.known_waits.wait(&keys, now_millis());
+    if known > 0 {
+        return Ok(PasswordCheck::Wait(wait_seconds(known)));
+    }
     let probe = keys.clone();
-    let wait = state
+    let (user, addr) = state
         .store
-        .read(move |conn| Ok::<_, ScimError>(current_wait(conn, &probe, now_millis())?))
+        .read(move |conn| Ok::<_, ScimError>(counters(conn, &probe)?))
         .await?;
+    let now = now_millis();
+    let wait = wait_for(user, addr, now);
     if wait > 0 {
+        if addr.wait(now) > 0 {
+            state.known_waits.remember(&keys, addr.wait(now), now);
+        }
         tracing::info!(username_fingerprint = %fingerprint, %address, "admin login throttled");
         return Ok(PasswordCheck::Wait(wait_seconds(wait)));
     }
