@@ -620,7 +620,149 @@ async fn concurrent_matches_get_their_own_users(backend: Backend) {
     }
 }
 
+/// A user with these emails (value, type).
+fn user_with_emails(user_name: &str, emails: &[(&str, &str)]) -> serde_json::Value {
+    let mut body = user_body(user_name, "unused@example.com");
+    body["emails"] = emails
+        .iter()
+        .map(|(v, t)| json!({"value": v, "type": t}))
+        .collect();
+    body
+}
+
+/// Entra matches on `emails[type eq "work"].value eq X`: that filter never finds two live
+/// users, because a work email belongs to one user of a tenant (409 naming it).
+async fn work_emails_are_unique_per_tenant(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let alice = app.create_user("alice", "alice@contoso.com").await;
+    let r = app
+        .scim(
+            "POST",
+            "/Users",
+            Some(user_with_emails(
+                "bob",
+                &[("bob@contoso.com", "work"), ("Alice@Contoso.com", "work")],
+            )),
+        )
+        .await;
+    r.expect_error(409, Some("uniqueness"), "alice@contoso.com");
+    let bob = app.create_user("bob", "bob@contoso.com").await;
+    let add = patch(
+        json!([{"op": "add", "path": "emails", "value": [{"value": "ALICE@contoso.com", "type": "work"}]}]),
+    );
+    let r = app.scim("PATCH", &format!("/Users/{bob}"), Some(add)).await;
+    r.expect_error(409, Some("uniqueness"), "alice@contoso.com");
+    let bob_now = app
+        .scim("GET", &format!("/Users/{bob}"), None)
+        .await
+        .expect(200);
+    assert_eq!(
+        bob_now.body["emails"].as_array().map(Vec::len),
+        Some(1),
+        "nothing half-written"
+    );
+    // Another type may hold the address; it is not what Entra matches on.
+    let home = patch(
+        json!([{"op": "add", "path": "emails", "value": [{"value": "alice@contoso.com", "type": "home"}]}]),
+    );
+    app.scim("PATCH", &format!("/Users/{bob}"), Some(home))
+        .await
+        .expect(200);
+    let found = app
+        .filter_users("emails[type eq \"work\"].value eq \"alice@contoso.com\"")
+        .await
+        .expect(200);
+    assert_eq!(found.body["totalResults"], 1, "{}", found.body);
+    assert_eq!(found.body["Resources"][0]["id"], alice.as_str());
+    // Another tenant may hold the same work email.
+    let globex = app.add_tenant("globex");
+    let url = format!("{}/Users", app.tenant_url("globex"));
+    app.send(
+        "POST",
+        &url,
+        Some(&globex),
+        Some(&user_with_emails("a2", &[("alice@contoso.com", "work")])),
+    )
+    .await
+    .expect(201);
+    // Once alice is deleted, bob may take her work email.
+    app.scim("DELETE", &format!("/Users/{alice}"), None)
+        .await
+        .expect(204);
+    let add = patch(
+        json!([{"op": "add", "path": "emails", "value": [{"value": "alice@contoso.com", "type": "work"}]}]),
+    );
+    app.scim("PATCH", &format!("/Users/{bob}"), Some(add))
+        .await
+        .expect(200);
+    let found = app
+        .filter_users("emails[type eq \"work\"].value eq \"alice@contoso.com\"")
+        .await
+        .expect(200);
+    assert_eq!(found.body["totalResults"], 1, "{}", found.body);
+    assert_eq!(found.body["Resources"][0]["id"], bob.as_str());
+}
+
+/// Mail addresses that look alike are one identity or refused: invisible and control
+/// characters and stray combining marks are 400 naming the code point; NFC and IDNA give
+/// one form to `bücher`, `bu\u{308}cher` and `xn--bcher-kva`.
+async fn look_alike_mails_are_one_identity(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    for (mail, code_point) in [
+        ("u\u{200B}@example.com", "U+200B"),
+        ("u\u{2060}@example.com", "U+2060"),
+        ("\u{FEFF}u@example.com", "U+FEFF"),
+        ("u\u{00AD}@example.com", "U+00AD"),
+        ("u\u{0332}@example.com", "U+0332"),
+        ("u\u{0085}v@example.com", "U+0085"),
+    ] {
+        let r = app
+            .scim(
+                "POST",
+                "/Users",
+                Some(user_body(&format!("user-{code_point}"), mail)),
+            )
+            .await;
+        r.expect_error(400, Some("invalidValue"), code_point);
+    }
+    let id = app.create_user("u", "u@bücher.example").await;
+    let r = app
+        .scim(
+            "POST",
+            "/Users",
+            Some(user_body("u2", "u@xn--bcher-kva.example")),
+        )
+        .await;
+    r.expect_error(409, Some("uniqueness"), "mail");
+    let r = app
+        .scim(
+            "POST",
+            "/Users",
+            Some(user_body("u3", "U@BU\u{0308}CHER.example")),
+        )
+        .await;
+    r.expect_error(409, Some("uniqueness"), "mail");
+    for spelling in ["u@xn--bcher-kva.example", "U@Bücher.example"] {
+        let found = app
+            .filter_users(&format!("emails[type eq \"work\"].value eq \"{spelling}\""))
+            .await
+            .expect(200);
+        assert_eq!(found.body["totalResults"], 1, "{spelling}: {}", found.body);
+        assert_eq!(found.body["Resources"][0]["id"], id.as_str());
+    }
+    let stored = app
+        .scim("GET", &format!("/Users/{id}"), None)
+        .await
+        .expect(200);
+    assert_eq!(
+        stored.body["emails"][0]["value"], "u@bücher.example",
+        "the resource keeps what was sent"
+    );
+}
+
 backend_tests!(
+    work_emails_are_unique_per_tenant,
+    look_alike_mails_are_one_identity,
     create_and_get_user,
     matching_filters,
     concurrent_matches_get_their_own_users,

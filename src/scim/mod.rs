@@ -2,6 +2,7 @@
 
 pub mod error;
 pub mod filter;
+pub mod mail;
 pub mod patch;
 pub mod path;
 pub mod render;

@@ -116,9 +116,32 @@ impl From<diesel::result::Error> for ScimError {
     }
 }
 
+/// The words of a work-email conflict that [`name_taken_work_email`] replaces with the value.
+pub(crate) const WORK_EMAIL_TAKEN: &str = "one of this user's work emails";
+
+/// A work-email conflict names the user's work emails (the index cannot say which one).
+pub(crate) fn name_taken_work_email(mut e: ScimError, work_emails: &[String]) -> ScimError {
+    if e.status == 409 && e.detail.contains(WORK_EMAIL_TAKEN) {
+        let names = work_emails
+            .iter()
+            .map(|v| format!("{v:?}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        e.detail = e
+            .detail
+            .replace(WORK_EMAIL_TAKEN, &format!("the work email {names}"));
+    }
+    e
+}
+
 /// A unique index refused a write: say which attribute is taken.
 fn unique_violation(index: &str) -> ScimError {
-    if index.contains("identity_mail") {
+    if index.contains("user_emails") {
+        ScimError::uniqueness(format!(
+            "another user of this tenant already has {WORK_EMAIL_TAKEN}; a work email belongs to \
+             one user, since Entra matches users on emails[type eq \"work\"].value"
+        ))
+    } else if index.contains("identity_mail") {
         ScimError::uniqueness(
             "a user of this tenant already has this mail (the work email, else the primary, \
              else the first); mail identifies a user and must be unique",

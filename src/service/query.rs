@@ -91,7 +91,7 @@ fn user_compare(attr: &AttrPath, op: CompareOp, value: &Value) -> Option<UserPre
         ("emails", None | Some("value")) => Some(UserPredicate::Email {
             email_type: None,
             op: str_op(op)?,
-            value: text?.to_lowercase(),
+            value: email_value(op, text?),
         }),
         ("active", None) if op == CompareOp::Eq => Some(UserPredicate::Active(value.as_bool()?)),
         ("meta", Some("created")) => {
@@ -122,6 +122,16 @@ fn user_present(attr: &AttrPath) -> Option<UserPredicate> {
     }
 }
 
+/// An emails value as the index holds it: an `eq` compares index forms (so the Unicode and
+/// the `xn--` spelling of a domain find the same user); partial matches compare lower case.
+fn email_value(op: CompareOp, value: &str) -> String {
+    if op == CompareOp::Eq {
+        crate::scim::mail::filter_form(value)
+    } else {
+        value.to_lowercase()
+    }
+}
+
 /// `emails[type eq "work" and value eq "x"]`: one email row must satisfy both.
 fn email_value_path(filter: &Filter) -> Option<UserPredicate> {
     let mut email_type = None;
@@ -144,7 +154,7 @@ fn email_value_path(filter: &Filter) -> Option<UserPredicate> {
                 if name == "type" && *op == CompareOp::Eq && email_type.is_none() {
                     email_type = Some(value.as_str()?.to_lowercase());
                 } else if name == "value" && cond.is_none() {
-                    cond = Some((str_op(*op)?, value.as_str()?.to_lowercase()));
+                    cond = Some((str_op(*op)?, email_value(*op, value.as_str()?)));
                 } else {
                     return None;
                 }

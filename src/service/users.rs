@@ -79,7 +79,12 @@ fn index_columns(resource: &Value) -> Result<UserIndex, ScimError> {
             }
             let kind = e.get("type").and_then(Value::as_str).map(str::to_lowercase);
             let primary = e.get("primary").and_then(Value::as_bool).unwrap_or(false);
-            emails.push((value.to_lowercase(), kind, primary));
+            check_indexed_len("an emails value", value)?;
+            let value = crate::scim::mail::index_form("emails.value", value)?;
+            // The same address twice with the same type is one index entry.
+            if !emails.iter().any(|(v, t, _)| *v == value && *t == kind) {
+                emails.push((value, kind, primary));
+            }
         }
     }
     let identity = emails
@@ -135,6 +140,14 @@ pub fn email_rows(user_id: &str, tenant_id: &str, index: &UserIndex) -> Vec<Emai
             email_type: kind.clone(),
             is_primary: *primary,
         })
+        .collect()
+}
+
+/// The work emails among a user's index rows (what a work-email conflict names).
+fn work_emails(rows: &[EmailRow]) -> Vec<String> {
+    rows.iter()
+        .filter(|r| r.email_type.as_deref() == Some("work"))
+        .map(|r| r.value_lower.clone())
         .collect()
 }
 
@@ -279,6 +292,7 @@ pub async fn create_user(
         now_millis(),
     )?;
     let emails = email_rows(&row.id, &row.tenant_id, &index);
+    let work = work_emails(&emails);
     let detail = format!("userName {} mail {}", index.user_name, index.identity_mail);
     let rendered = render_user(&row, &caller.base_url)?;
     let caller2 = caller.clone();
@@ -288,7 +302,8 @@ pub async fn create_user(
             let event = new_event(&caller2, "User", "created", &row.id, &detail);
             Ok::<_, ScimError>(user_store::insert_user_logged(conn, &row, &emails, &event)?)
         })
-        .await?;
+        .await
+        .map_err(|e| super::name_taken_work_email(e, &work))?;
     Ok(rendered)
 }
 
@@ -396,6 +411,7 @@ async fn edit_user(
         }
         let change = change_of(&old, &current, &resource)?;
         let change_keeps_emails = change.emails.is_none();
+        let work = work_emails(change.emails.as_deref().unwrap_or_default());
         let caller2 = caller.clone();
         let write = move |conn: &mut DbConn| {
             match change.emails.as_deref() {
@@ -427,7 +443,8 @@ async fn edit_user(
             state.store.write_atomic(write).await
         } else {
             state.store.write(write).await
-        };
+        }
+        .map_err(|e| super::name_taken_work_email(e, &work));
         match written {
             Ok(row) => return Ok(row),
             // Lost the race: the version moved on (or the user was deleted) since it was read.

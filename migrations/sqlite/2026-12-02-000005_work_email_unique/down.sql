@@ -1,0 +1,1 @@
+DROP INDEX user_emails_work_unique;
