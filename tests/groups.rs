@@ -3,6 +3,8 @@
 
 mod common;
 
+use std::time::Duration;
+
 use common::{patch, Backend, TestApp};
 use serde_json::{json, Value};
 
@@ -417,7 +419,103 @@ async fn membership_patches(backend: Backend) {
         .expect(404);
 }
 
+/// Adding users to groups while the users are being deleted, many at once: afterwards no
+/// group lists a member that is gone.
+async fn deleted_users_never_stay_members(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |s| {
+        s.rate_limit_tenant = 0;
+        s.pool_size = 16;
+    })
+    .await;
+    let (groups_n, per_group) = (30, 5);
+    let mut plan = Vec::new();
+    for g in 0..groups_n {
+        let body = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": format!("race {g}")});
+        let group = app
+            .scim("POST", "/Groups", Some(body))
+            .await
+            .expect(201)
+            .body["id"]
+            .as_str()
+            .expect("group id")
+            .to_string();
+        let mut users = Vec::new();
+        for u in 0..per_group {
+            users.push(
+                app.create_user(
+                    &format!("racer{g}-{u}"),
+                    &format!("racer{g}-{u}@contoso.com"),
+                )
+                .await,
+            );
+        }
+        plan.push((group, users));
+    }
+    let mut tasks = Vec::new();
+    for (i, (group, users)) in plan.iter().enumerate() {
+        let members: Vec<Value> = users.iter().map(|u| json!({"value": u})).collect();
+        let add = patch(json!([{"op": "add", "path": "members", "value": members}]));
+        let (url, token) = (app.tenant_url("acme"), app.token.clone());
+        let c = app.client.clone();
+        let g = group.clone();
+        tasks.push(actix_web::rt::spawn(async move {
+            c.patch(format!("{url}/Groups/{g}"))
+                .insert_header(("Authorization", format!("Bearer {token}")))
+                .insert_header(("Content-Type", "application/scim+json"))
+                .send_body(add.to_string())
+                .await
+                .expect("patch")
+                .status()
+                .as_u16()
+        }));
+        for (k, user) in users.iter().enumerate() {
+            let (url, token) = (app.tenant_url("acme"), app.token.clone());
+            let c = app.client.clone();
+            let user = user.clone();
+            // The deletes start at varying moments inside the add's window.
+            let delay = Duration::from_micros(100 * ((i + k) as u64 % 20));
+            tasks.push(actix_web::rt::spawn(async move {
+                actix_web::rt::time::sleep(delay).await;
+                c.delete(format!("{url}/Users/{user}"))
+                    .insert_header(("Authorization", format!("Bearer {token}")))
+                    .send()
+                    .await
+                    .expect("delete")
+                    .status()
+                    .as_u16()
+            }));
+        }
+    }
+    let mut outcomes = std::collections::BTreeMap::new();
+    for t in tasks {
+        *outcomes.entry(t.await.expect("race")).or_insert(0) += 1;
+    }
+    eprintln!("PATCH add and DELETE user outcomes: {outcomes:?}");
+    let mut stale = 0;
+    for (group, users) in &plan {
+        let g = app
+            .scim("GET", &format!("/Groups/{group}"), None)
+            .await
+            .expect(200);
+        stale += g.body["members"].as_array().map_or(0, Vec::len);
+        for user in users {
+            app.scim("GET", &format!("/Users/{user}"), None)
+                .await
+                .expect(404);
+            let listed = app
+                .filter_groups(&format!("members[value eq \"{user}\"]"))
+                .await;
+            assert_eq!(listed.body["totalResults"], 0, "{}", listed.body);
+        }
+    }
+    assert_eq!(
+        stale, 0,
+        "groups list {stale} deleted users as members ({outcomes:?})"
+    );
+}
+
 backend_tests!(
+    deleted_users_never_stay_members,
     group_lifecycle,
     member_display_round_trips,
     membership_patches

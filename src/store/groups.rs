@@ -193,48 +193,54 @@ pub fn groups_of_member(
         .load(conn)?)
 }
 
-/// Add members that are not members yet (adding an existing member is a success; a
-/// `display` given for it replaces the stored one).
+/// The statement that adds one member if it is still a live resource of the tenant (adding an
+/// existing member is a success; a `display` given for it replaces the stored one). Its
+/// arguments: the group id (unless `in_statement`: then the group is `g.id` of the
+/// statement's bump), then [`member_args`]. On PostgreSQL the member's row is locked
+/// (`FOR SHARE`) so that a concurrent delete either waits for this insert (and then removes
+/// the new membership with the rest) or, having committed first, is seen and nothing is
+/// inserted: no membership ever points at a deleted resource. (SQLite has one writer.)
+fn member_insert_sql(m: &MemberRow, in_statement: bool, postgres: bool) -> String {
+    let source = if m.member_type == "Group" {
+        "groups"
+    } else {
+        "users"
+    };
+    let (group, g) = if in_statement {
+        ("g.id", ", g")
+    } else {
+        ("?", "")
+    };
+    let lock = if postgres { " FOR SHARE OF m" } else { "" };
+    format!(
+        "INSERT INTO group_members (group_id, member_id, member_type, tenant_id, display) \
+         SELECT {group}, m.id, ?, m.tenant_id, ? FROM {source} m{g} \
+         WHERE m.id = ? AND m.tenant_id = ? AND m.deleted_at IS NULL{lock} \
+         ON CONFLICT (group_id, member_id) DO UPDATE SET display = excluded.display WHERE excluded.display IS NOT NULL"
+    )
+}
+
+/// The arguments of [`member_insert_sql`] after the group's.
+fn member_args(m: &MemberRow) -> [Arg<'_>; 4] {
+    [
+        Arg::Text(&m.member_type),
+        Arg::OptText(m.display.as_deref()),
+        Arg::Text(&m.member_id),
+        Arg::Text(&m.tenant_id),
+    ]
+}
+
+/// Add members that are still live resources of their tenant (see [`member_insert_sql`]).
 pub fn add_members(
     conn: &mut DbConn,
     group_id: &str,
     members: &[MemberRow],
 ) -> Result<(), StoreError> {
-    if members.is_empty() {
-        return Ok(());
-    }
-    let ids: Vec<String> = members.iter().map(|m| m.member_id.clone()).collect();
-    let mut existing: std::collections::HashMap<String, Option<String>> =
-        std::collections::HashMap::new();
-    for chunk in ids.chunks(500) {
-        let rows: Vec<(String, Option<String>)> = group_members::table
-            .filter(group_members::group_id.eq(group_id))
-            .filter(group_members::member_id.eq_any(chunk))
-            .select((group_members::member_id, group_members::display))
-            .load(conn)?;
-        existing.extend(rows);
-    }
-    // MultiConnection has no batch insert; this runs inside the caller's transaction.
-    for member in members {
-        match existing.get(&member.member_id) {
-            None => {
-                diesel::insert_into(group_members::table)
-                    .values(member)
-                    .execute(conn)?;
-                existing.insert(member.member_id.clone(), member.display.clone());
-            }
-            Some(stored) if member.display.is_some() && *stored != member.display => {
-                diesel::update(
-                    group_members::table
-                        .filter(group_members::group_id.eq(group_id))
-                        .filter(group_members::member_id.eq(&member.member_id)),
-                )
-                .set(group_members::display.eq(&member.display))
-                .execute(conn)?;
-                existing.insert(member.member_id.clone(), member.display.clone());
-            }
-            Some(_) => {}
-        }
+    let postgres = matches!(conn, DbConn::Postgres(_));
+    for m in members {
+        let mut args = vec![Arg::Text(group_id)];
+        args.extend(member_args(m));
+        Sql::new(member_insert_sql(m, false, postgres), args).run(conn)?;
     }
     Ok(())
 }
@@ -299,38 +305,12 @@ pub fn change_membership(
     // In one statement every part takes the group from the bump's row `g`, so nothing is
     // written unless the group is a live group of the tenant; in a transaction the bump runs
     // first and the rest only if it found the group.
-    let add_member = |m: &MemberRow, in_statement: bool| {
-        let source = if m.member_type == "Group" {
-            "groups"
-        } else {
-            "users"
-        };
-        let (group, g) = if in_statement {
-            ("g.id", ", g")
-        } else {
-            ("?", "")
-        };
-        format!(
-            "INSERT INTO group_members (group_id, member_id, member_type, tenant_id, display) \
-             SELECT {group}, m.id, ?, m.tenant_id, ? FROM {source} m{g} \
-             WHERE m.id = ? AND m.tenant_id = ? AND m.deleted_at IS NULL \
-             ON CONFLICT (group_id, member_id) DO UPDATE SET display = excluded.display WHERE excluded.display IS NOT NULL"
-        )
-    };
-    fn add_args<'a>(m: &'a MemberRow, tenant_id: &'a str) -> [Arg<'a>; 4] {
-        [
-            Arg::Text(&m.member_type),
-            Arg::OptText(m.display.as_deref()),
-            Arg::Text(&m.member_id),
-            Arg::Text(tenant_id),
-        ]
-    }
     if matches!(conn, DbConn::Postgres(_)) && add.len() + remove.len() <= ONE_STATEMENT_MEMBERS {
         let mut text = format!("WITH g AS ({BUMP})");
         let mut args = bump_args();
         for (i, m) in add.iter().enumerate() {
-            text.push_str(&format!(", a{i} AS ({})", add_member(m, true)));
-            args.extend(add_args(m, tenant_id));
+            text.push_str(&format!(", a{i} AS ({})", member_insert_sql(m, true, true)));
+            args.extend(member_args(m));
         }
         for (i, id) in remove.iter().enumerate() {
             text.push_str(&format!(", r{i} AS (DELETE FROM group_members WHERE group_id IN (SELECT id FROM g) AND member_id = ?)"));
@@ -349,11 +329,7 @@ pub fn change_membership(
     let Some(group) = bumped.into_iter().next() else {
         return Ok(None);
     };
-    for m in add {
-        let mut args = vec![Arg::Text(group_id)];
-        args.extend(add_args(m, tenant_id));
-        Sql::new(add_member(m, false), args).run(conn)?;
-    }
+    add_members(conn, group_id, add)?;
     for id in remove {
         Sql::new(
             "DELETE FROM group_members WHERE group_id = ? AND member_id = ?",

@@ -303,6 +303,12 @@ impl TestApp {
         self.scim("GET", &format!("/Users?{q}"), None).await
     }
 
+    /// GET /Groups with a filter (URL-encoded).
+    pub async fn filter_groups(&self, filter: &str) -> Reply {
+        let q = serde_urlencoded::to_string([("filter", filter)]).expect("encode");
+        self.scim("GET", &format!("/Groups?{q}"), None).await
+    }
+
     /// POST a user built by [`user_body`]; returns its id.
     pub async fn create_user(&self, user_name: &str, mail: &str) -> String {
         let r = self
