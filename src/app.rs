@@ -98,6 +98,11 @@ pub fn run(listener: TcpListener, state: AppState) -> std::io::Result<Server> {
         App::new()
             .app_data(data.clone())
             .wrap(http::metrics::RecordMetrics)
+            .wrap(http::limits::UriLimit)
+            .wrap(
+                actix_web::middleware::DefaultHeaders::new()
+                    .add(("X-Content-Type-Options", "nosniff")),
+            )
             .wrap(http::logging::request_logger())
             .configure(configure)
     })

@@ -1950,7 +1950,210 @@ async fn secrets_stay_out_of_logs(backend: Backend) {
     run_cycle_and_check_logs(&backend, true).await;
 }
 
+/// Every query parameter of a write is read before anything is written: a bad `attributes`
+/// is a 400 and the resource is as it was (no new version, no log entry).
+async fn bad_parameters_write_nothing(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let id = app.create_user("alice", "alice@contoso.com").await;
+    let rename = patch(json!([{"op": "replace", "path": "displayName", "value": "Changed"}]));
+    for target in [
+        format!("/Users/{id}?attributes=na%20me"),
+        format!("/Users/{id}?excludedAttributes=a..b"),
+    ] {
+        let r = app.scim("PATCH", &target, Some(rename.clone())).await;
+        assert_eq!(r.status.as_u16(), 400, "{target}: {}", r.body);
+        let mut put = user_body("alice", "alice@contoso.com");
+        put["displayName"] = json!("Put");
+        let r = app.scim("PUT", &target, Some(put)).await;
+        assert_eq!(r.status.as_u16(), 400, "{target}: {}", r.body);
+    }
+    let user = app
+        .scim("GET", &format!("/Users/{id}"), None)
+        .await
+        .expect(200);
+    assert_eq!(user.body["displayName"], "alice Display");
+    assert_eq!(user.body["meta"]["version"], "W/\"1\"");
+    let r = app
+        .scim(
+            "POST",
+            "/Users?attributes=na%20me",
+            Some(user_body("bob", "bob@contoso.com")),
+        )
+        .await;
+    assert_eq!(r.status.as_u16(), 400, "{}", r.body);
+    let found = app.filter_users("userName eq \"bob\"").await.expect(200);
+    assert_eq!(
+        found.body["totalResults"], 0,
+        "POST with a bad parameter stored the user"
+    );
+    let group = app
+        .scim("POST", "/Groups", Some(json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "G"})))
+        .await
+        .expect(201);
+    let gid = group.body["id"].as_str().expect("id").to_string();
+    let add = patch(json!([{"op": "add", "path": "members", "value": [{"value": id}]}]));
+    let r = app
+        .scim(
+            "PATCH",
+            &format!("/Groups/{gid}?attributes=na%20me"),
+            Some(add),
+        )
+        .await;
+    assert_eq!(r.status.as_u16(), 400, "{}", r.body);
+    let g = app
+        .scim("GET", &format!("/Groups/{gid}"), None)
+        .await
+        .expect(200);
+    assert_eq!(g.body["meta"]["version"], "W/\"1\"");
+    assert!(
+        g.body["members"].as_array().is_none_or(Vec::is_empty),
+        "{}",
+        g.body
+    );
+    // A projection that parses applies to a write's answer.
+    let r = app
+        .scim(
+            "PATCH",
+            &format!("/Users/{id}?attributes=displayName"),
+            Some(rename),
+        )
+        .await
+        .expect(200);
+    assert_eq!(r.body["displayName"], "Changed");
+    assert!(r.body.get("emails").is_none(), "{}", r.body);
+}
+
+/// The smaller findings: a no-op member remove changes nothing; every answer says
+/// `nosniff`; the login form's CSRF pair cannot be chosen by the client; a huge tenant name
+/// is refused; an over-long URI is a 414 with a SCIM body.
+async fn smaller_findings(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let id = app.create_user("alice", "alice@contoso.com").await;
+    let other = app.create_user("bob", "bob@contoso.com").await;
+    let group = app
+        .scim("POST", "/Groups", Some(json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "G", "members": [{"value": id}]})))
+        .await
+        .expect(201);
+    let gid = group.body["id"].as_str().expect("id").to_string();
+    let events_before = app
+        .state
+        .store
+        .read_blocking(|c| scimd::store::events::events_after(c, &app_tenant_id(&app), 0, 1000))
+        .expect("events")
+        .len();
+    for ops in [
+        json!([{"op": "remove", "path": "members", "value": [{"value": other}]}]),
+        json!([{"op": "remove", "path": format!("members[value eq \"{other}\"]")}]),
+        json!([{"op": "add", "path": "members", "value": [{"value": id}]}]),
+    ] {
+        let r = app
+            .scim("PATCH", &format!("/Groups/{gid}"), Some(patch(ops.clone())))
+            .await;
+        assert!(r.status.is_success(), "{ops}: {}", r.body);
+    }
+    let g = app
+        .scim("GET", &format!("/Groups/{gid}"), None)
+        .await
+        .expect(200);
+    assert_eq!(
+        g.body["meta"]["version"], "W/\"1\"",
+        "a no-op membership change moved the version"
+    );
+    let events_after = app
+        .state
+        .store
+        .read_blocking(|c| scimd::store::events::events_after(c, &app_tenant_id(&app), 0, 1000))
+        .expect("events")
+        .len();
+    assert_eq!(
+        events_before, events_after,
+        "a no-op membership change was logged"
+    );
+
+    for path in ["/healthz", "/admin", "/scim/v2/tenants/acme/Users"] {
+        let resp = app
+            .client
+            .get(format!("{}{path}", app.base))
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(
+            resp.headers()
+                .get("x-content-type-options")
+                .and_then(|v| v.to_str().ok()),
+            Some("nosniff"),
+            "{path}"
+        );
+    }
+
+    // A client-chosen CSRF pair for the login form is refused.
+    let form = "csrf=chosen&username=alice&password=whatever";
+    let resp = app
+        .client
+        .post(format!("{}/admin/login", app.base))
+        .insert_header(("Cookie", "scimd_login_csrf=chosen"))
+        .insert_header(("Content-Type", "application/x-www-form-urlencoded"))
+        .send_body(form)
+        .await
+        .expect("login");
+    assert_eq!(resp.status().as_u16(), 403);
+
+    let long_name = "n".repeat(200_000);
+    let refused = app
+        .state
+        .store
+        .write_blocking(|c| scimd::service::tenants::create_tenant(c, "huge", Some(&long_name)));
+    let e = refused.expect_err("a 200 KB tenant name");
+    assert!(e.detail.contains("at most 200"), "{}", e.detail);
+
+    let filter = format!("userName eq \"{}\"", "x".repeat(20_000));
+    let q = serde_urlencoded::to_string([("filter", filter.as_str())]).expect("encode");
+    let r = app.scim("GET", &format!("/Users?{q}"), None).await;
+    r.expect_error(414, None, ".search");
+}
+
+fn app_tenant_id(app: &TestApp) -> String {
+    app.state
+        .store
+        .read_blocking(|c| scimd::service::tenants::tenant_by_slug(c, "acme"))
+        .expect("tenant")
+        .id
+}
+
+/// An unknown `kid` re-reads the signing keys at most once a second, not per request.
+async fn forged_kids_do_not_reload_keys(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |s| s.rate_limit_address = 0).await;
+    let mut header = Header::new(Algorithm::HS256);
+    header.kid = Some("forged-kid".into());
+    let claims =
+        json!({"tenant": "x", "jti": "y", "iat": 0, "exp": 4_000_000_000i64, "aud": "scimd"});
+    let forged =
+        jsonwebtoken::encode(&header, &claims, &EncodingKey::from_secret(b"guess")).expect("jwt");
+    let started = Instant::now();
+    for _ in 0..200 {
+        let r = app
+            .send(
+                "GET",
+                &format!("{}/Users", app.tenant_url("acme")),
+                Some(&forged),
+                None,
+            )
+            .await;
+        assert_eq!(r.status.as_u16(), 401);
+    }
+    let loads = app.state.keys.reloads();
+    eprintln!(
+        "200 forged-kid requests in {:?}: {loads} key reloads",
+        started.elapsed()
+    );
+    assert!(loads <= 1 + started.elapsed().as_secs(), "{loads} reloads");
+    app.scim("GET", "/Users", None).await.expect(200);
+}
+
 backend_tests!(
+    bad_parameters_write_nothing,
+    smaller_findings,
+    forged_kids_do_not_reload_keys,
     oversized_bodies_get_413,
     malformed_bodies_get_400,
     content_types,

@@ -511,6 +511,27 @@ async fn bad_tokens_do_not_spend_entras_budget(backend: Backend) {
         Some(50),
         "valid requests are never throttled by it: {good:?}"
     );
+    // Retry-After says what the detail says.
+    let mut resp = app
+        .client
+        .get(&url)
+        .insert_header(("Authorization", "Bearer forged"))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(resp.status().as_u16(), 429);
+    let secs = resp
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+        .expect("Retry-After");
+    let body: Value = serde_json::from_slice(&resp.body().await.expect("body")).expect("json");
+    let detail = body["detail"].as_str().unwrap_or_default();
+    assert!(
+        detail.contains(&format!("retry after {secs} s")),
+        "Retry-After {secs} vs {detail:?}"
+    );
 }
 
 /// Junk slugs and bad tokens add no `tenant` series to /metrics; /metrics needs its token

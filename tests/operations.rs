@@ -88,7 +88,88 @@ async fn metrics_in_prometheus_format(backend: Backend) {
     );
 }
 
+/// A small file system that the test mounts, unmounted (lazily) when dropped.
+struct SmallDisk(tempfile::TempDir);
+
+impl SmallDisk {
+    fn mount(bytes: usize) -> Option<SmallDisk> {
+        let dir = tempfile::tempdir().ok()?;
+        let ok = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={bytes}"), "tmpfs"])
+            .arg(dir.path())
+            .status()
+            .is_ok_and(|s| s.success());
+        ok.then_some(SmallDisk(dir))
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(self.0.path())
+            .status();
+    }
+}
+
+/// The disk fills up: writes fail with 5xx, `/readyz` answers 503 naming why, while
+/// `/healthz` and reads keep answering.
+async fn readyz_reports_failing_writes(backend: Backend) {
+    if !matches!(backend, Backend::Sqlite) {
+        eprintln!("skipped: a full disk is simulated with a small tmpfs under SQLite's file; PostgreSQL's data directory is not the test's to fill");
+        return;
+    }
+    let Some(disk) = SmallDisk::mount(3 << 20) else {
+        eprintln!("skipped: cannot mount a tmpfs here (needs root), so no disk can be filled");
+        return;
+    };
+    let url = format!("sqlite://{}", disk.0.path().join("scimd.db").display());
+    let app = TestApp::spawn_with(backend, |s| {
+        s.database_url = Some(url);
+        s.rate_limit_tenant = 0;
+    })
+    .await;
+    app.send("GET", &format!("{}/readyz", app.base), None, None)
+        .await
+        .expect(200);
+    let mut failed = None;
+    for i in 0..400 {
+        let mut body = common::user_body(&format!("filler{i}"), &format!("filler{i}@contoso.com"));
+        body["nickName"] = serde_json::json!("x".repeat(100_000));
+        let r = app.scim("POST", "/Users", Some(body)).await;
+        if r.status.as_u16() >= 500 {
+            failed = Some(i);
+            break;
+        }
+        assert_eq!(r.status.as_u16(), 201, "{}", r.body);
+    }
+    let failed = failed.expect("the disk filled up");
+    eprintln!("the disk was full after {failed} users");
+    let r = app
+        .send("GET", &format!("{}/readyz", app.base), None, None)
+        .await;
+    assert_eq!(
+        r.status.as_u16(),
+        503,
+        "after {failed} users the disk is full: {}",
+        r.body
+    );
+    assert!(
+        r.body
+            .as_str()
+            .unwrap_or_default()
+            .contains("writes are failing"),
+        "{}",
+        r.body
+    );
+    app.send("GET", &format!("{}/healthz", app.base), None, None)
+        .await
+        .expect(200);
+    app.scim("GET", "/Users?count=1", None).await.expect(200);
+}
+
 backend_tests!(
     rate_limits_answer_429_with_retry_after,
-    metrics_in_prometheus_format
+    metrics_in_prometheus_format,
+    readyz_reports_failing_writes
 );

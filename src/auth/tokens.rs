@@ -67,6 +67,11 @@ pub struct TokenKeys {
     verified: RwLock<HashMap<String, Claims>>,
     /// Token records read recently, by jti, with when they were read (see `Store::recheck_interval`).
     records: Recent<TokenRecord>,
+    /// When the keys were last reloaded for an unknown `kid` (ms): at most once per recheck
+    /// interval, so that forged `kid`s do not cost a query each.
+    reloaded_at: std::sync::atomic::AtomicI64,
+    /// How many such reloads happened (for tests and metrics).
+    kid_reloads: std::sync::atomic::AtomicU64,
 }
 
 /// Most verified tokens remembered (then the memory starts over).
@@ -87,6 +92,8 @@ impl TokenKeys {
             touched: RwLock::new(HashMap::new()),
             verified: RwLock::new(HashMap::new()),
             records: Recent::new(MAX_VERIFIED),
+            reloaded_at: std::sync::atomic::AtomicI64::new(0),
+            kid_reloads: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
@@ -119,6 +126,22 @@ impl TokenKeys {
 
     fn key(&self, kid: &str) -> Option<Vec<u8>> {
         read(&self.keys).get(kid).cloned()
+    }
+
+    /// How many times an unknown `kid` made this instance reload the keys.
+    pub fn reloads(&self) -> u64 {
+        self.kid_reloads.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// A value only a scimd of this database can compute for `nonce` (an HMAC with the
+    /// current signing key): the login form's CSRF token is this value of its cookie, so a
+    /// client cannot choose a matching pair.
+    pub fn bind_to_server(&self, purpose: &str, nonce: &str) -> Option<String> {
+        let kid = read(&self.current).clone()?;
+        let secret = self.key(&kid)?;
+        let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &secret);
+        let tag = ring::hmac::sign(&key, format!("{purpose}\0{nonce}").as_bytes());
+        Some(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(tag.as_ref()))
     }
 
     /// Issue a token for a tenant: stores its record and returns the JWT with the record.
@@ -236,6 +259,26 @@ impl TokenKeys {
     ) -> Result<String, TokenError> {
         let claims = match self.decode(jwt) {
             Err(TokenError::UnknownKey) => {
+                // A key made by another instance shows up within the recheck interval.
+                let now = now_millis();
+                let last = self.reloaded_at.load(std::sync::atomic::Ordering::Relaxed);
+                let interval =
+                    i64::try_from(store.recheck_interval().as_millis()).unwrap_or(i64::MAX);
+                if now - last < interval
+                    || self
+                        .reloaded_at
+                        .compare_exchange(
+                            last,
+                            now,
+                            std::sync::atomic::Ordering::Relaxed,
+                            std::sync::atomic::Ordering::Relaxed,
+                        )
+                        .is_err()
+                {
+                    return Err(TokenError::Invalid);
+                }
+                self.kid_reloads
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 let keys = Arc::clone(self);
                 store.lookup(move |conn| keys.load(conn)).await?;
                 self.decode(jwt).map_err(|_| TokenError::Invalid)?

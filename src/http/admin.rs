@@ -183,11 +183,26 @@ async fn home(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     }
 }
 
+/// What the login form's CSRF token binds to (see [`login_csrf`]).
+const LOGIN_CSRF_PURPOSE: &str = "login-csrf";
+
+/// The login form's CSRF token for the nonce of its cookie: the form has no session yet, so
+/// the cookie carries a random nonce and the form the server's HMAC of it. A cookie and a
+/// token that a client (or a sibling site that can set cookies) picked will not match.
+fn login_csrf(state: &AppState, nonce: &str) -> Option<String> {
+    state.keys.bind_to_server(LOGIN_CSRF_PURPOSE, nonce)
+}
+
 fn login_form(state: &AppState, error: Option<&str>, status: StatusCode) -> HttpResponse {
-    // Double-submit token: the login form has no session yet.
-    let csrf = random_secret();
+    let nonce = random_secret();
+    let Some(csrf) = login_csrf(state, &nonce) else {
+        return failure(ScimError::status(
+            503,
+            "the signing keys are not loaded yet; retry",
+        ));
+    };
     let mut resp = html(status, pages::login(error, &csrf));
-    let _ = resp.add_cookie(&cookie(state, LOGIN_CSRF_COOKIE, csrf));
+    let _ = resp.add_cookie(&cookie(state, LOGIN_CSRF_COOKIE, nonce));
     resp
 }
 
@@ -210,8 +225,9 @@ async fn login(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) -
     let expected = req
         .cookie(LOGIN_CSRF_COOKIE)
         .map(|c| c.value().to_string())
-        .unwrap_or_default();
-    if expected.is_empty() || !same_secret(&expected, &f.csrf) {
+        .filter(|nonce| !nonce.is_empty())
+        .and_then(|nonce| login_csrf(&state, &nonce));
+    if !expected.is_some_and(|expected| same_secret(&expected, &f.csrf)) {
         return csrf_rejected();
     }
     let Some(address) = client_address(&req, &state.settings.trusted_proxies) else {

@@ -87,3 +87,80 @@ impl RateLimits {
         }
     }
 }
+
+/// Longest request target (path and query) answered; longer ones get 414 with a SCIM error.
+/// Below actix's own limit on a request's head (past that it answers a bare 400 before any
+/// of scimd runs), so that a long filter learns what to do instead.
+pub const MAX_URI_BYTES: usize = 16 * 1024;
+
+/// Middleware answering 414 `URI Too Long` for request targets over [`MAX_URI_BYTES`].
+pub struct UriLimit;
+
+impl<S, B> actix_web::dev::Transform<S, actix_web::dev::ServiceRequest> for UriLimit
+where
+    S: actix_web::dev::Service<
+            actix_web::dev::ServiceRequest,
+            Response = actix_web::dev::ServiceResponse<B>,
+            Error = actix_web::Error,
+        > + 'static,
+    B: actix_web::body::MessageBody + 'static,
+{
+    type Response = actix_web::dev::ServiceResponse<actix_web::body::EitherBody<B>>;
+    type Error = actix_web::Error;
+    type Transform = UriLimitMiddleware<S>;
+    type InitError = ();
+    type Future = std::future::Ready<Result<Self::Transform, Self::InitError>>;
+
+    fn new_transform(&self, service: S) -> Self::Future {
+        std::future::ready(Ok(UriLimitMiddleware { service }))
+    }
+}
+
+/// The per-request half of [`UriLimit`].
+pub struct UriLimitMiddleware<S> {
+    service: S,
+}
+
+impl<S, B> actix_web::dev::Service<actix_web::dev::ServiceRequest> for UriLimitMiddleware<S>
+where
+    S: actix_web::dev::Service<
+            actix_web::dev::ServiceRequest,
+            Response = actix_web::dev::ServiceResponse<B>,
+            Error = actix_web::Error,
+        > + 'static,
+    B: actix_web::body::MessageBody + 'static,
+{
+    type Response = actix_web::dev::ServiceResponse<actix_web::body::EitherBody<B>>;
+    type Error = actix_web::Error;
+    type Future = futures_util::future::Either<
+        futures_util::future::MapOk<
+            S::Future,
+            fn(actix_web::dev::ServiceResponse<B>) -> Self::Response,
+        >,
+        std::future::Ready<Result<Self::Response, Self::Error>>,
+    >;
+
+    actix_web::dev::forward_ready!(service);
+
+    fn call(&self, req: actix_web::dev::ServiceRequest) -> Self::Future {
+        use futures_util::TryFutureExt;
+        let len = req.uri().path_and_query().map_or(0, |pq| pq.as_str().len());
+        if len > MAX_URI_BYTES {
+            let error = ScimError::status(
+                414,
+                format!(
+                    "the request URI is {len} bytes long; at most {MAX_URI_BYTES} are accepted: send a long filter in the body of POST .../Users/.search or .../Groups/.search"
+                ),
+            );
+            let response = actix_web::ResponseError::error_response(&error).map_into_right_body();
+            return futures_util::future::Either::Right(std::future::ready(Ok(
+                req.into_response(response)
+            )));
+        }
+        futures_util::future::Either::Left(
+            self.service
+                .call(req)
+                .map_ok(actix_web::dev::ServiceResponse::map_into_left_body as fn(_) -> _),
+        )
+    }
+}

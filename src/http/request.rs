@@ -218,13 +218,14 @@ pub fn search_params(body: &Value, default_count: i64) -> Result<ListParams, Sci
     })
 }
 
-/// `attributes` and `excludedAttributes` of a single-resource GET.
+/// `attributes` and `excludedAttributes` of a single-resource request, checked: a write
+/// reads them before it writes anything, so a bad list is a 400 with nothing stored.
 pub fn projection(req: &HttpRequest) -> Result<(Option<String>, Option<String>), ScimError> {
     let pairs = query_pairs(req)?;
-    Ok((
-        find(&pairs, "attributes").map(str::to_string),
-        find(&pairs, "excludedAttributes").map(str::to_string),
-    ))
+    let attributes = find(&pairs, "attributes").map(str::to_string);
+    let excluded = find(&pairs, "excludedAttributes").map(str::to_string);
+    crate::scim::resource::check_projection(attributes.as_deref(), excluded.as_deref())?;
+    Ok((attributes, excluded))
 }
 
 /// The If-Match header, if any.

@@ -41,13 +41,17 @@ pub async fn create(
     payload: web::Payload,
 ) -> Result<HttpResponse, ScimError> {
     let who = caller(&req, &state).await?;
+    let (attributes, excluded) = projection(&req)?;
     let result = async {
         let body = json_body(&req, payload, state.settings.max_body_bytes).await?;
         svc::create_group(&state, &who, body).await
     }
     .await;
     match result {
-        Ok(r) => Ok(resource_response(StatusCode::CREATED, r)),
+        Ok(mut r) => {
+            r.body.project(attributes.as_deref(), excluded.as_deref())?;
+            Ok(resource_response(StatusCode::CREATED, r))
+        }
         Err(e) => {
             crate::service::users::record_rejection(&state, &who, "Group", None, &e).await;
             Err(e)
@@ -77,6 +81,7 @@ pub async fn replace(
     payload: web::Payload,
 ) -> Result<HttpResponse, ScimError> {
     let who = caller(&req, &state).await?;
+    let (attributes, excluded) = projection(&req)?;
     let id = path.into_inner().1;
     let result = async {
         let body = json_body(&req, payload, state.settings.max_body_bytes).await?;
@@ -84,7 +89,10 @@ pub async fn replace(
     }
     .await;
     match result {
-        Ok(r) => Ok(resource_response(StatusCode::OK, r)),
+        Ok(mut r) => {
+            r.body.project(attributes.as_deref(), excluded.as_deref())?;
+            Ok(resource_response(StatusCode::OK, r))
+        }
         Err(e) => {
             crate::service::users::record_rejection(&state, &who, "Group", Some(id), &e).await;
             Err(e)
@@ -100,10 +108,10 @@ pub async fn patch(
     payload: web::Payload,
 ) -> Result<HttpResponse, ScimError> {
     let who = caller(&req, &state).await?;
+    let (attributes, excluded) = projection(&req)?;
     let id = path.into_inner().1;
     let result = async {
         let body = json_body(&req, payload, state.settings.max_body_bytes).await?;
-        let (attributes, excluded) = projection(&req)?;
         // 204 (RFC 7644 §3.5.2) unless `attributes` or `excludedAttributes` ask for the group:
         // a membership change on a 100,000-member group must not send the member list back.
         let answer = if attributes.is_some() || excluded.is_some() {

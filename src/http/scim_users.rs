@@ -41,13 +41,17 @@ pub async fn create(
     payload: web::Payload,
 ) -> Result<HttpResponse, ScimError> {
     let who = caller(&req, &state).await?;
+    let (attributes, excluded) = projection(&req)?;
     let result = async {
         let body = json_body(&req, payload, state.settings.max_body_bytes).await?;
         svc::create_user(&state, &who, body).await
     }
     .await;
     match result {
-        Ok(r) => Ok(resource_response(StatusCode::CREATED, r)),
+        Ok(mut r) => {
+            r.body.project(attributes.as_deref(), excluded.as_deref())?;
+            Ok(resource_response(StatusCode::CREATED, r))
+        }
         Err(e) => {
             svc::record_rejection(&state, &who, "User", None, &e).await;
             Err(e)
@@ -76,6 +80,7 @@ pub async fn replace(
     payload: web::Payload,
 ) -> Result<HttpResponse, ScimError> {
     let who = caller(&req, &state).await?;
+    let (attributes, excluded) = projection(&req)?;
     let id = path.into_inner().1;
     let result = async {
         let body = json_body(&req, payload, state.settings.max_body_bytes).await?;
@@ -83,7 +88,10 @@ pub async fn replace(
     }
     .await;
     match result {
-        Ok(r) => Ok(resource_response(StatusCode::OK, r)),
+        Ok(mut r) => {
+            r.body.project(attributes.as_deref(), excluded.as_deref())?;
+            Ok(resource_response(StatusCode::OK, r))
+        }
         Err(e) => {
             svc::record_rejection(&state, &who, "User", Some(id), &e).await;
             Err(e)
@@ -99,6 +107,7 @@ pub async fn patch(
     payload: web::Payload,
 ) -> Result<HttpResponse, ScimError> {
     let who = caller(&req, &state).await?;
+    let (attributes, excluded) = projection(&req)?;
     let id = path.into_inner().1;
     let result = async {
         let body = json_body(&req, payload, state.settings.max_body_bytes).await?;
@@ -107,7 +116,6 @@ pub async fn patch(
     .await;
     match result {
         Ok(mut r) => {
-            let (attributes, excluded) = projection(&req)?;
             r.body.project(attributes.as_deref(), excluded.as_deref())?;
             Ok(resource_response(StatusCode::OK, r))
         }

@@ -495,19 +495,36 @@ async fn patch_membership(
     remove: Vec<String>,
 ) -> Result<i64, ScimError> {
     let (tenant_id, group_id) = (caller.tenant.id.clone(), id.to_string());
-    let (version, add) = state
+    let (version, add, remove) = state
         .store
         .lookup(move |conn| {
             let group = group_store::get_group(conn, &tenant_id, &group_id)?
                 .ok_or_else(|| not_found(&group_id))?;
-            Ok::<_, ScimError>((
-                group.version,
-                resolve_members(conn, &tenant_id, &group_id, &add)?,
-            ))
+            let add = resolve_members(conn, &tenant_id, &group_id, &add)?;
+            // Only what changes: Entra re-sends adds of members and removes of non-members,
+            // and those must not move the version on or log an update.
+            let ids: Vec<String> = add
+                .iter()
+                .map(|m| m.member_id.clone())
+                .chain(remove.iter().cloned())
+                .collect();
+            let current = group_store::current_members(conn, &group_id, &ids)?;
+            let add: Vec<MemberRow> = add
+                .into_iter()
+                .filter(|m| match current.get(&m.member_id) {
+                    None => true,
+                    Some(display) => m.display.is_some() && *display != m.display,
+                })
+                .collect();
+            let remove: Vec<String> = remove
+                .into_iter()
+                .filter(|id| current.contains_key(id))
+                .collect();
+            Ok::<_, ScimError>((group.version, add, remove))
         })
         .await?;
     if add.is_empty() && remove.is_empty() {
-        // Nothing to change (an empty value list): no new version, no log entry.
+        // Nothing to change: no new version, no log entry.
         return Ok(version);
     }
     let one_statement = add.len() + remove.len() <= group_store::ONE_STATEMENT_MEMBERS;

@@ -29,6 +29,26 @@ pub fn check_slug(slug: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Longest display name of a tenant, in characters.
+pub const MAX_TENANT_NAME: usize = 200;
+
+/// A tenant's display name: at most [`MAX_TENANT_NAME`] characters, no control characters.
+pub fn check_tenant_name(name: &str) -> Result<(), String> {
+    let chars = name.chars().count();
+    if chars > MAX_TENANT_NAME {
+        return Err(format!(
+            "the tenant name is {chars} characters long; use at most {MAX_TENANT_NAME}"
+        ));
+    }
+    if let Some(c) = name.chars().find(|c| c.is_control()) {
+        return Err(format!(
+            "the tenant name contains the control character U+{:04X}; remove it",
+            u32::from(c)
+        ));
+    }
+    Ok(())
+}
+
 /// Create a tenant.
 pub fn create_tenant(
     conn: &mut DbConn,
@@ -36,6 +56,9 @@ pub fn create_tenant(
     name: Option<&str>,
 ) -> Result<Tenant, ScimError> {
     check_slug(slug).map_err(ScimError::invalid_value)?;
+    if let Some(name) = name {
+        check_tenant_name(name).map_err(ScimError::invalid_value)?;
+    }
     Ok(tenant_store::create_tenant(
         conn,
         slug,

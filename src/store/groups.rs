@@ -230,6 +230,24 @@ fn member_args(m: &MemberRow) -> [Arg<'_>; 4] {
     ]
 }
 
+/// Which of these ids are members of the group now, with their stored `display`.
+pub fn current_members(
+    conn: &mut DbConn,
+    group_id: &str,
+    ids: &[String],
+) -> Result<std::collections::HashMap<String, Option<String>>, StoreError> {
+    let mut found = std::collections::HashMap::new();
+    for chunk in ids.chunks(500) {
+        let rows: Vec<(String, Option<String>)> = group_members::table
+            .filter(group_members::group_id.eq(group_id))
+            .filter(group_members::member_id.eq_any(chunk))
+            .select((group_members::member_id, group_members::display))
+            .load(conn)?;
+        found.extend(rows);
+    }
+    Ok(found)
+}
+
 /// Add members that are still live resources of their tenant (see [`member_insert_sql`]).
 pub fn add_members(
     conn: &mut DbConn,

@@ -65,6 +65,7 @@ pub mod coalesce;
 pub mod events;
 pub mod fields;
 pub mod groups;
+pub mod health;
 pub mod prepared;
 pub mod recent;
 pub mod schema;
@@ -146,6 +147,9 @@ pub enum StoreError {
 impl From<diesel::result::Error> for StoreError {
     fn from(e: diesel::result::Error) -> Self {
         use diesel::result::{DatabaseErrorKind, Error};
+        if let Error::DatabaseError(_, info) = &e {
+            health::note_error(info.message());
+        }
         match e {
             Error::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => {
                 // PostgreSQL names the constraint; SQLite only lists the columns in its message.
@@ -283,6 +287,8 @@ pub struct Store {
     /// writers queue here instead of in SQLite's busy loop (no SQLITE_BUSY on read-to-write
     /// upgrades) and its page cache stays warm (another connection's commit would reset it).
     writer: Option<writer::SqliteWriter>,
+    /// Whether writes succeed (for `/readyz`).
+    health: std::sync::Arc<health::WriteHealth>,
 }
 
 impl Store {
@@ -304,11 +310,20 @@ impl Store {
             .test_on_check_out(false)
             .build(DbManager { url: url.clone() })
             .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        let health = std::sync::Arc::new(health::WriteHealth::default());
         let writer = match url {
-            DbUrl::Sqlite(_) => Some(writer::SqliteWriter::start(DbManager { url: url.clone() })),
+            DbUrl::Sqlite(_) => Some(writer::SqliteWriter::start(
+                DbManager { url: url.clone() },
+                std::sync::Arc::clone(&health),
+            )),
             DbUrl::Postgres(_) => None,
         };
-        let store = Store { pool, url, writer };
+        let store = Store {
+            pool,
+            url,
+            writer,
+            health,
+        };
         store.migrate()?;
         Ok(store)
     }
@@ -415,15 +430,44 @@ impl Store {
     where
         E: From<StoreError> + From<diesel::result::Error>,
     {
-        let Some(writer) = &self.writer else {
-            let mut conn = self.connection()?;
-            let conn: &mut DbConn = &mut conn;
-            return conn.transaction(f);
+        health::take_noted();
+        let result = match &self.writer {
+            None => {
+                let mut conn = self.connection()?;
+                let conn: &mut DbConn = &mut conn;
+                conn.transaction(f)
+            }
+            Some(writer) => {
+                let manager = DbManager {
+                    url: self.url.clone(),
+                };
+                writer::with_connection(&writer.slot, &manager, |conn| conn.transaction(f))?
+            }
         };
-        let manager = DbManager {
-            url: self.url.clone(),
-        };
-        writer::with_connection(&writer.slot, &manager, |conn| conn.transaction(f))?
+        match health::take_noted() {
+            Some(failure) => self.health.record(Some(failure)),
+            None if result.is_ok() => self.health.record(None),
+            None => {}
+        }
+        result
+    }
+
+    /// How this store's writes are going (for `/readyz`).
+    pub fn write_health(&self) -> &health::WriteHealth {
+        &self.health
+    }
+
+    /// A write that touches a page (every signing key's row, rewritten as it is): whether
+    /// the database can take writes at all. Recorded like any write.
+    pub async fn probe_write(&self) -> bool {
+        self.write(|conn| {
+            use diesel::RunQueryDsl;
+            diesel::sql_query("UPDATE signing_keys SET created_at = created_at")
+                .execute(conn)
+                .map_err(StoreError::from)
+        })
+        .await
+        .is_ok()
     }
 
     /// Run a read on the blocking pool, keeping the caller's tracing span.

@@ -108,13 +108,13 @@ fn restart_wal_if_wanted(slot: &WriterSlot) {
 
 impl SqliteWriter {
     /// Start the writer thread.
-    pub fn start(manager: DbManager) -> SqliteWriter {
+    pub fn start(manager: DbManager, health: Arc<super::health::WriteHealth>) -> SqliteWriter {
         let (jobs, queue) = channel::<Job>();
         let slot: WriterSlot = Arc::new(WriterShared::default());
         let thread_slot = Arc::clone(&slot);
         let spawned = std::thread::Builder::new()
             .name("scimd-sqlite-writer".into())
-            .spawn(move || run(queue, thread_slot, manager));
+            .spawn(move || run(queue, thread_slot, manager, health));
         if let Err(e) = spawned {
             tracing::error!(error = %e, "cannot start the SQLite writer thread");
         }
@@ -247,7 +247,12 @@ fn checkpoint(
     Ok(outcome.log)
 }
 
-fn run(queue: Receiver<Job>, slot: WriterSlot, manager: DbManager) {
+fn run(
+    queue: Receiver<Job>,
+    slot: WriterSlot,
+    manager: DbManager,
+    health: Arc<super::health::WriteHealth>,
+) {
     while let Ok(first) = queue.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -256,6 +261,7 @@ fn run(queue: Receiver<Job>, slot: WriterSlot, manager: DbManager) {
                 Err(_) => break,
             }
         }
+        super::health::take_noted();
         let outcome = with_writer_connection(&slot, &manager, |conn| {
             let mut completions: Vec<Completion> = Vec::with_capacity(batch.len());
             let ran = catch_unwind(AssertUnwindSafe(|| {
@@ -271,6 +277,10 @@ fn run(queue: Receiver<Job>, slot: WriterSlot, manager: DbManager) {
         match outcome {
             Ok((Ok(committed), completions)) => {
                 let error = committed.err().map(|e| e.to_string());
+                if let Some(e) = &error {
+                    super::health::note_error(e);
+                }
+                health.record(super::health::take_noted());
                 for done in completions {
                     done(error.clone());
                 }
