@@ -276,6 +276,55 @@ fn take_while(src: &str, it: &mut Peekable<CharIndices<'_>>, pred: impl Fn(char)
     src.len()
 }
 
+/// Whether the next token is a comparison's value: the last two tokens are an attribute and
+/// a comparison operator (`userName eq`).
+fn after_operator(toks: &[Token]) -> bool {
+    match toks {
+        [.., Token {
+            tok: Tok::Word(attr),
+            ..
+        }, Token {
+            tok: Tok::Word(op), ..
+        }] => CompareOp::from_keyword(op).is_some() && CompareOp::from_keyword(attr).is_none(),
+        _ => false,
+    }
+}
+
+/// A comparison value written without quotes, as Microsoft's SCIM validator sends them
+/// (`userName sw O`, `emails.value co example.com`, `meta.created gt 2015-10-10T14:38:21Z`):
+/// the text up to the next space, `)` or `]`, as a string. None when no such text follows, or
+/// it is a number, `true`, `false` or `null` written as such, or holds what no bare value
+/// may: the lexer then reads it as before.
+fn lex_bare_value(src: &str, it: &mut Peekable<CharIndices<'_>>) -> Option<Tok> {
+    let &(start, _) = it.peek()?;
+    let mut end = src.len();
+    let mut probe = it.clone();
+    while let Some(&(pos, c)) = probe.peek() {
+        if c.is_whitespace() || c == ')' || c == ']' || c == '(' || c == '[' {
+            end = pos;
+            break;
+        }
+        probe.next();
+    }
+    let text = src.get(start..end).filter(|t| !t.is_empty())?;
+    // Quotes, NUL and text made only of number characters (`1.2.3`, `01`, `-`) are left to
+    // the lexer, which says what is wrong with them.
+    let numeric = text
+        .chars()
+        .all(|c| c.is_ascii_digit() || matches!(c, '.' | 'e' | 'E' | '+' | '-'));
+    if text.starts_with('\'') || text.contains(['"', '\0']) || numeric {
+        return None;
+    }
+    if ["true", "false", "null"]
+        .iter()
+        .any(|k| text.eq_ignore_ascii_case(k))
+    {
+        return None;
+    }
+    *it = probe;
+    Some(Tok::Str(text.to_string()))
+}
+
 fn lex(src: &str, mode: Mode) -> Result<Vec<Token>, ScimError> {
     let mut toks = Vec::new();
     let mut it = src.char_indices().peekable();
@@ -283,6 +332,12 @@ fn lex(src: &str, mode: Mode) -> Result<Vec<Token>, ScimError> {
         if c.is_whitespace() {
             it.next();
             continue;
+        }
+        if mode == Mode::Filter && c != '"' && after_operator(&toks) {
+            if let Some(tok) = lex_bare_value(src, &mut it) {
+                toks.push(Token { tok, pos });
+                continue;
+            }
         }
         let tok = match c {
             '(' | ')' | '[' | ']' | '.' => {
@@ -1433,10 +1488,35 @@ mod tests {
             err("userName eq"),
             "invalid filter at position 11: expected a value (a string in double quotes, a number, true, false or null) after \"eq\" but found the end of the input"
         );
-        let d = err("userName eq bjensen");
+        // Unquoted values are strings (Microsoft's SCIM validator sends them so).
+        assert_eq!(
+            parse("userName eq bjensen").unwrap(),
+            eq_op("userName", CompareOp::Eq, "bjensen")
+        );
+        assert_eq!(
+            parse("meta.Created gt 2015-10-10T14:38:21.8617979-07:00").unwrap(),
+            Filter::Compare {
+                attr: AttrPath::parse("meta.Created").unwrap(),
+                op: CompareOp::Gt,
+                value: json!("2015-10-10T14:38:21.8617979-07:00")
+            }
+        );
+        assert_eq!(
+            parse("emails[type eq work]").unwrap(),
+            parse("emails[type eq \"work\"]").unwrap()
+        );
+        assert_eq!(
+            parse("name.FamilyName eq Employee and (emails.Value co example.com or emails.Value co example.org)").unwrap(),
+            parse("name.FamilyName eq \"Employee\" and (emails.Value co \"example.com\" or emails.Value co \"example.org\")").unwrap()
+        );
+        assert_eq!(
+            parse("active eq True").unwrap(),
+            parse("active eq true").unwrap()
+        );
         assert!(
-            d.contains("position 12") && d.contains("strings must be in double quotes"),
-            "{d}"
+            err("userName eq bjensen extra").contains("position 20"),
+            "{}",
+            err("userName eq bjensen extra")
         );
         let d = err("userName eq 'bjensen'");
         assert!(

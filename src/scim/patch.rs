@@ -142,7 +142,7 @@ pub enum MemberChange {
 /// `schemas` must contain [`PATCH_OP_SCHEMA`] (missing or malformed: invalidSyntax;
 /// without the URN: invalidValue). `Operations` must be a non-empty array of at most
 /// [`MAX_OPERATIONS`] objects with `op` (any case), optional `path` and `value`; any
-/// other member is invalidSyntax. `remove` needs a path (noTarget); `add`/`replace` need
+/// other member of an operation is invalidSyntax (members beside `Operations` are ignored). `remove` needs a path (noTarget); `add`/`replace` need
 /// a `value` (invalidValue), an object when there is no path.
 pub fn parse_patch_request(body: &Value) -> Result<Vec<PatchOperation>, ScimError> {
     let Some(obj) = body.as_object() else {
@@ -157,11 +157,9 @@ pub fn parse_patch_request(body: &Value) -> Result<Vec<PatchOperation>, ScimErro
             schemas = Some(v);
         } else if key.eq_ignore_ascii_case("Operations") {
             operations = Some(v);
-        } else {
-            return Err(ScimError::invalid_syntax(format!(
-                "unknown member \"{key}\" in a PatchOp message; expected schemas and Operations"
-            )));
         }
+        // Other top-level members (Microsoft's validator sends the resource's `id`) carry
+        // nothing a PatchOp means: only the Operations are applied.
     }
     let Some(schemas) = schemas.and_then(Value::as_array) else {
         return Err(ScimError::invalid_syntax(format!(
@@ -1530,11 +1528,6 @@ mod tests {
                 body(json!([{"op": "add", "path": "title", "value": "x", "values": 1}])),
                 ScimType::InvalidSyntax,
                 "unknown member \"values\"",
-            ),
-            (
-                json!({"schemas": [PATCH_OP_SCHEMA], "Operations": [], "extra": 1}),
-                ScimType::InvalidSyntax,
-                "unknown member \"extra\"",
             ),
         ];
         for (b, t, needle) in cases {

@@ -20,6 +20,11 @@ enum Selector {
     /// A bare schema URN: the whole extension object, or all core attributes for a core URN.
     Schema(String),
     Attr(AttrPath),
+    /// `emails[type eq "work"]`: the values of a core multi-valued attribute that match.
+    Values {
+        attr: AttrPath,
+        filter: Box<crate::scim::filter::Filter>,
+    },
 }
 
 /// Applies `attributes` / `excludedAttributes` (comma-separated attribute paths, possibly
@@ -44,9 +49,11 @@ pub fn project(
     };
     if let Some(sel) = include {
         keep_only(obj, &sel);
+        keep_matching_values(obj, &sel);
     }
     if let Some(sel) = exclude {
         remove(obj, &sel);
+        remove_matching_values(obj, &sel);
     }
     Ok(())
 }
@@ -71,9 +78,17 @@ fn parse_list(param: Option<&str>, name: &str) -> Result<Option<Vec<Selector>>, 
     }
     let mut out = Vec::new();
     // Blank entries ("a,,b", a trailing comma) are harmless, so they are skipped, not refused.
-    for entry in list.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+    for entry in split_entries(list)
+        .into_iter()
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+    {
         if path::is_schema_urn(entry) {
             out.push(Selector::Schema(entry.to_string()));
+            continue;
+        }
+        if entry.contains('[') {
+            out.push(value_selector(entry, name)?);
             continue;
         }
         let attr = path::parse_attr_path(entry).map_err(|reason| {
@@ -85,6 +100,117 @@ fn parse_list(param: Option<&str>, name: &str) -> Result<Option<Vec<Selector>>, 
         out.push(Selector::Attr(attr));
     }
     Ok(Some(out))
+}
+
+/// The entries of a list: commas inside `[…]` or quotes belong to a value filter.
+fn split_entries(list: &str) -> Vec<&str> {
+    let (mut out, mut start, mut depth, mut quoted, mut escaped) =
+        (Vec::new(), 0, 0usize, false, false);
+    for (i, c) in list.char_indices() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' if quoted => escaped = true,
+            '"' => quoted = !quoted,
+            '[' if !quoted => depth += 1,
+            ']' if !quoted => depth = depth.saturating_sub(1),
+            ',' if !quoted && depth == 0 => {
+                out.push(list.get(start..i).unwrap_or_default());
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    out.push(list.get(start..).unwrap_or_default());
+    out
+}
+
+/// `attr[filter]` in a list: the attribute's values that match the filter.
+fn value_selector(entry: &str, name: &str) -> Result<Selector, ScimError> {
+    let invalid = |reason: String| {
+        ScimError::invalid_path(format!(
+            "invalid attribute path \"{}\" in {name}: {reason}",
+            path::snippet(entry)
+        ))
+    };
+    match crate::scim::filter::parse(entry).map_err(|e| invalid(e.detail))? {
+        crate::scim::filter::Filter::ValuePath { attr, filter } if attr.extension().is_none() => {
+            Ok(Selector::Values { attr, filter })
+        }
+        _ => Err(invalid("expected a core multi-valued attribute and a value filter, such as emails[type eq \"work\"]".into())),
+    }
+}
+
+/// Whether an element of a multi-valued attribute matches a value filter (names in the
+/// filter are the element's sub-attributes, compared as strings case-insensitively).
+fn value_matches(filter: &crate::scim::filter::Filter, element: &Value) -> bool {
+    crate::scim::filter::matches(filter, element, &|_| false)
+}
+
+/// After [`keep_only`]: an attribute selected only through value filters keeps the values
+/// that match one of them (and disappears when none does).
+fn keep_matching_values(obj: &mut Map<String, Value>, sels: &[Selector]) {
+    let plain = |name: &str| {
+        sels.iter().any(|s| matches!(s, Selector::Attr(a) if a.extension().is_none() && a.name.eq_ignore_ascii_case(name)))
+            || sels.iter().any(|s| matches!(s, Selector::Schema(u) if is_core_urn(u)))
+    };
+    let mut names: Vec<&str> = sels
+        .iter()
+        .filter_map(|s| match s {
+            Selector::Values { attr, .. } => Some(attr.name.as_str()),
+            _ => None,
+        })
+        .collect();
+    names.dedup();
+    for name in names {
+        if plain(name) {
+            continue;
+        }
+        let Some(key) = key_ci(obj, name) else {
+            continue;
+        };
+        let filters: Vec<&crate::scim::filter::Filter> = sels
+            .iter()
+            .filter_map(|s| match s {
+                Selector::Values { attr, filter } if attr.name.eq_ignore_ascii_case(name) => {
+                    Some(filter.as_ref())
+                }
+                _ => None,
+            })
+            .collect();
+        let keep = match obj.get_mut(&key) {
+            Some(Value::Array(items)) => {
+                items.retain(|e| filters.iter().any(|f| value_matches(f, e)));
+                !items.is_empty()
+            }
+            Some(other) => filters.iter().any(|f| value_matches(f, other)),
+            None => false,
+        };
+        if !keep {
+            obj.remove(&key);
+        }
+    }
+}
+
+/// After [`remove`]: values that match an excluded value filter are removed.
+fn remove_matching_values(obj: &mut Map<String, Value>, sels: &[Selector]) {
+    for sel in sels {
+        let Selector::Values { attr, filter } = sel else {
+            continue;
+        };
+        let Some(key) = key_ci(obj, &attr.name) else {
+            continue;
+        };
+        let now_empty = match obj.get_mut(&key) {
+            Some(Value::Array(items)) => {
+                items.retain(|e| !value_matches(filter, e));
+                items.is_empty()
+            }
+            _ => false,
+        };
+        if now_empty {
+            obj.remove(&key);
+        }
+    }
 }
 
 /// Whether a top-level key is an extension object (its key is a schema URN).
@@ -116,6 +242,7 @@ fn keep_only(obj: &mut Map<String, Value>, sels: &[Selector]) {
                     Selector::Attr(a) if a.extension().is_none() => {
                         Some((a.name.as_str(), a.sub.as_deref()))
                     }
+                    Selector::Values { attr, .. } => Some((attr.name.as_str(), None)),
                     _ => None,
                 })
                 .collect();
@@ -199,6 +326,8 @@ fn keep_attr(key: &str, value: &mut Value, wanted: &[(&str, Option<&str>)]) -> b
 fn remove(obj: &mut Map<String, Value>, sels: &[Selector]) {
     for sel in sels {
         match sel {
+            // Handled value by value in `remove_matching_values`.
+            Selector::Values { .. } => {}
             Selector::Schema(urn) => {
                 // Excluding the core schema would mean excluding everything but id/schemas; no
                 // client means that, so only extensions are removed this way.

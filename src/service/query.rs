@@ -18,6 +18,13 @@ pub enum Plan<P> {
     Scan(Option<P>),
 }
 
+impl<P> Plan<P> {
+    /// Whether the filter runs entirely in SQL (on indexes).
+    pub fn is_sql(&self) -> bool {
+        matches!(self, Plan::Sql(_))
+    }
+}
+
 fn is_core(attr: &AttrPath, core_urn: &str) -> bool {
     attr.urn
         .as_deref()
