@@ -8,6 +8,7 @@ pub mod health;
 pub mod limits;
 pub mod logging;
 pub mod metrics;
+pub mod paths;
 pub mod request;
 pub mod scim_groups;
 pub mod scim_users;

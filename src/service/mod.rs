@@ -141,6 +141,11 @@ fn unique_violation(index: &str) -> ScimError {
             "another user of this tenant already has {WORK_EMAIL_TAKEN}; a work email belongs to \
              one user, since Entra matches users on emails[type eq \"work\"].value"
         ))
+    } else if index.contains("groups_display_name") || index.contains("groups.display_name") {
+        ScimError::uniqueness(
+            "a group of this tenant already has this displayName (compared case-insensitively); \
+             Entra matches groups on displayName, so it must be unique",
+        )
     } else if index.contains("identity_mail") {
         ScimError::uniqueness(
             "a user of this tenant already has this mail (the work email, else the primary, \

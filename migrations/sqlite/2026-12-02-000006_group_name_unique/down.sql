@@ -1,0 +1,1 @@
+DROP INDEX groups_display_name_unique;
