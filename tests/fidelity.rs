@@ -380,7 +380,214 @@ async fn events_change_feed(backend: Backend) {
     assert_eq!(out.lines().count(), 3, "{out}");
 }
 
+fn group(name: &str) -> Value {
+    json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": name})
+}
+
+/// Entra matches groups on displayName: a second group of the same name (any case), by POST,
+/// PUT or PATCH, is 409 naming it; concurrent creates on two instances give one 201.
+async fn group_names_are_unique(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let first = app
+        .scim("POST", "/Groups", Some(group("Sales")))
+        .await
+        .expect(201);
+    let first_id = first.body["id"].as_str().expect("id").to_string();
+    app.scim("POST", "/Groups", Some(group("SALES")))
+        .await
+        .expect_error(409, Some("uniqueness"), "\"sales\"");
+    let other = app
+        .scim("POST", "/Groups", Some(group("Marketing")))
+        .await
+        .expect(201);
+    let other_id = other.body["id"].as_str().expect("id").to_string();
+    app.scim("PUT", &format!("/Groups/{other_id}"), Some(group("sales")))
+        .await
+        .expect_error(409, Some("uniqueness"), "displayName");
+    let rename = patch(json!([{"op": "replace", "path": "displayName", "value": "Sales"}]));
+    app.scim("PATCH", &format!("/Groups/{other_id}"), Some(rename))
+        .await
+        .expect_error(409, Some("uniqueness"), "displayName");
+    let g = app
+        .scim("GET", &format!("/Groups/{other_id}"), None)
+        .await
+        .expect(200);
+    assert_eq!(g.body["displayName"], "Marketing");
+    // Another tenant may use the name; a deleted group frees it.
+    let globex = app.add_tenant("globex");
+    app.send(
+        "POST",
+        &format!("{}/Groups", app.tenant_url("globex")),
+        Some(&globex),
+        Some(&group("Sales")),
+    )
+    .await
+    .expect(201);
+    app.scim("DELETE", &format!("/Groups/{first_id}"), None)
+        .await
+        .expect(204);
+    app.scim("POST", "/Groups", Some(group("sales")))
+        .await
+        .expect(201);
+    // Concurrent creates of one name on two instances: one 201.
+    let sibling = app.spawn_sibling(|_| {}).await;
+    let mut tasks = Vec::new();
+    for i in 0..12 {
+        let base = if i % 2 == 0 {
+            app.base.clone()
+        } else {
+            sibling.clone()
+        };
+        let (client, token) = (app.client.clone(), app.token.clone());
+        tasks.push(actix_web::rt::spawn(async move {
+            client
+                .post(format!("{base}/scim/v2/tenants/acme/Groups"))
+                .insert_header(("Authorization", format!("Bearer {token}")))
+                .insert_header(("Content-Type", "application/scim+json"))
+                .send_body(group("Race").to_string())
+                .await
+                .expect("post")
+                .status()
+                .as_u16()
+        }));
+    }
+    let mut statuses = Vec::new();
+    for t in tasks {
+        statuses.push(t.await.expect("task"));
+    }
+    assert_eq!(
+        statuses.iter().filter(|&&s| s == 201).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|&&s| s == 409).count(),
+        11,
+        "{statuses:?}"
+    );
+}
+
+/// What Microsoft's SCIM validator (its Postman collection) sends: endpoint names in any case
+/// and with a trailing slash, unquoted filter values, attribute names in any case, value
+/// filters in `attributes`, extra members in a PatchOp, and Entra's sync queries.
+async fn microsoft_validator_requests(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let mut body = user_body("OliviaEmployee@contoso.com", "olivia@example.com");
+    body["name"]["familyName"] = json!("Employee");
+    body["emails"] = json!([{"value": "olivia@example.com", "type": "work", "primary": true}, {"value": "olivia@home.example.org", "type": "home"}]);
+    let id = app
+        .scim("POST", "/users/", Some(body))
+        .await
+        .expect(201)
+        .body["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    for path in [format!("/Users/{id}/"), format!("/users/{id}")] {
+        app.scim("GET", &path, None).await.expect(200);
+    }
+    app.scim("GET", "/schemas", None).await.expect(200);
+    app.scim("GET", "/ServiceProviderConfig/", None)
+        .await
+        .expect(200);
+    app.scim("GET", "/resourcetypes", None).await.expect(200);
+    let g = app
+        .scim("POST", "/groups", Some(group("Validators")))
+        .await
+        .expect(201);
+    let gid = g.body["id"].as_str().expect("id").to_string();
+    let q = |f: &str| serde_urlencoded::to_string([("filter", f)]).expect("encode");
+    let found = app
+        .scim(
+            "GET",
+            &format!("/groups?{}", q("DisplayName eq Validators")),
+            None,
+        )
+        .await
+        .expect(200);
+    assert_eq!(found.body["totalResults"], 1, "{}", found.body);
+    for filter in [
+        "userName sw O",
+        "name.FamilyName eq Employee and (emails.Value co example.com or emails.Value co example.org)",
+        "meta.Created gt 2015-10-10T14:38:21.8617979-07:00",
+        "ActiVe eq True",
+        "meta.lastmodified gt 2015-10-10T14:38:21Z",
+        "USERNAME eq \"oliviaemployee@contoso.com\"",
+    ] {
+        let r = app.scim("GET", &format!("/Users?{}", q(filter)), None).await.expect(200);
+        assert_eq!(r.body["totalResults"], 1, "{filter}: {}", r.body);
+    }
+    app.scim("GET", &format!("/Users?{}", q("userName eq")), None)
+        .await
+        .expect_error(400, Some("invalidFilter"), "position 11");
+    app.scim("GET", &format!("/Users?{}", q("userName eq 1.2.3")), None)
+        .await
+        .expect_error(400, Some("invalidFilter"), "position 12");
+    // attributes with a value filter: only the matching values.
+    let a =
+        serde_urlencoded::to_string([("attributes", "emails[type eq \"work\"]")]).expect("encode");
+    let r = app
+        .scim("GET", &format!("/Users/{id}?{a}"), None)
+        .await
+        .expect(200);
+    assert_eq!(
+        r.body["emails"],
+        json!([{"value": "olivia@example.com", "type": "work", "primary": true}]),
+        "{}",
+        r.body
+    );
+    assert!(r.body.get("userName").is_none(), "{}", r.body);
+    // A PatchOp with extra members is applied.
+    let mut op = patch(json!([{"op": "replace", "path": "displayName", "value": "Olivia"}]));
+    op["id"] = json!(id);
+    let r = app
+        .scim("PATCH", &format!("/Users/{id}"), Some(op))
+        .await
+        .expect(200);
+    assert_eq!(r.body["displayName"], "Olivia");
+    let mut op = patch(json!([{"op": "add", "path": "members", "value": [{"value": id}]}]));
+    op["id"] = json!(gid);
+    app.scim("PATCH", &format!("/Groups/{gid}"), Some(op)).await;
+    let members = app
+        .scim("GET", &format!("/Groups/{gid}"), None)
+        .await
+        .expect(200);
+    assert_eq!(members.body["members"][0]["value"], id.as_str());
+    // Entra's sync queries: a delta by lastModified with paging, and on-demand by id.
+    let since = "2015-10-10T14:38:21Z";
+    let delta = format!(
+        "active eq true and (meta.lastModified ge \"{since}\" or meta.created ge \"{since}\")"
+    );
+    let r = app
+        .scim(
+            "GET",
+            &format!("/Users?{}&startIndex=1&count=1", q(&delta)),
+            None,
+        )
+        .await
+        .expect(200);
+    assert_eq!(r.body["totalResults"], 1, "{}", r.body);
+    assert!(
+        scimd::service::query::plan_users(Some(
+            &scimd::scim::filter::parse(&delta).expect("parse")
+        ))
+        .is_sql(),
+        "the delta query runs on indexes"
+    );
+    let r = app
+        .scim(
+            "GET",
+            &format!("/Users?{}", q(&format!("id eq \"{id}\""))),
+            None,
+        )
+        .await
+        .expect(200);
+    assert_eq!(r.body["totalResults"], 1, "{}", r.body);
+}
+
 backend_tests!(
+    group_names_are_unique,
+    microsoft_validator_requests,
     etags_and_if_match,
     search_and_sort,
     custom_field_types,
