@@ -793,9 +793,26 @@ mod tests {
         let e = project(&mut u, Some("userName,a.b.c"), None).unwrap_err();
         assert_eq!(e.scim_type, Some(ScimType::InvalidPath));
         assert!(e.detail.contains("\"a.b.c\" in attributes"), "{}", e.detail);
-        let e = project(&mut u, None, Some("emails[type eq \"work\"]")).unwrap_err();
+        let e = project(&mut u, None, Some("emails[type eq]")).unwrap_err();
         assert!(e.detail.contains("in excludedAttributes"), "{}", e.detail);
+        let e = project(&mut u, Some("emails[type eq \"work\"].value"), None).unwrap_err();
+        assert!(e.detail.contains("in attributes"), "{}", e.detail);
         assert_eq!(u, user(), "nothing is changed on error");
+    }
+
+    #[test]
+    fn value_filters_select_values() {
+        let mut u = json!({"id": "1", "schemas": [], "userName": "a", "emails": [
+            {"value": "w@x", "type": "work"}, {"value": "h@x", "type": "home"}]});
+        project(&mut u, Some("emails[type eq \"work\"],userName"), None).unwrap();
+        assert_eq!(u["emails"], json!([{"value": "w@x", "type": "work"}]));
+        assert_eq!(u["userName"], "a");
+        let mut u = json!({"id": "1", "emails": [{"value": "w@x", "type": "work"}, {"value": "h@x", "type": "home"}]});
+        project(&mut u, None, Some("emails[type eq work]")).unwrap();
+        assert_eq!(u["emails"], json!([{"value": "h@x", "type": "home"}]));
+        let mut u = json!({"id": "1", "emails": [{"value": "h@x", "type": "home"}]});
+        project(&mut u, Some("emails[type eq \"work\"]"), None).unwrap();
+        assert!(u.get("emails").is_none(), "{u}");
     }
 
     #[test]
