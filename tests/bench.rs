@@ -1,5 +1,6 @@
 //! `scimd bench` end to end: it starts its own scimd, runs every phase of an Entra cycle
 //! against it without errors, reports each operation, and stops the server it started.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // tests may panic: that is how they fail
 
 mod common;
 

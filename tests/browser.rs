@@ -4,6 +4,7 @@
 //!
 //! Needs Debian's `chromium` and `chromium-driver` (`.ci/run` installs them). Without them
 //! the test says so and passes, unless `SCIMD_REQUIRE_BROWSER=1` (CI) makes that a failure.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // tests may panic: that is how they fail
 
 mod common;
 

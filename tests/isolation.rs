@@ -1,6 +1,8 @@
 //! No tenant and no stranger can stall the others: the worst in-memory filters of one tenant,
 //! floods of wrong passwords and of bad tokens, while `/healthz`, another tenant and Entra's
 //! writes keep answering quickly. Each test prints the figures it measured.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+// tests may panic: that is how they fail
 
 // Each test runs on a runtime and thread of its own; the lock held across awaits is what
 // keeps the timed tests from running at the same time.

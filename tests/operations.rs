@@ -1,4 +1,5 @@
 //! Operations: abuse limits answer 429 with Retry-After; /metrics in Prometheus format.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // tests may panic: that is how they fail
 
 mod common;
 

@@ -4,6 +4,7 @@
 //! It stops and starts the local cluster, so it runs only when `SCIMD_TEST_PG_CTL` names the
 //! cluster control command prefix (`.ci/run` sets it), e.g.
 //! `pg_ctlcluster --skip-systemctl-redirect 15 main`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // tests may panic: that is how they fail
 
 mod common;
 

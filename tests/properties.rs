@@ -5,6 +5,7 @@
 //! proptest runs are the fuzzers. Failures proptest finds are kept in
 //! `tests/properties.proptest-regressions` (the corpus) and replayed first on every run.
 //! Longer runs: `PROPTEST_CASES=200000 cargo test --release --test properties`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // tests may panic: that is how they fail
 
 use proptest::prelude::*;
 use serde_json::{json, Value};

@@ -1,4 +1,5 @@
 //! The user lifecycle over HTTP: create, read, match, page, replace, patch, delete, and errors.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // tests may panic: that is how they fail
 
 mod common;
 

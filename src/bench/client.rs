@@ -138,9 +138,10 @@ impl Connection {
                     "connection closed",
                 ));
             }
-            self.buf.extend_from_slice(&chunk[..n]);
+            self.buf
+                .extend_from_slice(chunk.get(..n).unwrap_or_default());
         };
-        let (status, length) = parse_head(&self.buf[..head_end])?;
+        let (status, length) = parse_head(self.buf.get(..head_end).unwrap_or_default())?;
         let length = match (status, length) {
             (204 | 304, _) => 0,
             (_, Some(n)) => n,
@@ -154,11 +155,16 @@ impl Connection {
                     "connection closed mid-body",
                 ));
             }
-            self.buf.extend_from_slice(&chunk[..n]);
+            self.buf
+                .extend_from_slice(chunk.get(..n).unwrap_or_default());
         }
         Ok(Response {
             status,
-            body: self.buf[head_end..head_end + length].to_vec(),
+            body: self
+                .buf
+                .get(head_end..head_end + length)
+                .unwrap_or_default()
+                .to_vec(),
         })
     }
 }

@@ -156,7 +156,7 @@ fn percentile(sorted: &[u32], p: f64) -> f64 {
         return 0.0;
     }
     let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    f64::from(sorted[idx.min(sorted.len() - 1)]) / 1000.0
+    f64::from(sorted.get(idx.min(sorted.len() - 1)).copied().unwrap_or(0)) / 1000.0
 }
 
 /// A `/proc/{pid}/status` field in KiB (VmRSS, RssAnon, RssFile).
@@ -241,7 +241,11 @@ pub fn run(opts: BenchOptions) -> Result<(), String> {
     }
     if opts.preload > 0 {
         let started = Instant::now();
-        preload(&state, &tenants[0].0, opts.preload)?;
+        let first = tenants
+            .first()
+            .map(|t| t.0.clone())
+            .ok_or("the bench has no tenant")?;
+        preload(&state, &first, opts.preload)?;
         println!(
             "preloaded {} users in {:.1} s",
             opts.preload,
@@ -484,8 +488,13 @@ fn phases(opts: &BenchOptions, target: &Arc<Target>) -> Result<(), String> {
                     let groups = Arc::clone(&groups);
                     move |v: &Value| {
                         if let Some(id) = v["id"].as_str() {
-                            groups.lock().unwrap_or_else(|p| p.into_inner())[tenant]
-                                .push(id.to_string());
+                            if let Some(list) = groups
+                                .lock()
+                                .unwrap_or_else(|p| p.into_inner())
+                                .get_mut(tenant)
+                            {
+                                list.push(id.to_string());
+                            }
                         }
                     }
                 }) as Box<dyn Fn(&Value) + Send>),
@@ -695,15 +704,16 @@ where
                                         }
                                         _ => false,
                                     };
-                                    local[step].push(us);
-                                    if !ok {
-                                        stats[step].errors.fetch_add(1, Ordering::Relaxed);
+                                    if let Some(l) = local.get_mut(step) {
+                                        l.push(us);
+                                    }
+                                    if let (false, Some(s)) = (ok, stats.get(step)) {
+                                        s.errors.fetch_add(1, Ordering::Relaxed);
                                     }
                                 }
                             }
-                            for (step, lat) in local.into_iter().enumerate() {
-                                stats[step]
-                                    .latencies
+                            for (lat, s) in local.into_iter().zip(stats.iter()) {
+                                s.latencies
                                     .lock()
                                     .unwrap_or_else(|p| p.into_inner())
                                     .extend(lat);
