@@ -98,8 +98,7 @@ pub fn run(listener: TcpListener, state: AppState) -> std::io::Result<Server> {
         App::new()
             .app_data(data.clone())
             .wrap(http::metrics::RecordMetrics)
-            .wrap(http::paths::CanonicalPaths)
-            .wrap(http::limits::UriLimit)
+            .wrap(actix_web::middleware::from_fn(http::paths::shape_request))
             .wrap(
                 actix_web::middleware::DefaultHeaders::new()
                     .add(("X-Content-Type-Options", "nosniff")),

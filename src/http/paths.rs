@@ -1,12 +1,15 @@
-//! Resource endpoints answer whatever the case of their names and with a trailing slash, as
-//! Microsoft's SCIM validator expects (`/users`, `/Users/`, `/groups?filter=…`, `/schemas`):
-//! the request's path is rewritten to the canonical one before routing.
+//! Request targets before routing: resource endpoints answer whatever the case of their
+//! names and with a trailing slash, as Microsoft's SCIM validator expects (`/users`,
+//! `/Users/`, `/groups?filter=…`, `/schemas`), and an over-long target gets a SCIM 414.
 
-use std::future::{ready, Ready};
-
-use actix_web::dev::{forward_ready, Service, ServiceRequest, ServiceResponse, Transform};
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::Uri;
-use actix_web::Error;
+use actix_web::middleware::Next;
+use actix_web::{Error, ResponseError};
+
+use super::limits::MAX_URI_BYTES;
+use crate::scim::error::ScimError;
 
 const TENANTS: &str = "/scim/v2/tenants/";
 
@@ -45,52 +48,38 @@ pub fn canonical_path(path: &str) -> Option<String> {
     (canonical != path).then_some(canonical)
 }
 
-/// Middleware applying [`canonical_path`] before routing.
-pub struct CanonicalPaths;
-
-impl<S, B> Transform<S, ServiceRequest> for CanonicalPaths
-where
-    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error>,
-{
-    type Response = ServiceResponse<B>;
-    type Error = Error;
-    type Transform = CanonicalPathsMiddleware<S>;
-    type InitError = ();
-    type Future = Ready<Result<Self::Transform, Self::InitError>>;
-
-    fn new_transform(&self, service: S) -> Self::Future {
-        ready(Ok(CanonicalPathsMiddleware { service }))
+/// Middleware (`middleware::from_fn`) shaping a request before routing: a target over
+/// [`MAX_URI_BYTES`](super::limits::MAX_URI_BYTES) gets a SCIM 414, and endpoint names take
+/// their canonical spelling ([`canonical_path`]).
+pub async fn shape_request(
+    mut req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, Error> {
+    let len = req.uri().path_and_query().map_or(0, |pq| pq.as_str().len());
+    if len > MAX_URI_BYTES {
+        let error = ScimError::status(
+            414,
+            format!(
+                "the request URI is {len} bytes long; at most {MAX_URI_BYTES} are accepted: send a long filter in the body of POST .../Users/.search or .../Groups/.search"
+            ),
+        );
+        return Ok(req
+            .into_response(error.error_response())
+            .map_into_right_body());
     }
-}
-
-/// The per-request half of [`CanonicalPaths`].
-pub struct CanonicalPathsMiddleware<S> {
-    service: S,
-}
-
-impl<S, B> Service<ServiceRequest> for CanonicalPathsMiddleware<S>
-where
-    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error>,
-{
-    type Response = ServiceResponse<B>;
-    type Error = Error;
-    type Future = S::Future;
-
-    forward_ready!(service);
-
-    fn call(&self, mut req: ServiceRequest) -> Self::Future {
-        if let Some(path) = canonical_path(req.path()) {
-            let target = match req.uri().query() {
-                Some(q) => format!("{path}?{q}"),
-                None => path,
-            };
-            if let Ok(uri) = target.parse::<Uri>() {
-                req.match_info_mut().get_mut().update(&uri);
-                req.head_mut().uri = uri;
-            }
+    if let Some(path) = canonical_path(req.path()) {
+        let target = match req.uri().query() {
+            Some(q) => format!("{path}?{q}"),
+            None => path,
+        };
+        if let Ok(uri) = target.parse::<Uri>() {
+            req.match_info_mut().get_mut().update(&uri);
+            req.head_mut().uri = uri;
         }
-        self.service.call(req)
     }
+    next.call(req)
+        .await
+        .map(ServiceResponse::map_into_left_body)
 }
 
 #[cfg(test)]

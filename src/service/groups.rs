@@ -14,7 +14,7 @@ use super::{
 };
 use crate::app::AppState;
 use crate::scim::error::ScimError;
-use crate::scim::filter::{self, Filter};
+use crate::scim::filter;
 use crate::scim::patch::{
     apply_group_patch, member_refs, membership_only, parse_patch_request, MemberChange, MemberRef,
 };
@@ -597,17 +597,7 @@ pub async fn list_groups(
     caller: &Caller,
     params: ListParams,
 ) -> Result<Listed, ScimError> {
-    crate::scim::resource::check_projection(
-        params.attributes.as_deref(),
-        params.excluded_attributes.as_deref(),
-    )?;
-    let filter: Option<Filter> = params
-        .filter
-        .as_deref()
-        .map(str::trim)
-        .filter(|f| !f.is_empty())
-        .map(filter::parse)
-        .transpose()?;
+    let filter = super::list_filter(&params)?;
     let (start, count) = page(params.start_index, params.count, state.settings.max_results);
     let with_members = wants_members(
         params.attributes.as_deref(),

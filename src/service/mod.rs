@@ -44,6 +44,24 @@ pub struct ListParams {
     pub excluded_attributes: Option<String>,
 }
 
+/// A list request's filter, parsed, once its projection is known to be valid (both are
+/// checked before any query runs).
+pub(crate) fn list_filter(
+    params: &ListParams,
+) -> Result<Option<crate::scim::filter::Filter>, ScimError> {
+    crate::scim::resource::check_projection(
+        params.attributes.as_deref(),
+        params.excluded_attributes.as_deref(),
+    )?;
+    params
+        .filter
+        .as_deref()
+        .map(str::trim)
+        .filter(|f| !f.is_empty())
+        .map(crate::scim::filter::parse)
+        .transpose()
+}
+
 /// A rendered resource with what the HTTP layer puts in headers.
 #[derive(Debug, Clone)]
 pub struct Rendered {

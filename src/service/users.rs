@@ -12,7 +12,7 @@ use super::{
 };
 use crate::app::AppState;
 use crate::scim::error::ScimError;
-use crate::scim::filter::{self, Filter};
+use crate::scim::filter;
 use crate::scim::patch::{apply_user_patch, parse_patch_request};
 use crate::scim::path::AttrPath;
 use crate::scim::render::{resource_text, Json, Meta};
@@ -583,17 +583,7 @@ pub async fn list_users(
     caller: &Caller,
     params: ListParams,
 ) -> Result<Listed, ScimError> {
-    crate::scim::resource::check_projection(
-        params.attributes.as_deref(),
-        params.excluded_attributes.as_deref(),
-    )?;
-    let filter: Option<Filter> = params
-        .filter
-        .as_deref()
-        .map(str::trim)
-        .filter(|f| !f.is_empty())
-        .map(filter::parse)
-        .transpose()?;
+    let filter = super::list_filter(&params)?;
     let sort_attr = params.sort_by.as_deref().map(AttrPath::parse).transpose()?;
     let max = state.settings.max_results;
     let (start, count) = page(params.start_index, params.count, max);
