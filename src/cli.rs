@@ -403,8 +403,14 @@ fn serve(settings: Settings) -> Result<(), String> {
         state.store.backend()
     );
     if tenant_count == 0 {
+        // The program as it was invoked (`./target/release/scimd`, `scimd`), so the steps
+        // work as printed.
+        let me = std::env::args()
+            .next()
+            .filter(|a| !a.is_empty())
+            .unwrap_or_else(|| "scimd".into());
         eprintln!(
-            "No tenant yet. Next steps:\n  scimd tenant create acme          # prints the Tenant URL\n  scimd token issue acme --days 90  # prints the Secret Token\nthen paste both into the Entra app's Provisioning blade and press Test Connection."
+            "No tenant yet. Next steps:\n  {me} tenant create acme          # prints the Tenant URL\n  {me} token issue acme --days 90  # prints the Secret Token\nthen paste both into the Entra app's Provisioning blade and press Test Connection."
         );
     }
     actix_web::rt::System::new().block_on(async move {

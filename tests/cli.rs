@@ -200,3 +200,17 @@ async fn serve_warns_when_postgres_autovacuum_is_off() {
         "autovacuum {autovacuum}: {err}"
     );
 }
+
+/// A first start on an empty database prints next steps that work as typed: the program
+/// as it was invoked, then `tenant create` and `token issue`.
+#[actix_web::test]
+async fn first_start_prints_runnable_next_steps() {
+    let (url, _db) = fresh_database(&Backend::Sqlite);
+    let err = serve_and_stop(&url).await;
+    let me = env!("CARGO_BIN_EXE_scimd");
+    assert!(err.contains(&format!("{me} tenant create acme")), "{err}");
+    assert!(
+        err.contains(&format!("{me} token issue acme --days 90")),
+        "{err}"
+    );
+}
