@@ -112,8 +112,8 @@ pub fn run(listener: TcpListener, state: AppState) -> std::io::Result<Server> {
         None => server.listen(listener)?,
     };
     // The metrics address: plain HTTP, for a scraper on a private network.
-    if let Some(bind) = &settings_for_tls.metrics_bind {
-        server = server.bind(bind.as_str())?;
+    if let Some(bind) = settings_for_tls.metrics_bind {
+        server = server.bind(bind)?;
     }
     if let Some(n) = workers {
         server = server.workers(n.max(1));

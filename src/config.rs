@@ -86,10 +86,10 @@ pub struct Settings {
         hide_env_values = true
     )]
     pub metrics_token: Option<String>,
-    /// A separate address for `/metrics` (e.g. 127.0.0.1:9090, reached by Prometheus and
-    /// not by the proxy), where it needs no token.
+    /// A separate address for `/metrics`, an IP address and port (e.g. 127.0.0.1:9090,
+    /// reached by Prometheus and not by the proxy), where it needs no token; checked at start.
     #[arg(long, env = "SCIMD_METRICS_BIND", global = true)]
-    pub metrics_bind: Option<String>,
+    pub metrics_bind: Option<std::net::SocketAddr>,
     /// HTTP worker threads (default: one per core).
     #[arg(long, env = "SCIMD_WORKERS", global = true)]
     pub workers: Option<usize>,

@@ -547,7 +547,7 @@ async fn metrics_stay_bounded_and_private(backend: Backend) {
     let app = TestApp::spawn_with(backend, |s| {
         s.rate_limit_address = 0;
         s.metrics_token = Some("metrics-secret".into());
-        s.metrics_bind = Some(format!("127.0.0.1:{metrics_port}"));
+        s.metrics_bind = Some(std::net::SocketAddr::from(([127, 0, 0, 1], metrics_port)));
     })
     .await;
     for i in 0..300 {

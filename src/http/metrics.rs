@@ -169,15 +169,10 @@ where
 }
 
 fn allowed(req: &HttpRequest, settings: &crate::config::Settings) -> bool {
-    let on_metrics_address = settings
-        .metrics_bind
-        .as_deref()
-        .and_then(|b| b.parse::<std::net::SocketAddr>().ok())
-        .is_some_and(|metrics| {
-            metrics.port() == req.app_config().local_addr().port()
-                && (metrics.ip().is_unspecified()
-                    || metrics.ip() == req.app_config().local_addr().ip())
-        });
+    let on_metrics_address = settings.metrics_bind.is_some_and(|metrics| {
+        metrics.port() == req.app_config().local_addr().port()
+            && (metrics.ip().is_unspecified() || metrics.ip() == req.app_config().local_addr().ip())
+    });
     if on_metrics_address {
         return true;
     }

@@ -53,12 +53,15 @@ pub async fn check_password(
         .await?;
     let now = now_millis();
     let wait = wait_for(user, addr, now);
+    let throttled = |wait: i64| {
+        tracing::info!(username_fingerprint = %fingerprint, %address, "admin login throttled");
+        Ok(PasswordCheck::Wait(wait_seconds(wait)))
+    };
     if wait > 0 {
         if addr.wait(now) > 0 {
             state.known_waits.remember(&keys, addr.wait(now), now);
         }
-        tracing::info!(username_fingerprint = %fingerprint, %address, "admin login throttled");
-        return Ok(PasswordCheck::Wait(wait_seconds(wait)));
+        return throttled(wait);
     }
     let reserve = keys.clone();
     let wait = state
@@ -66,8 +69,7 @@ pub async fn check_password(
         .write(move |conn| Ok::<_, ScimError>(reserve_attempt(conn, &reserve, now_millis())?))
         .await?;
     if wait > 0 {
-        tracing::info!(username_fingerprint = %fingerprint, %address, "admin login throttled");
-        return Ok(PasswordCheck::Wait(wait_seconds(wait)));
+        return throttled(wait);
     }
     let name = username.to_string();
     let admin = state

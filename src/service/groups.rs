@@ -224,18 +224,6 @@ pub fn wants_members(attributes: Option<&str>, excluded: Option<&str>) -> bool {
     }
 }
 
-/// A storage error as a SCIM error; a taken displayName is named.
-fn name_taken(e: crate::store::StoreError, display_name: &str) -> ScimError {
-    let mut e = ScimError::from(e);
-    if e.status == 409 && e.detail.contains("this displayName") {
-        e.detail = e.detail.replace(
-            "this displayName",
-            &format!("the displayName {display_name:?}"),
-        );
-    }
-    e
-}
-
 /// POST /Groups.
 pub async fn create_group(
     state: &AppState,
@@ -267,7 +255,7 @@ pub async fn create_group(
                 deleted_at: None,
             };
             group_store::insert_group(conn, &row, &members)
-                .map_err(|e| name_taken(e, &row.display_name))?;
+                .map_err(|e| super::group_name_taken(e, &row.display_name))?;
             log_event(
                 conn,
                 &caller2,
@@ -359,7 +347,7 @@ fn store_group_change(
     row.version = old.version + 1;
     row.updated_at = now_millis();
     group_store::update_group(conn, &row, old.version)
-        .map_err(|e| name_taken(e, &row.display_name))?;
+        .map_err(|e| super::group_name_taken(e, &row.display_name))?;
     Ok(row)
 }
 

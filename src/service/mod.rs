@@ -134,36 +134,59 @@ impl From<diesel::result::Error> for ScimError {
     }
 }
 
-/// The words of a work-email conflict that [`name_taken_work_email`] replaces with the value.
-pub(crate) const WORK_EMAIL_TAKEN: &str = "one of this user's work emails";
+/// Names (parts) of the unique index that keeps a work email to one user.
+const WORK_EMAIL_INDEX: &[&str] = &["user_emails"];
+/// Names (parts) of the unique index that keeps a group's displayName to one live group
+/// (PostgreSQL names the index; SQLite lists its columns).
+const GROUP_NAME_INDEX: &[&str] = &["groups_display_name", "groups.display_name"];
 
-/// A work-email conflict names the user's work emails (the index cannot say which one).
-pub(crate) fn name_taken_work_email(mut e: ScimError, work_emails: &[String]) -> ScimError {
-    if e.status == 409 && e.detail.contains(WORK_EMAIL_TAKEN) {
-        let names = work_emails
-            .iter()
-            .map(|v| format!("{v:?}"))
-            .collect::<Vec<_>>()
-            .join(", ");
-        e.detail = e
-            .detail
-            .replace(WORK_EMAIL_TAKEN, &format!("the work email {names}"));
+const WORK_EMAIL_RULE: &str =
+    "a work email belongs to one user, since Entra matches users on emails[type eq \"work\"].value";
+const GROUP_NAME_RULE: &str =
+    "(compared case-insensitively); Entra matches groups on displayName, so it must be unique";
+
+/// Whether one of the unique indexes named by `index` refused the write.
+fn refused_by(e: &StoreError, index: &[&str]) -> bool {
+    matches!(e, StoreError::Unique(name) if index.iter().any(|i| name.contains(i)))
+}
+
+/// A storage error of a user write as a SCIM error; a work-email conflict names the user's
+/// work emails (the index cannot say which one is taken).
+pub(crate) fn work_email_taken(e: StoreError, work_emails: &[String]) -> ScimError {
+    if !refused_by(&e, WORK_EMAIL_INDEX) {
+        return ScimError::from(e);
     }
-    e
+    let names = work_emails
+        .iter()
+        .map(|v| format!("{v:?}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    ScimError::uniqueness(format!(
+        "another user of this tenant already has the work email {names}; {WORK_EMAIL_RULE}"
+    ))
+}
+
+/// A storage error of a group write as a SCIM error; a displayName conflict names it.
+pub(crate) fn group_name_taken(e: StoreError, display_name: &str) -> ScimError {
+    if !refused_by(&e, GROUP_NAME_INDEX) {
+        return ScimError::from(e);
+    }
+    ScimError::uniqueness(format!(
+        "a group of this tenant already has the displayName {display_name:?} {GROUP_NAME_RULE}"
+    ))
 }
 
 /// A unique index refused a write: say which attribute is taken.
 fn unique_violation(index: &str) -> ScimError {
-    if index.contains("user_emails") {
+    let named = |parts: &[&str]| parts.iter().any(|p| index.contains(p));
+    if named(WORK_EMAIL_INDEX) {
         ScimError::uniqueness(format!(
-            "another user of this tenant already has {WORK_EMAIL_TAKEN}; a work email belongs to \
-             one user, since Entra matches users on emails[type eq \"work\"].value"
+            "another user of this tenant already has one of this user's work emails; {WORK_EMAIL_RULE}"
         ))
-    } else if index.contains("groups_display_name") || index.contains("groups.display_name") {
-        ScimError::uniqueness(
-            "a group of this tenant already has this displayName (compared case-insensitively); \
-             Entra matches groups on displayName, so it must be unique",
-        )
+    } else if named(GROUP_NAME_INDEX) {
+        ScimError::uniqueness(format!(
+            "a group of this tenant already has this displayName {GROUP_NAME_RULE}"
+        ))
     } else if index.contains("identity_mail") {
         ScimError::uniqueness(
             "a user of this tenant already has this mail (the work email, else the primary, \

@@ -79,8 +79,9 @@ fn index_columns(resource: &Value) -> Result<UserIndex, ScimError> {
             }
             let kind = e.get("type").and_then(Value::as_str).map(str::to_lowercase);
             let primary = e.get("primary").and_then(Value::as_bool).unwrap_or(false);
-            check_indexed_len("an emails value", value)?;
+            // The index holds the normalised form (an IDNA domain can be longer than sent).
             let value = crate::scim::mail::index_form("emails.value", value)?;
+            check_indexed_len("an emails value", &value)?;
             // The same address twice with the same type is one index entry.
             if !emails.iter().any(|(v, t, _)| *v == value && *t == kind) {
                 emails.push((value, kind, primary));
@@ -100,9 +101,6 @@ fn index_columns(resource: &Value) -> Result<UserIndex, ScimError> {
             )
         })?;
     check_indexed_len("userName", &user_name)?;
-    for (value, _, _) in &emails {
-        check_indexed_len("an emails value", value)?;
-    }
     let external_id = resource
         .get("externalId")
         .and_then(Value::as_str)
@@ -300,10 +298,10 @@ pub async fn create_user(
         .store
         .write_atomic(move |conn| {
             let event = new_event(&caller2, "User", "created", &row.id, &detail);
-            Ok::<_, ScimError>(user_store::insert_user_logged(conn, &row, &emails, &event)?)
+            user_store::insert_user_logged(conn, &row, &emails, &event)
+                .map_err(|e| super::work_email_taken(e, &work))
         })
-        .await
-        .map_err(|e| super::name_taken_work_email(e, &work))?;
+        .await?;
     Ok(rendered)
 }
 
@@ -427,7 +425,8 @@ async fn edit_user(
                     user_store::update_user_logged(conn, &change.old, &change.row, &event)?;
                 }
                 Some(emails) => {
-                    user_store::update_user(conn, &change.old, &change.row, Some(emails))?;
+                    user_store::update_user(conn, &change.old, &change.row, Some(emails))
+                        .map_err(|e| super::work_email_taken(e, &work))?;
                     log_event(
                         conn,
                         &caller2,
@@ -443,8 +442,7 @@ async fn edit_user(
             state.store.write_atomic(write).await
         } else {
             state.store.write(write).await
-        }
-        .map_err(|e| super::name_taken_work_email(e, &work));
+        };
         match written {
             Ok(row) => return Ok(row),
             // Lost the race: the version moved on (or the user was deleted) since it was read.
