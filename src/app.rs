@@ -6,70 +6,34 @@ use std::sync::Arc;
 use actix_web::dev::Server;
 use actix_web::{web, App, HttpServer};
 
-use crate::auth::password::PasswordPool;
-use crate::auth::tokens::TokenKeys;
 use crate::config::Settings;
 use crate::http;
-use crate::scim::schema::Schemas;
-use crate::store::Store;
+use crate::service::Service;
 
-/// What every request handler shares. Cheap to clone.
+/// What every request handler shares: the service, and what only HTTP needs (settings,
+/// rate limits, metrics). Cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
-    pub store: Store,
-    pub keys: Arc<TokenKeys>,
-    pub schemas: Arc<Schemas>,
+    pub service: Service,
     pub settings: Arc<Settings>,
-    /// Where argon2 runs (never on a worker, the blocking pool or the writer).
-    pub passwords: Arc<PasswordPool>,
-    /// Login waits this instance has read, so throttled floods cost no queries.
-    pub known_waits: Arc<crate::auth::throttle::KnownWaits>,
-    pub tenants: Arc<crate::service::tenants::TenantCache>,
-    pub custom_fields: Arc<crate::service::tenants::CustomFieldCache>,
     pub limits: Arc<crate::http::limits::RateLimits>,
     pub metrics: Arc<crate::http::metrics::Metrics>,
-    /// Filters and sorts evaluated in memory: a few at a time, each within its budget.
-    pub scans: Arc<crate::service::scan::ScanGate>,
 }
 
 impl AppState {
-    /// Open the database (migrating it) and load keys and schemas.
+    /// Open the service (database, keys, schemas) and the HTTP layer's shared state.
     pub fn open(settings: Settings) -> anyhow_like::Result<AppState> {
-        let store = Store::open(&settings.database_url(), settings.pool_size)
-            .map_err(|e| format!("cannot open database: {e}"))?;
-        let keys = TokenKeys::new();
-        store
-            .write_blocking(|conn| keys.load(conn))
-            .map_err(|e| format!("cannot load signing keys: {e}"))?;
-        let schemas = Schemas::load().map_err(|e| format!("bad embedded schema: {e}"))?;
-        let settings_limits = (settings.rate_limit_address, settings.rate_limit_tenant);
-        let settings_scan = (
-            settings
-                .scan_threads
-                .unwrap_or_else(crate::service::scan::ScanGate::default_threads),
-            settings.scan_budget_ms,
-        );
+        let service = Service::open(&settings)?;
         Ok(AppState {
-            store,
-            keys: Arc::new(keys),
-            schemas: Arc::new(schemas),
-            settings: Arc::new(settings),
-            passwords: Arc::new(PasswordPool::new(PasswordPool::default_threads(), 64)),
-            known_waits: Arc::default(),
-            tenants: Arc::new(crate::service::tenants::TenantCache::default()),
-            custom_fields: Arc::new(crate::service::tenants::CustomFieldCache::default()),
+            service,
             limits: Arc::new(crate::http::limits::RateLimits::new(
-                settings_limits.0,
-                settings_limits.1,
+                settings.rate_limit_address,
+                settings.rate_limit_tenant,
             )),
             metrics: Arc::new(
                 crate::http::metrics::Metrics::new().map_err(|e| format!("metrics: {e}"))?,
             ),
-            scans: Arc::new(crate::service::scan::ScanGate::new(
-                settings_scan.0,
-                std::time::Duration::from_millis(settings_scan.1),
-                crate::service::MAX_SCAN,
-            )),
+            settings: Arc::new(settings),
         })
     }
 }
@@ -90,8 +54,8 @@ pub fn run(listener: TcpListener, state: AppState) -> std::io::Result<Server> {
     let workers = state
         .settings
         .workers
-        .or_else(|| Some(state.store.default_workers()));
-    state.store.start_background();
+        .or_else(|| Some(state.service.store.default_workers()));
+    state.service.store.start_background();
     let settings_for_tls = Arc::clone(&state.settings);
     let data = web::Data::new(state);
     let mut server = HttpServer::new(move || {

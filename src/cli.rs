@@ -8,12 +8,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use crate::app::{self, AppState};
-use crate::auth::password::hash_password;
 use crate::auth::tokens::DEFAULT_EXPIRY_DAYS;
 use crate::config::Settings;
 use crate::scim::error::ScimError;
 use crate::service::tenants as svc;
-use crate::store::{admins, events, groups, now_millis, tenants, users};
+use crate::service::{admins, now_millis, Service};
 
 /// scimd — a SCIM 2.0 provisioning server for Microsoft Entra ID.
 #[derive(Debug, Parser)]
@@ -187,32 +186,31 @@ fn run(cli: Cli) -> Result<(), String> {
     if let Command::Bench(opts) = cli.command {
         return crate::bench::run(opts);
     }
-    let state = AppState::open(settings.clone())?;
-    let store = &state.store;
-    match cli.command {
+    let service = Service::open(&settings)?;
+    // The commands run the service's async use cases, each owning its transaction.
+    actix_web::rt::System::new().block_on(command(cli.command, &settings, &service))
+}
+
+async fn command(command: Command, settings: &Settings, service: &Service) -> Result<(), String> {
+    match command {
         Command::Serve | Command::Bench(_) => Ok(()),
         Command::Tenant(TenantCommand::Create { slug, name }) => {
-            let tenant = store
-                .write_blocking(|conn| svc::create_tenant(conn, &slug, name.as_deref()))
+            let tenant = svc::create_tenant(service, &slug, name.as_deref())
+                .await
                 .map_err(scim)?;
             println!("{}", settings.tenant_url(&tenant.slug));
             Ok(())
         }
         Command::Tenant(TenantCommand::List) => {
-            let all = store
-                .read_blocking(tenants::list_tenants)
-                .map_err(|e| e.to_string())?;
-            for t in all {
+            for t in svc::list_tenants(service).await.map_err(scim)? {
                 println!("{}\t{}\t{}", t.slug, t.name, settings.tenant_url(&t.slug));
             }
             Ok(())
         }
         Command::Token(TokenCommand::Issue { slug, days, label }) => {
-            let (jwt, record) = store
-                .write_blocking(|conn| {
-                    let tenant = svc::tenant_by_slug(conn, &slug)?;
-                    svc::issue_token(conn, &state.keys, &tenant, days, &label)
-                })
+            let tenant = svc::tenant_by_slug(service, &slug).await.map_err(scim)?;
+            let (jwt, record) = svc::issue_token(service, &tenant, days, &label)
+                .await
                 .map_err(scim)?;
             println!("Tenant URL: {}", settings.tenant_url(&slug));
             println!("Token id:   {}", record.jti);
@@ -225,12 +223,8 @@ fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
         Command::Token(TokenCommand::List { slug }) => {
-            let list = store
-                .read_blocking(|conn| {
-                    let tenant = svc::tenant_by_slug(conn, &slug)?;
-                    svc::list_tokens(conn, &tenant)
-                })
-                .map_err(scim)?;
+            let tenant = svc::tenant_by_slug(service, &slug).await.map_err(scim)?;
+            let list = svc::list_tokens(service, &tenant).await.map_err(scim)?;
             println!("id\tlabel\tcreated\texpires\tlast used\tstatus");
             let now = now_millis();
             for t in list {
@@ -254,9 +248,7 @@ fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
         Command::Token(TokenCommand::Revoke { id }) => {
-            store
-                .write_blocking(|conn| svc::revoke_token(conn, &id, None))
-                .map_err(scim)?;
+            svc::revoke_token(service, &id, None).await.map_err(scim)?;
             println!("revoked {id}");
             Ok(())
         }
@@ -276,24 +268,8 @@ fn run(cli: Cli) -> Result<(), String> {
                 .read_to_string(&mut password)
                 .map_err(|e| format!("cannot read the password: {e}"))?;
             let password = password.trim_end_matches(['\r', '\n']);
-            if password.chars().count() < 12 {
-                return Err("the password must be at least 12 characters".into());
-            }
-            let hash = hash_password(password)?;
-            store
-                .write_blocking(|conn| {
-                    let tenant_id = match &slug {
-                        Some(s) => Some(svc::tenant_by_slug(conn, s)?.id),
-                        None => None,
-                    };
-                    Ok::<_, ScimError>(admins::create_admin(
-                        conn,
-                        tenant_id.as_deref(),
-                        &username,
-                        &hash,
-                        operator,
-                    )?)
-                })
+            admins::create_admin(service, slug.as_deref(), &username, password, operator)
+                .await
                 .map_err(scim)?;
             println!(
                 "admin {username} created; log in at {}/admin",
@@ -307,23 +283,16 @@ fn run(cli: Cli) -> Result<(), String> {
             field_type,
             multi_valued,
         }) => {
-            let field = store
-                .write_blocking(|conn| {
-                    let tenant = svc::tenant_by_slug(conn, &slug)?;
-                    svc::add_custom_field(conn, &tenant, &name, &field_type, multi_valued)
-                })
+            let tenant = svc::tenant_by_slug(service, &slug).await.map_err(scim)?;
+            let field = svc::add_custom_field(service, &tenant, &name, &field_type, multi_valued)
+                .await
                 .map_err(scim)?;
             println!("{}:{}", crate::scim::schema::CUSTOM_USER_SCHEMA, field.name);
             Ok(())
         }
         Command::Field(FieldCommand::List { slug }) => {
-            let list = store
-                .read_blocking(|conn| {
-                    let tenant = svc::tenant_by_slug(conn, &slug)?;
-                    svc::list_custom_fields(conn, &tenant)
-                })
-                .map_err(scim)?;
-            for f in list {
+            let tenant = svc::tenant_by_slug(service, &slug).await.map_err(scim)?;
+            for f in svc::list_custom_fields(service, &tenant).await.map_err(scim)? {
                 println!(
                     "{}\t{}\t{}\t{}:{}",
                     f.name,
@@ -337,14 +306,7 @@ fn run(cli: Cli) -> Result<(), String> {
         }
         Command::Purge { older_than } => {
             let before = now_millis() - parse_age(&older_than)?;
-            let (u, g) = store
-                .write_blocking(|conn| {
-                    Ok::<_, crate::store::StoreError>((
-                        users::purge_user_tombstones(conn, before)?,
-                        groups::purge_group_tombstones(conn, before)?,
-                    ))
-                })
-                .map_err(|e| e.to_string())?;
+            let (u, g) = svc::purge_tombstones(service, before).await.map_err(scim)?;
             println!(
                 "purged {u} users and {g} groups deleted before {}",
                 crate::scim::render::timestamp(before)
@@ -352,14 +314,12 @@ fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
         Command::Events { slug, after, tail } => {
-            let tenant = store
-                .read_blocking(|conn| svc::tenant_by_slug(conn, &slug))
-                .map_err(scim)?;
+            let tenant = svc::tenant_by_slug(service, &slug).await.map_err(scim)?;
             let mut last = after;
             loop {
-                let batch = store
-                    .read_blocking(|conn| events::events_after(conn, &tenant.id, last, 1000))
-                    .map_err(|e| e.to_string())?;
+                let batch = svc::events_after(service, &tenant, last, 1000)
+                    .await
+                    .map_err(scim)?;
                 for e in &batch {
                     println!(
                         "{}\t{}\t{}\t{}\t{}\t{}",
@@ -376,7 +336,7 @@ fn run(cli: Cli) -> Result<(), String> {
                     return Ok(());
                 }
                 if batch.is_empty() {
-                    std::thread::sleep(std::time::Duration::from_secs(1));
+                    actix_web::rt::time::sleep(std::time::Duration::from_secs(1)).await;
                 }
             }
         }
@@ -387,11 +347,11 @@ fn serve(settings: Settings) -> Result<(), String> {
     let state = AppState::open(settings.clone())?;
     let listener = TcpListener::bind(&settings.bind)
         .map_err(|e| format!("cannot listen on {}: {e}", settings.bind))?;
-    let tenant_count = state
-        .store
-        .read_blocking(tenants::count_tenants)
-        .map_err(|e| e.to_string())?;
-    tracing::info!(bind = %settings.bind, backend = state.store.backend(), "scimd serving");
+    let tenant_count = actix_web::rt::System::new()
+        .block_on(svc::count_tenants(&state.service))
+        .map_err(scim)?;
+    let backend = state.service.store.backend();
+    tracing::info!(bind = %settings.bind, backend, "scimd serving");
     let scheme = if settings.tls_cert.is_some() {
         "https"
     } else {
@@ -399,8 +359,7 @@ fn serve(settings: Settings) -> Result<(), String> {
     };
     eprintln!(
         "scimd listening on {scheme}://{} ({} database)",
-        settings.bind,
-        state.store.backend()
+        settings.bind, backend
     );
     if tenant_count == 0 {
         // The program as it was invoked (`./target/release/scimd`, `scimd`), so the steps

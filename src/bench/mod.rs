@@ -11,9 +11,9 @@ mod client;
 use clap::Args;
 use serde_json::{json, Value};
 
-use crate::app::AppState;
 use crate::config::Settings;
 use crate::service::tenants as svc;
+use crate::service::Service;
 
 /// Options of `scimd bench`.
 #[derive(Debug, Clone, Args)]
@@ -225,15 +225,14 @@ pub fn run(opts: BenchOptions) -> Result<(), String> {
         pool_size: 2,
         ..Settings::default()
     };
-    let state = AppState::open(settings)?;
+    let service = Service::open(&settings)?;
     let mut tenants = Vec::new();
     for i in 0..opts.tenants.max(1) {
         let slug = format!("bench{i}");
-        let token = state
-            .store
-            .write_blocking(|conn| {
-                let t = svc::create_tenant(conn, &slug, None)?;
-                svc::issue_token(conn, &state.keys, &t, 1, "bench")
+        let token = actix_web::rt::System::new()
+            .block_on(async {
+                let t = svc::create_tenant(&service, &slug, None).await?;
+                svc::issue_token(&service, &t, 1, "bench").await
             })
             .map_err(|e| e.detail)?
             .0;
@@ -245,14 +244,14 @@ pub fn run(opts: BenchOptions) -> Result<(), String> {
             .first()
             .map(|t| t.0.clone())
             .ok_or("the bench has no tenant")?;
-        preload(&state, &first, opts.preload)?;
+        preload(&service, &first, opts.preload)?;
         println!(
             "preloaded {} users in {:.1} s",
             opts.preload,
             started.elapsed().as_secs_f64()
         );
     }
-    drop(state);
+    drop(service);
 
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     let mut cmd = std::process::Command::new(exe);
@@ -375,40 +374,23 @@ impl Drop for ServerProcess {
     }
 }
 
-/// Write `n` users of the bench's shape straight to the store, in batches.
-pub fn preload(state: &AppState, slug: &str, n: usize) -> Result<(), String> {
-    use crate::service::users::{email_rows, index_user, new_row};
-    use crate::store::users::insert_user;
-    let tenant_id = state
-        .store
-        .read_blocking(|conn| svc::tenant_by_slug(conn, slug))
-        .map_err(|e| e.detail)?
-        .id;
-    let now = crate::store::now_millis();
-    let mut done = 0;
-    while done < n {
-        let end = (done + 5_000).min(n);
-        state
-            .store
-            .write_blocking(|conn| {
-                for i in done..end {
-                    let m = format!("preloaded{i}@bench.example.com");
-                    let resource = json!({
-                        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
-                        "externalId": format!("pre-{i}"), "userName": m, "active": true, "displayName": format!("Pre {i}"),
-                        "name": {"givenName": "Pre", "familyName": format!("L{i}")},
-                        "emails": [{"primary": true, "type": "work", "value": m}]
-                    });
-                    let index = index_user(&resource)?;
-                    let row = new_row(crate::service::new_resource_id(), &tenant_id, &resource, &index, now)?;
-                    insert_user(conn, &row, &email_rows(&row.id, &tenant_id, &index))?;
-                }
-                Ok::<_, crate::scim::error::ScimError>(())
+/// Write `n` users of the bench's shape to the tenant `slug`, in batches of 5,000.
+pub fn preload(service: &Service, slug: &str, n: usize) -> Result<(), String> {
+    actix_web::rt::System::new()
+        .block_on(async {
+            let tenant = svc::tenant_by_slug(service, slug).await?;
+            crate::service::users::import_users(service, &tenant, n, |i| {
+                let m = format!("preloaded{i}@bench.example.com");
+                json!({
+                    "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                    "externalId": format!("pre-{i}"), "userName": m, "active": true, "displayName": format!("Pre {i}"),
+                    "name": {"givenName": "Pre", "familyName": format!("L{i}")},
+                    "emails": [{"primary": true, "type": "work", "value": m}]
+                })
             })
-            .map_err(|e| e.detail)?;
-        done = end;
-    }
-    Ok(())
+            .await
+        })
+        .map_err(|e| e.detail)
 }
 
 fn mail(tenant: usize, i: usize) -> String {

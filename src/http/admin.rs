@@ -19,13 +19,9 @@ use crate::service::admins::{
     session_of, PasswordCheck,
 };
 use crate::service::tenants as svc;
-use crate::store::admins::AdminRow;
-use crate::store::events::events_page;
-use crate::store::groups::count_groups;
-use crate::store::now_millis;
-use crate::store::sessions::SessionRow;
-use crate::store::tenants::{find_tenant_by_slug, list_tenants, Tenant};
-use crate::store::users::count_users;
+use crate::service::admins::{AdminRow, SessionRow};
+use crate::service::tenants::Tenant;
+use crate::service::now_millis;
 use crate::web::pages::{self, TenantView, Viewer};
 
 const SESSION_COOKIE: &str = "scimd_session";
@@ -95,10 +91,7 @@ async fn session(
     let Some(secret) = req.cookie(SESSION_COOKIE).map(|c| c.value().to_string()) else {
         return Ok(None);
     };
-    Ok(state
-        .store
-        .read(move |conn| session_of(conn, &secret))
-        .await?)
+    session_of(&state.service, &secret).await
 }
 
 fn viewer<'a>(session: &'a SessionRow, admin: &'a AdminRow) -> Viewer<'a> {
@@ -115,11 +108,7 @@ async fn managed_tenant(
     admin: &AdminRow,
     slug: &str,
 ) -> Result<Option<Tenant>, ScimError> {
-    let slug = slug.to_string();
-    let tenant = state
-        .store
-        .read(move |conn| Ok::<_, ScimError>(find_tenant_by_slug(conn, &slug)?))
-        .await?;
+    let tenant = svc::find_tenant(&state.service, slug).await?;
     Ok(tenant.filter(|t| may_manage(admin, t)))
 }
 
@@ -149,11 +138,7 @@ async fn home(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     match current {
         None => login_form(&state, None, StatusCode::OK),
         Some((session, admin)) if admin.is_operator => {
-            match state
-                .store
-                .read(|conn| Ok::<_, ScimError>(list_tenants(conn)?))
-                .await
-            {
+            match svc::list_tenants(&state.service).await {
                 Ok(all) => html(
                     StatusCode::OK,
                     pages::tenants(
@@ -168,13 +153,10 @@ async fn home(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
         }
         Some((_, admin)) => {
             let tenant_id = admin.tenant_id.clone().unwrap_or_default();
-            let slug = state
-                .store
-                .read(move |conn| {
-                    Ok::<_, ScimError>(list_tenants(conn)?.into_iter().find(|t| t.id == tenant_id))
-                })
-                .await;
-            match slug {
+            let own = svc::list_tenants(&state.service)
+                .await
+                .map(|all| all.into_iter().find(|t| t.id == tenant_id));
+            match own {
                 Ok(Some(t)) => redirect(&format!("/admin/t/{}", t.slug)),
                 Ok(None) => not_found(),
                 Err(e) => failure(e),
@@ -190,7 +172,7 @@ const LOGIN_CSRF_PURPOSE: &str = "login-csrf";
 /// the cookie carries a random nonce and the form the server's HMAC of it. A cookie and a
 /// token that a client (or a sibling site that can set cookies) picked will not match.
 fn login_csrf(state: &AppState, nonce: &str) -> Option<String> {
-    state.keys.bind_to_server(LOGIN_CSRF_PURPOSE, nonce)
+    state.service.keys.bind_to_server(LOGIN_CSRF_PURPOSE, nonce)
 }
 
 fn login_form(state: &AppState, error: Option<&str>, status: StatusCode) -> HttpResponse {
@@ -233,7 +215,7 @@ async fn login(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) -
     let Some(address) = client_address(&req, &state.settings.trusted_proxies) else {
         return failure(ScimError::status(400, "the client address is unknown"));
     };
-    let admin = match check_password(&state, &f.username, &f.password, address).await {
+    let admin = match check_password(&state.service, &f.username, &f.password, address).await {
         Ok(PasswordCheck::Admin(admin)) => admin,
         Ok(PasswordCheck::Wrong) => {
             return login_form(
@@ -257,11 +239,7 @@ async fn login(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) -
         Err(e) => return failure(e),
     };
     let fingerprint = username_fingerprint(&admin.username);
-    match state
-        .store
-        .write(move |conn| Ok::<_, ScimError>(open_session(conn, &admin)?.0))
-        .await
-    {
+    match open_session(&state.service, &admin).await {
         Ok(secret) => {
             tracing::info!(username_fingerprint = %fingerprint, "admin logged in");
             let mut resp = redirect("/admin");
@@ -282,11 +260,7 @@ async fn logout(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) 
             return csrf_rejected();
         }
         if let Some(secret) = req.cookie(SESSION_COOKIE).map(|c| c.value().to_string()) {
-            if let Err(e) = state
-                .store
-                .write(move |conn| Ok::<_, ScimError>(close_session(conn, &secret)?))
-                .await
-            {
+            if let Err(e) = close_session(&state.service, &secret).await {
                 return failure(e);
             }
         }
@@ -328,19 +302,15 @@ async fn create_tenant(
     }
     let slug = f.slug.trim().to_string();
     let name = f.name.trim().to_string();
-    let created = state
-        .store
-        .write(move |conn| {
-            svc::create_tenant(conn, &slug, (!name.is_empty()).then_some(name.as_str()))
-        })
-        .await;
+    let created = svc::create_tenant(
+        &state.service,
+        &slug,
+        (!name.is_empty()).then_some(name.as_str()),
+    )
+    .await;
     match created {
         Ok(t) => redirect(&format!("/admin/t/{}", t.slug)),
-        Err(e) if e.status < 500 => match state
-            .store
-            .read(|conn| Ok::<_, ScimError>(list_tenants(conn)?))
-            .await
-        {
+        Err(e) if e.status < 500 => match svc::list_tenants(&state.service).await {
             Ok(all) => html(
                 StatusCode::BAD_REQUEST,
                 pages::tenants(
@@ -372,29 +342,18 @@ async fn render_tenant(
     status: StatusCode,
     msgs: PageMessages,
 ) -> HttpResponse {
-    let t = tenant.clone();
-    let data = state
-        .store
-        .read(move |conn| {
-            let tokens = svc::list_tokens(conn, &t)?;
-            let fields = svc::list_custom_fields(conn, &t)?;
-            let (active, inactive) = count_users(conn, &t.id)?;
-            let groups = count_groups(conn, &t.id)?;
-            Ok::<_, ScimError>((tokens, fields, active, inactive, groups))
-        })
-        .await;
-    let (tokens, fields, active, inactive, groups) = match data {
-        Ok(d) => d,
+    let overview = match svc::tenant_overview(&state.service, &tenant).await {
+        Ok(o) => o,
         Err(e) => return failure(e),
     };
     let view = TenantView {
         tenant: &tenant,
         tenant_url: state.settings.tenant_url(&tenant.slug),
-        tokens: &tokens,
-        fields: &fields,
-        users_active: active,
-        users_inactive: inactive,
-        groups,
+        tokens: &overview.tokens,
+        fields: &overview.fields,
+        users_active: overview.users_active,
+        users_inactive: overview.users_inactive,
+        groups: overview.groups,
         now: now_millis(),
         new_token: msgs.new_token.as_deref(),
         error: msgs.error.as_deref(),
@@ -491,11 +450,7 @@ async fn generate_token(
             }
         },
     };
-    let (st, t, label) = (state.clone(), tenant.clone(), f.label.trim().to_string());
-    let issued = state
-        .store
-        .write(move |conn| svc::issue_token(conn, &st.keys, &t, days, &label))
-        .await;
+    let issued = svc::issue_token(&state.service, &tenant, days, f.label.trim()).await;
     match issued {
         Ok((jwt, record)) => {
             tracing::info!(tenant = %tenant.slug, token_id = %record.jti, admin = %admin.username, "token generated on the page");
@@ -542,15 +497,8 @@ async fn revoke_token(
     if !csrf_ok(&session, &f.csrf) {
         return csrf_rejected();
     }
-    let t = tenant.clone();
-    let revoked = jti.clone();
-    match state
-        .store
-        .write(move |conn| svc::revoke_token(conn, &revoked, Some(&t)))
-        .await
-    {
+    match svc::revoke_token(&state.service, &jti, Some(&tenant)).await {
         Ok(()) => {
-            state.keys.forget(&jti);
             render_tenant(
                 &state,
                 &session,
@@ -594,14 +542,14 @@ async fn add_field(
     if !csrf_ok(&session, &f.csrf) {
         return csrf_rejected();
     }
-    let t = tenant.clone();
-    let name = f.name.trim().to_string();
-    let multi = f.multi_valued.is_some();
-    let added = state
-        .store
-        .write(move |conn| svc::add_custom_field(conn, &t, &name, &f.field_type, multi))
-        .await;
-    state.custom_fields.forget(&tenant.id);
+    let added = svc::add_custom_field(
+        &state.service,
+        &tenant,
+        f.name.trim(),
+        &f.field_type,
+        f.multi_valued.is_some(),
+    )
+    .await;
     match added {
         Ok(field) => {
             let notice = format!(
@@ -671,19 +619,14 @@ async fn history(
     ];
     let action = q.action.filter(|a| ACTIONS.contains(&a.as_str()));
     let page = q.page.unwrap_or(1).clamp(1, 1_000_000);
-    let (tid, act) = (tenant.id.clone(), action.clone());
-    let events = state
-        .store
-        .read(move |conn| {
-            Ok::<_, ScimError>(events_page(
-                conn,
-                &tid,
-                act.as_deref(),
-                (page - 1) * HISTORY_PAGE,
-                HISTORY_PAGE + 1,
-            )?)
-        })
-        .await;
+    let events = svc::events_page(
+        &state.service,
+        &tenant,
+        action.as_deref(),
+        (page - 1) * HISTORY_PAGE,
+        HISTORY_PAGE + 1,
+    )
+    .await;
     match events {
         Ok(mut events) => {
             let has_more = events.len() as i64 > HISTORY_PAGE;

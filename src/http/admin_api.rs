@@ -13,8 +13,7 @@ use super::request::query_pairs;
 use crate::app::AppState;
 use crate::scim::error::ScimError;
 use crate::service::admins::{check_password, may_manage, PasswordCheck};
-use crate::store::events::events_after;
-use crate::store::tenants::find_tenant_by_slug;
+use crate::service::tenants::{events_after, find_tenant};
 
 fn basic_credentials(req: &HttpRequest) -> Option<(String, String)> {
     let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
@@ -61,7 +60,7 @@ pub async fn events(
     let slug = slug.into_inner();
     let address = client_address(&req, &state.settings.trusted_proxies)
         .ok_or_else(|| ScimError::status(400, "the client address is unknown"))?;
-    let admin = match check_password(&state, &username, &password, address).await? {
+    let admin = match check_password(&state.service, &username, &password, address).await? {
         PasswordCheck::Admin(admin) => admin,
         PasswordCheck::Wrong => return Ok(unauthorized()),
         PasswordCheck::Wait(secs) => {
@@ -72,16 +71,11 @@ pub async fn events(
                 ));
         }
     };
-    let events = state
-        .store
-        .read(move |conn| {
-            let tenant = find_tenant_by_slug(conn, &slug)?.filter(|t| may_manage(&admin, t));
-            let Some(tenant) = tenant else {
-                return Err(ScimError::not_found(format!("no tenant {slug:?}")));
-            };
-            Ok(events_after(conn, &tenant.id, after, limit)?)
-        })
-        .await?;
+    let tenant = find_tenant(&state.service, &slug)
+        .await?
+        .filter(|t| may_manage(&admin, t))
+        .ok_or_else(|| ScimError::not_found(format!("no tenant {slug:?}")))?;
+    let events = events_after(&state.service, &tenant, after, limit).await?;
     let next = events.last().map(|e| e.id).unwrap_or(after);
     let list: Vec<_> = events
         .iter()

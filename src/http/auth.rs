@@ -64,13 +64,15 @@ pub async fn caller(req: &HttpRequest, state: &AppState) -> Result<Caller, ScimE
     tracing::Span::current().record("tenant", slug.as_str());
     let result = async {
         let tenant = state
+            .service
             .tenants
-            .get(&state.store, &slug)
+            .get(&state.service.store, &slug)
             .await?
             .ok_or(TokenError::WrongTenant)?;
         let jti = state
+            .service
             .keys
-            .authenticate(&state.store, &token, &tenant)
+            .authenticate(&state.service.store, &token, &tenant)
             .await?;
         Ok::<_, TokenError>((tenant, jti))
     }

@@ -30,7 +30,7 @@ pub async fn service_provider_config(
 ) -> Result<HttpResponse, ScimError> {
     let who = caller(&req, &state).await?;
     let body = with_location(
-        state.schemas.service_provider_config().clone(),
+        state.service.schemas.service_provider_config().clone(),
         format!("{}/ServiceProviderConfig", who.base_url),
     );
     Ok(scim_json(StatusCode::OK, &body))
@@ -39,11 +39,9 @@ pub async fn service_provider_config(
 async fn tenant_schemas(req: &HttpRequest, state: &AppState) -> Result<Vec<Value>, ScimError> {
     let who = caller(req, state).await?;
     let tenant = who.tenant.clone();
-    let custom = state
-        .store
-        .read(move |conn| list_custom_fields(conn, &tenant))
-        .await?;
+    let custom = list_custom_fields(&state.service, &tenant).await?;
     Ok(state
+        .service
         .schemas
         .schema_resources(&custom)
         .into_iter()
@@ -88,11 +86,9 @@ pub async fn schema(
 async fn resource_types_of(req: &HttpRequest, state: &AppState) -> Result<Vec<Value>, ScimError> {
     let who = caller(req, state).await?;
     let tenant = who.tenant.clone();
-    let custom = state
-        .store
-        .read(move |conn| list_custom_fields(conn, &tenant))
-        .await?;
+    let custom = list_custom_fields(&state.service, &tenant).await?;
     Ok(state
+        .service
         .schemas
         .resource_types_for(&custom)
         .into_iter()

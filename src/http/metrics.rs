@@ -192,7 +192,7 @@ pub async fn metrics(req: HttpRequest, state: web::Data<AppState>) -> HttpRespon
     if !allowed(&req, &state.settings) {
         return HttpResponse::NotFound().finish();
     }
-    let (size, idle) = state.store.pool_state();
+    let (size, idle) = state.service.pool_state();
     state
         .metrics
         .pool

@@ -17,7 +17,7 @@ pub const DEFAULT_COUNT: i64 = 100;
 pub async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ScimError> {
     let who = caller(&req, &state).await?;
     let params = list_params(&req, DEFAULT_COUNT)?;
-    let body = svc::list_groups(&state, &who, params).await?;
+    let body = svc::list_groups(&state.service, &who, params).await?;
     Ok(scim_text(StatusCode::OK, body.into_text()))
 }
 
@@ -30,7 +30,7 @@ pub async fn search(
     let who = caller(&req, &state).await?;
     let body = json_body(&req, payload, state.settings.max_body_bytes).await?;
     let params = search_params(&body, DEFAULT_COUNT)?;
-    let body = svc::list_groups(&state, &who, params).await?;
+    let body = svc::list_groups(&state.service, &who, params).await?;
     Ok(scim_text(StatusCode::OK, body.into_text()))
 }
 
@@ -44,7 +44,7 @@ pub async fn create(
     let (attributes, excluded) = projection(&req)?;
     let result = async {
         let body = json_body(&req, payload, state.settings.max_body_bytes).await?;
-        svc::create_group(&state, &who, body).await
+        svc::create_group(&state.service, &who, body).await
     }
     .await;
     match result {
@@ -53,7 +53,7 @@ pub async fn create(
             Ok(resource_response(StatusCode::CREATED, r))
         }
         Err(e) => {
-            crate::service::users::record_rejection(&state, &who, "Group", None, &e).await;
+            crate::service::users::record_rejection(&state.service, &who, "Group", None, &e).await;
             Err(e)
         }
     }
@@ -68,7 +68,7 @@ pub async fn get(
     let who = caller(&req, &state).await?;
     let (attributes, excluded) = projection(&req)?;
     let with_members = svc::wants_members(attributes.as_deref(), excluded.as_deref());
-    let mut r = svc::get_group(&state, &who, &path.1, with_members).await?;
+    let mut r = svc::get_group(&state.service, &who, &path.1, with_members).await?;
     r.body.project(attributes.as_deref(), excluded.as_deref())?;
     Ok(resource_response(StatusCode::OK, r))
 }
@@ -85,7 +85,7 @@ pub async fn replace(
     let id = path.into_inner().1;
     let result = async {
         let body = json_body(&req, payload, state.settings.max_body_bytes).await?;
-        svc::replace_group(&state, &who, &id, body, if_match(&req)).await
+        svc::replace_group(&state.service, &who, &id, body, if_match(&req)).await
     }
     .await;
     match result {
@@ -94,7 +94,7 @@ pub async fn replace(
             Ok(resource_response(StatusCode::OK, r))
         }
         Err(e) => {
-            crate::service::users::record_rejection(&state, &who, "Group", Some(id), &e).await;
+            crate::service::users::record_rejection(&state.service, &who, "Group", Some(id), &e).await;
             Err(e)
         }
     }
@@ -121,7 +121,7 @@ pub async fn patch(
         } else {
             svc::PatchAnswer::Version
         };
-        let patched = svc::patch_group(&state, &who, &id, body, if_match(&req), answer).await?;
+        let patched = svc::patch_group(&state.service, &who, &id, body, if_match(&req), answer).await?;
         Ok::<_, ScimError>((patched, attributes, excluded))
     }
     .await;
@@ -139,7 +139,7 @@ pub async fn patch(
                 .finish()),
         },
         Err(e) => {
-            crate::service::users::record_rejection(&state, &who, "Group", Some(id), &e).await;
+            crate::service::users::record_rejection(&state.service, &who, "Group", Some(id), &e).await;
             Err(e)
         }
     }
@@ -152,6 +152,6 @@ pub async fn delete(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ScimError> {
     let who = caller(&req, &state).await?;
-    svc::delete_group(&state, &who, &path.1, if_match(&req)).await?;
+    svc::delete_group(&state.service, &who, &path.1, if_match(&req)).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -17,7 +17,7 @@ pub const DEFAULT_COUNT: i64 = 100;
 pub async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ScimError> {
     let who = caller(&req, &state).await?;
     let params = list_params(&req, DEFAULT_COUNT)?;
-    let body = svc::list_users(&state, &who, params).await?;
+    let body = svc::list_users(&state.service, &who, params).await?;
     Ok(scim_text(StatusCode::OK, body.into_text()))
 }
 
@@ -30,7 +30,7 @@ pub async fn search(
     let who = caller(&req, &state).await?;
     let body = json_body(&req, payload, state.settings.max_body_bytes).await?;
     let params = search_params(&body, DEFAULT_COUNT)?;
-    let body = svc::list_users(&state, &who, params).await?;
+    let body = svc::list_users(&state.service, &who, params).await?;
     Ok(scim_text(StatusCode::OK, body.into_text()))
 }
 
@@ -44,7 +44,7 @@ pub async fn create(
     let (attributes, excluded) = projection(&req)?;
     let result = async {
         let body = json_body(&req, payload, state.settings.max_body_bytes).await?;
-        svc::create_user(&state, &who, body).await
+        svc::create_user(&state.service, &who, body).await
     }
     .await;
     match result {
@@ -53,7 +53,7 @@ pub async fn create(
             Ok(resource_response(StatusCode::CREATED, r))
         }
         Err(e) => {
-            svc::record_rejection(&state, &who, "User", None, &e).await;
+            svc::record_rejection(&state.service, &who, "User", None, &e).await;
             Err(e)
         }
     }
@@ -67,7 +67,7 @@ pub async fn get(
 ) -> Result<HttpResponse, ScimError> {
     let who = caller(&req, &state).await?;
     let (attributes, excluded) = projection(&req)?;
-    let mut r = svc::get_user(&state, &who, &path.1).await?;
+    let mut r = svc::get_user(&state.service, &who, &path.1).await?;
     r.body.project(attributes.as_deref(), excluded.as_deref())?;
     Ok(resource_response(StatusCode::OK, r))
 }
@@ -84,7 +84,7 @@ pub async fn replace(
     let id = path.into_inner().1;
     let result = async {
         let body = json_body(&req, payload, state.settings.max_body_bytes).await?;
-        svc::replace_user(&state, &who, &id, body, if_match(&req)).await
+        svc::replace_user(&state.service, &who, &id, body, if_match(&req)).await
     }
     .await;
     match result {
@@ -93,7 +93,7 @@ pub async fn replace(
             Ok(resource_response(StatusCode::OK, r))
         }
         Err(e) => {
-            svc::record_rejection(&state, &who, "User", Some(id), &e).await;
+            svc::record_rejection(&state.service, &who, "User", Some(id), &e).await;
             Err(e)
         }
     }
@@ -111,7 +111,7 @@ pub async fn patch(
     let id = path.into_inner().1;
     let result = async {
         let body = json_body(&req, payload, state.settings.max_body_bytes).await?;
-        svc::patch_user(&state, &who, &id, body, if_match(&req)).await
+        svc::patch_user(&state.service, &who, &id, body, if_match(&req)).await
     }
     .await;
     match result {
@@ -120,7 +120,7 @@ pub async fn patch(
             Ok(resource_response(StatusCode::OK, r))
         }
         Err(e) => {
-            svc::record_rejection(&state, &who, "User", Some(id), &e).await;
+            svc::record_rejection(&state.service, &who, "User", Some(id), &e).await;
             Err(e)
         }
     }
@@ -133,6 +133,6 @@ pub async fn delete(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ScimError> {
     let who = caller(&req, &state).await?;
-    svc::delete_user(&state, &who, &path.1, if_match(&req)).await?;
+    svc::delete_user(&state.service, &who, &path.1, if_match(&req)).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -5,14 +5,16 @@ use std::net::IpAddr;
 use base64::Engine;
 use rand::RngCore;
 
-use crate::app::AppState;
+use super::Service;
 use crate::auth::throttle::{username_fingerprint, wait_for, wait_seconds, ThrottleKeys};
 use crate::scim::error::ScimError;
-use crate::store::admins::{find_admin, AdminRow};
-use crate::store::sessions::{self as session_store, SessionRow};
+use crate::store::admins::{self as admin_store, find_admin};
+pub use crate::store::admins::AdminRow;
+use crate::store::sessions as session_store;
+pub use crate::store::sessions::SessionRow;
 use crate::store::tenants::Tenant;
 use crate::store::throttle::{counters, forgive, reserve_attempt};
-use crate::store::{now_millis, DbConn, StoreError};
+use crate::store::now_millis;
 
 /// How long a page session lasts (ms).
 pub const SESSION_MILLIS: i64 = 8 * 60 * 60 * 1000;
@@ -33,7 +35,7 @@ pub enum PasswordCheck {
 /// password pool outside any store call, and a success forgives the failures. Logs name the
 /// username only by its fingerprint.
 pub async fn check_password(
-    state: &AppState,
+    svc: &Service,
     username: &str,
     password: &str,
     address: IpAddr,
@@ -42,12 +44,12 @@ pub async fn check_password(
     let fingerprint = username_fingerprint(username);
     // What this instance already knows, then a read: a client that must wait costs no write
     // (and, while its address's wait runs, no query at all).
-    let known = state.known_waits.wait(&keys, now_millis());
+    let known = svc.known_waits.wait(&keys, now_millis());
     if known > 0 {
         return Ok(PasswordCheck::Wait(wait_seconds(known)));
     }
     let probe = keys.clone();
-    let (user, addr) = state
+    let (user, addr) = svc
         .store
         .read(move |conn| Ok::<_, ScimError>(counters(conn, &probe)?))
         .await?;
@@ -59,12 +61,12 @@ pub async fn check_password(
     };
     if wait > 0 {
         if addr.wait(now) > 0 {
-            state.known_waits.remember(&keys, addr.wait(now), now);
+            svc.known_waits.remember(&keys, addr.wait(now), now);
         }
         return throttled(wait);
     }
     let reserve = keys.clone();
-    let wait = state
+    let wait = svc
         .store
         .write(move |conn| Ok::<_, ScimError>(reserve_attempt(conn, &reserve, now_millis())?))
         .await?;
@@ -72,12 +74,12 @@ pub async fn check_password(
         return throttled(wait);
     }
     let name = username.to_string();
-    let admin = state
+    let admin = svc
         .store
         .read(move |conn| Ok::<_, ScimError>(find_admin(conn, &name)?))
         .await?;
     let hash = admin.as_ref().map(|a| a.password_hash.clone());
-    let ok = state
+    let ok = svc
         .passwords
         .verify(password.to_string(), hash)
         .await
@@ -90,7 +92,7 @@ pub async fn check_password(
         })?;
     match admin {
         Some(admin) if ok => {
-            state
+            svc
                 .store
                 .write(move |conn| Ok::<_, ScimError>(forgive(conn, &keys)?))
                 .await?;
@@ -121,11 +123,8 @@ pub fn session_hash(secret: &str) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest.as_ref())
 }
 
-/// Open a session for an admin: returns the cookie secret and the session row.
-pub fn open_session(
-    conn: &mut DbConn,
-    admin: &AdminRow,
-) -> Result<(String, SessionRow), StoreError> {
+/// Open a session for an admin: returns the cookie secret.
+pub async fn open_session(svc: &Service, admin: &AdminRow) -> Result<String, ScimError> {
     let secret = random_secret();
     let now = now_millis();
     let row = SessionRow {
@@ -135,22 +134,67 @@ pub fn open_session(
         created_at: now,
         expires_at: now + SESSION_MILLIS,
     };
-    session_store::delete_expired_sessions(conn, now)?;
-    session_store::insert_session(conn, &row)?;
-    Ok((secret, row))
+    svc.store
+        .write(move |conn| {
+            session_store::delete_expired_sessions(conn, now)?;
+            session_store::insert_session(conn, &row)?;
+            Ok::<_, ScimError>(())
+        })
+        .await?;
+    Ok(secret)
 }
 
-/// The live session of a cookie secret.
-pub fn session_of(
-    conn: &mut DbConn,
+/// The live session of a cookie secret, and its admin.
+pub async fn session_of(
+    svc: &Service,
     secret: &str,
-) -> Result<Option<(SessionRow, AdminRow)>, StoreError> {
-    session_store::find_session(conn, &session_hash(secret), now_millis())
+) -> Result<Option<(SessionRow, AdminRow)>, ScimError> {
+    let id_hash = session_hash(secret);
+    svc.store
+        .read(move |conn| {
+            Ok::<_, ScimError>(session_store::find_session(conn, &id_hash, now_millis())?)
+        })
+        .await
 }
 
 /// End the session of a cookie secret.
-pub fn close_session(conn: &mut DbConn, secret: &str) -> Result<(), StoreError> {
-    session_store::delete_session(conn, &session_hash(secret))
+pub async fn close_session(svc: &Service, secret: &str) -> Result<(), ScimError> {
+    let id_hash = session_hash(secret);
+    svc.store
+        .write(move |conn| Ok::<_, ScimError>(session_store::delete_session(conn, &id_hash)?))
+        .await
+}
+
+/// Least characters of an admin's password.
+pub const MIN_PASSWORD_CHARS: usize = 12;
+
+/// Create an admin of one tenant (by slug), or an operator (no tenant), with a password
+/// hashed by argon2id.
+pub async fn create_admin(
+    svc: &Service,
+    tenant_slug: Option<&str>,
+    username: &str,
+    password: &str,
+    operator: bool,
+) -> Result<(), ScimError> {
+    if password.chars().count() < MIN_PASSWORD_CHARS {
+        return Err(ScimError::invalid_value(format!(
+            "the password must be at least {MIN_PASSWORD_CHARS} characters"
+        )));
+    }
+    let tenant_id = match tenant_slug {
+        Some(slug) => Some(super::tenants::tenant_by_slug(svc, slug).await?.id),
+        None => None,
+    };
+    let hash = crate::auth::password::hash_password(password)
+        .map_err(|e| ScimError::status(500, e))?;
+    let username = username.to_string();
+    svc.store
+        .write(move |conn| {
+            admin_store::create_admin(conn, tenant_id.as_deref(), &username, &hash, operator)?;
+            Ok::<_, ScimError>(())
+        })
+        .await
 }
 
 /// Constant-time comparison of two secrets (CSRF tokens).

@@ -12,7 +12,7 @@ use super::{
     check_if_match, check_indexed_len, new_event, page, possible_id, Caller, ListParams, Listed,
     Rendered,
 };
-use crate::app::AppState;
+use super::Service;
 use crate::scim::error::ScimError;
 use crate::scim::filter;
 use crate::scim::patch::{
@@ -226,13 +226,13 @@ pub fn wants_members(attributes: Option<&str>, excluded: Option<&str>) -> bool {
 
 /// POST /Groups.
 pub async fn create_group(
-    state: &AppState,
+    svc: &Service,
     caller: &Caller,
     body: Value,
 ) -> Result<Rendered, ScimError> {
-    let schemas = Arc::clone(&state.schemas);
+    let schemas = Arc::clone(&svc.schemas);
     let caller2 = caller.clone();
-    let (row, members) = state
+    let (row, members) = svc
         .store
         .write(move |conn| {
             let resource = schemas.validate_group(body)?;
@@ -271,7 +271,7 @@ pub async fn create_group(
 
 /// GET /Groups/{id}.
 pub async fn get_group(
-    state: &AppState,
+    svc: &Service,
     caller: &Caller,
     id: &str,
     with_members: bool,
@@ -281,7 +281,7 @@ pub async fn get_group(
     }
     let tenant_id = caller.tenant.id.clone();
     let id_owned = id.to_string();
-    let (row, members) = state
+    let (row, members) = svc
         .store
         .read(move |conn| {
             let row = group_store::get_group(conn, &tenant_id, &id_owned)?
@@ -353,7 +353,7 @@ fn store_group_change(
 
 /// PUT /Groups/{id}: replace attributes and the member list.
 pub async fn replace_group(
-    state: &AppState,
+    svc: &Service,
     caller: &Caller,
     id: &str,
     body: Value,
@@ -362,10 +362,10 @@ pub async fn replace_group(
     if !possible_id(id) {
         return Err(not_found(id));
     }
-    let schemas = Arc::clone(&state.schemas);
+    let schemas = Arc::clone(&svc.schemas);
     let caller2 = caller.clone();
     let id_owned = id.to_string();
-    let (row, members) = state
+    let (row, members) = svc
         .store
         .write(move |conn| {
             group_store::lock_group(conn, &caller2.tenant.id, &id_owned)?;
@@ -412,7 +412,7 @@ pub struct Patched {
 
 /// PATCH /Groups/{id}: attribute ops on the JSON, membership ops as deltas; all or nothing.
 pub async fn patch_group(
-    state: &AppState,
+    svc: &Service,
     caller: &Caller,
     id: &str,
     body: Value,
@@ -424,8 +424,8 @@ pub async fn patch_group(
     }
     let ops = parse_patch_request(&body)?;
     if answer == PatchAnswer::Version && if_match.is_none() {
-        if let Some(delta) = membership_only(&ops, &state.schemas)? {
-            let version = patch_membership(state, caller, id, delta.add, delta.remove).await?;
+        if let Some(delta) = membership_only(&ops, &svc.schemas)? {
+            let version = patch_membership(svc, caller, id, delta.add, delta.remove).await?;
             return Ok(Patched {
                 version,
                 group: None,
@@ -433,10 +433,10 @@ pub async fn patch_group(
         }
     }
     let with_members = answer == PatchAnswer::Group { with_members: true };
-    let schemas = Arc::clone(&state.schemas);
+    let schemas = Arc::clone(&svc.schemas);
     let caller2 = caller.clone();
     let id_owned = id.to_string();
-    let (row, members) = state
+    let (row, members) = svc
         .store
         .write(move |conn| {
             group_store::lock_group(conn, &caller2.tenant.id, &id_owned)?;
@@ -490,14 +490,14 @@ pub async fn patch_group(
 /// adds, removes, bumps the version and logs. On SQLite that keeps the one writer's share
 /// small; on PostgreSQL the group's row is locked for one statement.
 async fn patch_membership(
-    state: &AppState,
+    svc: &Service,
     caller: &Caller,
     id: &str,
     add: Vec<MemberRef>,
     remove: Vec<String>,
 ) -> Result<i64, ScimError> {
     let (tenant_id, group_id) = (caller.tenant.id.clone(), id.to_string());
-    let (version, add, remove) = state
+    let (version, add, remove) = svc
         .store
         .lookup(move |conn| {
             let group = group_store::get_group(conn, &tenant_id, &group_id)?
@@ -538,15 +538,15 @@ async fn patch_membership(
             .ok_or_else(|| not_found(&id_owned))
     };
     if one_statement {
-        state.store.write_atomic(write).await
+        svc.store.write_atomic(write).await
     } else {
-        state.store.write(write).await
+        svc.store.write(write).await
     }
 }
 
 /// DELETE /Groups/{id}.
 pub async fn delete_group(
-    state: &AppState,
+    svc: &Service,
     caller: &Caller,
     id: &str,
     if_match: Option<String>,
@@ -556,7 +556,7 @@ pub async fn delete_group(
     }
     let caller2 = caller.clone();
     let id_owned = id.to_string();
-    state
+    svc
         .store
         .write(move |conn| {
             group_store::lock_group(conn, &caller2.tenant.id, &id_owned)?;
@@ -581,12 +581,12 @@ const GROUP_SCAN_HINT: &str = "displayName, externalId, members or meta.lastModi
 
 /// GET /Groups (and POST /Groups/.search).
 pub async fn list_groups(
-    state: &AppState,
+    svc: &Service,
     caller: &Caller,
     params: ListParams,
 ) -> Result<Listed, ScimError> {
     let filter = super::list_filter(&params)?;
-    let (start, count) = page(params.start_index, params.count, state.settings.max_results);
+    let (start, count) = page(params.start_index, params.count, svc.max_results);
     let with_members = wants_members(
         params.attributes.as_deref(),
         params.excluded_attributes.as_deref(),
@@ -599,7 +599,7 @@ pub async fn list_groups(
         Plan::Sql(pred) if sort_attr.is_some() => Plan::Scan(pred),
         plan => plan,
     };
-    let schemas = Arc::clone(&state.schemas);
+    let schemas = Arc::clone(&svc.schemas);
     let base_url = caller.base_url.clone();
     let projection = (
         params.attributes.clone(),
@@ -623,7 +623,7 @@ pub async fn list_groups(
     // the scan renders (with members, which filters may name) once and keeps what it rendered.
     let (total, resources) = match plan {
         Plan::Sql(pred) => {
-            state
+            svc
                 .store
                 .read(move |conn| {
                     let (total, rows) = group_store::query_groups(
@@ -700,10 +700,10 @@ pub async fn list_groups(
                     .collect::<Result<Vec<_>, ScimError>>()?;
                 Ok((total, page))
             };
-            state
+            svc
                 .scans
                 .run(
-                    &state.store,
+                    &svc.store,
                     &caller.tenant.id,
                     "groups",
                     GROUP_SCAN_HINT,

@@ -1,11 +1,16 @@
 //! Use cases: what a SCIM request or a CLI command does, between the HTTP layer and the store.
 
 pub mod admins;
+mod context;
 pub mod groups;
 pub mod query;
 pub mod scan;
 pub mod tenants;
 pub mod users;
+
+pub use context::Service;
+/// Milliseconds since the Unix epoch (the unit of every stored time).
+pub use crate::store::now_millis;
 
 use crate::scim::error::ScimError;
 use crate::store::events::NewEvent;
@@ -243,4 +248,41 @@ pub fn check_if_match(if_match: Option<&str>, version: i64) -> Result<(), ScimEr
         }
     }
     Ok(())
+}
+
+/// `POST /.search` at the tenant root (RFC 7644 §3.4.3): Users then Groups, paged as one list.
+pub async fn search_all(
+    svc: &Service,
+    caller: &Caller,
+    params: ListParams,
+) -> Result<Listed, ScimError> {
+    let (start, count) = page(params.start_index, params.count, svc.max_results);
+    let user_list = users::list_users(
+        svc,
+        caller,
+        ListParams {
+            start_index: start,
+            count,
+            ..params.clone()
+        },
+    )
+    .await?;
+    let mut found = user_list.resources;
+    let remaining = count - i64::try_from(found.len()).unwrap_or(i64::MAX);
+    let group_list = groups::list_groups(
+        svc,
+        caller,
+        ListParams {
+            start_index: (start - user_list.total).max(1),
+            count: remaining,
+            ..params
+        },
+    )
+    .await?;
+    found.extend(group_list.resources);
+    Ok(Listed {
+        total: user_list.total + group_list.total,
+        start_index: start,
+        resources: found,
+    })
 }

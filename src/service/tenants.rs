@@ -1,14 +1,21 @@
 //! Tenant and token administration, shared by the CLI and the admin page.
 
+use std::sync::Arc;
+
 use crate::auth::tokens::check_expiry_days;
-use crate::auth::tokens::TokenKeys;
 use crate::scim::error::ScimError;
 use crate::scim::schema::{CustomField, FieldType};
 use crate::store::fields::CustomFieldRow;
 use crate::store::recent::Recent;
-use crate::store::tenants::{self as tenant_store, Tenant};
-use crate::store::tokens::{self as token_store, TokenRecord};
-use crate::store::{fields, DbConn};
+use crate::store::tenants as tenant_store;
+pub use crate::store::tenants::Tenant;
+use crate::store::tokens as token_store;
+pub use crate::store::tokens::TokenRecord;
+use crate::store::events as event_store;
+pub use crate::store::events::Event;
+use crate::store::{fields, groups as group_store, users as user_store, DbConn};
+
+use super::Service;
 
 /// Check a tenant slug: 1–63 lower-case letters, digits and hyphens, not starting or
 /// ending with a hyphen (it appears in URLs).
@@ -50,8 +57,8 @@ pub fn check_tenant_name(name: &str) -> Result<(), String> {
 }
 
 /// Create a tenant.
-pub fn create_tenant(
-    conn: &mut DbConn,
+pub async fn create_tenant(
+    svc: &Service,
     slug: &str,
     name: Option<&str>,
 ) -> Result<Tenant, ScimError> {
@@ -59,23 +66,44 @@ pub fn create_tenant(
     if let Some(name) = name {
         check_tenant_name(name).map_err(ScimError::invalid_value)?;
     }
-    Ok(tenant_store::create_tenant(
-        conn,
-        slug,
-        name.unwrap_or(slug),
-    )?)
+    let (slug, name) = (slug.to_string(), name.unwrap_or(slug).to_string());
+    svc.store
+        .write(move |conn| Ok::<_, ScimError>(tenant_store::create_tenant(conn, &slug, &name)?))
+        .await
+}
+
+/// The tenant with this slug, if any.
+pub async fn find_tenant(svc: &Service, slug: &str) -> Result<Option<Tenant>, ScimError> {
+    let slug = slug.to_string();
+    svc.store
+        .read(move |conn| Ok::<_, ScimError>(tenant_store::find_tenant_by_slug(conn, &slug)?))
+        .await
 }
 
 /// The tenant with this slug, or a 404 naming it.
-pub fn tenant_by_slug(conn: &mut DbConn, slug: &str) -> Result<Tenant, ScimError> {
-    tenant_store::find_tenant_by_slug(conn, slug)?
+pub async fn tenant_by_slug(svc: &Service, slug: &str) -> Result<Tenant, ScimError> {
+    find_tenant(svc, slug)
+        .await?
         .ok_or_else(|| ScimError::not_found(format!("no tenant {slug:?}")))
 }
 
+/// Every tenant, by slug.
+pub async fn list_tenants(svc: &Service) -> Result<Vec<Tenant>, ScimError> {
+    svc.store
+        .read(|conn| Ok::<_, ScimError>(tenant_store::list_tenants(conn)?))
+        .await
+}
+
+/// How many tenants there are.
+pub async fn count_tenants(svc: &Service) -> Result<i64, ScimError> {
+    svc.store
+        .read(|conn| Ok::<_, ScimError>(tenant_store::count_tenants(conn)?))
+        .await
+}
+
 /// Issue a bearer token for a tenant; returns the JWT (shown once) and its record.
-pub fn issue_token(
-    conn: &mut DbConn,
-    keys: &TokenKeys,
+pub async fn issue_token(
+    svc: &Service,
     tenant: &Tenant,
     days: i64,
     label: &str,
@@ -86,25 +114,39 @@ pub fn issue_token(
             "a token label is at most 200 characters",
         ));
     }
-    Ok(keys.issue(conn, tenant, days, label)?)
+    let (keys, tenant, label) = (Arc::clone(&svc.keys), tenant.clone(), label.to_string());
+    svc.store
+        .write(move |conn| Ok::<_, ScimError>(keys.issue(conn, &tenant, days, &label)?))
+        .await
 }
 
 /// A tenant's tokens, newest first.
-pub fn list_tokens(conn: &mut DbConn, tenant: &Tenant) -> Result<Vec<TokenRecord>, ScimError> {
-    Ok(token_store::list_tokens(conn, &tenant.id)?)
+pub async fn list_tokens(svc: &Service, tenant: &Tenant) -> Result<Vec<TokenRecord>, ScimError> {
+    let tenant_id = tenant.id.clone();
+    svc.store
+        .read(move |conn| Ok::<_, ScimError>(token_store::list_tokens(conn, &tenant_id)?))
+        .await
 }
 
-/// Revoke a token, optionally only within a tenant; 404 when there is no such token.
-pub fn revoke_token(
-    conn: &mut DbConn,
+/// Revoke a token, optionally only within a tenant; 404 when there is no such token. This
+/// instance refuses it at once; other instances within [`crate::store::Store::recheck_interval`].
+pub async fn revoke_token(
+    svc: &Service,
     jti: &str,
     tenant: Option<&Tenant>,
 ) -> Result<(), ScimError> {
-    if token_store::revoke_token(conn, jti, tenant.map(|t| t.id.as_str()))? {
-        Ok(())
-    } else {
-        Err(ScimError::not_found(format!("no token with id {jti}")))
+    let (id, tenant_id) = (jti.to_string(), tenant.map(|t| t.id.clone()));
+    let revoked = svc
+        .store
+        .write(move |conn| {
+            Ok::<_, ScimError>(token_store::revoke_token(conn, &id, tenant_id.as_deref())?)
+        })
+        .await?;
+    if !revoked {
+        return Err(ScimError::not_found(format!("no token with id {jti}")));
     }
+    svc.keys.forget(jti);
+    Ok(())
 }
 
 /// The schema-level form of a stored custom field (rows with an unknown type are skipped).
@@ -116,9 +158,9 @@ pub fn custom_field_of(row: &CustomFieldRow) -> Option<CustomField> {
     })
 }
 
-/// Define a custom extension field for a tenant.
-pub fn add_custom_field(
-    conn: &mut DbConn,
+/// Define a custom extension field for a tenant (this instance's next write sees it).
+pub async fn add_custom_field(
+    svc: &Service,
     tenant: &Tenant,
     name: &str,
     field_type: &str,
@@ -139,7 +181,21 @@ pub fn add_custom_field(
             "unknown field type {field_type:?}: use string, boolean, integer, decimal, dateTime or reference"
         ))
     })?;
-    fields::add_field(conn, &tenant.id, name, kind.as_str(), multi_valued)?;
+    let (tenant_id, field_name) = (tenant.id.clone(), name.to_string());
+    let added = svc
+        .store
+        .write(move |conn| {
+            Ok::<_, ScimError>(fields::add_field(
+                conn,
+                &tenant_id,
+                &field_name,
+                kind.as_str(),
+                multi_valued,
+            )?)
+        })
+        .await;
+    svc.custom_fields.forget(&tenant.id);
+    added?;
     Ok(CustomField {
         name: name.to_string(),
         field_type: kind,
@@ -148,11 +204,14 @@ pub fn add_custom_field(
 }
 
 /// A tenant's custom fields.
-pub fn list_custom_fields(
-    conn: &mut DbConn,
+pub async fn list_custom_fields(
+    svc: &Service,
     tenant: &Tenant,
 ) -> Result<Vec<CustomField>, ScimError> {
-    custom_fields_of(conn, &tenant.id)
+    let tenant_id = tenant.id.clone();
+    svc.store
+        .read(move |conn| custom_fields_of(conn, &tenant_id))
+        .await
 }
 
 fn custom_fields_of(conn: &mut DbConn, tenant_id: &str) -> Result<Vec<CustomField>, ScimError> {
@@ -160,6 +219,82 @@ fn custom_fields_of(conn: &mut DbConn, tenant_id: &str) -> Result<Vec<CustomFiel
         .iter()
         .filter_map(custom_field_of)
         .collect())
+}
+
+/// What a tenant's page shows: its tokens, fields and counts.
+#[derive(Debug, Clone)]
+pub struct TenantOverview {
+    pub tokens: Vec<TokenRecord>,
+    pub fields: Vec<CustomField>,
+    pub users_active: i64,
+    pub users_inactive: i64,
+    pub groups: i64,
+}
+
+/// A tenant's tokens, fields and counts, read together.
+pub async fn tenant_overview(svc: &Service, tenant: &Tenant) -> Result<TenantOverview, ScimError> {
+    let tenant_id = tenant.id.clone();
+    svc.store
+        .read(move |conn| {
+            let (users_active, users_inactive) = user_store::count_users(conn, &tenant_id)?;
+            Ok::<_, ScimError>(TenantOverview {
+                tokens: token_store::list_tokens(conn, &tenant_id)?,
+                fields: custom_fields_of(conn, &tenant_id)?,
+                users_active,
+                users_inactive,
+                groups: group_store::count_groups(conn, &tenant_id)?,
+            })
+        })
+        .await
+}
+
+/// Remove the tombstones of users and groups deleted before `before` (ms): how many of each.
+pub async fn purge_tombstones(svc: &Service, before: i64) -> Result<(usize, usize), ScimError> {
+    svc.store
+        .write(move |conn| {
+            Ok::<_, ScimError>((
+                user_store::purge_user_tombstones(conn, before)?,
+                group_store::purge_group_tombstones(conn, before)?,
+            ))
+        })
+        .await
+}
+
+/// One page of a tenant's provisioning log, newest first, optionally of one action.
+pub async fn events_page(
+    svc: &Service,
+    tenant: &Tenant,
+    action: Option<&str>,
+    offset: i64,
+    limit: i64,
+) -> Result<Vec<Event>, ScimError> {
+    let (tenant_id, action) = (tenant.id.clone(), action.map(str::to_string));
+    svc.store
+        .read(move |conn| {
+            Ok::<_, ScimError>(event_store::events_page(
+                conn,
+                &tenant_id,
+                action.as_deref(),
+                offset,
+                limit,
+            )?)
+        })
+        .await
+}
+
+/// A tenant's log entries after the entry `after`, oldest first, at most `limit`.
+pub async fn events_after(
+    svc: &Service,
+    tenant: &Tenant,
+    after: i64,
+    limit: i64,
+) -> Result<Vec<Event>, ScimError> {
+    let tenant_id = tenant.id.clone();
+    svc.store
+        .read(move |conn| {
+            Ok::<_, ScimError>(event_store::events_after(conn, &tenant_id, after, limit)?)
+        })
+        .await
 }
 
 /// Tenants by slug, kept in memory: a tenant's id and slug never change once created, so

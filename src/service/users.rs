@@ -10,7 +10,7 @@ use super::{
     check_if_match, check_indexed_len, new_event, page, possible_id, Caller, ListParams, Listed,
     Rendered,
 };
-use crate::app::AppState;
+use super::Service;
 use crate::scim::error::ScimError;
 use crate::scim::filter;
 use crate::scim::patch::{apply_user_patch, parse_patch_request};
@@ -205,7 +205,7 @@ fn log_event(
 
 /// Record a refused write in the provisioning log (best effort: the refusal is the answer).
 pub async fn record_rejection(
-    state: &AppState,
+    svc: &Service,
     caller: &Caller,
     resource_type: &'static str,
     id: Option<String>,
@@ -217,7 +217,7 @@ pub async fn record_rejection(
     let tenant_id = caller.tenant.id.clone();
     let jti = caller.token_jti.clone();
     let detail = format!("{}: {}", err.status, err.detail);
-    let result: Result<(), ScimError> = state
+    let result: Result<(), ScimError> = svc
         .store
         .write(move |conn| {
             append_event(
@@ -266,21 +266,21 @@ pub fn new_row(
 /// The tenant's custom fields (remembered for a second, else a short read; the validation
 /// that needs them runs outside the write transaction).
 async fn custom_fields(
-    state: &AppState,
+    svc: &Service,
     tenant_id: &str,
 ) -> Result<Arc<Vec<CustomField>>, ScimError> {
-    state.custom_fields.get(&state.store, tenant_id).await
+    svc.custom_fields.get(&svc.store, tenant_id).await
 }
 
 /// POST /Users. Validation, indexing and serialising happen here, on the request's thread;
 /// the write transaction (one writer on SQLite) only inserts the prepared rows.
 pub async fn create_user(
-    state: &AppState,
+    svc: &Service,
     caller: &Caller,
     body: Value,
 ) -> Result<Rendered, ScimError> {
-    let custom = custom_fields(state, &caller.tenant.id).await?;
-    let resource = state.schemas.validate_user(body, &custom)?;
+    let custom = custom_fields(svc, &caller.tenant.id).await?;
+    let resource = svc.schemas.validate_user(body, &custom)?;
     let index = index_user(&resource)?;
     let row = new_row(
         super::new_resource_id(),
@@ -294,7 +294,7 @@ pub async fn create_user(
     let detail = format!("userName {} mail {}", index.user_name, index.identity_mail);
     let rendered = render_user(&row, &caller.base_url)?;
     let caller2 = caller.clone();
-    state
+    svc
         .store
         .write_atomic(move |conn| {
             let event = new_event(&caller2, "User", "created", &row.id, &detail);
@@ -306,19 +306,19 @@ pub async fn create_user(
 }
 
 /// GET /Users/{id}.
-pub async fn get_user(state: &AppState, caller: &Caller, id: &str) -> Result<Rendered, ScimError> {
-    let row = current_user(state, caller, id).await?;
+pub async fn get_user(svc: &Service, caller: &Caller, id: &str) -> Result<Rendered, ScimError> {
+    let row = current_user(svc, caller, id).await?;
     render_user(&row, &caller.base_url)
 }
 
 /// The live user with this id, or a 404.
-async fn current_user(state: &AppState, caller: &Caller, id: &str) -> Result<UserRow, ScimError> {
+async fn current_user(svc: &Service, caller: &Caller, id: &str) -> Result<UserRow, ScimError> {
     if !possible_id(id) {
         return Err(not_found(id));
     }
     let tenant_id = caller.tenant.id.clone();
     let id_owned = id.to_string();
-    state
+    svc
         .store
         .coalesced::<UserById>(UserKey {
             tenant_id,
@@ -387,17 +387,17 @@ fn version_moved() -> ScimError {
 /// one UPDATE guarded by the version, plus the log entry: all or nothing, and the work of
 /// patching and validating stays out of the transaction (and off SQLite's one writer).
 async fn edit_user(
-    state: &AppState,
+    svc: &Service,
     caller: &Caller,
     id: &str,
     if_match: Option<&str>,
     edit: impl Fn(&Value, &[CustomField]) -> Result<Value, ScimError>,
 ) -> Result<UserRow, ScimError> {
-    let custom = custom_fields(state, &caller.tenant.id).await?;
+    let custom = custom_fields(svc, &caller.tenant.id).await?;
     let mut attempts = 0;
     loop {
         attempts += 1;
-        let old = current_user(state, caller, id).await?;
+        let old = current_user(svc, caller, id).await?;
         check_if_match(if_match, old.version)?;
         let current: Value = serde_json::from_str(&old.resource).map_err(|e| {
             ScimError::status(500, format!("stored user {} is corrupt: {e}", old.id))
@@ -439,9 +439,9 @@ async fn edit_user(
             Ok::<_, ScimError>(change.row)
         };
         let written = if change_keeps_emails {
-            state.store.write_atomic(write).await
+            svc.store.write_atomic(write).await
         } else {
-            state.store.write(write).await
+            svc.store.write(write).await
         };
         match written {
             Ok(row) => return Ok(row),
@@ -461,14 +461,14 @@ async fn edit_user(
 
 /// PUT /Users/{id}: replace the whole resource.
 pub async fn replace_user(
-    state: &AppState,
+    svc: &Service,
     caller: &Caller,
     id: &str,
     body: Value,
     if_match: Option<String>,
 ) -> Result<Rendered, ScimError> {
-    let schemas = Arc::clone(&state.schemas);
-    let row = edit_user(state, caller, id, if_match.as_deref(), |_, custom| {
+    let schemas = Arc::clone(&svc.schemas);
+    let row = edit_user(svc, caller, id, if_match.as_deref(), |_, custom| {
         schemas.validate_user(body.clone(), custom)
     })
     .await?;
@@ -477,15 +477,15 @@ pub async fn replace_user(
 
 /// PATCH /Users/{id}: all operations or none.
 pub async fn patch_user(
-    state: &AppState,
+    svc: &Service,
     caller: &Caller,
     id: &str,
     body: Value,
     if_match: Option<String>,
 ) -> Result<Rendered, ScimError> {
     let ops = parse_patch_request(&body)?;
-    let schemas = Arc::clone(&state.schemas);
-    let row = edit_user(state, caller, id, if_match.as_deref(), |current, custom| {
+    let schemas = Arc::clone(&svc.schemas);
+    let row = edit_user(svc, caller, id, if_match.as_deref(), |current, custom| {
         let patched = apply_user_patch(current, &ops, &schemas, custom)?;
         schemas.validate_user(patched, custom)
     })
@@ -495,18 +495,18 @@ pub async fn patch_user(
 
 /// DELETE /Users/{id}: leave a tombstone.
 pub async fn delete_user(
-    state: &AppState,
+    svc: &Service,
     caller: &Caller,
     id: &str,
     if_match: Option<String>,
 ) -> Result<(), ScimError> {
-    let old = current_user(state, caller, id).await?;
+    let old = current_user(svc, caller, id).await?;
     check_if_match(if_match.as_deref(), old.version)?;
     let caller2 = caller.clone();
     // With If-Match the tombstone needs the version that was checked; without, any live one.
     let pinned = if_match.is_some().then_some(old.version);
     let (id_owned, user_name) = (old.id, old.user_name);
-    let deleted = state
+    let deleted = svc
         .store
         .write(move |conn| {
             let deleted = user_store::tombstone_user(
@@ -577,13 +577,13 @@ fn render_users(
 
 /// GET /Users (and POST /Users/.search): filter, sort, page, project.
 pub async fn list_users(
-    state: &AppState,
+    svc: &Service,
     caller: &Caller,
     params: ListParams,
 ) -> Result<Listed, ScimError> {
     let filter = super::list_filter(&params)?;
     let sort_attr = params.sort_by.as_deref().map(AttrPath::parse).transpose()?;
-    let max = state.settings.max_results;
+    let max = svc.max_results;
     let (start, count) = page(params.start_index, params.count, max);
     let plan = plan_users(filter.as_ref());
     let tenant_id = caller.tenant.id.clone();
@@ -591,7 +591,7 @@ pub async fn list_users(
         None => Some(None),
         Some(a) => sql_sort(a).map(|s| Some((s, !params.descending))),
     };
-    let schemas = Arc::clone(&state.schemas);
+    let schemas = Arc::clone(&svc.schemas);
     let projection = (
         params.attributes.clone(),
         params.excluded_attributes.clone(),
@@ -615,7 +615,7 @@ pub async fn list_users(
                         value: value.clone(),
                         email_type: email_type.clone(),
                     };
-                    state.store.coalesced::<UsersByEmail>(key).await?
+                    svc.store.coalesced::<UsersByEmail>(key).await?
                 }
                 _ => None,
             };
@@ -628,7 +628,7 @@ pub async fn list_users(
                     (total, render_users(&rows, &base_url, &projection)?)
                 }
                 None if point => {
-                    let (total, rows) = state
+                    let (total, rows) = svc
                         .store
                         .lookup(move |conn| {
                             Ok::<_, ScimError>(user_store::query_users(
@@ -645,7 +645,7 @@ pub async fn list_users(
                 }
                 // A page of up to max_results users is rendered on the blocking pool too.
                 None => {
-                    state
+                    svc
                         .store
                         .read(move |conn| {
                             let (total, rows) = user_store::query_users(
@@ -721,10 +721,10 @@ pub async fn list_users(
                     .collect::<Result<_, ScimError>>()?;
                 Ok((total, page))
             };
-            state
+            svc
                 .scans
                 .run(
-                    &state.store,
+                    &svc.store,
                     &caller.tenant.id,
                     "users",
                     USER_SCAN_HINT,
@@ -738,4 +738,37 @@ pub async fn list_users(
         start_index: start,
         resources: bodies,
     })
+}
+
+/// Write `n` users made by `make(i)` straight to a tenant, in transactions of 5,000, with no
+/// log entries: for loading a large tenant in benchmarks and tests (not a SCIM path).
+pub async fn import_users(
+    svc: &Service,
+    tenant: &crate::store::tenants::Tenant,
+    n: usize,
+    make: impl Fn(usize) -> Value,
+) -> Result<(), ScimError> {
+    let now = now_millis();
+    let mut done = 0;
+    while done < n {
+        let end = (done + 5_000).min(n);
+        let mut batch = Vec::with_capacity(end - done);
+        for i in done..end {
+            let resource = make(i);
+            let index = index_user(&resource)?;
+            let row = new_row(super::new_resource_id(), &tenant.id, &resource, &index, now)?;
+            let emails = email_rows(&row.id, &tenant.id, &index);
+            batch.push((row, emails));
+        }
+        svc.store
+            .write(move |conn| {
+                for (row, emails) in &batch {
+                    user_store::insert_user(conn, row, emails)?;
+                }
+                Ok::<_, ScimError>(())
+            })
+            .await?;
+        done = end;
+    }
+    Ok(())
 }

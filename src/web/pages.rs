@@ -4,9 +4,7 @@ use maud::{html, Markup, PreEscaped, DOCTYPE};
 
 use crate::scim::render::timestamp;
 use crate::scim::schema::{CustomField, CUSTOM_USER_SCHEMA};
-use crate::store::events::Event;
-use crate::store::tenants::Tenant;
-use crate::store::tokens::TokenRecord;
+use crate::service::tenants::{Event, Tenant, TokenRecord};
 
 const CSS: &str = r#"
 body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:0;background:#f6f7f9;color:#1d2330}
