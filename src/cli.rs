@@ -292,7 +292,10 @@ async fn command(command: Command, settings: &Settings, service: &Service) -> Re
         }
         Command::Field(FieldCommand::List { slug }) => {
             let tenant = svc::tenant_by_slug(service, &slug).await.map_err(scim)?;
-            for f in svc::list_custom_fields(service, &tenant).await.map_err(scim)? {
+            for f in svc::list_custom_fields(service, &tenant)
+                .await
+                .map_err(scim)?
+            {
                 println!(
                     "{}\t{}\t{}\t{}:{}",
                     f.name,

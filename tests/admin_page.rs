@@ -194,10 +194,11 @@ async fn login_generate_use_and_revoke(backend: Backend) {
     // Revoke the generated token from the list: the next request gets 401.
     let jti = app
         .state
+        .service
         .store
         .read_blocking(|conn| {
-            let t = scimd::service::tenants::tenant_by_slug(conn, "acme")?;
-            scimd::service::tenants::list_tokens(conn, &t)
+            let t = scimd::store::tenants::find_tenant_by_slug(conn, "acme")?.expect("tenant");
+            scimd::store::tokens::list_tokens(conn, &t.id)
         })
         .unwrap()
         .into_iter()
@@ -234,10 +235,11 @@ async fn csrf_and_cross_tenant_are_refused(backend: Backend) {
     assert_eq!(b.login("alice", "correct horse battery").await.status, 303);
     let count_tokens = || {
         app.state
+            .service
             .store
             .read_blocking(|conn| {
-                let t = scimd::service::tenants::tenant_by_slug(conn, "acme")?;
-                scimd::service::tenants::list_tokens(conn, &t)
+                let t = scimd::store::tenants::find_tenant_by_slug(conn, "acme")?.expect("tenant");
+                scimd::store::tokens::list_tokens(conn, &t.id)
             })
             .unwrap()
             .len()

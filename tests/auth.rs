@@ -59,6 +59,7 @@ async fn expired_token_is_refused(backend: Backend) {
     let now = chrono::Utc::now().timestamp_millis();
     let (jwt, jti) = app
         .state
+        .service
         .store
         .write_blocking(|conn| {
             let tenant = scimd::store::tenants::find_tenant_by_slug(conn, "acme")?.unwrap();
@@ -103,19 +104,21 @@ async fn revoked_token_is_refused(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let second = app
         .state
+        .service
         .store
         .write_blocking(|conn| {
-            let tenant = scimd::service::tenants::tenant_by_slug(conn, "acme")?;
-            scimd::service::tenants::issue_token(conn, &app.state.keys, &tenant, 30, "rotation")
+            let tenant = scimd::store::tenants::find_tenant_by_slug(conn, "acme")?.expect("tenant");
+            app.state.service.keys.issue(conn, &tenant, 30, "rotation")
         })
         .unwrap();
     app.filter_users("userName eq \"x\"").await.expect(200);
     let first_jti = app
         .state
+        .service
         .store
         .read_blocking(|conn| {
-            let tenant = scimd::service::tenants::tenant_by_slug(conn, "acme")?;
-            scimd::service::tenants::list_tokens(conn, &tenant)
+            let tenant = scimd::store::tenants::find_tenant_by_slug(conn, "acme")?.expect("tenant");
+            scimd::store::tokens::list_tokens(conn, &tenant.id)
         })
         .unwrap()
         .into_iter()
@@ -123,12 +126,13 @@ async fn revoked_token_is_refused(backend: Backend) {
         .unwrap()
         .jti;
     app.state
+        .service
         .store
-        .write_blocking(|conn| scimd::service::tenants::revoke_token(conn, &first_jti, None))
+        .write_blocking(|conn| scimd::store::tokens::revoke_token(conn, &first_jti, None))
         .unwrap();
     // Revoked in the database behind this instance's back (as the CLI or another instance
     // does): refused within a second (records are re-read once a second).
-    let refused_by = std::time::Instant::now() + app.state.store.recheck_interval();
+    let refused_by = std::time::Instant::now() + app.state.service.store.recheck_interval();
     loop {
         let url = format!(
             "{}/Users?filter=userName+eq+%22x%22",
@@ -156,6 +160,7 @@ async fn revoked_token_is_refused(backend: Backend) {
     // last_used_at was recorded for the token that was used.
     let used = app
         .state
+        .service
         .store
         .read_blocking(|conn| token_store::find_token(conn, &second.1.jti))
         .unwrap()

@@ -201,9 +201,10 @@ async fn browser_generates_and_copies_a_working_token(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let hash = scimd::auth::password::hash_password("correct horse battery").unwrap();
     app.state
+        .service
         .store
         .write_blocking(|conn| {
-            let t = scimd::service::tenants::tenant_by_slug(conn, "acme")?;
+            let t = scimd::store::tenants::find_tenant_by_slug(conn, "acme")?.expect("tenant");
             scimd::store::admins::create_admin(conn, Some(&t.id), "alice", &hash, false)?;
             Ok::<_, scimd::scim::error::ScimError>(())
         })

@@ -85,7 +85,7 @@ async fn tenant_and_token_commands(backend: Backend) {
     assert!(ok && out.contains("revoked"), "{err}");
     // Refused within a second: a running scimd re-reads a token's record once a second.
     let refused_by = std::time::Instant::now()
-        + app.1.store.recheck_interval()
+        + app.1.service.store.recheck_interval()
         + std::time::Duration::from_millis(100);
     loop {
         let s = status(token.clone()).await;

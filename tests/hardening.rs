@@ -1264,6 +1264,7 @@ fn forge(app: &TestApp, globex_token: &str) -> Forge {
         claims["jti"].as_str().unwrap().to_string()
     };
     app.state
+        .service
         .store
         .read_blocking(|conn| {
             let key = scimd::store::tokens::list_signing_keys(conn)?.remove(0);
@@ -2038,6 +2039,7 @@ async fn smaller_findings(backend: Backend) {
     let gid = group.body["id"].as_str().expect("id").to_string();
     let events_before = app
         .state
+        .service
         .store
         .read_blocking(|c| scimd::store::events::events_after(c, &app_tenant_id(&app), 0, 1000))
         .expect("events")
@@ -2062,6 +2064,7 @@ async fn smaller_findings(backend: Backend) {
     );
     let events_after = app
         .state
+        .service
         .store
         .read_blocking(|c| scimd::store::events::events_after(c, &app_tenant_id(&app), 0, 1000))
         .expect("events")
@@ -2100,10 +2103,8 @@ async fn smaller_findings(backend: Backend) {
     assert_eq!(resp.status().as_u16(), 403);
 
     let long_name = "n".repeat(200_000);
-    let refused = app
-        .state
-        .store
-        .write_blocking(|c| scimd::service::tenants::create_tenant(c, "huge", Some(&long_name)));
+    let refused = app.state.service.clone();
+    let refused = scimd::service::tenants::create_tenant(&refused, "huge", Some(&long_name)).await;
     let e = refused.expect_err("a 200 KB tenant name");
     assert!(e.detail.contains("at most 200"), "{}", e.detail);
 
@@ -2115,8 +2116,11 @@ async fn smaller_findings(backend: Backend) {
 
 fn app_tenant_id(app: &TestApp) -> String {
     app.state
+        .service
         .store
-        .read_blocking(|c| scimd::service::tenants::tenant_by_slug(c, "acme"))
+        .read_blocking(|c| {
+            scimd::store::tenants::find_tenant_by_slug(c, "acme").map(|t| t.expect("tenant"))
+        })
         .expect("tenant")
         .id
 }
@@ -2142,7 +2146,7 @@ async fn forged_kids_do_not_reload_keys(backend: Backend) {
             .await;
         assert_eq!(r.status.as_u16(), 401);
     }
-    let loads = app.state.keys.reloads();
+    let loads = app.state.service.keys.reloads();
     eprintln!(
         "200 forged-kid requests in {:?}: {loads} key reloads",
         started.elapsed()

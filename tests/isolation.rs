@@ -71,11 +71,21 @@ async fn worst_filters_do_not_stall_others(backend: Backend) {
         s.rate_limit_address = 0;
     })
     .await;
-    let state = app.state.clone();
-    actix_web::rt::task::spawn_blocking(move || scimd::bench::preload(&state, "acme", 20_000))
+    let service = &app.state.service;
+    let acme = scimd::service::tenants::tenant_by_slug(service, "acme")
         .await
-        .expect("preload")
-        .expect("preload users");
+        .expect("acme");
+    scimd::service::users::import_users(service, &acme, 20_000, |i| {
+        let m = format!("preloaded{i}@bench.example.com");
+        serde_json::json!({
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+            "externalId": format!("pre-{i}"), "userName": m, "active": true, "displayName": format!("Pre {i}"),
+            "name": {"givenName": "Pre", "familyName": format!("L{i}")},
+            "emails": [{"primary": true, "type": "work", "value": m}]
+        })
+    })
+    .await
+    .expect("preload users");
     let globex = app.add_tenant("globex");
     let globex_url = app.tenant_url("globex");
     let r = app

@@ -436,8 +436,11 @@ async fn concurrent_matches_get_their_own_users(backend: Backend) {
     // The statement for several keys, straight from the store.
     let tenant_id = |slug: &'static str| {
         app.state
+            .service
             .store
-            .read_blocking(move |conn| scimd::service::tenants::tenant_by_slug(conn, slug))
+            .read_blocking(move |conn| {
+                scimd::store::tenants::find_tenant_by_slug(conn, slug).map(|t| t.expect("tenant"))
+            })
             .unwrap()
             .id
     };
@@ -458,6 +461,7 @@ async fn concurrent_matches_get_their_own_users(backend: Backend) {
     ];
     let found = app
         .state
+        .service
         .store
         .read_blocking(move |conn| scimd::store::users::users_by_emails(conn, &keys))
         .unwrap();
@@ -491,6 +495,7 @@ async fn concurrent_matches_get_their_own_users(backend: Backend) {
     ];
     let found = app
         .state
+        .service
         .store
         .read_blocking(move |conn| scimd::store::users::users_by_ids(conn, &keys))
         .unwrap();

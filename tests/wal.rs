@@ -32,8 +32,11 @@ async fn wal_stays_bounded(queued: bool) {
     let path = app.database_url.trim_start_matches("sqlite://").to_string();
     let tenant_id = app
         .state
+        .service
         .store
-        .read_blocking(|conn| scimd::service::tenants::tenant_by_slug(conn, "acme"))
+        .read_blocking(|conn| {
+            scimd::store::tenants::find_tenant_by_slug(conn, "acme").map(|t| t.expect("tenant"))
+        })
         .expect("tenant")
         .id;
     let wal = format!("{path}-wal");
@@ -61,9 +64,15 @@ async fn wal_stays_bounded(queued: bool) {
             Ok::<_, scimd::scim::error::ScimError>(())
         };
         if queued {
-            app.state.store.write(write).await.expect("batch written");
+            app.state
+                .service
+                .store
+                .write(write)
+                .await
+                .expect("batch written");
         } else {
             app.state
+                .service
                 .store
                 .write_blocking(write)
                 .expect("batch written");

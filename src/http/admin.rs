@@ -18,10 +18,10 @@ use crate::service::admins::{
     check_password, close_session, may_manage, open_session, random_secret, same_secret,
     session_of, PasswordCheck,
 };
-use crate::service::tenants as svc;
 use crate::service::admins::{AdminRow, SessionRow};
-use crate::service::tenants::Tenant;
 use crate::service::now_millis;
+use crate::service::tenants as svc;
+use crate::service::tenants::Tenant;
 use crate::web::pages::{self, TenantView, Viewer};
 
 const SESSION_COOKIE: &str = "scimd_session";

@@ -94,7 +94,8 @@ pub async fn replace(
             Ok(resource_response(StatusCode::OK, r))
         }
         Err(e) => {
-            crate::service::users::record_rejection(&state.service, &who, "Group", Some(id), &e).await;
+            crate::service::users::record_rejection(&state.service, &who, "Group", Some(id), &e)
+                .await;
             Err(e)
         }
     }
@@ -121,7 +122,8 @@ pub async fn patch(
         } else {
             svc::PatchAnswer::Version
         };
-        let patched = svc::patch_group(&state.service, &who, &id, body, if_match(&req), answer).await?;
+        let patched =
+            svc::patch_group(&state.service, &who, &id, body, if_match(&req), answer).await?;
         Ok::<_, ScimError>((patched, attributes, excluded))
     }
     .await;
@@ -139,7 +141,8 @@ pub async fn patch(
                 .finish()),
         },
         Err(e) => {
-            crate::service::users::record_rejection(&state.service, &who, "Group", Some(id), &e).await;
+            crate::service::users::record_rejection(&state.service, &who, "Group", Some(id), &e)
+                .await;
             Err(e)
         }
     }

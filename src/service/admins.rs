@@ -8,13 +8,13 @@ use rand::RngCore;
 use super::Service;
 use crate::auth::throttle::{username_fingerprint, wait_for, wait_seconds, ThrottleKeys};
 use crate::scim::error::ScimError;
-use crate::store::admins::{self as admin_store, find_admin};
 pub use crate::store::admins::AdminRow;
+use crate::store::admins::{self as admin_store, find_admin};
+use crate::store::now_millis;
 use crate::store::sessions as session_store;
 pub use crate::store::sessions::SessionRow;
 use crate::store::tenants::Tenant;
 use crate::store::throttle::{counters, forgive, reserve_attempt};
-use crate::store::now_millis;
 
 /// How long a page session lasts (ms).
 pub const SESSION_MILLIS: i64 = 8 * 60 * 60 * 1000;
@@ -92,8 +92,7 @@ pub async fn check_password(
         })?;
     match admin {
         Some(admin) if ok => {
-            svc
-                .store
+            svc.store
                 .write(move |conn| Ok::<_, ScimError>(forgive(conn, &keys)?))
                 .await?;
             Ok(PasswordCheck::Admin(admin))
@@ -186,8 +185,8 @@ pub async fn create_admin(
         Some(slug) => Some(super::tenants::tenant_by_slug(svc, slug).await?.id),
         None => None,
     };
-    let hash = crate::auth::password::hash_password(password)
-        .map_err(|e| ScimError::status(500, e))?;
+    let hash =
+        crate::auth::password::hash_password(password).map_err(|e| ScimError::status(500, e))?;
     let username = username.to_string();
     svc.store
         .write(move |conn| {

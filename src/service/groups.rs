@@ -8,11 +8,11 @@ use serde_json::{json, Map, Value};
 
 use super::query::{plan_groups, Plan};
 use super::scan::ScanBudget;
+use super::Service;
 use super::{
     check_if_match, check_indexed_len, new_event, page, possible_id, Caller, ListParams, Listed,
     Rendered,
 };
-use super::Service;
 use crate::scim::error::ScimError;
 use crate::scim::filter;
 use crate::scim::patch::{
@@ -556,8 +556,7 @@ pub async fn delete_group(
     }
     let caller2 = caller.clone();
     let id_owned = id.to_string();
-    svc
-        .store
+    svc.store
         .write(move |conn| {
             group_store::lock_group(conn, &caller2.tenant.id, &id_owned)?;
             let old = group_store::get_group(conn, &caller2.tenant.id, &id_owned)?
@@ -623,8 +622,7 @@ pub async fn list_groups(
     // the scan renders (with members, which filters may name) once and keeps what it rendered.
     let (total, resources) = match plan {
         Plan::Sql(pred) => {
-            svc
-                .store
+            svc.store
                 .read(move |conn| {
                     let (total, rows) = group_store::query_groups(
                         conn,
@@ -700,8 +698,7 @@ pub async fn list_groups(
                     .collect::<Result<Vec<_>, ScimError>>()?;
                 Ok((total, page))
             };
-            svc
-                .scans
+            svc.scans
                 .run(
                     &svc.store,
                     &caller.tenant.id,

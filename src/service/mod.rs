@@ -8,14 +8,14 @@ pub mod scan;
 pub mod tenants;
 pub mod users;
 
-pub use context::Service;
 /// Milliseconds since the Unix epoch (the unit of every stored time).
 pub use crate::store::now_millis;
+pub use context::Service;
 
 use crate::scim::error::ScimError;
 use crate::store::events::NewEvent;
 use crate::store::tenants::Tenant;
-use crate::store::StoreError;
+use crate::store::{StoreError, UniqueIndex};
 
 /// A new user's or group's id: a UUID that starts with its creation time (version 7), so
 /// that rows created together sit together in every index keyed by id (the users' and
@@ -139,26 +139,15 @@ impl From<diesel::result::Error> for ScimError {
     }
 }
 
-/// Names (parts) of the unique index that keeps a work email to one user.
-const WORK_EMAIL_INDEX: &[&str] = &["user_emails"];
-/// Names (parts) of the unique index that keeps a group's displayName to one live group
-/// (PostgreSQL names the index; SQLite lists its columns).
-const GROUP_NAME_INDEX: &[&str] = &["groups_display_name", "groups.display_name"];
-
 const WORK_EMAIL_RULE: &str =
     "a work email belongs to one user, since Entra matches users on emails[type eq \"work\"].value";
 const GROUP_NAME_RULE: &str =
     "(compared case-insensitively); Entra matches groups on displayName, so it must be unique";
 
-/// Whether one of the unique indexes named by `index` refused the write.
-fn refused_by(e: &StoreError, index: &[&str]) -> bool {
-    matches!(e, StoreError::Unique(name) if index.iter().any(|i| name.contains(i)))
-}
-
 /// A storage error of a user write as a SCIM error; a work-email conflict names the user's
 /// work emails (the index cannot say which one is taken).
 pub(crate) fn work_email_taken(e: StoreError, work_emails: &[String]) -> ScimError {
-    if !refused_by(&e, WORK_EMAIL_INDEX) {
+    if !matches!(e, StoreError::Unique(UniqueIndex::WorkEmail)) {
         return ScimError::from(e);
     }
     let names = work_emails
@@ -173,7 +162,7 @@ pub(crate) fn work_email_taken(e: StoreError, work_emails: &[String]) -> ScimErr
 
 /// A storage error of a group write as a SCIM error; a displayName conflict names it.
 pub(crate) fn group_name_taken(e: StoreError, display_name: &str) -> ScimError {
-    if !refused_by(&e, GROUP_NAME_INDEX) {
+    if !matches!(e, StoreError::Unique(UniqueIndex::GroupName)) {
         return ScimError::from(e);
     }
     ScimError::uniqueness(format!(
@@ -182,32 +171,23 @@ pub(crate) fn group_name_taken(e: StoreError, display_name: &str) -> ScimError {
 }
 
 /// A unique index refused a write: say which attribute is taken.
-fn unique_violation(index: &str) -> ScimError {
-    let named = |parts: &[&str]| parts.iter().any(|p| index.contains(p));
-    if named(WORK_EMAIL_INDEX) {
-        ScimError::uniqueness(format!(
+fn unique_violation(index: &UniqueIndex) -> ScimError {
+    ScimError::uniqueness(match index {
+        UniqueIndex::WorkEmail => format!(
             "another user of this tenant already has one of this user's work emails; {WORK_EMAIL_RULE}"
-        ))
-    } else if named(GROUP_NAME_INDEX) {
-        ScimError::uniqueness(format!(
-            "a group of this tenant already has this displayName {GROUP_NAME_RULE}"
-        ))
-    } else if index.contains("identity_mail") {
-        ScimError::uniqueness(
-            "a user of this tenant already has this mail (the work email, else the primary, \
-             else the first); mail identifies a user and must be unique",
-        )
-    } else if index.contains("user_name") {
-        ScimError::uniqueness("a user of this tenant already has this userName")
-    } else if index.contains("slug") {
-        ScimError::uniqueness("a tenant with this slug already exists")
-    } else if index.contains("custom_fields") {
-        ScimError::uniqueness("a field with this name is already defined")
-    } else if index.contains("username") {
-        ScimError::uniqueness("an admin with this username already exists")
-    } else {
-        ScimError::uniqueness(format!("a unique value is already taken ({index})"))
-    }
+        ),
+        UniqueIndex::GroupName => {
+            format!("a group of this tenant already has this displayName {GROUP_NAME_RULE}")
+        }
+        UniqueIndex::IdentityMail => "a user of this tenant already has this mail (the work \
+            email, else the primary, else the first); mail identifies a user and must be unique"
+            .to_string(),
+        UniqueIndex::UserName => "a user of this tenant already has this userName".to_string(),
+        UniqueIndex::TenantSlug => "a tenant with this slug already exists".to_string(),
+        UniqueIndex::CustomFieldName => "a field with this name is already defined".to_string(),
+        UniqueIndex::AdminUsername => "an admin with this username already exists".to_string(),
+        UniqueIndex::Other(name) => format!("a unique value is already taken ({name})"),
+    })
 }
 
 /// Longest value, in bytes, of an attribute kept in an indexed column (userName, externalId,

@@ -5,14 +5,14 @@ use std::sync::Arc;
 use crate::auth::tokens::check_expiry_days;
 use crate::scim::error::ScimError;
 use crate::scim::schema::{CustomField, FieldType};
+use crate::store::events as event_store;
+pub use crate::store::events::Event;
 use crate::store::fields::CustomFieldRow;
 use crate::store::recent::Recent;
 use crate::store::tenants as tenant_store;
 pub use crate::store::tenants::Tenant;
 use crate::store::tokens as token_store;
 pub use crate::store::tokens::TokenRecord;
-use crate::store::events as event_store;
-pub use crate::store::events::Event;
 use crate::store::{fields, groups as group_store, users as user_store, DbConn};
 
 use super::Service;

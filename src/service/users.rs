@@ -6,11 +6,11 @@ use serde_json::Value;
 
 use super::query::{plan_users, Plan};
 use super::scan::ScanBudget;
+use super::Service;
 use super::{
     check_if_match, check_indexed_len, new_event, page, possible_id, Caller, ListParams, Listed,
     Rendered,
 };
-use super::Service;
 use crate::scim::error::ScimError;
 use crate::scim::filter;
 use crate::scim::patch::{apply_user_patch, parse_patch_request};
@@ -23,7 +23,7 @@ use crate::store::events::{append_event, insert_event};
 use crate::store::users::{
     self as user_store, EmailKey, EmailRow, StrOp, UserKey, UserPredicate, UserRow, UserSort,
 };
-use crate::store::{now_millis, DbConn};
+use crate::store::{now_millis, DbConn, StoreError};
 
 /// The columns derived from a user resource: what SQL indexes and uniqueness work on.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -265,10 +265,7 @@ pub fn new_row(
 
 /// The tenant's custom fields (remembered for a second, else a short read; the validation
 /// that needs them runs outside the write transaction).
-async fn custom_fields(
-    svc: &Service,
-    tenant_id: &str,
-) -> Result<Arc<Vec<CustomField>>, ScimError> {
+async fn custom_fields(svc: &Service, tenant_id: &str) -> Result<Arc<Vec<CustomField>>, ScimError> {
     svc.custom_fields.get(&svc.store, tenant_id).await
 }
 
@@ -294,8 +291,7 @@ pub async fn create_user(
     let detail = format!("userName {} mail {}", index.user_name, index.identity_mail);
     let rendered = render_user(&row, &caller.base_url)?;
     let caller2 = caller.clone();
-    svc
-        .store
+    svc.store
         .write_atomic(move |conn| {
             let event = new_event(&caller2, "User", "created", &row.id, &detail);
             user_store::insert_user_logged(conn, &row, &emails, &event)
@@ -318,8 +314,7 @@ async fn current_user(svc: &Service, caller: &Caller, id: &str) -> Result<UserRo
     }
     let tenant_id = caller.tenant.id.clone();
     let id_owned = id.to_string();
-    svc
-        .store
+    svc.store
         .coalesced::<UserById>(UserKey {
             tenant_id,
             id: id_owned,
@@ -425,18 +420,20 @@ async fn edit_user(
                     user_store::update_user_logged(conn, &change.old, &change.row, &event)?;
                 }
                 Some(emails) => {
-                    user_store::update_user(conn, &change.old, &change.row, Some(emails))
-                        .map_err(|e| super::work_email_taken(e, &work))?;
-                    log_event(
+                    user_store::update_user(conn, &change.old, &change.row, Some(emails))?;
+                    insert_event(
                         conn,
-                        &caller2,
-                        change.action,
-                        &change.row.id,
-                        &change.detail,
+                        &new_event(
+                            &caller2,
+                            "User",
+                            change.action,
+                            &change.row.id,
+                            &change.detail,
+                        ),
                     )?;
                 }
             }
-            Ok::<_, ScimError>(change.row)
+            Ok::<_, StoreError>(change.row)
         };
         let written = if change_keeps_emails {
             svc.store.write_atomic(write).await
@@ -446,15 +443,15 @@ async fn edit_user(
         match written {
             Ok(row) => return Ok(row),
             // Lost the race: the version moved on (or the user was deleted) since it was read.
-            Err(e) if e.status == 409 && e.scim_type.is_none() => {
+            Err(StoreError::Conflict) => {
                 if if_match.is_some() {
                     return Err(version_moved());
                 }
                 if attempts >= MAX_EDIT_ATTEMPTS {
-                    return Err(e);
+                    return Err(ScimError::from(StoreError::Conflict));
                 }
             }
-            Err(e) => return Err(e),
+            Err(e) => return Err(super::work_email_taken(e, &work)),
         }
     }
 }
@@ -645,8 +642,7 @@ pub async fn list_users(
                 }
                 // A page of up to max_results users is rendered on the blocking pool too.
                 None => {
-                    svc
-                        .store
+                    svc.store
                         .read(move |conn| {
                             let (total, rows) = user_store::query_users(
                                 conn,
@@ -721,15 +717,8 @@ pub async fn list_users(
                     .collect::<Result<_, ScimError>>()?;
                 Ok((total, page))
             };
-            svc
-                .scans
-                .run(
-                    &svc.store,
-                    &caller.tenant.id,
-                    "users",
-                    USER_SCAN_HINT,
-                    scan,
-                )
+            svc.scans
+                .run(&svc.store, &caller.tenant.id, "users", USER_SCAN_HINT, scan)
                 .await?
         }
     };

@@ -126,11 +126,58 @@ impl DbUrl {
 }
 
 /// Errors of the storage layer.
+/// The unique indexes (migrations/) whose refusal says which value is taken.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UniqueIndex {
+    /// A live user's userName (case-insensitive), per tenant.
+    UserName,
+    /// A live user's identity mail, per tenant.
+    IdentityMail,
+    /// A live user's work email, per tenant.
+    WorkEmail,
+    /// A live group's displayName (case-insensitive), per tenant.
+    GroupName,
+    /// A tenant's slug.
+    TenantSlug,
+    /// A custom field's name, per tenant.
+    CustomFieldName,
+    /// An admin's username.
+    AdminUsername,
+    /// Any other index, as the database named it.
+    Other(String),
+}
+
+impl UniqueIndex {
+    /// The index a database error names: PostgreSQL gives the index's name, SQLite lists its
+    /// columns in the message ("UNIQUE constraint failed: groups.tenant_id, …"). The one place
+    /// that reads index names.
+    pub fn named(name: &str) -> UniqueIndex {
+        let has = |part: &str| name.contains(part);
+        if has("user_emails") {
+            UniqueIndex::WorkEmail
+        } else if has("groups_display_name") || has("groups.display_name") {
+            UniqueIndex::GroupName
+        } else if has("identity_mail") {
+            UniqueIndex::IdentityMail
+        } else if has("user_name") {
+            UniqueIndex::UserName
+        } else if has("slug") {
+            UniqueIndex::TenantSlug
+        } else if has("custom_fields") {
+            UniqueIndex::CustomFieldName
+        } else if has("username") {
+            UniqueIndex::AdminUsername
+        } else {
+            UniqueIndex::Other(name.to_string())
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// A unique index refused the write; the payload names the index.
-    #[error("unique constraint {0} violated")]
-    Unique(String),
+    /// A unique index refused the write.
+    #[error("unique index {0:?} refused the write")]
+    Unique(UniqueIndex),
     /// The row changed since it was read (optimistic concurrency).
     #[error("concurrent modification")]
     Conflict,
@@ -153,11 +200,8 @@ impl From<diesel::result::Error> for StoreError {
         match e {
             Error::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => {
                 // PostgreSQL names the constraint; SQLite only lists the columns in its message.
-                let name = info
-                    .constraint_name()
-                    .map(str::to_string)
-                    .unwrap_or_else(|| info.message().to_string());
-                StoreError::Unique(name)
+                let name = info.constraint_name().unwrap_or_else(|| info.message());
+                StoreError::Unique(UniqueIndex::named(name))
             }
             Error::DatabaseError(DatabaseErrorKind::ClosedConnection, info) => {
                 StoreError::Unavailable(info.message().to_string())

@@ -11,7 +11,6 @@ use serde_json::{json, Value};
 
 use scimd::app::{self, AppState};
 use scimd::config::Settings;
-use scimd::service::tenants as svc;
 
 /// Which database a test runs on.
 #[derive(Debug, Clone)]
@@ -211,10 +210,11 @@ impl TestApp {
         adjust(&mut settings);
         let state = AppState::open(settings).expect("open app state");
         let token = state
+            .service
             .store
             .write_blocking(|conn| {
-                let tenant = svc::create_tenant(conn, "acme", Some("Acme"))?;
-                svc::issue_token(conn, &state.keys, &tenant, 90, "test")
+                let tenant = scimd::store::tenants::create_tenant(conn, "acme", "Acme")?;
+                state.service.keys.issue(conn, &tenant, 90, "test")
             })
             .expect("tenant and token")
             .0;
@@ -241,10 +241,11 @@ impl TestApp {
     /// Create another tenant and a token for it.
     pub fn add_tenant(&self, slug: &str) -> String {
         self.state
+            .service
             .store
             .write_blocking(|conn| {
-                let tenant = svc::create_tenant(conn, slug, None)?;
-                svc::issue_token(conn, &self.state.keys, &tenant, 90, "")
+                let tenant = scimd::store::tenants::create_tenant(conn, slug, slug)?;
+                self.state.service.keys.issue(conn, &tenant, 90, "")
             })
             .expect("tenant and token")
             .0
@@ -401,10 +402,11 @@ pub fn seed_tenant(database_url: &str) -> String {
     };
     let state = AppState::open(settings).expect("open database");
     state
+        .service
         .store
         .write_blocking(|conn| {
-            let tenant = svc::create_tenant(conn, "acme", None)?;
-            svc::issue_token(conn, &state.keys, &tenant, 1, "")
+            let tenant = scimd::store::tenants::create_tenant(conn, "acme", "acme")?;
+            state.service.keys.issue(conn, &tenant, 1, "")
         })
         .expect("tenant and token")
         .0
@@ -414,10 +416,15 @@ pub fn seed_tenant(database_url: &str) -> String {
 pub fn create_admin(app: &TestApp, slug: Option<&str>, user: &str, password: &str) {
     let hash = scimd::auth::password::hash_password(password).expect("hash");
     app.state
+        .service
         .store
         .write_blocking(|conn| {
             let tenant_id = match slug {
-                Some(s) => Some(scimd::service::tenants::tenant_by_slug(conn, s)?.id),
+                Some(s) => Some(
+                    scimd::store::tenants::find_tenant_by_slug(conn, s)?
+                        .expect("tenant")
+                        .id,
+                ),
                 None => None,
             };
             scimd::store::admins::create_admin(
