@@ -479,9 +479,12 @@ async fn login_flood_does_not_slow_scim_writes(backend: Backend) {
         outcomes.keys().all(|s| [401, 503].contains(s)),
         "{outcomes:?}"
     );
-    // 2x, with a millisecond's grace for a machine shared with the flood's own client.
+    // The failure this guards against is argon2 on the server's workers or blocking pool:
+    // a PATCH would then wait out whole password hashes (tens of ms each). The p99 of 400
+    // samples is their 4th slowest, so on two cores shared with the flood's own client it
+    // moves by a few ms from scheduling alone: 3x plus 5 ms of grace.
     assert!(
-        f99 <= 2.0 * q99 + 1.0,
+        f99 <= 3.0 * q99 + 5.0,
         "PATCH p99 {f99:.2} ms under a login flood against {q99:.2} ms without"
     );
 }
