@@ -350,32 +350,31 @@ fn serve(settings: Settings) -> Result<(), String> {
     let state = AppState::open(settings.clone())?;
     let listener = TcpListener::bind(&settings.bind)
         .map_err(|e| format!("cannot listen on {}: {e}", settings.bind))?;
-    let tenant_count = actix_web::rt::System::new()
-        .block_on(svc::count_tenants(&state.service))
-        .map_err(scim)?;
-    let backend = state.service.store.backend();
-    tracing::info!(bind = %settings.bind, backend, "scimd serving");
-    let scheme = if settings.tls_cert.is_some() {
-        "https"
-    } else {
-        "http"
-    };
-    eprintln!(
-        "scimd listening on {scheme}://{} ({} database)",
-        settings.bind, backend
-    );
-    if tenant_count == 0 {
-        // The program as it was invoked (`./target/release/scimd`, `scimd`), so the steps
-        // work as printed.
-        let me = std::env::args()
-            .next()
-            .filter(|a| !a.is_empty())
-            .unwrap_or_else(|| "scimd".into());
-        eprintln!(
-            "No tenant yet. Next steps:\n  {me} tenant create acme          # prints the Tenant URL\n  {me} token issue acme --days 90  # prints the Secret Token\nthen paste both into the Entra app's Provisioning blade and press Test Connection."
-        );
-    }
+    // One runtime for the start-up read and the server.
     actix_web::rt::System::new().block_on(async move {
+        let tenant_count = svc::count_tenants(&state.service).await.map_err(scim)?;
+        let backend = state.service.store.backend();
+        tracing::info!(bind = %settings.bind, backend, "scimd serving");
+        let scheme = if settings.tls_cert.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        eprintln!(
+            "scimd listening on {scheme}://{} ({} database)",
+            settings.bind, backend
+        );
+        if tenant_count == 0 {
+            // The program as it was invoked (`./target/release/scimd`, `scimd`), so the steps
+            // work as printed.
+            let me = std::env::args()
+                .next()
+                .filter(|a| !a.is_empty())
+                .unwrap_or_else(|| "scimd".into());
+            eprintln!(
+                "No tenant yet. Next steps:\n  {me} tenant create acme          # prints the Tenant URL\n  {me} token issue acme --days 90  # prints the Secret Token\nthen paste both into the Entra app's Provisioning blade and press Test Connection."
+            );
+        }
         let server = app::run(listener, state).map_err(|e| e.to_string())?;
         server.await.map_err(|e| e.to_string())
     })

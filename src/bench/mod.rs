@@ -226,31 +226,9 @@ pub fn run(opts: BenchOptions) -> Result<(), String> {
         ..Settings::default()
     };
     let service = Service::open(&settings)?;
-    let mut tenants = Vec::new();
-    for i in 0..opts.tenants.max(1) {
-        let slug = format!("bench{i}");
-        let token = actix_web::rt::System::new()
-            .block_on(async {
-                let t = svc::create_tenant(&service, &slug, None).await?;
-                svc::issue_token(&service, &t, 1, "bench").await
-            })
-            .map_err(|e| e.detail)?
-            .0;
-        tenants.push((slug, token));
-    }
-    if opts.preload > 0 {
-        let started = Instant::now();
-        let first = tenants
-            .first()
-            .map(|t| t.0.clone())
-            .ok_or("the bench has no tenant")?;
-        preload(&service, &first, opts.preload)?;
-        println!(
-            "preloaded {} users in {:.1} s",
-            opts.preload,
-            started.elapsed().as_secs_f64()
-        );
-    }
+    let tenants = actix_web::rt::System::new()
+        .block_on(seed(&service, opts.tenants.max(1), opts.preload))
+        .map_err(|e| e.detail)?;
     drop(service);
 
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
@@ -374,12 +352,21 @@ impl Drop for ServerProcess {
     }
 }
 
-/// Write `n` users of the bench's shape to the tenant `slug`, in batches of 5,000.
-pub fn preload(service: &Service, slug: &str, n: usize) -> Result<(), String> {
-    actix_web::rt::System::new()
-        .block_on(async {
-            let tenant = svc::tenant_by_slug(service, slug).await?;
-            crate::service::users::import_users(service, &tenant, n, |i| {
+/// Create the bench's tenants, a token for each, and `preload` users of the bench's shape
+/// in the first; returns each tenant's slug and token.
+async fn seed(
+    service: &Service,
+    tenants: usize,
+    preload: usize,
+) -> Result<Vec<(String, String)>, crate::scim::error::ScimError> {
+    let mut seeded = Vec::new();
+    for i in 0..tenants {
+        let slug = format!("bench{i}");
+        let tenant = svc::create_tenant(service, &slug, None).await?;
+        let (token, _) = svc::issue_token(service, &tenant, 1, "bench").await?;
+        if i == 0 && preload > 0 {
+            let started = Instant::now();
+            crate::service::users::import_users(service, &tenant, preload, |i| {
                 let m = format!("preloaded{i}@bench.example.com");
                 json!({
                     "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
@@ -388,9 +375,15 @@ pub fn preload(service: &Service, slug: &str, n: usize) -> Result<(), String> {
                     "emails": [{"primary": true, "type": "work", "value": m}]
                 })
             })
-            .await
-        })
-        .map_err(|e| e.detail)
+            .await?;
+            println!(
+                "preloaded {preload} users in {:.1} s",
+                started.elapsed().as_secs_f64()
+            );
+        }
+        seeded.push((slug, token));
+    }
+    Ok(seeded)
 }
 
 fn mail(tenant: usize, i: usize) -> String {

@@ -86,7 +86,7 @@ impl Service {
                 self.store.probe_write().await;
             }
         }
-        if let Some((_, reason)) = self.store.write_health().failing() {
+        if let Some((_, reason)) = health.failing() {
             return Err(format!("writes are failing: {reason}"));
         }
         if self.store.ping().await {

@@ -196,11 +196,8 @@ fn log_event(
     action: &str,
     id: &str,
     detail: &str,
-) -> Result<(), ScimError> {
-    Ok(insert_event(
-        conn,
-        &new_event(caller, "User", action, id, detail),
-    )?)
+) -> Result<(), StoreError> {
+    insert_event(conn, &new_event(caller, "User", action, id, detail))
 }
 
 /// Record a refused write in the provisioning log (best effort: the refusal is the answer).
@@ -421,15 +418,12 @@ async fn edit_user(
                 }
                 Some(emails) => {
                     user_store::update_user(conn, &change.old, &change.row, Some(emails))?;
-                    insert_event(
+                    log_event(
                         conn,
-                        &new_event(
-                            &caller2,
-                            "User",
-                            change.action,
-                            &change.row.id,
-                            &change.detail,
-                        ),
+                        &caller2,
+                        change.action,
+                        &change.row.id,
+                        &change.detail,
                     )?;
                 }
             }
