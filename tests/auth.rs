@@ -225,7 +225,67 @@ async fn tenants_are_isolated(backend: Backend) {
         .expect(401);
 }
 
+/// Without a valid token every request is a 401, whatever else is wrong with it: a bad
+/// projection, a body that is not JSON, an unsupported media type, a method or an endpoint
+/// that does not exist. The stranger learns nothing else, and nothing is logged for the tenant.
+async fn authentication_comes_first(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let base = app.tenant_url("acme");
+    let cases = [
+        ("POST", format!("{base}/Users?attributes=%22"), "text/plain"),
+        (
+            "PATCH",
+            format!("{base}/Users/nope?excludedAttributes=a[b"),
+            "application/scim+json",
+        ),
+        (
+            "PUT",
+            format!("{base}/Groups/nope"),
+            "application/scim+json",
+        ),
+        ("POST", format!("{base}/.search"), "application/scim+json"),
+        ("DELETE", format!("{base}/Users"), "application/scim+json"),
+        ("GET", format!("{base}/Nope"), "application/scim+json"),
+    ];
+    for (method, url, content_type) in cases {
+        for token in [None, Some("not-a-jwt")] {
+            let mut req = app
+                .client
+                .request(
+                    awc::http::Method::from_bytes(method.as_bytes()).unwrap(),
+                    &url,
+                )
+                .insert_header(("Content-Type", content_type));
+            if let Some(token) = token {
+                req = req.insert_header(("Authorization", format!("Bearer {token}")));
+            }
+            let mut r = req.send_body("{not json").await.unwrap();
+            let body = r.body().await.unwrap();
+            assert_eq!(
+                r.status().as_u16(),
+                401,
+                "{method} {url}: {}",
+                String::from_utf8_lossy(&body)
+            );
+        }
+    }
+    // With the token, the same requests meet their own faults.
+    app.scim("GET", "/Nope", None)
+        .await
+        .expect_error(404, None, "no such endpoint");
+    let r = app
+        .client
+        .post(format!("{base}/Users?attributes=%22"))
+        .insert_header(("Authorization", format!("Bearer {}", app.token)))
+        .insert_header(("Content-Type", "application/scim+json"))
+        .send_body("{not json")
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+}
+
 backend_tests!(
+    authentication_comes_first,
     bad_tokens_are_refused,
     expired_token_is_refused,
     revoked_token_is_refused,

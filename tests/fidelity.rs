@@ -323,6 +323,16 @@ async fn events_change_feed(backend: Backend) {
     )
     .await
     .expect(409);
+    // A body that does not parse is refused before any use case runs, and logged all the same.
+    let r = app
+        .client
+        .patch(format!("{}/Users/{id}", app.tenant_url("acme")))
+        .insert_header(("Authorization", format!("Bearer {}", app.token)))
+        .insert_header(("Content-Type", "application/scim+json"))
+        .send_body("{not json")
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 400);
     app.scim(
         "PATCH",
         &format!("/Users/{id}"),
@@ -358,12 +368,21 @@ async fn events_change_feed(backend: Backend) {
         .iter()
         .map(|e| e["action"].as_str().unwrap())
         .collect();
-    assert_eq!(actions, vec!["created", "rejected", "deactivated"]);
+    assert_eq!(
+        actions,
+        vec!["created", "rejected", "rejected", "deactivated"]
+    );
     let rejected = &body["events"][1];
     assert!(
         rejected["detail"].as_str().unwrap().contains("409"),
         "{rejected}"
     );
+    let unparsed = body["events"][2]["detail"].as_str().unwrap();
+    assert!(
+        unparsed.starts_with("400") && unparsed.contains("not valid JSON"),
+        "{unparsed}"
+    );
+    assert_eq!(body["events"][2]["resourceId"], json!(id), "{body}");
     assert!(rejected["tokenId"].is_string());
     // The feed resumes after the last id seen.
     let next = body["next"].as_i64().unwrap();
@@ -371,14 +390,14 @@ async fn events_change_feed(backend: Backend) {
     assert_eq!(later["events"], json!([]));
     let first = body["events"][0]["id"].as_i64().unwrap();
     let (_, tail) = feed("alice", "correct horse battery", first).await;
-    assert_eq!(tail["events"].as_array().unwrap().len(), 2);
+    assert_eq!(tail["events"].as_array().unwrap().len(), 3);
     // Wrong password: 401; another tenant's admin: 404.
     assert_eq!(feed("alice", "wrong password!!", 0).await.0, 401);
     assert_eq!(feed("nobody", "correct horse battery", 0).await.0, 401);
     assert_eq!(feed("gary", "another long password", 0).await.0, 404);
     // The CLI prints the same log.
     let (_, out, _) = cli(&app, &["events", "acme"], None);
-    assert_eq!(out.lines().count(), 3, "{out}");
+    assert_eq!(out.lines().count(), 4, "{out}");
 }
 
 fn group(name: &str) -> Value {

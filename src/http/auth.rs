@@ -1,8 +1,12 @@
 //! Bearer-token authentication of SCIM requests. Every failure is the same 401 to the
 //! client (no hint which part failed); the log gets the reason, never the token.
 
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::http::header;
-use actix_web::{HttpMessage, HttpRequest};
+use actix_web::middleware::Next;
+use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
+use std::future::{ready, Ready};
 
 use super::request::client_address;
 
@@ -50,8 +54,45 @@ fn refuse(req: &HttpRequest, state: &AppState, reason: &str) -> ScimError {
 #[derive(Debug, Clone)]
 pub struct AuthenticatedTenant(pub String);
 
+/// Middleware of the tenant scope: authenticate before any handler or extractor reads the
+/// request, so that a request without a valid token is a 401 (or 429) whatever else is wrong
+/// with it, and no body of a stranger's is read. The caller is kept for the [`Caller`]
+/// extractor.
+pub async fn authenticate(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
+    let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
+        return Ok(req
+            .error_response(ScimError::status(500, "the server has no state"))
+            .map_into_right_body());
+    };
+    match caller(req.request(), &state).await {
+        Ok(who) => {
+            req.extensions_mut().insert(who);
+            Ok(next.call(req).await?.map_into_left_body())
+        }
+        Err(e) => Ok(req.error_response(e).map_into_right_body()),
+    }
+}
+
+/// The caller [`authenticate`] found; only routes behind it can take one.
+impl FromRequest for Caller {
+    type Error = ScimError;
+    type Future = Ready<Result<Caller, ScimError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(
+            req.extensions()
+                .get::<Caller>()
+                .cloned()
+                .ok_or_else(|| ScimError::status(500, "this route is not behind authentication")),
+        )
+    }
+}
+
 /// Authenticate the request for the tenant named in its path.
-pub async fn caller(req: &HttpRequest, state: &AppState) -> Result<Caller, ScimError> {
+async fn caller(req: &HttpRequest, state: &AppState) -> Result<Caller, ScimError> {
     let slug = req.match_info().get("slug").unwrap_or_default().to_string();
     let Some(token) = bearer(req) else {
         return Err(refuse(req, state, "no bearer token"));

@@ -1,15 +1,15 @@
 //! Discovery endpoints (RFC 7644 §4): served from scim-schemas/, plus the tenant's custom fields.
 
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpResponse};
 use serde_json::Value;
 
-use super::auth::caller;
 use super::scim_json;
 use crate::app::AppState;
 use crate::scim::error::ScimError;
 use crate::scim::render::list_response;
 use crate::service::tenants::list_custom_fields;
+use crate::service::Caller;
 
 fn with_location(mut v: Value, location: String) -> Value {
     if let Some(obj) = v.as_object_mut() {
@@ -25,10 +25,9 @@ fn with_location(mut v: Value, location: String) -> Value {
 
 /// GET /ServiceProviderConfig.
 pub async fn service_provider_config(
-    req: HttpRequest,
     state: web::Data<AppState>,
+    who: Caller,
 ) -> Result<HttpResponse, ScimError> {
-    let who = caller(&req, &state).await?;
     let body = with_location(
         state.service.schemas.service_provider_config().clone(),
         format!("{}/ServiceProviderConfig", who.base_url),
@@ -36,8 +35,7 @@ pub async fn service_provider_config(
     Ok(scim_json(StatusCode::OK, &body))
 }
 
-async fn tenant_schemas(req: &HttpRequest, state: &AppState) -> Result<Vec<Value>, ScimError> {
-    let who = caller(req, state).await?;
+async fn tenant_schemas(state: &AppState, who: &Caller) -> Result<Vec<Value>, ScimError> {
     let tenant = who.tenant.clone();
     let custom = list_custom_fields(&state.service, &tenant).await?;
     Ok(state
@@ -57,11 +55,8 @@ async fn tenant_schemas(req: &HttpRequest, state: &AppState) -> Result<Vec<Value
 }
 
 /// GET /Schemas.
-pub async fn schemas(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, ScimError> {
-    let all = tenant_schemas(&req, &state).await?;
+pub async fn schemas(state: web::Data<AppState>, who: Caller) -> Result<HttpResponse, ScimError> {
+    let all = tenant_schemas(&state, &who).await?;
     Ok(scim_json(
         StatusCode::OK,
         &list_response(all.len() as i64, 1, all),
@@ -70,11 +65,11 @@ pub async fn schemas(
 
 /// GET /Schemas/{id}.
 pub async fn schema(
-    req: HttpRequest,
     state: web::Data<AppState>,
+    who: Caller,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ScimError> {
-    let all = tenant_schemas(&req, &state).await?;
+    let all = tenant_schemas(&state, &who).await?;
     let wanted = &path.1;
     all.into_iter()
         .find(|s| s.get("id").and_then(Value::as_str) == Some(wanted.as_str()))
@@ -83,8 +78,7 @@ pub async fn schema(
 }
 
 /// The resource types, with the custom extension listed on User when the tenant has fields.
-async fn resource_types_of(req: &HttpRequest, state: &AppState) -> Result<Vec<Value>, ScimError> {
-    let who = caller(req, state).await?;
+async fn resource_types_of(state: &AppState, who: &Caller) -> Result<Vec<Value>, ScimError> {
     let tenant = who.tenant.clone();
     let custom = list_custom_fields(&state.service, &tenant).await?;
     Ok(state
@@ -105,10 +99,10 @@ async fn resource_types_of(req: &HttpRequest, state: &AppState) -> Result<Vec<Va
 
 /// GET /ResourceTypes.
 pub async fn resource_types(
-    req: HttpRequest,
     state: web::Data<AppState>,
+    who: Caller,
 ) -> Result<HttpResponse, ScimError> {
-    let all = resource_types_of(&req, &state).await?;
+    let all = resource_types_of(&state, &who).await?;
     Ok(scim_json(
         StatusCode::OK,
         &list_response(all.len() as i64, 1, all),
@@ -117,12 +111,12 @@ pub async fn resource_types(
 
 /// GET /ResourceTypes/{id}.
 pub async fn resource_type(
-    req: HttpRequest,
     state: web::Data<AppState>,
+    who: Caller,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ScimError> {
     let wanted = &path.1;
-    resource_types_of(&req, &state)
+    resource_types_of(&state, &who)
         .await?
         .into_iter()
         .find(|s| s.get("id").and_then(Value::as_str) == Some(wanted.as_str()))

@@ -10,17 +10,16 @@ pub mod logging;
 pub mod metrics;
 pub mod paths;
 pub mod request;
-pub mod scim_groups;
-pub mod scim_users;
-pub mod search;
+pub mod resources;
 
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpResponse, ResponseError};
+use actix_web::{middleware, web, HttpResponse, ResponseError};
 use serde_json::Value;
 
 use crate::scim::error::ScimError;
 use crate::service::Rendered;
+use resources::{Groups, ResourceType, Users};
 
 /// The media type of every SCIM response (RFC 7644 §3.1).
 pub const SCIM_JSON: &str = "application/scim+json";
@@ -36,37 +35,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             // again for every method tried before the right one. Other methods answer 405
             // (RFC 7644 §3.12), not 404.
             web::scope("/scim/v2/tenants/{slug}")
-                .route("/.search", web::post().to(search::search_all))
-                .service(
-                    web::resource("/Users")
-                        .route(web::get().to(scim_users::list))
-                        .route(web::post().to(scim_users::create))
-                        .default_service(web::to(method_not_allowed)),
-                )
-                .route("/Users/.search", web::post().to(scim_users::search))
-                .service(
-                    web::resource("/Users/{id}")
-                        .route(web::get().to(scim_users::get))
-                        .route(web::put().to(scim_users::replace))
-                        .route(web::patch().to(scim_users::patch))
-                        .route(web::delete().to(scim_users::delete))
-                        .default_service(web::to(method_not_allowed)),
-                )
-                .service(
-                    web::resource("/Groups")
-                        .route(web::get().to(scim_groups::list))
-                        .route(web::post().to(scim_groups::create))
-                        .default_service(web::to(method_not_allowed)),
-                )
-                .route("/Groups/.search", web::post().to(scim_groups::search))
-                .service(
-                    web::resource("/Groups/{id}")
-                        .route(web::get().to(scim_groups::get))
-                        .route(web::put().to(scim_groups::replace))
-                        .route(web::patch().to(scim_groups::patch))
-                        .route(web::delete().to(scim_groups::delete))
-                        .default_service(web::to(method_not_allowed)),
-                )
+                // Authentication comes first, before routing within the tenant: a stranger
+                // learns nothing of the request's other faults, nor of which endpoints exist.
+                .wrap(middleware::from_fn(auth::authenticate))
+                .route("/.search", web::post().to(resources::search_all))
+                .configure(resource_routes::<Users>("/Users"))
+                .configure(resource_routes::<Groups>("/Groups"))
                 .service(
                     web::resource("/ServiceProviderConfig")
                         .route(web::get().to(discovery::service_provider_config))
@@ -100,6 +74,32 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         )
         .configure(admin::routes)
         .default_service(web::to(not_found));
+}
+
+/// The routes of one resource type: its collection, `.search` and `/{id}`.
+fn resource_routes<R: ResourceType>(base: &'static str) -> impl FnOnce(&mut web::ServiceConfig) {
+    move |cfg| {
+        cfg.service(
+            web::resource(base)
+                .wrap(middleware::from_fn(resources::record_rejections::<R>))
+                .route(web::get().to(resources::list::<R>))
+                .route(web::post().to(resources::create::<R>))
+                .default_service(web::to(method_not_allowed)),
+        )
+        .route(
+            &format!("{base}/.search"),
+            web::post().to(resources::search::<R>),
+        )
+        .service(
+            web::resource(format!("{base}/{{id}}"))
+                .wrap(middleware::from_fn(resources::record_rejections::<R>))
+                .route(web::get().to(resources::get::<R>))
+                .route(web::put().to(resources::replace::<R>))
+                .route(web::patch().to(resources::patch::<R>))
+                .route(web::delete().to(resources::delete::<R>))
+                .default_service(web::to(method_not_allowed)),
+        );
+    }
 }
 
 async fn method_not_allowed(req: actix_web::HttpRequest) -> HttpResponse {

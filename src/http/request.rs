@@ -1,18 +1,115 @@
-//! Reading SCIM requests: JSON bodies under a size limit, query parameters, If-Match.
+//! Reading SCIM requests: JSON bodies under a size limit, query parameters, If-Match, each
+//! as an extractor a handler names in its arguments. Behind [`super::auth::authenticate`],
+//! so they run only for an authenticated caller.
 
+use std::future::{ready, Future, Ready};
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
 use actix_web::http::header;
-use actix_web::{web, HttpRequest};
+use actix_web::{web, FromRequest, HttpRequest};
 use futures_util::StreamExt;
 use serde_json::Value;
 
+use crate::app::AppState;
 use crate::scim::error::ScimError;
+use crate::scim::render::Json;
 use crate::service::ListParams;
+
+/// Page size when the client gives no `count`.
+pub const DEFAULT_COUNT: i64 = 100;
+
+/// The JSON body of a write: at most `--max-body-bytes`, JSON, no NUL (see [`json_body`]).
+pub struct ScimJson(pub Value);
+
+impl FromRequest for ScimJson {
+    type Error = ScimError;
+    type Future = Pin<Box<dyn Future<Output = Result<ScimJson, ScimError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        let payload = payload.take();
+        Box::pin(async move {
+            let limit = req
+                .app_data::<web::Data<AppState>>()
+                .map_or(0, |state| state.settings.max_body_bytes);
+            json_body(&req, payload, limit).await.map(ScimJson)
+        })
+    }
+}
+
+/// `attributes` and `excludedAttributes` of a single-resource request, checked when
+/// extracted: a write has them before it writes anything, so a bad list is a 400 with
+/// nothing stored.
+#[derive(Debug, Clone, Default)]
+pub struct Projection {
+    pub attributes: Option<String>,
+    pub excluded: Option<String>,
+}
+
+impl Projection {
+    /// Whether the client named either list (a group PATCH then answers with the group).
+    pub fn is_asked(&self) -> bool {
+        self.attributes.is_some() || self.excluded.is_some()
+    }
+
+    /// Cut a rendered resource down to what was asked for.
+    pub fn apply(&self, body: &mut Json) -> Result<(), ScimError> {
+        body.project(self.attributes.as_deref(), self.excluded.as_deref())
+    }
+}
+
+impl FromRequest for Projection {
+    type Error = ScimError;
+    type Future = Ready<Result<Projection, ScimError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(projection(req))
+    }
+}
+
+/// The `If-Match` header, if any.
+pub struct IfMatch(pub Option<String>);
+
+impl FromRequest for IfMatch {
+    type Error = ScimError;
+    type Future = Ready<Result<IfMatch, ScimError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(Ok(IfMatch(if_match(req))))
+    }
+}
+
+/// The list parameters of `GET /Users` or `GET /Groups`, from the query string.
+pub struct ListQuery(pub ListParams);
+
+impl FromRequest for ListQuery {
+    type Error = ScimError;
+    type Future = Ready<Result<ListQuery, ScimError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(list_params(req, DEFAULT_COUNT).map(ListQuery))
+    }
+}
+
+/// The list parameters of a `POST …/.search`, from its SearchRequest body.
+pub struct SearchQuery(pub ListParams);
+
+impl FromRequest for SearchQuery {
+    type Error = ScimError;
+    type Future = Pin<Box<dyn Future<Output = Result<SearchQuery, ScimError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let body = ScimJson::from_request(req, payload);
+        Box::pin(async move { search_params(&body.await?.0, DEFAULT_COUNT).map(SearchQuery) })
+    }
+}
 
 /// Read a JSON body of at most `limit` bytes: 413 past it, 415 for a non-JSON type,
 /// 400 invalidSyntax for malformed JSON.
-pub async fn json_body(
+async fn json_body(
     req: &HttpRequest,
-    mut payload: web::Payload,
+    mut payload: Payload,
     limit: usize,
 ) -> Result<Value, ScimError> {
     if let Some(ct) = req.headers().get(header::CONTENT_TYPE) {
@@ -161,7 +258,7 @@ fn sort_descending(v: Option<&str>) -> Result<bool, ScimError> {
 }
 
 /// List parameters from the query string; unknown parameters (such as `aadOptscim062020`) are ignored.
-pub fn list_params(req: &HttpRequest, default_count: i64) -> Result<ListParams, ScimError> {
+fn list_params(req: &HttpRequest, default_count: i64) -> Result<ListParams, ScimError> {
     let pairs = query_pairs(req)?;
     Ok(ListParams {
         filter: find(&pairs, "filter").map(str::to_string),
@@ -181,7 +278,7 @@ pub fn list_params(req: &HttpRequest, default_count: i64) -> Result<ListParams, 
 }
 
 /// List parameters from a SearchRequest body (RFC 7644 §3.4.3).
-pub fn search_params(body: &Value, default_count: i64) -> Result<ListParams, ScimError> {
+fn search_params(body: &Value, default_count: i64) -> Result<ListParams, ScimError> {
     let obj = body
         .as_object()
         .ok_or_else(|| ScimError::invalid_syntax("a SearchRequest must be a JSON object"))?;
@@ -218,18 +315,18 @@ pub fn search_params(body: &Value, default_count: i64) -> Result<ListParams, Sci
     })
 }
 
-/// `attributes` and `excludedAttributes` of a single-resource request, checked: a write
-/// reads them before it writes anything, so a bad list is a 400 with nothing stored.
-pub fn projection(req: &HttpRequest) -> Result<(Option<String>, Option<String>), ScimError> {
+fn projection(req: &HttpRequest) -> Result<Projection, ScimError> {
     let pairs = query_pairs(req)?;
     let attributes = find(&pairs, "attributes").map(str::to_string);
     let excluded = find(&pairs, "excludedAttributes").map(str::to_string);
     crate::scim::resource::check_projection(attributes.as_deref(), excluded.as_deref())?;
-    Ok((attributes, excluded))
+    Ok(Projection {
+        attributes,
+        excluded,
+    })
 }
 
-/// The If-Match header, if any.
-pub fn if_match(req: &HttpRequest) -> Option<String> {
+fn if_match(req: &HttpRequest) -> Option<String> {
     req.headers()
         .get(header::IF_MATCH)
         .and_then(|v| v.to_str().ok())

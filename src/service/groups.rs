@@ -7,20 +7,18 @@ use std::sync::Arc;
 use serde_json::{json, Map, Value};
 
 use super::query::{plan_groups, Plan};
-use super::scan::ScanBudget;
+use super::scan::{InMemoryQuery, ScanBudget};
 use super::Service;
 use super::{
     check_if_match, check_indexed_len, new_event, page, possible_id, Caller, ListParams, Listed,
     Rendered,
 };
 use crate::scim::error::ScimError;
-use crate::scim::filter;
 use crate::scim::patch::{
     apply_group_patch, member_refs, membership_only, parse_patch_request, MemberChange, MemberRef,
 };
 use crate::scim::path::AttrPath;
 use crate::scim::render::{with_meta, Json, Meta};
-use crate::scim::resource::{compare_sort_keys, sort_key};
 use crate::store::events::append_event;
 use crate::store::groups::{self as group_store, GroupRow, MemberRow};
 use crate::store::users as user_store;
@@ -655,38 +653,25 @@ pub async fn list_groups(
                     pred.as_ref(),
                     budget.max_rows as i64 + 1,
                 )?;
-                if rows.len() > budget.max_rows {
-                    return Err(budget.too_many_rows());
-                }
+                budget.check_candidates(rows.len())?;
+                // Rendered with members, which filters may name; dropped after if not asked for.
                 let by_group = members_by_group(conn, &rows)?;
-                let mut kept = Vec::new();
-                for (i, row) in rows.iter().enumerate() {
-                    budget.check(i)?;
+                let case_exact = |a: &AttrPath| schemas.group_case_exact(a);
+                let query = InMemoryQuery {
+                    filter: filter.as_ref(),
+                    case_exact: &case_exact,
+                    sort_by: sort_attr.as_ref(),
+                    descending,
+                    start_index: start,
+                    count,
+                };
+                let candidates = rows.iter().map(|row| {
                     let own = by_group.get(&row.id).map_or(&[][..], Vec::as_slice);
-                    let body = render_group(row, Some(own), &base_url)?.body.into_value()?;
-                    if filter.as_ref().is_none_or(|f| {
-                        filter::matches(f, &body, &|a: &AttrPath| schemas.group_case_exact(a))
-                    }) {
-                        kept.push(body);
-                    }
-                }
-                if let Some(attr) = &sort_attr {
-                    let exact = schemas.group_case_exact(attr);
-                    let mut keyed: Vec<_> = kept
-                        .into_iter()
-                        .map(|body| (sort_key(&body, attr, exact), body))
-                        .collect();
-                    budget.check(0)?;
-                    keyed.sort_by(|(ka, _), (kb, _)| {
-                        compare_sort_keys(ka.as_ref(), kb.as_ref(), descending)
-                    });
-                    kept = keyed.into_iter().map(|(_, body)| body).collect();
-                }
-                let total = kept.len() as i64;
-                let page = kept
+                    render_group(row, Some(own), &base_url)?.body.into_value()
+                });
+                let (total, page) = budget.filter_sort_page(candidates, &query)?;
+                let page = page
                     .into_iter()
-                    .skip(usize::try_from(start - 1).unwrap_or(usize::MAX))
-                    .take(usize::try_from(count).unwrap_or(0))
                     .map(|mut body| {
                         if !with_members {
                             if let Some(obj) = body.as_object_mut() {

@@ -7,9 +7,13 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use serde_json::Value;
 use tokio::sync::Semaphore;
 
 use crate::scim::error::{ScimError, ScimType};
+use crate::scim::filter::{self, Filter};
+use crate::scim::path::AttrPath;
+use crate::scim::resource::{compare_sort_keys, sort_key};
 use crate::store::{DbConn, Store};
 
 /// Most scans of one tenant running or waiting at once; past it the tenant gets 503.
@@ -66,6 +70,70 @@ impl ScanBudget {
             ));
         }
         Ok(())
+    }
+}
+
+/// What a scan keeps and how it orders and cuts it: the in-memory half of a list request,
+/// the same for users and groups.
+pub struct InMemoryQuery<'a> {
+    pub filter: Option<&'a Filter>,
+    /// Whether an attribute compares case-exactly (the resource type's schema says).
+    pub case_exact: &'a dyn Fn(&AttrPath) -> bool,
+    pub sort_by: Option<&'a AttrPath>,
+    pub descending: bool,
+    /// 1-based, as in the request (already clamped by [`super::page`]).
+    pub start_index: i64,
+    pub count: i64,
+}
+
+impl ScanBudget {
+    /// The candidate rows a scan read: more than [`ScanBudget::max_rows`] is 400 `tooMany`
+    /// (scans read one row past the limit to know).
+    pub fn check_candidates(&self, read: usize) -> Result<(), ScimError> {
+        if read > self.max_rows {
+            return Err(self.too_many_rows());
+        }
+        Ok(())
+    }
+
+    /// Test each rendered candidate against the filter, sort what is kept and cut the page:
+    /// the total kept and the page's bodies. Rendering is lazy (`candidates` renders as it is
+    /// read), so the time budget covers it.
+    pub fn filter_sort_page(
+        &self,
+        candidates: impl IntoIterator<Item = Result<Value, ScimError>>,
+        query: &InMemoryQuery<'_>,
+    ) -> Result<(i64, Vec<Value>), ScimError> {
+        let mut kept = Vec::new();
+        for (i, body) in candidates.into_iter().enumerate() {
+            self.check(i)?;
+            let body = body?;
+            if query
+                .filter
+                .is_none_or(|f| filter::matches(f, &body, query.case_exact))
+            {
+                kept.push(body);
+            }
+        }
+        if let Some(attr) = query.sort_by {
+            let exact = (query.case_exact)(attr);
+            let mut keyed: Vec<_> = kept
+                .into_iter()
+                .map(|body| (sort_key(&body, attr, exact), body))
+                .collect();
+            self.check(0)?;
+            keyed.sort_by(|(ka, _), (kb, _)| {
+                compare_sort_keys(ka.as_ref(), kb.as_ref(), query.descending)
+            });
+            kept = keyed.into_iter().map(|(_, body)| body).collect();
+        }
+        let total = kept.len() as i64;
+        let page = kept
+            .into_iter()
+            .skip(usize::try_from(query.start_index - 1).unwrap_or(usize::MAX))
+            .take(usize::try_from(query.count).unwrap_or(0))
+            .collect();
+        Ok((total, page))
     }
 }
 

@@ -5,18 +5,16 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use super::query::{plan_users, Plan};
-use super::scan::ScanBudget;
+use super::scan::{InMemoryQuery, ScanBudget};
 use super::Service;
 use super::{
     check_if_match, check_indexed_len, new_event, page, possible_id, Caller, ListParams, Listed,
     Rendered,
 };
 use crate::scim::error::ScimError;
-use crate::scim::filter;
 use crate::scim::patch::{apply_user_patch, parse_patch_request};
 use crate::scim::path::AttrPath;
 use crate::scim::render::{resource_text, Json, Meta};
-use crate::scim::resource::sort_key;
 use crate::scim::schema::CustomField;
 use crate::store::coalesce::{UserById, UsersByEmail};
 use crate::store::events::{append_event, insert_event};
@@ -665,44 +663,22 @@ pub async fn list_users(
                     pred.as_ref(),
                     budget.max_rows as i64 + 1,
                 )?;
-                if rows.len() > budget.max_rows {
-                    return Err(budget.too_many_rows());
-                }
-                let mut rendered = Vec::with_capacity(rows.len());
-                for (i, row) in rows.iter().enumerate() {
-                    budget.check(i)?;
-                    let body = render_user(row, &base_url)?.body.into_value()?;
-                    let keep = match &filter {
-                        Some(f) => {
-                            filter::matches(f, &body, &|a: &AttrPath| schemas.user_case_exact(a))
-                        }
-                        None => true,
-                    };
-                    if keep {
-                        rendered.push(body);
-                    }
-                }
-                if let Some(attr) = &sort_attr {
-                    let exact = schemas.user_case_exact(attr);
-                    let mut keyed: Vec<_> = rendered
-                        .into_iter()
-                        .map(|body| (sort_key(&body, attr, exact), body))
-                        .collect();
-                    budget.check(0)?;
-                    keyed.sort_by(|(ka, _), (kb, _)| {
-                        crate::scim::resource::compare_sort_keys(
-                            ka.as_ref(),
-                            kb.as_ref(),
-                            descending,
-                        )
-                    });
-                    rendered = keyed.into_iter().map(|(_, body)| body).collect();
-                }
-                let total = rendered.len() as i64;
-                let page: Vec<Json> = rendered
+                budget.check_candidates(rows.len())?;
+                let case_exact = |a: &AttrPath| schemas.user_case_exact(a);
+                let query = InMemoryQuery {
+                    filter: filter.as_ref(),
+                    case_exact: &case_exact,
+                    sort_by: sort_attr.as_ref(),
+                    descending,
+                    start_index: start,
+                    count,
+                };
+                let candidates = rows
+                    .iter()
+                    .map(|row| render_user(row, &base_url)?.body.into_value());
+                let (total, page) = budget.filter_sort_page(candidates, &query)?;
+                let page = page
                     .into_iter()
-                    .skip(usize::try_from(start - 1).unwrap_or(usize::MAX))
-                    .take(usize::try_from(count).unwrap_or(0))
                     .map(|body| {
                         let mut body = Json::Value(body);
                         body.project(projection.0.as_deref(), projection.1.as_deref())?;
