@@ -5,7 +5,7 @@
 
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::{header, StatusCode};
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse, HttpResponseBuilder};
 use maud::Markup;
 use serde::Deserialize;
 
@@ -46,8 +46,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 }
 
 fn html(status: StatusCode, page: Markup) -> HttpResponse {
-    HttpResponse::build(status)
-        .content_type("text/html; charset=utf-8")
+    html_page(HttpResponse::build(status), page)
+}
+
+fn html_page(mut head: HttpResponseBuilder, page: Markup) -> HttpResponse {
+    head.content_type("text/html; charset=utf-8")
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .insert_header(("X-Frame-Options", "DENY"))
         .insert_header(("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'"))
@@ -79,8 +82,10 @@ fn cookie<'a>(state: &AppState, name: &'a str, value: String) -> Cookie<'a> {
 
 /// Admin errors: internal failures become a 503/500 page, never a panic or a leak.
 fn failure(e: ScimError) -> HttpResponse {
-    let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    html(status, pages::error_page("Something went wrong", &e.detail))
+    html_page(
+        super::error_head(&e),
+        pages::error_page("Something went wrong", &e.detail),
+    )
 }
 
 /// The logged-in admin and its session, if the cookie names a live session.

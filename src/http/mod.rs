@@ -14,7 +14,7 @@ pub mod resources;
 
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
-use actix_web::{middleware, web, HttpResponse, ResponseError};
+use actix_web::{middleware, web, HttpResponse, HttpResponseBuilder, ResponseError};
 use serde_json::Value;
 
 use crate::scim::error::ScimError;
@@ -130,27 +130,36 @@ async fn not_found() -> ScimError {
     ScimError::not_found("no such endpoint; SCIM endpoints live under /scim/v2/tenants/{slug}/")
 }
 
+/// How an error is answered, whatever the body's format: its status and the headers that
+/// status calls for. SCIM answers with the JSON error body, the token page with an HTML page;
+/// both start here.
+pub fn error_head(e: &ScimError) -> HttpResponseBuilder {
+    let mut head = HttpResponse::build(e.status_code());
+    if e.status_code() == StatusCode::UNAUTHORIZED {
+        head.insert_header((
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Bearer realm=\"scimd\""),
+        ));
+    }
+    if matches!(
+        e.status_code(),
+        StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE
+    ) {
+        // Entra retries 429 and 5xx with back-off; say when.
+        head.insert_header((header::RETRY_AFTER, e.retry_after.unwrap_or(1)));
+    }
+    head
+}
+
 impl ResponseError for ScimError {
     fn status_code(&self) -> StatusCode {
         StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
     }
 
     fn error_response(&self) -> HttpResponse {
-        let mut response = scim_json(self.status_code(), &self.to_json());
-        if self.status == 401 {
-            response.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Bearer realm=\"scimd\""),
-            );
-        }
-        if self.status == 429 || self.status == 503 {
-            // Entra retries 429 and 5xx with back-off; say when.
-            response.headers_mut().insert(
-                header::RETRY_AFTER,
-                HeaderValue::from(self.retry_after.unwrap_or(1)),
-            );
-        }
-        response
+        error_head(self)
+            .content_type(SCIM_JSON)
+            .body(self.to_json().to_string())
     }
 }
 
