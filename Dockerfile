@@ -1,7 +1,6 @@
-# Build stage: compile scimd against the system libpq (SQLite is built in, with the
-# compile options in .cargo/config.toml).
+# Build stage: SQLite (with the compile options in .cargo/config.toml), libpq and OpenSSL
+# are compiled into the binary; the image has perl and make for OpenSSL's build.
 FROM rust:1-bookworm AS build
-RUN apt-get update && apt-get install -y --no-install-recommends libpq-dev && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
 COPY .cargo .cargo
@@ -10,9 +9,9 @@ COPY migrations migrations
 COPY scim-schemas scim-schemas
 RUN cargo build --release --locked && strip target/release/scimd
 
-# Runtime stage: just the binary and PostgreSQL's client library.
+# Runtime stage: just the binary (and CA certificates for TLS to PostgreSQL).
 FROM debian:bookworm-slim
-RUN apt-get update && apt-get install -y --no-install-recommends libpq5 ca-certificates \
+RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates \
     && rm -rf /var/lib/apt/lists/* && useradd --system --home /data scimd && mkdir -p /data && chown scimd /data
 COPY --from=build /src/target/release/scimd /usr/local/bin/scimd
 USER scimd
