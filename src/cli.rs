@@ -9,7 +9,7 @@ use clap::{Parser, Subcommand};
 
 use crate::app::{self, AppState};
 use crate::auth::tokens::DEFAULT_EXPIRY_DAYS;
-use crate::config::Settings;
+use crate::config::{DatabaseArgs, ServeArgs, Settings};
 use crate::scim::error::ScimError;
 use crate::service::tenants as svc;
 use crate::service::{admins, now_millis, Service};
@@ -19,7 +19,7 @@ use crate::service::{admins, now_millis, Service};
 #[command(name = "scimd", version, about)]
 pub struct Cli {
     #[command(flatten)]
-    pub settings: Settings,
+    pub database: DatabaseArgs,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -27,8 +27,8 @@ pub struct Cli {
 /// Top-level commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Serve the SCIM API (migrates the database first).
-    Serve,
+    /// Serve the SCIM API and the token page (migrates the database first).
+    Serve(ServeArgs),
     /// Manage tenants.
     #[command(subcommand)]
     Tenant(TenantCommand),
@@ -43,7 +43,7 @@ pub enum Command {
     Field(FieldCommand),
     /// Remove tombstones of deleted users and groups older than a retention period.
     Purge {
-        /// Age, e.g. `30d`, `12h`.
+        /// Keep tombstones younger than this: a number and d, h, m or s (`30d`, `12h`).
         #[arg(long, default_value = "30d")]
         older_than: String,
     },
@@ -51,6 +51,7 @@ pub enum Command {
     Bench(crate::bench::BenchOptions),
     /// Print a tenant's provisioning log.
     Events {
+        /// The tenant's slug.
         slug: String,
         /// Only events after this id.
         #[arg(long, default_value_t = 0)]
@@ -66,7 +67,9 @@ pub enum Command {
 pub enum TenantCommand {
     /// Create a tenant and print its SCIM base URL (the Tenant URL for Entra).
     Create {
+        /// Its name in URLs: lower-case letters, digits and hyphens (e.g. `acme`).
         slug: String,
+        /// A display name for the token page (default: the slug).
         #[arg(long)]
         name: Option<String>,
     },
@@ -79,17 +82,25 @@ pub enum TenantCommand {
 pub enum TokenCommand {
     /// Issue a bearer token; it is printed alone on the last line.
     Issue {
+        /// The tenant's slug.
         slug: String,
         /// Days until it expires (1 to 365).
         #[arg(long, default_value_t = DEFAULT_EXPIRY_DAYS)]
         days: i64,
+        /// A note shown beside the token in lists (e.g. `entra`).
         #[arg(long, default_value = "")]
         label: String,
     },
-    /// List a tenant's tokens.
-    List { slug: String },
-    /// Revoke a token by id; effective on the next request.
-    Revoke { id: String },
+    /// List a tenant's tokens: id, label, expiry and last use.
+    List {
+        /// The tenant's slug.
+        slug: String,
+    },
+    /// Revoke a token by id: refused at once here, within a second by running instances.
+    Revoke {
+        /// The token's id, as `token list` shows it.
+        id: String,
+    },
 }
 
 /// `scimd admin …`
@@ -99,6 +110,7 @@ pub enum AdminCommand {
     Create {
         /// Tenant slug (omit with --operator).
         slug: Option<String>,
+        /// The admin's login name.
         username: Option<String>,
         /// Read the password from standard input.
         #[arg(long, required = true)]
@@ -114,16 +126,23 @@ pub enum AdminCommand {
 pub enum FieldCommand {
     /// Define a field of urn:ietf:params:scim:schemas:extension:CustomExtensionName:2.0:User.
     Add {
+        /// The tenant's slug.
         slug: String,
+        /// The attribute's name in the extension schema (e.g. `costCenter`).
         name: String,
         /// string, boolean, integer, decimal, dateTime or reference.
         #[arg(long = "type", default_value = "string")]
         field_type: String,
+        /// The attribute holds a list of values.
         #[arg(long)]
         multi_valued: bool,
     },
-    /// List a tenant's fields with the attribute to map in Entra.
-    List { slug: String },
+    /// List a tenant's fields with the attribute to map in Entra (a running scimd sees a
+    /// new field within a second).
+    List {
+        /// The tenant's slug.
+        slug: String,
+    },
 }
 
 /// Run the CLI; errors go to stderr with a non-zero exit code.
@@ -179,21 +198,20 @@ fn parse_age(s: &str) -> Result<i64, String> {
 }
 
 fn run(cli: Cli) -> Result<(), String> {
-    let settings = cli.settings;
-    if let Command::Serve = cli.command {
-        return serve(settings);
-    }
-    if let Command::Bench(opts) = cli.command {
-        return crate::bench::run(opts);
-    }
+    let command = match cli.command {
+        Command::Serve(serve_args) => return serve(Settings::from_args(cli.database, serve_args)),
+        Command::Bench(opts) => return crate::bench::run(opts),
+        other => other,
+    };
+    let settings = Settings::from_args(cli.database, ServeArgs::from_env()?);
     let service = Service::open(&settings)?;
     // The commands run the service's async use cases, each owning its transaction.
-    actix_web::rt::System::new().block_on(command(cli.command, &settings, &service))
+    actix_web::rt::System::new().block_on(self::command(command, &settings, &service))
 }
 
 async fn command(command: Command, settings: &Settings, service: &Service) -> Result<(), String> {
     match command {
-        Command::Serve | Command::Bench(_) => Ok(()),
+        Command::Serve(_) | Command::Bench(_) => Ok(()),
         Command::Tenant(TenantCommand::Create { slug, name }) => {
             let tenant = svc::create_tenant(service, &slug, name.as_deref())
                 .await

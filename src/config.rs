@@ -1,98 +1,139 @@
-//! Settings from flags and environment, with defaults.
+//! Settings from flags and environment, with defaults. Every command takes the database
+//! flags ([`DatabaseArgs`]); only `serve` takes the server's ([`ServeArgs`]), so the other
+//! commands' `--help` lists only what they use.
 
 use clap::Args;
 
-/// Where scimd listens, what it stores into, and how it names itself.
-#[derive(Debug, Clone, Args)]
-pub struct Settings {
-    /// Address to listen on.
-    #[arg(
-        long,
-        env = "SCIMD_BIND",
-        default_value = "127.0.0.1:8080",
-        global = true
-    )]
-    pub bind: String,
-    /// Database URL: `sqlite://scimd.db` (default, embedded) or `postgres://…`.
-    /// `DATABASE_URL` is read too.
+/// What scimd stores into and how it names itself: every command's flags.
+#[derive(Debug, Clone, Default, Args)]
+pub struct DatabaseArgs {
+    /// Database URL: `sqlite://scimd.db` (default, embedded) or `postgres://…` (add
+    /// `?sslmode=require` for TLS). `DATABASE_URL` is read too.
     #[arg(long, env = "SCIMD_DATABASE_URL", global = true)]
     pub database_url: Option<String>,
     /// The URL clients reach scimd at (scheme, host, port; no trailing slash), used in Tenant
     /// URLs and `meta.location`. Defaults to `http://{bind}`.
     #[arg(long, env = "SCIMD_PUBLIC_URL", global = true)]
     pub public_url: Option<String>,
+}
+
+/// How `scimd serve` listens and what it allows.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "SCIMD_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: String,
     /// Database connections per instance.
-    #[arg(long, env = "SCIMD_DB_POOL_SIZE", default_value_t = 16, global = true)]
+    #[arg(long, env = "SCIMD_DB_POOL_SIZE", default_value_t = 16)]
     pub pool_size: u32,
     /// Largest request body accepted, in bytes.
-    #[arg(long, env = "SCIMD_MAX_BODY_BYTES", default_value_t = 1024 * 1024, global = true)]
+    #[arg(long, env = "SCIMD_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
     pub max_body_bytes: usize,
     /// Largest page a list request returns.
-    #[arg(long, env = "SCIMD_MAX_RESULTS", default_value_t = 1000, global = true)]
+    #[arg(long, env = "SCIMD_MAX_RESULTS", default_value_t = 1000)]
     pub max_results: i64,
     /// Failed authentications (bad or missing tokens) per second allowed from one client
     /// address before it gets 429 (0: no limit). Authenticated requests never count here.
-    #[arg(
-        long,
-        env = "SCIMD_RATE_LIMIT_ADDRESS",
-        default_value_t = 50,
-        global = true
-    )]
+    #[arg(long, env = "SCIMD_RATE_LIMIT_ADDRESS", default_value_t = 50)]
     pub rate_limit_address: u32,
     /// Requests per second allowed to one tenant (0: no limit).
-    #[arg(
-        long,
-        env = "SCIMD_RATE_LIMIT_TENANT",
-        default_value_t = 1000,
-        global = true
-    )]
+    #[arg(long, env = "SCIMD_RATE_LIMIT_TENANT", default_value_t = 1000)]
     pub rate_limit_tenant: u32,
     /// PEM certificate chain: serve HTTPS directly (with --tls-key). Entra requires an
     /// HTTPS Tenant URL; without these, put scimd behind a TLS-terminating proxy.
-    #[arg(long, env = "SCIMD_TLS_CERT", global = true)]
+    #[arg(long, env = "SCIMD_TLS_CERT")]
     pub tls_cert: Option<std::path::PathBuf>,
     /// PEM private key for --tls-cert.
-    #[arg(long, env = "SCIMD_TLS_KEY", global = true)]
+    #[arg(long, env = "SCIMD_TLS_KEY")]
     pub tls_key: Option<std::path::PathBuf>,
     /// Filters and sorts on attributes without an index run in memory: how many at once
     /// (default: half the cores, at least one). Others wait their turn; a tenant may hold
     /// two turns at once.
-    #[arg(long, env = "SCIMD_SCAN_THREADS", global = true)]
+    #[arg(long, env = "SCIMD_SCAN_THREADS")]
     pub scan_threads: Option<usize>,
     /// Longest time, in milliseconds, one in-memory filter or sort may take; past it the
     /// request gets 400 tooMany with a detail saying how to narrow the filter.
-    #[arg(
-        long,
-        env = "SCIMD_SCAN_BUDGET_MS",
-        default_value_t = 2000,
-        global = true
-    )]
+    #[arg(long, env = "SCIMD_SCAN_BUDGET_MS", default_value_t = 2000)]
     pub scan_budget_ms: u64,
     /// Reverse proxies (CIDR, repeatable or comma-separated) whose `X-Forwarded-For` names
     /// the client. From any other peer the header is ignored: the peer is the client.
     #[arg(
         long = "trusted-proxy",
         env = "SCIMD_TRUSTED_PROXIES",
-        value_delimiter = ',',
-        global = true
+        value_delimiter = ','
     )]
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Bearer token that `/metrics` requires (`Authorization: Bearer …`). Without it,
     /// `/metrics` is served only on `--metrics-bind`.
-    #[arg(
-        long,
-        env = "SCIMD_METRICS_TOKEN",
-        global = true,
-        hide_env_values = true
-    )]
+    #[arg(long, env = "SCIMD_METRICS_TOKEN", hide_env_values = true)]
     pub metrics_token: Option<String>,
     /// A separate address for `/metrics`, an IP address and port (e.g. 127.0.0.1:9090,
     /// reached by Prometheus and not by the proxy), where it needs no token; checked at start.
-    #[arg(long, env = "SCIMD_METRICS_BIND", global = true)]
+    #[arg(long, env = "SCIMD_METRICS_BIND")]
     pub metrics_bind: Option<std::net::SocketAddr>,
-    /// HTTP worker threads (default: one per core).
-    #[arg(long, env = "SCIMD_WORKERS", global = true)]
+    /// HTTP worker threads (default: one per core on SQLite, two per core on PostgreSQL).
+    #[arg(long, env = "SCIMD_WORKERS")]
     pub workers: Option<usize>,
+}
+
+/// Everything a command runs with: [`DatabaseArgs`] and [`ServeArgs`] in one place.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub bind: String,
+    pub database_url: Option<String>,
+    pub public_url: Option<String>,
+    pub pool_size: u32,
+    pub max_body_bytes: usize,
+    pub max_results: i64,
+    pub rate_limit_address: u32,
+    pub rate_limit_tenant: u32,
+    pub tls_cert: Option<std::path::PathBuf>,
+    pub tls_key: Option<std::path::PathBuf>,
+    pub scan_threads: Option<usize>,
+    pub scan_budget_ms: u64,
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    pub metrics_token: Option<String>,
+    pub metrics_bind: Option<std::net::SocketAddr>,
+    pub workers: Option<usize>,
+}
+
+impl ServeArgs {
+    /// The server's settings from the environment alone (`SCIMD_BIND`, `SCIMD_TLS_CERT`…):
+    /// the other commands print Tenant URLs as the server would make them.
+    pub fn from_env() -> Result<ServeArgs, String> {
+        #[derive(clap::Parser)]
+        struct EnvOnly {
+            #[command(flatten)]
+            serve: ServeArgs,
+        }
+        <EnvOnly as clap::Parser>::try_parse_from(["scimd"])
+            .map(|e| e.serve)
+            .map_err(|e| e.to_string())
+    }
+}
+
+impl Settings {
+    /// The settings of a command from its flags (and environment).
+    pub fn from_args(database: DatabaseArgs, serve: ServeArgs) -> Settings {
+        Settings {
+            bind: serve.bind,
+            database_url: database.database_url,
+            public_url: database.public_url,
+            pool_size: serve.pool_size,
+            max_body_bytes: serve.max_body_bytes,
+            max_results: serve.max_results,
+            rate_limit_address: serve.rate_limit_address,
+            rate_limit_tenant: serve.rate_limit_tenant,
+            tls_cert: serve.tls_cert,
+            tls_key: serve.tls_key,
+            scan_threads: serve.scan_threads,
+            scan_budget_ms: serve.scan_budget_ms,
+            trusted_proxies: serve.trusted_proxies,
+            metrics_token: serve.metrics_token,
+            metrics_bind: serve.metrics_bind,
+            workers: serve.workers,
+        }
+    }
 }
 
 impl Default for Settings {

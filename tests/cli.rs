@@ -131,11 +131,11 @@ async fn serve_and_stop(url: &str) -> String {
         .port();
     let mut child = Command::new(env!("CARGO_BIN_EXE_scimd"))
         .args([
+            "serve",
             "--database-url",
             url,
             "--bind",
             &format!("127.0.0.1:{port}"),
-            "serve",
         ])
         .stderr(std::process::Stdio::piped())
         .stdout(std::process::Stdio::null())
@@ -213,4 +213,64 @@ async fn first_start_prints_runnable_next_steps() {
         err.contains(&format!("{me} token issue acme --days 90")),
         "{err}"
     );
+}
+
+/// Each command's `--help` lists what that command uses: the server's flags only on `serve`,
+/// every argument with a description, and the defaults README gives.
+#[test]
+fn help_lists_each_commands_own_flags() {
+    let help = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_scimd"))
+            .args(args)
+            .arg("--help")
+            .output()
+            .expect("run scimd");
+        assert!(out.status.success(), "{args:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let serve = help(&["serve"]);
+    for flag in [
+        "--bind",
+        "--workers",
+        "--tls-cert",
+        "--metrics-bind",
+        "--database-url",
+    ] {
+        assert!(serve.contains(flag), "serve --help lacks {flag}:\n{serve}");
+    }
+    assert!(serve.contains("two per core on PostgreSQL"), "{serve}");
+    for command in [
+        &["tenant", "create"][..],
+        &["token", "issue"],
+        &["token", "revoke"],
+        &["field", "add"],
+        &["admin", "create"],
+        &["events"],
+        &["purge"],
+    ] {
+        let text = help(command);
+        assert!(text.contains("--database-url"), "{command:?}:\n{text}");
+        for flag in ["--bind", "--workers", "--rate-limit-tenant", "--tls-cert"] {
+            assert!(
+                !text.contains(flag),
+                "{command:?} --help lists {flag}:\n{text}"
+            );
+        }
+        // Every positional argument says what it is.
+        let arguments = text.split("Arguments:").nth(1).unwrap_or("");
+        for line in arguments.lines().take_while(|l| !l.trim().is_empty()) {
+            let described = line.trim().split_once("  ").map(|(_, d)| d.trim());
+            assert!(
+                described.is_some_and(|d| !d.is_empty()),
+                "{command:?}: {line:?}"
+            );
+        }
+    }
+    assert!(help(&["field", "list"]).contains("within a second"));
+    // A server flag given to another command is an error, not silently ignored.
+    let out = Command::new(env!("CARGO_BIN_EXE_scimd"))
+        .args(["tenant", "list", "--bind", "0.0.0.0:1"])
+        .output()
+        .expect("run scimd");
+    assert!(!out.status.success());
 }

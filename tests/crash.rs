@@ -17,18 +17,13 @@ fn start(url: &str, port: u16) -> common::Process {
     common::Process(
         Command::new(env!("CARGO_BIN_EXE_scimd"))
             .args([
+                "serve",
                 "--database-url",
                 url,
                 "--bind",
                 &format!("127.0.0.1:{port}"),
             ])
-            .args([
-                "--rate-limit-address",
-                "0",
-                "--rate-limit-tenant",
-                "0",
-                "serve",
-            ])
+            .args(["--rate-limit-address", "0", "--rate-limit-tenant", "0"])
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(Stdio::null())

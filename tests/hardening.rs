@@ -1542,13 +1542,13 @@ async fn serve(database_url: &str, json_logs: bool) -> Served {
     let log = tempfile::NamedTempFile::new().expect("log file");
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_scimd"));
     cmd.args([
+        "serve",
         "--database-url",
         database_url,
         "--bind",
         &format!("127.0.0.1:{port}"),
         "--workers",
         "1",
-        "serve",
     ])
     .env("RUST_LOG", "debug")
     .stdout(Stdio::null())

@@ -25,13 +25,13 @@ async fn start(database_url: &str) -> Instance {
     let base = format!("http://127.0.0.1:{port}");
     let child = Command::new(env!("CARGO_BIN_EXE_scimd"))
         .args([
+            "serve",
             "--database-url",
             database_url,
             "--bind",
             &format!("127.0.0.1:{port}"),
             "--public-url",
             &base,
-            "serve",
         ])
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())

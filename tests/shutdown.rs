@@ -20,11 +20,11 @@ async fn sigterm_lets_in_flight_requests_finish(backend: Backend) {
     let base = format!("http://127.0.0.1:{port}");
     let mut server = Command::new(env!("CARGO_BIN_EXE_scimd"))
         .args([
+            "serve",
             "--database-url",
             &url,
             "--bind",
             &format!("127.0.0.1:{port}"),
-            "serve",
         ])
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())

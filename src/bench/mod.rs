@@ -235,6 +235,7 @@ pub fn run(opts: BenchOptions) -> Result<(), String> {
     let mut cmd = std::process::Command::new(exe);
     // The bench is one address hammering one tenant: abuse limits off, to measure the server.
     cmd.args([
+        "serve",
         "--database-url",
         &db_url,
         "--bind",
@@ -242,13 +243,7 @@ pub fn run(opts: BenchOptions) -> Result<(), String> {
         "--public-url",
         &base,
     ])
-    .args([
-        "--rate-limit-address",
-        "0",
-        "--rate-limit-tenant",
-        "0",
-        "serve",
-    ])
+    .args(["--rate-limit-address", "0", "--rate-limit-tenant", "0"])
     .env("RUST_LOG", "warn")
     .stdout(std::process::Stdio::null())
     .stderr(std::process::Stdio::null());
