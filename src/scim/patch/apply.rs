@@ -9,8 +9,9 @@ use serde_json::{Map, Value};
 use super::members::is_members;
 use super::parse::whole_extension;
 use super::{in_operation, MemberChange, PatchOpKind, PatchOperation};
+use crate::scim::entra;
 use crate::scim::error::ScimError;
-use crate::scim::filter::{matches, CompareOp, Filter};
+use crate::scim::filter::{matches, Filter};
 use crate::scim::path::{key_ci, parse_patch_path, AttrPath, PatchPath};
 use crate::scim::schema::{
     quote_value, type_error, AttrDef, AttrType, CustomField, Mutability, ResourceKind, Schemas,
@@ -72,7 +73,7 @@ pub fn apply_group_patch(
                     };
                     let mut rest = Map::new();
                     for (key, v) in attrs {
-                        match parse_patch_path(key) {
+                        match entra::path_less_key(key) {
                             Ok(path) if is_members(&path.attr) => {
                                 let member_op = PatchOperation {
                                     op: op.op,
@@ -194,11 +195,7 @@ impl<'a> Patcher<'a> {
         }
         if let Some(urn) = self.kind.extension_urn(key) {
             return match value {
-                Value::Null => {
-                    remove_key(doc, urn);
-                    Ok(())
-                }
-                Value::String(s) if s.is_empty() => {
+                v if v.is_null() || entra::unassigns(v) => {
                     remove_key(doc, urn);
                     Ok(())
                 }
@@ -221,7 +218,7 @@ impl<'a> Patcher<'a> {
             };
         }
         // Keys may be dotted, URN-qualified or even carry a value filter.
-        let path = parse_patch_path(key)?;
+        let path = entra::path_less_key(key)?;
         let target = self.resolve(&path.attr)?;
         if target.def().mutability == Mutability::ReadOnly {
             // Clients echo whole resources: the current id and the server-computed
@@ -513,13 +510,8 @@ fn merge_complex(
 /// one-element array as its element (some clients wrap filtered values).
 fn complex_input(target: &Target, value: &Value) -> Result<Option<Map<String, Value>>, ScimError> {
     match value {
-        Value::Null => Ok(None),
-        Value::String(s) if s.is_empty() => Ok(None),
-        Value::String(s) if target.def().has_value_sub() => {
-            let mut m = Map::new();
-            m.insert("value".into(), Value::String(s.clone()));
-            Ok(Some(m))
-        }
+        v if v.is_null() || entra::unassigns(v) => Ok(None),
+        Value::String(s) if target.def().has_value_sub() => Ok(Some(entra::bare_value(s.clone()))),
         Value::Object(m) => Ok(Some(m.clone())),
         Value::Array(items) if items.len() == 1 => match items.first() {
             Some(only) => complex_input(target, only),
@@ -681,7 +673,7 @@ fn value_matches(def: &AttrDef, item: &Value, listed: &Value) -> bool {
             x.eq_ignore_ascii_case(y)
         }
         (Value::Bool(x), Value::String(y)) | (Value::String(y), Value::Bool(x)) => {
-            y.eq_ignore_ascii_case(&x.to_string())
+            entra::boolean_text(y) == Some(*x)
         }
         _ => a == b,
     };
@@ -690,11 +682,7 @@ fn value_matches(def: &AttrDef, item: &Value, listed: &Value) -> bool {
     }
     let listed = match listed {
         Value::Object(m) => m.clone(),
-        Value::String(s) => {
-            let mut m = Map::new();
-            m.insert("value".into(), Value::String(s.clone()));
-            m
-        }
+        Value::String(s) => entra::bare_value(s.clone()),
         _ => return false,
     };
     let Some(item) = item.as_object() else {
@@ -738,8 +726,8 @@ fn remove_sub(container: &mut Map<String, Value>, target: &Target, sd: &AttrDef)
 /// Operations on `attr[filter]` and `attr[filter].sub`.
 ///
 /// add/replace with a sub-attribute set it on every matching value; when none matches,
-/// one value is created from the filter's `eq` clauses (Entra's dialect: RFC 7644 says
-/// noTarget, but Entra builds a work address with several such adds). Without a
+/// one value is created from the filter's `eq` clauses ([`entra::value_from_filter`]: RFC 7644
+/// says noTarget, but Entra builds a work address with several such adds). Without a
 /// sub-attribute, replace swaps the matching values for the given one and add merges
 /// into them. remove drops matching values (or their sub-attribute); no match is fine.
 fn apply_filtered(
@@ -762,7 +750,7 @@ fn apply_filtered(
     if !def.multi_valued {
         // Only remove makes sense on a single complex value: Entra clears the manager
         // with remove manager[value eq "<id>"].
-        if write.is_some() {
+        if !entra::filter_on_single_value(op) {
             return Err(ScimError::invalid_path(format!(
                 "\"{}\" is single-valued: a value filter only applies to multi-valued attributes",
                 target.label
@@ -802,7 +790,7 @@ fn apply_filtered(
             if hits.is_empty() {
                 let sub_label = format!("{}.{}", target.label, sd.name);
                 if sd.normalize(v.clone(), &sub_label)?.is_some() {
-                    let mut obj = element_from_filter(filter, target)?;
+                    let mut obj = entra::value_from_filter(filter, def, &target.label)?;
                     set_in_object(&mut obj, sd, v, &target.label, false)?;
                     chosen.push(items.len());
                     items.push(Value::Object(obj));
@@ -819,7 +807,7 @@ fn apply_filtered(
         (None, Some(v)) => match complex_input(target, v)? {
             None => drop_indices(&mut items, &hits), // null or "": unassign the matching values
             Some(incoming) if hits.is_empty() => {
-                let mut obj = element_from_filter(filter, target)?;
+                let mut obj = entra::value_from_filter(filter, def, &target.label)?;
                 merge_into(&mut obj, target, &incoming, false)?;
                 chosen.push(items.len());
                 items.push(Value::Object(obj));
@@ -854,41 +842,6 @@ fn drop_indices(items: &mut Vec<Value>, indices: &[usize]) {
         i += 1;
         keep
     });
-}
-
-/// A new value built from a filter's `eq` clauses (joined by `and`), e.g.
-/// `type eq "work"` → `{"type": "work"}`. Other filters cannot describe a value: noTarget.
-fn element_from_filter(filter: &Filter, target: &Target) -> Result<Map<String, Value>, ScimError> {
-    let no_target = || {
-        ScimError::no_target(format!(
-            "no value of \"{}\" matches the filter, and only eq clauses joined by and can create one",
-            target.label
-        ))
-    };
-    let mut obj = Map::new();
-    let mut stack = vec![filter];
-    while let Some(f) = stack.pop() {
-        match f {
-            Filter::And(a, b) => {
-                stack.push(b);
-                stack.push(a);
-            }
-            Filter::Compare {
-                attr,
-                op: CompareOp::Eq,
-                value,
-            } if attr.urn.is_none() && attr.sub.is_none() => {
-                let sd = target.def().sub(&attr.name).ok_or_else(no_target)?;
-                let label = format!("{}.{}", target.label, sd.name);
-                match sd.normalize(value.clone(), &label)? {
-                    Some(v) => put(&mut obj, &sd.name, v),
-                    None => return Err(no_target()),
-                }
-            }
-            _ => return Err(no_target()),
-        }
-    }
-    Ok(obj)
 }
 
 #[cfg(test)]

@@ -1,7 +1,8 @@
 //! SCIM PATCH (RFC 7644 §3.5.2) applied to a stored User or Group, with Entra's
-//! dialect normalised here: capitalised op names, `"True"`/`"False"` strings, bare
-//! manager ids, `""` meaning "remove", URN-qualified and dotted keys in path-less
-//! values, and several `add` ops on `addresses[type eq "work"].x` building one address.
+//! dialect accepted through the rules of [`crate::scim::entra`]: capitalised op names,
+//! `"True"`/`"False"` strings, bare manager ids, `""` meaning "remove", URN-qualified and
+//! dotted keys in path-less values, several `add` ops on `addresses[type eq "work"].x`
+//! building one address, and the manager removed through a value filter.
 //!
 //! Operations run in order on a clone of the resource; the result is returned only when
 //! every operation succeeded, and the caller re-validates it with
@@ -18,6 +19,7 @@
 
 use serde_json::Value;
 
+use crate::scim::entra;
 use crate::scim::error::ScimError;
 use crate::scim::path::PatchPath;
 
@@ -40,11 +42,12 @@ pub enum PatchOpKind {
 }
 
 impl PatchOpKind {
-    /// Parse an op name, case-insensitively (Entra sends `Add` and `add`).
+    /// Parse an op name, case-insensitively (Entra sends `Add` and `add`:
+    /// [`entra::op_name_is`]).
     pub fn parse(s: &str) -> Option<PatchOpKind> {
         [PatchOpKind::Add, PatchOpKind::Remove, PatchOpKind::Replace]
             .into_iter()
-            .find(|k| k.as_str().eq_ignore_ascii_case(s))
+            .find(|k| entra::op_name_is(s, k.as_str()))
     }
     /// The lower-case op name.
     pub fn as_str(self) -> &'static str {

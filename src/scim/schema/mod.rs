@@ -1,8 +1,8 @@
 //! SCIM schemas (RFC 7643 §7, §8.7): the schema, resource type and service provider
 //! documents embedded from `scim-schemas/*.json`, the tenant's custom extension fields,
 //! and the validation that turns an incoming User or Group body (including Entra's
-//! dialect: `"True"` strings, bare manager ids, extension objects missing from
-//! `schemas`) into the canonical JSON that scimd stores.
+//! dialect, whose rules are in [`crate::scim::entra`]: `"True"` strings, bare manager ids,
+//! extension objects missing from `schemas`) into the canonical JSON that scimd stores.
 //!
 //! This file holds the attribute definitions every part shares ([`AttrDef`] and its
 //! characteristics); the rest is one concern a file:
@@ -22,12 +22,12 @@ mod test_util;
 mod urn;
 mod value;
 
+pub use crate::scim::entra::ENTRA_GROUP_SCHEMA;
 pub use registry::{CustomField, FieldType, SchemaDef, Schemas, TopAttr};
 pub use urn::{
-    ResourceKind, BULK_REQUEST_SCHEMA, CUSTOM_USER_SCHEMA, ENTERPRISE_USER_SCHEMA,
-    ENTRA_GROUP_SCHEMA, ERROR_SCHEMA, GROUP_SCHEMA, LIST_RESPONSE_SCHEMA, PATCH_OP_SCHEMA,
-    RESOURCE_TYPE_SCHEMA, SCHEMA_SCHEMA, SEARCH_REQUEST_SCHEMA, SERVICE_PROVIDER_CONFIG_SCHEMA,
-    USER_SCHEMA,
+    ResourceKind, BULK_REQUEST_SCHEMA, CUSTOM_USER_SCHEMA, ENTERPRISE_USER_SCHEMA, ERROR_SCHEMA,
+    GROUP_SCHEMA, LIST_RESPONSE_SCHEMA, PATCH_OP_SCHEMA, RESOURCE_TYPE_SCHEMA, SCHEMA_SCHEMA,
+    SEARCH_REQUEST_SCHEMA, SERVICE_PROVIDER_CONFIG_SCHEMA, USER_SCHEMA,
 };
 pub use value::{count_primaries, is_date_time, quote_value, type_error, MAX_VALUES};
 

@@ -4,6 +4,7 @@
 use serde_json::Value;
 
 use super::value::quote_value;
+use crate::scim::entra;
 use crate::scim::error::ScimError;
 
 /// Core User schema URN (RFC 7643 §4.1).
@@ -34,9 +35,6 @@ pub const RESOURCE_TYPE_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Re
 /// ServiceProviderConfig resource (RFC 7643 §5).
 pub const SERVICE_PROVIDER_CONFIG_SCHEMA: &str =
     "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig";
-/// A URN some Entra versions put in a Group's `schemas`; accepted and dropped.
-pub const ENTRA_GROUP_SCHEMA: &str =
-    "http://schemas.microsoft.com/2006/11/ResourceManagement/ADSCIM/2.0/Group";
 
 /// Which kind of resource a body or a path belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,9 +100,7 @@ pub(super) fn check_schemas(kind: ResourceKind, given: Option<&Value>) -> Result
         };
         if urn.eq_ignore_ascii_case(core) {
             has_core = true;
-        } else if kind.extension_urn(urn).is_some()
-            || (kind == ResourceKind::Group && urn.eq_ignore_ascii_case(ENTRA_GROUP_SCHEMA))
-        {
+        } else if kind.extension_urn(urn).is_some() || entra::accepted_schema(kind, urn) {
             // Accepted; the stored list is rebuilt from the data.
         } else {
             let mut accepted = vec![core];

@@ -9,6 +9,7 @@ use serde_json::{Map, Value};
 
 use super::urn::check_schemas;
 use super::{AttrDef, AttrType, CustomField, FieldType, Mutability, ResourceKind, Schemas};
+use crate::scim::entra;
 use crate::scim::error::ScimError;
 use crate::scim::path::{key_ci, split_urn};
 
@@ -27,9 +28,10 @@ impl AttrDef {
     /// an empty complex value, which the caller removes (RFC 7643 §2.5).
     ///
     /// Normalisation: canonical sub-attribute names; `"True"`/`"false"` strings become
-    /// booleans and numeric strings numbers (Entra sends strings); a single value of a
-    /// multi-valued attribute is wrapped into an array; a bare string for a complex
-    /// attribute with a `value` sub-attribute becomes `{"value": …}` (Entra's manager);
+    /// booleans and numeric strings numbers (Entra sends strings: [`entra::boolean_text`],
+    /// [`entra::integer_text`]); a single value of a multi-valued attribute is wrapped into
+    /// an array; a bare string for a complex attribute with a `value` sub-attribute becomes
+    /// `{"value": …}` (Entra's manager: [`entra::bare_value`]);
     /// readOnly sub-attributes are dropped (the server owns them); elements without
     /// their `value` are dropped, or rejected when `value` is required (members).
     pub fn normalize(&self, value: Value, label: &str) -> Result<Option<Value>, ScimError> {
@@ -71,25 +73,26 @@ impl AttrDef {
 
     /// One value (an element, for a multi-valued attribute).
     fn normalize_single(&self, value: Value, label: &str) -> Result<Option<Value>, ScimError> {
-        if value.is_null() {
+        // An empty string unassigns a simple value; a complex one decides in
+        // `normalize_complex`.
+        if value.is_null() || (self.attr_type != AttrType::Complex && entra::unassigns(&value)) {
             return Ok(None);
         }
         match self.attr_type {
             AttrType::Complex => self.normalize_complex(value, label),
             AttrType::Boolean => match value {
                 Value::Bool(b) => Ok(Some(Value::Bool(b))),
-                Value::String(s) if s.is_empty() => Ok(None),
-                Value::String(s) if s.eq_ignore_ascii_case("true") => Ok(Some(Value::Bool(true))),
-                Value::String(s) if s.eq_ignore_ascii_case("false") => Ok(Some(Value::Bool(false))),
+                Value::String(s) => match entra::boolean_text(&s) {
+                    Some(b) => Ok(Some(Value::Bool(b))),
+                    None => Err(type_error(label, "a boolean", &Value::String(s))),
+                },
                 other => Err(type_error(label, "a boolean", &other)),
             },
             AttrType::String | AttrType::Reference | AttrType::Binary => match value {
-                Value::String(s) if s.is_empty() => Ok(None),
                 Value::String(s) => Ok(Some(Value::String(s))),
                 other => Err(type_error(label, "a string", &other)),
             },
             AttrType::DateTime => match value {
-                Value::String(s) if s.is_empty() => Ok(None),
                 Value::String(s) if is_date_time(&s) => Ok(Some(Value::String(s))),
                 other => Err(type_error(
                     label,
@@ -99,22 +102,15 @@ impl AttrDef {
             },
             AttrType::Integer => match value {
                 Value::Number(n) if n.is_i64() || n.is_u64() => Ok(Some(Value::Number(n))),
-                Value::String(s) if s.is_empty() => Ok(None),
-                Value::String(s) => match s.trim().parse::<i64>() {
-                    Ok(i) => Ok(Some(Value::from(i))),
-                    Err(_) => Err(type_error(label, "an integer", &Value::String(s))),
+                Value::String(s) => match entra::integer_text(&s) {
+                    Some(i) => Ok(Some(Value::from(i))),
+                    None => Err(type_error(label, "an integer", &Value::String(s))),
                 },
                 other => Err(type_error(label, "an integer", &other)),
             },
             AttrType::Decimal => match value {
                 Value::Number(n) => Ok(Some(Value::Number(n))),
-                Value::String(s) if s.is_empty() => Ok(None),
-                Value::String(s) => match s
-                    .trim()
-                    .parse::<f64>()
-                    .ok()
-                    .and_then(serde_json::Number::from_f64)
-                {
+                Value::String(s) => match entra::decimal_text(&s) {
                     Some(n) => Ok(Some(Value::Number(n))),
                     None => Err(type_error(label, "a decimal number", &Value::String(s))),
                 },
@@ -126,14 +122,8 @@ impl AttrDef {
     fn normalize_complex(&self, value: Value, label: &str) -> Result<Option<Value>, ScimError> {
         let input = match value {
             Value::Object(m) => m,
-            Value::String(s) if self.has_value_sub() => {
-                if s.is_empty() {
-                    return Ok(None);
-                }
-                let mut m = Map::new();
-                m.insert("value".into(), Value::String(s));
-                m
-            }
+            v if self.has_value_sub() && entra::unassigns(&v) => return Ok(None),
+            Value::String(s) if self.has_value_sub() => entra::bare_value(s),
             other => return Err(type_error(label, "a complex value (a JSON object)", &other)),
         };
         let mut out = Map::new();
@@ -403,9 +393,7 @@ pub(super) fn guess_field_type(v: &Value) -> FieldType {
         Value::Bool(_) => FieldType::Boolean,
         Value::Number(n) if n.is_i64() || n.is_u64() => FieldType::Integer,
         Value::Number(_) => FieldType::Decimal,
-        Value::String(s) if s.eq_ignore_ascii_case("true") || s.eq_ignore_ascii_case("false") => {
-            FieldType::Boolean
-        }
+        Value::String(s) if entra::boolean_text(s).is_some() => FieldType::Boolean,
         Value::String(s) if is_date_time(s) => FieldType::DateTime,
         Value::Array(items) => items.first().map_or(FieldType::String, guess_field_type),
         _ => FieldType::String,
