@@ -1,5 +1,7 @@
-//! The SCIM protocol, pure and I/O-free: filters, paths, PATCH, schemas, rendering, errors.
+//! The SCIM protocol, pure and I/O-free: filters, paths, PATCH, schemas, rendering, errors,
+//! and Entra ID's dialect of it (`entra`).
 
+pub mod entra;
 pub mod error;
 pub mod filter;
 pub mod mail;

@@ -9,7 +9,8 @@
 //! ```
 //!
 //! Beyond the RFC, `emails[type eq "work"].value eq "x"` (sent by Entra ID) is accepted and read as
-//! `emails[type eq "work" and value eq "x"]`: one element must satisfy both.
+//! `emails[type eq "work" and value eq "x"]`: one element must satisfy both
+//! ([`crate::scim::entra::value_path_comparison`]).
 //!
 //! The parser is a bounded recursive descent: input length, nesting depth and expression count
 //! are capped so that a hostile filter cannot exhaust the stack or the CPU, and no input makes it

@@ -8,6 +8,7 @@ use serde_json::Value;
 
 use super::lex::{error, lex, Mode, Tok, Token};
 use super::{CompareOp, Filter};
+use crate::scim::entra;
 use crate::scim::error::ScimError;
 use crate::scim::path::{self, AttrPath, PatchPath};
 
@@ -363,7 +364,7 @@ impl<'a> Parser<'a> {
             let sub = self.trailing_sub_attr()?;
             self.count_expression(sub_pos)?;
             let cond = self.parse_comparison(AttrPath::new(sub.clone()), &sub)?;
-            inner = Box::new(Filter::And(inner, Box::new(cond)));
+            inner = entra::value_path_comparison(inner, cond);
         }
         Ok(Box::new(Filter::ValuePath {
             attr,

@@ -1,317 +1,22 @@
-//! SCIM PATCH (RFC 7644 §3.5.2) applied to a stored User or Group, with Entra's
-//! dialect normalised here: capitalised op names, `"True"`/`"False"` strings, bare
-//! manager ids, `""` meaning "remove", URN-qualified and dotted keys in path-less
-//! values, and several `add` ops on `addresses[type eq "work"].x` building one address.
-//!
-//! Operations run in order on a clone of the resource; the result is returned only when
-//! every operation succeeded, and the caller re-validates it with
-//! [`Schemas::validate_user`] / [`Schemas::validate_group`]. Group membership is not
-//! applied to JSON: it comes back as [`MemberChange`]s for the store to apply.
+//! Operations applied, in order and all or nothing, to a stored User's or Group's JSON: whole
+//! attributes, sub-attributes, value filters, extension objects and path-less values, with
+//! RFC 7644's rules for multi-valued attributes and `primary`.
 
 use std::collections::{HashMap, HashSet};
 
 use serde_json::{Map, Value};
 
+use super::members::is_members;
+use super::parse::whole_extension;
+use super::{in_operation, MemberChange, PatchOpKind, PatchOperation};
+use crate::scim::entra;
 use crate::scim::error::ScimError;
-use crate::scim::filter::{matches, CompareOp, Filter};
+use crate::scim::filter::{matches, Filter};
 use crate::scim::path::{key_ci, parse_patch_path, AttrPath, PatchPath};
 use crate::scim::schema::{
     quote_value, type_error, AttrDef, AttrType, CustomField, Mutability, ResourceKind, Schemas,
-    TopAttr, CUSTOM_USER_SCHEMA, ENTERPRISE_USER_SCHEMA, GROUP_SCHEMA, MAX_VALUES, PATCH_OP_SCHEMA,
+    TopAttr, MAX_VALUES,
 };
-
-/// Most operations accepted in one PATCH request; Entra sends a handful.
-pub const MAX_OPERATIONS: usize = 1000;
-
-/// The three PATCH operations of RFC 7644 §3.5.2.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PatchOpKind {
-    Add,
-    Remove,
-    Replace,
-}
-
-impl PatchOpKind {
-    /// Parse an op name, case-insensitively (Entra sends `Add` and `add`).
-    pub fn parse(s: &str) -> Option<PatchOpKind> {
-        [PatchOpKind::Add, PatchOpKind::Remove, PatchOpKind::Replace]
-            .into_iter()
-            .find(|k| k.as_str().eq_ignore_ascii_case(s))
-    }
-    /// The lower-case op name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PatchOpKind::Add => "add",
-            PatchOpKind::Remove => "remove",
-            PatchOpKind::Replace => "replace",
-        }
-    }
-}
-
-/// One normalised PATCH operation.
-///
-/// `value` is `None` when the request had no `value` member and `Some(Value::Null)`
-/// when it had an explicit `null`: the difference matters for `remove` on `members`.
-/// A path that is a bare extension URN (`urn:…:enterprise:2.0:User`) is kept as an
-/// [`AttrPath`] with that `urn` and an empty `name`: the whole extension object.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PatchOperation {
-    /// add, remove or replace.
-    pub op: PatchOpKind,
-    /// Target; `None` only for add/replace, whose value then names the attributes.
-    pub path: Option<PatchPath>,
-    /// The `value` member as sent (`Some(Value::Null)` for an explicit null).
-    pub value: Option<Value>,
-}
-
-/// One member named by a request: its id and the `display` the client gave, if any.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MemberRef {
-    /// The member's id (a user or a group of the tenant).
-    pub id: String,
-    /// The client's label for the member, kept and returned as `members.display`.
-    pub display: Option<String>,
-}
-
-impl MemberRef {
-    /// A member without a display.
-    pub fn new(id: impl Into<String>) -> MemberRef {
-        MemberRef {
-            id: id.into(),
-            display: None,
-        }
-    }
-    /// A member with a display.
-    pub fn with_display(id: impl Into<String>, display: impl Into<String>) -> MemberRef {
-        MemberRef {
-            id: id.into(),
-            display: Some(display.into()),
-        }
-    }
-}
-
-/// The members of a normalised `members` value (an array of `{"value", "display", …}`
-/// objects), deduplicated by id in first-seen order; a later duplicate's `display`
-/// wins when it has one. Elements without a string `value` are skipped.
-pub fn member_refs(members: &Value) -> Vec<MemberRef> {
-    let mut at: HashMap<&str, usize> = HashMap::new();
-    let mut refs: Vec<MemberRef> = Vec::new();
-    for item in members.as_array().into_iter().flatten() {
-        let Some(id) = item.get("value").and_then(Value::as_str) else {
-            continue;
-        };
-        let display = item
-            .get("display")
-            .and_then(Value::as_str)
-            .map(str::to_string);
-        match at.get(id).and_then(|&i| refs.get_mut(i)) {
-            Some(existing) => {
-                if display.is_some() {
-                    existing.display = display;
-                }
-            }
-            None => {
-                at.insert(id, refs.len());
-                refs.push(MemberRef {
-                    id: id.to_string(),
-                    display,
-                });
-            }
-        }
-    }
-    refs
-}
-
-/// A group membership change, applied by the store as a delta (groups may have 100k
-/// members, so they are never rewritten as JSON).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum MemberChange {
-    /// Add these members; ids already present are a success, not a conflict (a new
-    /// `display` updates theirs).
-    Add(Vec<MemberRef>),
-    /// Remove only these member ids.
-    Remove(Vec<String>),
-    /// Remove every member.
-    RemoveAll,
-    /// Make the membership exactly these members.
-    ReplaceAll(Vec<MemberRef>),
-}
-
-/// Parse a PatchOp request body (RFC 7644 §3.5.2).
-///
-/// `schemas` must contain [`PATCH_OP_SCHEMA`] (missing or malformed: invalidSyntax;
-/// without the URN: invalidValue). `Operations` must be a non-empty array of at most
-/// [`MAX_OPERATIONS`] objects with `op` (any case), optional `path` and `value`; any
-/// other member of an operation is invalidSyntax (members beside `Operations` are ignored). `remove` needs a path (noTarget); `add`/`replace` need
-/// a `value` (invalidValue), an object when there is no path.
-pub fn parse_patch_request(body: &Value) -> Result<Vec<PatchOperation>, ScimError> {
-    let Some(obj) = body.as_object() else {
-        return Err(ScimError::invalid_syntax(
-            "a PATCH body must be a JSON object (a PatchOp message)",
-        ));
-    };
-    let mut schemas = None;
-    let mut operations = None;
-    for (key, v) in obj {
-        if key.eq_ignore_ascii_case("schemas") {
-            schemas = Some(v);
-        } else if key.eq_ignore_ascii_case("Operations") {
-            operations = Some(v);
-        }
-        // Other top-level members (Microsoft's validator sends the resource's `id`) carry
-        // nothing a PatchOp means: only the Operations are applied.
-    }
-    let Some(schemas) = schemas.and_then(Value::as_array) else {
-        return Err(ScimError::invalid_syntax(format!(
-            "schemas must be [\"{PATCH_OP_SCHEMA}\"]"
-        )));
-    };
-    if !schemas.iter().any(|s| {
-        s.as_str()
-            .is_some_and(|s| s.eq_ignore_ascii_case(PATCH_OP_SCHEMA))
-    }) {
-        return Err(ScimError::invalid_value(format!(
-            "schemas must contain \"{PATCH_OP_SCHEMA}\""
-        )));
-    }
-    let Some(ops) = operations else {
-        return Err(ScimError::invalid_syntax(
-            "Operations is required in a PatchOp message",
-        ));
-    };
-    let Some(ops) = ops.as_array() else {
-        return Err(ScimError::invalid_syntax(format!(
-            "Operations must be an array, got {}",
-            quote_value(ops)
-        )));
-    };
-    if ops.is_empty() {
-        return Err(ScimError::invalid_value("Operations must not be empty"));
-    }
-    if ops.len() > MAX_OPERATIONS {
-        return Err(ScimError::invalid_value(format!(
-            "too many operations: {} (at most {MAX_OPERATIONS} per request)",
-            ops.len()
-        )));
-    }
-    ops.iter()
-        .enumerate()
-        .map(|(i, op)| parse_operation(i, op).map_err(|e| in_operation(i, ops.len(), e)))
-        .collect()
-}
-
-fn parse_operation(index: usize, raw: &Value) -> Result<PatchOperation, ScimError> {
-    let at = format!("Operations[{index}]");
-    let Some(obj) = raw.as_object() else {
-        return Err(ScimError::invalid_syntax(format!(
-            "{at} must be an object with op, path and value, got {}",
-            quote_value(raw)
-        )));
-    };
-    let (mut op, mut path, mut value) = (None, None, None);
-    for (key, v) in obj {
-        let slot = if key.eq_ignore_ascii_case("op") {
-            &mut op
-        } else if key.eq_ignore_ascii_case("path") {
-            &mut path
-        } else if key.eq_ignore_ascii_case("value") {
-            &mut value
-        } else {
-            return Err(ScimError::invalid_syntax(format!(
-                "{at}: unknown member \"{key}\"; an operation has op, path and value"
-            )));
-        };
-        if slot.replace(v).is_some() {
-            return Err(ScimError::invalid_syntax(format!(
-                "{at}: member \"{key}\" is given twice"
-            )));
-        }
-    }
-    let op = match op {
-        None => {
-            return Err(ScimError::invalid_syntax(format!(
-                "{at}: op is required (add, remove or replace)"
-            )))
-        }
-        Some(Value::String(name)) => PatchOpKind::parse(name).ok_or_else(|| {
-            ScimError::invalid_syntax(format!(
-                "{at}: unknown op \"{name}\"; expected add, remove or replace"
-            ))
-        })?,
-        Some(other) => {
-            return Err(ScimError::invalid_syntax(format!(
-                "{at}: op must be a string (add, remove or replace), got {}",
-                quote_value(other)
-            )))
-        }
-    };
-    let path = match path {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) if s.trim().is_empty() => None,
-        Some(Value::String(s)) => Some(parse_path(s.trim())?),
-        Some(other) => {
-            return Err(ScimError::invalid_syntax(format!(
-                "{at}: path must be a string, got {}",
-                quote_value(other)
-            )))
-        }
-    };
-    let mut value = value.cloned();
-    let mut path = path;
-    // `add`/`replace` on a whole extension object is a path-less op on `{urn: value}`.
-    if op != PatchOpKind::Remove {
-        if let Some(urn) = path.as_ref().and_then(whole_extension) {
-            let mut wrapped = Map::new();
-            wrapped.insert(urn.to_string(), value.take().unwrap_or(Value::Null));
-            value = Some(Value::Object(wrapped));
-            path = None;
-        }
-    }
-    match (op, &path, &value) {
-        (PatchOpKind::Remove, None, _) => Err(ScimError::no_target(format!(
-            "{at}: remove requires a path"
-        ))),
-        (PatchOpKind::Add | PatchOpKind::Replace, _, None) => Err(ScimError::invalid_value(
-            format!("{at}: {} requires a value", op.as_str()),
-        )),
-        (PatchOpKind::Add | PatchOpKind::Replace, None, Some(v)) if !v.is_object() => {
-            Err(ScimError::invalid_value(format!(
-                "{at}: {} without a path needs an object of attributes as value, got {}",
-                op.as_str(),
-                quote_value(v)
-            )))
-        }
-        _ => Ok(PatchOperation { op, path, value }),
-    }
-}
-
-/// A PATCH path; a bare known extension URN (not an RFC attrPath, but clients send it)
-/// becomes an [`AttrPath`] with an empty name.
-fn parse_path(s: &str) -> Result<PatchPath, ScimError> {
-    let known = [ENTERPRISE_USER_SCHEMA, CUSTOM_USER_SCHEMA];
-    if let Some(urn) = known.into_iter().find(|u| u.eq_ignore_ascii_case(s)) {
-        let attr = AttrPath {
-            urn: Some(urn.to_string()),
-            name: String::new(),
-            sub: None,
-        };
-        return Ok(PatchPath {
-            attr,
-            filter: None,
-            sub_attr: None,
-        });
-    }
-    parse_patch_path(s)
-}
-
-/// The URN of a path that names a whole extension object.
-fn whole_extension(path: &PatchPath) -> Option<&str> {
-    if path.attr.name.is_empty() && path.filter.is_none() {
-        path.attr.urn.as_deref()
-    } else {
-        None
-    }
-}
 
 /// Apply operations, in order, to a stored User. All or nothing: the work happens on
 /// a clone, returned only when every operation succeeded; the caller re-validates it
@@ -335,15 +40,6 @@ pub fn apply_user_patch(
     }
     patcher.sync_schemas(&mut doc);
     Ok(Value::Object(doc))
-}
-
-/// Name the operation an error comes from when there are several: in a request of up to
-/// [`MAX_OPERATIONS`], which one failed is the first thing to fix.
-fn in_operation(index: usize, count: usize, mut e: ScimError) -> ScimError {
-    if count > 1 && !e.detail.starts_with("Operations[") {
-        e.detail = format!("Operations[{index}]: {}", e.detail);
-    }
-    e
 }
 
 /// Apply operations, in order, to a stored Group (without members). Operations on
@@ -377,7 +73,7 @@ pub fn apply_group_patch(
                     };
                     let mut rest = Map::new();
                     for (key, v) in attrs {
-                        match parse_patch_path(key) {
+                        match entra::path_less_key(key) {
                             Ok(path) if is_members(&path.attr) => {
                                 let member_op = PatchOperation {
                                     op: op.op,
@@ -408,54 +104,6 @@ pub fn apply_group_patch(
     Ok((Value::Object(doc), changes))
 }
 
-/// Members a PATCH adds and member ids it removes.
-#[derive(Debug, Clone, PartialEq)]
-pub struct MembershipDelta {
-    pub add: Vec<MemberRef>,
-    pub remove: Vec<String>,
-}
-
-/// The member ids a PATCH adds and removes when that is all it does (every operation has
-/// the path `members` or `members[value eq "…"]`, and none removes or replaces the whole
-/// list): such a PATCH needs neither the group's resource nor its member list. None
-/// otherwise; the caller then applies the PATCH in full.
-pub fn membership_only(
-    ops: &[PatchOperation],
-    schemas: &Schemas,
-) -> Result<Option<MembershipDelta>, ScimError> {
-    let patcher = Patcher {
-        schemas,
-        kind: ResourceKind::Group,
-        custom: &[],
-    };
-    let (mut add, mut remove) = (Vec::new(), Vec::new());
-    for (i, op) in ops.iter().enumerate() {
-        let Some(path) = op.path.as_ref().filter(|p| is_members(&p.attr)) else {
-            return Ok(None);
-        };
-        match patcher
-            .member_change(op, path)
-            .map_err(|e| in_operation(i, ops.len(), e))?
-        {
-            Some(MemberChange::Add(refs)) => add.extend(refs),
-            Some(MemberChange::Remove(ids)) => {
-                for id in ids {
-                    if !remove.contains(&id) {
-                        remove.push(id);
-                    }
-                }
-            }
-            Some(MemberChange::RemoveAll | MemberChange::ReplaceAll(_)) => return Ok(None),
-            None => {}
-        }
-    }
-    // Adding and removing one member in one request: their order matters, the full path keeps it.
-    if add.iter().any(|a| remove.contains(&a.id)) {
-        return Ok(None);
-    }
-    Ok(Some(MembershipDelta { add, remove }))
-}
-
 fn resource_object(resource: &Value) -> Result<Map<String, Value>, ScimError> {
     match resource {
         Value::Object(m) => Ok(m.clone()),
@@ -465,15 +113,6 @@ fn resource_object(resource: &Value) -> Result<Map<String, Value>, ScimError> {
             "stored resource is not a JSON object",
         )),
     }
-}
-
-/// `members` of a Group, with or without the core URN prefix.
-fn is_members(attr: &AttrPath) -> bool {
-    attr.name.eq_ignore_ascii_case("members")
-        && attr
-            .urn
-            .as_deref()
-            .is_none_or(|u| u.eq_ignore_ascii_case(GROUP_SCHEMA))
 }
 
 /// The resolved target of a path: the top-level attribute and its label.
@@ -512,10 +151,10 @@ impl Target<'_> {
 }
 
 /// Applies operations for one kind of resource.
-struct Patcher<'a> {
-    schemas: &'a Schemas,
-    kind: ResourceKind,
-    custom: &'a [CustomField],
+pub(super) struct Patcher<'a> {
+    pub(super) schemas: &'a Schemas,
+    pub(super) kind: ResourceKind,
+    pub(super) custom: &'a [CustomField],
 }
 
 impl<'a> Patcher<'a> {
@@ -556,11 +195,7 @@ impl<'a> Patcher<'a> {
         }
         if let Some(urn) = self.kind.extension_urn(key) {
             return match value {
-                Value::Null => {
-                    remove_key(doc, urn);
-                    Ok(())
-                }
-                Value::String(s) if s.is_empty() => {
+                v if v.is_null() || entra::unassigns(v) => {
                     remove_key(doc, urn);
                     Ok(())
                 }
@@ -583,7 +218,7 @@ impl<'a> Patcher<'a> {
             };
         }
         // Keys may be dotted, URN-qualified or even carry a value filter.
-        let path = parse_patch_path(key)?;
+        let path = entra::path_less_key(key)?;
         let target = self.resolve(&path.attr)?;
         if target.def().mutability == Mutability::ReadOnly {
             // Clients echo whole resources: the current id and the server-computed
@@ -682,69 +317,6 @@ impl<'a> Patcher<'a> {
         }
     }
 
-    /// The membership change of an op on `members` of a Group.
-    fn member_change(
-        &self,
-        op: &PatchOperation,
-        path: &PatchPath,
-    ) -> Result<Option<MemberChange>, ScimError> {
-        let unsupported = || {
-            ScimError::invalid_path(format!(
-                "unsupported {} on members: use add, remove or replace on \"members\", or remove on \
-                 members[value eq \"<id>\"]",
-                op.op.as_str()
-            ))
-        };
-        if path.attr.sub.is_some() || path.sub_attr.is_some() {
-            return Err(unsupported());
-        }
-        if let Some(filter) = &path.filter {
-            if op.op != PatchOpKind::Remove {
-                return Err(unsupported());
-            }
-            let mut ids = Vec::new();
-            collect_member_ids(filter, &mut ids)?;
-            return Ok(Some(MemberChange::Remove(ids)));
-        }
-        let refs = match &op.value {
-            None => None,
-            Some(v) => Some(self.member_refs(v)?),
-        };
-        Ok(match (op.op, refs) {
-            (PatchOpKind::Add, Some(refs)) if refs.is_empty() => None,
-            (PatchOpKind::Add, Some(refs)) => Some(MemberChange::Add(refs)),
-            (PatchOpKind::Replace, Some(refs)) => Some(MemberChange::ReplaceAll(refs)),
-            // The older Entra removal lists the members to remove: only those go.
-            (PatchOpKind::Remove, Some(refs)) if refs.is_empty() => None,
-            (PatchOpKind::Remove, Some(refs)) => Some(MemberChange::Remove(
-                refs.into_iter().map(|r| r.id).collect(),
-            )),
-            (PatchOpKind::Remove, None) => Some(MemberChange::RemoveAll),
-            (_, None) => {
-                return Err(ScimError::invalid_value(format!(
-                    "{} of members requires a value",
-                    op.op.as_str()
-                )))
-            }
-        })
-    }
-
-    /// Members of a members value (`[{"value": id, "display": …}, …]`, a single object,
-    /// null or ""), type-checked against the Group schema.
-    fn member_refs(&self, value: &Value) -> Result<Vec<MemberRef>, ScimError> {
-        let Some(top) = self
-            .schemas
-            .top_attr(ResourceKind::Group, None, "members", &[])
-        else {
-            return Err(ScimError::status(
-                500,
-                "the Group schema has no members attribute",
-            ));
-        };
-        let normalized = top.def.normalize(value.clone(), "members")?;
-        Ok(normalized.as_ref().map(member_refs).unwrap_or_default())
-    }
-
     /// Keep `schemas` in step with the data: the core URN and the extensions present.
     fn sync_schemas(&self, doc: &mut Map<String, Value>) {
         let mut schemas = vec![Value::String(self.kind.core_schema().to_string())];
@@ -760,30 +332,6 @@ impl<'a> Patcher<'a> {
         }
         remove_key(doc, "schemas");
         doc.insert("schemas".into(), Value::Array(schemas));
-    }
-}
-
-/// Ids of `value eq "id"` clauses joined by `or`, the only member filters a server that
-/// does not load members can honour.
-fn collect_member_ids(filter: &Filter, ids: &mut Vec<String>) -> Result<(), ScimError> {
-    match filter {
-        Filter::Or(a, b) => {
-            collect_member_ids(a, ids)?;
-            collect_member_ids(b, ids)
-        }
-        Filter::Compare {
-            attr,
-            op: CompareOp::Eq,
-            value: Value::String(id),
-        } if attr.is("value", None) && attr.urn.is_none() => {
-            if !ids.iter().any(|x| x == id) {
-                ids.push(id.clone());
-            }
-            Ok(())
-        }
-        _ => Err(ScimError::invalid_path(
-            "a members filter must be value eq \"<id>\" (optionally joined by or)",
-        )),
     }
 }
 
@@ -962,13 +510,8 @@ fn merge_complex(
 /// one-element array as its element (some clients wrap filtered values).
 fn complex_input(target: &Target, value: &Value) -> Result<Option<Map<String, Value>>, ScimError> {
     match value {
-        Value::Null => Ok(None),
-        Value::String(s) if s.is_empty() => Ok(None),
-        Value::String(s) if target.def().has_value_sub() => {
-            let mut m = Map::new();
-            m.insert("value".into(), Value::String(s.clone()));
-            Ok(Some(m))
-        }
+        v if v.is_null() || entra::unassigns(v) => Ok(None),
+        Value::String(s) if target.def().has_value_sub() => Ok(Some(entra::bare_value(s.clone()))),
         Value::Object(m) => Ok(Some(m.clone())),
         Value::Array(items) if items.len() == 1 => match items.first() {
             Some(only) => complex_input(target, only),
@@ -1130,7 +673,7 @@ fn value_matches(def: &AttrDef, item: &Value, listed: &Value) -> bool {
             x.eq_ignore_ascii_case(y)
         }
         (Value::Bool(x), Value::String(y)) | (Value::String(y), Value::Bool(x)) => {
-            y.eq_ignore_ascii_case(&x.to_string())
+            entra::boolean_text(y) == Some(*x)
         }
         _ => a == b,
     };
@@ -1139,11 +682,7 @@ fn value_matches(def: &AttrDef, item: &Value, listed: &Value) -> bool {
     }
     let listed = match listed {
         Value::Object(m) => m.clone(),
-        Value::String(s) => {
-            let mut m = Map::new();
-            m.insert("value".into(), Value::String(s.clone()));
-            m
-        }
+        Value::String(s) => entra::bare_value(s.clone()),
         _ => return false,
     };
     let Some(item) = item.as_object() else {
@@ -1187,8 +726,8 @@ fn remove_sub(container: &mut Map<String, Value>, target: &Target, sd: &AttrDef)
 /// Operations on `attr[filter]` and `attr[filter].sub`.
 ///
 /// add/replace with a sub-attribute set it on every matching value; when none matches,
-/// one value is created from the filter's `eq` clauses (Entra's dialect: RFC 7644 says
-/// noTarget, but Entra builds a work address with several such adds). Without a
+/// one value is created from the filter's `eq` clauses ([`entra::value_from_filter`]: RFC 7644
+/// says noTarget, but Entra builds a work address with several such adds). Without a
 /// sub-attribute, replace swaps the matching values for the given one and add merges
 /// into them. remove drops matching values (or their sub-attribute); no match is fine.
 fn apply_filtered(
@@ -1211,7 +750,7 @@ fn apply_filtered(
     if !def.multi_valued {
         // Only remove makes sense on a single complex value: Entra clears the manager
         // with remove manager[value eq "<id>"].
-        if write.is_some() {
+        if !entra::filter_on_single_value(op) {
             return Err(ScimError::invalid_path(format!(
                 "\"{}\" is single-valued: a value filter only applies to multi-valued attributes",
                 target.label
@@ -1251,7 +790,7 @@ fn apply_filtered(
             if hits.is_empty() {
                 let sub_label = format!("{}.{}", target.label, sd.name);
                 if sd.normalize(v.clone(), &sub_label)?.is_some() {
-                    let mut obj = element_from_filter(filter, target)?;
+                    let mut obj = entra::value_from_filter(filter, def, &target.label)?;
                     set_in_object(&mut obj, sd, v, &target.label, false)?;
                     chosen.push(items.len());
                     items.push(Value::Object(obj));
@@ -1268,7 +807,7 @@ fn apply_filtered(
         (None, Some(v)) => match complex_input(target, v)? {
             None => drop_indices(&mut items, &hits), // null or "": unassign the matching values
             Some(incoming) if hits.is_empty() => {
-                let mut obj = element_from_filter(filter, target)?;
+                let mut obj = entra::value_from_filter(filter, def, &target.label)?;
                 merge_into(&mut obj, target, &incoming, false)?;
                 chosen.push(items.len());
                 items.push(Value::Object(obj));
@@ -1305,263 +844,14 @@ fn drop_indices(items: &mut Vec<Value>, indices: &[usize]) {
     });
 }
 
-/// A new value built from a filter's `eq` clauses (joined by `and`), e.g.
-/// `type eq "work"` → `{"type": "work"}`. Other filters cannot describe a value: noTarget.
-fn element_from_filter(filter: &Filter, target: &Target) -> Result<Map<String, Value>, ScimError> {
-    let no_target = || {
-        ScimError::no_target(format!(
-            "no value of \"{}\" matches the filter, and only eq clauses joined by and can create one",
-            target.label
-        ))
-    };
-    let mut obj = Map::new();
-    let mut stack = vec![filter];
-    while let Some(f) = stack.pop() {
-        match f {
-            Filter::And(a, b) => {
-                stack.push(b);
-                stack.push(a);
-            }
-            Filter::Compare {
-                attr,
-                op: CompareOp::Eq,
-                value,
-            } if attr.urn.is_none() && attr.sub.is_none() => {
-                let sd = target.def().sub(&attr.name).ok_or_else(no_target)?;
-                let label = format!("{}.{}", target.label, sd.name);
-                match sd.normalize(value.clone(), &label)? {
-                    Some(v) => put(&mut obj, &sd.name, v),
-                    None => return Err(no_target()),
-                }
-            }
-            _ => return Err(no_target()),
-        }
-    }
-    Ok(obj)
-}
-
 #[cfg(test)]
 mod tests {
+    use super::super::test_util::*;
     use super::*;
     use crate::scim::error::ScimType;
-    use crate::scim::schema::{FieldType, USER_SCHEMA};
+    use crate::scim::patch::parse_patch_request;
+    use crate::scim::schema::{GROUP_SCHEMA, USER_SCHEMA};
     use serde_json::json;
-
-    const ENT: &str = ENTERPRISE_USER_SCHEMA;
-    const CUS: &str = CUSTOM_USER_SCHEMA;
-
-    fn schemas() -> Schemas {
-        Schemas::load().expect("schemas")
-    }
-
-    fn custom() -> Vec<CustomField> {
-        vec![
-            CustomField {
-                name: "postalCode".into(),
-                field_type: FieldType::String,
-                multi_valued: false,
-            },
-            CustomField {
-                name: "vip".into(),
-                field_type: FieldType::Boolean,
-                multi_valued: false,
-            },
-        ]
-    }
-
-    /// A stored user, as validate_user produced it from Entra's POST.
-    fn stored_user() -> Value {
-        json!({
-            "schemas": [USER_SCHEMA, ENT],
-            "id": "u-1",
-            "meta": {"resourceType": "User", "version": "W/\"1\""},
-            "externalId": "alice",
-            "userName": "alice@contoso.com",
-            "active": true,
-            "displayName": "Alice Martin",
-            "title": "Engineer",
-            "name": {"formatted": "Alice Martin", "familyName": "Martin", "givenName": "Alice"},
-            "emails": [{"primary": true, "type": "work", "value": "alice@contoso.com"}],
-            ENT: {"department": "Sales", "manager": {"value": "m-1"}}
-        })
-    }
-
-    fn body(ops: Value) -> Value {
-        json!({"schemas": [PATCH_OP_SCHEMA], "Operations": ops})
-    }
-
-    fn patch_user(resource: &Value, ops: Value) -> Result<Value, ScimError> {
-        let ops = parse_patch_request(&body(ops))?;
-        apply_user_patch(resource, &ops, &schemas(), &custom())
-    }
-
-    fn ok(resource: &Value, ops: Value) -> Value {
-        let out = patch_user(resource, ops).expect("patch applies");
-        // Whatever PATCH produces must pass validation.
-        schemas()
-            .validate_user(out.clone(), &custom())
-            .expect("patched user validates");
-        out
-    }
-
-    fn fails(resource: &Value, ops: Value) -> ScimError {
-        patch_user(resource, ops).expect_err("patch must fail")
-    }
-
-    fn refs(ids: &[&str]) -> Vec<MemberRef> {
-        ids.iter().map(|id| MemberRef::new(*id)).collect()
-    }
-
-    fn patch_group(ops: Value) -> Result<(Value, Vec<MemberChange>), ScimError> {
-        let group = json!({"schemas": [GROUP_SCHEMA], "id": "g-1", "displayName": "Sales", "externalId": "sales"});
-        let ops = parse_patch_request(&body(ops))?;
-        apply_group_patch(&group, &ops, &schemas())
-    }
-
-    // ---- parsing ----------------------------------------------------------------
-
-    #[test]
-    fn parses_entra_operations_in_both_dialects() {
-        let ops = parse_patch_request(&body(json!([
-            {"op": "Replace", "path": "emails[type eq \"work\"].value", "value": "new@contoso.com"},
-            {"op": "add", "path": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department", "value": "Sales"},
-            {"op": "REMOVE", "path": "title"},
-            {"op": "replace", "value": {"displayName": "A B"}},
-        ])))
-        .expect("parses");
-        let kinds: Vec<PatchOpKind> = ops.iter().map(|o| o.op).collect();
-        assert_eq!(
-            kinds,
-            [
-                PatchOpKind::Replace,
-                PatchOpKind::Add,
-                PatchOpKind::Remove,
-                PatchOpKind::Replace
-            ]
-        );
-        let p = ops[0].path.as_ref().expect("path");
-        assert!(
-            p.attr.is("emails", None)
-                && p.filter.is_some()
-                && p.sub_attr.as_deref() == Some("value")
-        );
-        let p = ops[1].path.as_ref().expect("path");
-        assert_eq!(
-            (p.attr.urn.as_deref(), p.attr.name.as_str()),
-            (Some(ENT), "department")
-        );
-        assert_eq!(ops[2].value, None);
-        assert!(ops[3].path.is_none());
-    }
-
-    #[test]
-    fn parse_rejects_malformed_requests() {
-        let cases: Vec<(Value, ScimType, &str)> = vec![
-            (json!([1]), ScimType::InvalidSyntax, "JSON object"),
-            (
-                json!({"Operations": [{"op": "add", "path": "title", "value": "x"}]}),
-                ScimType::InvalidSyntax,
-                "schemas",
-            ),
-            (
-                json!({"schemas": [USER_SCHEMA], "Operations": [{"op": "add", "path": "title", "value": "x"}]}),
-                ScimType::InvalidValue,
-                PATCH_OP_SCHEMA,
-            ),
-            (
-                json!({"schemas": [PATCH_OP_SCHEMA]}),
-                ScimType::InvalidSyntax,
-                "Operations is required",
-            ),
-            (
-                json!({"schemas": [PATCH_OP_SCHEMA], "Operations": {}}),
-                ScimType::InvalidSyntax,
-                "must be an array",
-            ),
-            (body(json!([])), ScimType::InvalidValue, "must not be empty"),
-            (
-                body(json!(["add"])),
-                ScimType::InvalidSyntax,
-                "Operations[0] must be an object",
-            ),
-            (
-                body(json!([{"op": "move", "path": "title"}])),
-                ScimType::InvalidSyntax,
-                "unknown op \"move\"",
-            ),
-            (
-                body(json!([{"op": 1, "path": "title"}])),
-                ScimType::InvalidSyntax,
-                "op must be a string",
-            ),
-            (
-                body(json!([{"path": "title", "value": "x"}])),
-                ScimType::InvalidSyntax,
-                "op is required",
-            ),
-            (
-                body(json!([{"op": "remove"}])),
-                ScimType::NoTarget,
-                "remove requires a path",
-            ),
-            (
-                body(json!([{"op": "add", "path": "title"}])),
-                ScimType::InvalidValue,
-                "add requires a value",
-            ),
-            (
-                body(json!([{"op": "replace"}])),
-                ScimType::InvalidValue,
-                "replace requires a value",
-            ),
-            (
-                body(json!([{"op": "add", "value": "x"}])),
-                ScimType::InvalidValue,
-                "needs an object",
-            ),
-            (
-                body(json!([{"op": "add", "path": 3, "value": "x"}])),
-                ScimType::InvalidSyntax,
-                "path must be a string",
-            ),
-            (
-                body(json!([{"op": "add", "path": "title", "value": "x", "values": 1}])),
-                ScimType::InvalidSyntax,
-                "unknown member \"values\"",
-            ),
-        ];
-        for (b, t, needle) in cases {
-            let e = parse_patch_request(&b).expect_err("must fail");
-            assert_eq!(e.status, 400);
-            assert_eq!(e.scim_type, Some(t), "{b}: {}", e.detail);
-            assert!(e.detail.contains(needle), "{b}: {}", e.detail);
-        }
-        let many: Vec<Value> = (0..=MAX_OPERATIONS)
-            .map(|_| json!({"op": "remove", "path": "title"}))
-            .collect();
-        let e = parse_patch_request(&body(Value::Array(many))).expect_err("too many");
-        assert_eq!(e.scim_type, Some(ScimType::InvalidValue));
-        assert!(
-            e.detail.contains("too many operations: 1001"),
-            "{}",
-            e.detail
-        );
-        let max: Vec<Value> = (0..MAX_OPERATIONS)
-            .map(|_| json!({"op": "remove", "path": "title"}))
-            .collect();
-        assert!(parse_patch_request(&body(Value::Array(max))).is_ok());
-    }
-
-    #[test]
-    fn parse_keeps_explicit_null_apart_from_missing_value() {
-        let ops = parse_patch_request(&body(json!([
-            {"op": "remove", "path": "members", "value": null},
-            {"op": "replace", "path": "title", "value": null},
-        ])))
-        .expect("parses");
-        assert_eq!(ops[0].value, Some(Value::Null));
-        assert_eq!(ops[1].value, Some(Value::Null));
-    }
 
     // ---- Entra's user operations ------------------------------------------------
 
@@ -2360,169 +1650,6 @@ mod tests {
         assert_eq!(out["emails"][1], json!({"type": "home", "value": "h@x"}));
         assert_eq!(out[ENT]["department"], json!("D"));
         assert!(out.get("DISPLAYNAME").is_none());
-    }
-
-    // ---- groups -----------------------------------------------------------------
-
-    #[test]
-    fn group_member_changes() {
-        let (g, ch) = patch_group(json!([
-            {"op": "Add", "path": "members", "value": [{"value": "u1"}, {"value": "u2"}, {"value": "u1"}]},
-            {"op": "Remove", "path": "members", "value": [{"value": "u3"}]},
-            {"op": "remove", "path": "members[value eq \"u4\"]"},
-            {"op": "Replace", "path": "displayName", "value": "New"},
-        ]))
-        .expect("ok");
-        assert_eq!(
-            ch,
-            vec![
-                MemberChange::Add(refs(&["u1", "u2"])),
-                MemberChange::Remove(vec!["u3".into()]),
-                MemberChange::Remove(vec!["u4".into()]),
-            ]
-        );
-        assert_eq!(g["displayName"], json!("New"));
-        assert!(g.get("members").is_none());
-        assert_eq!(
-            schemas()
-                .validate_group(g)
-                .map(|v| v["displayName"].clone()),
-            Ok(json!("New"))
-        );
-
-        let (_, ch) = patch_group(json!([{"op": "remove", "path": "members"}])).expect("ok");
-        assert_eq!(ch, vec![MemberChange::RemoveAll]);
-        let (_, ch) =
-            patch_group(json!([{"op": "remove", "path": "members", "value": []}])).expect("ok");
-        assert_eq!(ch, vec![], "an empty list removes nobody");
-        let (_, ch) =
-            patch_group(json!([{"op": "remove", "path": "members", "value": null}])).expect("ok");
-        assert_eq!(ch, vec![]);
-        let (_, ch) = patch_group(json!([{"op": "replace", "path": "members", "value": [{"value": "a"}, {"value": "b"}]}])).expect("ok");
-        assert_eq!(ch, vec![MemberChange::ReplaceAll(refs(&["a", "b"]))]);
-        let (_, ch) =
-            patch_group(json!([{"op": "replace", "path": "members", "value": []}])).expect("ok");
-        assert_eq!(ch, vec![MemberChange::ReplaceAll(vec![])]);
-        let (g, ch) = patch_group(
-            json!([{"op": "add", "value": {"members": [{"value": "x"}], "externalId": "e2"}}]),
-        )
-        .expect("ok");
-        assert_eq!(ch, vec![MemberChange::Add(refs(&["x"]))]);
-        assert_eq!(g["externalId"], json!("e2"));
-        let (_, ch) =
-            patch_group(json!([{"op": "replace", "value": {"members": [{"value": "x"}]}}]))
-                .expect("ok");
-        assert_eq!(ch, vec![MemberChange::ReplaceAll(refs(&["x"]))]);
-        let (_, ch) = patch_group(
-            json!([{"op": "remove", "path": "members[value eq \"a\" or value eq \"b\"]"}]),
-        )
-        .expect("ok");
-        assert_eq!(ch, vec![MemberChange::Remove(vec!["a".into(), "b".into()])]);
-        let (_, ch) = patch_group(json!([{"op": "add", "path": "urn:ietf:params:scim:schemas:core:2.0:Group:members", "value": {"value": "s"}}])).expect("ok");
-        assert_eq!(ch, vec![MemberChange::Add(refs(&["s"]))]);
-        let (_, ch) =
-            patch_group(json!([{"op": "add", "path": "members", "value": []}])).expect("ok");
-        assert_eq!(ch, vec![]);
-    }
-
-    #[test]
-    fn group_member_display_is_carried() {
-        let (_, ch) = patch_group(json!([
-            {"op": "add", "path": "members", "value": [
-                {"value": "u1", "display": "Alice", "type": "User", "$ref": "https://x/Users/u1"},
-                {"value": "u2"}
-            ]},
-            {"op": "replace", "path": "members", "value": [{"value": "u3", "display": "Carol"}]},
-            {"op": "remove", "path": "members", "value": [{"value": "u1", "display": "Alice"}]},
-            {"op": "add", "value": {"members": {"value": "u4", "display": "Dan"}}},
-        ]))
-        .expect("ok");
-        assert_eq!(
-            ch,
-            vec![
-                MemberChange::Add(vec![
-                    MemberRef::with_display("u1", "Alice"),
-                    MemberRef::new("u2")
-                ]),
-                MemberChange::ReplaceAll(vec![MemberRef::with_display("u3", "Carol")]),
-                MemberChange::Remove(vec!["u1".into()]),
-                MemberChange::Add(vec![MemberRef::with_display("u4", "Dan")]),
-            ]
-        );
-        // A display must be a string.
-        let e = patch_group(
-            json!([{"op": "add", "path": "members", "value": [{"value": "u1", "display": 3}]}]),
-        )
-        .expect_err("type");
-        assert_eq!(e.scim_type, Some(ScimType::InvalidValue));
-        assert!(e.detail.contains("members.display"), "{}", e.detail);
-    }
-
-    #[test]
-    fn member_refs_dedupe_by_id_and_keep_the_last_display() {
-        assert_eq!(
-            member_refs(&json!([
-                {"value": "a"},
-                {"value": "b", "display": "B"},
-                {"value": "a", "display": "A"},
-                {"value": "b"},
-                {"display": "no id"},
-                {"value": 5},
-                {"value": "a", "display": "A2"}
-            ])),
-            vec![
-                MemberRef::with_display("a", "A2"),
-                MemberRef::with_display("b", "B")
-            ]
-        );
-        assert_eq!(member_refs(&Value::Null), vec![]);
-        assert_eq!(member_refs(&json!({"value": "a"})), vec![]);
-    }
-
-    #[test]
-    fn group_errors() {
-        let e = patch_group(json!([{"op": "remove", "path": "members[type eq \"User\"]"}]))
-            .expect_err("unsupported");
-        assert_eq!(e.scim_type, Some(ScimType::InvalidPath));
-        let e = patch_group(
-            json!([{"op": "replace", "path": "members[value eq \"a\"].display", "value": "x"}]),
-        )
-        .expect_err("unsupported");
-        assert_eq!(e.scim_type, Some(ScimType::InvalidPath));
-        let e =
-            patch_group(json!([{"op": "add", "path": "members", "value": [{"display": "no id"}]}]))
-                .expect_err("no value");
-        assert_eq!(
-            (e.scim_type, e.detail.as_str()),
-            (
-                Some(ScimType::InvalidValue),
-                "\"members.value\" is required"
-            )
-        );
-        let e = patch_group(json!([{"op": "add", "path": "members", "value": [{"value": 7}]}]))
-            .expect_err("bad id");
-        assert_eq!(e.scim_type, Some(ScimType::InvalidValue));
-        let e =
-            patch_group(json!([{"op": "remove", "path": "displayName"}])).expect_err("required");
-        assert_eq!(e.scim_type, Some(ScimType::InvalidValue));
-        let e = patch_group(json!([{"op": "replace", "path": "userName", "value": "x"}]))
-            .expect_err("unknown");
-        assert_eq!(
-            e.detail,
-            format!("unknown attribute \"userName\" of {GROUP_SCHEMA}")
-        );
-        let e = patch_group(json!([{"op": "replace", "path": ENT, "value": {"department": "x"}}]))
-            .expect_err("no extension");
-        assert_eq!(e.scim_type, Some(ScimType::InvalidPath));
-        let e = patch_group(json!([{"op": "replace", "path": "id", "value": "x"}]))
-            .expect_err("readOnly");
-        assert_eq!(e.scim_type, Some(ScimType::Mutability));
-        // All or nothing: a later failure discards member changes too.
-        let e = patch_group(
-            json!([{"op": "add", "path": "members", "value": [{"value": "u"}]}, {"op": "bogus"}]),
-        )
-        .expect_err("bad op");
-        assert_eq!(e.scim_type, Some(ScimType::InvalidSyntax));
     }
 
     // ---- robustness -------------------------------------------------------------

@@ -1,0 +1,164 @@
+//! Microsoft Entra ID's SCIM dialect, in one place.
+//!
+//! Entra's provisioning service is the client scimd is built for. Where it sends something
+//! RFC 7643/7644 does not define, or defines otherwise, the rule that accepts it is here, with
+//! the Entra behaviour it serves; the generic code (`schema`, `patch`, `filter`) calls the rule
+//! where it decides. Where Entra has two behaviours (its older dialect and the newer one an
+//! admin gets with `?aadOptscim062020`), both are accepted.
+//!
+//! Entra behaviours that need no rule of their own, because the generic code already serves
+//! them:
+//! - PATCH paths such as `emails[type eq "work"].value`, `addresses[type eq "work"].country`
+//!   and `urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department` are RFC 7644
+//!   paths (a valuePath with a subAttr, a URN-qualified attrPath): `path` parses them.
+//! - Extension data whose URN Entra left out of `schemas` (custom fields especially) is
+//!   accepted: `schemas` is always rebuilt from the data.
+//! - Member adds re-sent every cycle are a success, not a conflict
+//!   ([`MemberChange::Add`](crate::scim::patch::MemberChange::Add)), and the older removal,
+//!   `remove` `members` with a `value` list, removes only the listed members
+//!   ([`MemberChange::Remove`](crate::scim::patch::MemberChange::Remove)).
+
+use serde_json::{Map, Number, Value};
+
+use crate::scim::error::ScimError;
+use crate::scim::filter::{CompareOp, Filter};
+use crate::scim::patch::PatchOpKind;
+use crate::scim::path::{parse_patch_path, PatchPath};
+use crate::scim::schema::{AttrDef, ResourceKind};
+
+/// A URN some Entra versions put in a Group's `schemas` (the group POST of its ADSCIM
+/// heritage); accepted there and dropped from the stored list.
+pub const ENTRA_GROUP_SCHEMA: &str =
+    "http://schemas.microsoft.com/2006/11/ResourceManagement/ADSCIM/2.0/Group";
+
+/// Whether `urn`, in the `schemas` of a `kind` body, is one of Entra's own URNs that scimd
+/// accepts beside the core and extension URNs: [`ENTRA_GROUP_SCHEMA`] on a Group.
+pub fn accepted_schema(kind: ResourceKind, urn: &str) -> bool {
+    kind == ResourceKind::Group && urn.eq_ignore_ascii_case(ENTRA_GROUP_SCHEMA)
+}
+
+/// Whether the `op` of a PATCH operation names the operation `op_name` (lower-case): Entra's
+/// older dialect capitalises op names (`"op":"Replace"`, `"Add"`, `"Remove"`), the newer
+/// writes them in lower case, as RFC 7644 does. Any case is accepted.
+pub fn op_name_is(given: &str, op_name: &str) -> bool {
+    given.eq_ignore_ascii_case(op_name)
+}
+
+/// A boolean written as a string: Entra's older dialect deactivates with
+/// `{"op":"Replace","path":"active","value":"False"}` and reactivates with `"True"` (the
+/// `Switch([IsSoftDeleted], …)` mapping yields strings; `"false"` is seen too), and its POST
+/// may carry `"active": "True"`. Any case of `true` / `false`; `None` for other text.
+pub fn boolean_text(s: &str) -> Option<bool> {
+    if s.eq_ignore_ascii_case("true") {
+        Some(true)
+    } else if s.eq_ignore_ascii_case("false") {
+        Some(false)
+    } else {
+        None
+    }
+}
+
+/// An integer written as a string (surrounding spaces allowed): Entra's attribute mappings
+/// often yield text (expression mappings such as `Join` or `Switch` return strings), so an
+/// integer attribute (a custom field of type integer) may arrive as `"42"`.
+pub fn integer_text(s: &str) -> Option<i64> {
+    s.trim().parse::<i64>().ok()
+}
+
+/// A decimal number written as a string (surrounding spaces allowed), as
+/// [`integer_text`] for a decimal attribute; `None` when it is not a finite number.
+pub fn decimal_text(s: &str) -> Option<Number> {
+    s.trim().parse::<f64>().ok().and_then(Number::from_f64)
+}
+
+/// Whether a value unassigns its attribute although it is not null: Entra clears an
+/// attribute it no longer has by replacing it with an empty string (`"value":""`, e.g.
+/// the manager), where RFC 7643 §2.5 names only null and empty arrays.
+pub fn unassigns(value: &Value) -> bool {
+    matches!(value, Value::String(s) if s.is_empty())
+}
+
+/// The complex value a bare string stands for, `{"value": id}`: Entra sets and changes the
+/// manager with a bare id (`"path":"urn:…:enterprise:2.0:User:manager","value":"<id>"`, and
+/// the same in a POST body) where the attribute is complex; GET must answer
+/// `{"value": "<id>"}`, which Entra parses (a bare string makes it fail on the user). Applies
+/// to complex attributes with a `value` sub-attribute.
+pub fn bare_value(id: String) -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert("value".into(), Value::String(id));
+    m
+}
+
+/// The attribute a key of a path-less `add`/`replace` value names: Entra's path-less replace
+/// names attributes by their path, `{"op":"replace","value":{"displayName":"A B",
+/// "name.givenName":"A","urn:…:CustomExtensionName:2.0:User:postalCode":"75001"}}`, dotted for
+/// a sub-attribute and URN-qualified for an extension attribute (even with a value filter),
+/// where RFC 7644 §3.5.2 expects attribute names whose values hold the sub-attributes.
+pub fn path_less_key(key: &str) -> Result<PatchPath, ScimError> {
+    parse_patch_path(key)
+}
+
+/// Whether an operation may put a value filter on a single-valued complex attribute, which
+/// RFC 7644 defines for multi-valued ones only: Entra clears the manager with
+/// `{"op":"remove","path":"urn:…:enterprise:2.0:User:manager[value eq \"<id>\"]"}`, so a
+/// `remove` may (the value goes when it matches the filter); `add` and `replace` may not.
+pub fn filter_on_single_value(op: PatchOpKind) -> bool {
+    op == PatchOpKind::Remove
+}
+
+/// The value that an `add`/`replace` through a value filter creates when no value of the
+/// multi-valued complex attribute `def` (named `label` in errors) matches, built from the
+/// filter's `eq` clauses joined by `and`: `type eq "work"` gives `{"type": "work"}`, to which
+/// the operation then adds its value. Entra's older dialect writes a work address as several
+/// `add` ops on `addresses[type eq "work"].streetAddress`, `.locality`, `.postalCode`,
+/// `.country`… on a user that may have no work address yet, which must build one merged work
+/// address; and its mail mapping replaces `emails[type eq "work"].value` on a user without a
+/// work email. RFC 7644 would answer noTarget, which is still the answer for a filter that
+/// cannot describe a value (other operators, `or`, `not`).
+pub fn value_from_filter(
+    filter: &Filter,
+    def: &AttrDef,
+    label: &str,
+) -> Result<Map<String, Value>, ScimError> {
+    let no_target = || {
+        ScimError::no_target(format!(
+            "no value of \"{label}\" matches the filter, and only eq clauses joined by and can create one"
+        ))
+    };
+    let mut obj = Map::new();
+    let mut stack = vec![filter];
+    while let Some(f) = stack.pop() {
+        match f {
+            Filter::And(a, b) => {
+                stack.push(b);
+                stack.push(a);
+            }
+            Filter::Compare {
+                attr,
+                op: CompareOp::Eq,
+                value,
+            } if attr.urn.is_none() && attr.sub.is_none() => {
+                let sd = def.sub(&attr.name).ok_or_else(no_target)?;
+                let sub_label = format!("{label}.{}", sd.name);
+                match sd.normalize(value.clone(), &sub_label)? {
+                    // Keys are canonical sub-attribute names: a later clause on the same
+                    // sub-attribute replaces the earlier one.
+                    Some(v) => {
+                        obj.insert(sd.name.clone(), v);
+                    }
+                    None => return Err(no_target()),
+                }
+            }
+            _ => return Err(no_target()),
+        }
+    }
+    Ok(obj)
+}
+
+/// The filter that `attr[inner].sub op value` means: Entra matches users with
+/// `emails[type eq "work"].value eq "alice@contoso.com"`, a comparison after a value path
+/// that RFC 7644 §3.4.2.2 does not allow. It reads as `emails[type eq "work" and value eq
+/// "…"]`: one element must satisfy both `inner` and `condition` (the comparison of `sub`).
+pub fn value_path_comparison(inner: Box<Filter>, condition: Filter) -> Box<Filter> {
+    Box::new(Filter::And(inner, Box::new(condition)))
+}
