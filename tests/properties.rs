@@ -112,7 +112,7 @@ fn custom() -> Vec<CustomField> {
 }
 
 fn client_error(e: &scimd::scim::error::ScimError) -> bool {
-    (400..500).contains(&e.status)
+    e.status.is_client_error()
 }
 
 proptest! {

@@ -184,7 +184,7 @@ fn login_form(state: &AppState, error: Option<&str>, status: StatusCode) -> Http
     let nonce = random_secret();
     let Some(csrf) = login_csrf(state, &nonce) else {
         return failure(ScimError::status(
-            503,
+            StatusCode::SERVICE_UNAVAILABLE,
             "the signing keys are not loaded yet; retry",
         ));
     };
@@ -218,7 +218,10 @@ async fn login(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) -
         return csrf_rejected();
     }
     let Some(address) = client_address(&req, &state.settings.trusted_proxies) else {
-        return failure(ScimError::status(400, "the client address is unknown"));
+        return failure(ScimError::status(
+            StatusCode::BAD_REQUEST,
+            "the client address is unknown",
+        ));
     };
     let admin = match check_password(&state.service, &f.username, &f.password, address).await {
         Ok(PasswordCheck::Admin(admin)) => admin,
@@ -315,7 +318,7 @@ async fn create_tenant(
     .await;
     match created {
         Ok(t) => redirect(&format!("/admin/t/{}", t.slug)),
-        Err(e) if e.status < 500 => match svc::list_tenants(&state.service).await {
+        Err(e) if e.status.is_client_error() => match svc::list_tenants(&state.service).await {
             Ok(all) => html(
                 StatusCode::BAD_REQUEST,
                 pages::tenants(
@@ -465,7 +468,7 @@ async fn generate_token(
             };
             render_tenant(&state, &session, &admin, tenant, StatusCode::OK, msgs).await
         }
-        Err(e) if e.status < 500 => {
+        Err(e) if e.status.is_client_error() => {
             let msgs = PageMessages {
                 error: Some(e.detail),
                 ..Default::default()
@@ -517,7 +520,7 @@ async fn revoke_token(
             )
             .await
         }
-        Err(e) if e.status == 404 => not_found(),
+        Err(e) if e.status == StatusCode::NOT_FOUND => not_found(),
         Err(e) => failure(e),
     }
 }
@@ -576,7 +579,7 @@ async fn add_field(
             )
             .await
         }
-        Err(e) if e.status < 500 => {
+        Err(e) if e.status.is_client_error() => {
             render_tenant(
                 &state,
                 &session,

@@ -58,8 +58,9 @@ pub async fn events(
         .unwrap_or(100)
         .clamp(1, 1000);
     let slug = slug.into_inner();
-    let address = client_address(&req, &state.settings.trusted_proxies)
-        .ok_or_else(|| ScimError::status(400, "the client address is unknown"))?;
+    let address = client_address(&req, &state.settings.trusted_proxies).ok_or_else(|| {
+        ScimError::status(StatusCode::BAD_REQUEST, "the client address is unknown")
+    })?;
     let admin = match check_password(&state.service, &username, &password, address).await? {
         PasswordCheck::Admin(admin) => admin,
         PasswordCheck::Wrong => return Ok(unauthorized()),

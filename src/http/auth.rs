@@ -4,6 +4,7 @@
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::http::header;
+use actix_web::http::StatusCode;
 use actix_web::middleware::Next;
 use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 use std::future::{ready, Ready};
@@ -17,7 +18,7 @@ use crate::service::Caller;
 
 fn unauthorized() -> ScimError {
     ScimError::status(
-        401,
+        StatusCode::UNAUTHORIZED,
         "missing, invalid, expired or revoked bearer token for this tenant; issue a new one on the token page",
     )
 }
@@ -64,7 +65,7 @@ pub async fn authenticate(
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
     let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
         return Ok(req
-            .error_response(ScimError::status(500, "the server has no state"))
+            .error_response(ScimError::internal("the server has no state"))
             .map_into_right_body());
     };
     match caller(req.request(), &state).await {
@@ -86,7 +87,7 @@ impl FromRequest for Caller {
             req.extensions()
                 .get::<Caller>()
                 .cloned()
-                .ok_or_else(|| ScimError::status(500, "this route is not behind authentication")),
+                .ok_or_else(|| ScimError::internal("this route is not behind authentication")),
         )
     }
 }

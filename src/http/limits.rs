@@ -3,6 +3,7 @@
 //! sits far above what Entra sends (gallery apps must take 25 requests/s per tenant; Entra
 //! itself does no client-side throttling), so it only stops abuse. 0 disables a limit.
 
+use actix_web::http::StatusCode;
 use std::net::IpAddr;
 use std::num::NonZeroU32;
 
@@ -46,7 +47,11 @@ impl RateLimits {
         let wait = not_until.wait_time_from(self.clock.now());
         let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
         let secs = secs.max(1);
-        ScimError::retry_later(429, secs, format!("{what}; retry after {secs} s"))
+        ScimError::retry_later(
+            StatusCode::TOO_MANY_REQUESTS,
+            secs,
+            format!("{what}; retry after {secs} s"),
+        )
     }
 
     /// Count a failed authentication from an address.

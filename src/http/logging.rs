@@ -112,7 +112,7 @@ where
                         if let Some(t) = e.scim_type {
                             Span::current().record("scim_type", t.as_str());
                         }
-                        if e.status >= 500 {
+                        if e.status.is_server_error() {
                             tracing::error!(detail = %e.detail, "request failed");
                         }
                     }

@@ -113,7 +113,7 @@ async fn method_not_allowed(req: actix_web::HttpRequest) -> HttpResponse {
         "GET"
     };
     let mut response = ScimError::status(
-        405,
+        StatusCode::METHOD_NOT_ALLOWED,
         format!(
             "{} is not supported on this endpoint; use {allow}",
             req.method()
@@ -134,15 +134,15 @@ async fn not_found() -> ScimError {
 /// status calls for. SCIM answers with the JSON error body, the token page with an HTML page;
 /// both start here.
 pub fn error_head(e: &ScimError) -> HttpResponseBuilder {
-    let mut head = HttpResponse::build(e.status_code());
-    if e.status_code() == StatusCode::UNAUTHORIZED {
+    let mut head = HttpResponse::build(e.status);
+    if e.status == StatusCode::UNAUTHORIZED {
         head.insert_header((
             header::WWW_AUTHENTICATE,
             HeaderValue::from_static("Bearer realm=\"scimd\""),
         ));
     }
     if matches!(
-        e.status_code(),
+        e.status,
         StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE
     ) {
         // Entra retries 429 and 5xx with back-off; say when.
@@ -153,7 +153,7 @@ pub fn error_head(e: &ScimError) -> HttpResponseBuilder {
 
 impl ResponseError for ScimError {
     fn status_code(&self) -> StatusCode {
-        StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+        self.status
     }
 
     fn error_response(&self) -> HttpResponse {

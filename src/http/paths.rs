@@ -4,6 +4,7 @@
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::StatusCode;
 use actix_web::http::Uri;
 use actix_web::middleware::Next;
 use actix_web::{Error, ResponseError};
@@ -58,7 +59,7 @@ pub async fn shape_request(
     let len = req.uri().path_and_query().map_or(0, |pq| pq.as_str().len());
     if len > MAX_URI_BYTES {
         let error = ScimError::status(
-            414,
+            StatusCode::URI_TOO_LONG,
             format!(
                 "the request URI is {len} bytes long; at most {MAX_URI_BYTES} are accepted: send a long filter in the body of POST .../Users/.search or .../Groups/.search"
             ),

@@ -2,6 +2,7 @@
 //! as an extractor a handler names in its arguments. Behind [`super::auth::authenticate`],
 //! so they run only for an authenticated caller.
 
+use actix_web::http::StatusCode;
 use std::future::{ready, Future, Ready};
 use std::pin::Pin;
 
@@ -117,14 +118,14 @@ async fn json_body(
         let essence = ct.split(';').next().unwrap_or("").trim();
         if !essence.is_empty() && !essence.ends_with("/json") && !essence.ends_with("+json") {
             return Err(ScimError::status(
-                415,
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 format!("unsupported Content-Type {essence:?}: send application/scim+json or application/json"),
             ));
         }
     }
     let too_large = || {
         ScimError::status(
-            413,
+            StatusCode::PAYLOAD_TOO_LARGE,
             format!("request body exceeds the limit of {limit} bytes"),
         )
     };

@@ -1,5 +1,6 @@
 //! SCIM errors (RFC 7644 §3.12): one type, rendered as SCIM error JSON in one place.
 
+pub use http::StatusCode;
 use serde_json::json;
 
 /// The `scimType` values of RFC 7644 §3.12 that scimd answers with.
@@ -38,9 +39,9 @@ impl ScimType {
 /// An error answered to a SCIM client: HTTP status, optional `scimType`, and a detail
 /// that tells the caller what to fix.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{status} {detail}")]
+#[error("{} {detail}", status.as_u16())]
 pub struct ScimError {
-    pub status: u16,
+    pub status: StatusCode,
     pub scim_type: Option<ScimType>,
     pub detail: String,
     /// Seconds a 429 or 503 asks the client to wait (`Retry-After`); 1 when not set.
@@ -51,7 +52,7 @@ impl ScimError {
     /// A 400 with the given `scimType`.
     pub fn bad_request(scim_type: ScimType, detail: impl Into<String>) -> Self {
         ScimError {
-            status: 400,
+            status: StatusCode::BAD_REQUEST,
             scim_type: Some(scim_type),
             detail: detail.into(),
             retry_after: None,
@@ -84,14 +85,14 @@ impl ScimError {
     /// 409 uniqueness.
     pub fn uniqueness(detail: impl Into<String>) -> Self {
         ScimError {
-            status: 409,
+            status: StatusCode::CONFLICT,
             scim_type: Some(ScimType::Uniqueness),
             detail: detail.into(),
             retry_after: None,
         }
     }
     /// An error with a status and no `scimType` (401, 404, 412, 413, 500, 503…).
-    pub fn status(status: u16, detail: impl Into<String>) -> Self {
+    pub fn status(status: StatusCode, detail: impl Into<String>) -> Self {
         ScimError {
             status,
             scim_type: None,
@@ -101,7 +102,7 @@ impl ScimError {
     }
     /// A 429 or 503 that tells the client, in `Retry-After`, to wait `seconds` (at least 1),
     /// the same number its detail gives.
-    pub fn retry_later(status: u16, seconds: u64, detail: impl Into<String>) -> Self {
+    pub fn retry_later(status: StatusCode, seconds: u64, detail: impl Into<String>) -> Self {
         ScimError {
             retry_after: Some(seconds.max(1)),
             ..Self::status(status, detail)
@@ -109,14 +110,19 @@ impl ScimError {
     }
     /// 404 for a resource id that does not exist in this tenant.
     pub fn not_found(detail: impl Into<String>) -> Self {
-        Self::status(404, detail)
+        Self::status(StatusCode::NOT_FOUND, detail)
+    }
+    /// 500: a fault of the server's (a corrupt stored resource, a failed hash); the
+    /// detail says what, never a secret.
+    pub fn internal(detail: impl Into<String>) -> Self {
+        Self::status(StatusCode::INTERNAL_SERVER_ERROR, detail)
     }
 
     /// The SCIM error body (RFC 7644 §3.12).
     pub fn to_json(&self) -> serde_json::Value {
         let mut body = json!({
             "schemas": ["urn:ietf:params:scim:api:messages:2.0:Error"],
-            "status": self.status.to_string(),
+            "status": self.status.as_u16().to_string(),
             "detail": self.detail,
         });
         if let (Some(t), Some(obj)) = (self.scim_type, body.as_object_mut()) {

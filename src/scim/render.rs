@@ -17,17 +17,13 @@ impl Json {
     /// The parsed value; text is parsed once, in place.
     pub fn value_mut(&mut self) -> Result<&mut Value, ScimError> {
         if let Json::Text(text) = self {
-            let parsed = serde_json::from_str(text).map_err(|e| {
-                ScimError::status(500, format!("a stored resource is corrupt: {e}"))
-            })?;
+            let parsed = serde_json::from_str(text)
+                .map_err(|e| ScimError::internal(format!("a stored resource is corrupt: {e}")))?;
             *self = Json::Value(parsed);
         }
         match self {
             Json::Value(v) => Ok(v),
-            Json::Text(_) => Err(ScimError::status(
-                500,
-                "a stored resource could not be read",
-            )),
+            Json::Text(_) => Err(ScimError::internal("a stored resource could not be read")),
         }
     }
 
@@ -36,10 +32,7 @@ impl Json {
         self.value_mut()?;
         match self {
             Json::Value(v) => Ok(v),
-            Json::Text(_) => Err(ScimError::status(
-                500,
-                "a stored resource could not be read",
-            )),
+            Json::Text(_) => Err(ScimError::internal("a stored resource could not be read")),
         }
     }
 

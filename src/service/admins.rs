@@ -1,5 +1,6 @@
 //! Admins of the token page: credentials, sessions, and what each admin may see.
 
+use crate::scim::error::StatusCode;
 use std::net::IpAddr;
 
 use base64::Engine;
@@ -85,7 +86,7 @@ pub async fn check_password(
         .await
         .map_err(|_| {
             ScimError::retry_later(
-                503,
+                StatusCode::SERVICE_UNAVAILABLE,
                 1,
                 "too many password checks are under way; retry after 1 s",
             )
@@ -185,8 +186,7 @@ pub async fn create_admin(
         Some(slug) => Some(super::tenants::tenant_by_slug(svc, slug).await?.id),
         None => None,
     };
-    let hash =
-        crate::auth::password::hash_password(password).map_err(|e| ScimError::status(500, e))?;
+    let hash = crate::auth::password::hash_password(password).map_err(ScimError::internal)?;
     let username = username.to_string();
     svc.store
         .write(move |conn| {

@@ -138,7 +138,7 @@ fn external_id_of(resource: &Value) -> Result<Option<String>, ScimError> {
 
 fn serialize(resource: &Value) -> Result<String, ScimError> {
     serde_json::to_string(resource)
-        .map_err(|e| ScimError::status(500, format!("cannot serialise group: {e}")))
+        .map_err(|e| ScimError::internal(format!("cannot serialise group: {e}")))
 }
 
 /// Render a group row with its members (None: members not requested).
@@ -148,7 +148,7 @@ pub fn render_group(
     base_url: &str,
 ) -> Result<Rendered, ScimError> {
     let mut stored: Map<String, Value> = serde_json::from_str(&row.resource)
-        .map_err(|e| ScimError::status(500, format!("stored group {} is corrupt: {e}", row.id)))?;
+        .map_err(|e| ScimError::internal(format!("stored group {} is corrupt: {e}", row.id)))?;
     if let Some(members) = members {
         let list: Vec<Value> = members
             .iter()
@@ -442,7 +442,7 @@ pub async fn patch_group(
                 .ok_or_else(|| not_found(&id_owned))?;
             check_if_match(if_match.as_deref(), old.version)?;
             let current: Value = serde_json::from_str(&old.resource).map_err(|e| {
-                ScimError::status(500, format!("stored group {} is corrupt: {e}", old.id))
+                ScimError::internal(format!("stored group {} is corrupt: {e}", old.id))
             })?;
             let (patched, changes) = apply_group_patch(&current, &ops, &schemas)?;
             let resource = strip_members(schemas.validate_group(patched)?);

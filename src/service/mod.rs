@@ -13,6 +13,7 @@ pub use crate::store::now_millis;
 pub use context::Service;
 
 use crate::scim::error::ScimError;
+use crate::scim::error::StatusCode;
 use crate::store::events::NewEvent;
 use crate::store::tenants::Tenant;
 use crate::store::{StoreError, UniqueIndex};
@@ -118,16 +119,19 @@ impl From<StoreError> for ScimError {
         match e {
             StoreError::Unique(index) => unique_violation(&index),
             StoreError::Conflict => ScimError::status(
-                409,
+                StatusCode::CONFLICT,
                 "the resource was modified concurrently; retry the request",
             ),
             StoreError::Unavailable(reason) => {
                 tracing::error!(%reason, "database unavailable");
-                ScimError::status(503, "the database is unavailable; retry later")
+                ScimError::status(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "the database is unavailable; retry later",
+                )
             }
             other => {
                 tracing::error!(error = %other, "storage failure");
-                ScimError::status(500, "internal error; the request was not applied")
+                ScimError::internal("internal error; the request was not applied")
             }
         }
     }
@@ -222,7 +226,7 @@ pub fn check_if_match(if_match: Option<&str>, version: i64) -> Result<(), ScimEr
     if let Some(versions) = if_match.and_then(crate::scim::render::if_match_versions) {
         if !versions.contains(&version) {
             return Err(ScimError::status(
-                412,
+                StatusCode::PRECONDITION_FAILED,
                 format!("If-Match does not match the current version W/\"{version}\"; GET the resource and retry"),
             ));
         }

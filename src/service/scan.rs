@@ -3,6 +3,7 @@
 //! (the rest wait their turn, bounded per tenant), and each within a budget of rows and time,
 //! so that one tenant's worst filter cannot slow `/healthz` or another tenant's requests.
 
+use crate::scim::error::StatusCode;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -184,7 +185,7 @@ impl ScanGate {
         let n = map.entry(tenant_id.to_string()).or_insert(0);
         if *n >= PER_TENANT_SCANS {
             return Err(ScimError::retry_later(
-                503,
+                StatusCode::SERVICE_UNAVAILABLE,
                 1,
                 format!(
                     "this tenant already has {PER_TENANT_SCANS} filters or sorts being evaluated in memory; retry after 1 s, \
@@ -212,7 +213,7 @@ impl ScanGate {
         let _turn = self.take_turn(tenant_id)?;
         let busy = || {
             ScimError::retry_later(
-                503,
+                StatusCode::SERVICE_UNAVAILABLE,
                 MAX_WAIT.as_secs(),
                 format!(
                     "other filters are being evaluated in memory; retry after {} s, or filter on {hint}, which the database evaluates",

@@ -1,5 +1,6 @@
 //! User use cases: provision, read, list/match, replace, patch, deactivate, delete.
 
+use crate::scim::error::StatusCode;
 use std::sync::Arc;
 
 use serde_json::Value;
@@ -149,7 +150,7 @@ fn work_emails(rows: &[EmailRow]) -> Vec<String> {
 
 fn serialize(resource: &Value) -> Result<String, ScimError> {
     serde_json::to_string(resource)
-        .map_err(|e| ScimError::status(500, format!("cannot serialise resource: {e}")))
+        .map_err(|e| ScimError::internal(format!("cannot serialise resource: {e}")))
 }
 
 /// Render a stored user row as a SCIM resource.
@@ -164,10 +165,10 @@ pub fn render_user(row: &UserRow, base_url: &str) -> Result<Rendered, ScimError>
         location,
     };
     let body = resource_text(&row.resource, &meta).ok_or_else(|| {
-        ScimError::status(
-            500,
-            format!("stored user {} is corrupt: not a JSON object", row.id),
-        )
+        ScimError::internal(format!(
+            "stored user {} is corrupt: not a JSON object",
+            row.id
+        ))
     })?;
     Ok(Rendered {
         body: Json::Text(body),
@@ -206,12 +207,12 @@ pub async fn record_rejection(
     id: Option<String>,
     err: &ScimError,
 ) {
-    if !(400..500).contains(&err.status) || err.status == 401 {
+    if !err.status.is_client_error() || err.status == StatusCode::UNAUTHORIZED {
         return;
     }
     let tenant_id = caller.tenant.id.clone();
     let jti = caller.token_jti.clone();
-    let detail = format!("{}: {}", err.status, err.detail);
+    let detail = format!("{}: {}", err.status.as_u16(), err.detail);
     let result: Result<(), ScimError> = svc
         .store
         .write(move |conn| {
@@ -366,7 +367,7 @@ const MAX_EDIT_ATTEMPTS: usize = 100;
 
 fn version_moved() -> ScimError {
     ScimError::status(
-        412,
+        StatusCode::PRECONDITION_FAILED,
         "the resource changed since the version named in If-Match; GET it and retry",
     )
 }
@@ -389,9 +390,8 @@ async fn edit_user(
         attempts += 1;
         let old = current_user(svc, caller, id).await?;
         check_if_match(if_match, old.version)?;
-        let current: Value = serde_json::from_str(&old.resource).map_err(|e| {
-            ScimError::status(500, format!("stored user {} is corrupt: {e}", old.id))
-        })?;
+        let current: Value = serde_json::from_str(&old.resource)
+            .map_err(|e| ScimError::internal(format!("stored user {} is corrupt: {e}", old.id)))?;
         let resource = edit(&current, &custom)?;
         if resource == current {
             // Nothing changed (Entra re-sends values): no new version, no log entry.

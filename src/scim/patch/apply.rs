@@ -108,10 +108,7 @@ fn resource_object(resource: &Value) -> Result<Map<String, Value>, ScimError> {
     match resource {
         Value::Object(m) => Ok(m.clone()),
         // Stored resources are always objects; refuse rather than invent one.
-        _ => Err(ScimError::status(
-            500,
-            "stored resource is not a JSON object",
-        )),
+        _ => Err(ScimError::internal("stored resource is not a JSON object")),
     }
 }
 
@@ -1474,7 +1471,10 @@ mod tests {
             &stored_user(),
             json!([{"op": "replace", "path": "shoeSize", "value": 42}]),
         );
-        assert_eq!((e.status, e.scim_type), (400, Some(ScimType::InvalidPath)));
+        assert_eq!(
+            (e.status.as_u16(), e.scim_type),
+            (400, Some(ScimType::InvalidPath))
+        );
         assert_eq!(
             e.detail,
             format!("unknown attribute \"shoeSize\" of {USER_SCHEMA}")

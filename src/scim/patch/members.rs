@@ -198,8 +198,7 @@ impl Patcher<'_> {
             .schemas
             .top_attr(ResourceKind::Group, None, "members", &[])
         else {
-            return Err(ScimError::status(
-                500,
+            return Err(ScimError::internal(
                 "the Group schema has no members attribute",
             ));
         };

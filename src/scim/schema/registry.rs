@@ -787,7 +787,10 @@ mod tests {
             json!({"schemas": [USER_SCHEMA], "userName": "u", "shoeSize": 42}),
             &[],
         ));
-        assert_eq!((e.status, e.scim_type), (400, Some(ScimType::InvalidValue)));
+        assert_eq!(
+            (e.status.as_u16(), e.scim_type),
+            (400, Some(ScimType::InvalidValue))
+        );
         assert_eq!(
             e.detail,
             format!("unknown attribute \"shoeSize\" of {USER_SCHEMA}")

@@ -549,7 +549,10 @@ mod tests {
             b
         };
         let e = err(s.validate_user(with("active", json!("maybe")), &c));
-        assert_eq!((e.status, e.scim_type), (400, Some(ScimType::InvalidValue)));
+        assert_eq!(
+            (e.status.as_u16(), e.scim_type),
+            (400, Some(ScimType::InvalidValue))
+        );
         assert_eq!(
             e.detail,
             "attribute \"active\" must be a boolean, got \"maybe\""
