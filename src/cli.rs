@@ -12,7 +12,7 @@ use crate::auth::tokens::DEFAULT_EXPIRY_DAYS;
 use crate::config::{DatabaseArgs, ServeArgs, Settings};
 use crate::scim::error::ScimError;
 use crate::service::tenants as svc;
-use crate::service::{admins, now_millis, Service};
+use crate::service::{admins, api_keys, now_millis, Service};
 
 /// scimd — a SCIM 2.0 provisioning server for Microsoft Entra ID.
 #[derive(Debug, Parser)]
@@ -41,6 +41,9 @@ pub enum Command {
     /// Manage a tenant's custom extension fields.
     #[command(subcommand)]
     Field(FieldCommand),
+    /// Manage the host app's keys for the management API (`/api/v1`).
+    #[command(subcommand)]
+    Apikey(ApiKeyCommand),
     /// Remove tombstones of deleted users and groups older than a retention period.
     Purge {
         /// Keep tombstones younger than this: a number and d, h, m or s (`30d`, `12h`).
@@ -118,6 +121,27 @@ pub enum AdminCommand {
         /// An operator sees every tenant.
         #[arg(long)]
         operator: bool,
+    },
+}
+
+/// `scimd apikey …`
+#[derive(Debug, Subcommand)]
+pub enum ApiKeyCommand {
+    /// Make a key; it is printed alone on the last line, once (only its hash is kept).
+    Create {
+        /// The one tenant the key may manage (default: every tenant, as the operator).
+        #[arg(long)]
+        tenant: Option<String>,
+        /// What uses the key (e.g. `billing app`), shown in lists.
+        #[arg(long)]
+        label: String,
+    },
+    /// List keys: id, tenant, label, creation, last use, revocation.
+    List,
+    /// Revoke a key by id: refused on the next request, on every instance.
+    Revoke {
+        /// The key's id, as `apikey list` shows it.
+        id: String,
     },
 }
 
@@ -323,6 +347,41 @@ async fn command(command: Command, settings: &Settings, service: &Service) -> Re
                     f.name
                 );
             }
+            Ok(())
+        }
+        Command::Apikey(ApiKeyCommand::Create { tenant, label }) => {
+            let (key, made) = api_keys::create_api_key(service, tenant.as_deref(), &label)
+                .await
+                .map_err(scim)?;
+            let scope = made.tenant_slug.as_deref().unwrap_or("every tenant");
+            println!(
+                "API key {} for {scope}; shown once, keep it secret:",
+                made.row.id
+            );
+            println!("{key}");
+            Ok(())
+        }
+        Command::Apikey(ApiKeyCommand::List) => {
+            let when = |at: Option<i64>| at.map_or("-".to_string(), crate::scim::render::timestamp);
+            for k in api_keys::list_api_keys(service).await.map_err(scim)? {
+                println!(
+                    "{}\t{}\t{}\tcreated {}\tlast used {}\t{}",
+                    k.row.id,
+                    k.tenant_slug.as_deref().unwrap_or("(operator)"),
+                    k.row.label,
+                    crate::scim::render::timestamp(k.row.created_at),
+                    when(k.row.last_used_at),
+                    k.row.revoked_at.map_or("active".to_string(), |at| format!(
+                        "revoked {}",
+                        crate::scim::render::timestamp(at)
+                    )),
+                );
+            }
+            Ok(())
+        }
+        Command::Apikey(ApiKeyCommand::Revoke { id }) => {
+            api_keys::revoke_api_key(service, &id).await.map_err(scim)?;
+            println!("revoked API key {id}");
             Ok(())
         }
         Command::Purge { older_than } => {

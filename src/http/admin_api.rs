@@ -1,4 +1,6 @@
-//! The admin JSON API: the provisioning log as a change feed for the host app.
+//! The admin JSON API: the provisioning log as a change feed for the host app. Deprecated:
+//! `/api/v1/tenants/{slug}/events` (an API key, no password hash per poll) replaces it; this
+//! one keeps working for one release and says so in a `Deprecation` header.
 //! Authenticated with an admin's credentials (HTTP Basic); an admin of another tenant
 //! gets 404, as if the tenant did not exist.
 
@@ -9,7 +11,6 @@ use base64::Engine;
 use serde_json::json;
 
 use super::request::client_address;
-use super::request::query_pairs;
 use crate::app::AppState;
 use crate::scim::error::ScimError;
 use crate::service::admins::{check_password, may_manage, PasswordCheck};
@@ -44,19 +45,7 @@ pub async fn events(
     let Some((username, password)) = basic_credentials(&req) else {
         return Ok(unauthorized());
     };
-    let pairs = query_pairs(&req)?;
-    let get = |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
-    let after = get("after")
-        .map(|v| v.parse::<i64>())
-        .transpose()
-        .map_err(|_| ScimError::invalid_value("after must be an event id (integer)"))?
-        .unwrap_or(0);
-    let limit = get("limit")
-        .map(|v| v.parse::<i64>())
-        .transpose()
-        .map_err(|_| ScimError::invalid_value("limit must be an integer"))?
-        .unwrap_or(100)
-        .clamp(1, 1000);
+    let (after, limit) = super::api::feed_position(&req)?;
     let slug = slug.into_inner();
     let address = client_address(&req, &state.settings.trusted_proxies).ok_or_else(|| {
         ScimError::status(StatusCode::BAD_REQUEST, "the client address is unknown")
@@ -77,20 +66,15 @@ pub async fn events(
         .filter(|t| may_manage(&admin, t))
         .ok_or_else(|| ScimError::not_found(format!("no tenant {slug:?}")))?;
     let events = events_after(&state.service, &tenant, after, limit).await?;
-    let next = events.last().map(|e| e.id).unwrap_or(after);
-    let list: Vec<_> = events
-        .iter()
-        .map(|e| {
-            json!({
-                "id": e.id,
-                "at": crate::scim::render::timestamp(e.at),
-                "action": e.action,
-                "resourceType": e.resource_type,
-                "resourceId": e.resource_id,
-                "tokenId": e.token_jti,
-                "detail": e.detail,
-            })
-        })
-        .collect();
-    Ok(HttpResponse::build(StatusCode::OK).json(json!({"events": list, "next": next})))
+    // Deprecated (RFC 9745) for the API-key feed, which replaces it.
+    Ok(HttpResponse::build(StatusCode::OK)
+        .insert_header(("Deprecation", "@1796256000"))
+        .insert_header((
+            header::LINK,
+            format!(
+                "</api/v1/tenants/{}/events>; rel=\"successor-version\"",
+                tenant.slug
+            ),
+        ))
+        .json(super::api::feed_json(&events, after)))
 }

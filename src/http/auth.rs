@@ -23,7 +23,8 @@ fn unauthorized() -> ScimError {
     )
 }
 
-fn bearer(req: &HttpRequest) -> Option<String> {
+/// The bearer credential of a request, if it sends one.
+pub fn bearer(req: &HttpRequest) -> Option<String> {
     let value = req
         .headers()
         .get(header::AUTHORIZATION)?

@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod admin_api;
+pub mod api;
 pub mod auth;
 pub mod discovery;
 pub mod health;
@@ -72,6 +73,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             "/api/tenants/{slug}/events",
             web::get().to(admin_api::events),
         )
+        .configure(api::routes)
         .configure(admin::routes)
         .default_service(web::to(not_found));
 }

@@ -117,8 +117,9 @@ pub fn random_secret() -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
-/// SHA-256 of a session secret, as stored.
-pub fn session_hash(secret: &str) -> String {
+/// SHA-256 of a high-entropy secret (a session, an API key), as stored: a database that leaks
+/// gives no usable secret.
+pub fn secret_hash(secret: &str) -> String {
     let digest = ring::digest::digest(&ring::digest::SHA256, secret.as_bytes());
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest.as_ref())
 }
@@ -128,7 +129,7 @@ pub async fn open_session(svc: &Service, admin: &AdminRow) -> Result<String, Sci
     let secret = random_secret();
     let now = now_millis();
     let row = SessionRow {
-        id_hash: session_hash(&secret),
+        id_hash: secret_hash(&secret),
         admin_id: admin.id.clone(),
         csrf_token: random_secret(),
         created_at: now,
@@ -149,7 +150,7 @@ pub async fn session_of(
     svc: &Service,
     secret: &str,
 ) -> Result<Option<(SessionRow, AdminRow)>, ScimError> {
-    let id_hash = session_hash(secret);
+    let id_hash = secret_hash(secret);
     svc.store
         .read(move |conn| {
             Ok::<_, ScimError>(session_store::find_session(conn, &id_hash, now_millis())?)
@@ -159,7 +160,7 @@ pub async fn session_of(
 
 /// End the session of a cookie secret.
 pub async fn close_session(svc: &Service, secret: &str) -> Result<(), ScimError> {
-    let id_hash = session_hash(secret);
+    let id_hash = secret_hash(secret);
     svc.store
         .write(move |conn| Ok::<_, ScimError>(session_store::delete_session(conn, &id_hash)?))
         .await

@@ -1,6 +1,7 @@
 //! Use cases: what a SCIM request or a CLI command does, between the HTTP layer and the store.
 
 pub mod admins;
+pub mod api_keys;
 mod context;
 pub mod groups;
 pub mod query;

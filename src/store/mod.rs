@@ -61,6 +61,7 @@ macro_rules! on_backend {
 }
 
 pub mod admins;
+pub mod api_keys;
 pub mod coalesce;
 pub mod events;
 pub mod fields;

@@ -1,0 +1,301 @@
+//! The management API for the host app, `/api/v1`: JSON, authenticated with an API key
+//! (`Authorization: Bearer scimd_…`). An operator key manages every tenant and makes new
+//! ones; a tenant's key sees only that tenant (any other is 404, as if it did not exist).
+//! Every error, whichever step made it, has one shape:
+//! `{"error": {"status": 404, "type": "not_found", "message": "…"}}`.
+
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
+use actix_web::http::StatusCode;
+use actix_web::middleware::Next;
+use actix_web::{web, FromRequest, HttpMessage, HttpRequest, HttpResponse};
+use serde_json::{json, Value};
+use std::future::{ready, Ready};
+
+use super::auth::bearer;
+use super::request::{client_address, query_pairs, ScimJson};
+use crate::app::AppState;
+use crate::scim::error::ScimError;
+use crate::service::api_keys::{authenticate_api_key, ApiCaller};
+use crate::service::tenants as svc;
+use crate::store::events::Event;
+use crate::store::tenants::Tenant;
+
+/// The management API's routes, under `/api/v1`.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::scope("/api/v1")
+            .wrap(actix_web::middleware::from_fn(pipeline))
+            .route("/tenants", web::get().to(list_tenants))
+            .route("/tenants", web::post().to(create_tenant))
+            .route("/tenants/{slug}", web::get().to(get_tenant))
+            .route("/tenants/{slug}/tokens", web::get().to(list_tokens))
+            .route("/tenants/{slug}/tokens", web::post().to(issue_token))
+            .route(
+                "/tenants/{slug}/tokens/{id}",
+                web::delete().to(revoke_token),
+            )
+            .route("/tenants/{slug}/events", web::get().to(events))
+            .default_service(web::to(|| async {
+                Err::<HttpResponse, _>(ScimError::not_found(
+                    "no such API endpoint; see openapi/scimd.yaml",
+                ))
+            })),
+    );
+}
+
+/// The error body of the API.
+pub fn error_body(e: &ScimError) -> Value {
+    let kind = e
+        .status
+        .canonical_reason()
+        .unwrap_or("error")
+        .to_ascii_lowercase()
+        .replace([' ', '-'], "_");
+    json!({"error": {"status": e.status.as_u16(), "type": kind, "message": e.detail}})
+}
+
+/// Middleware of `/api/v1`: authenticate the key before anything else (a stranger gets 401,
+/// or 429 once its address fails too often), then give every error the API's one shape.
+async fn pipeline(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
+    let res = match authenticate(&req).await {
+        Ok(caller) => {
+            req.extensions_mut().insert(caller);
+            next.call(req).await?.map_into_left_body()
+        }
+        Err(e) => req.error_response(e).map_into_right_body(),
+    };
+    let refused = res
+        .response()
+        .error()
+        .and_then(|e| e.as_error::<ScimError>())
+        .cloned();
+    Ok(match refused {
+        Some(e) => res
+            .into_response(super::error_head(&e).json(error_body(&e)))
+            .map_into_right_body(),
+        None => res,
+    })
+}
+
+async fn authenticate(req: &ServiceRequest) -> Result<ApiCaller, ScimError> {
+    let state = req
+        .app_data::<web::Data<AppState>>()
+        .ok_or_else(|| ScimError::internal("the server has no state"))?;
+    let key = bearer(req.request()).unwrap_or_default();
+    match authenticate_api_key(&state.service, &key).await {
+        Ok(caller) => Ok(caller),
+        Err(e) if e.status == StatusCode::UNAUTHORIZED => {
+            // Only failures count against the address, as on the SCIM endpoint.
+            if let Some(address) = client_address(req.request(), &state.settings.trusted_proxies) {
+                state.limits.check_failed_address(address)?;
+            }
+            Err(e)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+impl FromRequest for ApiCaller {
+    type Error = ScimError;
+    type Future = Ready<Result<ApiCaller, ScimError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(
+            req.extensions()
+                .get::<ApiCaller>()
+                .cloned()
+                .ok_or_else(|| ScimError::internal("this route is not behind an API key")),
+        )
+    }
+}
+
+/// The tenant of the path, if the key may manage it; 404 otherwise (a tenant key learns
+/// nothing of other tenants).
+async fn managed_tenant(
+    state: &AppState,
+    caller: &ApiCaller,
+    slug: &str,
+) -> Result<Tenant, ScimError> {
+    svc::find_tenant(&state.service, slug)
+        .await?
+        .filter(|t| caller.may_manage(t))
+        .ok_or_else(|| ScimError::not_found(format!("no tenant {slug:?}")))
+}
+
+fn tenant_json(state: &AppState, t: &Tenant) -> Value {
+    json!({
+        "slug": t.slug,
+        "name": t.name,
+        "tenantUrl": state.settings.tenant_url(&t.slug),
+        "createdAt": crate::scim::render::timestamp(t.created_at),
+    })
+}
+
+fn text_field(body: &Value, name: &str) -> Result<Option<String>, ScimError> {
+    match body.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(ScimError::invalid_value(format!("{name} must be a string"))),
+    }
+}
+
+/// GET /api/v1/tenants: the tenants the key may manage.
+async fn list_tenants(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+) -> Result<HttpResponse, ScimError> {
+    let tenants: Vec<Value> = svc::list_tenants(&state.service)
+        .await?
+        .iter()
+        .filter(|t| caller.may_manage(t))
+        .map(|t| tenant_json(&state, t))
+        .collect();
+    Ok(HttpResponse::Ok().json(json!({ "tenants": tenants })))
+}
+
+/// POST /api/v1/tenants `{"slug": "acme", "name": "Acme"}`: operator keys only.
+async fn create_tenant(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    body: ScimJson,
+) -> Result<HttpResponse, ScimError> {
+    if !caller.is_operator() {
+        return Err(ScimError::status(
+            StatusCode::FORBIDDEN,
+            "only an operator key makes tenants; this key manages one tenant",
+        ));
+    }
+    let slug = text_field(&body.0, "slug")?
+        .ok_or_else(|| ScimError::invalid_value("slug is required, e.g. \"acme\""))?;
+    let name = text_field(&body.0, "name")?;
+    let tenant = svc::create_tenant(&state.service, &slug, name.as_deref()).await?;
+    Ok(HttpResponse::Created().json(tenant_json(&state, &tenant)))
+}
+
+/// GET /api/v1/tenants/{slug}.
+async fn get_tenant(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    slug: web::Path<String>,
+) -> Result<HttpResponse, ScimError> {
+    let tenant = managed_tenant(&state, &caller, &slug).await?;
+    Ok(HttpResponse::Ok().json(tenant_json(&state, &tenant)))
+}
+
+/// GET /api/v1/tenants/{slug}/tokens: the tenant's Entra tokens (never the tokens themselves).
+async fn list_tokens(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    slug: web::Path<String>,
+) -> Result<HttpResponse, ScimError> {
+    let tenant = managed_tenant(&state, &caller, &slug).await?;
+    let when = |at: Option<i64>| at.map(crate::scim::render::timestamp);
+    let tokens: Vec<Value> = svc::list_tokens(&state.service, &tenant)
+        .await?
+        .iter()
+        .map(|t| {
+            json!({
+                "id": t.jti,
+                "label": t.label,
+                "createdAt": crate::scim::render::timestamp(t.created_at),
+                "expiresAt": crate::scim::render::timestamp(t.expires_at),
+                "lastUsedAt": when(t.last_used_at),
+                "revokedAt": when(t.revoked_at),
+            })
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(json!({ "tokens": tokens })))
+}
+
+/// POST /api/v1/tenants/{slug}/tokens `{"days": 90, "label": "entra"}`: the Secret Token
+/// for Entra, in the answer only.
+async fn issue_token(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    slug: web::Path<String>,
+    body: ScimJson,
+) -> Result<HttpResponse, ScimError> {
+    let tenant = managed_tenant(&state, &caller, &slug).await?;
+    let days = match body.0.get("days") {
+        None | Some(Value::Null) => crate::auth::tokens::DEFAULT_EXPIRY_DAYS,
+        Some(v) => v
+            .as_i64()
+            .ok_or_else(|| ScimError::invalid_value("days must be an integer, 1 to 365"))?,
+    };
+    let label = text_field(&body.0, "label")?.unwrap_or_default();
+    let (token, record) = svc::issue_token(&state.service, &tenant, days, &label).await?;
+    tracing::info!(tenant = %tenant.slug, token_id = %record.jti, api_key = %caller.key_id, "token issued by the API");
+    Ok(HttpResponse::Created().json(json!({
+        "id": record.jti,
+        "token": token,
+        "tenantUrl": state.settings.tenant_url(&tenant.slug),
+        "expiresAt": crate::scim::render::timestamp(record.expires_at),
+    })))
+}
+
+/// DELETE /api/v1/tenants/{slug}/tokens/{id}: 204; the token stops working within a second.
+async fn revoke_token(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ScimError> {
+    let (slug, id) = path.into_inner();
+    let tenant = managed_tenant(&state, &caller, &slug).await?;
+    svc::revoke_token(&state.service, &id, Some(&tenant)).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// `after` and `limit` of an events request: the feed resumes after the last id seen.
+pub fn feed_position(req: &HttpRequest) -> Result<(i64, i64), ScimError> {
+    let pairs = query_pairs(req)?;
+    let get = |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+    let after = get("after")
+        .map(|v| v.parse::<i64>())
+        .transpose()
+        .map_err(|_| ScimError::invalid_value("after must be an event id (integer)"))?
+        .unwrap_or(0);
+    let limit = get("limit")
+        .map(|v| v.parse::<i64>())
+        .transpose()
+        .map_err(|_| ScimError::invalid_value("limit must be an integer"))?
+        .unwrap_or(100)
+        .clamp(1, 1000);
+    Ok((after, limit))
+}
+
+/// The feed's answer: `{"events": [...], "next": ID}`, oldest first.
+pub fn feed_json(events: &[Event], after: i64) -> Value {
+    let next = events.last().map(|e| e.id).unwrap_or(after);
+    let list: Vec<Value> = events
+        .iter()
+        .map(|e| {
+            json!({
+                "id": e.id,
+                "at": crate::scim::render::timestamp(e.at),
+                "action": e.action,
+                "resourceType": e.resource_type,
+                "resourceId": e.resource_id,
+                "tokenId": e.token_jti,
+                "detail": e.detail,
+            })
+        })
+        .collect();
+    json!({"events": list, "next": next})
+}
+
+/// GET /api/v1/tenants/{slug}/events?after=ID&limit=N: the provisioning log as a change feed.
+async fn events(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    slug: web::Path<String>,
+) -> Result<HttpResponse, ScimError> {
+    let (after, limit) = feed_position(&req)?;
+    let tenant = managed_tenant(&state, &caller, &slug).await?;
+    let events = svc::events_after(&state.service, &tenant, after, limit).await?;
+    Ok(HttpResponse::Ok().json(feed_json(&events, after)))
+}
