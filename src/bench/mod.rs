@@ -14,6 +14,7 @@ use serde_json::{json, Value};
 use crate::config::Settings;
 use crate::service::tenants as svc;
 use crate::service::Service;
+use crate::store::scratch::ScratchSchema;
 
 /// Options of `scimd bench`.
 #[derive(Debug, Clone, Args)]
@@ -193,22 +194,9 @@ pub fn run(opts: BenchOptions) -> Result<(), String> {
             None,
         ),
         "postgres" => {
-            use diesel::{Connection, RunQueryDsl};
-            let schema = format!("bench_{}", uuid::Uuid::new_v4().simple());
-            let mut conn =
-                diesel::PgConnection::establish(&opts.postgres_url).map_err(|e| e.to_string())?;
-            diesel::sql_query(format!("CREATE SCHEMA {schema}"))
-                .execute(&mut conn)
-                .map_err(|e| e.to_string())?;
-            let sep = if opts.postgres_url.contains('?') {
-                '&'
-            } else {
-                '?'
-            };
-            (
-                format!("{}{sep}options=-csearch_path%3D{schema}", opts.postgres_url),
-                Some(schema),
-            )
+            let schema =
+                ScratchSchema::create(&opts.postgres_url, "bench").map_err(|e| e.to_string())?;
+            (schema.url(), Some(schema))
         }
         other => return Err(format!("unknown backend {other:?}: use sqlite or postgres")),
     };
@@ -303,26 +291,14 @@ pub fn run(opts: BenchOptions) -> Result<(), String> {
     let db_size = match &schema {
         None => dir_size(tmp.path()),
         Some(schema) => {
-            use diesel::{Connection, RunQueryDsl};
-            #[derive(diesel::QueryableByName)]
-            struct Size {
-                #[diesel(sql_type = diesel::sql_types::BigInt)]
-                size: i64,
-            }
-            let mut conn =
-                diesel::PgConnection::establish(&opts.postgres_url).map_err(|e| e.to_string())?;
-            let size = diesel::sql_query(format!(
-                "SELECT COALESCE(SUM(pg_total_relation_size(c.oid)), 0)::BIGINT AS size FROM pg_class c \
-                 JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = '{schema}' AND c.relkind = 'r'"
-            ))
-            .get_result::<Size>(&mut conn)
-            .map(|s| s.size)
-            .unwrap_or(0);
+            let size = schema.size().unwrap_or_else(|e| {
+                eprintln!("cannot measure the database: {e}");
+                0
+            });
             if !opts.keep {
-                let _ =
-                    diesel::sql_query(format!("DROP SCHEMA {schema} CASCADE")).execute(&mut conn);
+                let _ = schema.remove();
             }
-            u64::try_from(size).unwrap_or(0)
+            size
         }
     };
     result?;
