@@ -47,8 +47,6 @@ pub enum Command {
         #[arg(long, default_value = "30d")]
         older_than: String,
     },
-    /// Benchmark an Entra-shaped workload against a scimd it starts.
-    Bench(crate::bench::BenchOptions),
     /// Print a tenant's provisioning log.
     Events {
         slug: String,
@@ -183,9 +181,6 @@ fn run(cli: Cli) -> Result<(), String> {
     if let Command::Serve = cli.command {
         return serve(settings);
     }
-    if let Command::Bench(opts) = cli.command {
-        return crate::bench::run(opts);
-    }
     let service = Service::open(&settings)?;
     // The commands run the service's async use cases, each owning its transaction.
     actix_web::rt::System::new().block_on(command(cli.command, &settings, &service))
@@ -193,7 +188,7 @@ fn run(cli: Cli) -> Result<(), String> {
 
 async fn command(command: Command, settings: &Settings, service: &Service) -> Result<(), String> {
     match command {
-        Command::Serve | Command::Bench(_) => Ok(()),
+        Command::Serve => Ok(()),
         Command::Tenant(TenantCommand::Create { slug, name }) => {
             let tenant = svc::create_tenant(service, &slug, name.as_deref())
                 .await
