@@ -7,7 +7,7 @@ COPY .cargo .cargo
 COPY src src
 COPY migrations migrations
 COPY scim-schemas scim-schemas
-RUN cargo build --release --locked && strip target/release/scimd
+RUN cargo build --release --locked --bin scimd && strip target/release/scimd
 
 # Runtime stage: just the binary (and CA certificates for TLS to PostgreSQL).
 FROM debian:bookworm-slim

@@ -50,8 +50,6 @@ pub enum Command {
         #[arg(long, default_value = "30d")]
         older_than: String,
     },
-    /// Benchmark an Entra-shaped workload against a scimd it starts.
-    Bench(crate::bench::BenchOptions),
     /// Print a tenant's provisioning log.
     Events {
         /// The tenant's slug.
@@ -224,7 +222,6 @@ fn parse_age(s: &str) -> Result<i64, String> {
 fn run(cli: Cli) -> Result<(), String> {
     let command = match cli.command {
         Command::Serve(serve_args) => return serve(Settings::from_args(cli.database, serve_args)),
-        Command::Bench(opts) => return crate::bench::run(opts),
         other => other,
     };
     let settings = Settings::from_args(cli.database, ServeArgs::from_env()?);
@@ -235,7 +232,7 @@ fn run(cli: Cli) -> Result<(), String> {
 
 async fn command(command: Command, settings: &Settings, service: &Service) -> Result<(), String> {
     match command {
-        Command::Serve(_) | Command::Bench(_) => Ok(()),
+        Command::Serve(_) => Ok(()),
         Command::Tenant(TenantCommand::Create { slug, name }) => {
             let tenant = svc::create_tenant(service, &slug, name.as_deref())
                 .await

@@ -1,5 +1,6 @@
-//! `scimd bench` end to end: it starts its own scimd, runs every phase of an Entra cycle
-//! against it without errors, reports each operation, and stops the server it started.
+//! `scimd-bench` end to end: it starts its own scimd (the one built beside it), runs every
+//! phase of an Entra cycle against it without errors, reports each operation, and stops the
+//! server it started.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // tests may panic: that is how they fail
 
 mod common;
@@ -13,9 +14,8 @@ use common::Backend;
 /// that marker. The kept directory is removed.
 fn bench_runs_every_phase(backend: &[&str], server_marker: fn(&str) -> String) -> String {
     let users = 40;
-    let out = Command::new(env!("CARGO_BIN_EXE_scimd"))
+    let out = Command::new(env!("CARGO_BIN_EXE_scimd-bench"))
         .args([
-            "bench",
             "--users",
             &users.to_string(),
             "--concurrency",
@@ -24,7 +24,7 @@ fn bench_runs_every_phase(backend: &[&str], server_marker: fn(&str) -> String) -
         ])
         .args(backend)
         .output()
-        .expect("run scimd bench");
+        .expect("run scimd-bench");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),

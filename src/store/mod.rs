@@ -70,6 +70,7 @@ pub mod health;
 pub mod prepared;
 pub mod recent;
 pub mod schema;
+pub mod scratch;
 pub mod sessions;
 pub mod tenants;
 pub mod throttle;
