@@ -3,18 +3,17 @@
 //! endpoint. Screenshots of each page land in target/screenshots/ for review.
 //!
 //! Needs Debian's `chromium` and `chromium-driver` (`.ci/run` installs them). Without them
-//! the test says so and passes, unless `SCIMD_REQUIRE_BROWSER=1` (CI) makes that a failure.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // tests may panic: that is how they fail
-
-mod common;
+//! the test prints that it is skipped and passes, unless `SCIMD_REQUIRE_BROWSER=1` (CI)
+//! makes that a failure.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use base64::Engine;
-use common::{Backend, TestApp};
 use serde_json::{json, Value};
+
+use crate::helpers::{free_port, Backend, Process, TestApp};
 
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
@@ -23,23 +22,19 @@ struct WebDriver {
     http: awc::Client,
     base: String,
     session: String,
-    driver: Child,
+    _driver: Process,
     _profile: tempfile::TempDir,
 }
 
 impl WebDriver {
     async fn start(driver_path: &str, chromium: &str) -> WebDriver {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let driver = Command::new(driver_path)
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start chromedriver");
+        let port = free_port();
+        let driver = Process::spawn(
+            Command::new(driver_path)
+                .arg(format!("--port={port}"))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null()),
+        );
         let http = awc::Client::builder()
             .timeout(Duration::from_secs(60))
             .finish();
@@ -65,7 +60,7 @@ impl WebDriver {
             http,
             base,
             session: String::new(),
-            driver,
+            _driver: driver,
             _profile: profile,
         };
         let created = wd.call("POST", "/session", Some(caps)).await;
@@ -168,14 +163,12 @@ impl WebDriver {
         path
     }
 
-    async fn quit(mut self) {
+    async fn quit(self) {
         let _ = self
             .http
             .delete(format!("{}/session/{}", self.base, self.session))
             .send()
             .await;
-        let _ = self.driver.kill();
-        let _ = self.driver.wait();
     }
 }
 
@@ -195,20 +188,13 @@ async fn browser_generates_and_copies_a_working_token(backend: Backend) {
             std::env::var("SCIMD_REQUIRE_BROWSER").is_err(),
             "chromium and chromium-driver are required (SCIMD_REQUIRE_BROWSER is set)"
         );
-        eprintln!("chromium/chromedriver not installed: browser test not run");
+        eprintln!(
+            "skipped: chromium or chromedriver is not installed, so the browser test does not run"
+        );
         return;
     };
     let app = TestApp::spawn(backend).await;
-    let hash = scimd::auth::password::hash_password("correct horse battery").unwrap();
-    app.state
-        .service
-        .store
-        .write_blocking(|conn| {
-            let t = scimd::store::tenants::find_tenant_by_slug(conn, "acme")?.expect("tenant");
-            scimd::store::admins::create_admin(conn, Some(&t.id), "alice", &hash, false)?;
-            Ok::<_, scimd::scim::error::ScimError>(())
-        })
-        .unwrap();
+    app.create_admin(Some("acme"), "alice", "correct horse battery");
     let wd = WebDriver::start(&driver, &chromium).await;
     wd.goto(&format!("{}/admin", app.base)).await;
     // Clipboard access for the copy button, granted to the page's origin as a user would.
@@ -272,4 +258,4 @@ async fn browser_generates_and_copies_a_working_token(backend: Backend) {
     wd.quit().await;
 }
 
-backend_tests!(browser_generates_and_copies_a_working_token);
+crate::helpers::backend_tests!(browser_generates_and_copies_a_working_token);

@@ -1,9 +1,6 @@
 //! Bearer-token authentication and tenant isolation.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // tests may panic: that is how they fail
 
-mod common;
-
-use common::{user_body, Backend, TestApp};
+use crate::helpers::{user_body, Backend, TestApp};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use scimd::store::tokens::{self as token_store, TokenRecord};
 
@@ -225,7 +222,7 @@ async fn tenants_are_isolated(backend: Backend) {
         .expect(401);
 }
 
-backend_tests!(
+crate::helpers::backend_tests!(
     bad_tokens_are_refused,
     expired_token_is_refused,
     revoked_token_is_refused,

@@ -1,36 +1,26 @@
 //! `scimd bench` end to end: it starts its own scimd, runs every phase of an Entra cycle
 //! against it without errors, reports each operation, and stops the server it started.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // tests may panic: that is how they fail
 
-mod common;
-
-use std::process::Command;
-
-use common::Backend;
+use crate::helpers::{Backend, Cli};
 
 /// Run a small bench on `backend` and check its report and that its server is gone (no
 /// process serves with `server_marker` of the kept database in its command line); returns
 /// that marker. The kept directory is removed.
 fn bench_runs_every_phase(backend: &[&str], server_marker: fn(&str) -> String) -> String {
     let users = 40;
-    let out = Command::new(env!("CARGO_BIN_EXE_scimd"))
-        .args([
-            "bench",
-            "--users",
-            &users.to_string(),
-            "--concurrency",
-            "4",
-            "--keep",
-        ])
-        .args(backend)
-        .output()
-        .expect("run scimd bench");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "bench failed: {stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let users_flag = users.to_string();
+    let mut args = vec![
+        "bench",
+        "--users",
+        &users_flag,
+        "--concurrency",
+        "4",
+        "--keep",
+    ];
+    args.extend_from_slice(backend);
+    let out = Cli::bare().run(&args);
+    let stdout = &out.stdout;
+    assert!(out.ok, "bench failed: {stdout}\n{}", out.stderr);
 
     for operation in [
         "match (GET filter mail)",
@@ -75,21 +65,18 @@ fn bench_runs_every_phase(backend: &[&str], server_marker: fn(&str) -> String) -
     marker
 }
 
-#[test]
-fn bench_on_sqlite_runs_every_phase_and_stops_its_server() {
-    // "sqlite:///tmp/.tmpXXXX/bench.db (/tmp/.tmpXXXX)": the database file's path.
-    bench_runs_every_phase(&[], |kept| {
-        kept.split_whitespace()
-            .next()
-            .unwrap_or(kept)
-            .trim_start_matches("sqlite://")
-            .to_string()
-    });
-}
-
-#[test]
-fn bench_on_postgres_runs_every_phase_and_stops_its_server() {
-    let Some(Backend::Postgres(url)) = Backend::postgres_or_skip("PostgreSQL variant") else {
+/// On SQLite its database is a file of its own; on PostgreSQL a schema of its own, in the
+/// database of `--postgres-url`.
+async fn bench_runs_every_phase_and_stops_its_server(backend: Backend) {
+    let Backend::Postgres(url) = backend else {
+        // "sqlite:///tmp/.tmpXXXX/bench.db (/tmp/.tmpXXXX)": the database file's path.
+        bench_runs_every_phase(&[], |kept| {
+            kept.split_whitespace()
+                .next()
+                .unwrap_or(kept)
+                .trim_start_matches("sqlite://")
+                .to_string()
+        });
         return;
     };
     // "postgres://…&options=-csearch_path%3Dbench_<uuid> (/tmp/.tmpXXXX)": the schema.
@@ -107,3 +94,5 @@ fn bench_on_postgres_runs_every_phase_and_stops_its_server() {
         .execute(&mut conn)
         .expect("drop schema");
 }
+
+crate::helpers::backend_tests!(bench_runs_every_phase_and_stops_its_server);
