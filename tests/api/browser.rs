@@ -1,6 +1,7 @@
-//! A real browser on the token page: headless Chromium driven over WebDriver logs in,
-//! generates a token, copies it with the page's copy button, and uses it against the SCIM
-//! endpoint. Screenshots of each page land in target/screenshots/ for review.
+//! A real browser on the token page: headless Chromium driven over WebDriver (fantoccini,
+//! talking plain HTTP to chromedriver on 127.0.0.1) logs in, generates a token, copies it
+//! with the page's copy button, and uses it against the SCIM endpoint. Screenshots of each
+//! page land in target/screenshots/ for review.
 //!
 //! Needs Debian's `chromium` and `chromium-driver` (`.ci/run` installs them). Without them
 //! the test prints that it is skipped and passes, unless `SCIMD_REQUIRE_BROWSER=1` (CI)
@@ -8,26 +9,47 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use base64::Engine;
-use serde_json::{json, Value};
+use fantoccini::wd::{TimeoutConfiguration, WebDriverCompatibleCommand};
+use fantoccini::{Client, ClientBuilder, Locator};
+use hyper_util::client::legacy::connect::HttpConnector;
+use serde_json::json;
 
 use crate::helpers::{free_port, Backend, Process, TestApp};
 
-const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
-
-/// The few W3C WebDriver commands the test needs, spoken over HTTP.
-struct WebDriver {
-    http: awc::Client,
-    base: String,
-    session: String,
+/// A WebDriver session of headless Chromium, and the chromedriver serving it.
+struct Browser {
+    client: Client,
     _driver: Process,
     _profile: tempfile::TempDir,
 }
 
-impl WebDriver {
-    async fn start(driver_path: &str, chromium: &str) -> WebDriver {
+/// Permissions' extension command (`POST /session/{id}/permissions`), which fantoccini
+/// does not have: grant the page's origin one permission, as a user would.
+#[derive(Debug)]
+struct Grant(&'static str);
+
+impl WebDriverCompatibleCommand for Grant {
+    fn endpoint(
+        &self,
+        base_url: &url::Url,
+        session_id: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base_url.join(&format!(
+            "session/{}/permissions",
+            session_id.unwrap_or_default()
+        ))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
+        let body = json!({"descriptor": {"name": self.0}, "state": "granted"});
+        (http::Method::POST, Some(body.to_string()))
+    }
+}
+
+impl Browser {
+    async fn start(driver_path: &str, chromium: &str) -> Browser {
         let port = free_port();
         let driver = Process::spawn(
             Command::new(driver_path)
@@ -35,18 +57,13 @@ impl WebDriver {
                 .stdout(Stdio::null())
                 .stderr(Stdio::null()),
         );
-        let http = awc::Client::builder()
-            .timeout(Duration::from_secs(60))
-            .finish();
-        let base = format!("http://127.0.0.1:{port}");
-        for _ in 0..100 {
-            if http.get(format!("{base}/status")).send().await.is_ok() {
-                break;
-            }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "chromedriver did not start");
             actix_web::rt::time::sleep(Duration::from_millis(100)).await;
         }
         let profile = tempfile::tempdir().unwrap();
-        let caps = json!({"capabilities": {"alwaysMatch": {
+        let capabilities = json!({
             "browserName": "chrome",
             "goog:chromeOptions": {
                 "binary": chromium,
@@ -55,120 +72,60 @@ impl WebDriver {
                          "--disable-component-update", "--disable-sync", "--window-size=1200,1400",
                          format!("--user-data-dir={}", profile.path().display())]
             }
-        }}});
-        let mut wd = WebDriver {
-            http,
-            base,
-            session: String::new(),
+        });
+        let mut builder = ClientBuilder::new(HttpConnector::new());
+        builder.capabilities(capabilities.as_object().unwrap().clone());
+        let client = builder
+            .connect(&format!("http://127.0.0.1:{port}"))
+            .await
+            .expect("webdriver session");
+        // Element look-ups wait for the page a form submission loads.
+        client
+            .update_timeouts(TimeoutConfiguration::new(
+                None,
+                Some(Duration::from_secs(30)),
+                Some(Duration::from_secs(10)),
+            ))
+            .await
+            .expect("timeouts");
+        Browser {
+            client,
             _driver: driver,
             _profile: profile,
-        };
-        let created = wd.call("POST", "/session", Some(caps)).await;
-        wd.session = created["sessionId"]
-            .as_str()
-            .expect("webdriver session")
-            .to_string();
-        // Element look-ups wait for the page a form submission loads.
-        wd.call(
-            "POST",
-            "/timeouts",
-            Some(json!({"implicit": 10000, "pageLoad": 30000})),
-        )
-        .await;
-        wd
-    }
-
-    async fn call(&self, method: &str, path: &str, body: Option<Value>) -> Value {
-        let url = if path == "/session" {
-            format!("{}{path}", self.base)
-        } else {
-            format!("{}/session/{}{path}", self.base, self.session)
-        };
-        let req = self.http.request(
-            awc::http::Method::from_bytes(method.as_bytes()).unwrap(),
-            url,
-        );
-        let mut resp = match body {
-            Some(b) => req.send_json(&b).await.expect("webdriver call"),
-            None => req.send().await.expect("webdriver call"),
-        };
-        let v: Value = serde_json::from_slice(&resp.body().limit(64 << 20).await.unwrap()).unwrap();
-        assert!(resp.status().is_success(), "webdriver {method} {path}: {v}");
-        v["value"].clone()
+        }
     }
 
     async fn goto(&self, url: &str) {
-        self.call("POST", "/url", Some(json!({"url": url}))).await;
-    }
-
-    async fn find(&self, css: &str) -> String {
-        let v = self
-            .call(
-                "POST",
-                "/element",
-                Some(json!({"using": "css selector", "value": css})),
-            )
-            .await;
-        v[ELEMENT]
-            .as_str()
-            .unwrap_or_else(|| panic!("no element {css}: {v}"))
-            .to_string()
+        self.client.goto(url).await.expect("navigate");
     }
 
     async fn type_into(&self, css: &str, text: &str) {
-        let el = self.find(css).await;
-        self.call("POST", &format!("/element/{el}/clear"), Some(json!({})))
-            .await;
-        self.call(
-            "POST",
-            &format!("/element/{el}/value"),
-            Some(json!({"text": text})),
-        )
-        .await;
+        let el = self.client.find(Locator::Css(css)).await.expect(css);
+        el.clear().await.expect("clear");
+        el.send_keys(text).await.expect("type");
     }
 
     async fn click(&self, css: &str) {
-        let el = self.find(css).await;
-        self.call("POST", &format!("/element/{el}/click"), Some(json!({})))
-            .await;
+        let el = self.client.find(Locator::Css(css)).await.expect(css);
+        el.click().await.expect("click");
     }
 
     async fn text(&self, css: &str) -> String {
-        let el = self.find(css).await;
-        self.call("GET", &format!("/element/{el}/text"), None)
-            .await
-            .as_str()
-            .unwrap_or_default()
-            .to_string()
-    }
-
-    async fn script(&self, script: &str) -> Value {
-        self.call(
-            "POST",
-            "/execute/async",
-            Some(json!({"script": script, "args": []})),
-        )
-        .await
+        let el = self.client.find(Locator::Css(css)).await.expect(css);
+        el.text().await.expect("text")
     }
 
     async fn screenshot(&self, name: &str) -> PathBuf {
-        let png = self.call("GET", "/screenshot", None).await;
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(png.as_str().unwrap())
-            .unwrap();
+        let png = self.client.screenshot().await.expect("screenshot");
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join(format!("{name}.png"));
-        std::fs::write(&path, bytes).unwrap();
+        std::fs::write(&path, png).unwrap();
         path
     }
 
     async fn quit(self) {
-        let _ = self
-            .http
-            .delete(format!("{}/session/{}", self.base, self.session))
-            .send()
-            .await;
+        let _ = self.client.close().await;
     }
 }
 
@@ -195,16 +152,11 @@ async fn browser_generates_and_copies_a_working_token(backend: Backend) {
     };
     let app = TestApp::spawn(backend).await;
     app.create_admin(Some("acme"), "alice", "correct horse battery");
-    let wd = WebDriver::start(&driver, &chromium).await;
+    let wd = Browser::start(&driver, &chromium).await;
     wd.goto(&format!("{}/admin", app.base)).await;
     // Clipboard access for the copy button, granted to the page's origin as a user would.
     for name in ["clipboard-read", "clipboard-write"] {
-        wd.call(
-            "POST",
-            "/permissions",
-            Some(json!({"descriptor": {"name": name}, "state": "granted"})),
-        )
-        .await;
+        wd.client.issue_cmd(Grant(name)).await.expect(name);
     }
     wd.screenshot("01-login").await;
     wd.type_into("#username", "alice").await;
@@ -227,8 +179,10 @@ async fn browser_generates_and_copies_a_working_token(backend: Backend) {
         actix_web::rt::time::sleep(Duration::from_millis(100)).await;
     }
     let copied = wd
-        .script("var done = arguments[arguments.length - 1]; navigator.clipboard.readText().then(done, function(e){ done('ERR ' + e); });")
-        .await;
+        .client
+        .execute_async("var done = arguments[arguments.length - 1]; navigator.clipboard.readText().then(done, function(e){ done('ERR ' + e); });", vec![])
+        .await
+        .expect("read the clipboard");
     let copied = copied.as_str().unwrap_or_default().to_string();
     assert_eq!(wd.text("#copy-token").await, "Copied");
     assert_eq!(
