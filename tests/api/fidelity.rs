@@ -1,17 +1,14 @@
 //! The rest of Entra fidelity: ETags and If-Match, .search, sorting, custom field types,
 //! purge of tombstones, and the provisioning log as an admin change feed.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // tests may panic: that is how they fail
 
-mod common;
-
-use common::{patch, user_body, Backend, TestApp};
+use crate::helpers::{patch, user_body, Backend, TestApp};
 use serde_json::{json, Value};
 
 const CUSTOM: &str = "urn:ietf:params:scim:schemas:extension:CustomExtensionName:2.0:User";
 
+/// A command on the app's database: (ok, stdout, stderr).
 fn cli(app: &TestApp, args: &[&str], stdin: Option<&str>) -> (bool, String, String) {
-    let out = common::run_cli(&app.database_url, args, stdin, "warn");
-    (out.ok, out.stdout, out.stderr)
+    app.cli().run_with_stdin(args, stdin).into_parts()
 }
 
 /// If-Match is honoured (412 on a stale version) but never required.
@@ -605,7 +602,7 @@ async fn microsoft_validator_requests(backend: Backend) {
     assert_eq!(r.body["totalResults"], 1, "{}", r.body);
 }
 
-backend_tests!(
+crate::helpers::backend_tests!(
     group_names_are_unique,
     microsoft_validator_requests,
     etags_and_if_match,

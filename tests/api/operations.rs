@@ -1,9 +1,6 @@
 //! Operations: abuse limits answer 429 with Retry-After; /metrics in Prometheus format.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // tests may panic: that is how they fail
 
-mod common;
-
-use common::{Backend, TestApp};
+use crate::helpers::{Backend, TestApp};
 
 async fn rate_limits_answer_429_with_retry_after(backend: Backend) {
     let app = TestApp::spawn_with(backend, |s| s.rate_limit_tenant = 5).await;
@@ -114,12 +111,9 @@ impl Drop for SmallDisk {
 }
 
 /// The disk fills up: writes fail with 5xx, `/readyz` answers 503 naming why, while
-/// `/healthz` and reads keep answering.
+/// `/healthz` and reads keep answering. On SQLite only: a full disk is simulated with a small
+/// tmpfs under SQLite's file; PostgreSQL's data directory is not the test's to fill.
 async fn readyz_reports_failing_writes(backend: Backend) {
-    if !matches!(backend, Backend::Sqlite) {
-        eprintln!("skipped: a full disk is simulated with a small tmpfs under SQLite's file; PostgreSQL's data directory is not the test's to fill");
-        return;
-    }
     let Some(disk) = SmallDisk::mount(3 << 20) else {
         eprintln!("skipped: cannot mount a tmpfs here (needs root), so no disk can be filled");
         return;
@@ -135,7 +129,8 @@ async fn readyz_reports_failing_writes(backend: Backend) {
         .expect(200);
     let mut failed = None;
     for i in 0..400 {
-        let mut body = common::user_body(&format!("filler{i}"), &format!("filler{i}@contoso.com"));
+        let mut body =
+            crate::helpers::user_body(&format!("filler{i}"), &format!("filler{i}@contoso.com"));
         body["nickName"] = serde_json::json!("x".repeat(100_000));
         let r = app.scim("POST", "/Users", Some(body)).await;
         if r.status.as_u16() >= 500 {
@@ -169,8 +164,9 @@ async fn readyz_reports_failing_writes(backend: Backend) {
     app.scim("GET", "/Users?count=1", None).await.expect(200);
 }
 
-backend_tests!(
+crate::helpers::backend_tests!(
     rate_limits_answer_429_with_retry_after,
     metrics_in_prometheus_format,
-    readyz_reports_failing_writes
 );
+
+crate::helpers::sqlite_tests!(readyz_reports_failing_writes);

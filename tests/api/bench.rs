@@ -1,13 +1,10 @@
 //! `scimd-bench` end to end: it starts its own scimd (the one built beside it), runs every
 //! phase of an Entra cycle against it without errors, reports each operation, and stops the
 //! server it started.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // tests may panic: that is how they fail
-
-mod common;
 
 use std::process::Command;
 
-use common::Backend;
+use crate::helpers::Backend;
 
 /// Run a small bench on `backend` and check its report and that its server is gone (no
 /// process serves with `server_marker` of the kept database in its command line); returns
@@ -75,21 +72,18 @@ fn bench_runs_every_phase(backend: &[&str], server_marker: fn(&str) -> String) -
     marker
 }
 
-#[test]
-fn bench_on_sqlite_runs_every_phase_and_stops_its_server() {
-    // "sqlite:///tmp/.tmpXXXX/bench.db (/tmp/.tmpXXXX)": the database file's path.
-    bench_runs_every_phase(&[], |kept| {
-        kept.split_whitespace()
-            .next()
-            .unwrap_or(kept)
-            .trim_start_matches("sqlite://")
-            .to_string()
-    });
-}
-
-#[test]
-fn bench_on_postgres_runs_every_phase_and_stops_its_server() {
-    let Some(Backend::Postgres(url)) = Backend::postgres_or_skip("PostgreSQL variant") else {
+/// On SQLite its database is a file of its own; on PostgreSQL a schema of its own, in the
+/// database of `--postgres-url`.
+async fn bench_runs_every_phase_and_stops_its_server(backend: Backend) {
+    let Backend::Postgres(url) = backend else {
+        // "sqlite:///tmp/.tmpXXXX/bench.db (/tmp/.tmpXXXX)": the database file's path.
+        bench_runs_every_phase(&[], |kept| {
+            kept.split_whitespace()
+                .next()
+                .unwrap_or(kept)
+                .trim_start_matches("sqlite://")
+                .to_string()
+        });
         return;
     };
     // "postgres://…&options=-csearch_path%3Dbench_<uuid> (/tmp/.tmpXXXX)": the schema.
@@ -107,3 +101,5 @@ fn bench_on_postgres_runs_every_phase_and_stops_its_server() {
         .execute(&mut conn)
         .expect("drop schema");
 }
+
+crate::helpers::backend_tests!(bench_runs_every_phase_and_stops_its_server);

@@ -1,13 +1,10 @@
 //! SQLite's write-ahead log stays bounded under a steady stream of writes: the serving
 //! store's checkpointer copies it into the database and makes it start over, so the disk
 //! holds the database, not every page ever written.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // tests may panic: that is how they fail
-
-mod common;
 
 use std::time::Duration;
 
-use common::{Backend, TestApp};
+use crate::helpers::{Backend, TestApp};
 use scimd::service::users::{email_rows, index_user, new_row};
 use scimd::store::users::insert_user;
 use serde_json::json;
@@ -15,30 +12,20 @@ use serde_json::json;
 /// 50,000 users written in 25 transactions of 2,000, back to back: without the WAL starting
 /// over it would pass 100 MiB (measured: 3 GB for 400,000 users when it did not).
 /// Synchronous writes (the CLI's) run on the caller's thread.
-#[actix_web::test]
-async fn wal_stays_bounded_under_synchronous_bulk_writes() {
-    wal_stays_bounded(false).await;
+async fn wal_stays_bounded_under_synchronous_bulk_writes(backend: Backend) {
+    wal_stays_bounded(backend, false).await;
 }
 
 /// The same through the writer thread, which serves the HTTP API's writes and restarts the
 /// WAL between its batches.
-#[actix_web::test]
-async fn wal_stays_bounded_under_queued_bulk_writes() {
-    wal_stays_bounded(true).await;
+async fn wal_stays_bounded_under_queued_bulk_writes(backend: Backend) {
+    wal_stays_bounded(backend, true).await;
 }
 
-async fn wal_stays_bounded(queued: bool) {
-    let app = TestApp::spawn(Backend::Sqlite).await;
+async fn wal_stays_bounded(backend: Backend, queued: bool) {
+    let app = TestApp::spawn(backend).await;
     let path = app.database_url.trim_start_matches("sqlite://").to_string();
-    let tenant_id = app
-        .state
-        .service
-        .store
-        .read_blocking(|conn| {
-            scimd::store::tenants::find_tenant_by_slug(conn, "acme").map(|t| t.expect("tenant"))
-        })
-        .expect("tenant")
-        .id;
+    let tenant_id = app.tenant_id("acme");
     let wal = format!("{path}-wal");
     let mut largest = 0u64;
     for batch in 0..25 {
@@ -88,3 +75,8 @@ async fn wal_stays_bounded(queued: bool) {
     assert_eq!(users.body["totalResults"], 1);
     assert!(largest < 64 << 20, "the WAL grew to {} MiB", largest >> 20);
 }
+
+crate::helpers::sqlite_tests!(
+    wal_stays_bounded_under_synchronous_bulk_writes,
+    wal_stays_bounded_under_queued_bulk_writes,
+);

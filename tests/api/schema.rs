@@ -1,13 +1,10 @@
 //! `src/store/schema.rs` (what diesel compiles every query against) matches what the
 //! migrations make, on both backends: the same tables, columns, types and nullability; and
 //! both backends' migrations run up, down and up again to the same tables and indexes.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // tests may panic: that is how they fail
-
-mod common;
 
 use std::collections::BTreeMap;
 
-use common::{fresh_database, Backend};
+use crate::helpers::{fresh_database, Backend};
 use diesel::sql_types::{Integer, Text};
 use diesel::{Connection, PgConnection, QueryableByName, RunQueryDsl, SqliteConnection};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
@@ -20,7 +17,7 @@ type Tables = BTreeMap<String, BTreeMap<String, (String, bool)>>;
 
 /// The tables of `src/store/schema.rs`.
 fn declared() -> Tables {
-    let text = include_str!("../src/store/schema.rs");
+    let text = include_str!("../../src/store/schema.rs");
     let mut tables = Tables::new();
     let mut current: Option<String> = None;
     for line in text.lines().map(str::trim) {
@@ -200,24 +197,26 @@ fn assert_matches_schema_rs(backend: &Backend, actual: &Tables) {
     }
 }
 
-#[test]
-fn schema_rs_matches_sqlite_migrations() {
-    let (tables, _) = migrated(&Backend::Sqlite);
-    assert_matches_schema_rs(&Backend::Sqlite, &tables);
+async fn schema_rs_matches_sqlite_migrations(backend: Backend) {
+    let (tables, _) = migrated(&backend);
+    assert_matches_schema_rs(&backend, &tables);
 }
 
-#[test]
-fn schema_rs_matches_postgres_migrations_and_both_backends_agree() {
-    let Some(pg) =
-        Backend::postgres_or_skip("schema_rs_matches_postgres_migrations_and_both_backends_agree")
-    else {
-        return;
-    };
+/// PostgreSQL's migrations make what schema.rs declares, which is what SQLite's make: the
+/// same tables and columns; and both make the same indexes.
+async fn schema_rs_matches_postgres_migrations_and_both_backends_agree(pg: Backend) {
     let (pg_tables, pg_indexes) = migrated(&pg);
     assert_matches_schema_rs(&pg, &pg_tables);
-    let (_, sqlite_indexes) = migrated(&Backend::Sqlite);
+    let (sqlite_tables, sqlite_indexes) = migrated(&Backend::Sqlite);
+    assert_eq!(
+        sqlite_tables, pg_tables,
+        "the backends' migrations make different tables or columns"
+    );
     assert_eq!(
         sqlite_indexes, pg_indexes,
         "the backends' migrations make different indexes"
     );
 }
+
+crate::helpers::sqlite_tests!(schema_rs_matches_sqlite_migrations);
+crate::helpers::postgres_tests!(schema_rs_matches_postgres_migrations_and_both_backends_agree);

@@ -1,21 +1,12 @@
 //! A whole Entra provisioning cycle replayed over HTTP, in both dialects, checking what is
 //! stored: Test Connection, match, create, updates, custom fields, group sync,
 //! deactivation, reactivation, delete, and the provisioning log.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // tests may panic: that is how they fail
 
-mod common;
-
-use common::{patch, Backend, TestApp};
+use crate::helpers::{patch, Backend, TestApp};
 use serde_json::{json, Value};
 
 const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
 const CUSTOM: &str = "urn:ietf:params:scim:schemas:extension:CustomExtensionName:2.0:User";
-
-fn cli(app: &TestApp, args: &[&str]) -> String {
-    let out = common::run_cli(&app.database_url, args, None, "warn");
-    assert!(out.ok, "{}", out.stderr);
-    out.stdout
-}
 
 fn entra_user(upn: &str, mail: &str, object_id: &str) -> Value {
     json!({
@@ -44,10 +35,9 @@ fn entra_user(upn: &str, mail: &str, object_id: &str) -> Value {
 async fn full_entra_cycle(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     // The tenant defines its custom field first.
-    let out = cli(
-        &app,
-        &["field", "add", "acme", "postalCode", "--type", "string"],
-    );
+    let out = app
+        .cli()
+        .ok(&["field", "add", "acme", "postalCode", "--type", "string"]);
     assert_eq!(out.trim(), format!("{CUSTOM}:postalCode"));
     let schemas = app.scim("GET", "/Schemas", None).await.expect(200);
     let custom = schemas.body["Resources"]
@@ -292,7 +282,7 @@ async fn full_entra_cycle(backend: Backend) {
     );
 
     // The provisioning log tells the story.
-    let log = cli(&app, &["events", "acme"]);
+    let log = app.cli().ok(&["events", "acme"]);
     let actions: Vec<&str> = log.lines().filter_map(|l| l.split('\t').nth(2)).collect();
     for a in [
         "created",
@@ -306,4 +296,4 @@ async fn full_entra_cycle(backend: Backend) {
     }
 }
 
-backend_tests!(full_entra_cycle);
+crate::helpers::backend_tests!(full_entra_cycle);

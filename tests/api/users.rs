@@ -1,9 +1,6 @@
 //! The user lifecycle over HTTP: create, read, match, page, replace, patch, delete, and errors.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // tests may panic: that is how they fail
 
-mod common;
-
-use common::{patch, user_body, Backend, TestApp};
+use crate::helpers::{patch, user_body, Backend, TestApp};
 use serde_json::json;
 
 /// POST answers 201 with Location, ETag and meta; GET by id returns the same resource.
@@ -434,17 +431,7 @@ async fn concurrent_matches_get_their_own_users(backend: Backend) {
         .expect(204);
 
     // The statement for several keys, straight from the store.
-    let tenant_id = |slug: &'static str| {
-        app.state
-            .service
-            .store
-            .read_blocking(move |conn| {
-                scimd::store::tenants::find_tenant_by_slug(conn, slug).map(|t| t.expect("tenant"))
-            })
-            .unwrap()
-            .id
-    };
-    let (acme_tenant, globex_tenant) = (tenant_id("acme"), tenant_id("globex"));
+    let (acme_tenant, globex_tenant) = (app.tenant_id("acme"), app.tenant_id("globex"));
     let key = |tenant: &str, value: &str, email_type: Option<&str>| scimd::store::users::EmailKey {
         tenant_id: tenant.to_string(),
         value: value.to_string(),
@@ -769,7 +756,7 @@ async fn look_alike_mails_are_one_identity(backend: Backend) {
     );
 }
 
-backend_tests!(
+crate::helpers::backend_tests!(
     work_emails_are_unique_per_tenant,
     look_alike_mails_are_one_identity,
     create_and_get_user,

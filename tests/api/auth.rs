@@ -1,9 +1,6 @@
 //! Bearer-token authentication and tenant isolation.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // tests may panic: that is how they fail
 
-mod common;
-
-use common::{user_body, Backend, TestApp};
+use crate::helpers::{user_body, Backend, TestApp};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use scimd::store::tokens::{self as token_store, TokenRecord};
 
@@ -284,7 +281,7 @@ async fn authentication_comes_first(backend: Backend) {
     assert_eq!(r.status().as_u16(), 400);
 }
 
-backend_tests!(
+crate::helpers::backend_tests!(
     authentication_comes_first,
     bad_tokens_are_refused,
     expired_token_is_refused,

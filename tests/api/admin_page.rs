@@ -1,121 +1,8 @@
 //! The token page over HTTP: login, token generation (and that the token then passes Test
 //! Connection), revoke (then 401), custom fields, history, CSRF, cross-tenant denial,
 //! operators, throttling and logout.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // tests may panic: that is how they fail
 
-mod common;
-
-use std::collections::HashMap;
-
-use common::{create_admin, Backend, TestApp};
-
-/// A tiny browser: keeps cookies, follows nothing, returns status, headers and body.
-struct Browser<'a> {
-    app: &'a TestApp,
-    client: awc::Client,
-    cookies: HashMap<String, String>,
-    set_cookie_headers: Vec<String>,
-}
-
-struct Page {
-    status: u16,
-    location: Option<String>,
-    body: String,
-}
-
-impl Page {
-    /// The value of the first hidden CSRF field.
-    fn csrf(&self) -> String {
-        let marker = "name=\"csrf\" value=\"";
-        let start = self.body.find(marker).expect("page has a csrf field") + marker.len();
-        self.body[start..].split('"').next().unwrap().to_string()
-    }
-
-    /// Text of the element with this id (no nested tags).
-    fn text_of(&self, id: &str) -> Option<String> {
-        let marker = format!("id=\"{id}\"");
-        let at = self.body.find(&marker)?;
-        let rest = &self.body[at..];
-        let open_end = rest.find('>')? + 1;
-        let close = rest[open_end..].find('<')?;
-        Some(rest[open_end..open_end + close].trim().to_string())
-    }
-}
-
-impl<'a> Browser<'a> {
-    fn new(app: &'a TestApp) -> Self {
-        // Redirects are asserted, not followed.
-        let client = awc::Client::builder().disable_redirects().finish();
-        Browser {
-            app,
-            client,
-            cookies: HashMap::new(),
-            set_cookie_headers: Vec::new(),
-        }
-    }
-
-    async fn request(&mut self, method: &str, path: &str, form: Option<&[(&str, &str)]>) -> Page {
-        let url = format!("{}{path}", self.app.base);
-        let method = awc::http::Method::from_bytes(method.as_bytes()).unwrap();
-        let cookie = self
-            .cookies
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join("; ");
-        let mut req = self.client.request(method, url);
-        if !cookie.is_empty() {
-            req = req.insert_header(("Cookie", cookie));
-        }
-        let mut resp = match form {
-            Some(f) => req
-                .insert_header(("Content-Type", "application/x-www-form-urlencoded"))
-                .send_body(serde_urlencoded::to_string(f).unwrap())
-                .await
-                .unwrap(),
-            None => req.send().await.unwrap(),
-        };
-        for v in resp.headers().get_all("set-cookie") {
-            let raw = v.to_str().unwrap().to_string();
-            let pair = raw.split(';').next().unwrap();
-            let (k, val) = pair.split_once('=').unwrap();
-            if val.is_empty() || raw.contains("Max-Age=0") {
-                self.cookies.remove(k);
-            } else {
-                self.cookies.insert(k.to_string(), val.to_string());
-            }
-            self.set_cookie_headers.push(raw);
-        }
-        let location = resp
-            .headers()
-            .get("location")
-            .map(|v| v.to_str().unwrap().to_string());
-        let body = String::from_utf8_lossy(&resp.body().limit(4 << 20).await.unwrap()).to_string();
-        Page {
-            status: resp.status().as_u16(),
-            location,
-            body,
-        }
-    }
-
-    async fn get(&mut self, path: &str) -> Page {
-        self.request("GET", path, None).await
-    }
-
-    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
-        self.request("POST", path, Some(form)).await
-    }
-
-    async fn login(&mut self, user: &str, password: &str) -> Page {
-        let form = self.get("/admin").await;
-        let csrf = form.csrf();
-        self.post(
-            "/admin/login",
-            &[("csrf", &csrf), ("username", user), ("password", password)],
-        )
-        .await
-    }
-}
+use crate::helpers::{Backend, TestApp};
 
 async fn probe(app: &TestApp, token: &str) -> u16 {
     let url = format!(
@@ -131,8 +18,8 @@ async fn probe(app: &TestApp, token: &str) -> u16 {
 
 async fn login_generate_use_and_revoke(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    create_admin(&app, Some("acme"), "alice", "correct horse battery");
-    let mut b = Browser::new(&app);
+    app.create_admin(Some("acme"), "alice", "correct horse battery");
+    let mut b = app.cookies();
 
     let wrong = b.login("alice", "not the password").await;
     assert_eq!(wrong.status, 401);
@@ -230,8 +117,8 @@ async fn login_generate_use_and_revoke(backend: Backend) {
 async fn csrf_and_cross_tenant_are_refused(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.add_tenant("globex");
-    create_admin(&app, Some("acme"), "alice", "correct horse battery");
-    let mut b = Browser::new(&app);
+    app.create_admin(Some("acme"), "alice", "correct horse battery");
+    let mut b = app.cookies();
     assert_eq!(b.login("alice", "correct horse battery").await.status, 303);
     let count_tokens = || {
         app.state
@@ -261,7 +148,7 @@ async fn csrf_and_cross_tenant_are_refused(backend: Backend) {
     );
 
     // Login itself needs the form's token.
-    let mut other = Browser::new(&app);
+    let mut other = app.cookies();
     let r = other
         .post(
             "/admin/login",
@@ -291,7 +178,7 @@ async fn csrf_and_cross_tenant_are_refused(backend: Backend) {
         404
     );
     // Not logged in: back to the login form.
-    let mut anon = Browser::new(&app);
+    let mut anon = app.cookies();
     assert_eq!(
         anon.get("/admin/t/acme").await.location.as_deref(),
         Some("/admin")
@@ -300,8 +187,8 @@ async fn csrf_and_cross_tenant_are_refused(backend: Backend) {
 
 async fn fields_history_and_counts(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    create_admin(&app, Some("acme"), "alice", "correct horse battery");
-    let mut b = Browser::new(&app);
+    app.create_admin(Some("acme"), "alice", "correct horse battery");
+    let mut b = app.cookies();
     b.login("alice", "correct horse battery").await;
     let csrf = b.get("/admin/t/acme").await.csrf();
     let added = b
@@ -347,14 +234,17 @@ async fn fields_history_and_counts(backend: Backend) {
     app.scim(
         "POST",
         "/Users",
-        Some(common::user_body("bob@contoso.com", "bob@contoso.com")),
+        Some(crate::helpers::user_body(
+            "bob@contoso.com",
+            "bob@contoso.com",
+        )),
     )
     .await
     .expect(409);
     app.scim(
         "PATCH",
         &format!("/Users/{id}"),
-        Some(common::patch(
+        Some(crate::helpers::patch(
             serde_json::json!([{"op": "Replace", "path": "active", "value": "False"}]),
         )),
     )
@@ -384,8 +274,8 @@ async fn fields_history_and_counts(backend: Backend) {
 async fn operator_sees_all_tenants(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.add_tenant("globex");
-    create_admin(&app, None, "root", "operator password 1");
-    let mut b = Browser::new(&app);
+    app.create_admin(None, "root", "operator password 1");
+    let mut b = app.cookies();
     assert_eq!(b.login("root", "operator password 1").await.status, 303);
     let home = b.get("/admin").await;
     assert!(home.body.contains("/admin/t/acme") && home.body.contains("/admin/t/globex"));
@@ -408,8 +298,8 @@ async fn operator_sees_all_tenants(backend: Backend) {
 
 async fn repeated_failed_logins_are_slowed(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    create_admin(&app, Some("acme"), "alice", "correct horse battery");
-    let mut b = Browser::new(&app);
+    app.create_admin(Some("acme"), "alice", "correct horse battery");
+    let mut b = app.cookies();
     for _ in 0..5 {
         assert_eq!(b.login("alice", "guess").await.status, 401);
     }
@@ -418,7 +308,7 @@ async fn repeated_failed_logins_are_slowed(backend: Backend) {
     assert!(blocked.body.contains("Too many failed attempts"));
 }
 
-backend_tests!(
+crate::helpers::backend_tests!(
     login_generate_use_and_revoke,
     csrf_and_cross_tenant_are_refused,
     fields_history_and_counts,

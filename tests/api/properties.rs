@@ -3,13 +3,16 @@
 //!
 //! cargo-fuzz needs a nightly toolchain that this project's machines cannot fetch, so these
 //! proptest runs are the fuzzers. Failures proptest finds are kept in
-//! `tests/properties.proptest-regressions` (the corpus) and replayed first on every run.
-//! Longer runs: `PROPTEST_CASES=200000 cargo test --release --test properties`.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // tests may panic: that is how they fail
+//! `tests/api/properties.proptest-regressions` (the corpus) and replayed first on every run.
+//! Longer runs: `PROPTEST_CASES=200000 cargo test --release --test api properties::`.
+//!
+//! They need no database: each runs once. Each case takes a shared turn on the machine, so
+//! that none runs beside a test that has it alone.
 
 use proptest::prelude::*;
 use serde_json::{json, Value};
 
+use crate::helpers::{Machine, Turn};
 use scimd::scim::schema::{CustomField, FieldType, Schemas};
 use scimd::scim::{filter, patch, path};
 
@@ -120,6 +123,7 @@ proptest! {
 
     #[test]
     fn filter_parser_answers_ok_or_400(s in filterish()) {
+        let _turn = Turn::take(Machine::Shared);
         match filter::parse(&s) {
             Ok(f) => {
                 let user = json!({"userName": "a@b.com", "emails": [{"type": "work", "value": "a@b.com"}]});
@@ -131,6 +135,7 @@ proptest! {
 
     #[test]
     fn path_parsers_answer_ok_or_400(s in patch_paths()) {
+        let _turn = Turn::take(Machine::Shared);
         if let Err(e) = path::parse_patch_path(&s) { prop_assert!(client_error(&e)); }
         if let Err(e) = path::AttrPath::parse(&s) { prop_assert!(client_error(&e)); }
     }
@@ -140,6 +145,7 @@ proptest! {
         ops in prop::collection::vec((prop_oneof![Just("add"), Just("Replace"), Just("remove"), Just("bogus")], prop::option::of(patch_paths()), prop::option::of(json_value())), 0..8),
         stored in json_value(),
     ) {
+        let _turn = Turn::take(Machine::Shared);
         let schemas = Schemas::load().expect("schemas");
         let operations: Vec<Value> = ops
             .into_iter()

@@ -1,62 +1,22 @@
 //! Scale-out: two scimd processes on one PostgreSQL serve one tenant at once with no
 //! duplicate users and no lost updates. Runs when SCIMD_TEST_POSTGRES_URL is set.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // tests may panic: that is how they fail
 
-mod common;
-
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{fresh_database, patch, user_body, Backend};
+use crate::helpers::{
+    fresh_database, patch, seed_tenant, user_body, Backend, Reply, ServeCommand, Served,
+};
 use futures_util::future::join_all;
 use serde_json::{json, Value};
 
-struct Instance {
-    base: String,
-    _process: common::Process,
+/// `scimd serve` on `database_url`, with its own address as its public URL.
+async fn start(database_url: &str) -> Served {
+    let command = ServeCommand::new(database_url);
+    let base = command.base();
+    command.flags(&["--public-url", &base]).start().await
 }
 
-async fn start(database_url: &str) -> Instance {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let base = format!("http://127.0.0.1:{port}");
-    let child = Command::new(env!("CARGO_BIN_EXE_scimd"))
-        .args([
-            "serve",
-            "--database-url",
-            database_url,
-            "--bind",
-            &format!("127.0.0.1:{port}"),
-            "--public-url",
-            &base,
-        ])
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let instance = Instance {
-        base: base.clone(),
-        _process: common::Process(child),
-    };
-    let client = awc::Client::default();
-    for _ in 0..100 {
-        if client
-            .get(format!("{base}/readyz"))
-            .send()
-            .await
-            .is_ok_and(|r| r.status().is_success())
-        {
-            return instance;
-        }
-        actix_web::rt::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("scimd at {base} did not become ready");
-}
-
+/// A request with the tenant's token: status and body.
 async fn send(
     client: &awc::Client,
     method: &str,
@@ -64,41 +24,20 @@ async fn send(
     token: &str,
     body: Option<Value>,
 ) -> (u16, Value) {
-    let req = client
-        .request(
-            awc::http::Method::from_bytes(method.as_bytes()).unwrap(),
-            url,
-        )
-        .insert_header(("Authorization", format!("Bearer {token}")));
-    let mut resp = match body {
-        Some(b) => req
-            .insert_header(("Content-Type", "application/scim+json"))
-            .send_body(b.to_string())
-            .await
-            .unwrap(),
-        None => req.send().await.unwrap(),
-    };
-    let bytes = resp.body().limit(16 << 20).await.unwrap();
-    (
-        resp.status().as_u16(),
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    )
+    let r = Reply::send(client, method, &url, Some(token), body.as_ref()).await;
+    (r.status.as_u16(), r.body)
 }
 
-#[actix_web::test]
-async fn two_instances_one_postgres_no_duplicates_no_lost_updates() {
-    let Some(backend) = Backend::postgres_or_skip("scale-out test") else {
-        return;
-    };
+async fn two_instances_one_postgres_no_duplicates_no_lost_updates(backend: Backend) {
     let (url, _dir) = fresh_database(&backend);
     // The tenant and its token are made by a third party (the CLI's code path).
-    let token = common::seed_tenant(&url);
+    let token = seed_tenant(&url);
     let a = start(&url).await;
     let b = start(&url).await;
     let client = awc::Client::builder()
         .timeout(Duration::from_secs(60))
         .finish();
-    let users = |i: &Instance| format!("{}/scim/v2/tenants/acme/Users", i.base);
+    let users = |i: &Served| format!("{}/scim/v2/tenants/acme/Users", i.base);
 
     // Both instances accept the same token (signing keys live in the database).
     for inst in [&a, &b] {
@@ -207,3 +146,5 @@ async fn two_instances_one_postgres_no_duplicates_no_lost_updates() {
     statuses.sort();
     assert_eq!(statuses, vec![200, 412]);
 }
+
+crate::helpers::postgres_tests!(two_instances_one_postgres_no_duplicates_no_lost_updates);

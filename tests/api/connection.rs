@@ -1,9 +1,6 @@
 //! Entra's Test Connection and the discovery endpoints.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // tests may panic: that is how they fail
 
-mod common;
-
-use common::{Backend, TestApp};
+use crate::helpers::{Backend, TestApp};
 
 /// Test Connection: a filter on a random GUID answers 200 with an empty ListResponse,
 /// with or without `?aadOptscim062020`, with no Content-Type or Accept.
@@ -122,7 +119,7 @@ async fn unknown_endpoint_is_scim_404(backend: Backend) {
         .expect(200);
 }
 
-backend_tests!(
+crate::helpers::backend_tests!(
     test_connection_returns_empty_list,
     discovery_endpoints,
     unknown_endpoint_is_scim_404

@@ -2,17 +2,15 @@
 //! PATCH requests, odd query strings, forged tokens — each a clear 4xx SCIM error (or a
 //! correct 2xx where the RFC says to clamp or ignore), never a 5xx, a hang or a panic; and
 //! secrets (tokens, passwords, mail addresses in filters) never reach the logs.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // tests may panic: that is how they fail
-
-mod common;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::helpers::{
+    fresh_database, patch, user_body, Backend, Cli, CookieClient, Reply, ServeCommand, TestApp,
+};
 use base64::Engine;
-use common::{patch, user_body, Backend, Reply, TestApp};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{json, Value};
 
@@ -59,33 +57,7 @@ async fn send_bytes(
     }
     let mut resp = req.send_body(body).await.expect("request");
     let bytes = resp.body().limit(64 * MIB).await.expect("body");
-    reply_of(resp.status().as_u16(), resp.headers(), &bytes)
-}
-
-fn reply_of(status: u16, headers: &awc::http::header::HeaderMap, bytes: &[u8]) -> Reply {
-    let header = |name: &str| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string)
-    };
-    Reply {
-        status: awc::http::StatusCode::from_u16(status).expect("status"),
-        body: parse_body(bytes),
-        location: header("location"),
-        etag: header("etag"),
-        content_type: header("content-type"),
-        www_authenticate: header("www-authenticate"),
-    }
-}
-
-fn parse_body(bytes: &[u8]) -> Value {
-    if bytes.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_slice(bytes)
-            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(bytes).into()))
-    }
+    Reply::of(resp.status().as_u16(), resp.headers(), &bytes)
 }
 
 /// A raw HTTP/1.1 exchange over TCP, for what awc will not send (bytes that are not UTF-8 in
@@ -165,7 +137,7 @@ fn parse_response(buf: &[u8]) -> Option<Reply> {
         }
         rest[..len].to_vec()
     };
-    Some(reply_of(status, &headers, &body))
+    Some(Reply::of(status, &headers, &body))
 }
 
 /// A response without a length, complete at end of stream.
@@ -173,7 +145,7 @@ fn parse_until_eof(buf: &[u8]) -> Option<Reply> {
     let end = buf.windows(4).position(|w| w == b"\r\n\r\n")?;
     let head = String::from_utf8_lossy(&buf[..end]).to_string();
     let status: u16 = head.split(' ').nth(1)?.parse().ok()?;
-    Some(reply_of(
+    Some(Reply::of(
         status,
         &awc::http::header::HeaderMap::new(),
         &buf[end + 4..],
@@ -1521,133 +1493,32 @@ async fn token_attacks(backend: Backend) {
 // ---------------------------------------------------------------------------------------------
 // 6. Logs
 
-struct Served {
-    _process: common::Process,
-    base: String,
-    log: tempfile::NamedTempFile,
-}
-
-fn cli(database_url: &str, args: &[&str], stdin: Option<&str>) -> (String, String) {
-    let out = common::run_cli(database_url, args, stdin, "debug");
-    assert!(out.ok, "scimd {args:?}: {}", out.stderr);
-    (out.stdout, out.stderr)
-}
-
-async fn serve(database_url: &str, json_logs: bool) -> Served {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("port")
-        .local_addr()
-        .expect("addr")
-        .port();
-    let log = tempfile::NamedTempFile::new().expect("log file");
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_scimd"));
-    cmd.args([
-        "serve",
-        "--database-url",
-        database_url,
-        "--bind",
-        &format!("127.0.0.1:{port}"),
-        "--workers",
-        "1",
-    ])
-    .env("RUST_LOG", "debug")
-    .stdout(Stdio::null())
-    .stderr(Stdio::from(log.reopen().expect("log file")));
-    if json_logs {
-        cmd.env("SCIMD_LOG_FORMAT", "json");
-    } else {
-        cmd.env_remove("SCIMD_LOG_FORMAT");
-    }
-    let child = cmd.spawn().expect("start scimd serve");
-    let served = Served {
-        _process: common::Process(child),
-        base: format!("http://127.0.0.1:{port}"),
-        log,
-    };
-    let client = awc::Client::default();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Ok(r) = client.get(format!("{}/healthz", served.base)).send().await {
-            if r.status().is_success() {
-                return served;
-            }
-        }
-        assert!(
-            Instant::now() < deadline,
-            "scimd serve did not start: {}",
-            std::fs::read_to_string(served.log.path()).unwrap_or_default()
-        );
-        actix_web::rt::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-/// A form POST or GET with cookies kept by hand; returns status, set-cookies and body.
-async fn browse(
-    client: &awc::Client,
-    url: &str,
-    cookies: &mut Vec<(String, String)>,
-    form: Option<&[(&str, &str)]>,
-) -> (u16, String) {
-    let cookie = cookies
-        .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join("; ");
-    let mut req = if form.is_some() {
-        client.post(url)
-    } else {
-        client.get(url)
-    };
-    if !cookie.is_empty() {
-        req = req.insert_header(("Cookie", cookie));
-    }
-    let mut resp = match form {
-        Some(f) => req
-            .insert_header(("Content-Type", "application/x-www-form-urlencoded"))
-            .send_body(serde_urlencoded::to_string(f).expect("form"))
-            .await
-            .expect("request"),
-        None => req.send().await.expect("request"),
-    };
-    for v in resp.headers().get_all("set-cookie") {
-        let raw = v.to_str().expect("cookie").to_string();
-        if let Some((k, val)) = raw.split(';').next().and_then(|p| p.split_once('=')) {
-            cookies.retain(|(name, _)| name != k);
-            if !val.is_empty() {
-                cookies.push((k.to_string(), val.to_string()));
-            }
-        }
-    }
-    let body =
-        String::from_utf8_lossy(&resp.body().limit(4 * MIB).await.expect("body")).to_string();
-    (resp.status().as_u16(), body)
-}
-
-fn csrf_of(page: &str) -> String {
-    let marker = "name=\"csrf\" value=\"";
-    let start = page.find(marker).expect("csrf field") + marker.len();
-    page[start..].split('"').next().expect("csrf").to_string()
-}
-
 /// One provisioning cycle and an admin login against the real binary at debug level; the
 /// log must not hold the token, the passwords, the session, or the mail of a filter, and
 /// every request line must carry a request id and a status.
 async fn run_cycle_and_check_logs(backend: &Backend, json_logs: bool) {
-    let (url, _db) = common::fresh_database(backend);
-    let (_, tenant_err) = cli(&url, &["tenant", "create", "acme"], None);
-    let (out, issue_err) = cli(
-        &url,
+    let (url, _db) = fresh_database(backend);
+    let cli = Cli::on(&url).log_level("debug");
+    let tenant_err = cli.run_ok(&["tenant", "create", "acme"], None).stderr;
+    let issued = cli.run_ok(
         &["token", "issue", "acme", "--days", "30", "--label", "entra"],
         None,
     );
+    let (out, issue_err) = (issued.stdout, issued.stderr);
     let token = out.lines().last().expect("token line").trim().to_string();
     let password = format!("pw-{}", uuid::Uuid::new_v4().simple());
-    let (_, admin_err) = cli(
-        &url,
-        &["admin", "create", "acme", "alice", "--password-stdin"],
-        Some(&format!("{password}\n")),
-    );
-    let served = serve(&url, json_logs).await;
+    let admin_err = cli
+        .run_ok(
+            &["admin", "create", "acme", "alice", "--password-stdin"],
+            Some(&format!("{password}\n")),
+        )
+        .stderr;
+    let served = ServeCommand::new(&url)
+        .flags(&["--workers", "1"])
+        .log_level("debug")
+        .json_logs(json_logs)
+        .start()
+        .await;
     let client = awc::Client::builder().disable_redirects().finish();
     let tenant_url = format!("{}/scim/v2/tenants/acme", served.base);
     let unique = uuid::Uuid::new_v4().simple().to_string();
@@ -1655,21 +1526,11 @@ async fn run_cycle_and_check_logs(backend: &Backend, json_logs: bool) {
     let user_name = format!("upn-{unique}@contoso.com");
 
     let call = |method: &str, path: &str, body: Option<Value>, bearer: &str| {
-        let method = awc::http::Method::from_bytes(method.as_bytes()).expect("method");
-        let req = client
-            .request(method, format!("{tenant_url}{path}"))
-            .insert_header(("Authorization", format!("Bearer {bearer}")));
+        let (client, method) = (&client, method.to_string());
+        let (url, bearer) = (format!("{tenant_url}{path}"), bearer.to_string());
         async move {
-            let mut resp = match body {
-                Some(b) => req
-                    .insert_header(("Content-Type", "application/scim+json"))
-                    .send_body(b.to_string())
-                    .await
-                    .expect("request"),
-                None => req.send().await.expect("request"),
-            };
-            let bytes = resp.body().limit(4 * MIB).await.expect("body");
-            (resp.status().as_u16(), parse_body(&bytes))
+            let r = Reply::send(client, &method, &url, Some(&bearer), body.as_ref()).await;
+            (r.status.as_u16(), r.body)
         }
     };
     let q = |filter: &str| serde_urlencoded::to_string([("filter", filter)]).expect("encode");
@@ -1762,67 +1623,57 @@ async fn run_cycle_and_check_logs(backend: &Backend, json_logs: bool) {
 
     // Admin page: a wrong password, then the right one, then the tenant page.
     let wrong_password = format!("wrong-{}", uuid::Uuid::new_v4().simple());
-    let mut cookies = Vec::new();
-    let admin = format!("{}/admin", served.base);
-    let (_, page) = browse(&client, &admin, &mut cookies, None).await;
-    let form = [
-        ("csrf", csrf_of(&page)),
-        ("username", "alice".to_string()),
-        ("password", wrong_password.clone()),
-    ];
-    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let (status, page) = browse(
-        &client,
-        &format!("{admin}/login"),
-        &mut cookies,
-        Some(&form),
-    )
-    .await;
-    assert_eq!(status, 401);
+    let mut browser = CookieClient::new(&served.base);
+    let page = browser.get("/admin").await;
+    let page = browser
+        .post(
+            "/admin/login",
+            &[
+                ("csrf", &page.csrf()),
+                ("username", "alice"),
+                ("password", &wrong_password),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, 401);
     // A password typed into the username field, with a newline that would forge a log line.
     let typed_in_username = format!(
         "typed-secret-{}\nFORGED failed admin login",
         uuid::Uuid::new_v4().simple()
     );
-    let form = [
-        ("csrf", csrf_of(&page)),
-        ("username", typed_in_username.clone()),
-        ("password", "whatever".to_string()),
-    ];
-    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let (status, page) = browse(
-        &client,
-        &format!("{admin}/login"),
-        &mut cookies,
-        Some(&form),
-    )
-    .await;
-    assert_eq!(status, 401);
-    let form = [
-        ("csrf", csrf_of(&page)),
-        ("username", "alice".to_string()),
-        ("password", password.clone()),
-    ];
-    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let (status, _) = browse(
-        &client,
-        &format!("{admin}/login"),
-        &mut cookies,
-        Some(&form),
-    )
-    .await;
-    assert_eq!(status, 303, "login with the right password");
-    let session: Vec<String> = cookies
-        .iter()
-        .map(|(_, v)| v.clone())
+    let page = browser
+        .post(
+            "/admin/login",
+            &[
+                ("csrf", &page.csrf()),
+                ("username", &typed_in_username),
+                ("password", "whatever"),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, 401);
+    let page = browser
+        .post(
+            "/admin/login",
+            &[
+                ("csrf", &page.csrf()),
+                ("username", "alice"),
+                ("password", &password),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, 303, "login with the right password");
+    let session: Vec<String> = browser
+        .cookies()
+        .values()
         .filter(|v| v.len() >= 16)
+        .cloned()
         .collect();
-    let (status, _) = browse(&client, &format!("{admin}/t/acme"), &mut cookies, None).await;
-    assert_eq!(status, 200);
+    assert_eq!(browser.get("/admin/t/acme").await.status, 200);
 
     // Let the last lines reach the file, then stop the server.
     actix_web::rt::time::sleep(Duration::from_millis(200)).await;
-    let log = strip_ansi(&std::fs::read_to_string(served.log.path()).expect("log"));
+    let log = strip_ansi(&served.log());
     drop(served);
 
     let signature = token.rsplit('.').next().expect("signature").to_string();
@@ -2037,11 +1888,12 @@ async fn smaller_findings(backend: Backend) {
         .await
         .expect(201);
     let gid = group.body["id"].as_str().expect("id").to_string();
+    let acme_id = app.tenant_id("acme");
     let events_before = app
         .state
         .service
         .store
-        .read_blocking(|c| scimd::store::events::events_after(c, &app_tenant_id(&app), 0, 1000))
+        .read_blocking(|c| scimd::store::events::events_after(c, &acme_id, 0, 1000))
         .expect("events")
         .len();
     for ops in [
@@ -2066,7 +1918,7 @@ async fn smaller_findings(backend: Backend) {
         .state
         .service
         .store
-        .read_blocking(|c| scimd::store::events::events_after(c, &app_tenant_id(&app), 0, 1000))
+        .read_blocking(|c| scimd::store::events::events_after(c, &acme_id, 0, 1000))
         .expect("events")
         .len();
     assert_eq!(
@@ -2114,17 +1966,6 @@ async fn smaller_findings(backend: Backend) {
     r.expect_error(414, None, ".search");
 }
 
-fn app_tenant_id(app: &TestApp) -> String {
-    app.state
-        .service
-        .store
-        .read_blocking(|c| {
-            scimd::store::tenants::find_tenant_by_slug(c, "acme").map(|t| t.expect("tenant"))
-        })
-        .expect("tenant")
-        .id
-}
-
 /// An unknown `kid` re-reads the signing keys at most once a second, not per request.
 async fn forged_kids_do_not_reload_keys(backend: Backend) {
     let app = TestApp::spawn_with(backend, |s| s.rate_limit_address = 0).await;
@@ -2155,7 +1996,7 @@ async fn forged_kids_do_not_reload_keys(backend: Backend) {
     app.scim("GET", "/Users", None).await.expect(200);
 }
 
-backend_tests!(
+crate::helpers::backend_tests!(
     bad_parameters_write_nothing,
     smaller_findings,
     forged_kids_do_not_reload_keys,

@@ -1,12 +1,9 @@
 //! Groups as Entra syncs them: create, match by displayName without members, membership
 //! PATCHes in both dialects, nested groups, replace, delete.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // tests may panic: that is how they fail
-
-mod common;
 
 use std::time::Duration;
 
-use common::{patch, Backend, TestApp};
+use crate::helpers::{patch, Backend, TestApp};
 use serde_json::{json, Value};
 
 fn member_ids(group: &Value) -> Vec<String> {
@@ -407,7 +404,7 @@ async fn membership_patches(backend: Backend) {
     assert_eq!(member_ids(&g.body), sorted(users[3..21].to_vec()));
 
     // Each change is in the tenant's log, naming the group.
-    let out = common::run_cli(&app.database_url, &["events", "acme"], None, "warn").stdout;
+    let out = app.cli().run(&["events", "acme"]).stdout;
     let patched = out
         .lines()
         .filter(|l| l.contains(&gid) && l.contains("group Engineering patched"))
@@ -515,7 +512,7 @@ async fn deleted_users_never_stay_members(backend: Backend) {
     );
 }
 
-backend_tests!(
+crate::helpers::backend_tests!(
     deleted_users_never_stay_members,
     group_lifecycle,
     member_display_round_trips,

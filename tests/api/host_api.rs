@@ -1,0 +1,333 @@
+//! The host app's management API (`/api/v1`) and its keys: made by the CLI, shown once and
+//! stored as a hash, operator-wide or one tenant's, revocable; every error in one JSON shape.
+
+use serde_json::{json, Value};
+
+use crate::helpers::{Backend, Reply, TestApp};
+
+/// The key `scimd apikey create` printed (alone on its last line).
+fn make_key(app: &TestApp, args: &[&str]) -> String {
+    let mut all = vec!["apikey", "create"];
+    all.extend_from_slice(args);
+    let out = app.cli().ok(&all);
+    out.lines().last().expect("a key line").trim().to_string()
+}
+
+async fn api(
+    app: &TestApp,
+    method: &str,
+    path: &str,
+    key: Option<&str>,
+    body: Option<Value>,
+) -> Reply {
+    let url = format!("{}/api/v1{path}", app.base);
+    app.send(method, &url, key, body.as_ref()).await
+}
+
+/// An error of the management API: this status, a `type` and a message naming `needle`.
+fn assert_api_error(r: &Reply, status: u16, needle: &str) {
+    assert_eq!(r.status.as_u16(), status, "{}", r.body);
+    assert_eq!(r.body["error"]["status"], json!(status), "{}", r.body);
+    assert!(r.body["error"]["type"].is_string(), "{}", r.body);
+    let message = r.body["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains(needle),
+        "{message:?} should mention {needle:?}"
+    );
+    assert_eq!(r.body.as_object().map(|o| o.len()), Some(1), "{}", r.body);
+}
+
+fn slugs(r: &Reply) -> Vec<String> {
+    let mut all: Vec<String> = r.body["tenants"]
+        .as_array()
+        .expect("tenants")
+        .iter()
+        .map(|t| t["slug"].as_str().expect("slug").to_string())
+        .collect();
+    all.sort();
+    all
+}
+
+/// An operator key manages every tenant and makes tenants; a tenant's key sees only its own
+/// (another is 404, making one is 403); a stranger gets 401; errors have one shape.
+async fn keys_scope_what_they_manage(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.add_tenant("globex");
+    let operator = make_key(&app, &["--label", "billing app"]);
+    let acme = make_key(&app, &["--tenant", "acme", "--label", "acme app"]);
+    assert!(
+        operator.starts_with("scimd_") && operator.len() >= 48,
+        "{operator}"
+    );
+    assert_ne!(operator, acme);
+
+    let all = api(&app, "GET", "/tenants", Some(&operator), None)
+        .await
+        .expect(200);
+    assert_eq!(slugs(&all), ["acme", "globex"]);
+    let own = api(&app, "GET", "/tenants", Some(&acme), None)
+        .await
+        .expect(200);
+    assert_eq!(slugs(&own), ["acme"]);
+    let one = api(&app, "GET", "/tenants/acme", Some(&acme), None)
+        .await
+        .expect(200);
+    assert_eq!(one.body["tenantUrl"], json!(app.tenant_url("acme")));
+    let hidden = api(&app, "GET", "/tenants/globex", Some(&acme), None).await;
+    assert_api_error(&hidden, 404, "globex");
+
+    let made = api(
+        &app,
+        "POST",
+        "/tenants",
+        Some(&operator),
+        Some(json!({"slug": "initech", "name": "Initech"})),
+    )
+    .await
+    .expect(201);
+    assert_eq!(made.body["tenantUrl"], json!(app.tenant_url("initech")));
+    let again = api(
+        &app,
+        "POST",
+        "/tenants",
+        Some(&operator),
+        Some(json!({"slug": "initech"})),
+    )
+    .await;
+    assert_api_error(&again, 409, "initech");
+    let refused = api(
+        &app,
+        "POST",
+        "/tenants",
+        Some(&acme),
+        Some(json!({"slug": "hooli"})),
+    )
+    .await;
+    assert_api_error(&refused, 403, "operator");
+    let bad = api(
+        &app,
+        "POST",
+        "/tenants",
+        Some(&operator),
+        Some(json!({"slug": "Not A Slug"})),
+    )
+    .await;
+    assert_api_error(&bad, 400, "slug");
+    let missing = api(
+        &app,
+        "POST",
+        "/tenants",
+        Some(&operator),
+        Some(json!({"name": "x"})),
+    )
+    .await;
+    assert_api_error(&missing, 400, "slug is required");
+    let nowhere = api(&app, "GET", "/nope", Some(&operator), None).await;
+    assert_api_error(&nowhere, 404, "no such API endpoint");
+
+    for key in [None, Some("scimd_not-a-key"), Some(app.token.as_str())] {
+        let r = api(&app, "GET", "/tenants", key, None).await;
+        assert_api_error(&r, 401, "API key");
+        assert_eq!(
+            r.www_authenticate.as_deref(),
+            Some("Bearer realm=\"scimd\"")
+        );
+    }
+    // Without a key the endpoint's existence is not told either.
+    assert_api_error(&api(&app, "GET", "/nope", None, None).await, 401, "API key");
+
+    // Revoked by the CLI: refused on the next request.
+    let listed = app.cli().ok(&["apikey", "list"]);
+    let line = listed
+        .lines()
+        .find(|l| l.contains("acme app"))
+        .expect("acme key listed");
+    assert!(
+        !line.contains("last used -"),
+        "used keys show their last use: {line}"
+    );
+    let id = line.split('\t').next().expect("id");
+    app.cli().ok(&["apikey", "revoke", id]);
+    assert_api_error(
+        &api(&app, "GET", "/tenants", Some(&acme), None).await,
+        401,
+        "API key",
+    );
+    assert!(app.cli().ok(&["apikey", "list"]).contains("revoked"));
+    let (ok, _, err) = app
+        .cli()
+        .run(&["apikey", "revoke", "no-such-key"])
+        .into_parts();
+    assert!(!ok && err.contains("no API key"), "{err}");
+    let (ok, _, err) = app
+        .cli()
+        .run(&["apikey", "create", "--label", ""])
+        .into_parts();
+    assert!(!ok && err.contains("label"), "{err}");
+}
+
+/// Only a key's hash is stored: the database holds no key.
+async fn keys_are_stored_hashed(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let key = make_key(&app, &["--label", "billing app"]);
+    let rows = app
+        .state
+        .service
+        .store
+        .read_blocking(scimd::store::api_keys::list_api_keys)
+        .expect("keys");
+    assert_eq!(rows.len(), 1);
+    assert!(!rows[0].key_hash.contains(&key) && !key.contains(&rows[0].key_hash));
+    assert_eq!(rows[0].key_hash, scimd::service::admins::secret_hash(&key));
+}
+
+/// The host app provisions Entra's side through the API: a tenant's token is issued (it works
+/// on SCIM), listed without its secret, revoked (refused within a second); the provisioning
+/// log is a feed with the key, and the password feed says it is deprecated.
+async fn tokens_and_events_through_the_api(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let key = make_key(&app, &["--tenant", "acme", "--label", "acme app"]);
+    let issued = api(
+        &app,
+        "POST",
+        "/tenants/acme/tokens",
+        Some(&key),
+        Some(json!({"days": 30, "label": "entra"})),
+    )
+    .await
+    .expect(201);
+    let token = issued.body["token"].as_str().expect("token").to_string();
+    let id = issued.body["id"].as_str().expect("id").to_string();
+    app.send(
+        "GET",
+        &format!("{}/Users", app.tenant_url("acme")),
+        Some(&token),
+        None,
+    )
+    .await
+    .expect(200);
+    let listed = api(&app, "GET", "/tenants/acme/tokens", Some(&key), None)
+        .await
+        .expect(200);
+    let tokens = listed.body["tokens"].as_array().expect("tokens");
+    assert!(tokens
+        .iter()
+        .any(|t| t["id"] == json!(id) && t["label"] == "entra"));
+    assert!(
+        !listed.body.to_string().contains(&token),
+        "a list never shows a token"
+    );
+    let bad = api(
+        &app,
+        "POST",
+        "/tenants/acme/tokens",
+        Some(&key),
+        Some(json!({"days": 9999})),
+    )
+    .await;
+    assert_api_error(&bad, 400, "365");
+
+    api(
+        &app,
+        "DELETE",
+        &format!("/tenants/acme/tokens/{id}"),
+        Some(&key),
+        None,
+    )
+    .await
+    .expect(204);
+    let users = format!("{}/Users", app.tenant_url("acme"));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+    loop {
+        let r = app.send("GET", &users, Some(&token), None).await;
+        if r.status.as_u16() == 401 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "a revoked token still works after 3 s"
+        );
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_api_error(
+        &api(
+            &app,
+            "DELETE",
+            "/tenants/acme/tokens/nope",
+            Some(&key),
+            None,
+        )
+        .await,
+        404,
+        "nope",
+    );
+
+    let user = app
+        .create_user("alice@contoso.com", "alice@contoso.com")
+        .await;
+    let feed = api(
+        &app,
+        "GET",
+        "/tenants/acme/events?after=0",
+        Some(&key),
+        None,
+    )
+    .await
+    .expect(200);
+    let events = feed.body["events"].as_array().expect("events");
+    assert_eq!(events.len(), 1, "{}", feed.body);
+    assert_eq!(events[0]["action"], "created");
+    assert_eq!(events[0]["resourceId"], json!(user));
+    let next = feed.body["next"].as_i64().expect("next");
+    let later = api(
+        &app,
+        "GET",
+        &format!("/tenants/acme/events?after={next}"),
+        Some(&key),
+        None,
+    )
+    .await
+    .expect(200);
+    assert_eq!(later.body["events"], json!([]));
+    assert_api_error(
+        &api(
+            &app,
+            "GET",
+            "/tenants/acme/events?after=x",
+            Some(&key),
+            None,
+        )
+        .await,
+        400,
+        "after",
+    );
+
+    // The password feed still works, and says what replaces it.
+    app.create_admin(Some("acme"), "alice", "correct horse battery");
+    use base64::Engine;
+    let basic = base64::engine::general_purpose::STANDARD.encode("alice:correct horse battery");
+    let resp = app
+        .client
+        .get(format!("{}/api/tenants/acme/events", app.base))
+        .insert_header(("Authorization", format!("Basic {basic}")))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(resp.status().as_u16(), 200);
+    assert!(resp.headers().contains_key("deprecation"));
+    let link = resp
+        .headers()
+        .get("link")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    assert!(
+        link.contains("/api/v1/tenants/acme/events") && link.contains("successor-version"),
+        "{link}"
+    );
+}
+
+crate::helpers::backend_tests!(
+    keys_scope_what_they_manage,
+    keys_are_stored_hashed,
+    tokens_and_events_through_the_api
+);
