@@ -14,8 +14,9 @@ pub fn hash_password(password: &str) -> Result<String, String> {
         .map_err(|e| e.to_string())
 }
 
-/// Verify a password against a stored hash (constant-time inside argon2).
-pub fn verify_password(password: &str, hash: &str) -> bool {
+/// Verify a password against a stored hash (constant-time inside argon2). Private: only the
+/// [`PasswordPool`]'s threads run it, so no request thread ever waits out an argon2 check.
+fn verify_password(password: &str, hash: &str) -> bool {
     match PasswordHash::new(hash) {
         Ok(parsed) => Argon2::default()
             .verify_password(password.as_bytes(), &parsed)
@@ -43,6 +44,7 @@ pub struct PoolBusy;
 /// writer it would make every other request wait behind a flood of logins.
 pub struct PasswordPool {
     jobs: std::sync::mpsc::SyncSender<Job>,
+    checks: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl PasswordPool {
@@ -68,7 +70,15 @@ impl PasswordPool {
                 tracing::error!(error = %e, "cannot start a password thread");
             }
         }
-        PasswordPool { jobs }
+        PasswordPool {
+            jobs,
+            checks: Default::default(),
+        }
+    }
+
+    /// Password checks the pool's threads have run, since start.
+    pub fn checks_done(&self) -> u64 {
+        self.checks.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Threads by default: half the cores, at least one.
@@ -83,8 +93,10 @@ impl PasswordPool {
     pub async fn verify(&self, password: String, hash: Option<String>) -> Result<bool, PoolBusy> {
         let (tx, rx) = tokio::sync::oneshot::channel();
         let span = tracing::Span::current();
+        let checks = std::sync::Arc::clone(&self.checks);
         let job: Job = Box::new(move || {
             let _entered = span.enter();
+            checks.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             let ok = match hash {
                 Some(h) => verify_password(&password, &h),
                 None => {

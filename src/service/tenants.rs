@@ -13,7 +13,9 @@ use crate::store::tenants as tenant_store;
 pub use crate::store::tenants::Tenant;
 use crate::store::tokens as token_store;
 pub use crate::store::tokens::TokenRecord;
-use crate::store::{fields, groups as group_store, users as user_store, DbConn};
+use crate::store::{
+    fields, groups as group_store, users as user_store, DbConn, StoreError, UniqueIndex,
+};
 
 use super::Service;
 
@@ -67,9 +69,16 @@ pub async fn create_tenant(
         check_tenant_name(name).map_err(ScimError::invalid_value)?;
     }
     let (slug, name) = (slug.to_string(), name.unwrap_or(slug).to_string());
+    let shown = slug.clone();
     svc.store
-        .write(move |conn| Ok::<_, ScimError>(tenant_store::create_tenant(conn, &slug, &name)?))
+        .write(move |conn| tenant_store::create_tenant(conn, &slug, &name))
         .await
+        .map_err(|e| match e {
+            StoreError::Unique(UniqueIndex::TenantSlug) => {
+                ScimError::uniqueness(format!("a tenant with the slug {shown:?} already exists"))
+            }
+            other => ScimError::from(other),
+        })
 }
 
 /// The tenant with this slug, if any.
