@@ -10,7 +10,7 @@ use actix_web::http::StatusCode;
 use actix_web::middleware::Next;
 use actix_web::{web, FromRequest, HttpMessage, HttpRequest, HttpResponse};
 use serde_json::{json, Value};
-use std::future::{ready, Ready};
+use std::future::Ready;
 
 use super::auth::bearer;
 use super::request::{client_address, query_pairs, ScimJson};
@@ -104,12 +104,7 @@ impl FromRequest for ApiCaller {
     type Future = Ready<Result<ApiCaller, ScimError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(
-            req.extensions()
-                .get::<ApiCaller>()
-                .cloned()
-                .ok_or_else(|| ScimError::internal("this route is not behind an API key")),
-        )
+        super::request::from_extensions(req, "this route is not behind an API key")
     }
 }
 

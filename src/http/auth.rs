@@ -7,7 +7,7 @@ use actix_web::http::header;
 use actix_web::http::StatusCode;
 use actix_web::middleware::Next;
 use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
-use std::future::{ready, Ready};
+use std::future::Ready;
 
 use super::request::client_address;
 
@@ -84,12 +84,7 @@ impl FromRequest for Caller {
     type Future = Ready<Result<Caller, ScimError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(
-            req.extensions()
-                .get::<Caller>()
-                .cloned()
-                .ok_or_else(|| ScimError::internal("this route is not behind authentication")),
-        )
+        super::request::from_extensions(req, "this route is not behind authentication")
     }
 }
 

@@ -8,7 +8,7 @@ use std::pin::Pin;
 
 use actix_web::dev::Payload;
 use actix_web::http::header;
-use actix_web::{web, FromRequest, HttpRequest};
+use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 use futures_util::StreamExt;
 use serde_json::Value;
 
@@ -16,6 +16,20 @@ use crate::app::AppState;
 use crate::scim::error::ScimError;
 use crate::scim::render::Json;
 use crate::service::ListParams;
+
+/// What a middleware put in the request's extensions (the caller, the API key's caller), for
+/// an extractor; a 500 naming `missing` when the route is not behind that middleware.
+pub fn from_extensions<T: Clone + 'static>(
+    req: &HttpRequest,
+    missing: &'static str,
+) -> Ready<Result<T, ScimError>> {
+    ready(
+        req.extensions()
+            .get::<T>()
+            .cloned()
+            .ok_or_else(|| ScimError::internal(missing)),
+    )
+}
 
 /// Page size when the client gives no `count`.
 pub const DEFAULT_COUNT: i64 = 100;
