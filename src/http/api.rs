@@ -35,6 +35,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 "/tenants/{slug}/tokens/{id}",
                 web::delete().to(revoke_token),
             )
+            .route("/tenants/{slug}/fields", web::get().to(list_fields))
+            .route("/tenants/{slug}/fields", web::post().to(add_field))
             .route("/tenants/{slug}/events", web::get().to(events))
             .default_service(web::to(|| async {
                 Err::<HttpResponse, _>(ScimError::not_found(
@@ -242,6 +244,57 @@ async fn revoke_token(
     let tenant = managed_tenant(&state, &caller, &slug).await?;
     svc::revoke_token(&state.service, &id, Some(&tenant)).await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+fn field_json(f: &crate::scim::schema::CustomField) -> Value {
+    json!({
+        "name": f.name,
+        "type": f.field_type.as_str(),
+        "multiValued": f.multi_valued,
+        "attribute": format!("{}:{}", crate::scim::schema::CUSTOM_USER_SCHEMA, f.name),
+    })
+}
+
+/// GET /api/v1/tenants/{slug}/fields: the tenant's custom extension fields, each with the
+/// attribute to map in Entra.
+async fn list_fields(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    slug: web::Path<String>,
+) -> Result<HttpResponse, ScimError> {
+    let tenant = managed_tenant(&state, &caller, &slug).await?;
+    let fields: Vec<Value> = svc::list_custom_fields(&state.service, &tenant)
+        .await?
+        .iter()
+        .map(field_json)
+        .collect();
+    Ok(HttpResponse::Ok().json(json!({ "fields": fields })))
+}
+
+/// POST /api/v1/tenants/{slug}/fields `{"name": "costCenter", "type": "string",
+/// "multiValued": false}`: running instances accept it within a second.
+async fn add_field(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    slug: web::Path<String>,
+    body: ScimJson,
+) -> Result<HttpResponse, ScimError> {
+    let tenant = managed_tenant(&state, &caller, &slug).await?;
+    let name = text_field(&body.0, "name")?
+        .ok_or_else(|| ScimError::invalid_value("name is required, e.g. \"costCenter\""))?;
+    let field_type = text_field(&body.0, "type")?.unwrap_or_else(|| "string".into());
+    let multi_valued = match body.0.get("multiValued") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => {
+            return Err(ScimError::invalid_value(
+                "multiValued must be true or false",
+            ))
+        }
+    };
+    let field =
+        svc::add_custom_field(&state.service, &tenant, &name, &field_type, multi_valued).await?;
+    Ok(HttpResponse::Created().json(field_json(&field)))
 }
 
 /// `after` and `limit` of an events request: the feed resumes after the last id seen.
