@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 use std::future::Ready;
 
 use super::auth::bearer;
-use super::request::{client_address, query_pairs, ScimJson};
+use super::request::{query_pairs, ScimJson};
 use crate::app::AppState;
 use crate::scim::error::ScimError;
 use crate::service::api_keys::{authenticate_api_key, ApiCaller};
@@ -92,9 +92,7 @@ async fn authenticate(req: &ServiceRequest) -> Result<ApiCaller, ScimError> {
         Ok(caller) => Ok(caller),
         Err(e) if e.status == StatusCode::UNAUTHORIZED => {
             // Only failures count against the address, as on the SCIM endpoint.
-            if let Some(address) = client_address(req.request(), &state.settings.trusted_proxies) {
-                state.limits.check_failed_address(address)?;
-            }
+            super::auth::count_failed_authentication(req.request(), state)?;
             Err(e)
         }
         Err(e) => Err(e),

@@ -44,12 +44,18 @@ pub fn bearer(req: &HttpRequest) -> Option<String> {
 /// stranger's bad tokens must not spend the budget of Entra's valid requests.
 fn refuse(req: &HttpRequest, state: &AppState, reason: &str) -> ScimError {
     tracing::info!(reason, "unauthenticated request");
-    if let Some(address) = client_address(req, &state.settings.trusted_proxies) {
-        if let Err(too_many) = state.limits.check_failed_address(address) {
-            return too_many;
-        }
+    count_failed_authentication(req, state)
+        .err()
+        .unwrap_or_else(unauthorized)
+}
+
+/// Count a failed authentication (a bad SCIM token, a bad API key) against the client's
+/// address: 429 once that address fails too often.
+pub fn count_failed_authentication(req: &HttpRequest, state: &AppState) -> Result<(), ScimError> {
+    match client_address(req, &state.settings.trusted_proxies) {
+        Some(address) => state.limits.check_failed_address(address),
+        None => Ok(()),
     }
-    unauthorized()
 }
 
 /// The tenant a request authenticated for, kept in its extensions for the metrics.
