@@ -56,6 +56,10 @@ pub fn run(listener: TcpListener, state: AppState) -> std::io::Result<Server> {
         .workers
         .or_else(|| Some(state.service.store.default_workers()));
     state.service.store.start_background();
+    crate::service::webhooks::start_sender(
+        state.service.clone(),
+        state.settings.webhook_first_retry_ms,
+    );
     let settings_for_tls = Arc::clone(&state.settings);
     let data = web::Data::new(state);
     let mut server = HttpServer::new(move || {

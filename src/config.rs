@@ -74,6 +74,11 @@ pub struct ServeArgs {
     /// HTTP worker threads (default: one per core on SQLite, two per core on PostgreSQL).
     #[arg(long, env = "SCIMD_WORKERS")]
     pub workers: Option<usize>,
+    /// Milliseconds before a failed webhook delivery's first retry; later retries wait 6,
+    /// 24, 120 … 7,200 times as long (at the default 5,000: 30 s, 2 min, 10 min … 10 h, about
+    /// 26 h in all), and an endpoint that fails for the whole schedule is disabled.
+    #[arg(long, env = "SCIMD_WEBHOOK_FIRST_RETRY_MS", default_value_t = crate::service::webhooks::DEFAULT_FIRST_RETRY_MS)]
+    pub webhook_first_retry_ms: u64,
 }
 
 /// Everything a command runs with: [`DatabaseArgs`] and [`ServeArgs`] in one place.
@@ -95,6 +100,7 @@ pub struct Settings {
     pub metrics_token: Option<String>,
     pub metrics_bind: Option<std::net::SocketAddr>,
     pub workers: Option<usize>,
+    pub webhook_first_retry_ms: u64,
 }
 
 impl ServeArgs {
@@ -132,6 +138,7 @@ impl Settings {
             metrics_token: serve.metrics_token,
             metrics_bind: serve.metrics_bind,
             workers: serve.workers,
+            webhook_first_retry_ms: serve.webhook_first_retry_ms,
         }
     }
 }
@@ -155,6 +162,7 @@ impl Default for Settings {
             metrics_token: None,
             metrics_bind: None,
             workers: None,
+            webhook_first_retry_ms: crate::service::webhooks::DEFAULT_FIRST_RETRY_MS,
         }
     }
 }

@@ -38,6 +38,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route("/tenants/{slug}/fields", web::get().to(list_fields))
             .route("/tenants/{slug}/fields", web::post().to(add_field))
             .route("/tenants/{slug}/events", web::get().to(events))
+            .configure(super::api_webhooks::routes)
             .default_service(web::to(|| async {
                 Err::<HttpResponse, _>(ScimError::not_found(
                     "no such API endpoint; see openapi/scimd.yaml",
@@ -130,7 +131,8 @@ fn tenant_json(state: &AppState, t: &Tenant) -> Value {
     })
 }
 
-fn text_field(body: &Value, name: &str) -> Result<Option<String>, ScimError> {
+/// A string field of a JSON body, if present; 400 if it is not a string.
+pub(super) fn text_field(body: &Value, name: &str) -> Result<Option<String>, ScimError> {
     match body.get(name) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.clone())),

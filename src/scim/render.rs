@@ -36,6 +36,14 @@ impl Json {
         }
     }
 
+    /// The JSON text, without consuming it.
+    pub fn text(&self) -> std::borrow::Cow<'_, str> {
+        match self {
+            Json::Text(t) => std::borrow::Cow::Borrowed(t),
+            Json::Value(v) => std::borrow::Cow::Owned(v.to_string()),
+        }
+    }
+
     /// The JSON text.
     pub fn into_text(self) -> String {
         match self {

@@ -39,6 +39,8 @@ pub struct Service {
     pub scans: Arc<ScanGate>,
     /// Largest page a list returns.
     pub max_results: i64,
+    /// Wakes this instance's webhook sender: a change queued deliveries, or one finished.
+    pub webhook_wake: Arc<tokio::sync::Notify>,
 }
 
 impl Service {
@@ -68,6 +70,7 @@ impl Service {
                 super::MAX_SCAN,
             )),
             max_results: settings.max_results,
+            webhook_wake: Arc::default(),
         })
     }
 }

@@ -19,7 +19,8 @@ use crate::scim::patch::{
 };
 use crate::scim::path::AttrPath;
 use crate::scim::render::{with_meta, Json, Meta};
-use crate::store::events::append_event;
+use crate::store::events::{insert_event, NewEvent};
+use super::webhooks::{change_message, membership_messages};
 use crate::store::groups::{self as group_store, GroupRow, MemberRow};
 use crate::store::users as user_store;
 use crate::store::{now_millis, DbConn};
@@ -185,22 +186,28 @@ pub fn render_group(
     })
 }
 
+/// Log a change of a group, made now by the caller's token, and queue its webhook message:
+/// the group as it is now, with its members (`None` when it was deleted).
 fn log_event(
     conn: &mut DbConn,
     caller: &Caller,
     action: &str,
     id: &str,
     detail: &str,
+    after: Option<&Rendered>,
 ) -> Result<(), ScimError> {
-    append_event(
-        conn,
-        &caller.tenant.id,
-        action,
+    let webhooks = change_message(
+        caller,
         "Group",
-        Some(id),
-        caller.token_jti.as_deref(),
-        detail,
-    )?;
+        action,
+        id,
+        after.map(|r| r.body.text()).as_deref(),
+    );
+    let event = NewEvent {
+        webhooks: &webhooks,
+        ..new_event(caller, "Group", action, id, detail)
+    };
+    insert_event(conn, &event)?;
     Ok(())
 }
 
@@ -230,8 +237,7 @@ pub async fn create_group(
 ) -> Result<Rendered, ScimError> {
     let schemas = Arc::clone(&svc.schemas);
     let caller2 = caller.clone();
-    let (row, members) = svc
-        .store
+    svc.store
         .write(move |conn| {
             let resource = schemas.validate_group(body)?;
             let display_name = display_name_of(&resource)?;
@@ -254,17 +260,18 @@ pub async fn create_group(
             };
             group_store::insert_group(conn, &row, &members)
                 .map_err(|e| super::group_name_taken(e, &row.display_name))?;
+            let rendered = render_group(&row, Some(&members), &caller2.base_url)?;
             log_event(
                 conn,
                 &caller2,
                 "created",
                 &row.id,
                 &format!("group {display_name} with {} members", members.len()),
+                Some(&rendered),
             )?;
-            Ok::<_, ScimError>((row, members))
+            Ok::<_, ScimError>(rendered)
         })
-        .await?;
-    render_group(&row, Some(&members), &caller.base_url)
+        .await
 }
 
 /// GET /Groups/{id}.
@@ -363,8 +370,7 @@ pub async fn replace_group(
     let schemas = Arc::clone(&svc.schemas);
     let caller2 = caller.clone();
     let id_owned = id.to_string();
-    let (row, members) = svc
-        .store
+    svc.store
         .write(move |conn| {
             group_store::lock_group(conn, &caller2.tenant.id, &id_owned)?;
             let old = group_store::get_group(conn, &caller2.tenant.id, &id_owned)?
@@ -379,18 +385,19 @@ pub async fn replace_group(
                 &[MemberChange::ReplaceAll(refs)],
             )?;
             let row = store_group_change(conn, &old, &strip_members(resource))?;
+            let members = group_store::members_of(conn, std::slice::from_ref(&row.id))?;
+            let rendered = render_group(&row, Some(&members), &caller2.base_url)?;
             log_event(
                 conn,
                 &caller2,
                 "updated",
                 &row.id,
                 &format!("group {} replaced", row.display_name),
+                Some(&rendered),
             )?;
-            let members = group_store::members_of(conn, std::slice::from_ref(&row.id))?;
-            Ok::<_, ScimError>((row, members))
+            Ok::<_, ScimError>(rendered)
         })
-        .await?;
-    render_group(&row, Some(&members), &caller.base_url)
+        .await
 }
 
 /// What a PATCH of a group answers.
@@ -449,12 +456,15 @@ pub async fn patch_group(
             let member_changes = apply_member_changes(conn, &caller2.tenant.id, &old.id, &changes)?;
             let row = if resource != current || member_changes > 0 {
                 let row = store_group_change(conn, &old, &resource)?;
+                let members = group_store::members_of(conn, std::slice::from_ref(&row.id))?;
+                let rendered = render_group(&row, Some(&members), &caller2.base_url)?;
                 log_event(
                     conn,
                     &caller2,
                     "updated",
                     &row.id,
                     &group_store::patched_detail(&row.display_name),
+                    Some(&rendered),
                 )?;
                 row
             } else {
@@ -528,10 +538,21 @@ async fn patch_membership(
         return Ok(version);
     }
     let one_statement = add.len() + remove.len() <= group_store::ONE_STATEMENT_MEMBERS;
+    let webhooks = membership_messages(
+        caller,
+        id,
+        add.iter()
+            .map(|m| json!({"value": m.member_id, "type": m.member_type}))
+            .collect(),
+        remove.iter().map(|id| json!({ "value": id })).collect(),
+    );
     let caller2 = caller.clone();
     let id_owned = id.to_string();
     let write = move |conn: &mut DbConn| {
-        let event = new_event(&caller2, "Group", "updated", &id_owned, "");
+        let event = NewEvent {
+            webhooks: &webhooks,
+            ..new_event(&caller2, "Group", "updated", &id_owned, "")
+        };
         group_store::change_membership(conn, &caller2.tenant.id, &id_owned, &add, &remove, &event)?
             .ok_or_else(|| not_found(&id_owned))
     };
@@ -567,6 +588,7 @@ pub async fn delete_group(
                 "deleted",
                 &id_owned,
                 &format!("group {}", old.display_name),
+                None,
             )?;
             Ok::<_, ScimError>(())
         })

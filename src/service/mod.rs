@@ -8,6 +8,7 @@ pub mod query;
 pub mod scan;
 pub mod tenants;
 pub mod users;
+pub mod webhooks;
 
 /// Milliseconds since the Unix epoch (the unit of every stored time).
 pub use crate::store::now_millis;
@@ -94,6 +95,7 @@ pub(crate) fn new_event<'a>(
         resource_id: Some(id),
         token_jti: caller.token_jti.as_deref(),
         detail,
+        webhooks: &[],
     }
 }
 

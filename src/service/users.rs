@@ -18,7 +18,9 @@ use crate::scim::path::AttrPath;
 use crate::scim::render::{resource_text, Json, Meta};
 use crate::scim::schema::CustomField;
 use crate::store::coalesce::{UserById, UsersByEmail};
-use crate::store::events::{append_event, insert_event};
+use crate::store::events::{append_event, insert_event, NewEvent};
+use crate::store::webhooks::OutboxMessage;
+use super::webhooks::change_message;
 use crate::store::users::{
     self as user_store, EmailKey, EmailRow, StrOp, UserKey, UserPredicate, UserRow, UserSort,
 };
@@ -188,15 +190,20 @@ fn action_for(before_active: Option<bool>, after_active: bool) -> &'static str {
     }
 }
 
-/// Log a change of a user, made now by the caller's token.
+/// Log a change of a user, made now by the caller's token, with its webhook messages.
 fn log_event(
     conn: &mut DbConn,
     caller: &Caller,
     action: &str,
     id: &str,
     detail: &str,
+    webhooks: &[OutboxMessage],
 ) -> Result<(), StoreError> {
-    insert_event(conn, &new_event(caller, "User", action, id, detail))
+    let event = NewEvent {
+        webhooks,
+        ..new_event(caller, "User", action, id, detail)
+    };
+    insert_event(conn, &event)
 }
 
 /// Record a refused write in the provisioning log (best effort: the refusal is the answer).
@@ -286,10 +293,14 @@ pub async fn create_user(
     let work = work_emails(&emails);
     let detail = format!("userName {} mail {}", index.user_name, index.identity_mail);
     let rendered = render_user(&row, &caller.base_url)?;
+    let webhooks = change_message(caller, "User", "created", &row.id, Some(&rendered.body.text()));
     let caller2 = caller.clone();
     svc.store
         .write_atomic(move |conn| {
-            let event = new_event(&caller2, "User", "created", &row.id, &detail);
+            let event = NewEvent {
+                webhooks: &webhooks,
+                ..new_event(&caller2, "User", "created", &row.id, &detail)
+            };
             user_store::insert_user_logged(conn, &row, &emails, &event)
                 .map_err(|e| super::work_email_taken(e, &work))
         })
@@ -400,18 +411,29 @@ async fn edit_user(
         let change = change_of(&old, &current, &resource)?;
         let change_keeps_emails = change.emails.is_none();
         let work = work_emails(change.emails.as_deref().unwrap_or_default());
+        let after = render_user(&change.row, &caller.base_url)?;
+        let webhooks = change_message(
+            caller,
+            "User",
+            change.action,
+            &change.row.id,
+            Some(&after.body.text()),
+        );
         let caller2 = caller.clone();
         let write = move |conn: &mut DbConn| {
             match change.emails.as_deref() {
                 // Most changes keep the emails: the update and its log entry are one statement.
                 None => {
-                    let event = new_event(
-                        &caller2,
-                        "User",
-                        change.action,
-                        &change.row.id,
-                        &change.detail,
-                    );
+                    let event = NewEvent {
+                        webhooks: &webhooks,
+                        ..new_event(
+                            &caller2,
+                            "User",
+                            change.action,
+                            &change.row.id,
+                            &change.detail,
+                        )
+                    };
                     user_store::update_user_logged(conn, &change.old, &change.row, &event)?;
                 }
                 Some(emails) => {
@@ -422,6 +444,7 @@ async fn edit_user(
                         change.action,
                         &change.row.id,
                         &change.detail,
+                        &webhooks,
                     )?;
                 }
             }
@@ -495,6 +518,7 @@ pub async fn delete_user(
     // With If-Match the tombstone needs the version that was checked; without, any live one.
     let pinned = if_match.is_some().then_some(old.version);
     let (id_owned, user_name) = (old.id, old.user_name);
+    let webhooks = change_message(caller, "User", "deleted", &id_owned, None);
     let deleted = svc
         .store
         .write(move |conn| {
@@ -512,6 +536,7 @@ pub async fn delete_user(
                     "deleted",
                     &id_owned,
                     &format!("userName {user_name}"),
+                    &webhooks,
                 )?;
             }
             Ok::<_, ScimError>(deleted)

@@ -30,6 +30,9 @@ pub struct NewEvent<'a> {
     pub resource_id: Option<&'a str>,
     pub token_jti: Option<&'a str>,
     pub detail: &'a str,
+    /// What the webhook endpoints are told of this change (nothing for a refusal).
+    #[diesel(skip_insertion)]
+    pub webhooks: &'a [super::webhooks::OutboxMessage],
 }
 
 /// Append an event to the log.
@@ -52,17 +55,21 @@ pub fn append_event(
             resource_id,
             token_jti,
             detail,
+            webhooks: &[],
         },
     )
 }
 
-/// Append an event built by the caller.
+/// Append an event built by the caller, and queue its webhook deliveries.
 pub fn insert_event(conn: &mut DbConn, e: &NewEvent<'_>) -> Result<(), StoreError> {
     super::prepared::Sql::new(
         format!("INSERT INTO {EVENT_COLUMNS} VALUES ({EVENT_VALUES})"),
         e.args(),
     )
     .run(conn)?;
+    for m in e.webhooks {
+        super::webhooks::enqueue(conn, m)?;
+    }
     Ok(())
 }
 

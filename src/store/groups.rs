@@ -334,6 +334,7 @@ pub fn change_membership(
             text.push_str(&format!(", r{i} AS (DELETE FROM group_members WHERE group_id IN (SELECT id FROM g) AND member_id = ?)"));
             args.push(Arg::Text(id));
         }
+        super::webhooks::push_outbox_ctes(&mut text, &mut args, event.webhooks, "g");
         // The log entry names the group, which only the bump knows.
         text.push_str(&format!(
             ", e AS (INSERT INTO {EVENT_COLUMNS} SELECT {EVENT_VALUES_BUT_DETAIL}, 'group ' || display_name || ' patched' FROM g) \

@@ -76,6 +76,7 @@ pub mod tenants;
 pub mod throttle;
 pub mod tokens;
 pub mod users;
+pub mod webhooks;
 pub mod writer;
 
 use std::sync::atomic::{AtomicI64, Ordering};

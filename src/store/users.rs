@@ -365,7 +365,9 @@ pub fn insert_user_logged(
             args.extend(email_args(e));
         }
     }
-    // The event row is written only if the user's was (it selects from u).
+    // The event row and the webhook deliveries are written only if the user's was (they
+    // select from u).
+    super::webhooks::push_outbox_ctes(&mut text, &mut args, event.webhooks, "u");
     text.push_str(&format!(
         " INSERT INTO {EVENT_COLUMNS} SELECT {EVENT_VALUES} FROM u"
     ));
@@ -387,12 +389,13 @@ pub fn update_user_logged(
         return super::events::insert_event(conn, event);
     }
     let (update, mut args) = user_update(old, row);
+    let mut text = format!("WITH u AS ({update} RETURNING id)");
+    super::webhooks::push_outbox_ctes(&mut text, &mut args, event.webhooks, "u");
+    text.push_str(&format!(
+        " INSERT INTO {EVENT_COLUMNS} SELECT {EVENT_VALUES} FROM u"
+    ));
     args.extend(event.args());
-    let n = Sql::new(
-        format!("WITH u AS ({update} RETURNING id) INSERT INTO {EVENT_COLUMNS} SELECT {EVENT_VALUES} FROM u"),
-        args,
-    )
-    .run(conn)?;
+    let n = Sql::new(text, args).run(conn)?;
     if n == 0 {
         return Err(StoreError::Conflict);
     }
