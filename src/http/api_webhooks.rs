@@ -55,12 +55,20 @@ async fn visible_endpoint(
         .ok_or_else(|| svc::no_endpoint(id))
 }
 
-async fn endpoint_answer(state: &AppState, e: &EndpointRow, with_secret: bool) -> Result<Value, ScimError> {
+async fn endpoint_answer(
+    state: &AppState,
+    e: &EndpointRow,
+    with_secret: bool,
+) -> Result<Value, ScimError> {
     let tenants = match &e.tenant_id {
         Some(_) => tenants_svc::list_tenants(&state.service).await?,
         None => Vec::new(),
     };
-    Ok(svc::endpoint_json(e, slug_of(&tenants, e.tenant_id.as_deref()), with_secret))
+    Ok(svc::endpoint_json(
+        e,
+        slug_of(&tenants, e.tenant_id.as_deref()),
+        with_secret,
+    ))
 }
 
 /// GET /api/v1/webhooks.
@@ -86,8 +94,9 @@ async fn create_endpoint(
     caller: ApiCaller,
     body: ScimJson,
 ) -> Result<HttpResponse, ScimError> {
-    let url = text_field(&body.0, "url")?
-        .ok_or_else(|| ScimError::invalid_value("url is required, e.g. \"https://app.example.com/hooks/scim\""))?;
+    let url = text_field(&body.0, "url")?.ok_or_else(|| {
+        ScimError::invalid_value("url is required, e.g. \"https://app.example.com/hooks/scim\"")
+    })?;
     let label = text_field(&body.0, "label")?.unwrap_or_default();
     let tenant = match (text_field(&body.0, "tenant")?, &caller.tenant_id) {
         (Some(slug), _) => Some(

@@ -8,6 +8,7 @@ use serde_json::{json, Map, Value};
 
 use super::query::{plan_groups, Plan};
 use super::scan::{InMemoryQuery, ScanBudget};
+use super::webhooks::{change_message, membership_messages};
 use super::Service;
 use super::{
     check_if_match, check_indexed_len, new_event, page, possible_id, Caller, ListParams, Listed,
@@ -20,7 +21,6 @@ use crate::scim::patch::{
 use crate::scim::path::AttrPath;
 use crate::scim::render::{with_meta, Json, Meta};
 use crate::store::events::{insert_event, NewEvent};
-use super::webhooks::{change_message, membership_messages};
 use crate::store::groups::{self as group_store, GroupRow, MemberRow};
 use crate::store::users as user_store;
 use crate::store::{now_millis, DbConn};

@@ -7,6 +7,7 @@ use serde_json::Value;
 
 use super::query::{plan_users, Plan};
 use super::scan::{InMemoryQuery, ScanBudget};
+use super::webhooks::change_message;
 use super::Service;
 use super::{
     check_if_match, check_indexed_len, new_event, page, possible_id, Caller, ListParams, Listed,
@@ -19,11 +20,10 @@ use crate::scim::render::{resource_text, Json, Meta};
 use crate::scim::schema::CustomField;
 use crate::store::coalesce::{UserById, UsersByEmail};
 use crate::store::events::{append_event, insert_event, NewEvent};
-use crate::store::webhooks::OutboxMessage;
-use super::webhooks::change_message;
 use crate::store::users::{
     self as user_store, EmailKey, EmailRow, StrOp, UserKey, UserPredicate, UserRow, UserSort,
 };
+use crate::store::webhooks::OutboxMessage;
 use crate::store::{now_millis, DbConn, StoreError};
 
 /// The columns derived from a user resource: what SQL indexes and uniqueness work on.
@@ -293,7 +293,13 @@ pub async fn create_user(
     let work = work_emails(&emails);
     let detail = format!("userName {} mail {}", index.user_name, index.identity_mail);
     let rendered = render_user(&row, &caller.base_url)?;
-    let webhooks = change_message(caller, "User", "created", &row.id, Some(&rendered.body.text()));
+    let webhooks = change_message(
+        caller,
+        "User",
+        "created",
+        &row.id,
+        Some(&rendered.body.text()),
+    );
     let caller2 = caller.clone();
     svc.store
         .write_atomic(move |conn| {

@@ -19,8 +19,10 @@ use serde_json::{json, Value};
 use super::{Caller, Service};
 use crate::scim::error::{ScimError, StatusCode};
 use crate::store::now_millis;
-use crate::store::webhooks::{self as store, AttemptRow, DeliveryRow, EndpointRow, OutboxMessage, Sent};
 use crate::store::tenants::Tenant;
+use crate::store::webhooks::{
+    self as store, AttemptRow, DeliveryRow, EndpointRow, OutboxMessage, Sent,
+};
 
 /// The retry delays, in multiples of the first (5 s by default): 5 s, 30 s, 2 min, 10 min,
 /// 30 min, 1 h, 2 h, 4 h, 8 h, 10 h. With the first try, eleven attempts over about 26 h.
@@ -58,7 +60,13 @@ fn event_type(resource_type: &str, action: &str) -> Option<&'static str> {
     })
 }
 
-fn message(caller: &Caller, event_type: &'static str, resource_type: &str, id: &str, data: &str) -> OutboxMessage {
+fn message(
+    caller: &Caller,
+    event_type: &'static str,
+    resource_type: &str,
+    id: &str,
+    data: &str,
+) -> OutboxMessage {
     let at = now_millis();
     let timestamp = crate::scim::render::timestamp(at);
     OutboxMessage {
@@ -203,7 +211,10 @@ pub async fn list_endpoints(svc: &Service) -> Result<Vec<EndpointRow>, ScimError
 /// The endpoint with this id.
 pub async fn find_endpoint(svc: &Service, id: &str) -> Result<Option<EndpointRow>, ScimError> {
     let id = id.to_string();
-    Ok(svc.store.read(move |conn| store::find_endpoint(conn, &id)).await?)
+    Ok(svc
+        .store
+        .read(move |conn| store::find_endpoint(conn, &id))
+        .await?)
 }
 
 /// Remove an endpoint and what it was sent.
@@ -341,7 +352,9 @@ impl Sender {
                             continue;
                         }
                     }
-                    Err(e) => tracing::warn!(error = %e.detail, "cannot read due webhook deliveries"),
+                    Err(e) => {
+                        tracing::warn!(error = %e.detail, "cannot read due webhook deliveries")
+                    }
                 }
             }
             let _ = actix_web::rt::time::timeout(POLL, wake.notified()).await;
@@ -352,7 +365,12 @@ impl Sender {
     async fn claim(&self, n: usize) -> Result<Vec<(DeliveryRow, EndpointRow)>, ScimError> {
         let now = now_millis();
         // A read first: an idle sender (no endpoints, nothing due) costs no write.
-        if !self.svc.store.read(move |conn| store::any_due(conn, now)).await? {
+        if !self
+            .svc
+            .store
+            .read(move |conn| store::any_due(conn, now))
+            .await?
+        {
             return Ok(Vec::new());
         }
         let limit = i64::try_from(n).unwrap_or(1);
@@ -461,26 +479,33 @@ async fn send(
     let at = now_millis();
     let timestamp = at / 1000;
     let attempt = delivery.attempts + 1;
-    let (status, error) =
-        match signature(&endpoint.secret, &delivery.message_id, timestamp, &delivery.payload) {
-            None => (None, Some("the endpoint's signing secret is unreadable".to_string())),
-            Some(sig) => {
-                let request = client
-                    .post(&endpoint.url)
-                    .insert_header(("content-type", "application/json"))
-                    .insert_header(("webhook-id", delivery.message_id.as_str()))
-                    .insert_header(("webhook-timestamp", timestamp.to_string()))
-                    .insert_header(("webhook-signature", sig));
-                match request.send_body(delivery.payload.clone()).await {
-                    Ok(mut response) => {
-                        // Read (a little of) the answer so the connection can be kept.
-                        let _ = response.body().limit(64 * 1024).await;
-                        (Some(i32::from(response.status().as_u16())), None)
-                    }
-                    Err(e) => (None, Some(format!("{e}"))),
+    let (status, error) = match signature(
+        &endpoint.secret,
+        &delivery.message_id,
+        timestamp,
+        &delivery.payload,
+    ) {
+        None => (
+            None,
+            Some("the endpoint's signing secret is unreadable".to_string()),
+        ),
+        Some(sig) => {
+            let request = client
+                .post(&endpoint.url)
+                .insert_header(("content-type", "application/json"))
+                .insert_header(("webhook-id", delivery.message_id.as_str()))
+                .insert_header(("webhook-timestamp", timestamp.to_string()))
+                .insert_header(("webhook-signature", sig));
+            match request.send_body(delivery.payload.clone()).await {
+                Ok(mut response) => {
+                    // Read (a little of) the answer so the connection can be kept.
+                    let _ = response.body().limit(64 * 1024).await;
+                    (Some(i32::from(response.status().as_u16())), None)
                 }
+                Err(e) => (None, Some(format!("{e}"))),
             }
-        };
+        }
+    };
     let delivered = status.is_some_and(|s| (200..300).contains(&s));
     let latency_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
     let done = now_millis();
@@ -603,7 +628,13 @@ mod tests {
     fn urls_must_be_http_with_a_host() {
         assert!(check_url("https://app.example.com/hooks").is_ok());
         assert!(check_url("http://127.0.0.1:8080/x").is_ok());
-        for bad in ["ftp://x/y", "/relative", "https://", "not a url", "javascript:alert(1)"] {
+        for bad in [
+            "ftp://x/y",
+            "/relative",
+            "https://",
+            "not a url",
+            "javascript:alert(1)",
+        ] {
             assert!(check_url(bad).is_err(), "{bad}");
         }
     }

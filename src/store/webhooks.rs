@@ -88,7 +88,8 @@ pub struct OutboxMessage {
 const OUTBOX_INSERT: &str = "INSERT INTO webhook_deliveries \
     (endpoint_id, tenant_id, message_id, event_type, resource_key, payload, created_at, next_attempt_at) \
     SELECT ep.id, ?, ?, ?, ?, ?, ?, ? FROM webhook_endpoints ep";
-const OUTBOX_WHERE: &str = "WHERE ep.disabled_at IS NULL AND (ep.tenant_id = ? OR ep.tenant_id IS NULL)";
+// Disabled endpoints get their deliveries too: they wait, and go out once it is enabled.
+const OUTBOX_WHERE: &str = "WHERE ep.tenant_id = ? OR ep.tenant_id IS NULL";
 
 fn outbox_args(m: &OutboxMessage) -> Vec<Arg<'_>> {
     vec![
@@ -147,7 +148,10 @@ pub fn insert_endpoint(conn: &mut DbConn, row: &EndpointRow) -> Result<(), Store
 /// Every endpoint, oldest first.
 pub fn list_endpoints(conn: &mut DbConn) -> Result<Vec<EndpointRow>, StoreError> {
     Ok(webhook_endpoints::table
-        .order((webhook_endpoints::created_at.asc(), webhook_endpoints::id.asc()))
+        .order((
+            webhook_endpoints::created_at.asc(),
+            webhook_endpoints::id.asc(),
+        ))
         .select(EndpointRow::as_select())
         .load(conn)?)
 }
@@ -199,7 +203,8 @@ pub fn disable_endpoint(
     Ok(())
 }
 
-/// Send to an endpoint again: its waiting deliveries are due at once.
+/// Send to an endpoint again: its waiting deliveries, and those that failed for good while
+/// it failed, are due at once (in their order).
 pub fn enable_endpoint(conn: &mut DbConn, id: &str, now: i64) -> Result<bool, StoreError> {
     let n = diesel::update(webhook_endpoints::table.find(id))
         .set((
@@ -209,7 +214,8 @@ pub fn enable_endpoint(conn: &mut DbConn, id: &str, now: i64) -> Result<bool, St
         ))
         .execute(conn)?;
     Sql::new(
-        "UPDATE webhook_deliveries SET next_attempt_at = ? WHERE endpoint_id = ? AND state = 'pending'",
+        "UPDATE webhook_deliveries SET state = 'pending', next_attempt_at = ? \
+         WHERE endpoint_id = ? AND state IN ('pending', 'failed')",
         vec![Arg::BigInt(now), Arg::Text(id)],
     )
     .run(conn)?;
@@ -281,10 +287,7 @@ pub struct Sent {
 
 /// Record sent deliveries: their attempts, their state, and whether their endpoints fail.
 /// Returns, per endpoint that failed, since when it has been failing.
-pub fn record_sent(
-    conn: &mut DbConn,
-    sent: &[Sent],
-) -> Result<Vec<(String, i64)>, StoreError> {
+pub fn record_sent(conn: &mut DbConn, sent: &[Sent]) -> Result<Vec<(String, i64)>, StoreError> {
     let mut failing: Vec<(String, i64)> = Vec::new();
     for s in sent {
         diesel::insert_into(webhook_attempts::table)
@@ -352,7 +355,9 @@ pub fn list_deliveries(
     if let Some(before) = before {
         q = q.filter(webhook_deliveries::id.lt(before));
     }
-    Ok(q.order(webhook_deliveries::id.desc()).limit(limit).load(conn)?)
+    Ok(q.order(webhook_deliveries::id.desc())
+        .limit(limit)
+        .load(conn)?)
 }
 
 /// A delivery of an endpoint, with its attempts, oldest first.

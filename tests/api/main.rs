@@ -28,3 +28,4 @@ mod shutdown;
 mod tls;
 mod users;
 mod wal;
+mod webhooks;

@@ -10,6 +10,7 @@ mod cli;
 mod cookies;
 mod machine;
 mod process;
+mod receiver;
 
 pub use app::{patch, seed_tenant, start_server, user_body, Reply, TestApp};
 pub use backend::{fresh_database, Backend, DbGuard};
@@ -17,6 +18,7 @@ pub use cli::Cli;
 pub use cookies::CookieClient;
 pub use machine::{run, Machine, Turn};
 pub use process::{free_port, Process, ServeCommand, Served};
+pub use receiver::{Received, Receiver};
 
 /// For each `async fn name(backend: Backend)` of the module: tests `name::sqlite` and
 /// `name::postgres`, each in a shared turn on the machine; with `alone:` before the names,
