@@ -194,4 +194,9 @@ impl Settings {
     pub fn tenant_url(&self, slug: &str) -> String {
         format!("{}/scim/v2/tenants/{slug}", self.public_url())
     }
+
+    /// The address of a setup link with this secret (see `service::setup_links`).
+    pub fn setup_link_url(&self, secret: &str) -> String {
+        format!("{}/setup/{secret}", self.public_url())
+    }
 }

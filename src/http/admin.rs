@@ -1,7 +1,8 @@
 //! The token page (`/admin`): log in, see the Tenant URL, generate and revoke tokens, define
-//! custom attributes, read the sync history. Sessions live in the database; cookies are
-//! HttpOnly and SameSite=Strict; every form carries a CSRF token; an admin of another
-//! tenant gets 404.
+//! custom attributes, read the sync history; operators also manage API keys and setup links.
+//! A setup link (`/setup/{secret}`) opens one tenant's page without a password. Sessions live
+//! in the database; cookies are HttpOnly and SameSite=Strict; every form carries a CSRF
+//! token; an admin of another tenant gets 404.
 
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::{header, StatusCode};
@@ -14,15 +15,17 @@ use crate::auth::throttle::username_fingerprint;
 use crate::auth::tokens::DEFAULT_EXPIRY_DAYS;
 use crate::http::request::client_address;
 use crate::scim::error::ScimError;
+use crate::service::admins::AdminRow;
 use crate::service::admins::{
     check_password, close_session, may_manage, open_session, random_secret, same_secret,
     session_of, PasswordCheck,
 };
-use crate::service::admins::{AdminRow, SessionRow};
+use crate::service::api_keys;
 use crate::service::now_millis;
+use crate::service::setup_links::{self as links, Opened, SetupLinkRow};
 use crate::service::tenants as svc;
 use crate::service::tenants::Tenant;
-use crate::web::pages::{self, TenantView, Viewer};
+use crate::web::pages::{self, TenantView, TenantsView, Viewer};
 
 const SESSION_COOKIE: &str = "scimd_session";
 const LOGIN_CSRF_COOKIE: &str = "scimd_login_csrf";
@@ -35,6 +38,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/admin/login", web::post().to(login))
         .route("/admin/logout", web::post().to(logout))
         .route("/admin/tenants", web::post().to(create_tenant))
+        .route("/admin/api-keys", web::post().to(create_api_key))
+        .route(
+            "/admin/api-keys/{id}/revoke",
+            web::post().to(revoke_api_key),
+        )
         .route("/admin/t/{slug}", web::get().to(tenant_page))
         .route("/admin/t/{slug}/tokens", web::post().to(generate_token))
         .route(
@@ -42,7 +50,18 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             web::post().to(revoke_token),
         )
         .route("/admin/t/{slug}/fields", web::post().to(add_field))
-        .route("/admin/t/{slug}/history", web::get().to(history));
+        .route("/admin/t/{slug}/history", web::get().to(history))
+        .route(
+            "/admin/t/{slug}/setup-links",
+            web::post().to(create_setup_link),
+        )
+        .route(
+            "/admin/t/{slug}/setup-links/{id}/revoke",
+            web::post().to(revoke_setup_link),
+        )
+        // The path holds the link's secret: the request log records only this route's
+        // template (see http::logging), never the path itself.
+        .route("/setup/{secret}", web::get().to(open_setup_link));
 }
 
 fn html(status: StatusCode, page: Markup) -> HttpResponse {
@@ -88,33 +107,95 @@ fn failure(e: ScimError) -> HttpResponse {
     )
 }
 
-/// The logged-in admin and its session, if the cookie names a live session.
-async fn session(
-    req: &HttpRequest,
-    state: &AppState,
-) -> Result<Option<(SessionRow, AdminRow)>, ScimError> {
-    let Some(secret) = req.cookie(SESSION_COOKIE).map(|c| c.value().to_string()) else {
-        return Ok(None);
-    };
-    session_of(&state.service, &secret).await
+/// Who a page session speaks for.
+enum Holder {
+    /// An admin who logged in with a password.
+    Admin(AdminRow),
+    /// Whoever opened this setup link: its one tenant's page, never an operator's.
+    SetupLink(SetupLinkRow),
 }
 
-fn viewer<'a>(session: &'a SessionRow, admin: &'a AdminRow) -> Viewer<'a> {
-    Viewer {
-        username: &admin.username,
-        csrf: &session.csrf_token,
-        is_operator: admin.is_operator,
+/// A live page session: its CSRF token and who it speaks for.
+struct PageSession {
+    csrf: String,
+    holder: Holder,
+}
+
+impl PageSession {
+    fn is_operator(&self) -> bool {
+        matches!(&self.holder, Holder::Admin(admin) if admin.is_operator)
+    }
+
+    /// Whether the session may see and change this tenant's page.
+    fn may_manage(&self, tenant: &Tenant) -> bool {
+        match &self.holder {
+            Holder::Admin(admin) => may_manage(admin, tenant),
+            Holder::SetupLink(link) => link.tenant_id == tenant.id,
+        }
+    }
+
+    /// The one tenant of a tenant admin or a setup link; `None` for an operator.
+    fn own_tenant_id(&self) -> Option<&str> {
+        match &self.holder {
+            Holder::Admin(admin) => admin.tenant_id.as_deref(),
+            Holder::SetupLink(link) => Some(&link.tenant_id),
+        }
+    }
+
+    /// Who acted, for logs: the admin's username or the link's id (never its secret).
+    fn actor(&self) -> String {
+        match &self.holder {
+            Holder::Admin(admin) => admin.username.clone(),
+            Holder::SetupLink(link) => format!("setup link {}", link.id),
+        }
+    }
+
+    fn viewer(&self) -> Viewer<'_> {
+        match &self.holder {
+            Holder::Admin(admin) => Viewer {
+                username: &admin.username,
+                csrf: &self.csrf,
+                is_operator: admin.is_operator,
+                setup_link_expires: None,
+            },
+            Holder::SetupLink(link) => Viewer {
+                username: "setup link",
+                csrf: &self.csrf,
+                is_operator: false,
+                setup_link_expires: Some(link.expires_at),
+            },
+        }
     }
 }
 
-/// The tenant of a URL if this admin may manage it.
+/// The session the cookie names, if it is live: an admin's, or a setup link's (its cookie
+/// secret carries the prefix; that session ends as soon as its link expires or is revoked).
+async fn session(req: &HttpRequest, state: &AppState) -> Result<Option<PageSession>, ScimError> {
+    let Some(secret) = req.cookie(SESSION_COOKIE).map(|c| c.value().to_string()) else {
+        return Ok(None);
+    };
+    if secret.starts_with(links::SESSION_PREFIX) {
+        let found = links::setup_session_of(&state.service, &secret).await?;
+        return Ok(found.map(|(session, link)| PageSession {
+            csrf: session.csrf_token,
+            holder: Holder::SetupLink(link),
+        }));
+    }
+    let found = session_of(&state.service, &secret).await?;
+    Ok(found.map(|(session, admin)| PageSession {
+        csrf: session.csrf_token,
+        holder: Holder::Admin(admin),
+    }))
+}
+
+/// The tenant of a URL if this session may manage it.
 async fn managed_tenant(
     state: &AppState,
-    admin: &AdminRow,
+    session: &PageSession,
     slug: &str,
 ) -> Result<Option<Tenant>, ScimError> {
     let tenant = svc::find_tenant(&state.service, slug).await?;
-    Ok(tenant.filter(|t| may_manage(admin, t)))
+    Ok(tenant.filter(|t| session.may_manage(t)))
 }
 
 fn form<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Option<T> {
@@ -126,8 +207,8 @@ struct CsrfOnly {
     csrf: String,
 }
 
-fn csrf_ok(session: &SessionRow, given: &str) -> bool {
-    same_secret(&session.csrf_token, given)
+fn csrf_ok(session: &PageSession, given: &str) -> bool {
+    same_secret(&session.csrf, given)
 }
 
 fn csrf_rejected() -> HttpResponse {
@@ -142,22 +223,11 @@ async fn home(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     };
     match current {
         None => login_form(&state, None, StatusCode::OK),
-        Some((session, admin)) if admin.is_operator => {
-            match svc::list_tenants(&state.service).await {
-                Ok(all) => html(
-                    StatusCode::OK,
-                    pages::tenants(
-                        &viewer(&session, &admin),
-                        &all,
-                        &state.settings.public_url(),
-                        None,
-                    ),
-                ),
-                Err(e) => failure(e),
-            }
+        Some(session) if session.is_operator() => {
+            render_tenants(&state, &session, StatusCode::OK, TenantsMessages::default()).await
         }
-        Some((_, admin)) => {
-            let tenant_id = admin.tenant_id.clone().unwrap_or_default();
+        Some(session) => {
+            let tenant_id = session.own_tenant_id().unwrap_or_default().to_string();
             let own = svc::list_tenants(&state.service)
                 .await
                 .map(|all| all.into_iter().find(|t| t.id == tenant_id));
@@ -260,7 +330,7 @@ async fn login(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) -
 
 /// POST /admin/logout.
 async fn logout(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) -> HttpResponse {
-    if let Ok(Some((session, _))) = session(&req, &state).await {
+    if let Ok(Some(session)) = session(&req, &state).await {
         let Some(f) = form::<CsrfOnly>(&body) else {
             return csrf_rejected();
         };
@@ -268,7 +338,11 @@ async fn logout(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) 
             return csrf_rejected();
         }
         if let Some(secret) = req.cookie(SESSION_COOKIE).map(|c| c.value().to_string()) {
-            if let Err(e) = close_session(&state.service, &secret).await {
+            let closed = match session.holder {
+                Holder::Admin(_) => close_session(&state.service, &secret).await,
+                Holder::SetupLink(_) => links::close_setup_session(&state.service, &secret).await,
+            };
+            if let Err(e) = closed {
                 return failure(e);
             }
         }
@@ -294,14 +368,10 @@ async fn create_tenant(
     state: web::Data<AppState>,
     body: web::Bytes,
 ) -> HttpResponse {
-    let (session, admin) = match session(&req, &state).await {
-        Ok(Some(s)) => s,
-        Ok(None) => return redirect("/admin"),
-        Err(e) => return failure(e),
+    let session = match operator_session(&req, &state).await {
+        Ok(s) => s,
+        Err(resp) => return resp,
     };
-    if !admin.is_operator {
-        return not_found();
-    }
     let Some(f) = form::<TenantForm>(&body) else {
         return csrf_rejected();
     };
@@ -318,18 +388,138 @@ async fn create_tenant(
     .await;
     match created {
         Ok(t) => redirect(&format!("/admin/t/{}", t.slug)),
-        Err(e) if e.status.is_client_error() => match svc::list_tenants(&state.service).await {
-            Ok(all) => html(
-                StatusCode::BAD_REQUEST,
-                pages::tenants(
-                    &viewer(&session, &admin),
-                    &all,
-                    &state.settings.public_url(),
-                    Some(&e.detail),
-                ),
-            ),
-            Err(e) => failure(e),
-        },
+        Err(e) if e.status.is_client_error() => {
+            let msgs = TenantsMessages {
+                error: Some(e.detail),
+                ..Default::default()
+            };
+            render_tenants(&state, &session, StatusCode::BAD_REQUEST, msgs).await
+        }
+        Err(e) => failure(e),
+    }
+}
+
+/// The operator's session, or the response to give instead: the login page for none, 404 for
+/// anyone else (a tenant admin or a setup link learns nothing of operator pages).
+async fn operator_session(
+    req: &HttpRequest,
+    state: &AppState,
+) -> Result<PageSession, HttpResponse> {
+    match session(req, state).await {
+        Ok(Some(s)) if s.is_operator() => Ok(s),
+        Ok(Some(_)) => Err(not_found()),
+        Ok(None) => Err(redirect("/admin")),
+        Err(e) => Err(failure(e)),
+    }
+}
+
+/// Messages of an operator's tenants page render.
+#[derive(Default)]
+struct TenantsMessages {
+    new_api_key: Option<String>,
+    error: Option<String>,
+    notice: Option<String>,
+}
+
+async fn render_tenants(
+    state: &AppState,
+    session: &PageSession,
+    status: StatusCode,
+    msgs: TenantsMessages,
+) -> HttpResponse {
+    let all = match svc::list_tenants(&state.service).await {
+        Ok(all) => all,
+        Err(e) => return failure(e),
+    };
+    let keys = match api_keys::list_api_keys(&state.service).await {
+        Ok(keys) => keys,
+        Err(e) => return failure(e),
+    };
+    let view = TenantsView {
+        tenants: &all,
+        public_url: state.settings.public_url(),
+        api_keys: &keys,
+        new_api_key: msgs.new_api_key.as_deref(),
+        error: msgs.error.as_deref(),
+        notice: msgs.notice.as_deref(),
+    };
+    html(status, pages::tenants(&session.viewer(), &view))
+}
+
+#[derive(Deserialize)]
+struct ApiKeyForm {
+    csrf: String,
+    #[serde(default)]
+    label: String,
+    /// A tenant's slug, or empty for an operator-wide key.
+    #[serde(default)]
+    tenant: String,
+}
+
+/// POST /admin/api-keys (operators): make a key and show it once.
+async fn create_api_key(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> HttpResponse {
+    let session = match operator_session(&req, &state).await {
+        Ok(s) => s,
+        Err(resp) => return resp,
+    };
+    let Some(f) = form::<ApiKeyForm>(&body) else {
+        return csrf_rejected();
+    };
+    if !csrf_ok(&session, &f.csrf) {
+        return csrf_rejected();
+    }
+    let tenant = f.tenant.trim();
+    let scope = (!tenant.is_empty()).then_some(tenant);
+    match api_keys::create_api_key(&state.service, scope, &f.label).await {
+        Ok((key, view)) => {
+            tracing::info!(api_key = %view.row.id, tenant = ?view.tenant_slug, admin = %session.actor(), "API key made on the page");
+            let msgs = TenantsMessages {
+                new_api_key: Some(key),
+                ..Default::default()
+            };
+            render_tenants(&state, &session, StatusCode::OK, msgs).await
+        }
+        Err(e) if e.status.is_client_error() => {
+            let msgs = TenantsMessages {
+                error: Some(e.detail),
+                ..Default::default()
+            };
+            render_tenants(&state, &session, StatusCode::BAD_REQUEST, msgs).await
+        }
+        Err(e) => failure(e),
+    }
+}
+
+/// POST /admin/api-keys/{id}/revoke (operators).
+async fn revoke_api_key(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    body: web::Bytes,
+) -> HttpResponse {
+    let session = match operator_session(&req, &state).await {
+        Ok(s) => s,
+        Err(resp) => return resp,
+    };
+    let Some(f) = form::<CsrfOnly>(&body) else {
+        return csrf_rejected();
+    };
+    if !csrf_ok(&session, &f.csrf) {
+        return csrf_rejected();
+    }
+    match api_keys::revoke_api_key(&state.service, &id).await {
+        Ok(()) => {
+            let msgs = TenantsMessages {
+                notice: Some("API key revoked: its next request is refused.".into()),
+                ..Default::default()
+            };
+            render_tenants(&state, &session, StatusCode::OK, msgs).await
+        }
+        Err(e) if e.status == StatusCode::NOT_FOUND => not_found(),
         Err(e) => failure(e),
     }
 }
@@ -338,14 +528,15 @@ async fn create_tenant(
 #[derive(Default)]
 struct PageMessages {
     new_token: Option<String>,
+    /// The address of a setup link just made: shown once.
+    new_setup_link: Option<String>,
     error: Option<String>,
     notice: Option<String>,
 }
 
 async fn render_tenant(
     state: &AppState,
-    session: &SessionRow,
-    admin: &AdminRow,
+    session: &PageSession,
     tenant: Tenant,
     status: StatusCode,
     msgs: PageMessages,
@@ -353,6 +544,15 @@ async fn render_tenant(
     let overview = match svc::tenant_overview(&state.service, &tenant).await {
         Ok(o) => o,
         Err(e) => return failure(e),
+    };
+    // Only operators make and revoke setup links; a tenant's own page does not list them.
+    let setup_links = if session.is_operator() {
+        match links::list_setup_links(&state.service, &tenant).await {
+            Ok(list) => Some(list),
+            Err(e) => return failure(e),
+        }
+    } else {
+        None
     };
     let view = TenantView {
         tenant: &tenant,
@@ -364,10 +564,12 @@ async fn render_tenant(
         groups: overview.groups,
         now: now_millis(),
         new_token: msgs.new_token.as_deref(),
+        setup_links: setup_links.as_deref(),
+        new_setup_link: msgs.new_setup_link.as_deref(),
         error: msgs.error.as_deref(),
         notice: msgs.notice.as_deref(),
     };
-    html(status, pages::tenant(&viewer(session, admin), &view))
+    html(status, pages::tenant(&session.viewer(), &view))
 }
 
 /// Resolve session and tenant for a tenant page, or the response to give instead.
@@ -375,14 +577,14 @@ async fn tenant_context(
     req: &HttpRequest,
     state: &AppState,
     slug: &str,
-) -> Result<(SessionRow, AdminRow, Tenant), HttpResponse> {
-    let (session, admin) = match session(req, state).await {
+) -> Result<(PageSession, Tenant), HttpResponse> {
+    let session = match session(req, state).await {
         Ok(Some(s)) => s,
         Ok(None) => return Err(redirect("/admin")),
         Err(e) => return Err(failure(e)),
     };
-    match managed_tenant(state, &admin, slug).await {
-        Ok(Some(t)) => Ok((session, admin, t)),
+    match managed_tenant(state, &session, slug).await {
+        Ok(Some(t)) => Ok((session, t)),
         Ok(None) => Err(not_found()),
         Err(e) => Err(failure(e)),
     }
@@ -395,11 +597,10 @@ async fn tenant_page(
     slug: web::Path<String>,
 ) -> HttpResponse {
     match tenant_context(&req, &state, &slug).await {
-        Ok((session, admin, tenant)) => {
+        Ok((session, tenant)) => {
             render_tenant(
                 &state,
                 &session,
-                &admin,
                 tenant,
                 StatusCode::OK,
                 PageMessages::default(),
@@ -425,7 +626,7 @@ async fn generate_token(
     slug: web::Path<String>,
     body: web::Bytes,
 ) -> HttpResponse {
-    let (session, admin, tenant) = match tenant_context(&req, &state, &slug).await {
+    let (session, tenant) = match tenant_context(&req, &state, &slug).await {
         Ok(c) => c,
         Err(resp) => return resp,
     };
@@ -446,42 +647,27 @@ async fn generate_token(
                     )),
                     ..Default::default()
                 };
-                return render_tenant(
-                    &state,
-                    &session,
-                    &admin,
-                    tenant,
-                    StatusCode::BAD_REQUEST,
-                    msgs,
-                )
-                .await;
+                return render_tenant(&state, &session, tenant, StatusCode::BAD_REQUEST, msgs)
+                    .await;
             }
         },
     };
     let issued = svc::issue_token(&state.service, &tenant, days, f.label.trim()).await;
     match issued {
         Ok((jwt, record)) => {
-            tracing::info!(tenant = %tenant.slug, token_id = %record.jti, admin = %admin.username, "token generated on the page");
+            tracing::info!(tenant = %tenant.slug, token_id = %record.jti, admin = %session.actor(), "token generated on the page");
             let msgs = PageMessages {
                 new_token: Some(jwt),
                 ..Default::default()
             };
-            render_tenant(&state, &session, &admin, tenant, StatusCode::OK, msgs).await
+            render_tenant(&state, &session, tenant, StatusCode::OK, msgs).await
         }
         Err(e) if e.status.is_client_error() => {
             let msgs = PageMessages {
                 error: Some(e.detail),
                 ..Default::default()
             };
-            render_tenant(
-                &state,
-                &session,
-                &admin,
-                tenant,
-                StatusCode::BAD_REQUEST,
-                msgs,
-            )
-            .await
+            render_tenant(&state, &session, tenant, StatusCode::BAD_REQUEST, msgs).await
         }
         Err(e) => failure(e),
     }
@@ -495,7 +681,7 @@ async fn revoke_token(
     body: web::Bytes,
 ) -> HttpResponse {
     let (slug, jti) = path.into_inner();
-    let (session, admin, tenant) = match tenant_context(&req, &state, &slug).await {
+    let (session, tenant) = match tenant_context(&req, &state, &slug).await {
         Ok(c) => c,
         Err(resp) => return resp,
     };
@@ -510,7 +696,6 @@ async fn revoke_token(
             render_tenant(
                 &state,
                 &session,
-                &admin,
                 tenant,
                 StatusCode::OK,
                 PageMessages {
@@ -540,7 +725,7 @@ async fn add_field(
     slug: web::Path<String>,
     body: web::Bytes,
 ) -> HttpResponse {
-    let (session, admin, tenant) = match tenant_context(&req, &state, &slug).await {
+    let (session, tenant) = match tenant_context(&req, &state, &slug).await {
         Ok(c) => c,
         Err(resp) => return resp,
     };
@@ -569,7 +754,6 @@ async fn add_field(
             render_tenant(
                 &state,
                 &session,
-                &admin,
                 tenant,
                 StatusCode::OK,
                 PageMessages {
@@ -583,7 +767,6 @@ async fn add_field(
             render_tenant(
                 &state,
                 &session,
-                &admin,
                 tenant,
                 StatusCode::BAD_REQUEST,
                 PageMessages {
@@ -609,7 +792,7 @@ async fn history(
     state: web::Data<AppState>,
     slug: web::Path<String>,
 ) -> HttpResponse {
-    let (session, admin, tenant) = match tenant_context(&req, &state, &slug).await {
+    let (session, tenant) = match tenant_context(&req, &state, &slug).await {
         Ok(c) => c,
         Err(resp) => return resp,
     };
@@ -642,7 +825,7 @@ async fn history(
             html(
                 StatusCode::OK,
                 pages::history(
-                    &viewer(&session, &admin),
+                    &session.viewer(),
                     &tenant,
                     &events,
                     action.as_deref(),
@@ -653,4 +836,165 @@ async fn history(
         }
         Err(e) => failure(e),
     }
+}
+
+/// The tenant page for an operator's form, or the response to give instead (a tenant admin
+/// or a setup link gets 404: only operators hand out setup links).
+async fn operator_tenant(
+    req: &HttpRequest,
+    state: &AppState,
+    slug: &str,
+) -> Result<(PageSession, Tenant), HttpResponse> {
+    let session = operator_session(req, state).await?;
+    match managed_tenant(state, &session, slug).await {
+        Ok(Some(t)) => Ok((session, t)),
+        Ok(None) => Err(not_found()),
+        Err(e) => Err(failure(e)),
+    }
+}
+
+#[derive(Deserialize)]
+struct SetupLinkForm {
+    csrf: String,
+    days: Option<String>,
+    #[serde(default)]
+    label: String,
+}
+
+/// POST /admin/t/{slug}/setup-links (operators): make a setup link and show it once.
+async fn create_setup_link(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    slug: web::Path<String>,
+    body: web::Bytes,
+) -> HttpResponse {
+    let (session, tenant) = match operator_tenant(&req, &state, &slug).await {
+        Ok(c) => c,
+        Err(resp) => return resp,
+    };
+    let Some(f) = form::<SetupLinkForm>(&body) else {
+        return csrf_rejected();
+    };
+    if !csrf_ok(&session, &f.csrf) {
+        return csrf_rejected();
+    }
+    let days = match f.days.as_deref().map(str::trim).filter(|d| !d.is_empty()) {
+        None => Ok(links::DEFAULT_LINK_DAYS),
+        Some(d) => d.parse::<i64>().map_err(|_| {
+            format!(
+                "A setup link lasts a number of days between 1 and {}, got {d:?}.",
+                links::MAX_LINK_DAYS
+            )
+        }),
+    };
+    let made = match days {
+        Ok(days) => links::create_setup_link(&state.service, &tenant, days, &f.label)
+            .await
+            .map_err(|e| {
+                if e.status.is_client_error() {
+                    Ok(e.detail)
+                } else {
+                    Err(e)
+                }
+            }),
+        Err(message) => Err(Ok(message)),
+    };
+    match made {
+        Ok((secret, link)) => {
+            tracing::info!(tenant = %tenant.slug, setup_link = %link.id, admin = %session.actor(), "setup link made on the page");
+            let msgs = PageMessages {
+                new_setup_link: Some(state.settings.setup_link_url(&secret)),
+                ..Default::default()
+            };
+            render_tenant(&state, &session, tenant, StatusCode::OK, msgs).await
+        }
+        Err(Ok(message)) => {
+            let msgs = PageMessages {
+                error: Some(message),
+                ..Default::default()
+            };
+            render_tenant(&state, &session, tenant, StatusCode::BAD_REQUEST, msgs).await
+        }
+        Err(Err(e)) => failure(e),
+    }
+}
+
+/// POST /admin/t/{slug}/setup-links/{id}/revoke (operators).
+async fn revoke_setup_link(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+    body: web::Bytes,
+) -> HttpResponse {
+    let (slug, id) = path.into_inner();
+    let (session, tenant) = match operator_tenant(&req, &state, &slug).await {
+        Ok(c) => c,
+        Err(resp) => return resp,
+    };
+    let Some(f) = form::<CsrfOnly>(&body) else {
+        return csrf_rejected();
+    };
+    if !csrf_ok(&session, &f.csrf) {
+        return csrf_rejected();
+    }
+    match links::revoke_setup_link(&state.service, &tenant, &id).await {
+        Ok(()) => {
+            let msgs = PageMessages {
+                notice: Some(
+                    "Setup link revoked: it no longer opens the page, and pages opened with it are closed."
+                        .into(),
+                ),
+                ..Default::default()
+            };
+            render_tenant(&state, &session, tenant, StatusCode::OK, msgs).await
+        }
+        Err(e) if e.status == StatusCode::NOT_FOUND => not_found(),
+        Err(e) => failure(e),
+    }
+}
+
+/// GET /setup/{secret}: open a setup link. A live link starts a page session bound to its
+/// tenant and sends the browser on to that tenant's page, so the secret leaves the address
+/// bar (and, with `Referrer-Policy: no-referrer`, is never a Referer). A dead link gets a page
+/// saying to ask for a new one: 404 when unknown, 410 when expired or revoked.
+async fn open_setup_link(state: web::Data<AppState>, secret: web::Path<String>) -> HttpResponse {
+    let (secret, link) = match links::open_setup_link(&state.service, &secret).await {
+        Ok(Opened::Session { secret, link }) => (secret, link),
+        Ok(Opened::Unknown) => {
+            return html(
+                StatusCode::NOT_FOUND,
+                pages::setup_link_refused("This setup link is not valid"),
+            )
+        }
+        Ok(Opened::Expired) => {
+            return html(
+                StatusCode::GONE,
+                pages::setup_link_refused("This setup link has expired"),
+            )
+        }
+        Ok(Opened::Revoked) => {
+            return html(
+                StatusCode::GONE,
+                pages::setup_link_refused("This setup link was revoked"),
+            )
+        }
+        Err(e) => return failure(e),
+    };
+    let tenant = match svc::list_tenants(&state.service).await {
+        Ok(all) => all.into_iter().find(|t| t.id == link.tenant_id),
+        Err(e) => return failure(e),
+    };
+    let Some(tenant) = tenant else {
+        return not_found();
+    };
+    tracing::info!(tenant = %tenant.slug, setup_link = %link.id, "setup link opened");
+    // Not a 303: the cookie is SameSite=Strict, and a browser withholds it from a redirect
+    // that a cross-site click (the link in a mail) started, so the tenant page would ask for a
+    // password. A page of this site that moves on by itself makes a same-site request.
+    let mut resp = html(
+        StatusCode::OK,
+        pages::setup_link_opened(&format!("/admin/t/{}", tenant.slug)),
+    );
+    let _ = resp.add_cookie(&cookie(&state, SESSION_COOKIE, secret));
+    resp
 }

@@ -17,6 +17,7 @@ use super::request::{query_pairs, ScimJson};
 use crate::app::AppState;
 use crate::scim::error::ScimError;
 use crate::service::api_keys::{authenticate_api_key, ApiCaller};
+use crate::service::setup_links as links;
 use crate::service::tenants as svc;
 use crate::store::events::Event;
 use crate::store::tenants::Tenant;
@@ -39,6 +40,18 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route("/tenants/{slug}/fields", web::post().to(add_field))
             .route("/tenants/{slug}/events", web::get().to(events))
             .configure(super::api_webhooks::routes)
+            .route(
+                "/tenants/{slug}/setup-links",
+                web::get().to(list_setup_links),
+            )
+            .route(
+                "/tenants/{slug}/setup-links",
+                web::post().to(create_setup_link),
+            )
+            .route(
+                "/tenants/{slug}/setup-links/{id}",
+                web::delete().to(revoke_setup_link),
+            )
             .default_service(web::to(|| async {
                 Err::<HttpResponse, _>(ScimError::not_found(
                     "no such API endpoint; see openapi/scimd.yaml",
@@ -346,4 +359,70 @@ async fn events(
     let tenant = managed_tenant(&state, &caller, &slug).await?;
     let events = svc::events_after(&state.service, &tenant, after, limit).await?;
     Ok(HttpResponse::Ok().json(feed_json(&events, after)))
+}
+
+/// GET /api/v1/tenants/{slug}/setup-links: the tenant's setup links (never their secrets).
+async fn list_setup_links(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    slug: web::Path<String>,
+) -> Result<HttpResponse, ScimError> {
+    let tenant = managed_tenant(&state, &caller, &slug).await?;
+    let when = |at: Option<i64>| at.map(crate::scim::render::timestamp);
+    let list: Vec<Value> = links::list_setup_links(&state.service, &tenant)
+        .await?
+        .iter()
+        .map(|l| {
+            json!({
+                "id": l.id,
+                "label": l.label,
+                "createdAt": crate::scim::render::timestamp(l.created_at),
+                "expiresAt": crate::scim::render::timestamp(l.expires_at),
+                "revokedAt": when(l.revoked_at),
+                "lastUsedAt": when(l.last_used_at),
+            })
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(json!({ "setupLinks": list })))
+}
+
+/// POST /api/v1/tenants/{slug}/setup-links `{"days": 15, "label": "Contoso IT"}`: a link that
+/// opens the tenant's token page without a password; its URL is in this answer only.
+async fn create_setup_link(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    slug: web::Path<String>,
+    body: ScimJson,
+) -> Result<HttpResponse, ScimError> {
+    let tenant = managed_tenant(&state, &caller, &slug).await?;
+    let days = match body.0.get("days") {
+        None | Some(Value::Null) => links::DEFAULT_LINK_DAYS,
+        Some(v) => v.as_i64().ok_or_else(|| {
+            ScimError::invalid_value(format!(
+                "days must be an integer, 1 to {}",
+                links::MAX_LINK_DAYS
+            ))
+        })?,
+    };
+    let label = text_field(&body.0, "label")?.unwrap_or_default();
+    let (secret, link) = links::create_setup_link(&state.service, &tenant, days, &label).await?;
+    tracing::info!(tenant = %tenant.slug, setup_link = %link.id, api_key = %caller.key_id, "setup link made by the API");
+    Ok(HttpResponse::Created().json(json!({
+        "id": link.id,
+        "url": state.settings.setup_link_url(&secret),
+        "expiresAt": crate::scim::render::timestamp(link.expires_at),
+    })))
+}
+
+/// DELETE /api/v1/tenants/{slug}/setup-links/{id}: 204; the link stops opening and the page
+/// sessions it started end.
+async fn revoke_setup_link(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ScimError> {
+    let (slug, id) = path.into_inner();
+    let tenant = managed_tenant(&state, &caller, &slug).await?;
+    links::revoke_setup_link(&state.service, &tenant, &id).await?;
+    Ok(HttpResponse::NoContent().finish())
 }

@@ -1,5 +1,6 @@
-//! Request spans: route template, tenant, request id and status — never the query string
-//! (filters carry mail addresses) and never the Authorization header.
+//! Request spans: route template, tenant, request id and status — never the path (a setup
+//! link's path is its secret: `/setup/{secret}` is logged as that template), never the query
+//! string (filters carry mail addresses) and never the Authorization header.
 //!
 //! Nor the detail of an error: it quotes the request back to the client (a filter's mail
 //! address, a refused value), which is what the client needs and what a log must not keep.
@@ -47,6 +48,8 @@ impl RootSpanBuilder for ScimRootSpan {
     fn on_request_end<B: MessageBody>(span: Span, outcome: &Result<ServiceResponse<B>, Error>) {
         let status = match outcome {
             Ok(response) => {
+                // The route's template, never the request's path: a path may hold a secret
+                // (`/setup/{secret}`, a setup link) and an unmatched path anything at all.
                 let route = response.request().match_pattern();
                 span.record("route", route.as_deref().unwrap_or("unmatched"));
                 response.status().as_u16()

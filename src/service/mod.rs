@@ -6,6 +6,7 @@ mod context;
 pub mod groups;
 pub mod query;
 pub mod scan;
+pub mod setup_links;
 pub mod tenants;
 pub mod users;
 pub mod webhooks;

@@ -72,6 +72,7 @@ pub mod recent;
 pub mod schema;
 pub mod scratch;
 pub mod sessions;
+pub mod setup_links;
 pub mod tenants;
 pub mod throttle;
 pub mod tokens;

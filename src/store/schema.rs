@@ -169,6 +169,32 @@ diesel::table! {
 diesel::allow_tables_to_appear_in_same_query!(api_keys, tenants);
 
 diesel::table! {
+    setup_links (id) {
+        id -> Text,
+        tenant_id -> Text,
+        label -> Text,
+        secret_hash -> Text,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+        revoked_at -> Nullable<BigInt>,
+        last_used_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    setup_sessions (id_hash) {
+        id_hash -> Text,
+        link_id -> Text,
+        tenant_id -> Text,
+        csrf_token -> Text,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(setup_links, setup_sessions);
+
+diesel::table! {
     webhook_endpoints (id) {
         id -> Text,
         tenant_id -> Nullable<Text>,

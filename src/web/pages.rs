@@ -4,6 +4,8 @@ use maud::{html, Markup, PreEscaped, DOCTYPE};
 
 use crate::scim::render::timestamp;
 use crate::scim::schema::{CustomField, CUSTOM_USER_SCHEMA};
+use crate::service::api_keys::ApiKeyView;
+use crate::service::setup_links::{SetupLinkRow, MAX_LINK_DAYS};
 use crate::service::tenants::{Event, Tenant, TokenRecord};
 
 const CSS: &str = r#"
@@ -42,15 +44,23 @@ pub struct Viewer<'a> {
     pub username: &'a str,
     pub csrf: &'a str,
     pub is_operator: bool,
+    /// When the setup link this page was opened with expires (`None`: an admin's login).
+    pub setup_link_expires: Option<i64>,
 }
 
 fn layout(title: &str, viewer: Option<&Viewer<'_>>, body: Markup) -> Markup {
+    document(title, viewer, None, body)
+}
+
+/// A whole page; `next`, when given, is where the browser goes on to at once.
+fn document(title: &str, viewer: Option<&Viewer<'_>>, next: Option<&str>, body: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
             head {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
+                @if let Some(next) = next { meta http-equiv="refresh" content={ "0;url=" (next) }; }
                 title { (title) " · scimd" }
                 style { (PreEscaped(CSS)) }
             }
@@ -68,7 +78,15 @@ fn layout(title: &str, viewer: Option<&Viewer<'_>>, body: Markup) -> Markup {
                         }
                     }
                 }
-                main { (body) }
+                main {
+                    @if let Some(expires) = viewer.and_then(|v| v.setup_link_expires) {
+                        p.notice #setup-link-expiry role="status" {
+                            "You opened this page with a setup link: this setup link expires on "
+                            (timestamp(expires)) ". After that, ask your provider for a new link."
+                        }
+                    }
+                    (body)
+                }
                 script { (PreEscaped(COPY_JS)) }
             }
         }
@@ -96,23 +114,31 @@ pub fn login(error: Option<&str>, csrf: &str) -> Markup {
     )
 }
 
-/// The operator's list of tenants, with a form to create one.
-pub fn tenants(
-    viewer: &Viewer<'_>,
-    tenants: &[Tenant],
-    public_url: &str,
-    message: Option<&str>,
-) -> Markup {
+/// What the operator's tenants page shows.
+pub struct TenantsView<'a> {
+    pub tenants: &'a [Tenant],
+    pub public_url: String,
+    pub api_keys: &'a [ApiKeyView],
+    /// An API key just made: shown once.
+    pub new_api_key: Option<&'a str>,
+    pub error: Option<&'a str>,
+    pub notice: Option<&'a str>,
+}
+
+/// The operator's list of tenants, with a form to create one, and the host app's API keys.
+pub fn tenants(viewer: &Viewer<'_>, v: &TenantsView<'_>) -> Markup {
+    let public_url = &v.public_url;
     layout(
         "Tenants",
         Some(viewer),
         html! {
             h1 { "Tenants" }
-            @if let Some(m) = message { p.error role="alert" { (m) } }
+            @if let Some(m) = v.error { p.error role="alert" { (m) } }
+            @if let Some(n) = v.notice { p.notice role="status" { (n) } }
             section {
                 table {
                     tr { th { "Tenant" } th { "Name" } th { "Tenant URL" } }
-                    @for t in tenants {
+                    @for t in v.tenants {
                         tr {
                             td { a href={ "/admin/t/" (t.slug) } { (t.slug) } }
                             td { (t.name) }
@@ -128,6 +154,54 @@ pub fn tenants(
                     label { "Slug " input type="text" name="slug" id="slug" pattern="[a-z0-9-]{1,63}" required placeholder="acme"; }
                     label { "Name " input type="text" name="name" placeholder="Acme Corp"; }
                     button type="submit" id="create-tenant" { "Create" }
+                }
+            }
+            @if let Some(key) = v.new_api_key {
+                section #new-api-key-section {
+                    h2 { "Your new API key" }
+                    p { strong { "Copy it now: it is shown only once." } " Send it as " code { "Authorization: Bearer …" } " to " code { (public_url) "/api/v1" } "." }
+                    code.secret #new-api-key { (key) }
+                    button type="button" data-copy="new-api-key" id="copy-api-key" { "Copy key" }
+                }
+            }
+            section {
+                h2 { "API keys of the host app" }
+                p.muted { "An operator-wide key manages every tenant and makes tenants; a tenant's key manages that tenant only." }
+                table #api-keys {
+                    tr { th { "Label" } th { "Tenant" } th { "Created" } th { "Last used" } th { "Status" } th {} }
+                    @for k in v.api_keys {
+                        tr {
+                            td { (k.row.label) }
+                            td { @match &k.tenant_slug { Some(slug) => (slug), None => "every tenant" } }
+                            td { (timestamp(k.row.created_at)) }
+                            td { @match k.row.last_used_at { Some(at) => (timestamp(at)), None => "never" } }
+                            td {
+                                @match k.row.revoked_at {
+                                    Some(at) => span.bad { "revoked " (timestamp(at)) },
+                                    None => span.ok { "valid" },
+                                }
+                            }
+                            td {
+                                @if k.row.revoked_at.is_none() {
+                                    form.inline method="post" action={ "/admin/api-keys/" (k.row.id) "/revoke" } {
+                                        input type="hidden" name="csrf" value=(viewer.csrf);
+                                        button type="submit" class="revoke-api-key" { "Revoke" }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+                form method="post" action="/admin/api-keys" {
+                    input type="hidden" name="csrf" value=(viewer.csrf);
+                    label { "Label " input type="text" name="label" id="api-key-label" maxlength="200" required placeholder="billing app"; }
+                    label { "Tenant "
+                        select name="tenant" id="api-key-tenant" {
+                            option value="" { "every tenant (operator)" }
+                            @for t in v.tenants { option value=(t.slug) { (t.slug) } }
+                        }
+                    }
+                    button type="submit" id="create-api-key" { "Create API key" }
                 }
             }
         },
@@ -146,6 +220,10 @@ pub struct TenantView<'a> {
     pub now: i64,
     /// A token just generated: shown once.
     pub new_token: Option<&'a str>,
+    /// The tenant's setup links, for an operator (`None`: the page does not show them).
+    pub setup_links: Option<&'a [SetupLinkRow]>,
+    /// The address of a setup link just made: shown once.
+    pub new_setup_link: Option<&'a str>,
     pub error: Option<&'a str>,
     pub notice: Option<&'a str>,
 }
@@ -253,6 +331,50 @@ pub fn tenant(viewer: &Viewer<'_>, v: &TenantView<'_>) -> Markup {
                     button type="submit" id="add-field" { "Add attribute" }
                 }
             }
+            @if let Some(url) = v.new_setup_link {
+                section #new-setup-link-section {
+                    h2 { "Your new setup link" }
+                    p { strong { "Copy it now: it is shown only once." } " Send it to the tenant's Microsoft Entra admin: it opens this page, without a password, until it expires or you revoke it." }
+                    code.secret #new-setup-link { (url) }
+                    button type="button" data-copy="new-setup-link" id="copy-setup-link" { "Copy link" }
+                }
+            }
+            @if let Some(setup_links) = v.setup_links {
+                section {
+                    h2 { "Setup links" }
+                    p.muted { "A setup link opens this tenant's page (Tenant URL, tokens, custom attributes, sync history) without a password, and nothing else." }
+                    form method="post" action={ "/admin/t/" (slug) "/setup-links" } {
+                        input type="hidden" name="csrf" value=(viewer.csrf);
+                        label { "Valid for (days) " input type="number" name="days" id="setup-link-days" min="1" max=(MAX_LINK_DAYS) value="15" required; }
+                        label { "Label " input type="text" name="label" id="setup-link-label" maxlength="200" placeholder="Contoso IT"; }
+                        button type="submit" id="create-setup-link" { "Create setup link" }
+                    }
+                    table #setup-links {
+                        tr { th { "Label" } th { "Created" } th { "Expires" } th { "Last opened" } th { "Status" } th {} }
+                        @for l in setup_links {
+                            tr {
+                                td { (l.label) }
+                                td { (timestamp(l.created_at)) }
+                                td { (timestamp(l.expires_at)) }
+                                td { @match l.last_used_at { Some(at) => (timestamp(at)), None => "never" } }
+                                td {
+                                    @if l.revoked_at.is_some() { span.bad { "revoked" } }
+                                    @else if l.expires_at <= v.now { span.bad { "expired" } }
+                                    @else { span.ok { "valid" } }
+                                }
+                                td {
+                                    @if l.revoked_at.is_none() && l.expires_at > v.now {
+                                        form.inline method="post" action={ "/admin/t/" (slug) "/setup-links/" (l.id) "/revoke" } {
+                                            input type="hidden" name="csrf" value=(viewer.csrf);
+                                            button type="submit" class="revoke-setup-link" { "Revoke" }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
             section {
                 h2 { "Provisioned" }
                 p #counts { (v.users_active) " active users · " (v.users_inactive) " deactivated users · " (v.groups) " groups" }
@@ -319,5 +441,30 @@ pub fn error_page(title: &str, message: &str) -> Markup {
         title,
         None,
         html! { section { h1 { (title) } p { (message) } p { a href="/admin" { "Back" } } } },
+    )
+}
+
+/// The page a live setup link answers: the browser goes on to `next` (the tenant's page) by
+/// itself, and the link is there for a browser that does not.
+pub fn setup_link_opened(next: &str) -> Markup {
+    document(
+        "Opening your page",
+        None,
+        Some(next),
+        html! { section { h1 { "Opening your page…" } p { a href=(next) id="continue" { "Continue to your token page" } } } },
+    )
+}
+
+/// The page a dead setup link answers: what happened, and what to do.
+pub fn setup_link_refused(title: &str) -> Markup {
+    layout(
+        title,
+        None,
+        html! {
+            section {
+                h1 { (title) }
+                p { "A setup link works only until it expires or is revoked. Ask your provider (the company that sent you the link) for a new link." }
+            }
+        },
     )
 }

@@ -212,4 +212,54 @@ async fn browser_generates_and_copies_a_working_token(backend: Backend) {
     wd.quit().await;
 }
 
-crate::helpers::backend_tests!(browser_generates_and_copies_a_working_token);
+/// A setup link clicked on another site (as in a webmail) opens the tenant's page in
+/// Chromium: the SameSite=Strict cookie it sets is sent on the way on to the page, and the
+/// secret has left the address bar.
+async fn browser_opens_a_setup_link_from_another_site(backend: Backend) {
+    let (Some(driver), Some(chromium)) = (
+        find_binary(&["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"]),
+        find_binary(&["/usr/bin/chromium", "/usr/bin/chromium-browser"]),
+    ) else {
+        assert!(
+            std::env::var("SCIMD_REQUIRE_BROWSER").is_err(),
+            "chromium and chromium-driver are required (SCIMD_REQUIRE_BROWSER is set)"
+        );
+        eprintln!("skipped: chromium or chromedriver is not installed");
+        return;
+    };
+    let app = TestApp::spawn(backend).await;
+    let tenant = scimd::service::tenants::tenant_by_slug(&app.state.service, "acme")
+        .await
+        .unwrap();
+    let (secret, _) =
+        scimd::service::setup_links::create_setup_link(&app.state.service, &tenant, 15, "mail")
+            .await
+            .unwrap();
+    let link = app.state.settings.setup_link_url(&secret);
+    let wd = Browser::start(&driver, &chromium).await;
+    // A page of another site (a data: URL has an opaque origin) with the link in it.
+    let mail = format!("<a id=\"link\" href=\"{link}\">Set up provisioning</a>");
+    let encoded: String = serde_urlencoded::to_string([("x", mail.as_str())]).unwrap();
+    wd.goto(&format!(
+        "data:text/html;charset=utf-8,{}",
+        encoded.trim_start_matches("x=").replace('+', "%20")
+    ))
+    .await;
+    wd.click("#link").await;
+    let url_shown = wd.text("#tenant-url").await;
+    assert_eq!(url_shown, app.tenant_url("acme"));
+    let at = wd.client.current_url().await.expect("url");
+    assert_eq!(at.path(), "/admin/t/acme");
+    assert!(!at.as_str().contains(&secret));
+    assert!(wd
+        .text("#setup-link-expiry")
+        .await
+        .contains("this setup link expires on"));
+    wd.screenshot("05-setup-link").await;
+    wd.quit().await;
+}
+
+crate::helpers::backend_tests!(
+    browser_generates_and_copies_a_working_token,
+    browser_opens_a_setup_link_from_another_site
+);

@@ -24,6 +24,7 @@ mod pg_restart;
 mod properties;
 mod scale_out;
 mod schema;
+mod setup_links;
 mod shutdown;
 mod tls;
 mod users;

@@ -1,0 +1,2 @@
+DROP TABLE setup_sessions;
+DROP TABLE setup_links;

@@ -1,0 +1,190 @@
+//! Setup links: what a SaaS sends its customer's Entra admin ("a link valid for 15 days").
+//! Opening one starts a page session bound to the link's tenant, with no password; the
+//! session ends when the link expires or is revoked. A link's secret is high-entropy (256
+//! random bits), shown once and stored only as its SHA-256, like an API key.
+
+use super::admins::{random_secret, same_secret, secret_hash, SESSION_MILLIS};
+use super::{new_resource_id, Service};
+use crate::scim::error::ScimError;
+use crate::store::now_millis;
+use crate::store::setup_links as link_store;
+pub use crate::store::setup_links::{SetupLinkRow, SetupSessionRow};
+use crate::store::tenants::Tenant;
+
+/// Days a link lasts when the request does not say.
+pub const DEFAULT_LINK_DAYS: i64 = 15;
+
+/// Longest a link may last, in days: it opens a tenant's page without a password, so it
+/// should not outlive the set-up it is sent for.
+pub const MAX_LINK_DAYS: i64 = 90;
+
+/// Longest label accepted.
+const MAX_LABEL: usize = 200;
+
+/// What a setup session's cookie secret starts with, so that a page request can tell which
+/// kind of session to look up (a forged prefix only sends the lookup to the other table,
+/// where the hash will not be found).
+pub const SESSION_PREFIX: &str = "setup_";
+
+const DAY_MILLIS: i64 = 24 * 60 * 60 * 1000;
+
+/// Check a link's expiry in days.
+pub fn check_link_days(days: i64) -> Result<i64, ScimError> {
+    if (1..=MAX_LINK_DAYS).contains(&days) {
+        Ok(days)
+    } else {
+        Err(ScimError::invalid_value(format!(
+            "days must be between 1 and {MAX_LINK_DAYS}, got {days}"
+        )))
+    }
+}
+
+/// Make a link for a tenant, valid for `days`: returns its secret (shown once, here) and its
+/// record.
+pub async fn create_setup_link(
+    svc: &Service,
+    tenant: &Tenant,
+    days: i64,
+    label: &str,
+) -> Result<(String, SetupLinkRow), ScimError> {
+    let days = check_link_days(days)?;
+    let label = label.trim().to_string();
+    if label.chars().count() > MAX_LABEL || label.chars().any(char::is_control) {
+        return Err(ScimError::invalid_value(format!(
+            "the label must be at most {MAX_LABEL} printable characters"
+        )));
+    }
+    let secret = random_secret();
+    let now = now_millis();
+    let row = SetupLinkRow {
+        id: new_resource_id(),
+        tenant_id: tenant.id.clone(),
+        label,
+        secret_hash: secret_hash(&secret),
+        created_at: now,
+        expires_at: now + days * DAY_MILLIS,
+        revoked_at: None,
+        last_used_at: None,
+    };
+    let stored = row.clone();
+    svc.store
+        .write(move |conn| Ok::<_, ScimError>(link_store::insert_setup_link(conn, &stored)?))
+        .await?;
+    Ok((secret, row))
+}
+
+/// A tenant's links, newest first.
+pub async fn list_setup_links(
+    svc: &Service,
+    tenant: &Tenant,
+) -> Result<Vec<SetupLinkRow>, ScimError> {
+    let tenant_id = tenant.id.clone();
+    svc.store
+        .read(move |conn| Ok::<_, ScimError>(link_store::list_setup_links(conn, &tenant_id)?))
+        .await
+}
+
+/// Revoke a tenant's link: it stops opening, and the sessions it started end at their next
+/// request. 404 when the tenant has no such link.
+pub async fn revoke_setup_link(svc: &Service, tenant: &Tenant, id: &str) -> Result<(), ScimError> {
+    let (tenant_id, link_id) = (tenant.id.clone(), id.to_string());
+    let found = svc
+        .store
+        .write(move |conn| {
+            Ok::<_, ScimError>(link_store::revoke_setup_link(
+                conn,
+                &tenant_id,
+                &link_id,
+                now_millis(),
+            )?)
+        })
+        .await?;
+    if !found {
+        return Err(ScimError::not_found(format!("no setup link {id}")));
+    }
+    Ok(())
+}
+
+/// What opening a link gave.
+#[derive(Debug, Clone)]
+pub enum Opened {
+    /// A session for the link's tenant: the cookie secret, and the link.
+    Session { secret: String, link: SetupLinkRow },
+    /// No link has this secret.
+    Unknown,
+    /// The link has expired.
+    Expired,
+    /// The link was revoked.
+    Revoked,
+}
+
+/// Open a link by its secret: when it is live, record its use and start a page session bound
+/// to its tenant that ends with the link (or after a session's usual 8 hours, if sooner).
+pub async fn open_setup_link(svc: &Service, secret: &str) -> Result<Opened, ScimError> {
+    let hash = secret_hash(secret);
+    let wanted = hash.clone();
+    let link = svc
+        .store
+        .read(move |conn| Ok::<_, ScimError>(link_store::find_setup_link_by_hash(conn, &hash)?))
+        .await?;
+    // The hash found the row; comparing it again in constant time keeps the check
+    // independent of how the index compared.
+    let Some(link) = link.filter(|l| same_secret(&l.secret_hash, &wanted)) else {
+        return Ok(Opened::Unknown);
+    };
+    let now = now_millis();
+    if link.revoked_at.is_some() {
+        return Ok(Opened::Revoked);
+    }
+    if link.expires_at <= now {
+        return Ok(Opened::Expired);
+    }
+    let session_secret = format!("{SESSION_PREFIX}{}", random_secret());
+    let row = SetupSessionRow {
+        id_hash: secret_hash(&session_secret),
+        link_id: link.id.clone(),
+        tenant_id: link.tenant_id.clone(),
+        csrf_token: random_secret(),
+        created_at: now,
+        expires_at: (now + SESSION_MILLIS).min(link.expires_at),
+    };
+    let (tenant_id, link_id) = (link.tenant_id.clone(), link.id.clone());
+    svc.store
+        .write(move |conn| {
+            link_store::delete_expired_setup_sessions(conn, now)?;
+            link_store::insert_setup_session(conn, &row)?;
+            link_store::touch_setup_link(conn, &tenant_id, &link_id, now)?;
+            Ok::<_, ScimError>(())
+        })
+        .await?;
+    Ok(Opened::Session {
+        secret: session_secret,
+        link,
+    })
+}
+
+/// The live session of a cookie secret and its link: `None` once the session, or its link,
+/// has expired or the link was revoked.
+pub async fn setup_session_of(
+    svc: &Service,
+    secret: &str,
+) -> Result<Option<(SetupSessionRow, SetupLinkRow)>, ScimError> {
+    let id_hash = secret_hash(secret);
+    svc.store
+        .read(move |conn| {
+            Ok::<_, ScimError>(link_store::find_setup_session(
+                conn,
+                &id_hash,
+                now_millis(),
+            )?)
+        })
+        .await
+}
+
+/// End the session of a cookie secret.
+pub async fn close_setup_session(svc: &Service, secret: &str) -> Result<(), ScimError> {
+    let id_hash = secret_hash(secret);
+    svc.store
+        .write(move |conn| Ok::<_, ScimError>(link_store::delete_setup_session(conn, &id_hash)?))
+        .await
+}
