@@ -44,6 +44,12 @@ pub struct Service {
 }
 
 impl Service {
+    /// Tell this instance's webhook sender that a change may have queued deliveries, so it
+    /// sends them now rather than at its next poll.
+    pub fn changed(&self) {
+        self.webhook_wake.notify_one();
+    }
+
     /// Open the database (migrating it), load the signing keys and the schemas.
     pub fn open(settings: &Settings) -> Result<Service, String> {
         let store = Store::open(&settings.database_url(), settings.pool_size)

@@ -272,6 +272,7 @@ pub async fn create_group(
             Ok::<_, ScimError>(rendered)
         })
         .await
+        .inspect(|_| svc.changed())
 }
 
 /// GET /Groups/{id}.
@@ -398,6 +399,7 @@ pub async fn replace_group(
             Ok::<_, ScimError>(rendered)
         })
         .await
+        .inspect(|_| svc.changed())
 }
 
 /// What a PATCH of a group answers.
@@ -481,6 +483,7 @@ pub async fn patch_group(
             Ok::<_, ScimError>((row, members))
         })
         .await?;
+    svc.changed();
     let group = match answer {
         PatchAnswer::Version => None,
         PatchAnswer::Group { .. } => {
@@ -556,11 +559,12 @@ async fn patch_membership(
         group_store::change_membership(conn, &caller2.tenant.id, &id_owned, &add, &remove, &event)?
             .ok_or_else(|| not_found(&id_owned))
     };
-    if one_statement {
+    let written = if one_statement {
         svc.store.write_atomic(write).await
     } else {
         svc.store.write(write).await
-    }
+    };
+    written.inspect(|_| svc.changed())
 }
 
 /// DELETE /Groups/{id}.
@@ -593,6 +597,7 @@ pub async fn delete_group(
             Ok::<_, ScimError>(())
         })
         .await
+        .inspect(|_| svc.changed())
 }
 
 /// The indexed attributes that narrow a group filter in the database.

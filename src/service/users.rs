@@ -311,6 +311,7 @@ pub async fn create_user(
                 .map_err(|e| super::work_email_taken(e, &work))
         })
         .await?;
+    svc.changed();
     Ok(rendered)
 }
 
@@ -462,7 +463,10 @@ async fn edit_user(
             svc.store.write(write).await
         };
         match written {
-            Ok(row) => return Ok(row),
+            Ok(row) => {
+                svc.changed();
+                return Ok(row);
+            }
             // Lost the race: the version moved on (or the user was deleted) since it was read.
             Err(StoreError::Conflict) => {
                 if if_match.is_some() {
@@ -549,7 +553,10 @@ pub async fn delete_user(
         })
         .await?;
     match (deleted, pinned) {
-        (true, _) => Ok(()),
+        (true, _) => {
+            svc.changed();
+            Ok(())
+        }
         (false, Some(_)) => Err(version_moved()),
         (false, None) => Err(not_found(id)),
     }

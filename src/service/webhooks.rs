@@ -38,6 +38,8 @@ const LEASE_MS: i64 = 60_000;
 const SEND_TIMEOUT: Duration = Duration::from_secs(15);
 /// How often an idle sender looks for due deliveries (other instances' changes, retries).
 const POLL: Duration = Duration::from_millis(200);
+/// Shortest time between two looks that found nothing due.
+const MIN_LOOK_GAP: Duration = Duration::from_millis(20);
 /// How often an instance forgets old finished deliveries.
 const PURGE_EVERY: Duration = Duration::from_secs(3600);
 /// Finished deliveries are kept this long, for the API and the page.
@@ -343,10 +345,12 @@ impl Sender {
                 self.record(finished).await;
             }
             let free = MAX_IN_FLIGHT.saturating_sub(self.in_flight.get());
+            let mut found_none = false;
             if free > 0 {
                 match self.claim(free).await {
                     Ok(claimed) => {
                         let full = claimed.len() == free;
+                        found_none = claimed.is_empty();
                         self.send_all(claimed).await;
                         if full {
                             continue;
@@ -356,6 +360,11 @@ impl Sender {
                         tracing::warn!(error = %e.detail, "cannot read due webhook deliveries")
                     }
                 }
+            }
+            if found_none && self.in_flight.get() == 0 {
+                // Every change wakes the sender; with nothing due (no endpoints), at most
+                // one look per MIN_LOOK_GAP, not one per write.
+                actix_web::rt::time::sleep(MIN_LOOK_GAP).await;
             }
             let _ = actix_web::rt::time::timeout(POLL, wake.notified()).await;
         }

@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 mod client;
 mod measure;
 mod phases;
+mod receiver;
 
 use clap::Parser;
 use serde_json::json;
@@ -88,6 +89,10 @@ pub struct BenchOptions {
     /// Keep the database after the run (its URL is printed).
     #[arg(long)]
     pub keep: bool,
+    /// Receive the server's webhooks (an operator-wide endpoint on 127.0.0.1): every write
+    /// then also queues a delivery. Prints deliveries/s and each change's delay to arrival.
+    #[arg(long)]
+    pub webhook: bool,
 }
 
 /// Whether `GET /readyz` on the port answers 200 (a request served, database reached).
@@ -154,6 +159,21 @@ fn run(opts: BenchOptions) -> Result<(), String> {
     let tenants = actix_web::rt::System::new()
         .block_on(seed(&service, opts.tenants.max(1), opts.preload))
         .map_err(|e| e.detail)?;
+    let receiver = match opts.webhook {
+        false => None,
+        true => {
+            let receiver = receiver::Receiver::start()?;
+            actix_web::rt::System::new()
+                .block_on(scimd::service::webhooks::create_endpoint(
+                    &service,
+                    None,
+                    &receiver.url,
+                    "bench",
+                ))
+                .map_err(|e| e.detail)?;
+            Some(receiver)
+        }
+    };
     drop(service);
 
     let exe = server_exe()?;
@@ -211,6 +231,9 @@ fn run(opts: BenchOptions) -> Result<(), String> {
         server_pid: server.0.id(),
     });
     let result = phases(&opts, &target);
+    if let Some(receiver) = &receiver {
+        report_webhooks(receiver);
+    }
     let pid = server.0.id();
     // RssAnon is the server's own memory; RssFile is file-backed pages (the program's code,
     // shared and reclaimable).
@@ -247,6 +270,29 @@ fn run(opts: BenchOptions) -> Result<(), String> {
         println!("database kept: {db_url} ({})", kept.display());
     }
     Ok(())
+}
+
+/// Wait for the last webhooks, then print how fast they came and how late after their change.
+fn report_webhooks(receiver: &receiver::Receiver) {
+    let n = receiver.settle(Duration::from_secs(3), Duration::from_secs(300));
+    let seen = receiver.seen.lock().unwrap_or_else(|p| p.into_inner());
+    let mut delays = seen.delays_ms.clone();
+    delays.sort_unstable();
+    let at = |q: f64| {
+        let i = ((delays.len() as f64 - 1.0) * q).round() as usize;
+        delays.get(i).copied().unwrap_or(0)
+    };
+    let span = match (seen.first, seen.last) {
+        (Some(f), Some(l)) => l.duration_since(f).as_secs_f64(),
+        _ => 0.0,
+    };
+    println!(
+        "webhooks: {n} deliveries in {span:.1} s ({:.0}/s) · delay after the change p50 {} ms, p99 {} ms, max {} ms",
+        if span > 0.0 { n as f64 / span } else { 0.0 },
+        at(0.5),
+        at(0.99),
+        delays.last().copied().unwrap_or(0)
+    );
 }
 
 /// The scimd the bench started: stopped when the bench ends, however it ends (an error or a
