@@ -421,6 +421,29 @@ struct TenantsMessages {
     notice: Option<String>,
 }
 
+/// Every webhook endpoint with its latest deliveries, for the operator's page.
+async fn webhook_views(
+    state: &AppState,
+    tenants: &[crate::store::tenants::Tenant],
+) -> Result<Vec<pages::WebhookView>, crate::scim::error::ScimError> {
+    let mut views = Vec::new();
+    for endpoint in crate::service::webhooks::list_endpoints(&state.service).await? {
+        let deliveries =
+            crate::service::webhooks::list_deliveries(&state.service, &endpoint.id, None, 10)
+                .await?;
+        let tenant_slug = tenants
+            .iter()
+            .find(|t| Some(&t.id) == endpoint.tenant_id.as_ref())
+            .map(|t| t.slug.clone());
+        views.push(pages::WebhookView {
+            endpoint,
+            tenant_slug,
+            deliveries,
+        });
+    }
+    Ok(views)
+}
+
 async fn render_tenants(
     state: &AppState,
     session: &PageSession,
@@ -435,10 +458,15 @@ async fn render_tenants(
         Ok(keys) => keys,
         Err(e) => return failure(e),
     };
+    let webhooks = match webhook_views(state, &all).await {
+        Ok(w) => w,
+        Err(e) => return failure(e),
+    };
     let view = TenantsView {
         tenants: &all,
         public_url: state.settings.public_url(),
         api_keys: &keys,
+        webhooks: &webhooks,
         new_api_key: msgs.new_api_key.as_deref(),
         error: msgs.error.as_deref(),
         notice: msgs.notice.as_deref(),

@@ -119,6 +119,8 @@ pub struct TenantsView<'a> {
     pub tenants: &'a [Tenant],
     pub public_url: String,
     pub api_keys: &'a [ApiKeyView],
+    /// The webhook endpoints, each with its tenant's slug and its latest deliveries.
+    pub webhooks: &'a [WebhookView],
     /// An API key just made: shown once.
     pub new_api_key: Option<&'a str>,
     pub error: Option<&'a str>,
@@ -204,8 +206,55 @@ pub fn tenants(viewer: &Viewer<'_>, v: &TenantsView<'_>) -> Markup {
                     button type="submit" id="create-api-key" { "Create API key" }
                 }
             }
+            (webhooks_section(v.webhooks))
         },
     )
+}
+
+/// A webhook endpoint as the operator's page shows it.
+pub struct WebhookView {
+    pub endpoint: crate::store::webhooks::EndpointRow,
+    /// `None`: operator-wide.
+    pub tenant_slug: Option<String>,
+    /// Its latest deliveries, newest first.
+    pub deliveries: Vec<crate::store::webhooks::DeliveryRow>,
+}
+
+fn webhooks_section(webhooks: &[WebhookView]) -> Markup {
+    html! {
+        section #webhooks {
+            h2 { "Webhooks" }
+            p.muted { "Endpoints are added, enabled again and replayed through " code { "/api/v1/webhooks" } "; each change is delivered signed, retried for about 26 hours." }
+            @if webhooks.is_empty() { p { "No endpoints." } }
+            @for w in webhooks {
+                h3 { code { (w.endpoint.url) } " — " @match &w.tenant_slug { Some(slug) => (slug), None => "every tenant" } }
+                p {
+                    @match (w.endpoint.disabled_at, &w.endpoint.disabled_reason) {
+                        (Some(at), reason) => { span.bad { "disabled " (timestamp(at)) ": " (reason.as_deref().unwrap_or("")) } },
+                        (None, _) => @match w.endpoint.failing_since {
+                            Some(since) => span.warn { "failing since " (timestamp(since)) },
+                            None => span.ok { "delivering" },
+                        },
+                    }
+                }
+                table.deliveries {
+                    tr { th { "Delivery" } th { "Event" } th { "Resource" } th { "State" } th { "Attempts" } th { "Last status" } th { "Latency" } th { "Next retry" } }
+                    @for d in &w.deliveries {
+                        tr {
+                            td { (d.id) }
+                            td { (d.event_type) }
+                            td { code { (d.resource_key) } }
+                            td { (d.state) }
+                            td { (d.attempts) }
+                            td { @match (d.last_status, &d.last_error) { (Some(s), _) => (s), (None, Some(e)) => (e), (None, None) => "—" } }
+                            td { @match d.last_latency_ms { Some(ms) => { (ms) " ms" }, None => "—" } }
+                            td { @if d.state == "pending" { (timestamp(d.next_attempt_at)) } @else { "—" } }
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// What the tenant page shows.

@@ -219,6 +219,17 @@ async fn changes_are_delivered_signed_and_in_order(backend: Backend) {
         1,
         "globex's endpoint got acme's changes"
     );
+
+    // The operator's page shows each endpoint with its deliveries and their attempts.
+    app.create_admin(None, "root", "operator password 1");
+    let mut page = app.cookies();
+    assert_eq!(page.login("root", "operator password 1").await.status, 303);
+    let home = page.get("/admin").await;
+    assert!(home.body.contains(&mine.url), "{}", home.body);
+    assert!(home.body.contains("every tenant"));
+    assert!(home.body.contains("user.deleted") && home.body.contains("delivered"));
+    assert!(home.body.contains(&format!("User/{id}")));
+    assert!(!home.body.contains(&secret), "the page never shows a signing secret");
 }
 
 /// A receiver that answers 503 for a minute gets every message afterwards, each once, in
@@ -619,3 +630,55 @@ crate::helpers::backend_tests!(
     endpoints_are_scoped_to_the_key,
     kill_9_during_a_burst_loses_no_event,
 );
+
+/// Three instances on one PostgreSQL, each with its sender, writes spread over them: every
+/// message is delivered, and none twice (the instances never lease the same delivery).
+async fn instances_share_the_outbox_without_sending_twice(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let siblings = [
+        app.spawn_sibling(|_| {}).await,
+        app.spawn_sibling(|_| {}).await,
+    ];
+    let key = operator_key(&app.database_url);
+    let receiver = Receiver::start();
+    add_endpoint(&app.client, &app.base, &key, &receiver, Some("acme")).await;
+    let bases = [app.base.clone(), siblings[0].clone(), siblings[1].clone()];
+    let mut writers = Vec::new();
+    for (w, base) in bases.iter().enumerate() {
+        let (client, token, users) = (
+            app.client.clone(),
+            app.token.clone(),
+            format!("{base}/scim/v2/tenants/acme/Users"),
+        );
+        writers.push(actix_web::rt::spawn(async move {
+            let mut ids = Vec::new();
+            for i in 0..40 {
+                let mail = format!("i{w}.{i}@contoso.com");
+                let made = Reply::send(
+                    &client,
+                    "POST",
+                    &users,
+                    Some(&token),
+                    Some(&user_body(&mail, &mail)),
+                )
+                .await
+                .expect(201);
+                ids.push(made.body["id"].as_str().unwrap().to_string());
+            }
+            ids
+        }));
+    }
+    let mut ids = Vec::new();
+    for w in writers {
+        ids.extend(w.await.unwrap());
+    }
+    let got = receiver
+        .wait_for(Duration::from_secs(30), |d| d.len() >= ids.len())
+        .await;
+    assert_eq!(got.len(), ids.len(), "every creation delivered");
+    actix_web::rt::time::sleep(Duration::from_millis(500)).await;
+    let sent = receiver.all();
+    assert_eq!(sent.len(), ids.len(), "no message was sent twice");
+}
+
+crate::helpers::postgres_tests!(instances_share_the_outbox_without_sending_twice);
