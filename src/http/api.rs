@@ -29,6 +29,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route("/tenants", web::get().to(list_tenants))
             .route("/tenants", web::post().to(create_tenant))
             .route("/tenants/{slug}", web::get().to(get_tenant))
+            .route("/tenants/{slug}/disable", web::post().to(disable_tenant))
+            .route("/tenants/{slug}/enable", web::post().to(enable_tenant))
             .route("/tenants/{slug}/tokens", web::get().to(list_tokens))
             .route("/tenants/{slug}/tokens", web::post().to(issue_token))
             .route(
@@ -37,6 +39,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             )
             .route("/tenants/{slug}/fields", web::get().to(list_fields))
             .route("/tenants/{slug}/fields", web::post().to(add_field))
+            .route(
+                "/tenants/{slug}/fields/{name}",
+                web::delete().to(remove_field),
+            )
             .route("/tenants/{slug}/events", web::get().to(events))
             .default_service(web::to(|| async {
                 Err::<HttpResponse, _>(ScimError::not_found(
@@ -127,6 +133,8 @@ fn tenant_json(state: &AppState, t: &Tenant) -> Value {
         "name": t.name,
         "tenantUrl": state.settings.tenant_url(&t.slug),
         "createdAt": crate::scim::render::timestamp(t.created_at),
+        "disabled": t.disabled_at.is_some(),
+        "disabledAt": t.disabled_at.map(crate::scim::render::timestamp),
     })
 }
 
@@ -179,6 +187,44 @@ async fn get_tenant(
 ) -> Result<HttpResponse, ScimError> {
     let tenant = managed_tenant(&state, &caller, &slug).await?;
     Ok(HttpResponse::Ok().json(tenant_json(&state, &tenant)))
+}
+
+/// POST /api/v1/tenants/{slug}/disable: operator keys only; the tenant's SCIM endpoint
+/// answers 403 within a second on every instance, its data stays.
+async fn disable_tenant(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    slug: web::Path<String>,
+) -> Result<HttpResponse, ScimError> {
+    switch_tenant(&state, &caller, &slug, true).await
+}
+
+/// POST /api/v1/tenants/{slug}/enable: operator keys only; SCIM works again within a second.
+async fn enable_tenant(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    slug: web::Path<String>,
+) -> Result<HttpResponse, ScimError> {
+    switch_tenant(&state, &caller, &slug, false).await
+}
+
+async fn switch_tenant(
+    state: &AppState,
+    caller: &ApiCaller,
+    slug: &str,
+    disabled: bool,
+) -> Result<HttpResponse, ScimError> {
+    // 404 first: a tenant key learns nothing of other tenants, not even that it may not.
+    let tenant = managed_tenant(state, caller, slug).await?;
+    if !caller.is_operator() {
+        return Err(ScimError::status(
+            StatusCode::FORBIDDEN,
+            "only an operator key disables or enables a tenant; this key manages one tenant",
+        ));
+    }
+    let tenant = svc::set_tenant_disabled(&state.service, &tenant, disabled).await?;
+    tracing::info!(tenant = %tenant.slug, disabled, api_key = %caller.key_id, "tenant switched by the API");
+    Ok(HttpResponse::Ok().json(tenant_json(state, &tenant)))
 }
 
 /// GET /api/v1/tenants/{slug}/tokens: the tenant's Entra tokens (never the tokens themselves).
@@ -293,6 +339,19 @@ async fn add_field(
     let field =
         svc::add_custom_field(&state.service, &tenant, &name, &field_type, multi_valued).await?;
     Ok(HttpResponse::Created().json(field_json(&field)))
+}
+
+/// DELETE /api/v1/tenants/{slug}/fields/{name}: 204. The field leaves /Schemas and new
+/// writes refuse it (every instance within a second); values already stored are kept.
+async fn remove_field(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ScimError> {
+    let (slug, name) = path.into_inner();
+    let tenant = managed_tenant(&state, &caller, &slug).await?;
+    svc::remove_custom_field(&state.service, &tenant, &name).await?;
+    Ok(HttpResponse::NoContent().finish())
 }
 
 /// `after` and `limit` of an events request: the feed resumes after the last id seen.

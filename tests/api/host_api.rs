@@ -385,7 +385,271 @@ async fn custom_fields_through_the_api(backend: Backend) {
     );
 }
 
+const CUSTOM: &str = "urn:ietf:params:scim:schemas:extension:CustomExtensionName:2.0:User";
+
+/// A SCIM request to tenant `acme` on the instance at `base`.
+async fn scim_on(
+    app: &TestApp,
+    base: &str,
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+) -> Reply {
+    let url = format!("{base}/scim/v2/tenants/acme{path}");
+    app.send(method, &url, Some(&app.token), body.as_ref())
+        .await
+}
+
+/// Poll `GET /Users` on `base` until it answers `status`; how long that took.
+async fn until_scim_status(app: &TestApp, base: &str, status: u16) -> std::time::Duration {
+    let start = std::time::Instant::now();
+    loop {
+        let r = scim_on(app, base, "GET", "/Users", None).await;
+        if r.status.as_u16() == status {
+            return start.elapsed();
+        }
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(5),
+            "still {} after 5 s, waiting for {status}: {}",
+            r.status,
+            r.body
+        );
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+/// An operator disables a tenant: its SCIM endpoint answers 403 (a SCIM error saying so) on
+/// this instance at once and on another within about a second; enabled again, it serves the
+/// data it had. A tenant's own key may not do it (403), nor see another tenant (404); the CLI
+/// does the same.
+async fn operator_disables_a_tenant(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.add_tenant("globex");
+    let operator = make_key(&app, &["--label", "billing app"]);
+    let acme = make_key(&app, &["--tenant", "acme", "--label", "acme app"]);
+    let sibling = app.spawn_sibling(|_| {}).await;
+    let user = app
+        .create_user("dora@contoso.com", "dora@contoso.com")
+        .await;
+    // The sibling has read the tenant (and remembers it) before it is disabled.
+    scim_on(&app, &sibling, "GET", "/Users", None)
+        .await
+        .expect(200);
+
+    let refused = api(&app, "POST", "/tenants/acme/disable", Some(&acme), None).await;
+    assert_api_error(&refused, 403, "operator");
+    let hidden = api(&app, "POST", "/tenants/globex/disable", Some(&acme), None).await;
+    assert_api_error(&hidden, 404, "globex");
+    let fresh = api(&app, "GET", "/tenants/acme", Some(&acme), None)
+        .await
+        .expect(200);
+    assert_eq!(fresh.body["disabled"], json!(false), "{}", fresh.body);
+    assert_eq!(fresh.body["disabledAt"], Value::Null);
+
+    let disabled = api(&app, "POST", "/tenants/acme/disable", Some(&operator), None)
+        .await
+        .expect(200);
+    assert_eq!(disabled.body["disabled"], json!(true), "{}", disabled.body);
+    let at = disabled.body["disabledAt"]
+        .as_str()
+        .expect("disabledAt")
+        .to_string();
+    // Disabling again keeps the first time.
+    let again = api(&app, "POST", "/tenants/acme/disable", Some(&operator), None)
+        .await
+        .expect(200);
+    assert_eq!(again.body["disabledAt"], json!(at));
+    app.scim("GET", &format!("/Users/{user}"), None)
+        .await
+        .expect_error(403, None, "disabled by its operator");
+    app.scim(
+        "POST",
+        "/Users",
+        Some(crate::helpers::user_body(
+            "eve@contoso.com",
+            "eve@contoso.com",
+        )),
+    )
+    .await
+    .expect_error(403, None, "disabled");
+    let waited = until_scim_status(&app, &sibling, 403).await;
+    assert!(
+        waited < std::time::Duration::from_millis(2500),
+        "the sibling took {waited:?}"
+    );
+    // A stranger still gets the 401 first; other tenants are untouched.
+    let anonymous = app
+        .send(
+            "GET",
+            &format!("{}/Users", app.tenant_url("acme")),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(anonymous.status.as_u16(), 401);
+    let listed = api(&app, "GET", "/tenants", Some(&operator), None)
+        .await
+        .expect(200);
+    let globex = listed.body["tenants"]
+        .as_array()
+        .expect("tenants")
+        .iter()
+        .find(|t| t["slug"] == "globex")
+        .expect("globex")
+        .clone();
+    assert_eq!(globex["disabled"], json!(false));
+
+    let refused = api(&app, "POST", "/tenants/acme/enable", Some(&acme), None).await;
+    assert_api_error(&refused, 403, "operator");
+    let enabled = api(&app, "POST", "/tenants/acme/enable", Some(&operator), None)
+        .await
+        .expect(200);
+    assert_eq!(enabled.body["disabled"], json!(false), "{}", enabled.body);
+    let kept = app
+        .scim("GET", &format!("/Users/{user}"), None)
+        .await
+        .expect(200);
+    assert_eq!(kept.body["userName"], "dora@contoso.com");
+    until_scim_status(&app, &sibling, 200).await;
+
+    // The CLI is another process: this instance notices within a second.
+    app.cli().ok(&["tenant", "disable", "acme"]);
+    assert!(app.cli().ok(&["tenant", "list"]).contains("disabled"));
+    let waited = until_scim_status(&app, &app.base, 403).await;
+    assert!(
+        waited < std::time::Duration::from_millis(2500),
+        "took {waited:?}"
+    );
+    app.cli().ok(&["tenant", "enable", "acme"]);
+    until_scim_status(&app, &app.base, 200).await;
+    let (ok, _, err) = app.cli().run(&["tenant", "disable", "nope"]).into_parts();
+    assert!(!ok && err.contains("nope"), "{err}");
+}
+
+/// A removed custom field leaves /Schemas and new writes refuse it as an unknown attribute,
+/// while the values stored before stay readable and the users carrying them can still be
+/// patched (Entra's deactivation among them).
+async fn removed_field_keeps_stored_values(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let key = make_key(&app, &["--tenant", "acme", "--label", "acme app"]);
+    api(
+        &app,
+        "POST",
+        "/tenants/acme/fields",
+        Some(&key),
+        Some(json!({"name": "badgeColor"})),
+    )
+    .await
+    .expect(201);
+    let mut body = crate::helpers::user_body("cc@contoso.com", "cc@contoso.com");
+    body["schemas"].as_array_mut().unwrap().push(json!(CUSTOM));
+    body[CUSTOM] = json!({"badgeColor": "K-42"});
+    let created = app
+        .scim("POST", "/Users", Some(body.clone()))
+        .await
+        .expect(201);
+    let id = created.body["id"].as_str().expect("id").to_string();
+
+    api(
+        &app,
+        "DELETE",
+        "/tenants/acme/fields/badgeColor",
+        Some(&key),
+        None,
+    )
+    .await
+    .expect(204);
+    assert_api_error(
+        &api(
+            &app,
+            "DELETE",
+            "/tenants/acme/fields/badgeColor",
+            Some(&key),
+            None,
+        )
+        .await,
+        404,
+        "badgeColor",
+    );
+    let listed = api(&app, "GET", "/tenants/acme/fields", Some(&key), None)
+        .await
+        .expect(200);
+    assert_eq!(listed.body["fields"], json!([]));
+    let schemas = app.scim("GET", "/Schemas", None).await.expect(200);
+    assert!(
+        !schemas.body.to_string().contains("badgeColor"),
+        "{}",
+        schemas.body
+    );
+
+    // New writes refuse it, by the unknown-attribute rule.
+    let mut other = crate::helpers::user_body("dd@contoso.com", "dd@contoso.com");
+    other["schemas"].as_array_mut().unwrap().push(json!(CUSTOM));
+    other[CUSTOM] = json!({"badgeColor": "K-7"});
+    app.scim("POST", "/Users", Some(other)).await.expect_error(
+        400,
+        Some("invalidValue"),
+        "badgeColor",
+    );
+    app.scim(
+        "PATCH",
+        &format!("/Users/{id}"),
+        Some(crate::helpers::patch(json!([
+            {"op": "replace", "path": format!("{CUSTOM}:badgeColor"), "value": "K-9"}
+        ]))),
+    )
+    .await
+    .expect_error(400, Some("invalidPath"), "badgeColor");
+
+    // What was stored stays, through reads and through other changes of the user.
+    let read = app
+        .scim("GET", &format!("/Users/{id}"), None)
+        .await
+        .expect(200);
+    assert_eq!(read.body[CUSTOM]["badgeColor"], "K-42", "{}", read.body);
+    let patched = app
+        .scim(
+            "PATCH",
+            &format!("/Users/{id}"),
+            Some(crate::helpers::patch(json!([
+                {"op": "replace", "path": "active", "value": "False"}
+            ]))),
+        )
+        .await
+        .expect(200);
+    assert_eq!(patched.body["active"], json!(false));
+    assert_eq!(
+        patched.body[CUSTOM]["badgeColor"], "K-42",
+        "{}",
+        patched.body
+    );
+    // A PUT that echoes the stored value is accepted and keeps it.
+    let mut echoed = read.body.clone();
+    echoed["displayName"] = json!("Renamed");
+    let put = app
+        .scim("PUT", &format!("/Users/{id}"), Some(echoed))
+        .await
+        .expect(200);
+    assert_eq!(put.body[CUSTOM]["badgeColor"], "K-42", "{}", put.body);
+    let through_api = api(
+        &app,
+        "GET",
+        &format!("/tenants/acme/users/{id}"),
+        Some(&key),
+        None,
+    )
+    .await
+    .expect(200);
+    assert_eq!(
+        through_api.body["resource"][CUSTOM]["badgeColor"], "K-42",
+        "{}",
+        through_api.body
+    );
+}
+
 crate::helpers::backend_tests!(
+    operator_disables_a_tenant,
+    removed_field_keeps_stored_values,
     custom_fields_through_the_api,
     keys_scope_what_they_manage,
     keys_are_stored_hashed,
