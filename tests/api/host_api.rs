@@ -647,7 +647,422 @@ async fn removed_field_keeps_stored_values(backend: Backend) {
     );
 }
 
+fn ids_of(r: &Reply, list: &str) -> Vec<String> {
+    r.body[list]
+        .as_array()
+        .unwrap_or_else(|| panic!("{list} in {}", r.body))
+        .iter()
+        .map(|u| u["id"].as_str().expect("id").to_string())
+        .collect()
+}
+
+/// Every page of a list, following nextCursor: each page's entries, in order.
+async fn walk(app: &TestApp, key: &str, path: &str, list: &str) -> Vec<Value> {
+    let mut all = Vec::new();
+    let mut cursor: Option<String> = None;
+    for _ in 0..100 {
+        let sep = if path.contains('?') { '&' } else { '?' };
+        let url = match &cursor {
+            Some(c) => format!("{path}{sep}cursor={c}"),
+            None => path.to_string(),
+        };
+        let page = api(app, "GET", &url, Some(key), None).await.expect(200);
+        all.extend(page.body[list].as_array().expect("list").iter().cloned());
+        match page.body["nextCursor"].as_str() {
+            Some(c) => cursor = Some(c.to_string()),
+            None => {
+                assert_eq!(page.body["nextCursor"], Value::Null, "{}", page.body);
+                return all;
+            }
+        }
+    }
+    panic!("more than 100 pages");
+}
+
+/// The host app reads users: cursor pages return each user once; updatedSince returns what
+/// changed since; deactivated and deleted users only when asked for, saying so; bad
+/// parameters are 400 saying what to fix; another tenant's key sees nothing.
+async fn host_reads_users(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let key = make_key(&app, &["--tenant", "acme", "--label", "acme app"]);
+    let globex = {
+        app.add_tenant("globex");
+        make_key(&app, &["--tenant", "globex", "--label", "globex app"])
+    };
+    let mut made = Vec::new();
+    for i in 0..7 {
+        let mail = format!("u{i}@contoso.com");
+        made.push(app.create_user(&mail, &mail).await);
+    }
+    let all = walk(&app, &key, "/tenants/acme/users?limit=3", "users").await;
+    let mut seen: Vec<String> = all
+        .iter()
+        .map(|u| u["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(seen.len(), 7, "each user once: {seen:?}");
+    seen.sort();
+    seen.dedup();
+    assert_eq!(seen.len(), 7);
+    let first = &all[0];
+    assert_eq!(first["active"], json!(true));
+    assert_eq!(first["deleted"], json!(false));
+    assert_eq!(first["resource"]["id"], first["id"]);
+    assert!(first["resource"]["userName"].is_string(), "{first}");
+    let last_seen = all.last().unwrap()["updatedAt"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    // A change after the walk: asking again from the last updatedAt seen finds it.
+    actix_web::rt::time::sleep(std::time::Duration::from_millis(20)).await;
+    let changed = &made[2];
+    app.scim(
+        "PATCH",
+        &format!("/Users/{changed}"),
+        Some(crate::helpers::patch(json!([
+            {"op": "replace", "path": "displayName", "value": "Changed"}
+        ]))),
+    )
+    .await
+    .expect(200);
+    let since = api(
+        &app,
+        "GET",
+        &format!("/tenants/acme/users?updatedSince={last_seen}"),
+        Some(&key),
+        None,
+    )
+    .await
+    .expect(200);
+    let again = ids_of(&since, "users");
+    assert!(again.contains(changed), "{}", since.body);
+    for u in since.body["users"].as_array().unwrap() {
+        assert!(
+            u["id"] == json!(changed) || u["updatedAt"] == json!(last_seen),
+            "only later changes (and the last one seen): {u}"
+        );
+    }
+    let later = chrono::DateTime::parse_from_rfc3339(&last_seen).unwrap()
+        + chrono::Duration::milliseconds(1);
+    let later = later.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let only = api(
+        &app,
+        "GET",
+        &format!("/tenants/acme/users?updatedSince={later}"),
+        Some(&key),
+        None,
+    )
+    .await
+    .expect(200);
+    assert_eq!(ids_of(&only, "users"), [changed.clone()]);
+
+    // Deactivated and deleted users, only when asked for.
+    let (inactive, gone) = (&made[0], &made[1]);
+    app.scim(
+        "PATCH",
+        &format!("/Users/{inactive}"),
+        Some(crate::helpers::patch(json!([
+            {"op": "replace", "path": "active", "value": "False"}
+        ]))),
+    )
+    .await
+    .expect(200);
+    app.scim("DELETE", &format!("/Users/{gone}"), None)
+        .await
+        .expect(204);
+    let list = |q: &'static str| {
+        let (app, key) = (&app, &key);
+        async move {
+            let r = api(
+                app,
+                "GET",
+                &format!("/tenants/acme/users?{q}"),
+                Some(key),
+                None,
+            )
+            .await
+            .expect(200);
+            ids_of(&r, "users")
+        }
+    };
+    let live = list("").await;
+    assert_eq!(live.len(), 5);
+    assert!(!live.contains(inactive) && !live.contains(gone));
+    let with_inactive = list("includeDeactivated=true").await;
+    assert_eq!(with_inactive.len(), 6);
+    assert!(with_inactive.contains(inactive) && !with_inactive.contains(gone));
+    let with_deleted = list("includeDeleted=true&includeDeactivated=false").await;
+    assert_eq!(with_deleted.len(), 6);
+    assert!(!with_deleted.contains(inactive) && with_deleted.contains(gone));
+    assert_eq!(
+        list("includeDeleted=true&includeDeactivated=true")
+            .await
+            .len(),
+        7
+    );
+    // The deletion is a change too: a walk from before it sees the tombstone.
+    let deleted_since = api(
+        &app,
+        "GET",
+        &format!("/tenants/acme/users?updatedSince={later}&includeDeleted=true"),
+        Some(&key),
+        None,
+    )
+    .await
+    .expect(200);
+    assert!(
+        ids_of(&deleted_since, "users").contains(gone),
+        "{}",
+        deleted_since.body
+    );
+
+    let tomb = api(
+        &app,
+        "GET",
+        &format!("/tenants/acme/users/{gone}"),
+        Some(&key),
+        None,
+    )
+    .await
+    .expect(200);
+    assert_eq!(tomb.body["deleted"], json!(true), "{}", tomb.body);
+    assert!(tomb.body["deletedAt"].is_string());
+    let off = api(
+        &app,
+        "GET",
+        &format!("/tenants/acme/users/{inactive}"),
+        Some(&key),
+        None,
+    )
+    .await
+    .expect(200);
+    assert_eq!(off.body["active"], json!(false));
+    assert!(off.body["deactivatedAt"].is_string(), "{}", off.body);
+    assert_api_error(
+        &api(&app, "GET", "/tenants/acme/users/nope", Some(&key), None).await,
+        404,
+        "nope",
+    );
+    // Another tenant's key: 404, as if there were no tenant.
+    assert_api_error(
+        &api(&app, "GET", "/tenants/acme/users", Some(&globex), None).await,
+        404,
+        "acme",
+    );
+    assert_api_error(
+        &api(
+            &app,
+            "GET",
+            &format!("/tenants/acme/users/{changed}"),
+            Some(&globex),
+            None,
+        )
+        .await,
+        404,
+        "acme",
+    );
+    let empty = api(&app, "GET", "/tenants/globex/users", Some(&globex), None)
+        .await
+        .expect(200);
+    assert_eq!(empty.body, json!({"users": [], "nextCursor": null}));
+
+    let groups_cursor = {
+        app.scim(
+            "POST",
+            "/Groups",
+            Some(json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "g1"})),
+        )
+        .await
+        .expect(201);
+        app.scim(
+            "POST",
+            "/Groups",
+            Some(json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "g2"})),
+        )
+        .await
+        .expect(201);
+        let r = api(
+            &app,
+            "GET",
+            "/tenants/acme/groups?limit=1",
+            Some(&key),
+            None,
+        )
+        .await
+        .expect(200);
+        r.body["nextCursor"].as_str().expect("a cursor").to_string()
+    };
+    for (query, needle) in [
+        ("limit=0", "limit"),
+        ("limit=1001", "limit"),
+        ("limit=ten", "limit"),
+        ("cursor=not-a-cursor", "cursor"),
+        (&*format!("cursor={groups_cursor}"), "cursor"),
+        ("updatedSince=yesterday", "updatedSince"),
+        ("includeDeleted=yes", "includeDeleted"),
+        ("includeDeactivated=1", "includeDeactivated"),
+    ] {
+        let r = api(
+            &app,
+            "GET",
+            &format!("/tenants/acme/users?{query}"),
+            Some(&key),
+            None,
+        )
+        .await;
+        assert_api_error(&r, 400, needle);
+    }
+}
+
+/// The host app reads groups: pages by cursor, a group by id (a deleted one says so), and a
+/// group's members page by page.
+async fn host_reads_groups(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let key = make_key(&app, &["--tenant", "acme", "--label", "acme app"]);
+    let mut users = Vec::new();
+    for i in 0..3 {
+        let mail = format!("m{i}@contoso.com");
+        users.push(app.create_user(&mail, &mail).await);
+    }
+    let members: Vec<Value> = users
+        .iter()
+        .map(|u| json!({"value": u, "display": "someone"}))
+        .collect();
+    let team = app
+        .scim(
+            "POST",
+            "/Groups",
+            Some(json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "Team", "members": members})),
+        )
+        .await
+        .expect(201);
+    let team = team.body["id"].as_str().unwrap().to_string();
+    let mut groups = vec![team.clone()];
+    for name in ["Empty", "Doomed"] {
+        let g = app
+            .scim(
+                "POST",
+                "/Groups",
+                Some(json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": name})),
+            )
+            .await
+            .expect(201);
+        groups.push(g.body["id"].as_str().unwrap().to_string());
+    }
+    let all = walk(&app, &key, "/tenants/acme/groups?limit=2", "groups").await;
+    let mut seen: Vec<String> = all
+        .iter()
+        .map(|g| g["id"].as_str().unwrap().to_string())
+        .collect();
+    seen.sort();
+    let mut expected = groups.clone();
+    expected.sort();
+    assert_eq!(seen, expected);
+    assert!(all.iter().all(|g| g["resource"].get("members").is_none()));
+
+    let one = api(
+        &app,
+        "GET",
+        &format!("/tenants/acme/groups/{team}"),
+        Some(&key),
+        None,
+    )
+    .await
+    .expect(200);
+    assert_eq!(one.body["displayName"], "Team", "{}", one.body);
+    assert_eq!(one.body["deleted"], json!(false));
+    let listed = walk(
+        &app,
+        &key,
+        &format!("/tenants/acme/groups/{team}/members?limit=2"),
+        "members",
+    )
+    .await;
+    let mut member_ids: Vec<String> = listed
+        .iter()
+        .map(|m| m["id"].as_str().unwrap().to_string())
+        .collect();
+    member_ids.sort();
+    let mut want = users.clone();
+    want.sort();
+    assert_eq!(member_ids, want);
+    assert!(
+        listed
+            .iter()
+            .all(|m| m["type"] == "User" && m["display"] == "someone"),
+        "{listed:?}"
+    );
+
+    let doomed = &groups[2];
+    app.scim("DELETE", &format!("/Groups/{doomed}"), None)
+        .await
+        .expect(204);
+    let live = api(&app, "GET", "/tenants/acme/groups", Some(&key), None)
+        .await
+        .expect(200);
+    assert!(!ids_of(&live, "groups").contains(doomed));
+    let with_deleted = api(
+        &app,
+        "GET",
+        "/tenants/acme/groups?includeDeleted=true",
+        Some(&key),
+        None,
+    )
+    .await
+    .expect(200);
+    assert!(ids_of(&with_deleted, "groups").contains(doomed));
+    let tomb = api(
+        &app,
+        "GET",
+        &format!("/tenants/acme/groups/{doomed}"),
+        Some(&key),
+        None,
+    )
+    .await
+    .expect(200);
+    assert_eq!(tomb.body["deleted"], json!(true), "{}", tomb.body);
+    assert_api_error(
+        &api(
+            &app,
+            "GET",
+            "/tenants/acme/groups/nope/members",
+            Some(&key),
+            None,
+        )
+        .await,
+        404,
+        "nope",
+    );
+    assert_api_error(
+        &api(
+            &app,
+            "GET",
+            &format!("/tenants/acme/groups/{team}/members?cursor=zz"),
+            Some(&key),
+            None,
+        )
+        .await,
+        400,
+        "cursor",
+    );
+    // A user is not a group.
+    assert_api_error(
+        &api(
+            &app,
+            "GET",
+            &format!("/tenants/acme/groups/{}", users[0]),
+            Some(&key),
+            None,
+        )
+        .await,
+        404,
+        "group",
+    );
+}
+
 crate::helpers::backend_tests!(
+    host_reads_groups,
+    host_reads_users,
     operator_disables_a_tenant,
     removed_field_keeps_stored_values,
     custom_fields_through_the_api,
