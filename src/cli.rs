@@ -74,8 +74,19 @@ pub enum TenantCommand {
         #[arg(long)]
         name: Option<String>,
     },
-    /// List tenants with their URLs.
+    /// List tenants with their URLs (and whether they are disabled).
     List,
+    /// Disable a tenant: its SCIM endpoint answers 403 (within a second on running
+    /// instances); its data, tokens and fields stay.
+    Disable {
+        /// The tenant's slug.
+        slug: String,
+    },
+    /// Enable a disabled tenant again.
+    Enable {
+        /// The tenant's slug.
+        slug: String,
+    },
 }
 
 /// `scimd token …`
@@ -242,8 +253,32 @@ async fn command(command: Command, settings: &Settings, service: &Service) -> Re
         }
         Command::Tenant(TenantCommand::List) => {
             for t in svc::list_tenants(service).await.map_err(scim)? {
-                println!("{}\t{}\t{}", t.slug, t.name, settings.tenant_url(&t.slug));
+                let state = t.disabled_at.map_or(String::new(), |at| {
+                    format!("\tdisabled {}", crate::scim::render::timestamp(at))
+                });
+                println!(
+                    "{}\t{}\t{}{state}",
+                    t.slug,
+                    t.name,
+                    settings.tenant_url(&t.slug)
+                );
             }
+            Ok(())
+        }
+        Command::Tenant(TenantCommand::Disable { slug }) => {
+            let tenant = svc::tenant_by_slug(service, &slug).await.map_err(scim)?;
+            svc::set_tenant_disabled(service, &tenant, true)
+                .await
+                .map_err(scim)?;
+            println!("disabled {slug}: its SCIM endpoint answers 403 within a second");
+            Ok(())
+        }
+        Command::Tenant(TenantCommand::Enable { slug }) => {
+            let tenant = svc::tenant_by_slug(service, &slug).await.map_err(scim)?;
+            svc::set_tenant_disabled(service, &tenant, false)
+                .await
+                .map_err(scim)?;
+            println!("enabled {slug}");
             Ok(())
         }
         Command::Token(TokenCommand::Issue { slug, days, label }) => {

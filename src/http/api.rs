@@ -18,9 +18,12 @@ use crate::app::AppState;
 use crate::scim::error::ScimError;
 use crate::service::api_keys::{authenticate_api_key, ApiCaller};
 use crate::service::setup_links as links;
+use crate::service::directory::{self, PageRequest};
 use crate::service::tenants as svc;
 use crate::store::events::Event;
+use crate::store::groups::GroupRow;
 use crate::store::tenants::Tenant;
+use crate::store::users::UserRow;
 
 /// The management API's routes, under `/api/v1`.
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -30,6 +33,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route("/tenants", web::get().to(list_tenants))
             .route("/tenants", web::post().to(create_tenant))
             .route("/tenants/{slug}", web::get().to(get_tenant))
+            .route("/tenants/{slug}/disable", web::post().to(disable_tenant))
+            .route("/tenants/{slug}/enable", web::post().to(enable_tenant))
             .route("/tenants/{slug}/tokens", web::get().to(list_tokens))
             .route("/tenants/{slug}/tokens", web::post().to(issue_token))
             .route(
@@ -38,6 +43,18 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             )
             .route("/tenants/{slug}/fields", web::get().to(list_fields))
             .route("/tenants/{slug}/fields", web::post().to(add_field))
+            .route(
+                "/tenants/{slug}/fields/{name}",
+                web::delete().to(remove_field),
+            )
+            .route("/tenants/{slug}/users", web::get().to(list_users))
+            .route("/tenants/{slug}/users/{id}", web::get().to(get_user))
+            .route("/tenants/{slug}/groups", web::get().to(list_groups))
+            .route("/tenants/{slug}/groups/{id}", web::get().to(get_group))
+            .route(
+                "/tenants/{slug}/groups/{id}/members",
+                web::get().to(group_members),
+            )
             .route("/tenants/{slug}/events", web::get().to(events))
             .configure(super::api_webhooks::routes)
             .route(
@@ -141,6 +158,8 @@ fn tenant_json(state: &AppState, t: &Tenant) -> Value {
         "name": t.name,
         "tenantUrl": state.settings.tenant_url(&t.slug),
         "createdAt": crate::scim::render::timestamp(t.created_at),
+        "disabled": t.disabled_at.is_some(),
+        "disabledAt": t.disabled_at.map(crate::scim::render::timestamp),
     })
 }
 
@@ -194,6 +213,44 @@ async fn get_tenant(
 ) -> Result<HttpResponse, ScimError> {
     let tenant = managed_tenant(&state, &caller, &slug).await?;
     Ok(HttpResponse::Ok().json(tenant_json(&state, &tenant)))
+}
+
+/// POST /api/v1/tenants/{slug}/disable: operator keys only; the tenant's SCIM endpoint
+/// answers 403 within a second on every instance, its data stays.
+async fn disable_tenant(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    slug: web::Path<String>,
+) -> Result<HttpResponse, ScimError> {
+    switch_tenant(&state, &caller, &slug, true).await
+}
+
+/// POST /api/v1/tenants/{slug}/enable: operator keys only; SCIM works again within a second.
+async fn enable_tenant(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    slug: web::Path<String>,
+) -> Result<HttpResponse, ScimError> {
+    switch_tenant(&state, &caller, &slug, false).await
+}
+
+async fn switch_tenant(
+    state: &AppState,
+    caller: &ApiCaller,
+    slug: &str,
+    disabled: bool,
+) -> Result<HttpResponse, ScimError> {
+    // 404 first: a tenant key learns nothing of other tenants, not even that it may not.
+    let tenant = managed_tenant(state, caller, slug).await?;
+    if !caller.is_operator() {
+        return Err(ScimError::status(
+            StatusCode::FORBIDDEN,
+            "only an operator key disables or enables a tenant; this key manages one tenant",
+        ));
+    }
+    let tenant = svc::set_tenant_disabled(&state.service, &tenant, disabled).await?;
+    tracing::info!(tenant = %tenant.slug, disabled, api_key = %caller.key_id, "tenant switched by the API");
+    Ok(HttpResponse::Ok().json(tenant_json(state, &tenant)))
 }
 
 /// GET /api/v1/tenants/{slug}/tokens: the tenant's Entra tokens (never the tokens themselves).
@@ -308,6 +365,203 @@ async fn add_field(
     let field =
         svc::add_custom_field(&state.service, &tenant, &name, &field_type, multi_valued).await?;
     Ok(HttpResponse::Created().json(field_json(&field)))
+}
+
+/// DELETE /api/v1/tenants/{slug}/fields/{name}: 204. The field leaves /Schemas and new
+/// writes refuse it (every instance within a second); values already stored are kept.
+async fn remove_field(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ScimError> {
+    let (slug, name) = path.into_inner();
+    let tenant = managed_tenant(&state, &caller, &slug).await?;
+    svc::remove_custom_field(&state.service, &tenant, &name).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// The value of a query parameter (the first, if repeated).
+fn param<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    pairs
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.as_str())
+}
+
+/// A `true` / `false` query parameter (absent: false).
+fn flag(pairs: &[(String, String)], name: &str) -> Result<bool, ScimError> {
+    match param(pairs, name) {
+        None | Some("false") => Ok(false),
+        Some("true") => Ok(true),
+        Some(other) => Err(ScimError::invalid_value(format!(
+            "{name} is {other:?}; use true or false"
+        ))),
+    }
+}
+
+/// `limit`, `cursor` and (where the list has it) `updatedSince` of a list request.
+fn page_request(
+    req: &HttpRequest,
+    with_since: bool,
+) -> Result<(PageRequest, Vec<(String, String)>), ScimError> {
+    let pairs = query_pairs(req)?;
+    let limit = match param(&pairs, "limit") {
+        None => directory::DEFAULT_LIMIT,
+        Some(v) => v.parse::<i64>().map_err(|_| {
+            ScimError::invalid_value(format!(
+                "limit is {v:?}; use an integer from 1 to {}",
+                directory::MAX_LIMIT
+            ))
+        })?,
+    };
+    let updated_since = match param(&pairs, "updatedSince").filter(|_| with_since) {
+        None => None,
+        Some(v) => Some(
+            chrono::DateTime::parse_from_rfc3339(v)
+                .map_err(|_| {
+                    ScimError::invalid_value(format!(
+                        "updatedSince is {v:?}; use an RFC 3339 time such as 2026-12-04T10:00:00.000Z (an updatedAt this API returned)"
+                    ))
+                })?
+                .timestamp_millis(),
+        ),
+    };
+    let cursor = param(&pairs, "cursor").map(str::to_string);
+    Ok((
+        PageRequest {
+            cursor,
+            updated_since,
+            limit,
+        },
+        pairs,
+    ))
+}
+
+fn when(at: Option<i64>) -> Value {
+    at.map(crate::scim::render::timestamp).into()
+}
+
+/// A user as the host app sees it: its state and times beside the SCIM resource as stored
+/// (with `id` and `meta`).
+fn user_json(state: &AppState, tenant: &Tenant, row: &UserRow) -> Result<Value, ScimError> {
+    let base_url = state.settings.tenant_url(&tenant.slug);
+    let resource = crate::service::users::render_user(row, &base_url)?
+        .body
+        .into_value()?;
+    Ok(json!({
+        "id": row.id,
+        "userName": row.user_name,
+        "externalId": row.external_id,
+        "active": row.active,
+        "deactivatedAt": when(row.deactivated_at),
+        "deleted": row.deleted_at.is_some(),
+        "deletedAt": when(row.deleted_at),
+        "createdAt": crate::scim::render::timestamp(row.created_at),
+        "updatedAt": crate::scim::render::timestamp(row.updated_at),
+        "resource": resource,
+    }))
+}
+
+/// A group as the host app sees it (its members are a list of their own).
+fn group_json(state: &AppState, tenant: &Tenant, row: &GroupRow) -> Result<Value, ScimError> {
+    let base_url = state.settings.tenant_url(&tenant.slug);
+    let resource = crate::service::groups::render_group(row, None, &base_url)?
+        .body
+        .into_value()?;
+    Ok(json!({
+        "id": row.id,
+        "displayName": row.display_name,
+        "externalId": row.external_id,
+        "deleted": row.deleted_at.is_some(),
+        "deletedAt": when(row.deleted_at),
+        "createdAt": crate::scim::render::timestamp(row.created_at),
+        "updatedAt": crate::scim::render::timestamp(row.updated_at),
+        "resource": resource,
+    }))
+}
+
+/// GET /api/v1/tenants/{slug}/users?limit&cursor&updatedSince&includeDeactivated&includeDeleted:
+/// `{"users": [...], "nextCursor": ...}` in (updatedAt, id) order.
+async fn list_users(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    slug: web::Path<String>,
+) -> Result<HttpResponse, ScimError> {
+    let (page, pairs) = page_request(&req, true)?;
+    let deactivated = flag(&pairs, "includeDeactivated")?;
+    let deleted = flag(&pairs, "includeDeleted")?;
+    let tenant = managed_tenant(&state, &caller, &slug).await?;
+    let found = directory::list_users(&state.service, &tenant, &page, deactivated, deleted).await?;
+    let users = found
+        .rows
+        .iter()
+        .map(|r| user_json(&state, &tenant, r))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(HttpResponse::Ok().json(json!({"users": users, "nextCursor": found.next_cursor})))
+}
+
+/// GET /api/v1/tenants/{slug}/users/{id}: deactivated and deleted users too (they say so).
+async fn get_user(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ScimError> {
+    let (slug, id) = path.into_inner();
+    let tenant = managed_tenant(&state, &caller, &slug).await?;
+    let row = directory::user(&state.service, &tenant, &id).await?;
+    Ok(HttpResponse::Ok().json(user_json(&state, &tenant, &row)?))
+}
+
+/// GET /api/v1/tenants/{slug}/groups?limit&cursor&updatedSince&includeDeleted.
+async fn list_groups(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    slug: web::Path<String>,
+) -> Result<HttpResponse, ScimError> {
+    let (page, pairs) = page_request(&req, true)?;
+    let deleted = flag(&pairs, "includeDeleted")?;
+    let tenant = managed_tenant(&state, &caller, &slug).await?;
+    let found = directory::list_groups(&state.service, &tenant, &page, deleted).await?;
+    let groups = found
+        .rows
+        .iter()
+        .map(|r| group_json(&state, &tenant, r))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(HttpResponse::Ok().json(json!({"groups": groups, "nextCursor": found.next_cursor})))
+}
+
+/// GET /api/v1/tenants/{slug}/groups/{id}: deleted groups too.
+async fn get_group(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ScimError> {
+    let (slug, id) = path.into_inner();
+    let tenant = managed_tenant(&state, &caller, &slug).await?;
+    let row = directory::group(&state.service, &tenant, &id).await?;
+    Ok(HttpResponse::Ok().json(group_json(&state, &tenant, &row)?))
+}
+
+/// GET /api/v1/tenants/{slug}/groups/{id}/members?limit&cursor: `{"members": [{id, type,
+/// display}], "nextCursor"}` by member id.
+async fn group_members(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ScimError> {
+    let (page, _) = page_request(&req, false)?;
+    let (slug, id) = path.into_inner();
+    let tenant = managed_tenant(&state, &caller, &slug).await?;
+    let found = directory::group_members(&state.service, &tenant, &id, &page).await?;
+    let members: Vec<Value> = found
+        .rows
+        .iter()
+        .map(|m| json!({"id": m.member_id, "type": m.member_type, "display": m.display}))
+        .collect();
+    Ok(HttpResponse::Ok().json(json!({"members": members, "nextCursor": found.next_cursor})))
 }
 
 /// `after` and `limit` of an events request: the feed resumes after the last id seen.

@@ -123,6 +123,13 @@ async fn caller(req: &HttpRequest, state: &AppState) -> Result<Caller, ScimError
     .await;
     match result {
         Ok((tenant, jti)) => {
+            // After the token, so that a stranger learns nothing of the tenant's state.
+            if tenant.disabled_at.is_some() {
+                return Err(ScimError::status(
+                    StatusCode::FORBIDDEN,
+                    "this tenant is disabled by its operator; provisioning resumes once the operator enables it again",
+                ));
+            }
             // Authenticated requests are limited per tenant only.
             state.limits.check_tenant(&tenant.slug)?;
             req.extensions_mut()

@@ -3,6 +3,7 @@
 pub mod admins;
 pub mod api_keys;
 mod context;
+pub mod directory;
 pub mod groups;
 pub mod query;
 pub mod scan;

@@ -158,6 +158,24 @@ pub async fn revoke_token(
     Ok(())
 }
 
+/// Disable (`true`) or enable a tenant: while disabled its SCIM endpoint answers 403 to
+/// every authenticated request and its data stays as it is. This instance sees it at once,
+/// others within [`crate::store::Store::recheck_interval`]. Disabling twice keeps the first
+/// time.
+pub async fn set_tenant_disabled(
+    svc: &Service,
+    tenant: &Tenant,
+    disabled: bool,
+) -> Result<Tenant, ScimError> {
+    let (id, at) = (tenant.id.clone(), disabled.then(crate::store::now_millis));
+    let changed = svc
+        .store
+        .write(move |conn| Ok::<_, ScimError>(tenant_store::set_tenant_disabled(conn, &id, at)?))
+        .await;
+    svc.tenants.forget(&tenant.slug);
+    changed?.ok_or_else(|| ScimError::not_found(format!("no tenant {:?}", tenant.slug)))
+}
+
 /// The schema-level form of a stored custom field (rows with an unknown type are skipped).
 pub fn custom_field_of(row: &CustomFieldRow) -> Option<CustomField> {
     Some(CustomField {
@@ -210,6 +228,30 @@ pub async fn add_custom_field(
         field_type: kind,
         multi_valued,
     })
+}
+
+/// Remove a custom field's definition: it leaves `/Schemas` and new writes refuse it as an
+/// unknown attribute (this instance at once, others within
+/// [`crate::store::Store::recheck_interval`]); values already stored stay in the users'
+/// resources (see `users::validate_keeping_retired`). 404 when the tenant has no such field.
+pub async fn remove_custom_field(
+    svc: &Service,
+    tenant: &Tenant,
+    name: &str,
+) -> Result<(), ScimError> {
+    let (tenant_id, field_name) = (tenant.id.clone(), name.to_string());
+    let removed = svc
+        .store
+        .write(move |conn| Ok::<_, ScimError>(fields::remove_field(conn, &tenant_id, &field_name)?))
+        .await;
+    svc.custom_fields.forget(&tenant.id);
+    if !removed? {
+        return Err(ScimError::not_found(format!(
+            "no custom field {name:?} in tenant {:?}",
+            tenant.slug
+        )));
+    }
+    Ok(())
 }
 
 /// A tenant's custom fields.
@@ -306,39 +348,46 @@ pub async fn events_after(
         .await
 }
 
-/// Tenants by slug, kept in memory: a tenant's id and slug never change once created, so
-/// every request need not read them again. Misses go to the database.
-#[derive(Debug, Default)]
+/// Tenants by slug, kept in memory so that a SCIM request need not read its tenant: trusted
+/// for [`crate::store::Store::recheck_interval`], since an operator may disable or enable a
+/// tenant from the CLI or another instance (a tenant disabled through this instance is seen
+/// at once). Misses go to the database.
+#[derive(Debug)]
 pub struct TenantCache {
-    by_slug: std::sync::RwLock<std::collections::HashMap<String, Tenant>>,
+    by_slug: Recent<Tenant>,
+}
+
+impl Default for TenantCache {
+    fn default() -> Self {
+        TenantCache {
+            by_slug: Recent::new(100_000),
+        }
+    }
 }
 
 impl TenantCache {
-    /// The tenant with this slug, from memory or the database.
+    /// The tenant with this slug, from memory while recent enough, else from the database.
     pub async fn get(
         &self,
         store: &crate::store::Store,
         slug: &str,
     ) -> Result<Option<Tenant>, crate::store::StoreError> {
-        if let Some(t) = self
-            .by_slug
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(slug)
-        {
-            return Ok(Some(t.clone()));
+        if let Some(t) = self.by_slug.get(slug, store.recheck_interval()) {
+            return Ok(Some(t));
         }
         let wanted = slug.to_string();
         let found = store
             .lookup(move |conn| tenant_store::find_tenant_by_slug(conn, &wanted))
             .await?;
         if let Some(t) = &found {
-            let mut map = self.by_slug.write().unwrap_or_else(|p| p.into_inner());
-            if map.len() < 100_000 {
-                map.insert(slug.to_string(), t.clone());
-            }
+            self.by_slug.put(slug, t.clone());
         }
         Ok(found)
+    }
+
+    /// Read the tenant again at its next request (it was just changed through this instance).
+    pub fn forget(&self, slug: &str) {
+        self.by_slug.forget(slug);
     }
 }
 

@@ -7,7 +7,7 @@ use diesel::prelude::*;
 use super::events::{NewEvent, EVENT_COLUMNS, EVENT_VALUES_BUT_DETAIL};
 use super::prepared::{Arg, Sql};
 use super::schema::{group_members, groups};
-use super::users::{NumOp, StrOp};
+use super::users::{NumOp, StrOp, Walk};
 use super::{DbConn, StoreError};
 
 type Backend = <DbConn as Connection>::Backend;
@@ -402,7 +402,8 @@ pub fn update_group(
     Ok(())
 }
 
-/// Tombstone a group and drop its memberships (as a group and as a member).
+/// Tombstone a group and drop its memberships (as a group and as a member); its `updated_at`
+/// becomes the deletion time (see `users::tombstone_user`).
 pub fn tombstone_group(
     conn: &mut DbConn,
     tenant_id: &str,
@@ -415,7 +416,7 @@ pub fn tombstone_group(
             .filter(groups::tenant_id.eq(tenant_id))
             .filter(groups::deleted_at.is_null()),
     )
-    .set(groups::deleted_at.eq(Some(at)))
+    .set((groups::deleted_at.eq(Some(at)), groups::updated_at.eq(at)))
     .execute(conn)?;
     if n > 0 {
         clear_members(conn, id)?;
@@ -499,4 +500,67 @@ pub fn lock_group(conn: &mut DbConn, tenant_id: &str, id: &str) -> Result<(), St
             .execute(pg)?;
     }
     Ok(())
+}
+
+/// The next rows of a [`Walk`] over a tenant's groups (tombstones too when asked for), on
+/// the (tenant_id, updated_at, id) index.
+pub fn walk_groups(
+    conn: &mut DbConn,
+    tenant_id: &str,
+    walk: &Walk,
+    deleted: bool,
+) -> Result<Vec<GroupRow>, StoreError> {
+    let mut q = groups::table
+        .filter(groups::tenant_id.eq(tenant_id.to_string()))
+        .into_boxed();
+    if !deleted {
+        q = q.filter(groups::deleted_at.is_null());
+    }
+    if let Some(since) = walk.since {
+        q = q.filter(groups::updated_at.ge(since));
+    }
+    if let Some((at, id)) = &walk.after {
+        q = q
+            .filter(groups::updated_at.ge(*at))
+            .filter(groups::updated_at.gt(*at).or(groups::id.gt(id.clone())));
+    }
+    Ok(q.order((groups::updated_at.asc(), groups::id.asc()))
+        .limit(walk.limit)
+        .select(GroupRow::as_select())
+        .load(conn)?)
+}
+
+/// A group of the tenant by id, deleted (a tombstone) as well as live.
+pub fn find_group_any(
+    conn: &mut DbConn,
+    tenant_id: &str,
+    id: &str,
+) -> Result<Option<GroupRow>, StoreError> {
+    Ok(groups::table
+        .filter(groups::id.eq(id))
+        .filter(groups::tenant_id.eq(tenant_id))
+        .select(GroupRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// A page of a group's members by member id, after `after`: the primary key's order.
+pub fn member_page(
+    conn: &mut DbConn,
+    tenant_id: &str,
+    group_id: &str,
+    after: Option<&str>,
+    limit: i64,
+) -> Result<Vec<MemberRow>, StoreError> {
+    let mut q = group_members::table
+        .filter(group_members::group_id.eq(group_id.to_string()))
+        .filter(group_members::tenant_id.eq(tenant_id.to_string()))
+        .into_boxed();
+    if let Some(after) = after {
+        q = q.filter(group_members::member_id.gt(after.to_string()));
+    }
+    Ok(q.order(group_members::member_id.asc())
+        .limit(limit)
+        .select(MemberRow::as_select())
+        .load(conn)?)
 }

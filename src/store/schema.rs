@@ -6,6 +6,7 @@ diesel::table! {
         slug -> Text,
         name -> Text,
         created_at -> BigInt,
+        disabled_at -> Nullable<BigInt>,
     }
 }
 

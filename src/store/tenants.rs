@@ -13,6 +13,8 @@ pub struct Tenant {
     pub slug: String,
     pub name: String,
     pub created_at: i64,
+    /// When an operator disabled it (its SCIM endpoint answers 403 meanwhile), if it is.
+    pub disabled_at: Option<i64>,
 }
 
 /// Create a tenant; a taken slug is `StoreError::Unique`.
@@ -22,6 +24,7 @@ pub fn create_tenant(conn: &mut DbConn, slug: &str, name: &str) -> Result<Tenant
         slug: slug.to_string(),
         name: name.to_string(),
         created_at: now_millis(),
+        disabled_at: None,
     };
     diesel::insert_into(tenants::table)
         .values(&tenant)
@@ -49,4 +52,27 @@ pub fn list_tenants(conn: &mut DbConn) -> Result<Vec<Tenant>, StoreError> {
 /// Number of tenants (the first-start hint looks at it).
 pub fn count_tenants(conn: &mut DbConn) -> Result<i64, StoreError> {
     Ok(tenants::table.count().get_result(conn)?)
+}
+
+/// Disable a tenant (`Some(at)`; one already disabled keeps its first time) or enable it
+/// (`None`); the tenant as it is now, or None when there is no such tenant.
+pub fn set_tenant_disabled(
+    conn: &mut DbConn,
+    tenant_id: &str,
+    at: Option<i64>,
+) -> Result<Option<Tenant>, StoreError> {
+    let this = tenants::table.filter(tenants::id.eq(tenant_id));
+    match at {
+        Some(at) => diesel::update(this.filter(tenants::disabled_at.is_null()))
+            .set(tenants::disabled_at.eq(Some(at)))
+            .execute(conn)?,
+        None => diesel::update(this)
+            .set(tenants::disabled_at.eq(None::<i64>))
+            .execute(conn)?,
+    };
+    Ok(tenants::table
+        .filter(tenants::id.eq(tenant_id))
+        .select(Tenant::as_select())
+        .first(conn)
+        .optional()?)
 }

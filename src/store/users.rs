@@ -591,7 +591,8 @@ pub fn existing_user_ids(
 }
 
 /// Leave a tombstone: the user disappears from reads, lists and uniqueness, and from every
-/// group. Returns whether a live user was deleted.
+/// group. Its `updated_at` becomes the deletion time, so that the host app's walks by
+/// `updatedSince` see the deletion. Returns whether a live user was deleted.
 pub fn tombstone_user(
     conn: &mut DbConn,
     tenant_id: &str,
@@ -605,10 +606,10 @@ pub fn tombstone_user(
         .filter(users::deleted_at.is_null());
     let n = match version {
         Some(v) => diesel::update(live.filter(users::version.eq(v)))
-            .set(users::deleted_at.eq(Some(at)))
+            .set((users::deleted_at.eq(Some(at)), users::updated_at.eq(at)))
             .execute(conn)?,
         None => diesel::update(live)
-            .set(users::deleted_at.eq(Some(at)))
+            .set((users::deleted_at.eq(Some(at)), users::updated_at.eq(at)))
             .execute(conn)?,
     };
     if n > 0 {
@@ -877,4 +878,67 @@ pub fn count_users(conn: &mut DbConn, tenant_id: &str) -> Result<(i64, i64), Sto
         .select(count_star())
         .first(conn)?;
     Ok((active, inactive))
+}
+
+/// A walk through a tenant's users or groups in (updated_at, id) order, as the host app's
+/// API pages them: a row changed during the walk moves to its end, so a client that walks to
+/// the end and then asks for what changed since the last `updated_at` it saw misses nothing.
+#[derive(Debug, Clone, Default)]
+pub struct Walk {
+    /// Resume after this (updated_at, id): the last row of the previous page.
+    pub after: Option<(i64, String)>,
+    /// Only rows updated at or after this time (ms).
+    pub since: Option<i64>,
+    /// At most this many rows.
+    pub limit: i64,
+}
+
+/// The next rows of a [`Walk`] over a tenant's users: live active users, plus deactivated
+/// ones and tombstones when asked for. Runs on the (tenant_id, updated_at, id) index.
+pub fn walk_users(
+    conn: &mut DbConn,
+    tenant_id: &str,
+    walk: &Walk,
+    deactivated: bool,
+    deleted: bool,
+) -> Result<Vec<UserRow>, StoreError> {
+    let mut q = users::table
+        .filter(users::tenant_id.eq(tenant_id.to_string()))
+        .into_boxed();
+    q = match (deactivated, deleted) {
+        (true, true) => q,
+        (true, false) => q.filter(users::deleted_at.is_null()),
+        // A tombstone is listed whatever its `active` was when it was deleted.
+        (false, true) => q.filter(users::active.eq(true).or(users::deleted_at.is_not_null())),
+        (false, false) => q
+            .filter(users::active.eq(true))
+            .filter(users::deleted_at.is_null()),
+    };
+    if let Some(since) = walk.since {
+        q = q.filter(users::updated_at.ge(since));
+    }
+    if let Some((at, id)) = &walk.after {
+        // (updated_at, id) > (at, id), with its first half as a range the index can seek to.
+        q = q
+            .filter(users::updated_at.ge(*at))
+            .filter(users::updated_at.gt(*at).or(users::id.gt(id.clone())));
+    }
+    Ok(q.order((users::updated_at.asc(), users::id.asc()))
+        .limit(walk.limit)
+        .select(UserRow::as_select())
+        .load(conn)?)
+}
+
+/// A user of the tenant by id, deactivated or deleted (a tombstone) as well as live.
+pub fn find_user_any(
+    conn: &mut DbConn,
+    tenant_id: &str,
+    id: &str,
+) -> Result<Option<UserRow>, StoreError> {
+    Ok(users::table
+        .filter(users::id.eq(id))
+        .filter(users::tenant_id.eq(tenant_id))
+        .select(UserRow::as_select())
+        .first(conn)
+        .optional()?)
 }

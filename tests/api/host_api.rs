@@ -385,7 +385,686 @@ async fn custom_fields_through_the_api(backend: Backend) {
     );
 }
 
+const CUSTOM: &str = "urn:ietf:params:scim:schemas:extension:CustomExtensionName:2.0:User";
+
+/// A SCIM request to tenant `acme` on the instance at `base`.
+async fn scim_on(
+    app: &TestApp,
+    base: &str,
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+) -> Reply {
+    let url = format!("{base}/scim/v2/tenants/acme{path}");
+    app.send(method, &url, Some(&app.token), body.as_ref())
+        .await
+}
+
+/// Poll `GET /Users` on `base` until it answers `status`; how long that took.
+async fn until_scim_status(app: &TestApp, base: &str, status: u16) -> std::time::Duration {
+    let start = std::time::Instant::now();
+    loop {
+        let r = scim_on(app, base, "GET", "/Users", None).await;
+        if r.status.as_u16() == status {
+            return start.elapsed();
+        }
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(5),
+            "still {} after 5 s, waiting for {status}: {}",
+            r.status,
+            r.body
+        );
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+/// An operator disables a tenant: its SCIM endpoint answers 403 (a SCIM error saying so) on
+/// this instance at once and on another within about a second; enabled again, it serves the
+/// data it had. A tenant's own key may not do it (403), nor see another tenant (404); the CLI
+/// does the same.
+async fn operator_disables_a_tenant(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.add_tenant("globex");
+    let operator = make_key(&app, &["--label", "billing app"]);
+    let acme = make_key(&app, &["--tenant", "acme", "--label", "acme app"]);
+    let sibling = app.spawn_sibling(|_| {}).await;
+    let user = app
+        .create_user("dora@contoso.com", "dora@contoso.com")
+        .await;
+    // The sibling has read the tenant (and remembers it) before it is disabled.
+    scim_on(&app, &sibling, "GET", "/Users", None)
+        .await
+        .expect(200);
+
+    let refused = api(&app, "POST", "/tenants/acme/disable", Some(&acme), None).await;
+    assert_api_error(&refused, 403, "operator");
+    let hidden = api(&app, "POST", "/tenants/globex/disable", Some(&acme), None).await;
+    assert_api_error(&hidden, 404, "globex");
+    let fresh = api(&app, "GET", "/tenants/acme", Some(&acme), None)
+        .await
+        .expect(200);
+    assert_eq!(fresh.body["disabled"], json!(false), "{}", fresh.body);
+    assert_eq!(fresh.body["disabledAt"], Value::Null);
+
+    let disabled = api(&app, "POST", "/tenants/acme/disable", Some(&operator), None)
+        .await
+        .expect(200);
+    assert_eq!(disabled.body["disabled"], json!(true), "{}", disabled.body);
+    let at = disabled.body["disabledAt"]
+        .as_str()
+        .expect("disabledAt")
+        .to_string();
+    // Disabling again keeps the first time.
+    let again = api(&app, "POST", "/tenants/acme/disable", Some(&operator), None)
+        .await
+        .expect(200);
+    assert_eq!(again.body["disabledAt"], json!(at));
+    app.scim("GET", &format!("/Users/{user}"), None)
+        .await
+        .expect_error(403, None, "disabled by its operator");
+    app.scim(
+        "POST",
+        "/Users",
+        Some(crate::helpers::user_body(
+            "eve@contoso.com",
+            "eve@contoso.com",
+        )),
+    )
+    .await
+    .expect_error(403, None, "disabled");
+    let waited = until_scim_status(&app, &sibling, 403).await;
+    assert!(
+        waited < std::time::Duration::from_millis(2500),
+        "the sibling took {waited:?}"
+    );
+    // A stranger still gets the 401 first; other tenants are untouched.
+    let anonymous = app
+        .send(
+            "GET",
+            &format!("{}/Users", app.tenant_url("acme")),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(anonymous.status.as_u16(), 401);
+    let listed = api(&app, "GET", "/tenants", Some(&operator), None)
+        .await
+        .expect(200);
+    let globex = listed.body["tenants"]
+        .as_array()
+        .expect("tenants")
+        .iter()
+        .find(|t| t["slug"] == "globex")
+        .expect("globex")
+        .clone();
+    assert_eq!(globex["disabled"], json!(false));
+
+    let refused = api(&app, "POST", "/tenants/acme/enable", Some(&acme), None).await;
+    assert_api_error(&refused, 403, "operator");
+    let enabled = api(&app, "POST", "/tenants/acme/enable", Some(&operator), None)
+        .await
+        .expect(200);
+    assert_eq!(enabled.body["disabled"], json!(false), "{}", enabled.body);
+    let kept = app
+        .scim("GET", &format!("/Users/{user}"), None)
+        .await
+        .expect(200);
+    assert_eq!(kept.body["userName"], "dora@contoso.com");
+    until_scim_status(&app, &sibling, 200).await;
+
+    // The CLI is another process: this instance notices within a second.
+    app.cli().ok(&["tenant", "disable", "acme"]);
+    assert!(app.cli().ok(&["tenant", "list"]).contains("disabled"));
+    let waited = until_scim_status(&app, &app.base, 403).await;
+    assert!(
+        waited < std::time::Duration::from_millis(2500),
+        "took {waited:?}"
+    );
+    app.cli().ok(&["tenant", "enable", "acme"]);
+    until_scim_status(&app, &app.base, 200).await;
+    let (ok, _, err) = app.cli().run(&["tenant", "disable", "nope"]).into_parts();
+    assert!(!ok && err.contains("nope"), "{err}");
+}
+
+/// A removed custom field leaves /Schemas and new writes refuse it as an unknown attribute,
+/// while the values stored before stay readable and the users carrying them can still be
+/// patched (Entra's deactivation among them).
+async fn removed_field_keeps_stored_values(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let key = make_key(&app, &["--tenant", "acme", "--label", "acme app"]);
+    api(
+        &app,
+        "POST",
+        "/tenants/acme/fields",
+        Some(&key),
+        Some(json!({"name": "badgeColor"})),
+    )
+    .await
+    .expect(201);
+    let mut body = crate::helpers::user_body("cc@contoso.com", "cc@contoso.com");
+    body["schemas"].as_array_mut().unwrap().push(json!(CUSTOM));
+    body[CUSTOM] = json!({"badgeColor": "K-42"});
+    let created = app
+        .scim("POST", "/Users", Some(body.clone()))
+        .await
+        .expect(201);
+    let id = created.body["id"].as_str().expect("id").to_string();
+
+    api(
+        &app,
+        "DELETE",
+        "/tenants/acme/fields/badgeColor",
+        Some(&key),
+        None,
+    )
+    .await
+    .expect(204);
+    assert_api_error(
+        &api(
+            &app,
+            "DELETE",
+            "/tenants/acme/fields/badgeColor",
+            Some(&key),
+            None,
+        )
+        .await,
+        404,
+        "badgeColor",
+    );
+    let listed = api(&app, "GET", "/tenants/acme/fields", Some(&key), None)
+        .await
+        .expect(200);
+    assert_eq!(listed.body["fields"], json!([]));
+    let schemas = app.scim("GET", "/Schemas", None).await.expect(200);
+    assert!(
+        !schemas.body.to_string().contains("badgeColor"),
+        "{}",
+        schemas.body
+    );
+
+    // New writes refuse it, by the unknown-attribute rule.
+    let mut other = crate::helpers::user_body("dd@contoso.com", "dd@contoso.com");
+    other["schemas"].as_array_mut().unwrap().push(json!(CUSTOM));
+    other[CUSTOM] = json!({"badgeColor": "K-7"});
+    app.scim("POST", "/Users", Some(other)).await.expect_error(
+        400,
+        Some("invalidValue"),
+        "badgeColor",
+    );
+    app.scim(
+        "PATCH",
+        &format!("/Users/{id}"),
+        Some(crate::helpers::patch(json!([
+            {"op": "replace", "path": format!("{CUSTOM}:badgeColor"), "value": "K-9"}
+        ]))),
+    )
+    .await
+    .expect_error(400, Some("invalidPath"), "badgeColor");
+
+    // What was stored stays, through reads and through other changes of the user.
+    let read = app
+        .scim("GET", &format!("/Users/{id}"), None)
+        .await
+        .expect(200);
+    assert_eq!(read.body[CUSTOM]["badgeColor"], "K-42", "{}", read.body);
+    let patched = app
+        .scim(
+            "PATCH",
+            &format!("/Users/{id}"),
+            Some(crate::helpers::patch(json!([
+                {"op": "replace", "path": "active", "value": "False"}
+            ]))),
+        )
+        .await
+        .expect(200);
+    assert_eq!(patched.body["active"], json!(false));
+    assert_eq!(
+        patched.body[CUSTOM]["badgeColor"], "K-42",
+        "{}",
+        patched.body
+    );
+    // A PUT that echoes the stored value is accepted and keeps it.
+    let mut echoed = read.body.clone();
+    echoed["displayName"] = json!("Renamed");
+    let put = app
+        .scim("PUT", &format!("/Users/{id}"), Some(echoed))
+        .await
+        .expect(200);
+    assert_eq!(put.body[CUSTOM]["badgeColor"], "K-42", "{}", put.body);
+    let through_api = api(
+        &app,
+        "GET",
+        &format!("/tenants/acme/users/{id}"),
+        Some(&key),
+        None,
+    )
+    .await
+    .expect(200);
+    assert_eq!(
+        through_api.body["resource"][CUSTOM]["badgeColor"], "K-42",
+        "{}",
+        through_api.body
+    );
+}
+
+fn ids_of(r: &Reply, list: &str) -> Vec<String> {
+    r.body[list]
+        .as_array()
+        .unwrap_or_else(|| panic!("{list} in {}", r.body))
+        .iter()
+        .map(|u| u["id"].as_str().expect("id").to_string())
+        .collect()
+}
+
+/// Every page of a list, following nextCursor: each page's entries, in order.
+async fn walk(app: &TestApp, key: &str, path: &str, list: &str) -> Vec<Value> {
+    let mut all = Vec::new();
+    let mut cursor: Option<String> = None;
+    for _ in 0..100 {
+        let sep = if path.contains('?') { '&' } else { '?' };
+        let url = match &cursor {
+            Some(c) => format!("{path}{sep}cursor={c}"),
+            None => path.to_string(),
+        };
+        let page = api(app, "GET", &url, Some(key), None).await.expect(200);
+        all.extend(page.body[list].as_array().expect("list").iter().cloned());
+        match page.body["nextCursor"].as_str() {
+            Some(c) => cursor = Some(c.to_string()),
+            None => {
+                assert_eq!(page.body["nextCursor"], Value::Null, "{}", page.body);
+                return all;
+            }
+        }
+    }
+    panic!("more than 100 pages");
+}
+
+/// The host app reads users: cursor pages return each user once; updatedSince returns what
+/// changed since; deactivated and deleted users only when asked for, saying so; bad
+/// parameters are 400 saying what to fix; another tenant's key sees nothing.
+async fn host_reads_users(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let key = make_key(&app, &["--tenant", "acme", "--label", "acme app"]);
+    let globex = {
+        app.add_tenant("globex");
+        make_key(&app, &["--tenant", "globex", "--label", "globex app"])
+    };
+    let mut made = Vec::new();
+    for i in 0..7 {
+        let mail = format!("u{i}@contoso.com");
+        made.push(app.create_user(&mail, &mail).await);
+    }
+    let all = walk(&app, &key, "/tenants/acme/users?limit=3", "users").await;
+    let mut seen: Vec<String> = all
+        .iter()
+        .map(|u| u["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(seen.len(), 7, "each user once: {seen:?}");
+    seen.sort();
+    seen.dedup();
+    assert_eq!(seen.len(), 7);
+    let first = &all[0];
+    assert_eq!(first["active"], json!(true));
+    assert_eq!(first["deleted"], json!(false));
+    assert_eq!(first["resource"]["id"], first["id"]);
+    assert!(first["resource"]["userName"].is_string(), "{first}");
+    let last_seen = all.last().unwrap()["updatedAt"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    // A change after the walk: asking again from the last updatedAt seen finds it.
+    actix_web::rt::time::sleep(std::time::Duration::from_millis(20)).await;
+    let changed = &made[2];
+    app.scim(
+        "PATCH",
+        &format!("/Users/{changed}"),
+        Some(crate::helpers::patch(json!([
+            {"op": "replace", "path": "displayName", "value": "Changed"}
+        ]))),
+    )
+    .await
+    .expect(200);
+    let since = api(
+        &app,
+        "GET",
+        &format!("/tenants/acme/users?updatedSince={last_seen}"),
+        Some(&key),
+        None,
+    )
+    .await
+    .expect(200);
+    let again = ids_of(&since, "users");
+    assert!(again.contains(changed), "{}", since.body);
+    for u in since.body["users"].as_array().unwrap() {
+        assert!(
+            u["id"] == json!(changed) || u["updatedAt"] == json!(last_seen),
+            "only later changes (and the last one seen): {u}"
+        );
+    }
+    let later = chrono::DateTime::parse_from_rfc3339(&last_seen).unwrap()
+        + chrono::Duration::milliseconds(1);
+    let later = later.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let only = api(
+        &app,
+        "GET",
+        &format!("/tenants/acme/users?updatedSince={later}"),
+        Some(&key),
+        None,
+    )
+    .await
+    .expect(200);
+    assert_eq!(ids_of(&only, "users"), std::slice::from_ref(changed));
+
+    // Deactivated and deleted users, only when asked for.
+    let (inactive, gone) = (&made[0], &made[1]);
+    app.scim(
+        "PATCH",
+        &format!("/Users/{inactive}"),
+        Some(crate::helpers::patch(json!([
+            {"op": "replace", "path": "active", "value": "False"}
+        ]))),
+    )
+    .await
+    .expect(200);
+    app.scim("DELETE", &format!("/Users/{gone}"), None)
+        .await
+        .expect(204);
+    let list = |q: &'static str| {
+        let (app, key) = (&app, &key);
+        async move {
+            let r = api(
+                app,
+                "GET",
+                &format!("/tenants/acme/users?{q}"),
+                Some(key),
+                None,
+            )
+            .await
+            .expect(200);
+            ids_of(&r, "users")
+        }
+    };
+    let live = list("").await;
+    assert_eq!(live.len(), 5);
+    assert!(!live.contains(inactive) && !live.contains(gone));
+    let with_inactive = list("includeDeactivated=true").await;
+    assert_eq!(with_inactive.len(), 6);
+    assert!(with_inactive.contains(inactive) && !with_inactive.contains(gone));
+    let with_deleted = list("includeDeleted=true&includeDeactivated=false").await;
+    assert_eq!(with_deleted.len(), 6);
+    assert!(!with_deleted.contains(inactive) && with_deleted.contains(gone));
+    assert_eq!(
+        list("includeDeleted=true&includeDeactivated=true")
+            .await
+            .len(),
+        7
+    );
+    // The deletion is a change too: a walk from before it sees the tombstone.
+    let deleted_since = api(
+        &app,
+        "GET",
+        &format!("/tenants/acme/users?updatedSince={later}&includeDeleted=true"),
+        Some(&key),
+        None,
+    )
+    .await
+    .expect(200);
+    assert!(
+        ids_of(&deleted_since, "users").contains(gone),
+        "{}",
+        deleted_since.body
+    );
+
+    let tomb = api(
+        &app,
+        "GET",
+        &format!("/tenants/acme/users/{gone}"),
+        Some(&key),
+        None,
+    )
+    .await
+    .expect(200);
+    assert_eq!(tomb.body["deleted"], json!(true), "{}", tomb.body);
+    assert!(tomb.body["deletedAt"].is_string());
+    let off = api(
+        &app,
+        "GET",
+        &format!("/tenants/acme/users/{inactive}"),
+        Some(&key),
+        None,
+    )
+    .await
+    .expect(200);
+    assert_eq!(off.body["active"], json!(false));
+    assert!(off.body["deactivatedAt"].is_string(), "{}", off.body);
+    assert_api_error(
+        &api(&app, "GET", "/tenants/acme/users/nope", Some(&key), None).await,
+        404,
+        "nope",
+    );
+    // Another tenant's key: 404, as if there were no tenant.
+    assert_api_error(
+        &api(&app, "GET", "/tenants/acme/users", Some(&globex), None).await,
+        404,
+        "acme",
+    );
+    assert_api_error(
+        &api(
+            &app,
+            "GET",
+            &format!("/tenants/acme/users/{changed}"),
+            Some(&globex),
+            None,
+        )
+        .await,
+        404,
+        "acme",
+    );
+    let empty = api(&app, "GET", "/tenants/globex/users", Some(&globex), None)
+        .await
+        .expect(200);
+    assert_eq!(empty.body, json!({"users": [], "nextCursor": null}));
+
+    let groups_cursor = {
+        app.scim(
+            "POST",
+            "/Groups",
+            Some(json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "g1"})),
+        )
+        .await
+        .expect(201);
+        app.scim(
+            "POST",
+            "/Groups",
+            Some(json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "g2"})),
+        )
+        .await
+        .expect(201);
+        let r = api(
+            &app,
+            "GET",
+            "/tenants/acme/groups?limit=1",
+            Some(&key),
+            None,
+        )
+        .await
+        .expect(200);
+        r.body["nextCursor"].as_str().expect("a cursor").to_string()
+    };
+    for (query, needle) in [
+        ("limit=0", "limit"),
+        ("limit=1001", "limit"),
+        ("limit=ten", "limit"),
+        ("cursor=not-a-cursor", "cursor"),
+        (&*format!("cursor={groups_cursor}"), "cursor"),
+        ("updatedSince=yesterday", "updatedSince"),
+        ("includeDeleted=yes", "includeDeleted"),
+        ("includeDeactivated=1", "includeDeactivated"),
+    ] {
+        let r = api(
+            &app,
+            "GET",
+            &format!("/tenants/acme/users?{query}"),
+            Some(&key),
+            None,
+        )
+        .await;
+        assert_api_error(&r, 400, needle);
+    }
+}
+
+/// The host app reads groups: pages by cursor, a group by id (a deleted one says so), and a
+/// group's members page by page.
+async fn host_reads_groups(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let key = make_key(&app, &["--tenant", "acme", "--label", "acme app"]);
+    let mut users = Vec::new();
+    for i in 0..3 {
+        let mail = format!("m{i}@contoso.com");
+        users.push(app.create_user(&mail, &mail).await);
+    }
+    let members: Vec<Value> = users
+        .iter()
+        .map(|u| json!({"value": u, "display": "someone"}))
+        .collect();
+    let team = app
+        .scim(
+            "POST",
+            "/Groups",
+            Some(json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "Team", "members": members})),
+        )
+        .await
+        .expect(201);
+    let team = team.body["id"].as_str().unwrap().to_string();
+    let mut groups = vec![team.clone()];
+    for name in ["Empty", "Doomed"] {
+        let g = app
+            .scim(
+                "POST",
+                "/Groups",
+                Some(json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": name})),
+            )
+            .await
+            .expect(201);
+        groups.push(g.body["id"].as_str().unwrap().to_string());
+    }
+    let all = walk(&app, &key, "/tenants/acme/groups?limit=2", "groups").await;
+    let mut seen: Vec<String> = all
+        .iter()
+        .map(|g| g["id"].as_str().unwrap().to_string())
+        .collect();
+    seen.sort();
+    let mut expected = groups.clone();
+    expected.sort();
+    assert_eq!(seen, expected);
+    assert!(all.iter().all(|g| g["resource"].get("members").is_none()));
+
+    let one = api(
+        &app,
+        "GET",
+        &format!("/tenants/acme/groups/{team}"),
+        Some(&key),
+        None,
+    )
+    .await
+    .expect(200);
+    assert_eq!(one.body["displayName"], "Team", "{}", one.body);
+    assert_eq!(one.body["deleted"], json!(false));
+    let listed = walk(
+        &app,
+        &key,
+        &format!("/tenants/acme/groups/{team}/members?limit=2"),
+        "members",
+    )
+    .await;
+    let mut member_ids: Vec<String> = listed
+        .iter()
+        .map(|m| m["id"].as_str().unwrap().to_string())
+        .collect();
+    member_ids.sort();
+    let mut want = users.clone();
+    want.sort();
+    assert_eq!(member_ids, want);
+    assert!(
+        listed
+            .iter()
+            .all(|m| m["type"] == "User" && m["display"] == "someone"),
+        "{listed:?}"
+    );
+
+    let doomed = &groups[2];
+    app.scim("DELETE", &format!("/Groups/{doomed}"), None)
+        .await
+        .expect(204);
+    let live = api(&app, "GET", "/tenants/acme/groups", Some(&key), None)
+        .await
+        .expect(200);
+    assert!(!ids_of(&live, "groups").contains(doomed));
+    let with_deleted = api(
+        &app,
+        "GET",
+        "/tenants/acme/groups?includeDeleted=true",
+        Some(&key),
+        None,
+    )
+    .await
+    .expect(200);
+    assert!(ids_of(&with_deleted, "groups").contains(doomed));
+    let tomb = api(
+        &app,
+        "GET",
+        &format!("/tenants/acme/groups/{doomed}"),
+        Some(&key),
+        None,
+    )
+    .await
+    .expect(200);
+    assert_eq!(tomb.body["deleted"], json!(true), "{}", tomb.body);
+    assert_api_error(
+        &api(
+            &app,
+            "GET",
+            "/tenants/acme/groups/nope/members",
+            Some(&key),
+            None,
+        )
+        .await,
+        404,
+        "nope",
+    );
+    assert_api_error(
+        &api(
+            &app,
+            "GET",
+            &format!("/tenants/acme/groups/{team}/members?cursor=zz"),
+            Some(&key),
+            None,
+        )
+        .await,
+        400,
+        "cursor",
+    );
+    // A user is not a group.
+    assert_api_error(
+        &api(
+            &app,
+            "GET",
+            &format!("/tenants/acme/groups/{}", users[0]),
+            Some(&key),
+            None,
+        )
+        .await,
+        404,
+        "group",
+    );
+}
+
 crate::helpers::backend_tests!(
+    host_reads_groups,
+    host_reads_users,
+    operator_disables_a_tenant,
+    removed_field_keeps_stored_values,
     custom_fields_through_the_api,
     keys_scope_what_they_manage,
     keys_are_stored_hashed,

@@ -1,0 +1,272 @@
+//! The host app's read access to a tenant's users and groups (`/api/v1`): lists that walk
+//! them in (updated_at, id) order behind an opaque cursor, reads by id that also find
+//! deactivated and deleted ones, and a group's members. Every read is scoped to the tenant.
+
+use base64::Engine;
+
+use crate::scim::error::ScimError;
+use crate::store::groups::{self as group_store, GroupRow, MemberRow};
+use crate::store::tenants::Tenant;
+use crate::store::users::{self as user_store, UserRow, Walk};
+
+use super::Service;
+
+/// Largest page of a list.
+pub const MAX_LIMIT: i64 = 1000;
+/// The page size when the request names none.
+pub const DEFAULT_LIMIT: i64 = 100;
+
+/// Where a list starts and how much of it a page holds.
+#[derive(Debug, Clone, Default)]
+pub struct PageRequest {
+    /// The `nextCursor` of the previous page, as the API returned it.
+    pub cursor: Option<String>,
+    /// Only resources changed at or after this time (ms since the epoch); inclusive, so a
+    /// client that passes the last `updatedAt` it saw misses nothing (it may see that
+    /// resource again).
+    pub updated_since: Option<i64>,
+    /// Rows per page, 1 to [`MAX_LIMIT`].
+    pub limit: i64,
+}
+
+/// One page of a list and the cursor of the next one (None at the end).
+#[derive(Debug, Clone)]
+pub struct Page<T> {
+    pub rows: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+/// What a cursor walks: the same text cannot resume a list of another kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CursorKind {
+    Users,
+    Groups,
+    Members,
+}
+
+impl CursorKind {
+    fn tag(self) -> &'static str {
+        match self {
+            CursorKind::Users => "u1",
+            CursorKind::Groups => "g1",
+            CursorKind::Members => "m1",
+        }
+    }
+}
+
+fn encode_cursor(kind: CursorKind, text: &str) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{}:{text}", kind.tag()))
+}
+
+fn bad_cursor() -> ScimError {
+    ScimError::invalid_value(
+        "cursor is not a nextCursor of this list; pass nextCursor as it came, or leave cursor out to start from the beginning",
+    )
+}
+
+/// The text a cursor of this kind carries.
+fn decode_cursor(kind: CursorKind, cursor: &str) -> Result<String, ScimError> {
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(cursor)
+        .map_err(|_| bad_cursor())?;
+    let text = String::from_utf8(bytes).map_err(|_| bad_cursor())?;
+    let rest = text
+        .strip_prefix(kind.tag())
+        .and_then(|r| r.strip_prefix(':'))
+        .ok_or_else(bad_cursor)?;
+    if rest.is_empty() || rest.contains('\0') {
+        return Err(bad_cursor());
+    }
+    Ok(rest.to_string())
+}
+
+/// The (updated_at, id) a users' or groups' cursor resumes after.
+fn decode_position(kind: CursorKind, cursor: &str) -> Result<(i64, String), ScimError> {
+    let text = decode_cursor(kind, cursor)?;
+    let (at, id) = text.split_once(':').ok_or_else(bad_cursor)?;
+    let at = at.parse::<i64>().map_err(|_| bad_cursor())?;
+    if id.is_empty() {
+        return Err(bad_cursor());
+    }
+    Ok((at, id.to_string()))
+}
+
+fn position_cursor(kind: CursorKind, updated_at: i64, id: &str) -> String {
+    encode_cursor(kind, &format!("{updated_at}:{id}"))
+}
+
+fn check_limit(limit: i64) -> Result<i64, ScimError> {
+    if !(1..=MAX_LIMIT).contains(&limit) {
+        return Err(ScimError::invalid_value(format!(
+            "limit is {limit}; use 1 to {MAX_LIMIT}"
+        )));
+    }
+    Ok(limit)
+}
+
+/// The walk a page request asks for, reading one row more than the page to know whether
+/// another page follows.
+fn walk_of(kind: CursorKind, req: &PageRequest) -> Result<Walk, ScimError> {
+    Ok(Walk {
+        after: req
+            .cursor
+            .as_deref()
+            .map(|c| decode_position(kind, c))
+            .transpose()?,
+        since: req.updated_since,
+        limit: check_limit(req.limit)? + 1,
+    })
+}
+
+/// Cut the extra row off and make the next cursor from the page's last row.
+fn paged<T>(mut rows: Vec<T>, limit: i64, cursor_of: impl Fn(&T) -> String) -> Page<T> {
+    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+    let more = rows.len() > limit;
+    rows.truncate(limit);
+    let next_cursor = if more {
+        rows.last().map(cursor_of)
+    } else {
+        None
+    };
+    Page { rows, next_cursor }
+}
+
+/// A page of the tenant's users by (updated_at, id): active live users, plus deactivated
+/// ones and tombstones of deleted ones when asked for.
+pub async fn list_users(
+    svc: &Service,
+    tenant: &Tenant,
+    req: &PageRequest,
+    include_deactivated: bool,
+    include_deleted: bool,
+) -> Result<Page<UserRow>, ScimError> {
+    let walk = walk_of(CursorKind::Users, req)?;
+    let tenant_id = tenant.id.clone();
+    let rows = svc
+        .store
+        .read(move |conn| {
+            user_store::walk_users(
+                conn,
+                &tenant_id,
+                &walk,
+                include_deactivated,
+                include_deleted,
+            )
+        })
+        .await?;
+    Ok(paged(rows, req.limit, |r| {
+        position_cursor(CursorKind::Users, r.updated_at, &r.id)
+    }))
+}
+
+/// A user of the tenant by id, deactivated or deleted too; 404 when there is none.
+pub async fn user(svc: &Service, tenant: &Tenant, id: &str) -> Result<UserRow, ScimError> {
+    let (tenant_id, wanted) = (tenant.id.clone(), id.to_string());
+    let found = if super::possible_id(id) {
+        svc.store
+            .lookup(move |conn| user_store::find_user_any(conn, &tenant_id, &wanted))
+            .await?
+    } else {
+        None
+    };
+    found.ok_or_else(|| ScimError::not_found(format!("no user with id {id} in this tenant")))
+}
+
+/// A page of the tenant's groups by (updated_at, id); tombstones too when asked for.
+pub async fn list_groups(
+    svc: &Service,
+    tenant: &Tenant,
+    req: &PageRequest,
+    include_deleted: bool,
+) -> Result<Page<GroupRow>, ScimError> {
+    let walk = walk_of(CursorKind::Groups, req)?;
+    let tenant_id = tenant.id.clone();
+    let rows = svc
+        .store
+        .read(move |conn| group_store::walk_groups(conn, &tenant_id, &walk, include_deleted))
+        .await?;
+    Ok(paged(rows, req.limit, |r| {
+        position_cursor(CursorKind::Groups, r.updated_at, &r.id)
+    }))
+}
+
+/// A group of the tenant by id, deleted too; 404 when there is none.
+pub async fn group(svc: &Service, tenant: &Tenant, id: &str) -> Result<GroupRow, ScimError> {
+    let (tenant_id, wanted) = (tenant.id.clone(), id.to_string());
+    let found = if super::possible_id(id) {
+        svc.store
+            .lookup(move |conn| group_store::find_group_any(conn, &tenant_id, &wanted))
+            .await?
+    } else {
+        None
+    };
+    found.ok_or_else(|| ScimError::not_found(format!("no group with id {id} in this tenant")))
+}
+
+/// A page of a group's members by member id (`updatedSince` does not apply); 404 when the
+/// tenant has no such group. A deleted group has no members left.
+pub async fn group_members(
+    svc: &Service,
+    tenant: &Tenant,
+    group_id: &str,
+    req: &PageRequest,
+) -> Result<Page<MemberRow>, ScimError> {
+    let limit = check_limit(req.limit)?;
+    let after = req
+        .cursor
+        .as_deref()
+        .map(|c| decode_cursor(CursorKind::Members, c))
+        .transpose()?;
+    let group = group(svc, tenant, group_id).await?;
+    let tenant_id = tenant.id.clone();
+    let rows = svc
+        .store
+        .read(move |conn| {
+            group_store::member_page(conn, &tenant_id, &group.id, after.as_deref(), limit + 1)
+        })
+        .await?;
+    Ok(paged(rows, limit, |m| {
+        encode_cursor(CursorKind::Members, &m.member_id)
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_stay_with_their_list() {
+        let c = position_cursor(CursorKind::Users, 1_700_000_000_123, "0190-ab:cd");
+        assert_eq!(
+            decode_position(CursorKind::Users, &c),
+            Ok((1_700_000_000_123, "0190-ab:cd".to_string()))
+        );
+        assert!(decode_position(CursorKind::Groups, &c).is_err());
+        for bad in ["", "!!!", "dTE6", "dTE6eDp5", "bTE6"] {
+            assert!(decode_position(CursorKind::Users, bad).is_err(), "{bad}");
+        }
+        let m = encode_cursor(CursorKind::Members, "abc");
+        assert_eq!(
+            decode_cursor(CursorKind::Members, &m),
+            Ok("abc".to_string())
+        );
+    }
+
+    #[test]
+    fn limits_are_checked() {
+        assert!(check_limit(0).is_err());
+        assert!(check_limit(1001).is_err());
+        assert_eq!(check_limit(1000), Ok(1000));
+    }
+
+    #[test]
+    fn a_page_says_whether_another_follows() {
+        let full = paged(vec![1, 2, 3], 2, |n| n.to_string());
+        assert_eq!(
+            (full.rows, full.next_cursor),
+            (vec![1, 2], Some("2".into()))
+        );
+        let last = paged(vec![1, 2], 2, |n| n.to_string());
+        assert_eq!((last.rows, last.next_cursor), (vec![1, 2], None));
+    }
+}
