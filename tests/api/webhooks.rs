@@ -229,7 +229,10 @@ async fn changes_are_delivered_signed_and_in_order(backend: Backend) {
     assert!(home.body.contains("every tenant"));
     assert!(home.body.contains("user.deleted") && home.body.contains("delivered"));
     assert!(home.body.contains(&format!("User/{id}")));
-    assert!(!home.body.contains(&secret), "the page never shows a signing secret");
+    assert!(
+        !home.body.contains(&secret),
+        "the page never shows a signing secret"
+    );
 }
 
 /// A receiver that answers 503 for a minute gets every message afterwards, each once, in

@@ -86,7 +86,7 @@ fn serve(stream: TcpStream, seen: &Mutex<Seen>) {
         let now_ms = chrono::Utc::now().timestamp_millis();
         let changed_ms = serde_json::from_slice::<serde_json::Value>(&body)
             .ok()
-            .and_then(|v| v["timestamp"].as_str().map(str::to_string))
+            .and_then(|v| v.get("timestamp")?.as_str().map(str::to_string))
             .and_then(|t| chrono::DateTime::parse_from_rfc3339(&t).ok())
             .map(|t| t.timestamp_millis());
         {
