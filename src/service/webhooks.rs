@@ -309,6 +309,7 @@ pub fn start_sender(svc: Service, first_retry_ms: u64) {
             first_retry_ms,
             in_flight: Rc::new(Cell::new(0)),
             finished: Rc::new(RefCell::new(Vec::new())),
+            unsent: Rc::new(RefCell::new(Vec::new())),
         };
         sender.run().await;
     });
@@ -321,6 +322,8 @@ struct Sender {
     in_flight: Rc<Cell<usize>>,
     /// Sent deliveries whose outcome is not yet recorded.
     finished: Rc<RefCell<Vec<Sent>>>,
+    /// Leased deliveries not sent (their run stopped at a failure), to let go.
+    unsent: Rc<RefCell<Vec<i64>>>,
 }
 
 impl Sender {
@@ -341,8 +344,9 @@ impl Sender {
                 }
             }
             let finished: Vec<Sent> = self.finished.borrow_mut().drain(..).collect();
-            if !finished.is_empty() {
-                self.record(finished).await;
+            let unsent: Vec<i64> = self.unsent.borrow_mut().drain(..).collect();
+            if !finished.is_empty() || !unsent.is_empty() {
+                self.record(finished, unsent).await;
             }
             let free = MAX_IN_FLIGHT.saturating_sub(self.in_flight.get());
             let mut found_none = false;
@@ -371,7 +375,8 @@ impl Sender {
     }
 
     /// Lease up to `n` due deliveries, with their endpoints.
-    async fn claim(&self, n: usize) -> Result<Vec<(DeliveryRow, EndpointRow)>, ScimError> {
+    /// Lease up to `n` runs of due deliveries (see [`store::claim_due`]), with their endpoints.
+    async fn claim(&self, n: usize) -> Result<Vec<(Vec<DeliveryRow>, EndpointRow)>, ScimError> {
         let now = now_millis();
         // A read first: an idle sender (no endpoints, nothing due) costs no write.
         if !self
@@ -382,16 +387,18 @@ impl Sender {
         {
             return Ok(Vec::new());
         }
-        let limit = i64::try_from(n).unwrap_or(1);
         let claimed = self
             .svc
             .store
-            .write_atomic(move |conn| store::claim_due(conn, now, now + LEASE_MS, limit))
+            .write(move |conn| store::claim_due(conn, now, now + LEASE_MS, n))
             .await?;
         if claimed.is_empty() {
             return Ok(Vec::new());
         }
-        let mut ids: Vec<String> = claimed.iter().map(|d| d.endpoint_id.clone()).collect();
+        let mut ids: Vec<String> = claimed
+            .iter()
+            .filter_map(|run| run.first().map(|d| d.endpoint_id.clone()))
+            .collect();
         ids.sort();
         ids.dedup();
         let endpoints = self
@@ -401,26 +408,39 @@ impl Sender {
             .await?;
         Ok(claimed
             .into_iter()
-            .filter_map(|d| {
-                let ep = endpoints.iter().find(|e| e.id == d.endpoint_id)?.clone();
-                Some((d, ep))
+            .filter_map(|run| {
+                let id = &run.first()?.endpoint_id;
+                let ep = endpoints.iter().find(|e| &e.id == id)?.clone();
+                Some((run, ep))
             })
             .collect())
     }
 
-    async fn send_all(&self, claimed: Vec<(DeliveryRow, EndpointRow)>) {
-        for (delivery, endpoint) in claimed {
+    /// Send each run in a task of its own, its deliveries one after the other; a failure
+    /// ends the run (the rest wait for the failed one's retry).
+    async fn send_all(&self, claimed: Vec<(Vec<DeliveryRow>, EndpointRow)>) {
+        for (run, endpoint) in claimed {
             self.in_flight.set(self.in_flight.get() + 1);
-            let (client, in_flight, finished) = (
+            let (client, in_flight, finished, unsent) = (
                 self.client.clone(),
                 Rc::clone(&self.in_flight),
                 Rc::clone(&self.finished),
+                Rc::clone(&self.unsent),
             );
             let wake = Arc::clone(&self.svc.webhook_wake);
             let first_retry_ms = self.first_retry_ms;
             actix_web::rt::spawn(async move {
-                let sent = send(&client, &delivery, &endpoint, first_retry_ms).await;
-                finished.borrow_mut().push(sent);
+                let mut deliveries = run.into_iter();
+                for delivery in deliveries.by_ref() {
+                    let sent = send(&client, &delivery, &endpoint, first_retry_ms).await;
+                    let delivered = sent.delivered;
+                    finished.borrow_mut().push(sent);
+                    wake.notify_one();
+                    if !delivered {
+                        break;
+                    }
+                }
+                unsent.borrow_mut().extend(deliveries.map(|d| d.id));
                 in_flight.set(in_flight.get().saturating_sub(1));
                 wake.notify_one();
             });
@@ -428,13 +448,14 @@ impl Sender {
     }
 
     /// Record outcomes in one write; disable the endpoints that failed for too long.
-    async fn record(&self, sent: Vec<Sent>) {
+    async fn record(&self, sent: Vec<Sent>, unsent: Vec<i64>) {
         let limit = disable_after(self.first_retry_ms);
         let outcome = self
             .svc
             .store
             .write(move |conn| {
                 let failing = store::record_sent(conn, &sent)?;
+                store::release(conn, &unsent)?;
                 let now = now_millis();
                 let mut disabled = Vec::new();
                 for (endpoint_id, since) in failing {

@@ -56,7 +56,8 @@ pub struct DeliveryRow {
     pub delivered_at: Option<i64>,
 }
 
-/// One try at sending a delivery.
+/// One failed try at sending a delivery (the last try of a delivered one is in the
+/// delivery's own columns).
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = webhook_attempts)]
 pub struct AttemptRow {
@@ -239,39 +240,146 @@ pub fn any_due(conn: &mut DbConn, now: i64) -> Result<bool, StoreError> {
     Ok(!found.is_empty())
 }
 
-/// Lease up to `limit` due deliveries until `lease_until`, oldest due first, at most one per
-/// endpoint and resource (the oldest pending one of each), none of a disabled endpoint.
+/// Most deliveries of one resource leased together, to be sent one after the other.
+const MAX_RUN: usize = 32;
+
+/// Lease up to `limit` runs of due deliveries until `lease_until`, oldest first. A run is the
+/// oldest pending deliveries of one endpoint and resource, in order (up to [`MAX_RUN`]),
+/// none of a disabled endpoint: the sender posts a run's deliveries one after the other, so
+/// a busy resource (a group getting many members) does not wait for a database round trip
+/// between two of its deliveries.
+///
+/// In steps, so that none sorts the whole backlog: a window of the oldest due deliveries
+/// (in id order, the order their changes were made in: an index scan that stops early); a
+/// lease on the first of each resource in it that is still the oldest pending one of its
+/// resource (an older one may be waiting for its retry); then a lease on the rest of the
+/// runs of those. Only a run's first delivery is ever retried, so the rest are all due.
 pub fn claim_due(
     conn: &mut DbConn,
     now: i64,
     lease_until: i64,
-    limit: i64,
-) -> Result<Vec<DeliveryRow>, StoreError> {
+    limit: usize,
+) -> Result<Vec<Vec<DeliveryRow>>, StoreError> {
+    #[derive(QueryableByName)]
+    struct Candidate {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        id: i64,
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        endpoint_id: String,
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        resource_key: String,
+    }
+    let window = i64::try_from(limit.saturating_mul(8).clamp(256, 4096)).unwrap_or(4096);
+    let due: Vec<Candidate> = Sql::new(
+        "SELECT id, endpoint_id, resource_key FROM webhook_deliveries \
+         WHERE state = 'pending' AND next_attempt_at <= ? \
+           AND (locked_until IS NULL OR locked_until <= ?) \
+         ORDER BY id LIMIT ?",
+        vec![Arg::BigInt(now), Arg::BigInt(now), Arg::BigInt(window)],
+    )
+    .load(conn)?;
+    // The window's deliveries of each resource, in order: the first is the candidate head.
+    let mut runs: Vec<Vec<i64>> = Vec::new();
+    let mut run_of: std::collections::HashMap<(&str, &str), usize> = Default::default();
+    for c in &due {
+        let key = (c.endpoint_id.as_str(), c.resource_key.as_str());
+        match run_of.get(&key) {
+            Some(&i) => {
+                if let Some(run) = runs.get_mut(i) {
+                    if run.len() < MAX_RUN {
+                        run.push(c.id);
+                    }
+                }
+            }
+            None if runs.len() < limit => {
+                run_of.insert(key, runs.len());
+                runs.push(vec![c.id]);
+            }
+            None => {}
+        }
+    }
+    let heads: Vec<i64> = runs.iter().filter_map(|r| r.first().copied()).collect();
+    if heads.is_empty() {
+        return Ok(Vec::new());
+    }
     let skip_locked = if matches!(conn, DbConn::Postgres(_)) {
-        " FOR UPDATE OF d SKIP LOCKED"
+        " FOR UPDATE SKIP LOCKED"
     } else {
         ""
     };
+    let list = vec!["?"; heads.len()].join(", ");
     let text = format!(
         "UPDATE webhook_deliveries SET locked_until = ? WHERE id IN (\
-           SELECT d.id FROM webhook_deliveries d JOIN webhook_endpoints ep ON ep.id = d.endpoint_id \
-           WHERE d.state = 'pending' AND d.next_attempt_at <= ? \
-             AND (d.locked_until IS NULL OR d.locked_until <= ?) AND ep.disabled_at IS NULL \
+           SELECT d.id FROM webhook_deliveries d WHERE d.id IN ({list}) \
+             AND d.state = 'pending' AND (d.locked_until IS NULL OR d.locked_until <= ?) \
+             AND NOT EXISTS (SELECT 1 FROM webhook_endpoints ep WHERE ep.id = d.endpoint_id \
+               AND ep.disabled_at IS NOT NULL) \
              AND NOT EXISTS (SELECT 1 FROM webhook_deliveries p WHERE p.endpoint_id = d.endpoint_id \
-               AND p.resource_key = d.resource_key AND p.state = 'pending' AND p.id < d.id) \
-           ORDER BY d.next_attempt_at, d.id LIMIT ?{skip_locked}) \
+               AND p.resource_key = d.resource_key AND p.state = 'pending' AND p.id < d.id)\
+           {skip_locked}) \
          RETURNING *"
     );
-    Sql::new(
-        text,
-        vec![
-            Arg::BigInt(lease_until),
-            Arg::BigInt(now),
-            Arg::BigInt(now),
-            Arg::BigInt(limit),
-        ],
-    )
-    .load(conn)
+    let mut args = vec![Arg::BigInt(lease_until)];
+    args.extend(heads.iter().map(|id| Arg::BigInt(*id)));
+    args.push(Arg::BigInt(now));
+    let leased_heads: Vec<DeliveryRow> = Sql::new(text, args).load(conn)?;
+    // The rest of each leased head's run (the heads' leases keep other instances off them).
+    let rest: Vec<i64> = runs
+        .iter()
+        .filter(|r| {
+            r.first()
+                .is_some_and(|h| leased_heads.iter().any(|d| d.id == *h))
+        })
+        .flat_map(|r| r.iter().skip(1).copied())
+        .collect();
+    let mut followers: Vec<DeliveryRow> = Vec::new();
+    for chunk in rest.chunks(256) {
+        let list = vec!["?"; chunk.len()].join(", ");
+        let mut args = vec![Arg::BigInt(lease_until)];
+        args.extend(chunk.iter().map(|id| Arg::BigInt(*id)));
+        args.push(Arg::BigInt(now));
+        followers.extend(
+            Sql::new(
+                format!(
+                    "UPDATE webhook_deliveries SET locked_until = ? WHERE id IN ({list}) \
+                     AND state = 'pending' AND (locked_until IS NULL OR locked_until <= ?) RETURNING *"
+                ),
+                args,
+            )
+            .load::<DeliveryRow>(conn)?,
+        );
+    }
+    let mut out = Vec::new();
+    for head in leased_heads {
+        let Some(ids) = runs.iter().find(|r| r.first() == Some(&head.id)) else {
+            continue;
+        };
+        let mut run = vec![head];
+        // In order, and no further than the first one that could not be leased.
+        for id in ids.iter().skip(1) {
+            match followers.iter().position(|f| f.id == *id) {
+                Some(i) => run.push(followers.swap_remove(i)),
+                None => break,
+            }
+        }
+        out.push(run);
+    }
+    // Leased but cut off from their run: let them go again.
+    release(conn, &followers.iter().map(|f| f.id).collect::<Vec<_>>())?;
+    Ok(out)
+}
+
+/// End the leases of deliveries that were not sent (their run stopped at a failure).
+pub fn release(conn: &mut DbConn, ids: &[i64]) -> Result<(), StoreError> {
+    for chunk in ids.chunks(256) {
+        let list = vec!["?"; chunk.len()].join(", ");
+        Sql::new(
+            format!("UPDATE webhook_deliveries SET locked_until = NULL WHERE id IN ({list}) AND state = 'pending'"),
+            chunk.iter().map(|id| Arg::BigInt(*id)).collect(),
+        )
+        .run(conn)?;
+    }
+    Ok(())
 }
 
 /// How a sent delivery ended, to record.
@@ -285,15 +393,28 @@ pub struct Sent {
     pub retry_at: Option<i64>,
 }
 
-/// Record sent deliveries: their attempts, their state, and whether their endpoints fail.
-/// Returns, per endpoint that failed, since when it has been failing.
+/// Record sent deliveries: their state, their failed attempts, and whether their endpoints
+/// fail. Returns, per endpoint that failed, since when it has been failing.
 pub fn record_sent(conn: &mut DbConn, sent: &[Sent]) -> Result<Vec<(String, i64)>, StoreError> {
     let mut failing: Vec<(String, i64)> = Vec::new();
+    let mut succeeded: Vec<&str> = Vec::new();
+    // Successes, the usual outcome, are written a batch to a statement (one round trip).
+    let delivered: Vec<&Sent> = sent.iter().filter(|s| s.delivered).collect();
+    for chunk in delivered.chunks(64) {
+        record_delivered(conn, chunk)?;
+    }
     for s in sent {
-        diesel::insert_into(webhook_attempts::table)
-            .values(&s.attempt)
-            .execute(conn)?;
         let a = &s.attempt;
+        if s.delivered {
+            if !succeeded.contains(&s.endpoint_id.as_str()) {
+                succeeded.push(&s.endpoint_id);
+            }
+            continue;
+        }
+        // Only failed attempts get a row: the last one is in the delivery's own columns.
+        diesel::insert_into(webhook_attempts::table)
+            .values(a)
+            .execute(conn)?;
         let (state, next) = match (s.delivered, s.retry_at) {
             (true, _) => ("delivered", a.at),
             (false, Some(at)) => ("pending", at),
@@ -315,30 +436,62 @@ pub fn record_sent(conn: &mut DbConn, sent: &[Sent]) -> Result<Vec<(String, i64)
             ],
         )
         .run(conn)?;
-        if s.delivered {
+        Sql::new(
+            "UPDATE webhook_endpoints SET failing_since = ? WHERE id = ? AND failing_since IS NULL",
+            vec![Arg::BigInt(a.at), Arg::Text(&s.endpoint_id)],
+        )
+        .run(conn)?;
+        let since: Option<Option<i64>> = webhook_endpoints::table
+            .find(&s.endpoint_id)
+            .select(webhook_endpoints::failing_since)
+            .first(conn)
+            .optional()?;
+        if let Some(Some(since)) = since {
+            failing.retain(|(id, _)| id != &s.endpoint_id);
+            failing.push((s.endpoint_id.clone(), since));
+        }
+    }
+    // An endpoint that answered is working again, unless it also failed in this batch.
+    for id in succeeded {
+        if !failing.iter().any(|(f, _)| f == id) {
             Sql::new(
                 "UPDATE webhook_endpoints SET failing_since = NULL WHERE id = ? AND failing_since IS NOT NULL",
-                vec![Arg::Text(&s.endpoint_id)],
+                vec![Arg::Text(id)],
             )
             .run(conn)?;
-        } else {
-            Sql::new(
-                "UPDATE webhook_endpoints SET failing_since = ? WHERE id = ? AND failing_since IS NULL",
-                vec![Arg::BigInt(a.at), Arg::Text(&s.endpoint_id)],
-            )
-            .run(conn)?;
-            let since: Option<Option<i64>> = webhook_endpoints::table
-                .find(&s.endpoint_id)
-                .select(webhook_endpoints::failing_since)
-                .first(conn)
-                .optional()?;
-            if let Some(Some(since)) = since {
-                failing.retain(|(id, _)| id != &s.endpoint_id);
-                failing.push((s.endpoint_id.clone(), since));
-            }
         }
     }
     Ok(failing)
+}
+
+/// Mark deliveries delivered, in one statement.
+fn record_delivered(conn: &mut DbConn, delivered: &[&Sent]) -> Result<(), StoreError> {
+    if delivered.is_empty() {
+        return Ok(());
+    }
+    let rows = vec!["(?, ?, ?, ?)"; delivered.len()].join(", ");
+    let mut args = Vec::with_capacity(delivered.len() * 4);
+    for s in delivered {
+        let a = &s.attempt;
+        args.extend([
+            Arg::BigInt(s.delivery_id),
+            Arg::OptBigInt(a.status.map(i64::from)),
+            Arg::BigInt(a.latency_ms),
+            Arg::BigInt(a.at),
+        ]);
+    }
+    Sql::new(
+        format!(
+            "WITH v (id, status, latency, at) AS (VALUES {rows}) \
+             UPDATE webhook_deliveries SET state = 'delivered', attempts = attempts + 1, \
+             next_attempt_at = v.at, locked_until = NULL, last_status = v.status, \
+             last_error = NULL, last_latency_ms = v.latency, delivered_at = v.at \
+             FROM v WHERE webhook_deliveries.id = v.id AND webhook_deliveries.state = 'pending'"
+        ),
+        args,
+    )
+    .run(conn)?;
+    Ok(())
 }
 
 /// An endpoint's deliveries, newest first, older than `before` (a delivery id) if given.
@@ -375,11 +528,21 @@ pub fn find_delivery(
     let Some(delivery) = found else {
         return Ok(None);
     };
-    let attempts = webhook_attempts::table
+    let mut attempts: Vec<AttemptRow> = webhook_attempts::table
         .filter(webhook_attempts::delivery_id.eq(id))
         .order(webhook_attempts::attempt.asc())
         .select(AttemptRow::as_select())
         .load(conn)?;
+    if let (Some(at), Some(latency_ms)) = (delivery.delivered_at, delivery.last_latency_ms) {
+        attempts.push(AttemptRow {
+            delivery_id: id,
+            attempt: delivery.attempts,
+            at,
+            status: delivery.last_status,
+            latency_ms,
+            error: None,
+        });
+    }
     Ok(Some((delivery, attempts)))
 }
 

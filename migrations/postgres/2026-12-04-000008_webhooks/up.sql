@@ -32,8 +32,9 @@ CREATE TABLE webhook_deliveries (
     last_latency_ms BIGINT,
     delivered_at BIGINT
 );
--- What is due, and, per endpoint and resource, the oldest undelivered (order per resource).
-CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at) WHERE state = 'pending';
+-- Pending deliveries in order (what is due), and, per endpoint and resource, the oldest
+-- pending one (order per resource).
+CREATE INDEX webhook_deliveries_due ON webhook_deliveries (id, next_attempt_at) WHERE state = 'pending';
 CREATE INDEX webhook_deliveries_pending ON webhook_deliveries (endpoint_id, resource_key, id) WHERE state = 'pending';
 CREATE INDEX webhook_deliveries_endpoint ON webhook_deliveries (endpoint_id, id);
 CREATE INDEX webhook_deliveries_finished ON webhook_deliveries (created_at) WHERE state <> 'pending';

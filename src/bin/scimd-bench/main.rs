@@ -93,6 +93,10 @@ pub struct BenchOptions {
     /// then also queues a delivery. Prints deliveries/s and each change's delay to arrival.
     #[arg(long)]
     pub webhook: bool,
+    /// Requests per second at most, over all clients (0: as fast as the server answers):
+    /// to measure at a given write rate, such as webhook delays at 1,000 writes/s.
+    #[arg(long, default_value_t = 0)]
+    pub rate: u32,
 }
 
 /// Whether `GET /readyz` on the port answers 200 (a request served, database reached).
@@ -191,7 +195,12 @@ fn run(opts: BenchOptions) -> Result<(), String> {
     .args(["--rate-limit-address", "0", "--rate-limit-tenant", "0"])
     .env("RUST_LOG", "warn")
     .stdout(std::process::Stdio::null())
-    .stderr(std::process::Stdio::null());
+    // SCIMD_BENCH_SERVER_LOG=1 shows the server's warnings (a sender that cannot record…).
+    .stderr(if std::env::var_os("SCIMD_BENCH_SERVER_LOG").is_some() {
+        std::process::Stdio::inherit()
+    } else {
+        std::process::Stdio::null()
+    });
     if let Some(w) = opts.server_workers {
         cmd.args(["--workers", &w.to_string()]);
     }
