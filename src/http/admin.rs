@@ -207,6 +207,36 @@ struct CsrfOnly {
     csrf: String,
 }
 
+/// A form of the page: its fields, and the CSRF token every form carries.
+trait PageForm: for<'de> Deserialize<'de> {
+    fn csrf(&self) -> &str;
+}
+
+macro_rules! page_forms {
+    ($($form:ty),+) => {
+        $(impl PageForm for $form {
+            fn csrf(&self) -> &str {
+                &self.csrf
+            }
+        })+
+    };
+}
+
+page_forms!(
+    CsrfOnly,
+    TenantForm,
+    ApiKeyForm,
+    TokenForm,
+    FieldForm,
+    SetupLinkForm
+);
+
+/// The form a session posted, if it parses and carries the session's CSRF token (else the
+/// caller answers [`csrf_rejected`]).
+fn checked_form<T: PageForm>(session: &PageSession, body: &[u8]) -> Option<T> {
+    form::<T>(body).filter(|f| csrf_ok(session, f.csrf()))
+}
+
 fn csrf_ok(session: &PageSession, given: &str) -> bool {
     same_secret(&session.csrf, given)
 }
@@ -331,10 +361,7 @@ async fn login(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) -
 /// POST /admin/logout.
 async fn logout(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) -> HttpResponse {
     if let Ok(Some(session)) = session(&req, &state).await {
-        let Some(f) = form::<CsrfOnly>(&body) else {
-            return csrf_rejected();
-        };
-        if !csrf_ok(&session, &f.csrf) {
+        if checked_form::<CsrfOnly>(&session, &body).is_none() {
             return csrf_rejected();
         }
         if let Some(secret) = req.cookie(SESSION_COOKIE).map(|c| c.value().to_string()) {
@@ -372,12 +399,9 @@ async fn create_tenant(
         Ok(s) => s,
         Err(resp) => return resp,
     };
-    let Some(f) = form::<TenantForm>(&body) else {
+    let Some(f) = checked_form::<TenantForm>(&session, &body) else {
         return csrf_rejected();
     };
-    if !csrf_ok(&session, &f.csrf) {
-        return csrf_rejected();
-    }
     let slug = f.slug.trim().to_string();
     let name = f.name.trim().to_string();
     let created = svc::create_tenant(
@@ -494,12 +518,9 @@ async fn create_api_key(
         Ok(s) => s,
         Err(resp) => return resp,
     };
-    let Some(f) = form::<ApiKeyForm>(&body) else {
+    let Some(f) = checked_form::<ApiKeyForm>(&session, &body) else {
         return csrf_rejected();
     };
-    if !csrf_ok(&session, &f.csrf) {
-        return csrf_rejected();
-    }
     let tenant = f.tenant.trim();
     let scope = (!tenant.is_empty()).then_some(tenant);
     match api_keys::create_api_key(&state.service, scope, &f.label).await {
@@ -533,10 +554,7 @@ async fn revoke_api_key(
         Ok(s) => s,
         Err(resp) => return resp,
     };
-    let Some(f) = form::<CsrfOnly>(&body) else {
-        return csrf_rejected();
-    };
-    if !csrf_ok(&session, &f.csrf) {
+    if checked_form::<CsrfOnly>(&session, &body).is_none() {
         return csrf_rejected();
     }
     match api_keys::revoke_api_key(&state.service, &id).await {
@@ -658,12 +676,9 @@ async fn generate_token(
         Ok(c) => c,
         Err(resp) => return resp,
     };
-    let Some(f) = form::<TokenForm>(&body) else {
+    let Some(f) = checked_form::<TokenForm>(&session, &body) else {
         return csrf_rejected();
     };
-    if !csrf_ok(&session, &f.csrf) {
-        return csrf_rejected();
-    }
     let days = match f.days.as_deref().map(str::trim).filter(|d| !d.is_empty()) {
         None => DEFAULT_EXPIRY_DAYS,
         Some(d) => match d.parse::<i64>() {
@@ -713,10 +728,7 @@ async fn revoke_token(
         Ok(c) => c,
         Err(resp) => return resp,
     };
-    let Some(f) = form::<CsrfOnly>(&body) else {
-        return csrf_rejected();
-    };
-    if !csrf_ok(&session, &f.csrf) {
+    if checked_form::<CsrfOnly>(&session, &body).is_none() {
         return csrf_rejected();
     }
     match svc::revoke_token(&state.service, &jti, Some(&tenant)).await {
@@ -757,12 +769,9 @@ async fn add_field(
         Ok(c) => c,
         Err(resp) => return resp,
     };
-    let Some(f) = form::<FieldForm>(&body) else {
+    let Some(f) = checked_form::<FieldForm>(&session, &body) else {
         return csrf_rejected();
     };
-    if !csrf_ok(&session, &f.csrf) {
-        return csrf_rejected();
-    }
     let added = svc::add_custom_field(
         &state.service,
         &tenant,
@@ -900,12 +909,9 @@ async fn create_setup_link(
         Ok(c) => c,
         Err(resp) => return resp,
     };
-    let Some(f) = form::<SetupLinkForm>(&body) else {
+    let Some(f) = checked_form::<SetupLinkForm>(&session, &body) else {
         return csrf_rejected();
     };
-    if !csrf_ok(&session, &f.csrf) {
-        return csrf_rejected();
-    }
     let days = match f.days.as_deref().map(str::trim).filter(|d| !d.is_empty()) {
         None => Ok(links::DEFAULT_LINK_DAYS),
         Some(d) => d.parse::<i64>().map_err(|_| {
@@ -959,10 +965,7 @@ async fn revoke_setup_link(
         Ok(c) => c,
         Err(resp) => return resp,
     };
-    let Some(f) = form::<CsrfOnly>(&body) else {
-        return csrf_rejected();
-    };
-    if !csrf_ok(&session, &f.csrf) {
+    if checked_form::<CsrfOnly>(&session, &body).is_none() {
         return csrf_rejected();
     }
     match links::revoke_setup_link(&state.service, &tenant, &id).await {

@@ -1,10 +1,9 @@
 //! Kill -9 during a write load, then restart: every acknowledged write is there, nothing is
 //! half-written, and the database opens clean.
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::helpers::{fresh_database, seed_tenant, user_body, Backend, Reply, ServeCommand};
+use crate::helpers::{fresh_database, seed_tenant, Backend, CreateBurst, Reply, ServeCommand};
 
 /// A scimd without abuse limits: the load runs as fast as the server writes, and the check
 /// after the restart reads every acknowledged user back at once (more than a tenant's
@@ -23,45 +22,10 @@ async fn acknowledged_writes_survive_kill_9(backend: Backend) {
         .finish();
 
     // 16 writers POST users as fast as they can; the server is killed while they do.
-    let acked: Arc<Mutex<Vec<(String, String)>>> = Arc::new(Mutex::new(Vec::new()));
-    let mut writers = Vec::new();
-    for w in 0..16 {
-        let (client, users, token, acked) = (
-            client.clone(),
-            users.clone(),
-            token.clone(),
-            Arc::clone(&acked),
-        );
-        writers.push(actix_web::rt::spawn(async move {
-            for i in 0.. {
-                let mail = format!("w{w}.u{i}@contoso.com");
-                let sent = client
-                    .post(&users)
-                    .insert_header(("Authorization", format!("Bearer {token}")))
-                    .insert_header(("Content-Type", "application/scim+json"))
-                    .send_body(user_body(&mail, &mail).to_string())
-                    .await;
-                match sent {
-                    Ok(mut resp) if resp.status().as_u16() == 201 => {
-                        let v: serde_json::Value =
-                            serde_json::from_slice(&resp.body().await.unwrap_or_default())
-                                .unwrap_or_default();
-                        if let Some(id) = v["id"].as_str() {
-                            acked.lock().unwrap().push((id.to_string(), mail));
-                        }
-                    }
-                    Ok(_) => {}
-                    Err(_) => break, // the server is gone
-                }
-            }
-        }));
-    }
+    let burst = CreateBurst::start(&client, &users, &token, 16);
     actix_web::rt::time::sleep(Duration::from_millis(1500)).await;
     server.process.kill(); // SIGKILL
-    for w in writers {
-        let _ = w.await;
-    }
-    let acked = acked.lock().unwrap().clone();
+    let acked = burst.finish().await;
     assert!(
         acked.len() > 20,
         "the load wrote something before the kill: {}",

@@ -3,14 +3,13 @@
 //! failing is disabled with its reason; a delivery can be replayed; kill -9 during a burst
 //! loses no event.
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::{json, Value};
 
 use crate::helpers::{
-    fresh_database, patch, seed_tenant, user_body, Backend, Cli, Received, Receiver, Reply,
-    ServeCommand, TestApp,
+    fresh_database, patch, seed_tenant, user_body, Backend, Cli, CreateBurst, Received, Receiver,
+    Reply, ServeCommand, TestApp,
 };
 
 /// An operator API key made by the CLI (the key is alone on the last line).
@@ -548,45 +547,10 @@ async fn kill_9_during_a_burst_loses_no_event(backend: Backend) {
     let receiver = Receiver::start();
     add_endpoint(&client, &server.base, &key, &receiver, Some("acme")).await;
     let users = format!("{}/scim/v2/tenants/acme/Users", server.base);
-    let acked: Arc<Mutex<Vec<String>>> = Arc::default();
-    let mut writers = Vec::new();
-    for w in 0..8 {
-        let (client, users, token, acked) = (
-            client.clone(),
-            users.clone(),
-            token.clone(),
-            Arc::clone(&acked),
-        );
-        writers.push(actix_web::rt::spawn(async move {
-            for i in 0.. {
-                let mail = format!("w{w}.u{i}@contoso.com");
-                let sent = client
-                    .post(&users)
-                    .insert_header(("Authorization", format!("Bearer {token}")))
-                    .insert_header(("Content-Type", "application/scim+json"))
-                    .send_body(user_body(&mail, &mail).to_string())
-                    .await;
-                match sent {
-                    Ok(mut resp) if resp.status().as_u16() == 201 => {
-                        let v: Value =
-                            serde_json::from_slice(&resp.body().await.unwrap_or_default())
-                                .unwrap_or_default();
-                        if let Some(id) = v["id"].as_str() {
-                            acked.lock().unwrap().push(id.to_string());
-                        }
-                    }
-                    Ok(_) => {}
-                    Err(_) => break, // the server is gone
-                }
-            }
-        }));
-    }
+    let burst = CreateBurst::start(&client, &users, &token, 8);
     actix_web::rt::time::sleep(Duration::from_millis(1500)).await;
     server.process.kill(); // SIGKILL
-    for w in writers {
-        let _ = w.await;
-    }
-    let acked = acked.lock().unwrap().clone();
+    let acked = burst.finish().await;
     assert!(
         acked.len() > 20,
         "the burst wrote something: {}",
@@ -604,7 +568,7 @@ async fn kill_9_during_a_burst_loses_no_event(backend: Backend) {
                         .to_string()
                 })
                 .collect();
-            acked.iter().all(|a| ids.contains(a))
+            acked.iter().all(|(a, _)| ids.contains(a))
         })
         .await;
     let ids: std::collections::HashSet<String> = got
@@ -616,7 +580,11 @@ async fn kill_9_during_a_burst_loses_no_event(backend: Backend) {
                 .to_string()
         })
         .collect();
-    let lost: Vec<&String> = acked.iter().filter(|a| !ids.contains(*a)).collect();
+    let lost: Vec<&String> = acked
+        .iter()
+        .map(|(a, _)| a)
+        .filter(|a| !ids.contains(*a))
+        .collect();
     assert!(
         lost.is_empty(),
         "{} of {} acknowledged creations never delivered",

@@ -17,7 +17,7 @@ pub use backend::{fresh_database, Backend, DbGuard};
 pub use cli::Cli;
 pub use cookies::CookieClient;
 pub use machine::{run, Machine, Turn};
-pub use process::{free_port, Process, ServeCommand, Served};
+pub use process::{free_port, CreateBurst, Process, ServeCommand, Served};
 pub use receiver::{Received, Receiver};
 
 /// For each `async fn name(backend: Backend)` of the module: tests `name::sqlite` and

@@ -204,3 +204,60 @@ impl Served {
         }
     }
 }
+
+/// Users POSTed by writers that run until the server goes away (the kill -9 tests): each
+/// acknowledged user's (id, mail), as the 201s come in.
+pub struct CreateBurst {
+    pub acked: std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>>,
+    writers: Vec<actix_web::rt::task::JoinHandle<()>>,
+}
+
+impl CreateBurst {
+    /// Start `writers` writers POSTing users to `users` (a tenant's /Users URL) with `token`.
+    pub fn start(client: &awc::Client, users: &str, token: &str, writers: usize) -> CreateBurst {
+        let acked: std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>> = Default::default();
+        let writers = (0..writers)
+            .map(|w| {
+                let (client, users, token, acked) = (
+                    client.clone(),
+                    users.to_string(),
+                    token.to_string(),
+                    std::sync::Arc::clone(&acked),
+                );
+                actix_web::rt::spawn(async move {
+                    for i in 0.. {
+                        let mail = format!("w{w}.u{i}@contoso.com");
+                        let sent = client
+                            .post(&users)
+                            .insert_header(("Authorization", format!("Bearer {token}")))
+                            .insert_header(("Content-Type", "application/scim+json"))
+                            .send_body(super::user_body(&mail, &mail).to_string())
+                            .await;
+                        match sent {
+                            Ok(mut resp) if resp.status().as_u16() == 201 => {
+                                let v: serde_json::Value =
+                                    serde_json::from_slice(&resp.body().await.unwrap_or_default())
+                                        .unwrap_or_default();
+                                if let Some(id) = v["id"].as_str() {
+                                    acked.lock().unwrap().push((id.to_string(), mail));
+                                }
+                            }
+                            Ok(_) => {}
+                            Err(_) => break, // the server is gone
+                        }
+                    }
+                })
+            })
+            .collect();
+        CreateBurst { acked, writers }
+    }
+
+    /// Wait for the writers to stop (the server is gone); the acknowledged users.
+    pub async fn finish(self) -> Vec<(String, String)> {
+        for w in self.writers {
+            let _ = w.await;
+        }
+        let acked = self.acked.lock().unwrap().clone();
+        acked
+    }
+}
