@@ -56,6 +56,19 @@ async fn add_endpoint(
     (made.body["id"].as_str().expect("id").to_string(), secret)
 }
 
+/// PATCH a user's attribute in Entra's dialect (`"op": "Replace"`), expecting 200.
+async fn replace_attribute(app: &TestApp, id: &str, path: &str, value: Value) {
+    app.scim(
+        "PATCH",
+        &format!("/Users/{id}"),
+        Some(patch(
+            json!([{"op": "Replace", "path": path, "value": value}]),
+        )),
+    )
+    .await
+    .expect(200);
+}
+
 fn types_of(delivered: &[Received], resource_id: &str) -> Vec<String> {
     delivered
         .iter()
@@ -79,34 +92,10 @@ async fn changes_are_delivered_signed_and_in_order(backend: Backend) {
 
     let id = app.create_user("ada@contoso.com", "ada@contoso.com").await;
     for title in ["Engineer", "Lead", "Director"] {
-        app.scim(
-            "PATCH",
-            &format!("/Users/{id}"),
-            Some(patch(
-                json!([{"op": "Replace", "path": "title", "value": title}]),
-            )),
-        )
-        .await
-        .expect(200);
+        replace_attribute(&app, &id, "title", json!(title)).await;
     }
-    app.scim(
-        "PATCH",
-        &format!("/Users/{id}"),
-        Some(patch(
-            json!([{"op": "Replace", "path": "active", "value": "False"}]),
-        )),
-    )
-    .await
-    .expect(200);
-    app.scim(
-        "PATCH",
-        &format!("/Users/{id}"),
-        Some(patch(
-            json!([{"op": "Replace", "path": "active", "value": "True"}]),
-        )),
-    )
-    .await
-    .expect(200);
+    replace_attribute(&app, &id, "active", json!("False")).await;
+    replace_attribute(&app, &id, "active", json!("True")).await;
     let group = app
         .scim(
             "POST",
@@ -248,15 +237,7 @@ async fn a_receiver_down_for_a_minute_gets_everything(backend: Backend) {
     for i in 0..10 {
         let mail = format!("down{i}@contoso.com");
         let id = app.create_user(&mail, &mail).await;
-        app.scim(
-            "PATCH",
-            &format!("/Users/{id}"),
-            Some(patch(
-                json!([{"op": "Replace", "path": "title", "value": "after"}]),
-            )),
-        )
-        .await
-        .expect(200);
+        replace_attribute(&app, &id, "title", json!("after")).await;
         ids.push(id);
     }
     let down_until = started + Duration::from_secs(60);
@@ -347,15 +328,7 @@ async fn a_failing_endpoint_is_disabled_then_replayed(backend: Backend) {
 
     // Disabled, it is not sent to: a new change waits.
     let tries = receiver.all().len();
-    app.scim(
-        "PATCH",
-        &format!("/Users/{id}"),
-        Some(patch(
-            json!([{"op": "Replace", "path": "title", "value": "x"}]),
-        )),
-    )
-    .await
-    .expect(200);
+    replace_attribute(&app, &id, "title", json!("x")).await;
     actix_web::rt::time::sleep(Duration::from_millis(600)).await;
     assert_eq!(receiver.all().len(), tries);
 
