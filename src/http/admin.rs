@@ -43,6 +43,14 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             "/admin/api-keys/{id}/revoke",
             web::post().to(revoke_api_key),
         )
+        .route(
+            "/admin/webhooks/{id}/enable",
+            web::post().to(enable_webhook),
+        )
+        .route(
+            "/admin/webhooks/{id}/deliveries/{delivery}/replay",
+            web::post().to(replay_webhook_delivery),
+        )
         .route("/admin/t/{slug}", web::get().to(tenant_page))
         .route("/admin/t/{slug}/tokens", web::post().to(generate_token))
         .route(
@@ -566,6 +574,70 @@ async fn revoke_api_key(
             render_tenants(&state, &session, StatusCode::OK, msgs).await
         }
         Err(e) if e.status == StatusCode::NOT_FOUND => not_found(),
+        Err(e) => failure(e),
+    }
+}
+
+/// POST /admin/webhooks/{id}/enable (operators): send to a disabled endpoint again.
+async fn enable_webhook(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    body: web::Bytes,
+) -> HttpResponse {
+    let session = match operator_session(&req, &state).await {
+        Ok(s) => s,
+        Err(resp) => return resp,
+    };
+    if checked_form::<CsrfOnly>(&session, &body).is_none() {
+        return csrf_rejected();
+    }
+    match crate::service::webhooks::enable_endpoint(&state.service, &id).await {
+        Ok(true) => {
+            tracing::info!(endpoint = %id, admin = %session.actor(), "webhook endpoint enabled on the page");
+            let msgs = TenantsMessages {
+                notice: Some(
+                    "Endpoint enabled: what waited for it is being sent, in order.".into(),
+                ),
+                ..Default::default()
+            };
+            render_tenants(&state, &session, StatusCode::OK, msgs).await
+        }
+        Ok(false) => not_found(),
+        Err(e) => failure(e),
+    }
+}
+
+/// POST /admin/webhooks/{id}/deliveries/{delivery}/replay (operators): send a delivery's
+/// message again, with the same webhook-id.
+async fn replay_webhook_delivery(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+    body: web::Bytes,
+) -> HttpResponse {
+    let session = match operator_session(&req, &state).await {
+        Ok(s) => s,
+        Err(resp) => return resp,
+    };
+    if checked_form::<CsrfOnly>(&session, &body).is_none() {
+        return csrf_rejected();
+    }
+    let (id, raw) = path.into_inner();
+    let Ok(delivery) = raw.parse::<i64>() else {
+        return not_found();
+    };
+    match crate::service::webhooks::replay_delivery(&state.service, &id, delivery).await {
+        Ok(Some(new_id)) => {
+            let msgs = TenantsMessages {
+                notice: Some(format!(
+                    "Delivery {delivery} is being sent again (as delivery {new_id})."
+                )),
+                ..Default::default()
+            };
+            render_tenants(&state, &session, StatusCode::OK, msgs).await
+        }
+        Ok(None) => not_found(),
         Err(e) => failure(e),
     }
 }

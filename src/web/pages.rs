@@ -206,7 +206,7 @@ pub fn tenants(viewer: &Viewer<'_>, v: &TenantsView<'_>) -> Markup {
                     button type="submit" id="create-api-key" { "Create API key" }
                 }
             }
-            (webhooks_section(v.webhooks))
+            (webhooks_section(viewer, v.webhooks))
         },
     )
 }
@@ -220,17 +220,23 @@ pub struct WebhookView {
     pub deliveries: Vec<crate::store::webhooks::DeliveryRow>,
 }
 
-fn webhooks_section(webhooks: &[WebhookView]) -> Markup {
+fn webhooks_section(viewer: &Viewer<'_>, webhooks: &[WebhookView]) -> Markup {
     html! {
         section #webhooks {
             h2 { "Webhooks" }
-            p.muted { "Endpoints are added, enabled again and replayed through " code { "/api/v1/webhooks" } "; each change is delivered signed, retried for about 26 hours." }
+            p.muted { "Endpoints are added through " code { "/api/v1/webhooks" } "; each change is delivered signed, retried for about 26 hours." }
             @if webhooks.is_empty() { p { "No endpoints." } }
             @for w in webhooks {
                 h3 { code { (w.endpoint.url) } " — " @match &w.tenant_slug { Some(slug) => (slug), None => "every tenant" } }
                 p {
                     @match (w.endpoint.disabled_at, &w.endpoint.disabled_reason) {
-                        (Some(at), reason) => { span.bad { "disabled " (timestamp(at)) ": " (reason.as_deref().unwrap_or("")) } },
+                        (Some(at), reason) => {
+                            span.bad { "disabled " (timestamp(at)) ": " (reason.as_deref().unwrap_or("")) }
+                            form.inline method="post" action={ "/admin/webhooks/" (w.endpoint.id) "/enable" } {
+                                input type="hidden" name="csrf" value=(viewer.csrf);
+                                button type="submit" class="enable-webhook" { "Enable" }
+                            }
+                        },
                         (None, _) => @match w.endpoint.failing_since {
                             Some(since) => span.warn { "failing since " (timestamp(since)) },
                             None => span.ok { "delivering" },
@@ -238,7 +244,7 @@ fn webhooks_section(webhooks: &[WebhookView]) -> Markup {
                     }
                 }
                 table.deliveries {
-                    tr { th { "Delivery" } th { "Event" } th { "Resource" } th { "State" } th { "Attempts" } th { "Last status" } th { "Latency" } th { "Next retry" } }
+                    tr { th { "Delivery" } th { "Event" } th { "Resource" } th { "State" } th { "Attempts" } th { "Last status" } th { "Latency" } th { "Next retry" } th {} }
                     @for d in &w.deliveries {
                         tr {
                             td { (d.id) }
@@ -249,6 +255,14 @@ fn webhooks_section(webhooks: &[WebhookView]) -> Markup {
                             td { @match (d.last_status, &d.last_error) { (Some(s), _) => (s), (None, Some(e)) => (e), (None, None) => "—" } }
                             td { @match d.last_latency_ms { Some(ms) => { (ms) " ms" }, None => "—" } }
                             td { @if d.state == "pending" { (timestamp(d.next_attempt_at)) } @else { "—" } }
+                            td {
+                                @if d.state != "pending" {
+                                    form.inline method="post" action={ "/admin/webhooks/" (w.endpoint.id) "/deliveries/" (d.id) "/replay" } {
+                                        input type="hidden" name="csrf" value=(viewer.csrf);
+                                        button type="submit" class="replay-delivery" { "Replay" }
+                                    }
+                                }
+                            }
                         }
                     }
                 }

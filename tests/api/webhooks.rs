@@ -362,17 +362,18 @@ async fn a_failing_endpoint_is_disabled_then_replayed(backend: Backend) {
         .expect("the user.created delivery");
     assert_eq!(created["lastStatus"], 500, "{created}");
 
+    // The operator's page says why it was disabled and enables it again (with its CSRF token).
     receiver.answer(200);
-    api(
-        &app.client,
-        &app.base,
-        "POST",
-        &format!("{path}/enable"),
-        &key,
-        None,
-    )
-    .await
-    .expect(200);
+    app.create_admin(None, "root", "operator password 1");
+    let mut page = app.cookies();
+    assert_eq!(page.login("root", "operator password 1").await.status, 303);
+    let home = page.get("/admin").await;
+    assert!(home.body.contains("HTTP 500"), "{}", home.body);
+    let enable = format!("/admin/webhooks/{endpoint}/enable");
+    assert_eq!(page.post(&enable, &[("csrf", "forged")]).await.status, 403);
+    let enabled = page.post(&enable, &[("csrf", &home.csrf())]).await;
+    assert_eq!(enabled.status, 200, "{}", enabled.body);
+    assert!(enabled.body.contains("Endpoint enabled"));
     // What failed for good and what waited while it was disabled go out, in order.
     let got = receiver
         .wait_for(Duration::from_secs(30), |d| d.len() >= 2)
@@ -407,6 +408,26 @@ async fn a_failing_endpoint_is_disabled_then_replayed(backend: Backend) {
         seen >= 2,
         "the replay reached the receiver with the same webhook-id"
     );
+    // The page replays too.
+    let home = page.get("/admin").await;
+    let replay = format!(
+        "/admin/webhooks/{endpoint}/deliveries/{}/replay",
+        created["id"]
+    );
+    let replayed = page.post(&replay, &[("csrf", &home.csrf())]).await;
+    assert_eq!(replayed.status, 200, "{}", replayed.body);
+    for _ in 0..100 {
+        seen = receiver
+            .all()
+            .iter()
+            .filter(|r| r.id == message && r.answered == 200)
+            .count();
+        if seen >= 3 {
+            break;
+        }
+        actix_web::rt::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(seen >= 3, "the page's replay reached the receiver");
 }
 
 /// A tenant's key sees and makes only its tenant's endpoints; a bad URL is a 400 that says
