@@ -142,7 +142,7 @@ pub fn tenants(viewer: &Viewer<'_>, v: &TenantsView<'_>) -> Markup {
                     tr { th { "Tenant" } th { "Name" } th { "Tenant URL" } }
                     @for t in v.tenants {
                         tr {
-                            td { a href={ "/admin/t/" (t.slug) } { (t.slug) } }
+                            td { a href={ "/admin/t/" (t.slug) } { (t.slug) } @if t.disabled_at.is_some() { " " span.bad { "disabled" } } }
                             td { (t.name) }
                             td { code { (public_url) "/scim/v2/tenants/" (t.slug) } }
                         }
@@ -314,6 +314,9 @@ pub fn tenant(viewer: &Viewer<'_>, v: &TenantView<'_>) -> Markup {
         html! {
             @if viewer.is_operator { p { a href="/admin" { "← All tenants" } } }
             h1 { (v.tenant.name) }
+            @if let Some(at) = v.tenant.disabled_at {
+                p.error #tenant-disabled role="alert" { "This tenant was disabled by its operator on " (timestamp(at)) ": its SCIM endpoint answers 403 to Entra until it is enabled again. Its users, groups and tokens are kept." }
+            }
             @if let Some(e) = v.error { p.error role="alert" { (e) } }
             @if let Some(n) = v.notice { p.notice role="status" { (n) } }
             @if let Some(token) = v.new_token {

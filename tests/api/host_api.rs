@@ -498,6 +498,21 @@ async fn operator_disables_a_tenant(backend: Backend) {
         .expect("globex")
         .clone();
     assert_eq!(globex["disabled"], json!(false));
+    // The tenant's own page says so.
+    app.create_admin(Some("acme"), "alice", "correct horse battery");
+    let mut page = app.cookies();
+    assert_eq!(
+        page.login("alice", "correct horse battery").await.status,
+        303
+    );
+    let shown = page.get("/admin/t/acme").await;
+    assert!(
+        shown
+            .text_of("tenant-disabled")
+            .is_some_and(|t| t.contains("disabled by its operator")),
+        "{}",
+        shown.body
+    );
 
     let refused = api(&app, "POST", "/tenants/acme/enable", Some(&acme), None).await;
     assert_api_error(&refused, 403, "operator");
@@ -511,6 +526,11 @@ async fn operator_disables_a_tenant(backend: Backend) {
         .expect(200);
     assert_eq!(kept.body["userName"], "dora@contoso.com");
     until_scim_status(&app, &sibling, 200).await;
+    assert!(page
+        .get("/admin/t/acme")
+        .await
+        .text_of("tenant-disabled")
+        .is_none());
 
     // The CLI is another process: this instance notices within a second.
     app.cli().ok(&["tenant", "disable", "acme"]);
