@@ -36,6 +36,9 @@ const MAX_IN_FLIGHT: usize = 128;
 const LEASE_MS: i64 = 60_000;
 /// A receiver's time to answer.
 const SEND_TIMEOUT: Duration = Duration::from_secs(15);
+/// Past this, a run sends no further delivery (the rest go back): with one more send's
+/// [`SEND_TIMEOUT`], well within the lease.
+const RUN_TIME: Duration = Duration::from_secs(20);
 /// How often an idle sender looks for due deliveries (other instances' changes, retries).
 const POLL: Duration = Duration::from_millis(200);
 /// Shortest time between two looks that found nothing due.
@@ -430,13 +433,16 @@ impl Sender {
             let wake = Arc::clone(&self.svc.webhook_wake);
             let first_retry_ms = self.first_retry_ms;
             actix_web::rt::spawn(async move {
+                let started = Instant::now();
                 let mut deliveries = run.into_iter();
                 for delivery in deliveries.by_ref() {
                     let sent = send(&client, &delivery, &endpoint, first_retry_ms).await;
                     let delivered = sent.delivered;
                     finished.borrow_mut().push(sent);
                     wake.notify_one();
-                    if !delivered {
+                    // A slow receiver: stop well within the lease, so that no other
+                    // instance takes up the rest of the run while this one still sends it.
+                    if !delivered || started.elapsed() >= RUN_TIME {
                         break;
                     }
                 }
