@@ -456,10 +456,23 @@ pub async fn patch_group(
             let (patched, changes) = apply_group_patch(&current, &ops, &schemas)?;
             let resource = strip_members(schemas.validate_group(patched)?);
             let member_changes = apply_member_changes(conn, &caller2.tenant.id, &old.id, &changes)?;
-            let row = if resource != current || member_changes > 0 {
-                let row = store_group_change(conn, &old, &resource)?;
-                let members = group_store::members_of(conn, std::slice::from_ref(&row.id))?;
-                let rendered = render_group(&row, Some(&members), &caller2.base_url)?;
+            let changed = resource != current || member_changes > 0;
+            let row = if changed {
+                store_group_change(conn, &old, &resource)?
+            } else {
+                old
+            };
+            // Read once: the webhook message of a change carries them, and so may the answer.
+            let members = if changed || with_members {
+                Some(group_store::members_of(
+                    conn,
+                    std::slice::from_ref(&row.id),
+                )?)
+            } else {
+                None
+            };
+            if changed {
+                let rendered = render_group(&row, members.as_deref(), &caller2.base_url)?;
                 log_event(
                     conn,
                     &caller2,
@@ -468,19 +481,8 @@ pub async fn patch_group(
                     &group_store::patched_detail(&row.display_name),
                     Some(&rendered),
                 )?;
-                row
-            } else {
-                old
-            };
-            let members = if with_members {
-                Some(group_store::members_of(
-                    conn,
-                    std::slice::from_ref(&row.id),
-                )?)
-            } else {
-                None
-            };
-            Ok::<_, ScimError>((row, members))
+            }
+            Ok::<_, ScimError>((row, members.filter(|_| with_members)))
         })
         .await?;
     svc.changed();

@@ -395,13 +395,14 @@ fn version_moved() -> ScimError {
 /// redo the edit, unless the client pinned a version (If-Match: 412). The write itself is
 /// one UPDATE guarded by the version, plus the log entry: all or nothing, and the work of
 /// patching and validating stays out of the transaction (and off SQLite's one writer).
+/// Returns the user as it now is, rendered (the same text its webhook message carries).
 async fn edit_user(
     svc: &Service,
     caller: &Caller,
     id: &str,
     if_match: Option<&str>,
     edit: impl Fn(&Value, &[CustomField]) -> Result<Value, ScimError>,
-) -> Result<UserRow, ScimError> {
+) -> Result<Rendered, ScimError> {
     let custom = custom_fields(svc, &caller.tenant.id).await?;
     let mut attempts = 0;
     loop {
@@ -413,7 +414,7 @@ async fn edit_user(
         let resource = edit(&current, &custom)?;
         if resource == current {
             // Nothing changed (Entra re-sends values): no new version, no log entry.
-            return Ok(old);
+            return render_user(&old, &caller.base_url);
         }
         let change = change_of(&old, &current, &resource)?;
         let change_keeps_emails = change.emails.is_none();
@@ -455,7 +456,7 @@ async fn edit_user(
                     )?;
                 }
             }
-            Ok::<_, StoreError>(change.row)
+            Ok::<_, StoreError>(())
         };
         let written = if change_keeps_emails {
             svc.store.write_atomic(write).await
@@ -463,9 +464,10 @@ async fn edit_user(
             svc.store.write(write).await
         };
         match written {
-            Ok(row) => {
+            // The user as written, rendered once: for the webhooks and for the answer.
+            Ok(()) => {
                 svc.changed();
-                return Ok(row);
+                return Ok(after);
             }
             // Lost the race: the version moved on (or the user was deleted) since it was read.
             Err(StoreError::Conflict) => {
@@ -550,11 +552,10 @@ pub async fn replace_user(
     if_match: Option<String>,
 ) -> Result<Rendered, ScimError> {
     let schemas = Arc::clone(&svc.schemas);
-    let row = edit_user(svc, caller, id, if_match.as_deref(), |current, custom| {
+    edit_user(svc, caller, id, if_match.as_deref(), |current, custom| {
         validate_keeping_retired(&schemas, current, body.clone(), custom)
     })
-    .await?;
-    render_user(&row, &caller.base_url)
+    .await
 }
 
 /// PATCH /Users/{id}: all operations or none.
@@ -567,12 +568,11 @@ pub async fn patch_user(
 ) -> Result<Rendered, ScimError> {
     let ops = parse_patch_request(&body)?;
     let schemas = Arc::clone(&svc.schemas);
-    let row = edit_user(svc, caller, id, if_match.as_deref(), |current, custom| {
+    edit_user(svc, caller, id, if_match.as_deref(), |current, custom| {
         let patched = apply_user_patch(current, &ops, &schemas, custom)?;
         validate_keeping_retired(&schemas, current, patched, custom)
     })
-    .await?;
-    render_user(&row, &caller.base_url)
+    .await
 }
 
 /// DELETE /Users/{id}: leave a tombstone.

@@ -238,7 +238,7 @@ pub async fn enable_endpoint(svc: &Service, id: &str) -> Result<bool, ScimError>
         .store
         .write(move |conn| store::enable_endpoint(conn, &id, now_millis()))
         .await?;
-    svc.webhook_wake.notify_one();
+    svc.changed();
     Ok(enabled)
 }
 
@@ -280,7 +280,7 @@ pub async fn replay_delivery(
         .store
         .write(move |conn| store::replay_delivery(conn, &endpoint_id, id, now_millis()))
         .await?;
-    svc.webhook_wake.notify_one();
+    svc.changed();
     Ok(replayed)
 }
 
@@ -377,7 +377,6 @@ impl Sender {
         }
     }
 
-    /// Lease up to `n` due deliveries, with their endpoints.
     /// Lease up to `n` runs of due deliveries (see [`store::claim_due`]), with their endpoints.
     async fn claim(&self, n: usize) -> Result<Vec<(Vec<DeliveryRow>, EndpointRow)>, ScimError> {
         let now = now_millis();

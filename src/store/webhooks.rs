@@ -223,6 +223,11 @@ pub fn enable_endpoint(conn: &mut DbConn, id: &str, now: i64) -> Result<bool, St
     Ok(n > 0)
 }
 
+/// A delivery that is due at the time bound twice: pending, its time come, and not leased
+/// (or its lease run out).
+const DUE: &str = "state = 'pending' AND next_attempt_at <= ? \
+    AND (locked_until IS NULL OR locked_until <= ?)";
+
 /// Whether any delivery is due now (a read, so that an idle sender costs no write).
 pub fn any_due(conn: &mut DbConn, now: i64) -> Result<bool, StoreError> {
     #[derive(QueryableByName)]
@@ -232,8 +237,7 @@ pub fn any_due(conn: &mut DbConn, now: i64) -> Result<bool, StoreError> {
         id: i64,
     }
     let found: Vec<Found> = Sql::new(
-        "SELECT id FROM webhook_deliveries WHERE state = 'pending' AND next_attempt_at <= ? \
-         AND (locked_until IS NULL OR locked_until <= ?) LIMIT 1",
+        format!("SELECT id FROM webhook_deliveries WHERE {DUE} LIMIT 1"),
         vec![Arg::BigInt(now), Arg::BigInt(now)],
     )
     .load(conn)?;
@@ -271,10 +275,10 @@ pub fn claim_due(
     }
     let window = i64::try_from(limit.saturating_mul(8).clamp(256, 4096)).unwrap_or(4096);
     let due: Vec<Candidate> = Sql::new(
-        "SELECT id, endpoint_id, resource_key FROM webhook_deliveries \
-         WHERE state = 'pending' AND next_attempt_at <= ? \
-           AND (locked_until IS NULL OR locked_until <= ?) \
-         ORDER BY id LIMIT ?",
+        format!(
+            "SELECT id, endpoint_id, resource_key FROM webhook_deliveries WHERE {DUE} \
+             ORDER BY id LIMIT ?"
+        ),
         vec![Arg::BigInt(now), Arg::BigInt(now), Arg::BigInt(window)],
     )
     .load(conn)?;
@@ -396,34 +400,26 @@ pub struct Sent {
 /// Record sent deliveries: their state, their failed attempts, and whether their endpoints
 /// fail. Returns, per endpoint that failed, since when it has been failing.
 pub fn record_sent(conn: &mut DbConn, sent: &[Sent]) -> Result<Vec<(String, i64)>, StoreError> {
-    let mut failing: Vec<(String, i64)> = Vec::new();
-    let mut succeeded: Vec<&str> = Vec::new();
     // Successes, the usual outcome, are written a batch to a statement (one round trip).
-    let delivered: Vec<&Sent> = sent.iter().filter(|s| s.delivered).collect();
+    let (delivered, failed): (Vec<&Sent>, Vec<&Sent>) = sent.iter().partition(|s| s.delivered);
     for chunk in delivered.chunks(64) {
         record_delivered(conn, chunk)?;
     }
-    for s in sent {
+    let mut failing: Vec<(String, i64)> = Vec::new();
+    for s in failed {
         let a = &s.attempt;
-        if s.delivered {
-            if !succeeded.contains(&s.endpoint_id.as_str()) {
-                succeeded.push(&s.endpoint_id);
-            }
-            continue;
-        }
         // Only failed attempts get a row: the last one is in the delivery's own columns.
         diesel::insert_into(webhook_attempts::table)
             .values(a)
             .execute(conn)?;
-        let (state, next) = match (s.delivered, s.retry_at) {
-            (true, _) => ("delivered", a.at),
-            (false, Some(at)) => ("pending", at),
-            (false, None) => ("failed", a.at),
+        let (state, next) = match s.retry_at {
+            Some(at) => ("pending", at),
+            None => ("failed", a.at),
         };
         Sql::new(
             "UPDATE webhook_deliveries SET state = ?, attempts = ?, next_attempt_at = ?, \
-             locked_until = NULL, last_status = ?, last_error = ?, last_latency_ms = ?, \
-             delivered_at = ? WHERE id = ? AND state = 'pending'",
+             locked_until = NULL, last_status = ?, last_error = ?, last_latency_ms = ? \
+             WHERE id = ? AND state = 'pending'",
             vec![
                 Arg::Text(state),
                 Arg::Int(a.attempt),
@@ -431,7 +427,6 @@ pub fn record_sent(conn: &mut DbConn, sent: &[Sent]) -> Result<Vec<(String, i64)
                 Arg::OptBigInt(a.status.map(i64::from)),
                 Arg::OptText(a.error.as_deref()),
                 Arg::BigInt(a.latency_ms),
-                Arg::OptBigInt(s.delivered.then_some(a.at)),
                 Arg::BigInt(s.delivery_id),
             ],
         )
@@ -452,6 +447,9 @@ pub fn record_sent(conn: &mut DbConn, sent: &[Sent]) -> Result<Vec<(String, i64)
         }
     }
     // An endpoint that answered is working again, unless it also failed in this batch.
+    let mut succeeded: Vec<&str> = delivered.iter().map(|s| s.endpoint_id.as_str()).collect();
+    succeeded.sort_unstable();
+    succeeded.dedup();
     for id in succeeded {
         if !failing.iter().any(|(f, _)| f == id) {
             Sql::new(
