@@ -265,11 +265,8 @@ async fn home(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
             render_tenants(&state, &session, StatusCode::OK, TenantsMessages::default()).await
         }
         Some(session) => {
-            let tenant_id = session.own_tenant_id().unwrap_or_default().to_string();
-            let own = svc::list_tenants(&state.service)
-                .await
-                .map(|all| all.into_iter().find(|t| t.id == tenant_id));
-            match own {
+            let tenant_id = session.own_tenant_id().unwrap_or_default();
+            match svc::find_tenant_by_id(&state.service, tenant_id).await {
                 Ok(Some(t)) => redirect(&format!("/admin/t/{}", t.slug)),
                 Ok(None) => not_found(),
                 Err(e) => failure(e),
@@ -463,10 +460,7 @@ async fn webhook_views(
         let deliveries =
             crate::service::webhooks::list_deliveries(&state.service, &endpoint.id, None, 10)
                 .await?;
-        let tenant_slug = tenants
-            .iter()
-            .find(|t| Some(&t.id) == endpoint.tenant_id.as_ref())
-            .map(|t| t.slug.clone());
+        let tenant_slug = svc::slug_of(tenants, endpoint.tenant_id.as_deref()).map(str::to_string);
         views.push(pages::WebhookView {
             endpoint,
             tenant_slug,
@@ -1083,8 +1077,8 @@ async fn open_setup_link(state: web::Data<AppState>, secret: web::Path<String>) 
         }
         Err(e) => return failure(e),
     };
-    let tenant = match svc::list_tenants(&state.service).await {
-        Ok(all) => all.into_iter().find(|t| t.id == link.tenant_id),
+    let tenant = match svc::find_tenant_by_id(&state.service, &link.tenant_id).await {
+        Ok(t) => t,
         Err(e) => return failure(e),
     };
     let Some(tenant) = tenant else {

@@ -388,6 +388,18 @@ fn param<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
         .map(|(_, v)| v.as_str())
 }
 
+/// An integer query parameter, if given; 400 with `refusal` if it is not one.
+pub(super) fn int_param(
+    pairs: &[(String, String)],
+    name: &str,
+    refusal: &str,
+) -> Result<Option<i64>, ScimError> {
+    param(pairs, name)
+        .map(str::parse::<i64>)
+        .transpose()
+        .map_err(|_| ScimError::invalid_value(refusal))
+}
+
 /// A `true` / `false` query parameter (absent: false).
 fn flag(pairs: &[(String, String)], name: &str) -> Result<bool, ScimError> {
     match param(pairs, name) {
@@ -567,16 +579,8 @@ async fn group_members(
 /// `after` and `limit` of an events request: the feed resumes after the last id seen.
 pub fn feed_position(req: &HttpRequest) -> Result<(i64, i64), ScimError> {
     let pairs = query_pairs(req)?;
-    let get = |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
-    let after = get("after")
-        .map(|v| v.parse::<i64>())
-        .transpose()
-        .map_err(|_| ScimError::invalid_value("after must be an event id (integer)"))?
-        .unwrap_or(0);
-    let limit = get("limit")
-        .map(|v| v.parse::<i64>())
-        .transpose()
-        .map_err(|_| ScimError::invalid_value("limit must be an integer"))?
+    let after = int_param(&pairs, "after", "after must be an event id (integer)")?.unwrap_or(0);
+    let limit = int_param(&pairs, "limit", "limit must be an integer")?
         .unwrap_or(100)
         .clamp(1, 1000);
     Ok((after, limit))

@@ -5,14 +5,13 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{json, Value};
 
-use super::api::text_field;
+use super::api::{int_param, text_field};
 use super::request::{query_pairs, ScimJson};
 use crate::app::AppState;
 use crate::scim::error::ScimError;
 use crate::service::api_keys::ApiCaller;
 use crate::service::tenants as tenants_svc;
 use crate::service::webhooks as svc;
-use crate::store::tenants::Tenant;
 use crate::store::webhooks::EndpointRow;
 
 /// The routes, inside the `/api/v1` scope.
@@ -31,11 +30,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             "/webhooks/{id}/deliveries/{delivery}/replay",
             web::post().to(replay_delivery),
         );
-}
-
-fn slug_of<'a>(tenants: &'a [Tenant], id: Option<&str>) -> Option<&'a str> {
-    let id = id?;
-    tenants.iter().find(|t| t.id == id).map(|t| t.slug.as_str())
 }
 
 /// Whether the key may see the endpoint: an operator every one, a tenant key its tenant's.
@@ -60,13 +54,13 @@ async fn endpoint_answer(
     e: &EndpointRow,
     with_secret: bool,
 ) -> Result<Value, ScimError> {
-    let tenants = match &e.tenant_id {
-        Some(_) => tenants_svc::list_tenants(&state.service).await?,
-        None => Vec::new(),
+    let tenant = match &e.tenant_id {
+        Some(id) => tenants_svc::find_tenant_by_id(&state.service, id).await?,
+        None => None,
     };
     Ok(svc::endpoint_json(
         e,
-        slug_of(&tenants, e.tenant_id.as_deref()),
+        tenant.as_ref().map(|t| t.slug.as_str()),
         with_secret,
     ))
 }
@@ -81,7 +75,13 @@ async fn list_endpoints(
         .await?
         .iter()
         .filter(|e| may_see(&caller, e))
-        .map(|e| svc::endpoint_json(e, slug_of(&tenants, e.tenant_id.as_deref()), false))
+        .map(|e| {
+            svc::endpoint_json(
+                e,
+                tenants_svc::slug_of(&tenants, e.tenant_id.as_deref()),
+                false,
+            )
+        })
         .collect();
     Ok(HttpResponse::Ok().json(json!({ "webhooks": list })))
 }
@@ -107,10 +107,8 @@ async fn create_endpoint(
         ),
         (None, None) => None,
         (None, Some(own)) => Some(
-            tenants_svc::list_tenants(&state.service)
+            tenants_svc::find_tenant_by_id(&state.service, own)
                 .await?
-                .into_iter()
-                .find(|t| &t.id == own)
                 .ok_or_else(|| ScimError::not_found("this key's tenant is gone"))?,
         ),
     };
@@ -164,15 +162,8 @@ async fn list_deliveries(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ScimError> {
     let pairs = query_pairs(&req)?;
-    let get = |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
-    let before = get("before")
-        .map(str::parse::<i64>)
-        .transpose()
-        .map_err(|_| ScimError::invalid_value("before must be a delivery id (integer)"))?;
-    let limit = get("limit")
-        .map(str::parse::<i64>)
-        .transpose()
-        .map_err(|_| ScimError::invalid_value("limit must be an integer"))?
+    let before = int_param(&pairs, "before", "before must be a delivery id (integer)")?;
+    let limit = int_param(&pairs, "limit", "limit must be an integer")?
         .unwrap_or(50)
         .clamp(1, 500);
     let endpoint = visible_endpoint(&state, &caller, &id).await?;

@@ -97,10 +97,8 @@ pub async fn list_api_keys(svc: &Service) -> Result<Vec<ApiKeyView>, ScimError> 
     Ok(rows
         .into_iter()
         .map(|row| {
-            let tenant_slug = row
-                .tenant_id
-                .as_ref()
-                .and_then(|id| tenants.iter().find(|t| &t.id == id).map(|t| t.slug.clone()));
+            let tenant_slug =
+                super::tenants::slug_of(&tenants, row.tenant_id.as_deref()).map(str::to_string);
             ApiKeyView { row, tenant_slug }
         })
         .collect())

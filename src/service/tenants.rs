@@ -89,6 +89,21 @@ pub async fn find_tenant(svc: &Service, slug: &str) -> Result<Option<Tenant>, Sc
         .await
 }
 
+/// The slug of the tenant with this id in a list of tenants (for lists of keys or endpoints,
+/// each naming its tenant by id; `None`: no tenant, or not in the list).
+pub fn slug_of<'a>(tenants: &'a [Tenant], id: Option<&str>) -> Option<&'a str> {
+    let id = id?;
+    tenants.iter().find(|t| t.id == id).map(|t| t.slug.as_str())
+}
+
+/// The tenant with this id (an admin's, a key's, a link's), if any.
+pub async fn find_tenant_by_id(svc: &Service, id: &str) -> Result<Option<Tenant>, ScimError> {
+    let id = id.to_string();
+    svc.store
+        .read(move |conn| Ok::<_, ScimError>(tenant_store::find_tenant_by_id(conn, &id)?))
+        .await
+}
+
 /// The tenant with this slug, or a 404 naming it.
 pub async fn tenant_by_slug(svc: &Service, slug: &str) -> Result<Tenant, ScimError> {
     find_tenant(svc, slug)

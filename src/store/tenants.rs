@@ -41,6 +41,15 @@ pub fn find_tenant_by_slug(conn: &mut DbConn, slug: &str) -> Result<Option<Tenan
         .optional()?)
 }
 
+/// The tenant with this id, if any.
+pub fn find_tenant_by_id(conn: &mut DbConn, id: &str) -> Result<Option<Tenant>, StoreError> {
+    Ok(tenants::table
+        .find(id)
+        .select(Tenant::as_select())
+        .first(conn)
+        .optional()?)
+}
+
 /// All tenants, by slug.
 pub fn list_tenants(conn: &mut DbConn) -> Result<Vec<Tenant>, StoreError> {
     Ok(tenants::table

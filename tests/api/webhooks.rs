@@ -392,18 +392,7 @@ async fn a_failing_endpoint_is_disabled_then_replayed(backend: Backend) {
     .expect(202);
     assert!(replayed.body["id"].is_i64());
     let message = created["messageId"].as_str().unwrap().to_string();
-    let mut seen = 0;
-    for _ in 0..100 {
-        seen = receiver
-            .all()
-            .iter()
-            .filter(|r| r.id == message && r.answered == 200)
-            .count();
-        if seen >= 2 {
-            break;
-        }
-        actix_web::rt::time::sleep(Duration::from_millis(100)).await;
-    }
+    let seen = receiver.wait_for_copies(&message, 2).await;
     assert!(
         seen >= 2,
         "the replay reached the receiver with the same webhook-id"
@@ -416,17 +405,7 @@ async fn a_failing_endpoint_is_disabled_then_replayed(backend: Backend) {
     );
     let replayed = page.post(&replay, &[("csrf", &home.csrf())]).await;
     assert_eq!(replayed.status, 200, "{}", replayed.body);
-    for _ in 0..100 {
-        seen = receiver
-            .all()
-            .iter()
-            .filter(|r| r.id == message && r.answered == 200)
-            .count();
-        if seen >= 3 {
-            break;
-        }
-        actix_web::rt::time::sleep(Duration::from_millis(100)).await;
-    }
+    let seen = receiver.wait_for_copies(&message, 3).await;
     assert!(seen >= 3, "the page's replay reached the receiver");
 }
 

@@ -122,6 +122,24 @@ impl Receiver {
             .collect()
     }
 
+    /// Wait (up to 10 s) until the message `id` was answered 200 `n` times (a replay repeats
+    /// it); how many times it was.
+    pub async fn wait_for_copies(&self, id: &str, n: usize) -> usize {
+        let copies = || {
+            self.all()
+                .iter()
+                .filter(|r| r.id == id && r.answered == 200)
+                .count()
+        };
+        for _ in 0..100 {
+            if copies() >= n {
+                break;
+            }
+            actix_web::rt::time::sleep(Duration::from_millis(100)).await;
+        }
+        copies()
+    }
+
     /// Wait (up to `limit`) until `done` holds for the delivered messages; them.
     pub async fn wait_for(
         &self,
