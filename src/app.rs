@@ -29,6 +29,7 @@ impl AppState {
             limits: Arc::new(crate::http::limits::RateLimits::new(
                 settings.rate_limit_address,
                 settings.rate_limit_tenant,
+                settings.api_rate_limit,
             )),
             metrics: Arc::new(
                 crate::http::metrics::Metrics::new().map_err(|e| format!("metrics: {e}"))?,
@@ -59,6 +60,7 @@ pub fn run(listener: TcpListener, state: AppState) -> std::io::Result<Server> {
     crate::service::webhooks::start_sender(
         state.service.clone(),
         state.settings.webhook_first_retry_ms,
+        state.settings.webhook_allow_private,
     );
     let settings_for_tls = Arc::clone(&state.settings);
     let data = web::Data::new(state);

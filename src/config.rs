@@ -79,6 +79,15 @@ pub struct ServeArgs {
     /// 26 h in all), and an endpoint that fails for the whole schedule is disabled.
     #[arg(long, env = "SCIMD_WEBHOOK_FIRST_RETRY_MS", default_value_t = crate::service::webhooks::DEFAULT_FIRST_RETRY_MS)]
     pub webhook_first_retry_ms: u64,
+    /// Let operator API keys register webhook receivers on private networks (loopback,
+    /// 10.x, 192.168.x, fd00::/8 …). Off by default: receivers must be public, and tenant
+    /// keys never may.
+    #[arg(long, env = "SCIMD_WEBHOOK_ALLOW_PRIVATE", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub webhook_allow_private: bool,
+    /// Authenticated `/api/v1` requests per second per API key, and per tenant (all keys
+    /// acting on it); bursts of two seconds' worth pass. 0 turns the limit off.
+    #[arg(long, env = "SCIMD_API_RATE_LIMIT", default_value_t = 50)]
+    pub api_rate_limit: u32,
 }
 
 /// Everything a command runs with: [`DatabaseArgs`] and [`ServeArgs`] in one place.
@@ -101,6 +110,8 @@ pub struct Settings {
     pub metrics_bind: Option<std::net::SocketAddr>,
     pub workers: Option<usize>,
     pub webhook_first_retry_ms: u64,
+    pub webhook_allow_private: bool,
+    pub api_rate_limit: u32,
 }
 
 impl ServeArgs {
@@ -139,6 +150,8 @@ impl Settings {
             metrics_bind: serve.metrics_bind,
             workers: serve.workers,
             webhook_first_retry_ms: serve.webhook_first_retry_ms,
+            webhook_allow_private: serve.webhook_allow_private,
+            api_rate_limit: serve.api_rate_limit,
         }
     }
 }
@@ -163,6 +176,8 @@ impl Default for Settings {
             metrics_bind: None,
             workers: None,
             webhook_first_retry_ms: crate::service::webhooks::DEFAULT_FIRST_RETRY_MS,
+            webhook_allow_private: false,
+            api_rate_limit: 50,
         }
     }
 }

@@ -120,7 +120,18 @@ async fn authenticate(req: &ServiceRequest) -> Result<ApiCaller, ScimError> {
         .ok_or_else(|| ScimError::internal("the server has no state"))?;
     let key = bearer(req.request()).unwrap_or_default();
     match authenticate_api_key(&state.service, &key).await {
-        Ok(caller) => Ok(caller),
+        Ok(caller) => {
+            // A tenant key acts on its tenant; an operator key on the tenant its path names.
+            let path_tenant = req
+                .path()
+                .strip_prefix("/api/v1/tenants/")
+                .and_then(|rest| rest.split('/').next())
+                .filter(|slug| !slug.is_empty())
+                .map(|slug| format!("slug:{slug}"));
+            let tenant = caller.tenant_id.clone().or(path_tenant);
+            state.limits.check_api(&caller.key_id, tenant.as_deref())?;
+            Ok(caller)
+        }
         Err(e) if e.status == StatusCode::UNAUTHORIZED => {
             // Only failures count against the address, as on the SCIM endpoint.
             super::auth::count_failed_authentication(req.request(), state)?;

@@ -112,7 +112,15 @@ async fn create_endpoint(
                 .ok_or_else(|| ScimError::not_found("this key's tenant is gone"))?,
         ),
     };
-    let endpoint = svc::create_endpoint(&state.service, tenant.as_ref(), &url, &label).await?;
+    let endpoint = svc::create_endpoint(
+        &state.service,
+        tenant.as_ref(),
+        &url,
+        &label,
+        caller.is_operator(),
+        state.settings.webhook_allow_private,
+    )
+    .await?;
     tracing::info!(endpoint = %endpoint.id, api_key = %caller.key_id, "webhook endpoint created");
     Ok(HttpResponse::Created().json(svc::endpoint_json(
         &endpoint,
@@ -173,7 +181,7 @@ async fn list_deliveries(
         .flatten();
     let list: Vec<Value> = deliveries
         .iter()
-        .map(|d| svc::delivery_json(d, None))
+        .map(|d| svc::delivery_json(d, None, None))
         .collect();
     Ok(HttpResponse::Ok().json(json!({ "deliveries": list, "nextBefore": next })))
 }
@@ -192,10 +200,14 @@ async fn get_delivery(
     let (id, raw) = path.into_inner();
     let endpoint = visible_endpoint(&state, &caller, &id).await?;
     let delivery = delivery_id(&raw)?;
-    let (d, attempts) = svc::find_delivery(&state.service, &endpoint.id, delivery)
+    let (d, attempts, payload) = svc::find_delivery(&state.service, &endpoint.id, delivery)
         .await?
         .ok_or_else(|| ScimError::not_found(format!("no delivery {delivery} to this endpoint")))?;
-    Ok(HttpResponse::Ok().json(svc::delivery_json(&d, Some(&attempts))))
+    Ok(HttpResponse::Ok().json(svc::delivery_json(
+        &d,
+        Some(&attempts),
+        payload.as_deref(),
+    )))
 }
 
 /// POST /api/v1/webhooks/{id}/deliveries/{delivery}/replay: the message again, now.

@@ -1,5 +1,6 @@
 //! Abuse limits, answered with 429 and `Retry-After`: failed authentications per second per
-//! client address, and authenticated requests per second per tenant. The tenant's default
+//! client address, authenticated SCIM requests per second per tenant, and authenticated
+//! `/api/v1` requests per second per API key and per tenant. The tenant's default
 //! sits far above what Entra sends (gallery apps must take 25 requests/s per tenant; Entra
 //! itself does no client-side throttling), so it only stops abuse. 0 disables a limit.
 
@@ -12,10 +13,12 @@ use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
 use crate::scim::error::ScimError;
 
-/// The two keyed limiters.
+/// The keyed limiters.
 pub struct RateLimits {
     per_address: Option<DefaultKeyedRateLimiter<IpAddr>>,
     per_tenant: Option<DefaultKeyedRateLimiter<String>>,
+    per_api_key: Option<DefaultKeyedRateLimiter<String>>,
+    per_api_tenant: Option<DefaultKeyedRateLimiter<String>>,
     clock: DefaultClock,
     checks: std::sync::atomic::AtomicU64,
 }
@@ -28,12 +31,14 @@ fn quota(per_second: u32) -> Option<Quota> {
 }
 
 impl RateLimits {
-    /// Limits of `per_address` failed authentications and `per_tenant` requests per second
-    /// (0: no limit).
-    pub fn new(per_address: u32, per_tenant: u32) -> Self {
+    /// Limits of `per_address` failed authentications, `per_tenant` SCIM requests and `api`
+    /// `/api/v1` requests (per key and per tenant) per second (0: no limit).
+    pub fn new(per_address: u32, per_tenant: u32, api: u32) -> Self {
         RateLimits {
             per_address: quota(per_address).map(RateLimiter::keyed),
             per_tenant: quota(per_tenant).map(RateLimiter::keyed),
+            per_api_key: quota(api).map(RateLimiter::keyed),
+            per_api_tenant: quota(api).map(RateLimiter::keyed),
             clock: DefaultClock::default(),
             checks: std::sync::atomic::AtomicU64::new(0),
         }
@@ -82,8 +87,29 @@ impl RateLimits {
         }
     }
 
+    /// Count an authenticated `/api/v1` request of an API key, acting on a tenant (its slug
+    /// or id) if it names one: the key and the tenant each have their budget, so one key
+    /// cannot starve another's tenant, nor many keys overrun one tenant.
+    pub fn check_api(&self, key_id: &str, tenant: Option<&str>) -> Result<(), ScimError> {
+        if let Some(l) = &self.per_api_key {
+            l.check_key(&key_id.to_string())
+                .map_err(|n| self.too_many(n, "too many requests with this API key"))?;
+        }
+        if let (Some(l), Some(tenant)) = (&self.per_api_tenant, tenant) {
+            l.check_key(&tenant.to_string())
+                .map_err(|n| self.too_many(n, "too many API requests for this tenant"))?;
+        }
+        Ok(())
+    }
+
     /// Forget idle keys (called now and then so memory stays bounded).
     pub fn shrink(&self) {
+        if let Some(l) = &self.per_api_key {
+            l.retain_recent();
+        }
+        if let Some(l) = &self.per_api_tenant {
+            l.retain_recent();
+        }
         if let Some(l) = &self.per_address {
             l.retain_recent();
         }

@@ -10,6 +10,7 @@ pub mod scan;
 pub mod setup_links;
 pub mod tenants;
 pub mod users;
+pub mod webhook_target;
 pub mod webhooks;
 
 /// Milliseconds since the Unix epoch (the unit of every stored time).

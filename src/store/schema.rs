@@ -206,6 +206,18 @@ diesel::table! {
         disabled_at -> Nullable<BigInt>,
         disabled_reason -> Nullable<Text>,
         failing_since -> Nullable<BigInt>,
+        private_ok -> Bool,
+    }
+}
+
+diesel::table! {
+    webhook_messages (id) {
+        id -> Text,
+        tenant_id -> Text,
+        event_type -> Text,
+        resource_key -> Text,
+        payload -> Text,
+        created_at -> BigInt,
     }
 }
 
@@ -217,7 +229,6 @@ diesel::table! {
         message_id -> Text,
         event_type -> Text,
         resource_key -> Text,
-        payload -> Text,
         created_at -> BigInt,
         state -> Text,
         attempts -> Integer,

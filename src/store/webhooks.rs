@@ -1,13 +1,22 @@
-//! Webhooks: the host app's endpoints, the outbox of deliveries and each delivery's attempts.
+//! Webhooks: the host app's endpoints, the messages changes tell of, the outbox of
+//! deliveries (one per message and endpoint) and each delivery's failed attempts.
 //!
-//! A change queues its deliveries in its own transaction ([`enqueue`], or [`enqueue_cte`]
-//! inside the one statement a change is on PostgreSQL), one per live endpoint of its tenant
-//! and per operator-wide endpoint, so a change is never told without being made, nor made
-//! without being told. Any instance may send them: [`claim_due`] leases a batch (PostgreSQL:
-//! `FOR UPDATE SKIP LOCKED`, so instances never take the same rows), and a lease that runs
-//! out (a killed instance) makes the delivery due again. A delivery is due only when no
-//! older one of its endpoint and resource is still pending: that is what keeps the order per
-//! resource, through retries too.
+//! A change queues its message and deliveries in its own transaction ([`enqueue`], or
+//! [`push_outbox_ctes`] inside the one statement a change is on PostgreSQL), so a change is
+//! never told without being made, nor made without being told. The message (the body) is
+//! stored once however many endpoints receive it, and only if its tenant has an endpoint; a
+//! delivery names it.
+//!
+//! Order per resource: the deliveries of one endpoint and resource form a stream, sent
+//! oldest first. Only a stream's oldest unfinished delivery may be sent; the others wait as
+//! `queued` (a claim sets them so when it meets one, see [`claim_due`]), so that what is
+//! `pending` and due is what can be sent, and nothing an endpoint holds back (a receiver
+//! that fails, or is disabled) takes another endpoint's turn. Claims go endpoint by
+//! endpoint, each given at most its share. The sender's own writes (claims and records) are
+//! serialized across instances (an advisory lock on PostgreSQL; SQLite has one writer), so
+//! a stream's head is never lost between a claim that queues and a record that promotes.
+
+use std::collections::HashMap;
 
 use diesel::prelude::*;
 
@@ -31,6 +40,9 @@ pub struct EndpointRow {
     pub disabled_reason: Option<String>,
     /// Since when no delivery to it succeeded (`None` while they do).
     pub failing_since: Option<i64>,
+    /// Whether it may reach a private address: made by an operator key on a server started
+    /// with `--webhook-allow-private`.
+    pub private_ok: bool,
 }
 
 /// One message to one endpoint, with where its sending stands.
@@ -43,9 +55,9 @@ pub struct DeliveryRow {
     pub message_id: String,
     pub event_type: String,
     pub resource_key: String,
-    pub payload: String,
     pub created_at: i64,
-    /// `pending`, `delivered` or `failed` (gave up).
+    /// `pending` (its stream's next, due at `next_attempt_at`), `queued` (behind an older
+    /// one of its endpoint and resource), `delivered` or `failed` (gave up).
     pub state: String,
     pub attempts: i32,
     pub next_attempt_at: i64,
@@ -54,6 +66,13 @@ pub struct DeliveryRow {
     pub last_error: Option<String>,
     pub last_latency_ms: Option<i64>,
     pub delivered_at: Option<i64>,
+}
+
+impl DeliveryRow {
+    /// Whether it is still to be sent (pending or queued).
+    pub fn unfinished(&self) -> bool {
+        self.state == "pending" || self.state == "queued"
+    }
 }
 
 /// One failed try at sending a delivery (the last try of a delivered one is in the
@@ -84,13 +103,30 @@ pub struct OutboxMessage {
     pub at: i64,
 }
 
-/// The insert of one message's deliveries; the caller adds the FROM list's rest and the
-/// WHERE of [`OUTBOX_WHERE`].
+/// The message's row; the caller adds a FROM (on PostgreSQL) and the WHERE of
+/// [`HAS_ENDPOINT`]: a tenant without endpoints stores no message.
+const MESSAGE_INSERT: &str = "INSERT INTO webhook_messages \
+    (id, tenant_id, event_type, resource_key, payload, created_at) SELECT ?, ?, ?, ?, ?, ?";
+const HAS_ENDPOINT: &str = "WHERE EXISTS (SELECT 1 FROM webhook_endpoints ep \
+    WHERE ep.tenant_id = ? OR ep.tenant_id IS NULL)";
+/// The message's deliveries; the caller adds the FROM list's rest and [`OUTBOX_WHERE`].
 const OUTBOX_INSERT: &str = "INSERT INTO webhook_deliveries \
-    (endpoint_id, tenant_id, message_id, event_type, resource_key, payload, created_at, next_attempt_at) \
-    SELECT ep.id, ?, ?, ?, ?, ?, ?, ? FROM webhook_endpoints ep";
+    (endpoint_id, tenant_id, message_id, event_type, resource_key, created_at, next_attempt_at) \
+    SELECT ep.id, ?, ?, ?, ?, ?, ? FROM webhook_endpoints ep";
 // Disabled endpoints get their deliveries too: they wait, and go out once it is enabled.
 const OUTBOX_WHERE: &str = "WHERE ep.tenant_id = ? OR ep.tenant_id IS NULL";
+
+fn message_args(m: &OutboxMessage) -> Vec<Arg<'_>> {
+    vec![
+        Arg::Text(&m.message_id),
+        Arg::Text(&m.tenant_id),
+        Arg::Text(m.event_type),
+        Arg::Text(&m.resource_key),
+        Arg::Text(&m.payload),
+        Arg::BigInt(m.at),
+        Arg::Text(&m.tenant_id),
+    ]
+}
 
 fn outbox_args(m: &OutboxMessage) -> Vec<Arg<'_>> {
     vec![
@@ -98,33 +134,21 @@ fn outbox_args(m: &OutboxMessage) -> Vec<Arg<'_>> {
         Arg::Text(&m.message_id),
         Arg::Text(m.event_type),
         Arg::Text(&m.resource_key),
-        Arg::Text(&m.payload),
         Arg::BigInt(m.at),
         Arg::BigInt(m.at),
         Arg::Text(&m.tenant_id),
     ]
 }
 
-/// Queue a message's deliveries, in the caller's transaction.
+/// Queue a message and its deliveries, in the caller's transaction.
 pub fn enqueue(conn: &mut DbConn, m: &OutboxMessage) -> Result<(), StoreError> {
+    Sql::new(format!("{MESSAGE_INSERT} {HAS_ENDPOINT}"), message_args(m)).run(conn)?;
     Sql::new(format!("{OUTBOX_INSERT} {OUTBOX_WHERE}"), outbox_args(m)).run(conn)?;
     Ok(())
 }
 
-/// The same as a CTE named `name` of a statement whose CTE `source` holds the changed row:
-/// the deliveries are written only if the row was.
-pub(crate) fn enqueue_cte<'a>(
-    m: &'a OutboxMessage,
-    name: &str,
-    source: &str,
-) -> (String, Vec<Arg<'a>>) {
-    (
-        format!(", {name} AS ({OUTBOX_INSERT}, {source} {OUTBOX_WHERE})"),
-        outbox_args(m),
-    )
-}
-
-/// Add `messages` to a statement being built, as CTEs selecting from `source`.
+/// Add `messages` to a statement being built, as CTEs selecting from `source` (the CTE
+/// that holds the changed row): they are written only if the row was.
 pub(crate) fn push_outbox_ctes<'a>(
     text: &mut String,
     args: &mut Vec<Arg<'a>>,
@@ -132,18 +156,43 @@ pub(crate) fn push_outbox_ctes<'a>(
     source: &str,
 ) {
     for (i, m) in messages.iter().enumerate() {
-        let (cte, cte_args) = enqueue_cte(m, &format!("w{i}"), source);
-        text.push_str(&cte);
-        args.extend(cte_args);
+        text.push_str(&format!(
+            ", wm{i} AS ({MESSAGE_INSERT} FROM {source} {HAS_ENDPOINT} LIMIT 1), \
+             w{i} AS ({OUTBOX_INSERT}, {source} {OUTBOX_WHERE})"
+        ));
+        args.extend(message_args(m));
+        args.extend(outbox_args(m));
     }
 }
 
-/// Add an endpoint.
-pub fn insert_endpoint(conn: &mut DbConn, row: &EndpointRow) -> Result<(), StoreError> {
+/// Add an endpoint unless its tenant (operator-wide ones: the operator) has `max` already;
+/// whether it was added. Two requests at once cannot both take the last place.
+pub fn insert_endpoint_within(
+    conn: &mut DbConn,
+    row: &EndpointRow,
+    max: i64,
+) -> Result<bool, StoreError> {
+    let owner = row.tenant_id.as_deref().unwrap_or("");
+    if matches!(conn, DbConn::Postgres(_)) {
+        Sql::new(
+            "SELECT pg_advisory_xact_lock(hashtext('scimd webhook endpoints of ' || ?))",
+            vec![Arg::Text(owner)],
+        )
+        .run(conn)?;
+    }
+    let mut q = webhook_endpoints::table.into_boxed();
+    q = match &row.tenant_id {
+        Some(t) => q.filter(webhook_endpoints::tenant_id.eq(t.clone())),
+        None => q.filter(webhook_endpoints::tenant_id.is_null()),
+    };
+    let have: i64 = q.count().get_result(conn)?;
+    if have >= max {
+        return Ok(false);
+    }
     diesel::insert_into(webhook_endpoints::table)
         .values(row)
         .execute(conn)?;
-    Ok(())
+    Ok(true)
 }
 
 /// Every endpoint, oldest first.
@@ -174,21 +223,41 @@ pub fn find_endpoint(conn: &mut DbConn, id: &str) -> Result<Option<EndpointRow>,
         .optional()?)
 }
 
-/// Remove an endpoint and its deliveries; whether there was one.
+/// Remove an endpoint, its deliveries and the messages no other endpoint still has;
+/// whether there was one.
 pub fn delete_endpoint(conn: &mut DbConn, id: &str) -> Result<bool, StoreError> {
     // SQLite enforces the cascade only with foreign keys on; say it outright.
     let attempts = "DELETE FROM webhook_attempts WHERE delivery_id IN \
                     (SELECT id FROM webhook_deliveries WHERE endpoint_id = ?)";
     Sql::new(attempts, vec![Arg::Text(id)]).run(conn)?;
-    Sql::new(
-        "DELETE FROM webhook_deliveries WHERE endpoint_id = ?",
+    #[derive(QueryableByName)]
+    struct Message {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        message_id: String,
+    }
+    let messages: Vec<Message> = Sql::new(
+        "DELETE FROM webhook_deliveries WHERE endpoint_id = ? RETURNING message_id",
         vec![Arg::Text(id)],
     )
-    .run(conn)?;
+    .load(conn)?;
+    let mut ids: Vec<String> = messages.into_iter().map(|m| m.message_id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    for chunk in ids.chunks(256) {
+        let list = vec!["?"; chunk.len()].join(", ");
+        Sql::new(
+            format!(
+                "DELETE FROM webhook_messages WHERE id IN ({list}) AND NOT EXISTS \
+                 (SELECT 1 FROM webhook_deliveries d WHERE d.message_id = webhook_messages.id)"
+            ),
+            chunk.iter().map(|m| Arg::Text(m)).collect(),
+        )
+        .run(conn)?;
+    }
     Ok(diesel::delete(webhook_endpoints::table.find(id)).execute(conn)? > 0)
 }
 
-/// Stop sending to an endpoint (its pending deliveries wait), saying why.
+/// Stop sending to an endpoint (its deliveries wait), saying why.
 pub fn disable_endpoint(
     conn: &mut DbConn,
     id: &str,
@@ -205,8 +274,9 @@ pub fn disable_endpoint(
 }
 
 /// Send to an endpoint again: its waiting deliveries, and those that failed for good while
-/// it failed, are due at once (in their order).
+/// it failed, are due at once (each resource's in its order).
 pub fn enable_endpoint(conn: &mut DbConn, id: &str, now: i64) -> Result<bool, StoreError> {
+    serialize_senders(conn)?;
     let n = diesel::update(webhook_endpoints::table.find(id))
         .set((
             webhook_endpoints::disabled_at.eq(None::<i64>),
@@ -215,170 +285,183 @@ pub fn enable_endpoint(conn: &mut DbConn, id: &str, now: i64) -> Result<bool, St
         ))
         .execute(conn)?;
     Sql::new(
-        "UPDATE webhook_deliveries SET state = 'pending', next_attempt_at = ? \
-         WHERE endpoint_id = ? AND state IN ('pending', 'failed')",
+        "UPDATE webhook_deliveries SET state = 'queued', locked_until = NULL \
+         WHERE endpoint_id = ? AND state IN ('pending', 'queued', 'failed')",
+        vec![Arg::Text(id)],
+    )
+    .run(conn)?;
+    Sql::new(
+        "UPDATE webhook_deliveries SET state = 'pending', next_attempt_at = ? WHERE id IN \
+         (SELECT MIN(id) FROM webhook_deliveries WHERE endpoint_id = ? AND state = 'queued' \
+          GROUP BY resource_key)",
         vec![Arg::BigInt(now), Arg::Text(id)],
     )
     .run(conn)?;
     Ok(n > 0)
 }
 
-/// A delivery that is due at the time bound twice: pending, its time come, and not leased
-/// (or its lease run out).
-const DUE: &str = "state = 'pending' AND next_attempt_at <= ? \
-    AND (locked_until IS NULL OR locked_until <= ?)";
-
-/// Whether any delivery is due now (a read, so that an idle sender costs no write).
-pub fn any_due(conn: &mut DbConn, now: i64) -> Result<bool, StoreError> {
-    #[derive(QueryableByName)]
-    struct Found {
-        #[diesel(sql_type = diesel::sql_types::BigInt)]
-        #[allow(dead_code)]
-        id: i64,
+/// Make the sender's writes (claims, records, enabling) one at a time across instances,
+/// for the rest of the transaction. SQLite has a single writer already.
+fn serialize_senders(conn: &mut DbConn) -> Result<(), StoreError> {
+    if matches!(conn, DbConn::Postgres(_)) {
+        Sql::new("SELECT pg_advisory_xact_lock(712023)", Vec::new()).run(conn)?;
     }
-    let found: Vec<Found> = Sql::new(
-        format!("SELECT id FROM webhook_deliveries WHERE {DUE} LIMIT 1"),
-        vec![Arg::BigInt(now), Arg::BigInt(now)],
-    )
-    .load(conn)?;
-    Ok(!found.is_empty())
+    Ok(())
 }
 
-/// Most deliveries of one resource leased together, to be sent one after the other.
+/// An enabled endpoint with deliveries due.
+#[derive(Debug, Clone, QueryableByName)]
+pub struct DueEndpoint {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    pub id: String,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+    pub tenant_id: Option<String>,
+    /// When its longest-waiting due delivery became due.
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub oldest: i64,
+}
+
+/// The enabled endpoints with a delivery due at `now`, longest waiting first: one index
+/// probe per endpoint, whatever their backlogs (a read, so an idle sender costs no write).
+pub fn due_endpoints(conn: &mut DbConn, now: i64) -> Result<Vec<DueEndpoint>, StoreError> {
+    Sql::new(
+        "SELECT id, tenant_id, oldest FROM (SELECT ep.id, ep.tenant_id, \
+           (SELECT MIN(d.next_attempt_at) FROM webhook_deliveries d \
+             WHERE d.endpoint_id = ep.id AND d.state = 'pending') AS oldest \
+           FROM webhook_endpoints ep WHERE ep.disabled_at IS NULL) due \
+         WHERE oldest <= ? ORDER BY oldest, id",
+        vec![Arg::BigInt(now)],
+    )
+    .load(conn)
+}
+
+/// Most deliveries of one resource sent together, one after the other.
 const MAX_RUN: usize = 32;
 
-/// Lease up to `limit` runs of due deliveries until `lease_until`, oldest first. A run is the
-/// oldest pending deliveries of one endpoint and resource, in order (up to [`MAX_RUN`]),
-/// none of a disabled endpoint: the sender posts a run's deliveries one after the other, so
-/// a busy resource (a group getting many members) does not wait for a database round trip
-/// between two of its deliveries.
+/// Lease, for each endpoint of `wants`, up to its number of runs of due deliveries until
+/// `lease_until`. A run is a stream's oldest unfinished delivery (leased: its
+/// `next_attempt_at` moves to the lease's end, so it is due again if this instance dies)
+/// and the ones behind it, in order (up to [`MAX_RUN`]): the sender posts them one after the
+/// other, so a busy resource (a group getting many members) does not wait for a database
+/// round trip between two of its deliveries. The followers need no lease of their own:
+/// while their head is unfinished no claim takes them.
 ///
-/// In steps, so that none sorts the whole backlog: a window of the oldest due deliveries
-/// (in id order, the order their changes were made in: an index scan that stops early); a
-/// lease on the first of each resource in it that is still the oldest pending one of its
-/// resource (an older one may be waiting for its retry); then a lease on the rest of the
-/// runs of those. Only a run's first delivery is ever retried, so the rest are all due.
+/// A due delivery with an older unfinished one in its stream (a change queued while an older
+/// delivery waited for its retry) is set `queued` on the way, so it is not looked at again.
 pub fn claim_due(
     conn: &mut DbConn,
     now: i64,
     lease_until: i64,
-    limit: usize,
+    wants: &[(String, usize)],
 ) -> Result<Vec<Vec<DeliveryRow>>, StoreError> {
     #[derive(QueryableByName)]
     struct Candidate {
         #[diesel(sql_type = diesel::sql_types::BigInt)]
         id: i64,
         #[diesel(sql_type = diesel::sql_types::Text)]
-        endpoint_id: String,
-        #[diesel(sql_type = diesel::sql_types::Text)]
         resource_key: String,
+        #[diesel(sql_type = diesel::sql_types::Integer)]
+        blocked: i32,
     }
-    let window = i64::try_from(limit.saturating_mul(8).clamp(256, 4096)).unwrap_or(4096);
-    let due: Vec<Candidate> = Sql::new(
-        format!(
-            "SELECT id, endpoint_id, resource_key FROM webhook_deliveries WHERE {DUE} \
-             ORDER BY id LIMIT ?"
-        ),
-        vec![Arg::BigInt(now), Arg::BigInt(now), Arg::BigInt(window)],
-    )
-    .load(conn)?;
-    // The window's deliveries of each resource, in order: the first is the candidate head.
-    let mut runs: Vec<Vec<i64>> = Vec::new();
-    let mut run_of: std::collections::HashMap<(&str, &str), usize> = Default::default();
-    for c in &due {
-        let key = (c.endpoint_id.as_str(), c.resource_key.as_str());
-        match run_of.get(&key) {
-            Some(&i) => {
-                if let Some(run) = runs.get_mut(i) {
-                    if run.len() < MAX_RUN {
-                        run.push(c.id);
-                    }
-                }
-            }
-            None if runs.len() < limit => {
-                run_of.insert(key, runs.len());
-                runs.push(vec![c.id]);
-            }
-            None => {}
+    serialize_senders(conn)?;
+    let mut out = Vec::new();
+    for (endpoint, n) in wants {
+        if *n == 0 {
+            continue;
+        }
+        // A few more than wanted, so that queueing blocked ones does not cost a turn.
+        let look = i64::try_from(n.saturating_add(16)).unwrap_or(64);
+        let candidates: Vec<Candidate> = Sql::new(
+            "SELECT c.id, c.resource_key, CASE WHEN EXISTS (SELECT 1 FROM webhook_deliveries p \
+               WHERE p.endpoint_id = c.endpoint_id AND p.resource_key = c.resource_key \
+               AND p.state IN ('pending', 'queued') AND p.id < c.id) THEN 1 ELSE 0 END AS blocked \
+             FROM webhook_deliveries c WHERE c.endpoint_id = ? AND c.state = 'pending' \
+             AND c.next_attempt_at <= ? ORDER BY c.next_attempt_at, c.id LIMIT ?",
+            vec![Arg::Text(endpoint), Arg::BigInt(now), Arg::BigInt(look)],
+        )
+        .load(conn)?;
+        let (blocked, free): (Vec<&Candidate>, Vec<&Candidate>) =
+            candidates.iter().partition(|c| c.blocked != 0);
+        if !blocked.is_empty() {
+            let ids: Vec<i64> = blocked.iter().map(|c| c.id).collect();
+            set_queued(conn, &ids)?;
+            let keys: Vec<&str> = blocked.iter().map(|c| c.resource_key.as_str()).collect();
+            settle_streams(conn, endpoint, &keys, now)?;
+        }
+        let heads: Vec<i64> = free.iter().take(*n).map(|c| c.id).collect();
+        if heads.is_empty() {
+            continue;
+        }
+        let list = vec!["?"; heads.len()].join(", ");
+        let mut args = vec![Arg::BigInt(lease_until), Arg::BigInt(lease_until)];
+        args.extend(heads.iter().map(|id| Arg::BigInt(*id)));
+        args.push(Arg::BigInt(now));
+        let mut leased: Vec<DeliveryRow> = Sql::new(
+            format!(
+                "UPDATE webhook_deliveries SET locked_until = ?, next_attempt_at = ? \
+                 WHERE id IN ({list}) AND state = 'pending' AND next_attempt_at <= ? RETURNING *"
+            ),
+            args,
+        )
+        .load(conn)?;
+        leased.sort_by_key(|d| d.id);
+        let followers = followers_of(conn, endpoint, &leased)?;
+        for head in leased {
+            let mut run: Vec<DeliveryRow> = followers
+                .iter()
+                .filter(|f| f.resource_key == head.resource_key && f.id > head.id)
+                .take(MAX_RUN - 1)
+                .cloned()
+                .collect();
+            run.insert(0, head);
+            out.push(run);
         }
     }
-    let heads: Vec<i64> = runs.iter().filter_map(|r| r.first().copied()).collect();
-    if heads.is_empty() {
-        return Ok(Vec::new());
-    }
-    let skip_locked = if matches!(conn, DbConn::Postgres(_)) {
-        " FOR UPDATE SKIP LOCKED"
-    } else {
-        ""
-    };
-    let list = vec!["?"; heads.len()].join(", ");
-    let text = format!(
-        "UPDATE webhook_deliveries SET locked_until = ? WHERE id IN (\
-           SELECT d.id FROM webhook_deliveries d WHERE d.id IN ({list}) \
-             AND d.state = 'pending' AND (d.locked_until IS NULL OR d.locked_until <= ?) \
-             AND NOT EXISTS (SELECT 1 FROM webhook_endpoints ep WHERE ep.id = d.endpoint_id \
-               AND ep.disabled_at IS NOT NULL) \
-             AND NOT EXISTS (SELECT 1 FROM webhook_deliveries p WHERE p.endpoint_id = d.endpoint_id \
-               AND p.resource_key = d.resource_key AND p.state = 'pending' AND p.id < d.id)\
-           {skip_locked}) \
-         RETURNING *"
-    );
-    let mut args = vec![Arg::BigInt(lease_until)];
-    args.extend(heads.iter().map(|id| Arg::BigInt(*id)));
-    args.push(Arg::BigInt(now));
-    let leased_heads: Vec<DeliveryRow> = Sql::new(text, args).load(conn)?;
-    // The rest of each leased head's run (the heads' leases keep other instances off them).
-    let rest: Vec<i64> = runs
-        .iter()
-        .filter(|r| {
-            r.first()
-                .is_some_and(|h| leased_heads.iter().any(|d| d.id == *h))
-        })
-        .flat_map(|r| r.iter().skip(1).copied())
-        .collect();
-    let mut followers: Vec<DeliveryRow> = Vec::new();
-    for chunk in rest.chunks(256) {
+    Ok(out)
+}
+
+/// The unfinished deliveries behind `heads` in their streams, in order (a bounded read:
+/// a stream with a long queue gives only the first of it).
+fn followers_of(
+    conn: &mut DbConn,
+    endpoint: &str,
+    heads: &[DeliveryRow],
+) -> Result<Vec<DeliveryRow>, StoreError> {
+    let mut keys: Vec<&str> = heads.iter().map(|h| h.resource_key.as_str()).collect();
+    keys.sort_unstable();
+    keys.dedup();
+    let mut out = Vec::new();
+    for chunk in keys.chunks(256) {
         let list = vec!["?"; chunk.len()].join(", ");
-        let mut args = vec![Arg::BigInt(lease_until)];
-        args.extend(chunk.iter().map(|id| Arg::BigInt(*id)));
-        args.push(Arg::BigInt(now));
-        followers.extend(
+        let mut args = vec![Arg::Text(endpoint)];
+        args.extend(chunk.iter().map(|k| Arg::Text(k)));
+        args.push(Arg::BigInt(
+            i64::try_from(chunk.len() * MAX_RUN).unwrap_or(4096),
+        ));
+        out.extend(
             Sql::new(
                 format!(
-                    "UPDATE webhook_deliveries SET locked_until = ? WHERE id IN ({list}) \
-                     AND state = 'pending' AND (locked_until IS NULL OR locked_until <= ?) RETURNING *"
+                    "SELECT * FROM webhook_deliveries WHERE endpoint_id = ? \
+                     AND state IN ('pending', 'queued') AND resource_key IN ({list}) \
+                     ORDER BY id LIMIT ?"
                 ),
                 args,
             )
             .load::<DeliveryRow>(conn)?,
         );
     }
-    let mut out = Vec::new();
-    for head in leased_heads {
-        let Some(ids) = runs.iter().find(|r| r.first() == Some(&head.id)) else {
-            continue;
-        };
-        let mut run = vec![head];
-        // In order, and no further than the first one that could not be leased.
-        for id in ids.iter().skip(1) {
-            match followers.iter().position(|f| f.id == *id) {
-                Some(i) => run.push(followers.swap_remove(i)),
-                None => break,
-            }
-        }
-        out.push(run);
-    }
-    // Leased but cut off from their run: let them go again.
-    release(conn, &followers.iter().map(|f| f.id).collect::<Vec<_>>())?;
+    out.retain(|f| !heads.iter().any(|h| h.id == f.id));
     Ok(out)
 }
 
-/// End the leases of deliveries that were not sent (their run stopped at a failure).
-pub fn release(conn: &mut DbConn, ids: &[i64]) -> Result<(), StoreError> {
+fn set_queued(conn: &mut DbConn, ids: &[i64]) -> Result<(), StoreError> {
     for chunk in ids.chunks(256) {
         let list = vec!["?"; chunk.len()].join(", ");
         Sql::new(
-            format!("UPDATE webhook_deliveries SET locked_until = NULL WHERE id IN ({list}) AND state = 'pending'"),
+            format!(
+                "UPDATE webhook_deliveries SET state = 'queued', locked_until = NULL \
+                 WHERE id IN ({list}) AND state = 'pending'"
+            ),
             chunk.iter().map(|id| Arg::BigInt(*id)).collect(),
         )
         .run(conn)?;
@@ -386,20 +469,82 @@ pub fn release(conn: &mut DbConn, ids: &[i64]) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Make the oldest unfinished delivery of each of these streams of `endpoint` pending (due
+/// at `now` if it was queued): the one step that moves a stream on.
+fn settle_streams(
+    conn: &mut DbConn,
+    endpoint: &str,
+    keys: &[&str],
+    now: i64,
+) -> Result<(), StoreError> {
+    let mut keys = keys.to_vec();
+    keys.sort_unstable();
+    keys.dedup();
+    for chunk in keys.chunks(256) {
+        let list = vec!["?"; chunk.len()].join(", ");
+        let mut args = vec![Arg::BigInt(now), Arg::Text(endpoint)];
+        args.extend(chunk.iter().map(|k| Arg::Text(k)));
+        Sql::new(
+            format!(
+                "UPDATE webhook_deliveries SET state = 'pending', next_attempt_at = ? \
+                 WHERE state = 'queued' AND id IN (SELECT MIN(q.id) FROM webhook_deliveries q \
+                   WHERE q.endpoint_id = ? AND q.state IN ('pending', 'queued') \
+                   AND q.resource_key IN ({list}) GROUP BY q.resource_key)"
+            ),
+            args,
+        )
+        .run(conn)?;
+    }
+    Ok(())
+}
+
+/// The bodies of these messages, by id.
+pub fn message_payloads(
+    conn: &mut DbConn,
+    ids: &[&str],
+) -> Result<HashMap<String, String>, StoreError> {
+    #[derive(QueryableByName)]
+    struct Message {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        id: String,
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        payload: String,
+    }
+    let mut out = HashMap::new();
+    for chunk in ids.chunks(256) {
+        let list = vec!["?"; chunk.len()].join(", ");
+        let found: Vec<Message> = Sql::new(
+            format!("SELECT id, payload FROM webhook_messages WHERE id IN ({list})"),
+            chunk.iter().map(|id| Arg::Text(id)).collect(),
+        )
+        .load(conn)?;
+        out.extend(found.into_iter().map(|m| (m.id, m.payload)));
+    }
+    Ok(out)
+}
+
 /// How a sent delivery ended, to record.
 #[derive(Debug, Clone)]
 pub struct Sent {
     pub delivery_id: i64,
     pub endpoint_id: String,
+    pub resource_key: String,
     pub attempt: AttemptRow,
     pub delivered: bool,
     /// When to try again after a failure; `None`: give up (the delivery is `failed`).
     pub retry_at: Option<i64>,
 }
 
-/// Record sent deliveries: their state, their failed attempts, and whether their endpoints
-/// fail. Returns, per endpoint that failed, since when it has been failing.
-pub fn record_sent(conn: &mut DbConn, sent: &[Sent]) -> Result<Vec<(String, i64)>, StoreError> {
+/// Record sent deliveries: their state, their failed attempts, whether their endpoints fail,
+/// and their streams' next deliveries. A delivery that is gone (its endpoint was removed
+/// while it was being sent) is skipped, not an error that would lose the others' outcomes.
+/// Returns, per endpoint that failed, since when it has been failing.
+pub fn record_sent(
+    conn: &mut DbConn,
+    sent: &[Sent],
+    now: i64,
+) -> Result<Vec<(String, i64)>, StoreError> {
+    serialize_senders(conn)?;
     // Successes, the usual outcome, are written a batch to a statement (one round trip).
     let (delivered, failed): (Vec<&Sent>, Vec<&Sent>) = sent.iter().partition(|s| s.delivered);
     for chunk in delivered.chunks(64) {
@@ -409,17 +554,28 @@ pub fn record_sent(conn: &mut DbConn, sent: &[Sent]) -> Result<Vec<(String, i64)
     for s in failed {
         let a = &s.attempt;
         // Only failed attempts get a row: the last one is in the delivery's own columns.
-        diesel::insert_into(webhook_attempts::table)
-            .values(a)
-            .execute(conn)?;
+        Sql::new(
+            "INSERT INTO webhook_attempts (delivery_id, attempt, at, status, latency_ms, error) \
+             SELECT ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM webhook_deliveries WHERE id = ?)",
+            vec![
+                Arg::BigInt(a.delivery_id),
+                Arg::Int(a.attempt),
+                Arg::BigInt(a.at),
+                Arg::OptBigInt(a.status.map(i64::from)),
+                Arg::BigInt(a.latency_ms),
+                Arg::OptText(a.error.as_deref()),
+                Arg::BigInt(a.delivery_id),
+            ],
+        )
+        .run(conn)?;
         let (state, next) = match s.retry_at {
             Some(at) => ("pending", at),
             None => ("failed", a.at),
         };
-        Sql::new(
+        let updated = Sql::new(
             "UPDATE webhook_deliveries SET state = ?, attempts = ?, next_attempt_at = ?, \
              locked_until = NULL, last_status = ?, last_error = ?, last_latency_ms = ? \
-             WHERE id = ? AND state = 'pending'",
+             WHERE id = ? AND state IN ('pending', 'queued')",
             vec![
                 Arg::Text(state),
                 Arg::Int(a.attempt),
@@ -431,6 +587,9 @@ pub fn record_sent(conn: &mut DbConn, sent: &[Sent]) -> Result<Vec<(String, i64)
             ],
         )
         .run(conn)?;
+        if updated == 0 {
+            continue;
+        }
         Sql::new(
             "UPDATE webhook_endpoints SET failing_since = ? WHERE id = ? AND failing_since IS NULL",
             vec![Arg::BigInt(a.at), Arg::Text(&s.endpoint_id)],
@@ -459,6 +618,17 @@ pub fn record_sent(conn: &mut DbConn, sent: &[Sent]) -> Result<Vec<(String, i64)
             .run(conn)?;
         }
     }
+    // Each stream moves on to its next delivery.
+    let mut streams: HashMap<&str, Vec<&str>> = HashMap::new();
+    for s in sent {
+        streams
+            .entry(s.endpoint_id.as_str())
+            .or_default()
+            .push(s.resource_key.as_str());
+    }
+    for (endpoint, keys) in streams {
+        settle_streams(conn, endpoint, &keys, now)?;
+    }
     Ok(failing)
 }
 
@@ -484,7 +654,8 @@ fn record_delivered(conn: &mut DbConn, delivered: &[&Sent]) -> Result<(), StoreE
              UPDATE webhook_deliveries SET state = 'delivered', attempts = attempts + 1, \
              next_attempt_at = v.at, locked_until = NULL, last_status = v.status, \
              last_error = NULL, last_latency_ms = v.latency, delivered_at = v.at \
-             FROM v WHERE webhook_deliveries.id = v.id AND webhook_deliveries.state = 'pending'"
+             FROM v WHERE webhook_deliveries.id = v.id \
+             AND webhook_deliveries.state IN ('pending', 'queued')"
         ),
         args,
     )
@@ -511,12 +682,15 @@ pub fn list_deliveries(
         .load(conn)?)
 }
 
-/// A delivery of an endpoint, with its attempts, oldest first.
+/// A delivery of an endpoint, with its attempts (oldest first) and its message's body.
+pub type DeliveryDetail = (DeliveryRow, Vec<AttemptRow>, Option<String>);
+
+/// A delivery of an endpoint, with its attempts and body.
 pub fn find_delivery(
     conn: &mut DbConn,
     endpoint_id: &str,
     id: i64,
-) -> Result<Option<(DeliveryRow, Vec<AttemptRow>)>, StoreError> {
+) -> Result<Option<DeliveryDetail>, StoreError> {
     let found: Option<DeliveryRow> = webhook_deliveries::table
         .filter(webhook_deliveries::id.eq(id))
         .filter(webhook_deliveries::endpoint_id.eq(endpoint_id))
@@ -541,17 +715,48 @@ pub fn find_delivery(
             error: None,
         });
     }
-    Ok(Some((delivery, attempts)))
+    let payload = message_payloads(conn, &[delivery.message_id.as_str()])?
+        .remove(&delivery.message_id);
+    Ok(Some((delivery, attempts, payload)))
 }
 
-/// Send a delivery's message again, as a new delivery (same `webhook-id` and body) due now;
-/// its id, or `None` if the endpoint has no such delivery.
+/// Send a delivery's message again (same `webhook-id` and the stored body, not a copy of
+/// it), now; the delivery that will send it, or `None` if the endpoint has no such delivery.
+/// While one is still waiting to be sent (not being sent), replaying again answers that one:
+/// replays cannot pile up.
 pub fn replay_delivery(
     conn: &mut DbConn,
     endpoint_id: &str,
     id: i64,
     now: i64,
 ) -> Result<Option<i64>, StoreError> {
+    let Some(original) = webhook_deliveries::table
+        .filter(webhook_deliveries::id.eq(id))
+        .filter(webhook_deliveries::endpoint_id.eq(endpoint_id))
+        .select(DeliveryRow::as_select())
+        .first(conn)
+        .optional()?
+    else {
+        return Ok(None);
+    };
+    // One being sent right now (leased) may already be past the receiver: that one does
+    // not count as waiting.
+    let waiting: Option<i64> = webhook_deliveries::table
+        .filter(webhook_deliveries::endpoint_id.eq(endpoint_id))
+        .filter(webhook_deliveries::message_id.eq(&original.message_id))
+        .filter(webhook_deliveries::state.eq_any(["pending", "queued"]))
+        .filter(
+            webhook_deliveries::locked_until
+                .is_null()
+                .or(webhook_deliveries::locked_until.le(now)),
+        )
+        .select(webhook_deliveries::id)
+        .order(webhook_deliveries::id.desc())
+        .first(conn)
+        .optional()?;
+    if waiting.is_some() {
+        return Ok(waiting);
+    }
     #[derive(QueryableByName)]
     struct Inserted {
         #[diesel(sql_type = diesel::sql_types::BigInt)]
@@ -559,31 +764,34 @@ pub fn replay_delivery(
     }
     let inserted: Vec<Inserted> = Sql::new(
         "INSERT INTO webhook_deliveries \
-         (endpoint_id, tenant_id, message_id, event_type, resource_key, payload, created_at, next_attempt_at) \
-         SELECT endpoint_id, tenant_id, message_id, event_type, resource_key, payload, ?, ? \
-         FROM webhook_deliveries WHERE id = ? AND endpoint_id = ? RETURNING id",
-        vec![
-            Arg::BigInt(now),
-            Arg::BigInt(now),
-            Arg::BigInt(id),
-            Arg::Text(endpoint_id),
-        ],
+         (endpoint_id, tenant_id, message_id, event_type, resource_key, created_at, next_attempt_at) \
+         SELECT endpoint_id, tenant_id, message_id, event_type, resource_key, ?, ? \
+         FROM webhook_deliveries WHERE id = ? RETURNING id",
+        vec![Arg::BigInt(now), Arg::BigInt(now), Arg::BigInt(id)],
     )
     .load(conn)?;
     Ok(inserted.first().map(|i| i.id))
 }
 
-/// Forget finished (delivered or failed) deliveries made before `before`; how many.
+/// Forget finished (delivered or failed) deliveries made before `before`, and the messages
+/// no delivery names any more; how many deliveries.
 pub fn purge_finished(conn: &mut DbConn, before: i64) -> Result<usize, StoreError> {
     Sql::new(
         "DELETE FROM webhook_attempts WHERE delivery_id IN (SELECT id FROM webhook_deliveries \
-         WHERE state <> 'pending' AND created_at < ?)",
+         WHERE state IN ('delivered', 'failed') AND created_at < ?)",
+        vec![Arg::BigInt(before)],
+    )
+    .run(conn)?;
+    let n = Sql::new(
+        "DELETE FROM webhook_deliveries WHERE state IN ('delivered', 'failed') AND created_at < ?",
         vec![Arg::BigInt(before)],
     )
     .run(conn)?;
     Sql::new(
-        "DELETE FROM webhook_deliveries WHERE state <> 'pending' AND created_at < ?",
+        "DELETE FROM webhook_messages WHERE created_at < ? AND NOT EXISTS \
+         (SELECT 1 FROM webhook_deliveries d WHERE d.message_id = webhook_messages.id)",
         vec![Arg::BigInt(before)],
     )
-    .run(conn)
+    .run(conn)?;
+    Ok(n)
 }

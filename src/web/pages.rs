@@ -250,13 +250,13 @@ fn webhooks_section(viewer: &Viewer<'_>, webhooks: &[WebhookView]) -> Markup {
                             td { (d.id) }
                             td { (d.event_type) }
                             td { code { (d.resource_key) } }
-                            td { (d.state) }
+                            td { @if d.unfinished() { "pending" } @else { (d.state) } }
                             td { (d.attempts) }
                             td { @match (d.last_status, &d.last_error) { (Some(s), _) => (s), (None, Some(e)) => (e), (None, None) => "—" } }
                             td { @match d.last_latency_ms { Some(ms) => { (ms) " ms" }, None => "—" } }
                             td { @if d.state == "pending" { (timestamp(d.next_attempt_at)) } @else { "—" } }
                             td {
-                                @if d.state != "pending" {
+                                @if !d.unfinished() {
                                     form.inline method="post" action={ "/admin/webhooks/" (w.endpoint.id) "/deliveries/" (d.id) "/replay" } {
                                         input type="hidden" name="csrf" value=(viewer.csrf);
                                         button type="submit" class="replay-delivery" { "Replay" }

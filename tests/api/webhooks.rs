@@ -7,10 +7,17 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
+use scimd::config::Settings;
+
 use crate::helpers::{
     fresh_database, patch, seed_tenant, user_body, Backend, Cli, CreateBurst, Received, Receiver,
     Reply, ServeCommand, TestApp,
 };
+
+/// The receivers of these tests run on 127.0.0.1: the operator allows private receivers.
+pub fn private_receivers(s: &mut Settings) {
+    s.webhook_allow_private = true;
+}
 
 /// An operator API key made by the CLI (the key is alone on the last line).
 fn operator_key(database_url: &str) -> String {
@@ -44,7 +51,18 @@ async fn add_endpoint(
     receiver: &Receiver,
     tenant: Option<&str>,
 ) -> (String, String) {
-    let mut body = json!({"url": receiver.url, "label": "test receiver"});
+    add_endpoint_at(client, base, key, &receiver.url, tenant).await
+}
+
+/// An endpoint for the receiver at `url` (of `tenant`, or operator-wide): its id and secret.
+async fn add_endpoint_at(
+    client: &awc::Client,
+    base: &str,
+    key: &str,
+    url: &str,
+    tenant: Option<&str>,
+) -> (String, String) {
+    let mut body = json!({"url": url, "label": "test receiver"});
     if let Some(t) = tenant {
         body["tenant"] = json!(t);
     }
@@ -82,7 +100,7 @@ fn types_of(delivered: &[Received], resource_id: &str) -> Vec<String> {
 /// with the resource as it is after the change and in the order the changes were made; the
 /// other tenant's endpoint gets none of them.
 async fn changes_are_delivered_signed_and_in_order(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
+    let app = TestApp::spawn_with(backend, private_receivers).await;
     let globex_token = app.add_tenant("globex");
     let key = operator_key(&app.database_url);
     let (mine, theirs, everyone) = (Receiver::start(), Receiver::start(), Receiver::start());
@@ -227,7 +245,11 @@ async fn changes_are_delivered_signed_and_in_order(backend: Backend) {
 /// order per user; the API shows the failed attempts before the one that succeeded.
 async fn a_receiver_down_for_a_minute_gets_everything(backend: Backend) {
     // Retries 5 ms, 30 ms … 36 s after each failure (the default schedule, 1/1000 as long).
-    let app = TestApp::spawn_with(backend, |s| s.webhook_first_retry_ms = 5).await;
+    let app = TestApp::spawn_with(backend, |s| {
+        private_receivers(s);
+        s.webhook_first_retry_ms = 5;
+    })
+    .await;
     let key = operator_key(&app.database_url);
     let receiver = Receiver::start();
     let (endpoint, _) = add_endpoint(&app.client, &app.base, &key, &receiver, Some("acme")).await;
@@ -308,7 +330,11 @@ async fn a_receiver_down_for_a_minute_gets_everything(backend: Backend) {
 /// again, it gets what waited, and a delivery can be replayed (same webhook-id).
 async fn a_failing_endpoint_is_disabled_then_replayed(backend: Backend) {
     // The whole schedule in about 18 s.
-    let app = TestApp::spawn_with(backend, |s| s.webhook_first_retry_ms = 1).await;
+    let app = TestApp::spawn_with(backend, |s| {
+        private_receivers(s);
+        s.webhook_first_retry_ms = 1;
+    })
+    .await;
     let key = operator_key(&app.database_url);
     let receiver = Receiver::start();
     let (endpoint, _) = add_endpoint(&app.client, &app.base, &key, &receiver, None).await;
@@ -412,7 +438,7 @@ async fn a_failing_endpoint_is_disabled_then_replayed(backend: Backend) {
 /// A tenant's key sees and makes only its tenant's endpoints; a bad URL is a 400 that says
 /// what to send.
 async fn endpoints_are_scoped_to_the_key(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
+    let app = TestApp::spawn_with(backend, private_receivers).await;
     app.add_tenant("globex");
     let operator = operator_key(&app.database_url);
     let acme_key = app
@@ -429,8 +455,15 @@ async fn endpoints_are_scoped_to_the_key(backend: Backend) {
     let (globex_ep, _) =
         add_endpoint(&app.client, &app.base, &operator, &receiver, Some("globex")).await;
     let (wide_ep, _) = add_endpoint(&app.client, &app.base, &operator, &receiver, None).await;
-    // A tenant key's endpoint is its tenant's, named or not.
-    let (own, _) = add_endpoint(&app.client, &app.base, &acme_key, &receiver, None).await;
+    // A tenant key's endpoint is its tenant's, named or not (and on a public address).
+    let (own, _) = add_endpoint_at(
+        &app.client,
+        &app.base,
+        &acme_key,
+        "https://hooks.acme.example/scim",
+        None,
+    )
+    .await;
     let listed = api(&app.client, &app.base, "GET", "/webhooks", &acme_key, None)
         .await
         .expect(200);
@@ -521,7 +554,13 @@ async fn kill_9_during_a_burst_loses_no_event(backend: Backend) {
     let token = seed_tenant(&url);
     let key = operator_key(&url);
     let mut server = ServeCommand::new(&url)
-        .flags(&["--rate-limit-address", "0", "--rate-limit-tenant", "0"])
+        .flags(&[
+            "--rate-limit-address",
+            "0",
+            "--rate-limit-tenant",
+            "0",
+            "--webhook-allow-private",
+        ])
         .start()
         .await;
     let client = awc::Client::builder()
@@ -588,10 +627,10 @@ crate::helpers::backend_tests!(
 /// Three instances on one PostgreSQL, each with its sender, writes spread over them: every
 /// message is delivered, and none twice (the instances never lease the same delivery).
 async fn instances_share_the_outbox_without_sending_twice(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
+    let app = TestApp::spawn_with(backend, private_receivers).await;
     let siblings = [
-        app.spawn_sibling(|_| {}).await,
-        app.spawn_sibling(|_| {}).await,
+        app.spawn_sibling(private_receivers).await,
+        app.spawn_sibling(private_receivers).await,
     ];
     let key = operator_key(&app.database_url);
     let receiver = Receiver::start();

@@ -173,6 +173,8 @@ fn run(opts: BenchOptions) -> Result<(), String> {
                     None,
                     &receiver.url,
                     "bench",
+                    true,
+                    true,
                 ))
                 .map_err(|e| e.detail)?;
             Some(receiver)
