@@ -203,11 +203,7 @@ async fn get_delivery(
     let (d, attempts, payload) = svc::find_delivery(&state.service, &endpoint.id, delivery)
         .await?
         .ok_or_else(|| ScimError::not_found(format!("no delivery {delivery} to this endpoint")))?;
-    Ok(HttpResponse::Ok().json(svc::delivery_json(
-        &d,
-        Some(&attempts),
-        payload.as_deref(),
-    )))
+    Ok(HttpResponse::Ok().json(svc::delivery_json(&d, Some(&attempts), payload.as_deref())))
 }
 
 /// POST /api/v1/webhooks/{id}/deliveries/{delivery}/replay: the message again, now.

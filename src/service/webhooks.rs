@@ -19,6 +19,7 @@ use actix_web::web::Bytes;
 use base64::Engine;
 use serde_json::{json, Value};
 
+use super::webhook_target::{self as target, NotPublic, PublicResolver};
 use super::{Caller, Service};
 use crate::scim::error::{ScimError, StatusCode};
 use crate::store::now_millis;
@@ -26,7 +27,6 @@ use crate::store::tenants::Tenant;
 use crate::store::webhooks::{
     self as store, AttemptRow, DeliveryDetail, DeliveryRow, EndpointRow, OutboxMessage, Sent,
 };
-use super::webhook_target::{self as target, NotPublic, PublicResolver};
 
 /// The retry delays, in multiples of the first (5 s by default): 5 s, 30 s, 2 min, 10 min,
 /// 30 min, 1 h, 2 h, 4 h, 8 h, 10 h. With the first try, eleven attempts over about 26 h.
@@ -271,7 +271,11 @@ pub async fn create_endpoint(
             Some(t) => format!("tenant {:?} has", t.slug),
             None => "there are".to_string(),
         };
-        let what = if tenant.is_some() { "a tenant" } else { "operator-wide" };
+        let what = if tenant.is_some() {
+            "a tenant"
+        } else {
+            "operator-wide"
+        };
         return Err(ScimError::status(
             StatusCode::CONFLICT,
             format!(
@@ -394,10 +398,11 @@ pub fn start_sender(svc: Service, first_retry_ms: u64, allow_private: bool) {
 /// The sender's HTTP client: every name resolved through [`PublicResolver`], no redirects,
 /// each step of the exchange bounded.
 fn client(allow_private: bool) -> awc::Client {
-    let tcp = actix_tls::connect::Connector::new(actix_tls::connect::Resolver::custom(
-        PublicResolver { allow_private },
-    ))
-    .service();
+    let tcp =
+        actix_tls::connect::Connector::new(actix_tls::connect::Resolver::custom(PublicResolver {
+            allow_private,
+        }))
+        .service();
     let connector = awc::Connector::new()
         .connector(tcp)
         .timeout(CONNECT_TIMEOUT)
@@ -745,17 +750,14 @@ async fn send(
                 .insert_header(("webhook-id", delivery.message_id.as_str()))
                 .insert_header(("webhook-timestamp", timestamp.to_string()))
                 .insert_header(("webhook-signature", sig));
-            match actix_web::rt::time::timeout(SEND_TIMEOUT, request.send_body(body.clone()))
-                .await
+            match actix_web::rt::time::timeout(SEND_TIMEOUT, request.send_body(body.clone())).await
             {
                 Ok(Ok(mut response)) => {
                     // Read (a little of) the answer so the connection can be kept; the
                     // status alone decides.
-                    let _ = actix_web::rt::time::timeout(
-                        BODY_TIME,
-                        response.body().limit(64 * 1024),
-                    )
-                    .await;
+                    let _ =
+                        actix_web::rt::time::timeout(BODY_TIME, response.body().limit(64 * 1024))
+                            .await;
                     (Some(i32::from(response.status().as_u16())), None)
                 }
                 Ok(Err(e)) => (None, Some(send_error_text(&e))),

@@ -715,8 +715,8 @@ pub fn find_delivery(
             error: None,
         });
     }
-    let payload = message_payloads(conn, &[delivery.message_id.as_str()])?
-        .remove(&delivery.message_id);
+    let payload =
+        message_payloads(conn, &[delivery.message_id.as_str()])?.remove(&delivery.message_id);
     Ok(Some((delivery, attempts, payload)))
 }
 

@@ -29,4 +29,5 @@ mod shutdown;
 mod tls;
 mod users;
 mod wal;
+mod webhook_isolation;
 mod webhooks;

@@ -20,12 +20,12 @@ pub fn private_receivers(s: &mut Settings) {
 }
 
 /// An operator API key made by the CLI (the key is alone on the last line).
-fn operator_key(database_url: &str) -> String {
+pub(crate) fn operator_key(database_url: &str) -> String {
     let out = Cli::on(database_url).ok(&["apikey", "create", "--label", "webhook test"]);
     out.lines().last().expect("a key line").trim().to_string()
 }
 
-async fn api(
+pub(crate) async fn api(
     client: &awc::Client,
     base: &str,
     method: &str,
@@ -44,7 +44,7 @@ async fn api(
 }
 
 /// An endpoint for `receiver` (of `tenant`, or operator-wide): its id and secret.
-async fn add_endpoint(
+pub(crate) async fn add_endpoint(
     client: &awc::Client,
     base: &str,
     key: &str,
@@ -55,7 +55,7 @@ async fn add_endpoint(
 }
 
 /// An endpoint for the receiver at `url` (of `tenant`, or operator-wide): its id and secret.
-async fn add_endpoint_at(
+pub(crate) async fn add_endpoint_at(
     client: &awc::Client,
     base: &str,
     key: &str,

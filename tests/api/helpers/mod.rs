@@ -18,7 +18,7 @@ pub use cli::Cli;
 pub use cookies::CookieClient;
 pub use machine::{run, Machine, Turn};
 pub use process::{free_port, CreateBurst, Process, ServeCommand, Served};
-pub use receiver::{Received, Receiver};
+pub use receiver::{Received, Receiver, Trickler};
 
 /// For each `async fn name(backend: Backend)` of the module: tests `name::sqlite` and
 /// `name::postgres`, each in a shared turn on the machine; with `alone:` before the names,

@@ -1,8 +1,9 @@
 //! A webhook receiver on 127.0.0.1: it keeps every request it gets and answers with the
 //! status the test sets (200 by default; 503 while "down").
 
+use std::io::{Read, Write};
 use std::net::TcpListener;
-use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::atomic::{AtomicU16, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -51,6 +52,7 @@ pub struct Receiver {
     pub url: String,
     got: Arc<Mutex<Vec<Received>>>,
     status: Arc<AtomicU16>,
+    delay_ms: Arc<AtomicU64>,
 }
 
 impl Receiver {
@@ -60,14 +62,22 @@ impl Receiver {
         let port = listener.local_addr().expect("addr").port();
         let got: Arc<Mutex<Vec<Received>>> = Arc::default();
         let status = Arc::new(AtomicU16::new(200));
-        let (got2, status2) = (Arc::clone(&got), Arc::clone(&status));
+        let delay_ms = Arc::new(AtomicU64::new(0));
+        let (got2, status2, delay2) =
+            (Arc::clone(&got), Arc::clone(&status), Arc::clone(&delay_ms));
         let server = HttpServer::new(move || {
-            let (got, status) = (Arc::clone(&got2), Arc::clone(&status2));
+            let (got, status, delay) =
+                (Arc::clone(&got2), Arc::clone(&status2), Arc::clone(&delay2));
             App::new().route(
                 "/hook",
                 web::post().to(move |req: HttpRequest, body: web::Bytes| {
-                    let (got, status) = (Arc::clone(&got), Arc::clone(&status));
+                    let (got, status, delay) =
+                        (Arc::clone(&got), Arc::clone(&status), Arc::clone(&delay));
                     async move {
+                        let wait = delay.load(Ordering::SeqCst);
+                        if wait > 0 {
+                            actix_web::rt::time::sleep(Duration::from_millis(wait)).await;
+                        }
                         let header = |n: &str| {
                             req.headers()
                                 .get(n)
@@ -100,7 +110,14 @@ impl Receiver {
             url: format!("http://127.0.0.1:{port}/hook"),
             got,
             status,
+            delay_ms,
         }
+    }
+
+    /// Answer each request only after this long from now on (a slow receiver).
+    pub fn delay(&self, wait: Duration) {
+        self.delay_ms
+            .store(u64::try_from(wait.as_millis()).unwrap(), Ordering::SeqCst);
     }
 
     /// Answer every request with this status from now on.
@@ -154,5 +171,59 @@ impl Receiver {
             }
             actix_web::rt::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+}
+
+/// A receiver that answers 200 at once and then trickles its body, a byte a second for
+/// minutes: it holds whoever waits for the body.
+pub struct Trickler {
+    pub url: String,
+    requests: Arc<AtomicUsize>,
+}
+
+impl Trickler {
+    /// Start one on a free port of 127.0.0.1 (threads of its own, until the test ends).
+    pub fn start() -> Trickler {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let requests = Arc::new(AtomicUsize::new(0));
+        let counted = Arc::clone(&requests);
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let counted = Arc::clone(&counted);
+                std::thread::spawn(move || {
+                    let mut buf = [0u8; 65536];
+                    let mut seen = Vec::new();
+                    // The request's head (the body follows it; its bytes do not matter).
+                    while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match stream.read(&mut buf) {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => seen.extend_from_slice(&buf[..n]),
+                        }
+                    }
+                    counted.fetch_add(1, Ordering::SeqCst);
+                    let head = b"HTTP/1.1 200 OK\r\ncontent-length: 300\r\n\r\n";
+                    if stream.write_all(head).is_err() {
+                        return;
+                    }
+                    for _ in 0..300 {
+                        std::thread::sleep(Duration::from_secs(1));
+                        if stream.write_all(b"x").is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        Trickler {
+            url: format!("http://127.0.0.1:{port}/hook"),
+            requests,
+        }
+    }
+
+    /// Requests it has been sent so far.
+    pub fn requests(&self) -> usize {
+        self.requests.load(Ordering::SeqCst)
     }
 }
