@@ -195,6 +195,8 @@ fn run(opts: BenchOptions) -> Result<(), String> {
         &base,
     ])
     .args(["--rate-limit-address", "0", "--rate-limit-tenant", "0"])
+    // --webhook's receiver listens on 127.0.0.1: private receivers allowed.
+    .arg("--webhook-allow-private")
     .env("RUST_LOG", "warn")
     .stdout(std::process::Stdio::null())
     // SCIMD_BENCH_SERVER_LOG=1 shows the server's warnings (a sender that cannot record…).
