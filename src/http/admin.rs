@@ -150,10 +150,12 @@ impl PageSession {
         }
     }
 
-    /// Who acted, for logs: the admin's username or the link's id (never its secret).
+    /// Who acted, for logs: the admin's username fingerprint (the one the login's log line
+    /// gives, so the two can be matched; never the username as typed, as login logs it) or
+    /// the link's id (never its secret).
     fn actor(&self) -> String {
         match &self.holder {
-            Holder::Admin(admin) => admin.username.clone(),
+            Holder::Admin(admin) => username_fingerprint(&admin.username),
             Holder::SetupLink(link) => format!("setup link {}", link.id),
         }
     }
