@@ -86,6 +86,7 @@ pub struct Reply {
     pub etag: Option<String>,
     pub content_type: Option<String>,
     pub www_authenticate: Option<String>,
+    pub retry_after: Option<String>,
 }
 
 impl Reply {
@@ -104,6 +105,7 @@ impl Reply {
             etag: header("etag"),
             content_type: header("content-type"),
             www_authenticate: header("www-authenticate"),
+            retry_after: header("retry-after"),
         }
     }
 
