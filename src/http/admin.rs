@@ -686,7 +686,13 @@ async fn render_tenant(
     html(status, pages::tenant(&session.viewer(), &view))
 }
 
-/// Resolve session and tenant for a tenant page, or the response to give instead.
+/// A disabled tenant's setup link, and the pages of the sessions it opened: 403.
+fn setup_link_tenant_disabled() -> HttpResponse {
+    html(StatusCode::FORBIDDEN, pages::setup_link_tenant_disabled())
+}
+
+/// Resolve session and tenant for a tenant page, or the response to give instead (a setup
+/// link's session of a disabled tenant gets 403: it neither sees the page nor mints tokens).
 async fn tenant_context(
     req: &HttpRequest,
     state: &AppState,
@@ -698,6 +704,11 @@ async fn tenant_context(
         Err(e) => return Err(failure(e)),
     };
     match managed_tenant(state, &session, slug).await {
+        Ok(Some(t))
+            if matches!(session.holder, Holder::SetupLink(_)) && !links::may_use_page(&t) =>
+        {
+            Err(setup_link_tenant_disabled())
+        }
         Ok(Some(t)) => Ok((session, t)),
         Ok(None) => Err(not_found()),
         Err(e) => Err(failure(e)),
@@ -763,12 +774,28 @@ async fn generate_token(
             }
         },
     };
-    let issued = svc::issue_token(&state.service, &tenant, days, f.label.trim()).await;
+    // A setup link is a bearer secret with an end: a token minted through it expires with it,
+    // so that what the link gives does not outlive the link (revoking the link does not
+    // revoke the tokens it made; the operator revokes those on the tenant's page).
+    let not_after = match &session.holder {
+        Holder::SetupLink(link) => Some(link.expires_at),
+        Holder::Admin(_) => None,
+    };
+    let issued =
+        svc::issue_token_capped(&state.service, &tenant, days, not_after, f.label.trim()).await;
     match issued {
         Ok((jwt, record)) => {
             tracing::info!(tenant = %tenant.slug, token_id = %record.jti, admin = %session.actor(), "token generated on the page");
+            let capped = not_after == Some(record.expires_at);
             let msgs = PageMessages {
                 new_token: Some(jwt),
+                notice: capped.then(|| {
+                    format!(
+                        "This token expires on {}, with the setup link this page was opened with, \
+                         not in {days} days: a token made with a setup link never outlives it.",
+                        crate::scim::render::timestamp(record.expires_at)
+                    )
+                }),
                 ..Default::default()
             };
             render_tenant(&state, &session, tenant, StatusCode::OK, msgs).await
@@ -1077,6 +1104,7 @@ async fn open_setup_link(state: web::Data<AppState>, secret: web::Path<String>) 
                 pages::setup_link_refused("This setup link was revoked"),
             )
         }
+        Ok(Opened::TenantDisabled) => return setup_link_tenant_disabled(),
         Err(e) => return failure(e),
     };
     let tenant = match svc::find_tenant_by_id(&state.service, &link.tenant_id).await {

@@ -9,7 +9,7 @@ use crate::scim::error::ScimError;
 use crate::store::now_millis;
 use crate::store::setup_links as link_store;
 pub use crate::store::setup_links::{SetupLinkRow, SetupSessionRow};
-use crate::store::tenants::Tenant;
+use crate::store::tenants::{find_tenant_by_id, Tenant};
 
 /// Days a link lasts when the request does not say.
 pub const DEFAULT_LINK_DAYS: i64 = 15;
@@ -116,6 +116,17 @@ pub enum Opened {
     Expired,
     /// The link was revoked.
     Revoked,
+    /// The link's tenant is disabled by its operator: the link opens nothing until the tenant
+    /// is enabled again (its sessions are refused meanwhile, see [`may_use_page`]).
+    TenantDisabled,
+}
+
+/// Whether a setup link's session may use its tenant's page: not while the tenant is
+/// disabled. A disabled tenant's admins, who log in with a password, still see its page (it
+/// says the tenant is disabled); a link is a bearer secret sent by mail, and while its
+/// operator has switched the tenant off, it opens nothing and mints nothing.
+pub fn may_use_page(tenant: &Tenant) -> bool {
+    tenant.disabled_at.is_none()
 }
 
 /// Open a link by its secret: when it is live, record its use and start a page session bound
@@ -123,13 +134,19 @@ pub enum Opened {
 pub async fn open_setup_link(svc: &Service, secret: &str) -> Result<Opened, ScimError> {
     let hash = secret_hash(secret);
     let wanted = hash.clone();
-    let link = svc
+    let found = svc
         .store
-        .read(move |conn| Ok::<_, ScimError>(link_store::find_setup_link_by_hash(conn, &hash)?))
+        .read(move |conn| {
+            let Some(link) = link_store::find_setup_link_by_hash(conn, &hash)? else {
+                return Ok::<_, ScimError>(None);
+            };
+            let tenant = find_tenant_by_id(conn, &link.tenant_id)?;
+            Ok(Some((link, tenant)))
+        })
         .await?;
     // The hash found the row; comparing it again in constant time keeps the check
     // independent of how the index compared.
-    let Some(link) = link.filter(|l| same_secret(&l.secret_hash, &wanted)) else {
+    let Some((link, tenant)) = found.filter(|(l, _)| same_secret(&l.secret_hash, &wanted)) else {
         return Ok(Opened::Unknown);
     };
     let now = now_millis();
@@ -138,6 +155,11 @@ pub async fn open_setup_link(svc: &Service, secret: &str) -> Result<Opened, Scim
     }
     if link.expires_at <= now {
         return Ok(Opened::Expired);
+    }
+    match tenant {
+        None => return Ok(Opened::Unknown),
+        Some(t) if !may_use_page(&t) => return Ok(Opened::TenantDisabled),
+        Some(_) => {}
     }
     let session_secret = format!("{SESSION_PREFIX}{}", random_secret());
     let row = SetupSessionRow {

@@ -564,8 +564,145 @@ async fn secrets_are_never_logged(backend: Backend) {
     );
 }
 
+/// A token minted through a setup link's page expires with the link at the latest (the page
+/// says so), whatever expiry its form asked for, while an admin's login still gets what it
+/// asks; a disabled tenant's link opens nothing (403) and the sessions it opened neither see
+/// the page nor mint tokens until the tenant is enabled again (issue 23).
+async fn link_tokens_end_with_the_link_and_disabled_tenants_refuse_links(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let operator = api_key(&app, None).await;
+    let made = api(
+        &app,
+        "POST",
+        "/tenants/acme/setup-links",
+        &operator,
+        Some(json!({"days": 2})),
+    )
+    .await
+    .expect(201);
+    let link_expires = millis_of(&made.body["expiresAt"]);
+    let path = path_of(&app, made.body["url"].as_str().expect("url"));
+    let mut b = open(&app, &path).await;
+    let page = b.get("/admin/t/acme").await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(
+        page.text_of("token-expiry-cap")
+            .is_some_and(|t| t.contains("expires with the link")),
+        "{}",
+        page.body
+    );
+    let generated = b
+        .post(
+            "/admin/t/acme/tokens",
+            &[("csrf", &page.csrf()), ("days", "365"), ("label", "long")],
+        )
+        .await;
+    assert_eq!(generated.status, 200, "{}", generated.body);
+    let token = generated.text_of("new-token").expect("token shown once");
+    assert_eq!(probe(&app, &token).await, 200);
+    assert!(
+        generated
+            .body
+            .contains("with the setup link this page was opened with"),
+        "the page says the token ends with the link: {}",
+        generated.body
+    );
+    let listed = api(&app, "GET", "/tenants/acme/tokens", &operator, None)
+        .await
+        .expect(200);
+    let long = listed.body["tokens"]
+        .as_array()
+        .expect("tokens")
+        .iter()
+        .find(|t| t["label"] == "long")
+        .expect("the token")
+        .clone();
+    let expires = millis_of(&long["expiresAt"]);
+    assert!(
+        expires <= link_expires && link_expires - expires < 1_000,
+        "the token expires at {expires}, the link at {link_expires}"
+    );
+    // The JWT says the same.
+    let claims = token.split('.').nth(1).expect("claims");
+    let claims: Value = serde_json::from_slice(
+        &base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, claims)
+            .expect("base64"),
+    )
+    .expect("json");
+    assert!(claims["exp"].as_i64().expect("exp") * 1000 <= link_expires);
+    // An admin who logs in still gets the expiry asked for.
+    app.create_admin(Some("acme"), "alice", "correct horse battery");
+    let mut alice = app.cookies();
+    assert_eq!(
+        alice.login("alice", "correct horse battery").await.status,
+        303
+    );
+    let own = alice.get("/admin/t/acme").await;
+    assert!(own.text_of("token-expiry-cap").is_none());
+    let generated = alice
+        .post(
+            "/admin/t/acme/tokens",
+            &[("csrf", &own.csrf()), ("days", "365"), ("label", "admin")],
+        )
+        .await;
+    assert_eq!(generated.status, 200, "{}", generated.body);
+    let listed = api(&app, "GET", "/tenants/acme/tokens", &operator, None)
+        .await
+        .expect(200);
+    let admins = listed.body["tokens"]
+        .as_array()
+        .expect("tokens")
+        .iter()
+        .find(|t| t["label"] == "admin")
+        .map(|t| millis_of(&t["expiresAt"]))
+        .expect("the admin's token");
+    assert!(admins - chrono::Utc::now().timestamp_millis() > 364 * DAY);
+
+    // Disabled: the link opens nothing, its session neither sees the page nor mints tokens.
+    api(&app, "POST", "/tenants/acme/disable", &operator, None)
+        .await
+        .expect(200);
+    let csrf = page.csrf();
+    let refused = b.get("/admin/t/acme").await;
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    assert!(refused.body.contains("disabled"), "{}", refused.body);
+    let refused = b
+        .post(
+            "/admin/t/acme/tokens",
+            &[("csrf", &csrf), ("days", "1"), ("label", "while disabled")],
+        )
+        .await;
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    let mut fresh = app.cookies();
+    let refused = fresh.get(&path).await;
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    assert!(
+        refused
+            .text_of("tenant-disabled")
+            .is_some_and(|t| t.contains("disabled")),
+        "{}",
+        refused.body
+    );
+    assert!(!fresh.cookies().contains_key("scimd_session"), "no session");
+    let listed = api(&app, "GET", "/tenants/acme/tokens", &operator, None)
+        .await
+        .expect(200);
+    assert!(
+        !listed.body.to_string().contains("while disabled"),
+        "{}",
+        listed.body
+    );
+    // Enabled again, the link and its session work again.
+    api(&app, "POST", "/tenants/acme/enable", &operator, None)
+        .await
+        .expect(200);
+    assert_eq!(b.get("/admin/t/acme").await.status, 200);
+    open(&app, &path).await;
+}
+
 crate::helpers::backend_tests!(
     link_opens_one_tenant_page,
+    link_tokens_end_with_the_link_and_disabled_tenants_refuse_links,
     expired_link_is_refused,
     only_hashes_are_stored,
     operator_page_manages_links_and_keys,
