@@ -1082,10 +1082,37 @@ async fn revoke_setup_link(
 /// GET /setup/{secret}: open a setup link. A live link starts a page session bound to its
 /// tenant and sends the browser on to that tenant's page, so the secret leaves the address
 /// bar (and, with `Referrer-Policy: no-referrer`, is never a Referer). A dead link gets a page
-/// saying to ask for a new one: 404 when unknown, 410 when expired or revoked.
-async fn open_setup_link(state: web::Data<AppState>, secret: web::Path<String>) -> HttpResponse {
-    let (secret, link) = match links::open_setup_link(&state.service, &secret).await {
+/// saying to ask for a new one: 404 when unknown, 410 when expired or revoked, 403 while its
+/// tenant is disabled; 429 with `Retry-After` when the client's address opened too many
+/// unknown links (see `service::setup_links::open_setup_link`).
+async fn open_setup_link(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    secret: web::Path<String>,
+) -> HttpResponse {
+    let Some(address) = client_address(&req, &state.settings.trusted_proxies) else {
+        return failure(ScimError::status(
+            StatusCode::BAD_REQUEST,
+            "the client address is unknown",
+        ));
+    };
+    let (secret, link) = match links::open_setup_link(&state.service, &secret, address).await {
         Ok(Opened::Session { secret, link }) => (secret, link),
+        Ok(Opened::Wait(secs)) => {
+            let mut resp = html(
+                StatusCode::TOO_MANY_REQUESTS,
+                pages::error_page(
+                    "Too many attempts",
+                    &format!(
+                        "Too many setup links that do not exist were opened from your address. \
+                         Try again in {secs} seconds."
+                    ),
+                ),
+            );
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from(secs));
+            return resp;
+        }
         Ok(Opened::Unknown) => {
             return html(
                 StatusCode::NOT_FOUND,

@@ -700,8 +700,98 @@ async fn link_tokens_end_with_the_link_and_disabled_tenants_refuse_links(backend
     open(&app, &path).await;
 }
 
+/// A browser that says it comes from `address` through the proxy at 127.0.0.1.
+fn browser_from(app: &TestApp, address: &str) -> CookieClient {
+    CookieClient::new(&app.base).with_header("X-Forwarded-For", address)
+}
+
+/// Guessing setup links is throttled per client address like password guessing (issue 23):
+/// five unknown links, then 429 with `Retry-After` for whatever that address opens next, a
+/// real link included (so a hit cannot be told from a miss); concurrent guesses are counted
+/// before they are looked up; the link's holder at another address opens it at once, and
+/// opening a real link again and again is never counted.
+async fn link_guesses_are_throttled_per_address(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |s| {
+        s.trusted_proxies = vec!["127.0.0.1/32".parse().expect("cidr")];
+    })
+    .await;
+    let operator = api_key(&app, None).await;
+    let (_, real) = make_link(&app, &operator, json!({"days": 2})).await;
+    let guess = |i: usize| format!("/setup/{}{i:04}", "A".repeat(39));
+
+    let mut attacker = browser_from(&app, "203.0.113.7");
+    for i in 0..5 {
+        let r = attacker.get(&guess(i)).await;
+        assert_eq!(r.status, 404, "guess {i}: {}", r.body);
+    }
+    let throttled = attacker.get(&guess(5)).await;
+    assert_eq!(throttled.status, 429, "{}", throttled.body);
+    assert!(
+        throttled.body.contains("Try again in"),
+        "{}",
+        throttled.body
+    );
+    let retry = retry_after_from(&app, &guess(6), "203.0.113.7").await;
+    assert!(retry.is_some_and(|s| s >= 1), "Retry-After: {retry:?}");
+    let hit = attacker.get(&real).await;
+    assert_eq!(
+        hit.status, 429,
+        "a waiting address learns nothing, even with a real link"
+    );
+
+    // The holder elsewhere is not held up, however often it opens its link.
+    for _ in 0..8 {
+        open_from(&app, &real, "198.51.100.20").await;
+    }
+
+    // Concurrent guesses from a fresh address: at most five are looked up.
+    let mut guesses = Vec::new();
+    for i in 0..30 {
+        let mut b = browser_from(&app, "192.0.2.99");
+        let path = guess(100 + i);
+        guesses.push(actix_web::rt::spawn(
+            async move { b.get(&path).await.status },
+        ));
+    }
+    let mut statuses = std::collections::BTreeMap::new();
+    for g in guesses {
+        *statuses.entry(g.await.expect("guess")).or_insert(0) += 1;
+    }
+    let looked_up = statuses.get(&404).copied().unwrap_or(0);
+    assert!((1..=5).contains(&looked_up), "{statuses:?}");
+    assert_eq!(
+        looked_up + statuses.get(&429).copied().unwrap_or(0),
+        30,
+        "{statuses:?}"
+    );
+}
+
+/// Open a real link as if from `address`: 200 and a session.
+async fn open_from(app: &TestApp, path: &str, address: &str) {
+    let mut b = browser_from(app, address);
+    let opened = b.get(path).await;
+    assert_eq!(opened.status, 200, "{}", opened.body);
+    assert!(b.cookies().contains_key("scimd_session"));
+}
+
+/// The `Retry-After` of a GET as if from `address` (the cookie client keeps no headers).
+async fn retry_after_from(app: &TestApp, path: &str, address: &str) -> Option<u64> {
+    let resp = app
+        .client
+        .get(format!("{}{path}", app.base))
+        .insert_header(("X-Forwarded-For", address))
+        .send()
+        .await
+        .expect("request");
+    resp.headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+}
+
 crate::helpers::backend_tests!(
     link_opens_one_tenant_page,
+    link_guesses_are_throttled_per_address,
     link_tokens_end_with_the_link_and_disabled_tenants_refuse_links,
     expired_link_is_refused,
     only_hashes_are_stored,
