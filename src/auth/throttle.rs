@@ -39,6 +39,22 @@ impl Counter {
         (self.current(now).blocked_until - now).max(0)
     }
 
+    /// The counter with one failure forgiven: an attempt counted before it was checked that
+    /// turned out right (the failures of others stay).
+    pub fn forgiven_once(self, now: i64) -> Counter {
+        let current = self.current(now);
+        let failures = (current.failures - 1).max(0);
+        Counter {
+            failures,
+            last_failure: current.last_failure,
+            blocked_until: if failures >= FREE_FAILURES {
+                current.blocked_until
+            } else {
+                0
+            },
+        }
+    }
+
     /// The counter after one more failure at `now`.
     pub fn failed(self, now: i64) -> Counter {
         let failures = self.current(now).failures + 1;
@@ -73,6 +89,14 @@ impl ThrottleKeys {
             address: format!("addr:{address}"),
         }
     }
+}
+
+/// The key of setup-link attempts from a client address. Setup links have a counter of their
+/// own: a guessed link spends none of the address's password attempts, and a mistyped
+/// password none of its link attempts. Only the address counts; a link has no name to count
+/// against, and each address waits for its own failures alone.
+pub fn setup_link_key(address: std::net::IpAddr) -> String {
+    format!("setup:{address}")
 }
 
 /// A short, stable stand-in for a username in logs and keys: the first 16 hex digits of the
@@ -118,19 +142,28 @@ pub struct KnownWaits {
 impl KnownWaits {
     /// Milliseconds still to wait for any of these keys, as far as this instance knows.
     pub fn wait(&self, keys: &ThrottleKeys, now: i64) -> i64 {
-        let map = self.until.lock().unwrap_or_else(|p| p.into_inner());
         // Only the address's own wait: a username's wait depends on the address too.
-        map.get(&keys.address)
-            .map_or(0, |until| (until - now).max(0))
+        self.wait_key(&keys.address, now)
     }
 
     /// Remember that the address of these keys must wait `wait` ms from `now`.
     pub fn remember(&self, keys: &ThrottleKeys, wait: i64, now: i64) {
+        self.remember_key(&keys.address, wait, now);
+    }
+
+    /// Milliseconds still to wait for one key (an address's), as far as this instance knows.
+    pub fn wait_key(&self, key: &str, now: i64) -> i64 {
+        let map = self.until.lock().unwrap_or_else(|p| p.into_inner());
+        map.get(key).map_or(0, |until| (until - now).max(0))
+    }
+
+    /// Remember that one key (an address's) must wait `wait` ms from `now`.
+    pub fn remember_key(&self, key: &str, wait: i64, now: i64) {
         let mut map = self.until.lock().unwrap_or_else(|p| p.into_inner());
         if map.len() > 10_000 {
             map.retain(|_, until| *until > now);
         }
-        map.insert(keys.address.clone(), now + wait);
+        map.insert(key.to_string(), now + wait);
     }
 }
 
@@ -166,6 +199,19 @@ mod tests {
         let guessing = after(1, 0);
         assert!(wait_for(user, guessing, 10) > 0);
         assert!(wait_for(Counter::default(), after(FREE_FAILURES, 0), 10) > 0);
+    }
+
+    #[test]
+    fn forgiving_one_attempt_keeps_the_others() {
+        let c = after(FREE_FAILURES, 0);
+        assert!(c.wait(0) > 0);
+        let forgiven = c.forgiven_once(0);
+        assert_eq!(forgiven.failures, FREE_FAILURES - 1);
+        assert_eq!(forgiven.wait(0), 0);
+        let many = after(FREE_FAILURES + 3, 0).forgiven_once(0);
+        assert_eq!(many.failures, FREE_FAILURES + 2);
+        assert!(many.wait(0) > 0);
+        assert_eq!(Counter::default().forgiven_once(0).failures, 0);
     }
 
     #[test]

@@ -152,6 +152,19 @@ impl TokenKeys {
         days: i64,
         label: &str,
     ) -> Result<(String, TokenRecord), StoreError> {
+        self.issue_capped(conn, tenant, days, None, label)
+    }
+
+    /// Issue a token that expires after `days`, or at `not_after` (ms) if that is sooner: a
+    /// token made through a setup link expires with the link at the latest.
+    pub fn issue_capped(
+        &self,
+        conn: &mut DbConn,
+        tenant: &Tenant,
+        days: i64,
+        not_after: Option<i64>,
+        label: &str,
+    ) -> Result<(String, TokenRecord), StoreError> {
         if read(&self.current).is_none() {
             self.load(conn)?;
         }
@@ -167,7 +180,9 @@ impl TokenKeys {
             tenant_id: tenant.id.clone(),
             label: label.to_string(),
             created_at: now,
-            expires_at: now + days * DAY_MILLIS,
+            expires_at: not_after.map_or(now + days * DAY_MILLIS, |cap| {
+                cap.min(now + days * DAY_MILLIS)
+            }),
             revoked_at: None,
             last_used_at: None,
         };

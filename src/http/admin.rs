@@ -150,10 +150,12 @@ impl PageSession {
         }
     }
 
-    /// Who acted, for logs: the admin's username or the link's id (never its secret).
+    /// Who acted, for logs: the admin's username fingerprint (the one the login's log line
+    /// gives, so the two can be matched; never the username as typed, as login logs it) or
+    /// the link's id (never its secret).
     fn actor(&self) -> String {
         match &self.holder {
-            Holder::Admin(admin) => admin.username.clone(),
+            Holder::Admin(admin) => username_fingerprint(&admin.username),
             Holder::SetupLink(link) => format!("setup link {}", link.id),
         }
     }
@@ -684,7 +686,13 @@ async fn render_tenant(
     html(status, pages::tenant(&session.viewer(), &view))
 }
 
-/// Resolve session and tenant for a tenant page, or the response to give instead.
+/// A disabled tenant's setup link, and the pages of the sessions it opened: 403.
+fn setup_link_tenant_disabled() -> HttpResponse {
+    html(StatusCode::FORBIDDEN, pages::setup_link_tenant_disabled())
+}
+
+/// Resolve session and tenant for a tenant page, or the response to give instead (a setup
+/// link's session of a disabled tenant gets 403: it neither sees the page nor mints tokens).
 async fn tenant_context(
     req: &HttpRequest,
     state: &AppState,
@@ -696,6 +704,11 @@ async fn tenant_context(
         Err(e) => return Err(failure(e)),
     };
     match managed_tenant(state, &session, slug).await {
+        Ok(Some(t))
+            if matches!(session.holder, Holder::SetupLink(_)) && !links::may_use_page(&t) =>
+        {
+            Err(setup_link_tenant_disabled())
+        }
         Ok(Some(t)) => Ok((session, t)),
         Ok(None) => Err(not_found()),
         Err(e) => Err(failure(e)),
@@ -761,12 +774,28 @@ async fn generate_token(
             }
         },
     };
-    let issued = svc::issue_token(&state.service, &tenant, days, f.label.trim()).await;
+    // A setup link is a bearer secret with an end: a token minted through it expires with it,
+    // so that what the link gives does not outlive the link (revoking the link does not
+    // revoke the tokens it made; the operator revokes those on the tenant's page).
+    let not_after = match &session.holder {
+        Holder::SetupLink(link) => Some(link.expires_at),
+        Holder::Admin(_) => None,
+    };
+    let issued =
+        svc::issue_token_capped(&state.service, &tenant, days, not_after, f.label.trim()).await;
     match issued {
         Ok((jwt, record)) => {
             tracing::info!(tenant = %tenant.slug, token_id = %record.jti, admin = %session.actor(), "token generated on the page");
+            let capped = not_after == Some(record.expires_at);
             let msgs = PageMessages {
                 new_token: Some(jwt),
+                notice: capped.then(|| {
+                    format!(
+                        "This token expires on {}, with the setup link this page was opened with, \
+                         not in {days} days: a token made with a setup link never outlives it.",
+                        crate::scim::render::timestamp(record.expires_at)
+                    )
+                }),
                 ..Default::default()
             };
             render_tenant(&state, &session, tenant, StatusCode::OK, msgs).await
@@ -1053,10 +1082,37 @@ async fn revoke_setup_link(
 /// GET /setup/{secret}: open a setup link. A live link starts a page session bound to its
 /// tenant and sends the browser on to that tenant's page, so the secret leaves the address
 /// bar (and, with `Referrer-Policy: no-referrer`, is never a Referer). A dead link gets a page
-/// saying to ask for a new one: 404 when unknown, 410 when expired or revoked.
-async fn open_setup_link(state: web::Data<AppState>, secret: web::Path<String>) -> HttpResponse {
-    let (secret, link) = match links::open_setup_link(&state.service, &secret).await {
+/// saying to ask for a new one: 404 when unknown, 410 when expired or revoked, 403 while its
+/// tenant is disabled; 429 with `Retry-After` when the client's address opened too many
+/// unknown links (see `service::setup_links::open_setup_link`).
+async fn open_setup_link(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    secret: web::Path<String>,
+) -> HttpResponse {
+    let Some(address) = client_address(&req, &state.settings.trusted_proxies) else {
+        return failure(ScimError::status(
+            StatusCode::BAD_REQUEST,
+            "the client address is unknown",
+        ));
+    };
+    let (secret, link) = match links::open_setup_link(&state.service, &secret, address).await {
         Ok(Opened::Session { secret, link }) => (secret, link),
+        Ok(Opened::Wait(secs)) => {
+            let mut resp = html(
+                StatusCode::TOO_MANY_REQUESTS,
+                pages::error_page(
+                    "Too many attempts",
+                    &format!(
+                        "Too many setup links that do not exist were opened from your address. \
+                         Try again in {secs} seconds."
+                    ),
+                ),
+            );
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from(secs));
+            return resp;
+        }
         Ok(Opened::Unknown) => {
             return html(
                 StatusCode::NOT_FOUND,
@@ -1075,6 +1131,7 @@ async fn open_setup_link(state: web::Data<AppState>, secret: web::Path<String>) 
                 pages::setup_link_refused("This setup link was revoked"),
             )
         }
+        Ok(Opened::TenantDisabled) => return setup_link_tenant_disabled(),
         Err(e) => return failure(e),
     };
     let tenant = match svc::find_tenant_by_id(&state.service, &link.tenant_id).await {

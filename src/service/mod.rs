@@ -120,6 +120,10 @@ impl Listed {
 /// Most rows a filter evaluated in Rust may scan; past it the client must narrow the filter.
 pub const MAX_SCAN: usize = 200_000;
 
+/// Seconds a write refused for want of storage asks the client to wait: a disk does not
+/// empty itself in a second, and Entra backs off on its own too.
+const STORAGE_RETRY_SECONDS: u64 = 30;
+
 impl From<StoreError> for ScimError {
     fn from(e: StoreError) -> Self {
         match e {
@@ -133,6 +137,17 @@ impl From<StoreError> for ScimError {
                 ScimError::status(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "the database is unavailable; retry later",
+                )
+            }
+            StoreError::Storage(reason) => {
+                tracing::error!(%reason, "the database cannot store writes");
+                ScimError::retry_later(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    STORAGE_RETRY_SECONDS,
+                    format!(
+                        "the database cannot store this write now (its disk is full or \
+                         read-only); nothing was written; retry after {STORAGE_RETRY_SECONDS} s"
+                    ),
                 )
             }
             other => {

@@ -132,6 +132,18 @@ pub async fn issue_token(
     days: i64,
     label: &str,
 ) -> Result<(String, TokenRecord), ScimError> {
+    issue_token_capped(svc, tenant, days, None, label).await
+}
+
+/// Issue a token as [`issue_token`] does, expiring at `not_after` (ms) if that comes before
+/// `days` have passed: a token made through a setup link's page expires with the link.
+pub async fn issue_token_capped(
+    svc: &Service,
+    tenant: &Tenant,
+    days: i64,
+    not_after: Option<i64>,
+    label: &str,
+) -> Result<(String, TokenRecord), ScimError> {
     let days = check_expiry_days(days).map_err(ScimError::invalid_value)?;
     if label.chars().count() > 200 {
         return Err(ScimError::invalid_value(
@@ -140,7 +152,9 @@ pub async fn issue_token(
     }
     let (keys, tenant, label) = (Arc::clone(&svc.keys), tenant.clone(), label.to_string());
     svc.store
-        .write(move |conn| Ok::<_, ScimError>(keys.issue(conn, &tenant, days, &label)?))
+        .write(move |conn| {
+            Ok::<_, ScimError>(keys.issue_capped(conn, &tenant, days, not_after, &label)?)
+        })
         .await
 }
 

@@ -23,9 +23,15 @@ const STORAGE_FAILURES: &[&str] = &[
     "read-only transaction",
 ];
 
+/// Whether a database's error message says storage itself is failing (a full disk, a
+/// read-only file system or standby), not the request.
+pub(crate) fn is_storage_failure(message: &str) -> bool {
+    STORAGE_FAILURES.iter().any(|p| message.contains(p))
+}
+
 /// Note, for this thread's current write, an error message if it says storage is failing.
 pub(crate) fn note_error(message: &str) {
-    if STORAGE_FAILURES.iter().any(|p| message.contains(p)) {
+    if is_storage_failure(message) {
         STORAGE_FAILURE.with(|f| *f.borrow_mut() = Some(message.to_string()));
     }
 }

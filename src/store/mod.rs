@@ -189,6 +189,11 @@ pub enum StoreError {
     Diesel(diesel::result::Error),
     #[error("database unavailable: {0}")]
     Unavailable(String),
+    /// The database refused a write for want of storage (a full disk, a read-only file system
+    /// or standby): wherever it surfaced, in a statement of the write (inside the SQLite
+    /// writer's savepoint) or at its commit. The connection is fine; the write may be retried.
+    #[error("database storage is failing: {0}")]
+    Storage(String),
     #[error("migration failed: {0}")]
     Migration(String),
     #[error("stored data is corrupt: {0}")]
@@ -223,6 +228,12 @@ impl From<diesel::result::Error> for StoreError {
                 .any(|m| info.message().contains(m)) =>
             {
                 StoreError::Unavailable(info.message().to_string())
+            }
+            // Storage refused the write (SQLite's "database or disk is full", PostgreSQL's
+            // "could not extend file … No space left on device"): the database's trouble, not
+            // the request's, whichever statement met it.
+            Error::DatabaseError(_, info) if health::is_storage_failure(info.message()) => {
+                StoreError::Storage(info.message().to_string())
             }
             Error::BrokenTransactionManager => {
                 StoreError::Unavailable("connection lost mid-transaction".into())

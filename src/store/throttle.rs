@@ -124,6 +124,37 @@ pub fn reserve_attempt(
     Ok(1000)
 }
 
+/// Count an attempt with one key (a client address's setup-link attempts) as a failure before
+/// it is checked: `Ok(0)` when it may go ahead, else the milliseconds it must wait (nothing
+/// is counted then). Run inside a write transaction.
+pub fn reserve_key_attempt(conn: &mut DbConn, key: &str, now: i64) -> Result<i64, StoreError> {
+    for _ in 0..RACE_RETRIES {
+        let seen = counter(conn, key)?;
+        let wait = seen.unwrap_or_default().wait(now);
+        if wait > 0 {
+            return Ok(wait);
+        }
+        if swap(conn, key, seen, seen.unwrap_or_default().failed(now))? {
+            return Ok(0);
+        }
+    }
+    Ok(1000)
+}
+
+/// Forgive one attempt of a key that [`reserve_key_attempt`] counted and that turned out
+/// right; the failures of other attempts stay.
+pub fn forgive_key_attempt(conn: &mut DbConn, key: &str, now: i64) -> Result<(), StoreError> {
+    for _ in 0..RACE_RETRIES {
+        let Some(seen) = counter(conn, key)? else {
+            return Ok(());
+        };
+        if swap(conn, key, Some(seen), seen.forgiven_once(now))? {
+            return Ok(());
+        }
+    }
+    Ok(())
+}
+
 /// A counter lost in a crash costs nothing worth a WAL flush: on PostgreSQL the
 /// transaction commits without waiting for one, so a flood of logins does not queue
 /// behind (or ahead of) SCIM writes' flushes.

@@ -178,9 +178,12 @@ impl SqliteWriter {
     {
         let (tx, rx) = tokio::sync::oneshot::channel::<Result<T, E>>();
         let job: Job = Box::new(move |conn: &mut DbConn| {
-            let result = conn.transaction(f);
+            let result = in_savepoint(conn, f);
             Box::new(move |commit_error: Option<String>| {
                 let answer = match (result, commit_error) {
+                    (Ok(_), Some(e)) if super::health::is_storage_failure(&e) => {
+                        Err(E::from(StoreError::Storage(format!("commit failed: {e}"))))
+                    }
                     (Ok(_), Some(e)) => Err(E::from(StoreError::Unavailable(format!(
                         "commit failed: {e}"
                     )))),
@@ -199,6 +202,33 @@ impl SqliteWriter {
                 "the write was not completed".into(),
             ))
         })?
+    }
+}
+
+/// Run a write in its savepoint of the batch and answer with the write's own outcome. When
+/// SQLite meets a full disk (or an I/O error) inside a statement it rolls the whole batch's
+/// transaction back by itself, and rolling back to the savepoint then fails ("no such
+/// savepoint"); diesel would answer that failure instead of the write's error, and a full
+/// disk would read as a bug (500). The rest of the batch learns it at the batch's commit,
+/// which fails, so no write of it is answered as done.
+fn in_savepoint<T, E>(
+    conn: &mut DbConn,
+    f: impl FnOnce(&mut DbConn) -> Result<T, E>,
+) -> Result<T, E>
+where
+    E: From<diesel::result::Error>,
+{
+    let mut failed: Option<E> = None;
+    let outcome = conn.transaction::<T, diesel::result::Error, _>(|c| {
+        f(c).map_err(|e| {
+            failed = Some(e);
+            diesel::result::Error::RollbackTransaction
+        })
+    });
+    match (outcome, failed) {
+        (_, Some(e)) => Err(e),
+        (Ok(value), None) => Ok(value),
+        (Err(e), None) => Err(E::from(e)),
     }
 }
 

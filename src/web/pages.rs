@@ -346,6 +346,9 @@ pub fn tenant(viewer: &Viewer<'_>, v: &TenantView<'_>) -> Markup {
                 form method="post" action={ "/admin/t/" (slug) "/tokens" } {
                     input type="hidden" name="csrf" value=(viewer.csrf);
                     label { "Expires in (days) " input type="number" name="days" id="days" min="1" max="365" value="90" required; }
+                    @if let Some(expires) = viewer.setup_link_expires {
+                        p.muted #token-expiry-cap { "A token generated with a setup link expires with the link, on " (timestamp(expires)) ", at the latest: it must not outlive the link it was made with. Ask your provider for a token that lasts longer." }
+                    }
                     label { "Label " input type="text" name="label" id="label" maxlength="200" placeholder="Entra production"; }
                     button type="submit" id="generate" { "Generate token" }
                 }
@@ -518,6 +521,20 @@ pub fn setup_link_opened(next: &str) -> Markup {
         None,
         Some(next),
         html! { section { h1 { "Opening your page…" } p { a href=(next) id="continue" { "Continue to your token page" } } } },
+    )
+}
+
+/// The page a setup link of a disabled tenant answers (and its sessions' pages meanwhile).
+pub fn setup_link_tenant_disabled() -> Markup {
+    layout(
+        "This account is disabled",
+        None,
+        html! {
+            section {
+                h1 { "This account is disabled" }
+                p #tenant-disabled { "Your provider (the company that sent you the link) has disabled this account, so its setup link opens nothing for now. Ask them to enable it again; the link then works until it expires." }
+            }
+        },
     )
 }
 

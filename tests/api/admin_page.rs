@@ -2,7 +2,7 @@
 //! Connection), revoke (then 401), custom fields, history, CSRF, cross-tenant denial,
 //! operators, throttling and logout.
 
-use crate::helpers::{Backend, TestApp};
+use crate::helpers::{fresh_database, Backend, Cli, CookieClient, ServeCommand, TestApp};
 
 async fn probe(app: &TestApp, token: &str) -> u16 {
     let url = format!(
@@ -308,8 +308,79 @@ async fn repeated_failed_logins_are_slowed(backend: Backend) {
     assert!(blocked.body.contains("Too many failed attempts"));
 }
 
+/// What an admin does on the page (a token, an API key, a setup link) is logged naming the
+/// admin by the fingerprint the login's line gives, never by the username as typed (issue 23).
+async fn page_actions_log_the_admin_by_fingerprint(backend: Backend) {
+    let (url, _db) = fresh_database(&backend);
+    let cli = Cli::on(&url);
+    cli.ok(&["tenant", "create", "acme"]);
+    let username = format!("olga-{}", uuid::Uuid::new_v4().simple());
+    let password = "correct horse battery";
+    cli.run_ok(
+        &[
+            "admin",
+            "create",
+            "--operator",
+            &username,
+            "--password-stdin",
+        ],
+        Some(&format!("{password}\n")),
+    );
+    let served = ServeCommand::new(&url)
+        .flags(&["--workers", "1"])
+        .log_level("info")
+        .json_logs(true)
+        .start()
+        .await;
+    let mut browser = CookieClient::new(&served.base);
+    assert_eq!(browser.login(&username, password).await.status, 303);
+    let page = browser.get("/admin/t/acme").await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    let csrf = page.csrf();
+    let made = browser
+        .post(
+            "/admin/t/acme/tokens",
+            &[("csrf", &csrf), ("days", "30"), ("label", "entra")],
+        )
+        .await;
+    assert_eq!(made.status, 200, "{}", made.body);
+    let made = browser
+        .post("/admin/api-keys", &[("csrf", &csrf), ("label", "billing")])
+        .await;
+    assert_eq!(made.status, 200, "{}", made.body);
+    let made = browser
+        .post(
+            "/admin/t/acme/setup-links",
+            &[("csrf", &csrf), ("days", "2")],
+        )
+        .await;
+    assert_eq!(made.status, 200, "{}", made.body);
+
+    actix_web::rt::time::sleep(std::time::Duration::from_millis(200)).await;
+    let log = served.log();
+    drop(served);
+    let fingerprint = scimd::auth::throttle::username_fingerprint(&username);
+    for action in [
+        "admin logged in",
+        "token generated on the page",
+        "API key made on the page",
+        "setup link made on the page",
+    ] {
+        let line = log
+            .lines()
+            .find(|l| l.contains(action))
+            .unwrap_or_else(|| panic!("no {action:?} line:\n{log}"));
+        assert!(line.contains(&fingerprint), "{action}: {line}");
+    }
+    assert!(
+        !log.to_lowercase().contains(&username),
+        "the admin's username is in the server log:\n{log}"
+    );
+}
+
 crate::helpers::backend_tests!(
     login_generate_use_and_revoke,
+    page_actions_log_the_admin_by_fingerprint,
     csrf_and_cross_tenant_are_refused,
     fields_history_and_counts,
     operator_sees_all_tenants,

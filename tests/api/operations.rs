@@ -91,14 +91,154 @@ struct SmallDisk(tempfile::TempDir);
 
 impl SmallDisk {
     fn mount(bytes: usize) -> Option<SmallDisk> {
+        SmallDisk::mount_with(&format!("size={bytes}"))
+    }
+
+    /// A small file system with these tmpfs options (its size, and for PostgreSQL its owner).
+    fn mount_with(options: &str) -> Option<SmallDisk> {
         let dir = tempfile::tempdir().ok()?;
         let ok = std::process::Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={bytes}"), "tmpfs"])
+            .args(["-t", "tmpfs", "-o", options, "tmpfs"])
             .arg(dir.path())
             .status()
             .is_ok_and(|s| s.success());
         ok.then_some(SmallDisk(dir))
     }
+}
+
+/// A PostgreSQL tablespace on a small disk holding a test schema's `users` table; on drop the
+/// table goes back to the default tablespace and the tablespace and the disk go away.
+struct FullTablespace {
+    url: String,
+    name: String,
+    _disk: SmallDisk,
+}
+
+impl FullTablespace {
+    /// Move `users` of the schema `url` names onto a tablespace on a small disk that the
+    /// server's OS user owns (PostgreSQL writes its files itself); `None` when this machine
+    /// cannot (not root, no `postgres` user, a PostgreSQL elsewhere).
+    fn of_users(url: &str, bytes: usize) -> Option<FullTablespace> {
+        use diesel::{Connection, RunQueryDsl};
+        let id = |flag: &str| -> Option<String> {
+            let out = std::process::Command::new("id")
+                .args([flag, "postgres"])
+                .output()
+                .ok()?;
+            out.status
+                .success()
+                .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+        };
+        let (uid, gid) = (id("-u")?, id("-g")?);
+        let disk = SmallDisk::mount_with(&format!("size={bytes},uid={uid},gid={gid},mode=0700"))?;
+        let name = format!("scimd_full_{}", uuid::Uuid::new_v4().simple());
+        let mut conn = diesel::PgConnection::establish(url).ok()?;
+        let location = disk.0.path().display().to_string();
+        diesel::sql_query(format!("CREATE TABLESPACE {name} LOCATION '{location}'"))
+            .execute(&mut conn)
+            .ok()?;
+        let tablespace = FullTablespace {
+            url: url.to_string(),
+            name,
+            _disk: disk,
+        };
+        diesel::sql_query(format!(
+            "ALTER TABLE users SET TABLESPACE {}",
+            tablespace.name
+        ))
+        .execute(&mut conn)
+        .ok()?;
+        Some(tablespace)
+    }
+}
+
+impl Drop for FullTablespace {
+    fn drop(&mut self) {
+        use diesel::{Connection, RunQueryDsl};
+        if let Ok(mut conn) = diesel::PgConnection::establish(&self.url) {
+            let _ =
+                diesel::sql_query("ALTER TABLE users SET TABLESPACE pg_default").execute(&mut conn);
+            let _ = diesel::sql_query(format!("DROP TABLESPACE IF EXISTS {}", self.name))
+                .execute(&mut conn);
+        }
+    }
+}
+
+/// `n` characters that neither SQLite nor PostgreSQL's TOAST compression can shrink.
+fn incompressible(n: usize) -> String {
+    let mut text = String::with_capacity(n + 32);
+    while text.len() < n {
+        text.push_str(&uuid::Uuid::new_v4().simple().to_string());
+    }
+    text.truncate(n);
+    text
+}
+
+/// A full disk under a write is the database's trouble, not the request's, and passes: every
+/// write that fails for want of space answers `503` with `Retry-After` and a SCIM error (Entra
+/// retries), whether the database refused a statement inside the write (SQLite's writer runs
+/// each write in a savepoint of its batch) or its commit. Issue 23: a statement's failure was
+/// a 500. SQLite: its file on a small tmpfs, a write larger than the writer's page cache (so
+/// SQLite spills pages mid-statement); PostgreSQL: `users` on a tablespace on a small tmpfs.
+async fn a_full_disk_answers_503_with_retry_after(backend: Backend) {
+    let postgres = matches!(backend, Backend::Postgres(_));
+    let (app, _disk, _tablespace) = if postgres {
+        let app = TestApp::spawn_with(backend, |s| s.rate_limit_tenant = 0).await;
+        let Some(tablespace) = FullTablespace::of_users(&app.database_url, 2 << 20) else {
+            eprintln!("skipped: cannot put a tablespace on a small tmpfs here (needs root and a local PostgreSQL)");
+            return;
+        };
+        (app, None, Some(tablespace))
+    } else {
+        let Some(disk) = SmallDisk::mount(3 << 20) else {
+            eprintln!("skipped: cannot mount a tmpfs here (needs root), so no disk can be filled");
+            return;
+        };
+        let url = format!("sqlite://{}", disk.0.path().join("scimd.db").display());
+        let app = TestApp::spawn_with(backend, |s| {
+            s.database_url = Some(url);
+            s.rate_limit_tenant = 0;
+            s.max_body_bytes = 32 << 20;
+        })
+        .await;
+        (app, Some(disk), None)
+    };
+    // Larger than the SQLite writer's page cache (16 MB) on SQLite: pages spill to the WAL
+    // inside the statement.
+    let size = if postgres { 200_000 } else { 20 << 20 };
+    let mut failures = Vec::new();
+    for i in 0..60 {
+        let mut body =
+            crate::helpers::user_body(&format!("filler{i}"), &format!("filler{i}@contoso.com"));
+        body["nickName"] = serde_json::json!(incompressible(size));
+        let r = app.scim("POST", "/Users", Some(body)).await;
+        if r.status.as_u16() == 201 {
+            assert!(failures.is_empty(), "a write passed after a failed one");
+            continue;
+        }
+        failures.push(r);
+        if failures.len() == 3 {
+            break;
+        }
+    }
+    assert!(!failures.is_empty(), "the disk never filled up");
+    for r in &failures {
+        assert_eq!(r.status.as_u16(), 503, "a full disk: {}", r.body);
+        assert_eq!(
+            r.body["schemas"][0], "urn:ietf:params:scim:api:messages:2.0:Error",
+            "{}",
+            r.body
+        );
+        assert!(
+            r.retry_after
+                .as_deref()
+                .is_some_and(|v| v.parse::<u64>().is_ok_and(|n| n >= 1)),
+            "Retry-After: {:?}",
+            r.retry_after
+        );
+    }
+    // Reads keep answering.
+    app.scim("GET", "/Users?count=1", None).await.expect(200);
 }
 
 impl Drop for SmallDisk {
@@ -167,6 +307,7 @@ async fn readyz_reports_failing_writes(backend: Backend) {
 crate::helpers::backend_tests!(
     rate_limits_answer_429_with_retry_after,
     metrics_in_prometheus_format,
+    a_full_disk_answers_503_with_retry_after,
 );
 
 crate::helpers::sqlite_tests!(readyz_reports_failing_writes);

@@ -564,8 +564,235 @@ async fn secrets_are_never_logged(backend: Backend) {
     );
 }
 
+/// A token minted through a setup link's page expires with the link at the latest (the page
+/// says so), whatever expiry its form asked for, while an admin's login still gets what it
+/// asks; a disabled tenant's link opens nothing (403) and the sessions it opened neither see
+/// the page nor mint tokens until the tenant is enabled again (issue 23).
+async fn link_tokens_end_with_the_link_and_disabled_tenants_refuse_links(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let operator = api_key(&app, None).await;
+    let made = api(
+        &app,
+        "POST",
+        "/tenants/acme/setup-links",
+        &operator,
+        Some(json!({"days": 2})),
+    )
+    .await
+    .expect(201);
+    let link_expires = millis_of(&made.body["expiresAt"]);
+    let path = path_of(&app, made.body["url"].as_str().expect("url"));
+    let mut b = open(&app, &path).await;
+    let page = b.get("/admin/t/acme").await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(
+        page.text_of("token-expiry-cap")
+            .is_some_and(|t| t.contains("expires with the link")),
+        "{}",
+        page.body
+    );
+    let generated = b
+        .post(
+            "/admin/t/acme/tokens",
+            &[("csrf", &page.csrf()), ("days", "365"), ("label", "long")],
+        )
+        .await;
+    assert_eq!(generated.status, 200, "{}", generated.body);
+    let token = generated.text_of("new-token").expect("token shown once");
+    assert_eq!(probe(&app, &token).await, 200);
+    assert!(
+        generated
+            .body
+            .contains("with the setup link this page was opened with"),
+        "the page says the token ends with the link: {}",
+        generated.body
+    );
+    let listed = api(&app, "GET", "/tenants/acme/tokens", &operator, None)
+        .await
+        .expect(200);
+    let long = listed.body["tokens"]
+        .as_array()
+        .expect("tokens")
+        .iter()
+        .find(|t| t["label"] == "long")
+        .expect("the token")
+        .clone();
+    let expires = millis_of(&long["expiresAt"]);
+    assert!(
+        expires <= link_expires && link_expires - expires < 1_000,
+        "the token expires at {expires}, the link at {link_expires}"
+    );
+    // The JWT says the same.
+    let claims = token.split('.').nth(1).expect("claims");
+    let claims: Value = serde_json::from_slice(
+        &base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, claims)
+            .expect("base64"),
+    )
+    .expect("json");
+    assert!(claims["exp"].as_i64().expect("exp") * 1000 <= link_expires);
+    // An admin who logs in still gets the expiry asked for.
+    app.create_admin(Some("acme"), "alice", "correct horse battery");
+    let mut alice = app.cookies();
+    assert_eq!(
+        alice.login("alice", "correct horse battery").await.status,
+        303
+    );
+    let own = alice.get("/admin/t/acme").await;
+    assert!(own.text_of("token-expiry-cap").is_none());
+    let generated = alice
+        .post(
+            "/admin/t/acme/tokens",
+            &[("csrf", &own.csrf()), ("days", "365"), ("label", "admin")],
+        )
+        .await;
+    assert_eq!(generated.status, 200, "{}", generated.body);
+    let listed = api(&app, "GET", "/tenants/acme/tokens", &operator, None)
+        .await
+        .expect(200);
+    let admins = listed.body["tokens"]
+        .as_array()
+        .expect("tokens")
+        .iter()
+        .find(|t| t["label"] == "admin")
+        .map(|t| millis_of(&t["expiresAt"]))
+        .expect("the admin's token");
+    assert!(admins - chrono::Utc::now().timestamp_millis() > 364 * DAY);
+
+    // Disabled: the link opens nothing, its session neither sees the page nor mints tokens.
+    api(&app, "POST", "/tenants/acme/disable", &operator, None)
+        .await
+        .expect(200);
+    let csrf = page.csrf();
+    let refused = b.get("/admin/t/acme").await;
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    assert!(refused.body.contains("disabled"), "{}", refused.body);
+    let refused = b
+        .post(
+            "/admin/t/acme/tokens",
+            &[("csrf", &csrf), ("days", "1"), ("label", "while disabled")],
+        )
+        .await;
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    let mut fresh = app.cookies();
+    let refused = fresh.get(&path).await;
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    assert!(
+        refused
+            .text_of("tenant-disabled")
+            .is_some_and(|t| t.contains("disabled")),
+        "{}",
+        refused.body
+    );
+    assert!(!fresh.cookies().contains_key("scimd_session"), "no session");
+    let listed = api(&app, "GET", "/tenants/acme/tokens", &operator, None)
+        .await
+        .expect(200);
+    assert!(
+        !listed.body.to_string().contains("while disabled"),
+        "{}",
+        listed.body
+    );
+    // Enabled again, the link and its session work again.
+    api(&app, "POST", "/tenants/acme/enable", &operator, None)
+        .await
+        .expect(200);
+    assert_eq!(b.get("/admin/t/acme").await.status, 200);
+    open(&app, &path).await;
+}
+
+/// A browser that says it comes from `address` through the proxy at 127.0.0.1.
+fn browser_from(app: &TestApp, address: &str) -> CookieClient {
+    CookieClient::new(&app.base).with_header("X-Forwarded-For", address)
+}
+
+/// Guessing setup links is throttled per client address like password guessing (issue 23):
+/// five unknown links, then 429 with `Retry-After` for whatever that address opens next, a
+/// real link included (so a hit cannot be told from a miss); concurrent guesses are counted
+/// before they are looked up; the link's holder at another address opens it at once, and
+/// opening a real link again and again is never counted.
+async fn link_guesses_are_throttled_per_address(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |s| {
+        s.trusted_proxies = vec!["127.0.0.1/32".parse().expect("cidr")];
+    })
+    .await;
+    let operator = api_key(&app, None).await;
+    let (_, real) = make_link(&app, &operator, json!({"days": 2})).await;
+    let guess = |i: usize| format!("/setup/{}{i:04}", "A".repeat(39));
+
+    let mut attacker = browser_from(&app, "203.0.113.7");
+    for i in 0..5 {
+        let r = attacker.get(&guess(i)).await;
+        assert_eq!(r.status, 404, "guess {i}: {}", r.body);
+    }
+    let throttled = attacker.get(&guess(5)).await;
+    assert_eq!(throttled.status, 429, "{}", throttled.body);
+    assert!(
+        throttled.body.contains("Try again in"),
+        "{}",
+        throttled.body
+    );
+    let retry = retry_after_from(&app, &guess(6), "203.0.113.7").await;
+    assert!(retry.is_some_and(|s| s >= 1), "Retry-After: {retry:?}");
+    let hit = attacker.get(&real).await;
+    assert_eq!(
+        hit.status, 429,
+        "a waiting address learns nothing, even with a real link"
+    );
+
+    // The holder elsewhere is not held up, however often it opens its link.
+    for _ in 0..8 {
+        open_from(&app, &real, "198.51.100.20").await;
+    }
+
+    // Concurrent guesses from a fresh address: at most five are looked up.
+    let mut guesses = Vec::new();
+    for i in 0..30 {
+        let mut b = browser_from(&app, "192.0.2.99");
+        let path = guess(100 + i);
+        guesses.push(actix_web::rt::spawn(
+            async move { b.get(&path).await.status },
+        ));
+    }
+    let mut statuses = std::collections::BTreeMap::new();
+    for g in guesses {
+        *statuses.entry(g.await.expect("guess")).or_insert(0) += 1;
+    }
+    let looked_up = statuses.get(&404).copied().unwrap_or(0);
+    assert!((1..=5).contains(&looked_up), "{statuses:?}");
+    assert_eq!(
+        looked_up + statuses.get(&429).copied().unwrap_or(0),
+        30,
+        "{statuses:?}"
+    );
+}
+
+/// Open a real link as if from `address`: 200 and a session.
+async fn open_from(app: &TestApp, path: &str, address: &str) {
+    let mut b = browser_from(app, address);
+    let opened = b.get(path).await;
+    assert_eq!(opened.status, 200, "{}", opened.body);
+    assert!(b.cookies().contains_key("scimd_session"));
+}
+
+/// The `Retry-After` of a GET as if from `address` (the cookie client keeps no headers).
+async fn retry_after_from(app: &TestApp, path: &str, address: &str) -> Option<u64> {
+    let resp = app
+        .client
+        .get(format!("{}{path}", app.base))
+        .insert_header(("X-Forwarded-For", address))
+        .send()
+        .await
+        .expect("request");
+    resp.headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+}
+
 crate::helpers::backend_tests!(
     link_opens_one_tenant_page,
+    link_guesses_are_throttled_per_address,
+    link_tokens_end_with_the_link_and_disabled_tenants_refuse_links,
     expired_link_is_refused,
     only_hashes_are_stored,
     operator_page_manages_links_and_keys,

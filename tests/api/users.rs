@@ -756,9 +756,67 @@ async fn look_alike_mails_are_one_identity(backend: Backend) {
     );
 }
 
+/// A domain that only looks like another is refused, not kept as a new identity (issue 23):
+/// a Cyrillic `а` in a Latin name (in Unicode or as its `xn--` spelling), a combining dot that
+/// composes with the `m` of `.com`, a combining mark starting a label, and what IDNA refuses
+/// are 400 `invalidValue` saying why; domains in one script are kept.
+async fn look_alike_domains_are_refused(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.create_user("real", "u@acme.com").await;
+    app.create_user("x", "u@x.com").await;
+    let cyrillic_a = "u@\u{0430}cme.com";
+    let spelled = format!("u@{}", idna::domain_to_ascii("\u{0430}cme.com").unwrap());
+    for (i, (mail, says)) in [
+        (cyrillic_a, "mixes the Cyrillic and Latin scripts"),
+        (spelled.as_str(), "mixes the Cyrillic and Latin scripts"),
+        ("U@\u{0410}CME.com", "mixes the Cyrillic and Latin scripts"),
+        ("u@x.com\u{0307}", "top-level domain"),
+        ("u@b\u{00FC}cher.\u{0308}de", "U+0308"),
+        ("u@b\u{00FC}_cher.de", "IDNA"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let r = app
+            .scim("POST", "/Users", Some(user_body(&format!("fake{i}"), mail)))
+            .await;
+        r.expect_error(400, Some("invalidValue"), says);
+    }
+    // Nor through a PATCH of a user's emails.
+    let id = app.create_user("patched", "patched@contoso.com").await;
+    let r = app
+        .scim(
+            "PATCH",
+            &format!("/Users/{id}"),
+            Some(patch(json!([{
+                "op": "replace",
+                "path": "emails[type eq \"work\"].value",
+                "value": cyrillic_a
+            }]))),
+        )
+        .await;
+    r.expect_error(
+        400,
+        Some("invalidValue"),
+        "mixes the Cyrillic and Latin scripts",
+    );
+    for (i, mail) in ["u@bücher.de", "u@例え.jp", "u@пример.рф", "u@ソニーabc.jp"]
+        .into_iter()
+        .enumerate()
+    {
+        app.create_user(&format!("idn{i}"), mail).await;
+    }
+    let found = app
+        .filter_users("emails[type eq \"work\"].value eq \"u@xn--e1afmkfd.xn--p1ai\"")
+        .await
+        .expect(200);
+    assert_eq!(found.body["totalResults"], 1, "{}", found.body);
+}
+
 crate::helpers::backend_tests!(
     work_emails_are_unique_per_tenant,
     look_alike_mails_are_one_identity,
+    look_alike_domains_are_refused,
     create_and_get_user,
     matching_filters,
     concurrent_matches_get_their_own_users,
