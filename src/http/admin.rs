@@ -774,11 +774,15 @@ async fn generate_token(
             }
         },
     };
-    // A setup link is a bearer secret with an end: a token minted through it expires with it,
-    // so that what the link gives does not outlive the link (revoking the link does not
-    // revoke the tokens it made; the operator revokes those on the tenant's page).
+    // A setup link is a mailed bearer secret: what it mints is capped at the default expiry
+    // (90 days), not the 365 a logged-in admin may choose. Not at the link's own expiry: the
+    // token is what Entra provisions with, and one that died with a 15-day link would stop
+    // the customer's provisioning two weeks after setup. Revoking the link does not revoke
+    // the tokens it made (Entra keeps provisioning); the tenant's page does.
     let not_after = match &session.holder {
-        Holder::SetupLink(link) => Some(link.expires_at),
+        Holder::SetupLink(_) => {
+            Some(crate::store::now_millis() + crate::auth::tokens::DEFAULT_EXPIRY_DAYS * 86_400_000)
+        }
         Holder::Admin(_) => None,
     };
     let issued =
@@ -786,14 +790,15 @@ async fn generate_token(
     match issued {
         Ok((jwt, record)) => {
             tracing::info!(tenant = %tenant.slug, token_id = %record.jti, admin = %session.actor(), "token generated on the page");
-            let capped = not_after == Some(record.expires_at);
+            let capped = not_after.is_some_and(|cap| record.expires_at >= cap - 60_000);
             let msgs = PageMessages {
                 new_token: Some(jwt),
                 notice: capped.then(|| {
                     format!(
-                        "This token expires on {}, with the setup link this page was opened with, \
-                         not in {days} days: a token made with a setup link never outlives it.",
-                        crate::scim::render::timestamp(record.expires_at)
+                        "This token expires on {}: a token made on a page opened with a setup link \
+                         lasts at most {} days.",
+                        crate::scim::render::timestamp(record.expires_at),
+                        crate::auth::tokens::DEFAULT_EXPIRY_DAYS
                     )
                 }),
                 ..Default::default()

@@ -346,8 +346,8 @@ pub fn tenant(viewer: &Viewer<'_>, v: &TenantView<'_>) -> Markup {
                 form method="post" action={ "/admin/t/" (slug) "/tokens" } {
                     input type="hidden" name="csrf" value=(viewer.csrf);
                     label { "Expires in (days) " input type="number" name="days" id="days" min="1" max="365" value="90" required; }
-                    @if let Some(expires) = viewer.setup_link_expires {
-                        p.muted #token-expiry-cap { "A token generated with a setup link expires with the link, on " (timestamp(expires)) ", at the latest: it must not outlive the link it was made with. Ask your provider for a token that lasts longer." }
+                    @if viewer.setup_link_expires.is_some() {
+                        p.muted #token-expiry-cap { "A token generated on a page opened with a setup link lasts at most " (crate::auth::tokens::DEFAULT_EXPIRY_DAYS) " days. Generate the next one before it expires (the page shows each token's expiry), or ask your provider." }
                     }
                     label { "Label " input type="text" name="label" id="label" maxlength="200" placeholder="Entra production"; }
                     button type="submit" id="generate" { "Generate token" }
