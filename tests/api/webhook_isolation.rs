@@ -8,7 +8,9 @@ use diesel::RunQueryDsl;
 use serde_json::{json, Value};
 
 use crate::helpers::{user_body, Backend, Receiver, Reply, TestApp, Trickler};
-use crate::webhooks::{add_endpoint, add_endpoint_at, api, operator_key, private_receivers};
+use crate::webhooks::{
+    add_endpoint, add_endpoint_at, api, endpoint_refused, operator_key, private_receivers,
+};
 
 /// A key of tenant `slug`, made by the CLI.
 fn tenant_key(app: &TestApp, slug: &str) -> String {
@@ -49,6 +51,59 @@ fn disable(app: &TestApp, endpoint: &str) {
         .unwrap();
 }
 
+/// An endpoint's latest delivery once `done` holds for it (or after 10 s, as it is then).
+async fn latest_delivery_when(
+    app: &TestApp,
+    key: &str,
+    endpoint: &str,
+    done: impl Fn(&Value) -> bool,
+) -> Value {
+    let path = format!("/webhooks/{endpoint}/deliveries");
+    let mut shown = Value::Null;
+    for _ in 0..100 {
+        shown = api(&app.client, &app.base, "GET", &path, key, None)
+            .await
+            .expect(200)
+            .body["deliveries"][0]
+            .clone();
+        if done(&shown) {
+            break;
+        }
+        actix_web::rt::time::sleep(Duration::from_millis(100)).await;
+    }
+    shown
+}
+
+/// Tenants acme and globex (its token), an operator key, private receivers allowed and no
+/// SCIM rate limit (the tests write fast).
+async fn two_tenants(backend: Backend) -> (TestApp, String, String) {
+    let app = TestApp::spawn_with(backend, |s| {
+        private_receivers(s);
+        s.rate_limit_tenant = 0;
+    })
+    .await;
+    let globex_token = app.add_tenant("globex");
+    let key = operator_key(&app.database_url);
+    (app, globex_token, key)
+}
+
+/// A change in globex reaches `receiver` promptly, whatever acme's receivers do.
+async fn assert_globex_prompt(app: &TestApp, globex_token: &str, receiver: &Receiver, what: &str) {
+    let id = create_in(
+        app,
+        "globex",
+        globex_token,
+        &format!("{}@globex.com", uuid::Uuid::new_v4().simple()),
+    )
+    .await;
+    let took = time_to_delivery(receiver, &id, Duration::from_secs(40)).await;
+    eprintln!("globex delivery {what}: {took:?}");
+    assert!(
+        took < Duration::from_secs(2),
+        "another tenant's delivery took {took:?}"
+    );
+}
+
 /// How long until `receiver` has been delivered a message about `id` (up to `limit`).
 async fn time_to_delivery(receiver: &Receiver, id: &str, limit: Duration) -> Duration {
     let started = Instant::now();
@@ -63,13 +118,7 @@ async fn time_to_delivery(receiver: &Receiver, id: &str, limit: Duration) -> Dur
 /// them waiting: another tenant's change is still delivered within a second or so. Before,
 /// the sender's claim filled with runs it could not send, and held it back for minutes.
 async fn a_dead_receiver_does_not_hold_back_another_tenant(backend: Backend) {
-    let app = TestApp::spawn_with(backend, |s| {
-        private_receivers(s);
-        s.rate_limit_tenant = 0;
-    })
-    .await;
-    let globex_token = app.add_tenant("globex");
-    let key = operator_key(&app.database_url);
+    let (app, globex_token, key) = two_tenants(backend).await;
     let (dead, parked, healthy) = (Receiver::start(), Receiver::start(), Receiver::start());
     dead.answer(500);
     add_endpoint(&app.client, &app.base, &key, &dead, Some("acme")).await;
@@ -104,20 +153,8 @@ async fn a_dead_receiver_does_not_hold_back_another_tenant(backend: Backend) {
         "a disabled endpoint is not sent to"
     );
 
-    for round in 0..3 {
-        let id = create_in(
-            &app,
-            "globex",
-            &globex_token,
-            &format!("g{round}@globex.com"),
-        )
-        .await;
-        let took = time_to_delivery(&healthy, &id, Duration::from_secs(30)).await;
-        eprintln!("globex delivery {round} with acme's dead receiver: {took:?}");
-        assert!(
-            took < Duration::from_secs(2),
-            "another tenant's delivery took {took:?}"
-        );
+    for _ in 0..3 {
+        assert_globex_prompt(&app, &globex_token, &healthy, "with acme's dead receiver").await;
     }
 }
 
@@ -125,13 +162,7 @@ async fn a_dead_receiver_does_not_hold_back_another_tenant(backend: Backend) {
 /// not take another tenant's turn: a tenant's runs in flight are bounded (and each exchange
 /// ends after 10 s). Before, they held every delivery slot.
 async fn slow_receivers_keep_to_their_tenants_share(backend: Backend) {
-    let app = TestApp::spawn_with(backend, |s| {
-        private_receivers(s);
-        s.rate_limit_tenant = 0;
-    })
-    .await;
-    let globex_token = app.add_tenant("globex");
-    let key = operator_key(&app.database_url);
+    let (app, globex_token, key) = two_tenants(backend).await;
     let slow = Receiver::start();
     slow.delay(Duration::from_secs(30));
     for _ in 0..10 {
@@ -145,13 +176,7 @@ async fn slow_receivers_keep_to_their_tenants_share(backend: Backend) {
     }
     // The slow receiver's requests are under way.
     actix_web::rt::time::sleep(Duration::from_millis(1500)).await;
-    let id = create_in(&app, "globex", &globex_token, "g@globex.com").await;
-    let took = time_to_delivery(&healthy, &id, Duration::from_secs(40)).await;
-    eprintln!("globex delivery beside 10 slow endpoints: {took:?}");
-    assert!(
-        took < Duration::from_secs(2),
-        "another tenant's delivery took {took:?}"
-    );
+    assert_globex_prompt(&app, &globex_token, &healthy, "beside 10 slow endpoints").await;
 }
 
 /// A receiver that answers 200 and then trickles its body holds its delivery for about a
@@ -163,19 +188,7 @@ async fn a_trickling_receiver_is_cut_off_and_sent_once(backend: Backend) {
     let (endpoint, _) =
         add_endpoint_at(&app.client, &app.base, &key, &trickler.url, Some("acme")).await;
     app.create_user("t@contoso.com", "t@contoso.com").await;
-    let path = format!("/webhooks/{endpoint}/deliveries");
-    let mut shown = Value::Null;
-    for _ in 0..60 {
-        shown = api(&app.client, &app.base, "GET", &path, &key, None)
-            .await
-            .expect(200)
-            .body["deliveries"][0]
-            .clone();
-        if shown["state"] == "delivered" {
-            break;
-        }
-        actix_web::rt::time::sleep(Duration::from_millis(100)).await;
-    }
+    let shown = latest_delivery_when(&app, &key, &endpoint, |d| d["state"] == "delivered").await;
     assert_eq!(shown["state"], "delivered", "{shown}");
     assert_eq!(shown["lastStatus"], 200, "{shown}");
     assert!(
@@ -211,48 +224,36 @@ async fn private_and_metadata_receivers_are_refused(backend: Backend) {
     ];
     for key in [&operator, &tenant] {
         for url in inside {
-            let r = api(
+            let detail = endpoint_refused(
                 &app.client,
                 &app.base,
-                "POST",
-                "/webhooks",
                 key,
-                Some(json!({"url": url, "tenant": "acme"})),
+                json!({"url": url, "tenant": "acme"}),
+                400,
             )
             .await;
-            assert_eq!(r.status.as_u16(), 400, "{url}: {}", r.body);
-            let detail = r.body["error"]["message"].as_str().unwrap();
             assert!(detail.contains("public address"), "{url}: {detail}");
         }
-        let r = api(
+        let detail = endpoint_refused(
             &app.client,
             &app.base,
-            "POST",
-            "/webhooks",
             key,
-            Some(json!({"url": "https://user:pass@hooks.example.com/scim", "tenant": "acme"})),
+            json!({"url": "https://user:pass@hooks.example.com/scim", "tenant": "acme"}),
+            400,
         )
         .await;
-        assert_eq!(r.status.as_u16(), 400, "{}", r.body);
-        assert!(r.body["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("user:pass@"));
+        assert!(detail.contains("user:pass@"), "{detail}");
     }
     // The operator is told how to allow private receivers; the tenant is not.
-    let told = api(
+    let told = endpoint_refused(
         &app.client,
         &app.base,
-        "POST",
-        "/webhooks",
         &operator,
-        Some(json!({"url": "http://10.0.0.5/hook"})),
+        json!({"url": "http://10.0.0.5/hook"}),
+        400,
     )
     .await;
-    assert!(told.body["error"]["message"]
-        .as_str()
-        .unwrap()
-        .contains("--webhook-allow-private"));
+    assert!(told.contains("--webhook-allow-private"), "{told}");
     // A public receiver is fine.
     add_endpoint_at(
         &app.client,
@@ -267,20 +268,15 @@ async fn private_and_metadata_receivers_are_refused(backend: Backend) {
     let allowing = TestApp::spawn_with(backend_of(&app), private_receivers).await;
     let operator = operator_key(&allowing.database_url);
     let tenant = tenant_key(&allowing, "acme");
-    let refused = api(
+    let refused = endpoint_refused(
         &allowing.client,
         &allowing.base,
-        "POST",
-        "/webhooks",
         &tenant,
-        Some(json!({"url": "http://10.0.0.5/hook"})),
+        json!({"url": "http://10.0.0.5/hook"}),
+        400,
     )
     .await;
-    assert_eq!(refused.status.as_u16(), 400, "{}", refused.body);
-    assert!(refused.body["error"]["message"]
-        .as_str()
-        .unwrap()
-        .contains("only an operator key"));
+    assert!(refused.contains("only an operator key"), "{refused}");
     add_endpoint_at(
         &allowing.client,
         &allowing.base,
@@ -332,19 +328,10 @@ async fn an_inside_address_is_not_posted_to(backend: Backend) {
     }
     app.create_user("in@contoso.com", "in@contoso.com").await;
     for endpoint in endpoints {
-        let path = format!("/webhooks/{endpoint}/deliveries");
-        let mut shown = Value::Null;
-        for _ in 0..100 {
-            shown = api(&app.client, &app.base, "GET", &path, &operator, None)
-                .await
-                .expect(200)
-                .body["deliveries"][0]
-                .clone();
-            if shown["attempts"].as_i64().unwrap_or(0) >= 1 {
-                break;
-            }
-            actix_web::rt::time::sleep(Duration::from_millis(100)).await;
-        }
+        let shown = latest_delivery_when(&app, &operator, &endpoint, |d| {
+            d["attempts"].as_i64().unwrap_or(0) >= 1
+        })
+        .await;
         let error = shown["lastError"].as_str().unwrap_or_default();
         assert!(
             error.contains("not sent") && error.contains("loopback"),
@@ -413,20 +400,15 @@ async fn a_tenant_cannot_fill_the_disk_with_webhooks(backend: Backend) {
         .await;
         made.push(id);
     }
-    let eleventh = api(
+    let eleventh = endpoint_refused(
         &app.client,
         &app.base,
-        "POST",
-        "/webhooks",
         &key,
-        Some(json!({"url": "https://hooks10.example.com/scim"})),
+        json!({"url": "https://hooks10.example.com/scim"}),
+        409,
     )
     .await;
-    assert_eq!(eleventh.status.as_u16(), 409, "{}", eleventh.body);
-    assert!(eleventh.body["error"]["message"]
-        .as_str()
-        .unwrap()
-        .contains("10 webhook endpoints"));
+    assert!(eleventh.contains("10 webhook endpoints"), "{eleventh}");
     // Another tenant is not counted against it.
     let globex = tenant_key(&app, "globex");
     add_endpoint_at(
@@ -553,28 +535,8 @@ async fn removing_an_endpoint_mid_send_keeps_the_others_outcomes(backend: Backen
     disable(&app, &gone);
     disable(&app, &kept);
     app.create_user("mid@contoso.com", "mid@contoso.com").await;
-    let delivery_of = |endpoint: String| {
-        let app = &app;
-        let key = key.clone();
-        async move {
-            api(
-                &app.client,
-                &app.base,
-                "GET",
-                &format!("/webhooks/{endpoint}/deliveries"),
-                &key,
-                None,
-            )
-            .await
-            .expect(200)
-            .body["deliveries"][0]
-                .clone()
-        }
-    };
-    let (gone_delivery, kept_delivery) = (
-        delivery_of(gone.clone()).await,
-        delivery_of(kept.clone()).await,
-    );
+    let gone_delivery = latest_delivery_when(&app, &key, &gone, |_| true).await;
+    let kept_delivery = latest_delivery_when(&app, &key, &kept, |_| true).await;
     api(
         &app.client,
         &app.base,
@@ -613,7 +575,7 @@ async fn removing_an_endpoint_mid_send_keeps_the_others_outcomes(backend: Backen
         .store
         .write_blocking(|conn| record_sent(conn, &batch, now))
         .expect("the batch is recorded");
-    let shown = delivery_of(kept).await;
+    let shown = latest_delivery_when(&app, &key, &kept, |_| true).await;
     assert_eq!(shown["state"], "delivered", "{shown}");
     assert_eq!(shown["lastStatus"], 200, "{shown}");
 }

@@ -74,6 +74,19 @@ pub(crate) async fn add_endpoint_at(
     (made.body["id"].as_str().expect("id").to_string(), secret)
 }
 
+/// POST /webhooks with `body`, expecting the refusal `status`; the error's message.
+pub(crate) async fn endpoint_refused(
+    client: &awc::Client,
+    base: &str,
+    key: &str,
+    body: Value,
+    status: u16,
+) -> String {
+    let r = api(client, base, "POST", "/webhooks", key, Some(body)).await;
+    assert_eq!(r.status.as_u16(), status, "{}", r.body);
+    r.body["error"]["message"].as_str().unwrap().to_string()
+}
+
 /// PATCH a user's attribute in Entra's dialect (`"op": "Replace"`), expecting 200.
 async fn replace_attribute(app: &TestApp, id: &str, path: &str, value: Value) {
     app.scim(
@@ -507,20 +520,15 @@ async fn endpoints_are_scoped_to_the_key(backend: Backend) {
     )
     .await;
     assert_eq!(other.status.as_u16(), 404, "{}", other.body);
-    let bad = api(
+    let bad = endpoint_refused(
         &app.client,
         &app.base,
-        "POST",
-        "/webhooks",
         &operator,
-        Some(json!({"url": "ftp://example.com/x"})),
+        json!({"url": "ftp://example.com/x"}),
+        400,
     )
     .await;
-    assert_eq!(bad.status.as_u16(), 400, "{}", bad.body);
-    assert!(bad.body["error"]["message"]
-        .as_str()
-        .unwrap()
-        .contains("https://"));
+    assert!(bad.contains("https://"), "{bad}");
     let all = api(&app.client, &app.base, "GET", "/webhooks", &operator, None)
         .await
         .expect(200);
