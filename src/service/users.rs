@@ -3,7 +3,7 @@
 use crate::scim::error::StatusCode;
 use std::sync::Arc;
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::query::{plan_users, Plan};
 use super::scan::{InMemoryQuery, ScanBudget};
@@ -17,7 +17,7 @@ use crate::scim::error::ScimError;
 use crate::scim::patch::{apply_user_patch, parse_patch_request};
 use crate::scim::path::AttrPath;
 use crate::scim::render::{resource_text, Json, Meta};
-use crate::scim::schema::{CustomField, CUSTOM_USER_SCHEMA};
+use crate::scim::schema::CustomField;
 use crate::store::coalesce::{UserById, UsersByEmail};
 use crate::store::events::{append_event, insert_event, NewEvent};
 use crate::store::users::{
@@ -483,66 +483,6 @@ async fn edit_user(
     }
 }
 
-/// The stored values of custom fields the tenant has removed since (attributes of the custom
-/// extension that no field defines any more).
-fn retired_values(stored: &Value, custom: &[CustomField]) -> Map<String, Value> {
-    let Some(Value::Object(ext)) = stored.get(CUSTOM_USER_SCHEMA) else {
-        return Map::new();
-    };
-    ext.iter()
-        .filter(|(name, _)| !custom.iter().any(|f| f.name.eq_ignore_ascii_case(name)))
-        .map(|(name, v)| (name.clone(), v.clone()))
-        .collect()
-}
-
-/// Validate the new form of a stored user, keeping the values of removed custom fields: a
-/// removed field takes no new value (a write that sets or changes one is refused as an
-/// unknown attribute), but what was stored stays, so removing a field loses no data and does
-/// not make every later PATCH of those users (Entra's deactivation among them) fail.
-fn validate_keeping_retired(
-    schemas: &crate::scim::schema::Schemas,
-    stored: &Value,
-    mut new: Value,
-    custom: &[CustomField],
-) -> Result<Value, ScimError> {
-    let retired = retired_values(stored, custom);
-    if retired.is_empty() {
-        return schemas.validate_user(new, custom);
-    }
-    // Set aside what is unchanged (a PATCH starts from the stored resource, a PUT may echo
-    // it); anything else about a removed field reaches validation and is refused there.
-    if let Some(Value::Object(ext)) = new.get_mut(CUSTOM_USER_SCHEMA) {
-        for (name, value) in &retired {
-            if ext.get(name) == Some(value) {
-                ext.remove(name);
-            }
-        }
-        if ext.is_empty() {
-            if let Some(obj) = new.as_object_mut() {
-                obj.remove(CUSTOM_USER_SCHEMA);
-            }
-        }
-    }
-    let mut valid = schemas.validate_user(new, custom)?;
-    let Some(obj) = valid.as_object_mut() else {
-        return Ok(valid);
-    };
-    if let Value::Object(ext) = obj
-        .entry(CUSTOM_USER_SCHEMA)
-        .or_insert_with(|| Value::Object(Map::new()))
-    {
-        for (name, value) in retired {
-            ext.entry(name).or_insert(value);
-        }
-    }
-    if let Some(Value::Array(list)) = obj.get_mut("schemas") {
-        if !list.iter().any(|u| u == CUSTOM_USER_SCHEMA) {
-            list.push(Value::String(CUSTOM_USER_SCHEMA.to_string()));
-        }
-    }
-    Ok(valid)
-}
-
 /// PUT /Users/{id}: replace the whole resource.
 pub async fn replace_user(
     svc: &Service,
@@ -553,7 +493,7 @@ pub async fn replace_user(
 ) -> Result<Rendered, ScimError> {
     let schemas = Arc::clone(&svc.schemas);
     edit_user(svc, caller, id, if_match.as_deref(), |current, custom| {
-        validate_keeping_retired(&schemas, current, body.clone(), custom)
+        schemas.validate_user_edit(current, body.clone(), custom)
     })
     .await
 }
@@ -570,7 +510,7 @@ pub async fn patch_user(
     let schemas = Arc::clone(&svc.schemas);
     edit_user(svc, caller, id, if_match.as_deref(), |current, custom| {
         let patched = apply_user_patch(current, &ops, &schemas, custom)?;
-        validate_keeping_retired(&schemas, current, patched, custom)
+        schemas.validate_user_edit(current, patched, custom)
     })
     .await
 }

@@ -667,6 +667,96 @@ async fn removed_field_keeps_stored_values(backend: Backend) {
     );
 }
 
+/// A custom field removed and defined again with another type (string → integer, string →
+/// boolean) leaves stored values that no longer fit: they stay as stored, and writes that
+/// leave them alone (Entra's deactivation, a PUT resending them) succeed; a write that sets a
+/// new value that does not fit is 400 naming the field and its type.
+async fn field_defined_again_with_another_type(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let key = make_key(&app, &["--tenant", "acme", "--label", "acme app"]);
+    let define = |name: &'static str, kind: &'static str| {
+        let (app, key) = (&app, &key);
+        async move {
+            api(
+                app,
+                "POST",
+                "/tenants/acme/fields",
+                Some(key),
+                Some(json!({"name": name, "type": kind})),
+            )
+            .await
+            .expect(201);
+        }
+    };
+    define("badgeColor", "string").await;
+    define("vip", "string").await;
+    let mut body = crate::helpers::user_body("ee@contoso.com", "ee@contoso.com");
+    body["schemas"].as_array_mut().unwrap().push(json!(CUSTOM));
+    body[CUSTOM] = json!({"badgeColor": "K-42", "vip": "sometimes"});
+    let created = app.scim("POST", "/Users", Some(body)).await.expect(201);
+    let id = created.body["id"].as_str().expect("id").to_string();
+    for name in ["badgeColor", "vip"] {
+        let path = format!("/tenants/acme/fields/{name}");
+        api(&app, "DELETE", &path, Some(&key), None)
+            .await
+            .expect(204);
+    }
+    define("badgeColor", "integer").await;
+    define("vip", "boolean").await;
+
+    // Entra deactivates the user: the PATCH touches `active` only.
+    let user = format!("/Users/{id}");
+    let deactivate = crate::helpers::patch(json!([
+        {"op": "replace", "path": "active", "value": "False"}
+    ]));
+    let patched = app.scim("PATCH", &user, Some(deactivate)).await.expect(200);
+    assert_eq!(patched.body["active"], json!(false));
+    let stored = json!({"badgeColor": "K-42", "vip": "sometimes"});
+    assert_eq!(patched.body[CUSTOM], stored, "{}", patched.body);
+    let read = app.scim("GET", &user, None).await.expect(200);
+    assert_eq!(read.body["active"], json!(false));
+    assert_eq!(read.body[CUSTOM], stored, "{}", read.body);
+
+    // A PUT resending the values unchanged is accepted and keeps them.
+    let mut resent = read.body.clone();
+    resent["displayName"] = json!("Resent");
+    let put = app.scim("PUT", &user, Some(resent)).await.expect(200);
+    assert_eq!(put.body["displayName"], "Resent");
+    assert_eq!(put.body[CUSTOM], stored, "{}", put.body);
+
+    // A new value is checked against the field as defined now.
+    let set = |path: &str, value: Value| {
+        crate::helpers::patch(json!([
+            {"op": "replace", "path": format!("{CUSTOM}:{path}"), "value": value}
+        ]))
+    };
+    let refused = app
+        .scim("PATCH", &user, Some(set("badgeColor", json!("K-9"))))
+        .await
+        .expect_error(400, Some("invalidValue"), "badgeColor");
+    let detail = refused.body["detail"].as_str().unwrap_or_default();
+    assert!(detail.contains("must be an integer"), "{detail}");
+    app.scim("PATCH", &user, Some(set("vip", json!("often"))))
+        .await
+        .expect_error(400, Some("invalidValue"), "must be a boolean");
+    let mut put_bad = put.body.clone();
+    put_bad[CUSTOM]["vip"] = json!("rarely");
+    app.scim("PUT", &user, Some(put_bad))
+        .await
+        .expect_error(400, Some("invalidValue"), "vip");
+    // A value that fits replaces the old one.
+    let fixed = app
+        .scim("PATCH", &user, Some(set("badgeColor", json!(7))))
+        .await
+        .expect(200);
+    assert_eq!(
+        fixed.body[CUSTOM],
+        json!({"badgeColor": 7, "vip": "sometimes"}),
+        "{}",
+        fixed.body
+    );
+}
+
 fn ids_of(r: &Reply, list: &str) -> Vec<String> {
     r.body[list]
         .as_array()
@@ -1085,6 +1175,7 @@ crate::helpers::backend_tests!(
     host_reads_users,
     operator_disables_a_tenant,
     removed_field_keeps_stored_values,
+    field_defined_again_with_another_type,
     custom_fields_through_the_api,
     keys_scope_what_they_manage,
     keys_are_stored_hashed,
