@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
+use super::paging::{fill_page, PageBytes};
 use super::query::{plan_users, Plan};
 use super::scan::{InMemoryQuery, ScanBudget};
 use super::webhooks::change_message;
@@ -587,19 +588,33 @@ fn sql_sort(attr: &AttrPath) -> Option<UserSort> {
 const USER_SCAN_HINT: &str =
     "userName, externalId, emails, displayName, active or meta.lastModified";
 
-/// A page of rows rendered and projected (`attributes`, `excludedAttributes`).
+/// A user rendered for a list: projected, as JSON text (its length is what the page holds).
+fn render_listed(
+    row: &UserRow,
+    base_url: &str,
+    projection: &(Option<String>, Option<String>),
+) -> Result<String, ScimError> {
+    let mut body = render_user(row, base_url)?.body;
+    body.project(projection.0.as_deref(), projection.1.as_deref())?;
+    Ok(body.into_text())
+}
+
+/// Render the rows of a page (a handful, found by key or mail) while they fit its bytes.
 fn render_users(
     rows: &[UserRow],
     base_url: &str,
     projection: &(Option<String>, Option<String>),
+    page: &mut PageBytes,
 ) -> Result<Vec<Json>, ScimError> {
-    rows.iter()
-        .map(|row| {
-            let mut body = render_user(row, base_url)?.body;
-            body.project(projection.0.as_deref(), projection.1.as_deref())?;
-            Ok(body)
-        })
-        .collect()
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        let text = render_listed(row, base_url, projection)?;
+        if !page.take(text.len()) {
+            break;
+        }
+        out.push(Json::Text(text));
+    }
+    Ok(out)
 }
 
 /// GET /Users (and POST /Users/.search): filter, sort, page, project.
@@ -607,6 +622,16 @@ pub async fn list_users(
     svc: &Service,
     caller: &Caller,
     params: ListParams,
+) -> Result<Listed, ScimError> {
+    list_users_within(svc, caller, params, PageBytes::new(svc.max_page_bytes)).await
+}
+
+/// [`list_users`] onto a page that may hold resources already (`POST /.search`).
+pub(crate) async fn list_users_within(
+    svc: &Service,
+    caller: &Caller,
+    params: ListParams,
+    mut bytes: PageBytes,
 ) -> Result<Listed, ScimError> {
     let filter = super::list_filter(&params)?;
     let sort_attr = params.sort_by.as_deref().map(AttrPath::parse).transpose()?;
@@ -624,7 +649,8 @@ pub async fn list_users(
         params.excluded_attributes.clone(),
     );
     // Both plans end with the page's rendered, projected bodies (the scan already rendered
-    // them to filter); anything past a point lookup runs on the blocking pool.
+    // them to filter), as many as fit the page's bytes; anything past a point lookup runs on
+    // the blocking pool.
     let (total, bodies): (i64, Vec<Json>) = match (plan, sql_sorted) {
         (Plan::Sql(pred), Some(sort)) => {
             // Entra's match by mail, coalesced with other matches on PostgreSQL.
@@ -652,7 +678,10 @@ pub async fn list_users(
             match matched {
                 Some(rows) => {
                     let (total, rows) = user_store::page_in_memory(rows, start - 1, count);
-                    (total, render_users(&rows, &base_url, &projection)?)
+                    (
+                        total,
+                        render_users(&rows, &base_url, &projection, &mut bytes)?,
+                    )
                 }
                 None if point => {
                     let (total, rows) = svc
@@ -668,13 +697,17 @@ pub async fn list_users(
                             )?)
                         })
                         .await?;
-                    (total, render_users(&rows, &base_url, &projection)?)
+                    (
+                        total,
+                        render_users(&rows, &base_url, &projection, &mut bytes)?,
+                    )
                 }
-                // A page of up to max_results users is rendered on the blocking pool too.
+                // A page of up to max_results users is read and rendered on the blocking
+                // pool, a chunk at a time, until its bytes are reached.
                 None => {
                     svc.store
                         .read(move |conn| {
-                            let (total, rows) = user_store::query_users(
+                            let (total, sized) = user_store::query_user_sizes(
                                 conn,
                                 &tenant_id,
                                 pred.as_ref(),
@@ -682,10 +715,15 @@ pub async fn list_users(
                                 start - 1,
                                 count,
                             )?;
-                            Ok::<_, ScimError>((
-                                total,
-                                render_users(&rows, &base_url, &projection)?,
-                            ))
+                            let projected = projection.0.is_some() || projection.1.is_some();
+                            let texts = fill_page(
+                                &sized,
+                                &mut bytes,
+                                !projected,
+                                |ids| Ok(user_store::live_users_in_order(conn, &tenant_id, ids)?),
+                                |row| render_listed(row, &base_url, &projection),
+                            )?;
+                            Ok::<_, ScimError>((total, texts.into_iter().map(Json::Text).collect()))
                         })
                         .await?
                 }
@@ -714,16 +752,18 @@ pub async fn list_users(
                 let candidates = rows
                     .iter()
                     .map(|row| render_user(row, &base_url)?.body.into_value());
-                let (total, page) = budget.filter_sort_page(candidates, &query)?;
-                let page = page
-                    .into_iter()
-                    .map(|body| {
-                        let mut body = Json::Value(body);
-                        body.project(projection.0.as_deref(), projection.1.as_deref())?;
-                        Ok(body)
-                    })
-                    .collect::<Result<_, ScimError>>()?;
-                Ok((total, page))
+                let (total, found) = budget.filter_sort_page(candidates, &query)?;
+                let mut bodies = Vec::with_capacity(found.len());
+                for body in found {
+                    let mut body = Json::Value(body);
+                    body.project(projection.0.as_deref(), projection.1.as_deref())?;
+                    let text = body.into_text();
+                    if !bytes.take(text.len()) {
+                        break;
+                    }
+                    bodies.push(Json::Text(text));
+                }
+                Ok((total, bodies))
             };
             svc.scans
                 .run(&svc.store, &caller.tenant.id, "users", USER_SCAN_HINT, scan)

@@ -789,6 +789,129 @@ async fn walk(app: &TestApp, key: &str, path: &str, list: &str) -> Vec<Value> {
     panic!("more than 100 pages");
 }
 
+/// Users of ~900 KB: a page asking for 1,000 stops at the page's bytes (4 MiB by default)
+/// with at least one user. SCIM answers fewer results with `itemsPerPage` saying how many,
+/// and walking by `startIndex + itemsPerPage` (GET /Users, and POST /.search with a group
+/// after the users) returns each resource once; the host API answers a shorter page with a
+/// `nextCursor` that walks them all once too.
+async fn large_users_are_paged_by_bytes(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let key = make_key(&app, &["--tenant", "acme", "--label", "acme app"]);
+    const USERS: usize = 10;
+    let mut made = Vec::new();
+    for i in 0..USERS {
+        let mail = format!("big{i}@contoso.com");
+        let mut body = crate::helpers::user_body(&mail, &mail);
+        body["title"] = json!(format!("{i}").repeat(900_000));
+        let r = app.scim("POST", "/Users", Some(body)).await.expect(201);
+        made.push(r.body["id"].as_str().expect("id").to_string());
+    }
+    let group = app
+        .scim(
+            "POST",
+            "/Groups",
+            Some(json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "Big"})),
+        )
+        .await
+        .expect(201);
+    let group_id = group.body["id"].as_str().expect("id").to_string();
+    let max_page = app.state.settings.max_page_bytes;
+
+    // GET /Users?count=1000, then on from startIndex + itemsPerPage.
+    let walk_scim = |first: &'static str| {
+        let app = &app;
+        async move {
+            let (mut seen, mut start, mut pages) = (Vec::new(), 1, 0);
+            loop {
+                let (method, path, body) = if first == "users" {
+                    ("GET", format!("/Users?count=1000&startIndex={start}"), None)
+                } else {
+                    let search = json!({
+                        "schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
+                        "startIndex": start, "count": 1000
+                    });
+                    ("POST", "/.search".to_string(), Some(search))
+                };
+                let page = app.scim(method, &path, body).await.expect(200);
+                let text_len = page.body.to_string().len();
+                let items = page.body["Resources"]
+                    .as_array()
+                    .expect("Resources")
+                    .clone();
+                let per_page = page.body["itemsPerPage"].as_u64().expect("itemsPerPage");
+                assert_eq!(
+                    per_page as usize,
+                    items.len(),
+                    "itemsPerPage counts Resources"
+                );
+                assert_eq!(page.body["startIndex"], json!(start));
+                let total = page.body["totalResults"].as_u64().expect("totalResults");
+                assert!(!items.is_empty(), "a page holds at least one resource");
+                assert!(
+                    items.len() < USERS,
+                    "a page of 1,000 large users stops at its bytes: {} users",
+                    items.len()
+                );
+                assert!(
+                    text_len <= max_page + 64 * 1024,
+                    "page of {text_len} bytes, more than {max_page}"
+                );
+                seen.extend(items.iter().map(|u| u["id"].as_str().unwrap().to_string()));
+                start += items.len();
+                pages += 1;
+                if start as u64 > total {
+                    return (seen, pages, total);
+                }
+            }
+        }
+    };
+    let (seen, pages, total) = walk_scim("users").await;
+    assert_eq!(total, USERS as u64);
+    assert_eq!(seen, made, "each user once, in order");
+    assert!(pages >= 3, "{pages} pages");
+    let (seen, _, total) = walk_scim("search").await;
+    assert_eq!(total, USERS as u64 + 1);
+    let mut expected = made.clone();
+    expected.push(group_id);
+    assert_eq!(seen, expected, "each user once, then the group");
+
+    // A projection keeps pages bounded by the rendered bytes: small users fit by the hundred.
+    let light = app
+        .scim("GET", "/Users?count=1000&attributes=userName", None)
+        .await
+        .expect(200);
+    assert_eq!(
+        light.body["itemsPerPage"],
+        json!(USERS),
+        "{}",
+        light.body["itemsPerPage"]
+    );
+
+    // The host API: limit=1000 gives shorter pages, each with the cursor of the next.
+    let mut cursor: Option<String> = None;
+    let mut listed = Vec::new();
+    for _ in 0..USERS + 1 {
+        let path = match &cursor {
+            Some(c) => format!("/tenants/acme/users?limit=1000&cursor={c}"),
+            None => "/tenants/acme/users?limit=1000".to_string(),
+        };
+        let page = api(&app, "GET", &path, Some(&key), None).await.expect(200);
+        let users = page.body["users"].as_array().expect("users");
+        assert!(
+            !users.is_empty() && users.len() < USERS,
+            "{} users",
+            users.len()
+        );
+        assert!(page.body.to_string().len() <= max_page + 64 * 1024);
+        listed.extend(users.iter().map(|u| u["id"].as_str().unwrap().to_string()));
+        match page.body["nextCursor"].as_str() {
+            Some(c) => cursor = Some(c.to_string()),
+            None => break,
+        }
+    }
+    assert_eq!(listed, made, "each user once, in (updatedAt, id) order");
+}
+
 /// The host app reads users: cursor pages return each user once; updatedSince returns what
 /// changed since; deactivated and deleted users only when asked for, saying so; bad
 /// parameters are 400 saying what to fix; another tenant's key sees nothing.
@@ -1176,6 +1299,7 @@ crate::helpers::backend_tests!(
     operator_disables_a_tenant,
     removed_field_keeps_stored_values,
     field_defined_again_with_another_type,
+    large_users_are_paged_by_bytes,
     custom_fields_through_the_api,
     keys_scope_what_they_manage,
     keys_are_stored_hashed,
