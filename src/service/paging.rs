@@ -117,6 +117,28 @@ pub fn fill_page<R>(
     Ok(out)
 }
 
+/// Consecutive runs of `rows` of at most [`LOAD_CHUNK_BYTES`] stored bytes each (a larger row
+/// is a run of its own): how a scan reads its candidates.
+pub fn chunks(rows: &[SizedRow]) -> impl Iterator<Item = &[SizedRow]> {
+    let mut rest = rows;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let mut bytes = 0usize;
+        let end = rest
+            .iter()
+            .position(|r| {
+                bytes = bytes.saturating_add(stored_len(r));
+                bytes > LOAD_CHUNK_BYTES
+            })
+            .map_or(rest.len(), |i| i.max(1));
+        let (now, later) = rest.split_at(end);
+        rest = later;
+        Some(now)
+    })
+}
+
 /// How many of a walk's next rows (read one past the limit) a page takes: up to `limit`,
 /// and while their stored sizes plus `overhead` each fit the page's bytes (at least one).
 pub fn rows_that_fit(rows: &[SizedRow], limit: usize, max_bytes: usize, overhead: usize) -> usize {
@@ -206,6 +228,17 @@ mod tests {
         let (taken, reads) = fill(&sizes, 2_000_000, false, |_| 900_000);
         assert_eq!(taken, vec![0, 1]);
         assert_eq!(reads.len(), 3);
+    }
+
+    #[test]
+    fn chunks_hold_a_mib_or_one_row() {
+        let all = rows(&[600_000, 600_000, 2_000_000, 10, 10, 1_048_570]);
+        let lens: Vec<usize> = chunks(&all).map(<[SizedRow]>::len).collect();
+        assert_eq!(lens, vec![1, 1, 1, 2, 1]);
+        let small = rows(&[1000; 2500]);
+        let lens: Vec<usize> = chunks(&small).map(<[SizedRow]>::len).collect();
+        assert_eq!(lens, vec![1048, 1048, 404]);
+        assert_eq!(chunks(&[]).count(), 0);
     }
 
     #[test]

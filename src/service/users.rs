@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use super::paging::{fill_page, PageBytes};
+use super::paging::{chunks, fill_page, PageBytes};
 use super::query::{plan_users, Plan};
 use super::scan::{InMemoryQuery, ScanBudget};
 use super::webhooks::change_message;
@@ -22,7 +22,8 @@ use crate::scim::schema::CustomField;
 use crate::store::coalesce::{UserById, UsersByEmail};
 use crate::store::events::{append_event, insert_event, NewEvent};
 use crate::store::users::{
-    self as user_store, EmailKey, EmailRow, StrOp, UserKey, UserPredicate, UserRow, UserSort,
+    self as user_store, EmailKey, EmailRow, SizedRow, StrOp, UserKey, UserPredicate, UserRow,
+    UserSort,
 };
 use crate::store::webhooks::OutboxMessage;
 use crate::store::{now_millis, DbConn, StoreError};
@@ -599,6 +600,22 @@ fn render_listed(
     Ok(body.into_text())
 }
 
+/// The rows of a chunk of a scan, each with its position among the scan's candidates (`at`
+/// is the chunk's first): rows deleted since the sizes were read are missing.
+fn positioned(
+    rows: Vec<UserRow>,
+    chunk: &[SizedRow],
+    at: usize,
+) -> impl Iterator<Item = (usize, UserRow)> {
+    let position: std::collections::HashMap<String, usize> = chunk
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (r.id.clone(), at + i))
+        .collect();
+    rows.into_iter()
+        .filter_map(move |row| Some((*position.get(&row.id)?, row)))
+}
+
 /// Render the rows of a page (a handful, found by key or mail) while they fit its bytes.
 fn render_users(
     rows: &[UserRow],
@@ -733,13 +750,13 @@ pub(crate) async fn list_users_within(
             let base_url = caller.base_url.clone();
             let descending = params.descending;
             let scan = move |conn: &mut DbConn, budget: &ScanBudget| {
-                let rows = user_store::scan_users(
+                let sized = user_store::scan_user_sizes(
                     conn,
                     &tenant_id,
                     pred.as_ref(),
                     budget.max_rows as i64 + 1,
                 )?;
-                budget.check_candidates(rows.len())?;
+                budget.check_candidates(sized.len())?;
                 let case_exact = |a: &AttrPath| schemas.user_case_exact(a);
                 let query = InMemoryQuery {
                     filter: filter.as_ref(),
@@ -749,21 +766,37 @@ pub(crate) async fn list_users_within(
                     start_index: start,
                     count,
                 };
-                let candidates = rows
-                    .iter()
-                    .map(|row| render_user(row, &base_url)?.body.into_value());
-                let (total, found) = budget.filter_sort_page(candidates, &query)?;
-                let mut bodies = Vec::with_capacity(found.len());
-                for body in found {
-                    let mut body = Json::Value(body);
-                    body.project(projection.0.as_deref(), projection.1.as_deref())?;
-                    let text = body.into_text();
-                    if !bytes.take(text.len()) {
-                        break;
+                // The candidates a chunk at a time, each rendered to be tested; a match is
+                // kept as its position (and sort key), never as its body.
+                let mut offset = 0;
+                let candidates = chunks(&sized).flat_map(|chunk| {
+                    let at = offset;
+                    offset += chunk.len();
+                    let ids: Vec<String> = chunk.iter().map(|r| r.id.clone()).collect();
+                    match user_store::live_users_in_order(conn, &tenant_id, &ids) {
+                        Ok(rows) => positioned(rows, chunk, at)
+                            .map(|(i, row)| {
+                                Ok((i, render_user(&row, &base_url)?.body.into_value()?))
+                            })
+                            .collect::<Vec<_>>(),
+                        Err(e) => vec![Err(ScimError::from(e))],
                     }
-                    bodies.push(Json::Text(text));
-                }
-                Ok((total, bodies))
+                });
+                let (total, found) = budget.filter_sort_keep(candidates, &query, |i, _body| i)?;
+                // The page's rows, read again: as many as fit its bytes.
+                let page: Vec<SizedRow> = found
+                    .iter()
+                    .filter_map(|&i| sized.get(i).cloned())
+                    .collect();
+                let projected = projection.0.is_some() || projection.1.is_some();
+                let texts = fill_page(
+                    &page,
+                    &mut bytes,
+                    !projected,
+                    |ids| Ok(user_store::live_users_in_order(conn, &tenant_id, ids)?),
+                    |row| render_listed(row, &base_url, &projection),
+                )?;
+                Ok((total, texts.into_iter().map(Json::Text).collect()))
             };
             svc.scans
                 .run(&svc.store, &caller.tenant.id, "users", USER_SCAN_HINT, scan)

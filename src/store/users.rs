@@ -954,24 +954,29 @@ fn page_query(
     Ok(PageQuery::Select(total, q.offset(offset).limit(limit)))
 }
 
-/// Every live user matching an optional SQL pre-filter, for filters evaluated in Rust.
-pub fn scan_users(
+/// Every live user matching an optional SQL pre-filter, for filters evaluated in Rust, as
+/// ids and stored sizes in creation order: the scan reads the rows a chunk at a time
+/// ([`live_users_in_order`]).
+pub fn scan_user_sizes(
     conn: &mut DbConn,
     tenant_id: &str,
     predicate: Option<&UserPredicate>,
     max: i64,
-) -> Result<Vec<UserRow>, StoreError> {
+) -> Result<Vec<SizedRow>, StoreError> {
     let resolved = predicate
         .map(|p| resolve_emails(conn, tenant_id, p))
         .transpose()?;
     let predicate = resolved.as_ref();
-    let mut q = live_users(tenant_id).select(UserRow::as_select());
+    let mut q = live_users(tenant_id);
     if let Some(p) = predicate {
         q = q.filter(to_sql(tenant_id, p));
     }
-    Ok(q.order((users::created_at.asc(), users::id.asc()))
+    let rows: Vec<(String, i64, i32)> = q
+        .order((users::created_at.asc(), users::id.asc()))
         .limit(max)
-        .load(conn)?)
+        .select(size_columns())
+        .load(conn)?;
+    Ok(rows.into_iter().map(SizedRow::from).collect())
 }
 
 /// Counts of live users: (active, deactivated).

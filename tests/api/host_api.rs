@@ -791,8 +791,8 @@ async fn walk(app: &TestApp, key: &str, path: &str, list: &str) -> Vec<Value> {
 
 /// Users of ~900 KB: a page asking for 1,000 stops at the page's bytes (4 MiB by default)
 /// with at least one user. SCIM answers fewer results with `itemsPerPage` saying how many,
-/// and walking by `startIndex + itemsPerPage` (GET /Users, and POST /.search with a group
-/// after the users) returns each resource once; the host API answers a shorter page with a
+/// and walking by `startIndex + itemsPerPage` (GET /Users, filtered and sorted in memory too,
+/// and POST /.search with a group after the users) returns each resource once; the host API answers a shorter page with a
 /// `nextCursor` that walks them all once too.
 async fn large_users_are_paged_by_bytes(backend: Backend) {
     let app = TestApp::spawn(backend).await;
@@ -825,6 +825,11 @@ async fn large_users_are_paged_by_bytes(backend: Backend) {
             loop {
                 let (method, path, body) = if first == "users" {
                     ("GET", format!("/Users?count=1000&startIndex={start}"), None)
+                } else if first == "scan" {
+                    // title has no index: filtered and sorted in memory.
+                    let query = "filter=title%20pr&sortBy=title&sortOrder=descending";
+                    let path = format!("/Users?count=1000&startIndex={start}&{query}");
+                    ("GET", path, None)
                 } else {
                     let search = json!({
                         "schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
@@ -869,6 +874,10 @@ async fn large_users_are_paged_by_bytes(backend: Backend) {
     assert_eq!(total, USERS as u64);
     assert_eq!(seen, made, "each user once, in order");
     assert!(pages >= 3, "{pages} pages");
+    let (seen, _, total) = walk_scim("scan").await;
+    assert_eq!(total, USERS as u64);
+    let descending: Vec<String> = made.iter().rev().cloned().collect();
+    assert_eq!(seen, descending, "each user once, by title descending");
     let (seen, _, total) = walk_scim("search").await;
     assert_eq!(total, USERS as u64 + 1);
     let mut expected = made.clone();
