@@ -314,6 +314,44 @@ mod tests {
     }
 
     #[test]
+    fn a_page_cut_by_its_bytes_says_where_to_go_on() {
+        let sized: Vec<SizedRow> = (1..=3)
+            .map(|i| SizedRow {
+                id: format!("u{i}"),
+                bytes: 900_000,
+                updated_at: i,
+            })
+            .collect();
+        let at = |r: &(i64, String)| (r.0, r.1.clone());
+        let rows = vec![(1, "u1".to_string()), (2, "u2".to_string())];
+        let page = sized_page(CursorKind::Users, rows, &sized, 2, |r| (r.0, r.1.as_str()));
+        let next = page.next_cursor.expect("more follow");
+        assert_eq!(
+            decode_position(CursorKind::Users, &next),
+            Ok(at(&(2, "u2".into())))
+        );
+        // All taken: the end of the walk.
+        let rows = vec![(3, "u3".to_string())];
+        let page = sized_page(CursorKind::Users, rows, &sized[2..], 1, |r| {
+            (r.0, r.1.as_str())
+        });
+        assert_eq!(page.next_cursor, None);
+        // The rows went between the two reads: go on after where they were.
+        let page = sized_page(
+            CursorKind::Users,
+            Vec::<(i64, String)>::new(),
+            &sized,
+            1,
+            |r| (r.0, r.1.as_str()),
+        );
+        let next = page.next_cursor.expect("more follow");
+        assert_eq!(
+            decode_position(CursorKind::Users, &next),
+            Ok(at(&(1, "u1".into())))
+        );
+    }
+
+    #[test]
     fn a_page_says_whether_another_follows() {
         let full = paged(vec![1, 2, 3], 2, |n| n.to_string());
         assert_eq!(
