@@ -58,11 +58,6 @@ impl PageBytes {
     pub fn used(&self) -> usize {
         self.used
     }
-
-    /// The bytes the page may still take.
-    pub fn left(&self) -> usize {
-        self.max.saturating_sub(self.used)
-    }
 }
 
 fn stored_len(row: &SizedRow) -> usize {
