@@ -32,6 +32,11 @@ pub struct ServeArgs {
     /// Largest page a list request returns.
     #[arg(long, env = "SCIMD_MAX_RESULTS", default_value_t = 1000)]
     pub max_results: i64,
+    /// Most bytes of rendered resources one page of a list holds: a page of large users ends
+    /// early (SCIM: fewer results, `itemsPerPage` says how many; /api/v1: a shorter page with
+    /// its `nextCursor`). A page always holds at least one resource.
+    #[arg(long, env = "SCIMD_MAX_PAGE_BYTES", default_value_t = crate::service::paging::DEFAULT_MAX_PAGE_BYTES)]
+    pub max_page_bytes: usize,
     /// Failed authentications (bad or missing tokens) per second allowed from one client
     /// address before it gets 429 (0: no limit). Authenticated requests never count here.
     #[arg(long, env = "SCIMD_RATE_LIMIT_ADDRESS", default_value_t = 50)]
@@ -99,6 +104,7 @@ pub struct Settings {
     pub pool_size: u32,
     pub max_body_bytes: usize,
     pub max_results: i64,
+    pub max_page_bytes: usize,
     pub rate_limit_address: u32,
     pub rate_limit_tenant: u32,
     pub tls_cert: Option<std::path::PathBuf>,
@@ -139,6 +145,7 @@ impl Settings {
             pool_size: serve.pool_size,
             max_body_bytes: serve.max_body_bytes,
             max_results: serve.max_results,
+            max_page_bytes: serve.max_page_bytes,
             rate_limit_address: serve.rate_limit_address,
             rate_limit_tenant: serve.rate_limit_tenant,
             tls_cert: serve.tls_cert,
@@ -165,6 +172,7 @@ impl Default for Settings {
             pool_size: 16,
             max_body_bytes: 1024 * 1024,
             max_results: 1000,
+            max_page_bytes: crate::service::paging::DEFAULT_MAX_PAGE_BYTES,
             rate_limit_address: 50,
             rate_limit_tenant: 1000,
             tls_cert: None,

@@ -464,14 +464,57 @@ fn when(at: Option<i64>) -> Value {
     at.map(crate::scim::render::timestamp).into()
 }
 
+/// `head` (an object of small fields) with `"resource"` added, as JSON text: the resource's
+/// text goes in as rendered, never parsed (as a tree, a large user takes several times its
+/// size, and a page of them several times the page).
+fn with_resource(head: &Value, resource: &str) -> Result<String, ScimError> {
+    let mut text = head.to_string();
+    if text.pop() != Some('}') {
+        return Err(ScimError::internal(
+            "a listed resource is not a JSON object",
+        ));
+    }
+    if text.len() > 1 {
+        text.push(',');
+    }
+    text.push_str("\"resource\":");
+    text.push_str(resource);
+    text.push('}');
+    Ok(text)
+}
+
+/// `{"<list>": [items…], "nextCursor": …}` from the items' JSON texts (`list` is one of
+/// this file's names, `users` or `groups`: no escaping needed).
+fn list_text(list: &str, items: &[String], next_cursor: Option<&str>) -> String {
+    let len = items.iter().map(|t| t.len() + 1).sum::<usize>() + list.len() + 64;
+    let mut out = String::with_capacity(len);
+    out.push_str("{\"");
+    out.push_str(list);
+    out.push_str("\":[");
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(item);
+    }
+    out.push_str("],\"nextCursor\":");
+    out.push_str(&Value::from(next_cursor).to_string());
+    out.push('}');
+    out
+}
+
+fn json_response(text: String) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type(actix_web::http::header::ContentType::json())
+        .body(text)
+}
+
 /// A user as the host app sees it: its state and times beside the SCIM resource as stored
-/// (with `id` and `meta`).
-fn user_json(state: &AppState, tenant: &Tenant, row: &UserRow) -> Result<Value, ScimError> {
+/// (with `id` and `meta`), as JSON text.
+fn user_json(state: &AppState, tenant: &Tenant, row: &UserRow) -> Result<String, ScimError> {
     let base_url = state.settings.tenant_url(&tenant.slug);
-    let resource = crate::service::users::render_user(row, &base_url)?
-        .body
-        .into_value()?;
-    Ok(json!({
+    let resource = crate::service::users::render_user(row, &base_url)?.body;
+    let head = json!({
         "id": row.id,
         "userName": row.user_name,
         "externalId": row.external_id,
@@ -481,17 +524,15 @@ fn user_json(state: &AppState, tenant: &Tenant, row: &UserRow) -> Result<Value, 
         "deletedAt": when(row.deleted_at),
         "createdAt": crate::scim::render::timestamp(row.created_at),
         "updatedAt": crate::scim::render::timestamp(row.updated_at),
-        "resource": resource,
-    }))
+    });
+    with_resource(&head, &resource.text())
 }
 
-/// A group as the host app sees it (its members are a list of their own).
-fn group_json(state: &AppState, tenant: &Tenant, row: &GroupRow) -> Result<Value, ScimError> {
+/// A group as the host app sees it (its members are a list of their own), as JSON text.
+fn group_json(state: &AppState, tenant: &Tenant, row: &GroupRow) -> Result<String, ScimError> {
     let base_url = state.settings.tenant_url(&tenant.slug);
-    let resource = crate::service::groups::render_group(row, None, &base_url)?
-        .body
-        .into_value()?;
-    Ok(json!({
+    let resource = crate::service::groups::render_group(row, None, &base_url)?.body;
+    let head = json!({
         "id": row.id,
         "displayName": row.display_name,
         "externalId": row.external_id,
@@ -499,12 +540,13 @@ fn group_json(state: &AppState, tenant: &Tenant, row: &GroupRow) -> Result<Value
         "deletedAt": when(row.deleted_at),
         "createdAt": crate::scim::render::timestamp(row.created_at),
         "updatedAt": crate::scim::render::timestamp(row.updated_at),
-        "resource": resource,
-    }))
+    });
+    with_resource(&head, &resource.text())
 }
 
 /// GET /api/v1/tenants/{slug}/users?limit&cursor&updatedSince&includeDeactivated&includeDeleted:
-/// `{"users": [...], "nextCursor": ...}` in (updatedAt, id) order.
+/// `{"users": [...], "nextCursor": ...}` in (updatedAt, id) order; a page of large users ends
+/// early (at `--max-page-bytes`), with its `nextCursor`.
 async fn list_users(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -521,7 +563,12 @@ async fn list_users(
         .iter()
         .map(|r| user_json(&state, &tenant, r))
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(HttpResponse::Ok().json(json!({"users": users, "nextCursor": found.next_cursor})))
+    drop(found.rows);
+    Ok(json_response(list_text(
+        "users",
+        &users,
+        found.next_cursor.as_deref(),
+    )))
 }
 
 /// GET /api/v1/tenants/{slug}/users/{id}: deactivated and deleted users too (they say so).
@@ -533,7 +580,7 @@ async fn get_user(
     let (slug, id) = path.into_inner();
     let tenant = managed_tenant(&state, &caller, &slug).await?;
     let row = directory::user(&state.service, &tenant, &id).await?;
-    Ok(HttpResponse::Ok().json(user_json(&state, &tenant, &row)?))
+    Ok(json_response(user_json(&state, &tenant, &row)?))
 }
 
 /// GET /api/v1/tenants/{slug}/groups?limit&cursor&updatedSince&includeDeleted.
@@ -552,7 +599,12 @@ async fn list_groups(
         .iter()
         .map(|r| group_json(&state, &tenant, r))
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(HttpResponse::Ok().json(json!({"groups": groups, "nextCursor": found.next_cursor})))
+    drop(found.rows);
+    Ok(json_response(list_text(
+        "groups",
+        &groups,
+        found.next_cursor.as_deref(),
+    )))
 }
 
 /// GET /api/v1/tenants/{slug}/groups/{id}: deleted groups too.
@@ -564,7 +616,7 @@ async fn get_group(
     let (slug, id) = path.into_inner();
     let tenant = managed_tenant(&state, &caller, &slug).await?;
     let row = directory::group(&state.service, &tenant, &id).await?;
-    Ok(HttpResponse::Ok().json(group_json(&state, &tenant, &row)?))
+    Ok(json_response(group_json(&state, &tenant, &row)?))
 }
 
 /// GET /api/v1/tenants/{slug}/groups/{id}/members?limit&cursor: `{"members": [{id, type,

@@ -39,6 +39,8 @@ pub struct Service {
     pub scans: Arc<ScanGate>,
     /// Largest page a list returns.
     pub max_results: i64,
+    /// Most bytes of rendered resources one page of a list holds (past its first resource).
+    pub max_page_bytes: usize,
     /// Wakes this instance's webhook sender: a change queued deliveries, or one finished.
     pub webhook_wake: Arc<tokio::sync::Notify>,
 }
@@ -76,6 +78,7 @@ impl Service {
                 super::MAX_SCAN,
             )),
             max_results: settings.max_results,
+            max_page_bytes: settings.max_page_bytes,
             webhook_wake: Arc::default(),
         })
     }

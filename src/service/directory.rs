@@ -7,8 +7,10 @@ use base64::Engine;
 use crate::scim::error::ScimError;
 use crate::store::groups::{self as group_store, GroupRow, MemberRow};
 use crate::store::tenants::Tenant;
-use crate::store::users::{self as user_store, UserRow, Walk};
+use crate::store::users::{self as user_store, SizedRow, UserRow, Walk};
+use crate::store::StoreError;
 
+use super::paging::rows_that_fit;
 use super::Service;
 
 /// Largest page of a list.
@@ -131,8 +133,41 @@ fn paged<T>(mut rows: Vec<T>, limit: i64, cursor_of: impl Fn(&T) -> String) -> P
     Page { rows, next_cursor }
 }
 
+/// Bytes allowed per resource of a page besides its stored form: `id`, `meta` and the fields
+/// the host API shows beside it (state, times, userName and externalId again).
+const ITEM_OVERHEAD: usize = 1024;
+
+/// A page of a walk that also stops at the page's bytes: `sized` is the walk's next rows (one
+/// past the limit) as ids, positions and sizes, `rows` the ones read for the page. A page cut
+/// short by its bytes has a `nextCursor` like one cut by its limit.
+fn sized_page<T>(
+    kind: CursorKind,
+    rows: Vec<T>,
+    sized: &[SizedRow],
+    taken: usize,
+    position: impl Fn(&T) -> (i64, &str),
+) -> Page<T> {
+    let more = sized.len() > taken;
+    let next_cursor = more
+        .then(|| match rows.last() {
+            Some(last) => {
+                let (at, id) = position(last);
+                Some(position_cursor(kind, at, id))
+            }
+            // The rows went (deleted, moved on) between the two reads: resume after them.
+            None => taken
+                .checked_sub(1)
+                .and_then(|i| sized.get(i))
+                .map(|r| position_cursor(kind, r.updated_at, &r.id)),
+        })
+        .flatten();
+    Page { rows, next_cursor }
+}
+
 /// A page of the tenant's users by (updated_at, id): active live users, plus deactivated
-/// ones and tombstones of deleted ones when asked for.
+/// ones and tombstones of deleted ones when asked for. Up to `limit` users and, past the
+/// first, [`Service::max_page_bytes`]: the sizes of the next users are read first, then the
+/// users that fit, so a page of large users never reads more than it returns.
 pub async fn list_users(
     svc: &Service,
     tenant: &Tenant,
@@ -142,21 +177,29 @@ pub async fn list_users(
 ) -> Result<Page<UserRow>, ScimError> {
     let walk = walk_of(CursorKind::Users, req)?;
     let tenant_id = tenant.id.clone();
-    let rows = svc
+    let (limit, max_bytes) = (page_limit(req), svc.max_page_bytes);
+    let (rows, sized, taken) = svc
         .store
         .read(move |conn| {
-            user_store::walk_users(
-                conn,
-                &tenant_id,
-                &walk,
-                include_deactivated,
-                include_deleted,
-            )
+            let (deactivated, deleted) = (include_deactivated, include_deleted);
+            let sized = user_store::walk_user_sizes(conn, &tenant_id, &walk, deactivated, deleted)?;
+            let taken = rows_that_fit(&sized, limit, max_bytes, ITEM_OVERHEAD);
+            let page = Walk {
+                limit: i64::try_from(taken).unwrap_or(i64::MAX),
+                ..walk
+            };
+            let rows = user_store::walk_users(conn, &tenant_id, &page, deactivated, deleted)?;
+            Ok::<_, StoreError>((rows, sized, taken))
         })
         .await?;
-    Ok(paged(rows, req.limit, |r| {
-        position_cursor(CursorKind::Users, r.updated_at, &r.id)
+    Ok(sized_page(CursorKind::Users, rows, &sized, taken, |r| {
+        (r.updated_at, &r.id)
     }))
+}
+
+/// The rows a page may hold by its `limit` (checked by [`walk_of`] already).
+fn page_limit(req: &PageRequest) -> usize {
+    usize::try_from(req.limit).unwrap_or(0)
 }
 
 /// A user of the tenant by id, deactivated or deleted too; 404 when there is none.
@@ -172,7 +215,8 @@ pub async fn user(svc: &Service, tenant: &Tenant, id: &str) -> Result<UserRow, S
     found.ok_or_else(|| ScimError::not_found(format!("no user with id {id} in this tenant")))
 }
 
-/// A page of the tenant's groups by (updated_at, id); tombstones too when asked for.
+/// A page of the tenant's groups by (updated_at, id); tombstones too when asked for. Bounded
+/// by `limit` and by bytes, as [`list_users`] is.
 pub async fn list_groups(
     svc: &Service,
     tenant: &Tenant,
@@ -181,12 +225,22 @@ pub async fn list_groups(
 ) -> Result<Page<GroupRow>, ScimError> {
     let walk = walk_of(CursorKind::Groups, req)?;
     let tenant_id = tenant.id.clone();
-    let rows = svc
+    let (limit, max_bytes) = (page_limit(req), svc.max_page_bytes);
+    let (rows, sized, taken) = svc
         .store
-        .read(move |conn| group_store::walk_groups(conn, &tenant_id, &walk, include_deleted))
+        .read(move |conn| {
+            let sized = group_store::walk_group_sizes(conn, &tenant_id, &walk, include_deleted)?;
+            let taken = rows_that_fit(&sized, limit, max_bytes, ITEM_OVERHEAD);
+            let page = Walk {
+                limit: i64::try_from(taken).unwrap_or(i64::MAX),
+                ..walk
+            };
+            let rows = group_store::walk_groups(conn, &tenant_id, &page, include_deleted)?;
+            Ok::<_, StoreError>((rows, sized, taken))
+        })
         .await?;
-    Ok(paged(rows, req.limit, |r| {
-        position_cursor(CursorKind::Groups, r.updated_at, &r.id)
+    Ok(sized_page(CursorKind::Groups, rows, &sized, taken, |r| {
+        (r.updated_at, &r.id)
     }))
 }
 
@@ -257,6 +311,44 @@ mod tests {
         assert!(check_limit(0).is_err());
         assert!(check_limit(1001).is_err());
         assert_eq!(check_limit(1000), Ok(1000));
+    }
+
+    #[test]
+    fn a_page_cut_by_its_bytes_says_where_to_go_on() {
+        let sized: Vec<SizedRow> = (1..=3)
+            .map(|i| SizedRow {
+                id: format!("u{i}"),
+                bytes: 900_000,
+                updated_at: i,
+            })
+            .collect();
+        let at = |r: &(i64, String)| (r.0, r.1.clone());
+        let rows = vec![(1, "u1".to_string()), (2, "u2".to_string())];
+        let page = sized_page(CursorKind::Users, rows, &sized, 2, |r| (r.0, r.1.as_str()));
+        let next = page.next_cursor.expect("more follow");
+        assert_eq!(
+            decode_position(CursorKind::Users, &next),
+            Ok(at(&(2, "u2".into())))
+        );
+        // All taken: the end of the walk.
+        let rows = vec![(3, "u3".to_string())];
+        let page = sized_page(CursorKind::Users, rows, &sized[2..], 1, |r| {
+            (r.0, r.1.as_str())
+        });
+        assert_eq!(page.next_cursor, None);
+        // The rows went between the two reads: go on after where they were.
+        let page = sized_page(
+            CursorKind::Users,
+            Vec::<(i64, String)>::new(),
+            &sized,
+            1,
+            |r| (r.0, r.1.as_str()),
+        );
+        let next = page.next_cursor.expect("more follow");
+        assert_eq!(
+            decode_position(CursorKind::Users, &next),
+            Ok(at(&(1, "u1".into())))
+        );
     }
 
     #[test]

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use serde_json::{json, Map, Value};
 
+use super::paging::PageBytes;
 use super::query::{plan_groups, Plan};
 use super::scan::{InMemoryQuery, ScanBudget};
 use super::webhooks::{change_message, membership_messages};
@@ -611,6 +612,17 @@ pub async fn list_groups(
     caller: &Caller,
     params: ListParams,
 ) -> Result<Listed, ScimError> {
+    list_groups_within(svc, caller, params, PageBytes::new(svc.max_page_bytes)).await
+}
+
+/// [`list_groups`] onto a page that may hold resources already (`POST /.search`): groups are
+/// rendered while they fit its bytes.
+pub(crate) async fn list_groups_within(
+    svc: &Service,
+    caller: &Caller,
+    params: ListParams,
+    mut bytes: PageBytes,
+) -> Result<Listed, ScimError> {
     let filter = super::list_filter(&params)?;
     let (start, count) = page(params.start_index, params.count, svc.max_results);
     let with_members = wants_members(
@@ -631,9 +643,10 @@ pub async fn list_groups(
         params.attributes.clone(),
         params.excluded_attributes.clone(),
     );
-    let project = move |mut body: Json| -> Result<Json, ScimError> {
+    // Projected to text, whose length the page counts.
+    let project = move |mut body: Json| -> Result<String, ScimError> {
         body.project(projection.0.as_deref(), projection.1.as_deref())?;
-        Ok(body)
+        Ok(body.into_text())
     };
     let members_by_group = |conn: &mut DbConn,
                             rows: &[GroupRow]|
@@ -666,9 +679,13 @@ pub async fn list_groups(
                     let mut bodies = Vec::with_capacity(rows.len());
                     for row in &rows {
                         let own = by_group.get(&row.id).map_or(&[][..], Vec::as_slice);
-                        bodies.push(project(
+                        let text = project(
                             render_group(row, with_members.then_some(own), &base_url)?.body,
-                        )?);
+                        )?;
+                        if !bytes.take(text.len()) {
+                            break;
+                        }
+                        bodies.push(Json::Text(text));
                     }
                     Ok::<_, ScimError>((total, bodies))
                 })
@@ -698,19 +715,21 @@ pub async fn list_groups(
                     let own = by_group.get(&row.id).map_or(&[][..], Vec::as_slice);
                     render_group(row, Some(own), &base_url)?.body.into_value()
                 });
-                let (total, page) = budget.filter_sort_page(candidates, &query)?;
-                let page = page
-                    .into_iter()
-                    .map(|mut body| {
-                        if !with_members {
-                            if let Some(obj) = body.as_object_mut() {
-                                obj.remove("members");
-                            }
+                let (total, found) = budget.filter_sort_page(candidates, &query)?;
+                let mut bodies = Vec::with_capacity(found.len());
+                for mut body in found {
+                    if !with_members {
+                        if let Some(obj) = body.as_object_mut() {
+                            obj.remove("members");
                         }
-                        project(Json::Value(body))
-                    })
-                    .collect::<Result<Vec<_>, ScimError>>()?;
-                Ok((total, page))
+                    }
+                    let text = project(Json::Value(body))?;
+                    if !bytes.take(text.len()) {
+                        break;
+                    }
+                    bodies.push(Json::Text(text));
+                }
+                Ok((total, bodies))
             };
             svc.scans
                 .run(

@@ -5,6 +5,7 @@ pub mod api_keys;
 mod context;
 pub mod directory;
 pub mod groups;
+pub mod paging;
 pub mod query;
 pub mod scan;
 pub mod setup_links;
@@ -255,14 +256,16 @@ pub fn check_if_match(if_match: Option<&str>, version: i64) -> Result<(), ScimEr
     Ok(())
 }
 
-/// `POST /.search` at the tenant root (RFC 7644 §3.4.3): Users then Groups, paged as one list.
+/// `POST /.search` at the tenant root (RFC 7644 §3.4.3): Users then Groups, paged as one list,
+/// within one page's bytes. Groups join a page only once its users are all there: a page that
+/// its users filled ends with them, and the next one resumes among the users.
 pub async fn search_all(
     svc: &Service,
     caller: &Caller,
     params: ListParams,
 ) -> Result<Listed, ScimError> {
     let (start, count) = page(params.start_index, params.count, svc.max_results);
-    let user_list = users::list_users(
+    let user_list = users::list_users_within(
         svc,
         caller,
         ListParams {
@@ -270,18 +273,28 @@ pub async fn search_all(
             count,
             ..params.clone()
         },
+        paging::PageBytes::new(svc.max_page_bytes),
     )
     .await?;
     let mut found = user_list.resources;
-    let remaining = count - i64::try_from(found.len()).unwrap_or(i64::MAX);
-    let group_list = groups::list_groups(
+    let taken = i64::try_from(found.len()).unwrap_or(i64::MAX);
+    // The users this page would hold were it bounded by its count alone.
+    let users_due = count.min((user_list.total - (start - 1)).max(0));
+    // The groups continue the page the users began, bytes included.
+    let mut bytes = paging::PageBytes::new(svc.max_page_bytes);
+    for r in &found {
+        bytes.take(r.text().len());
+    }
+    let group_list = groups::list_groups_within(
         svc,
         caller,
         ListParams {
             start_index: (start - user_list.total).max(1),
-            count: remaining,
+            // Cut short by its bytes: only the groups' total is needed.
+            count: if taken < users_due { 0 } else { count - taken },
             ..params
         },
+        bytes,
     )
     .await?;
     found.extend(group_list.resources);

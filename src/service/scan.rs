@@ -105,34 +105,46 @@ impl ScanBudget {
         candidates: impl IntoIterator<Item = Result<Value, ScimError>>,
         query: &InMemoryQuery<'_>,
     ) -> Result<(i64, Vec<Value>), ScimError> {
+        let candidates = candidates.into_iter().map(|c| c.map(|body| ((), body)));
+        self.filter_sort_keep(candidates, query, |(), body| body)
+    }
+
+    /// [`ScanBudget::filter_sort_page`] keeping of each match only what `keep` makes of it
+    /// (and its sort key): a scan of large resources keeps their positions, not their bodies,
+    /// and reads the page's rows again once it knows them. `candidates` pairs each rendered
+    /// candidate with what `keep` needs of it.
+    pub fn filter_sort_keep<T, K>(
+        &self,
+        candidates: impl IntoIterator<Item = Result<(T, Value), ScimError>>,
+        query: &InMemoryQuery<'_>,
+        mut keep: impl FnMut(T, Value) -> K,
+    ) -> Result<(i64, Vec<K>), ScimError> {
+        let sort = query.sort_by.map(|attr| (attr, (query.case_exact)(attr)));
         let mut kept = Vec::new();
-        for (i, body) in candidates.into_iter().enumerate() {
+        for (i, candidate) in candidates.into_iter().enumerate() {
             self.check(i)?;
-            let body = body?;
+            let (t, body) = candidate?;
             if query
                 .filter
                 .is_none_or(|f| filter::matches(f, &body, query.case_exact))
             {
-                kept.push(body);
+                let key = sort.and_then(|(attr, exact)| sort_key(&body, attr, exact));
+                kept.push((key, keep(t, body)));
             }
         }
-        if let Some(attr) = query.sort_by {
-            let exact = (query.case_exact)(attr);
-            let mut keyed: Vec<_> = kept
-                .into_iter()
-                .map(|body| (sort_key(&body, attr, exact), body))
-                .collect();
+        if sort.is_some() {
             self.check(0)?;
-            keyed.sort_by(|(ka, _), (kb, _)| {
+            // Stable: equal keys keep the candidates' order (creation).
+            kept.sort_by(|(ka, _), (kb, _)| {
                 compare_sort_keys(ka.as_ref(), kb.as_ref(), query.descending)
             });
-            kept = keyed.into_iter().map(|(_, body)| body).collect();
         }
         let total = kept.len() as i64;
         let page = kept
             .into_iter()
             .skip(usize::try_from(query.start_index - 1).unwrap_or(usize::MAX))
             .take(usize::try_from(query.count).unwrap_or(0))
+            .map(|(_, k)| k)
             .collect();
         Ok((total, page))
     }

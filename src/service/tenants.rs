@@ -262,7 +262,7 @@ pub async fn add_custom_field(
 /// Remove a custom field's definition: it leaves `/Schemas` and new writes refuse it as an
 /// unknown attribute (this instance at once, others within
 /// [`crate::store::Store::recheck_interval`]); values already stored stay in the users'
-/// resources (see `users::validate_keeping_retired`). 404 when the tenant has no such field.
+/// resources (see [`crate::scim::schema::Schemas::validate_user_edit`]). 404 when the tenant has no such field.
 pub async fn remove_custom_field(
     svc: &Service,
     tenant: &Tenant,

@@ -3,8 +3,9 @@
 use crate::scim::error::StatusCode;
 use std::sync::Arc;
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
+use super::paging::{chunks, fill_page, PageBytes};
 use super::query::{plan_users, Plan};
 use super::scan::{InMemoryQuery, ScanBudget};
 use super::webhooks::change_message;
@@ -17,11 +18,12 @@ use crate::scim::error::ScimError;
 use crate::scim::patch::{apply_user_patch, parse_patch_request};
 use crate::scim::path::AttrPath;
 use crate::scim::render::{resource_text, Json, Meta};
-use crate::scim::schema::{CustomField, CUSTOM_USER_SCHEMA};
+use crate::scim::schema::CustomField;
 use crate::store::coalesce::{UserById, UsersByEmail};
 use crate::store::events::{append_event, insert_event, NewEvent};
 use crate::store::users::{
-    self as user_store, EmailKey, EmailRow, StrOp, UserKey, UserPredicate, UserRow, UserSort,
+    self as user_store, EmailKey, EmailRow, SizedRow, StrOp, UserKey, UserPredicate, UserRow,
+    UserSort,
 };
 use crate::store::webhooks::OutboxMessage;
 use crate::store::{now_millis, DbConn, StoreError};
@@ -483,66 +485,6 @@ async fn edit_user(
     }
 }
 
-/// The stored values of custom fields the tenant has removed since (attributes of the custom
-/// extension that no field defines any more).
-fn retired_values(stored: &Value, custom: &[CustomField]) -> Map<String, Value> {
-    let Some(Value::Object(ext)) = stored.get(CUSTOM_USER_SCHEMA) else {
-        return Map::new();
-    };
-    ext.iter()
-        .filter(|(name, _)| !custom.iter().any(|f| f.name.eq_ignore_ascii_case(name)))
-        .map(|(name, v)| (name.clone(), v.clone()))
-        .collect()
-}
-
-/// Validate the new form of a stored user, keeping the values of removed custom fields: a
-/// removed field takes no new value (a write that sets or changes one is refused as an
-/// unknown attribute), but what was stored stays, so removing a field loses no data and does
-/// not make every later PATCH of those users (Entra's deactivation among them) fail.
-fn validate_keeping_retired(
-    schemas: &crate::scim::schema::Schemas,
-    stored: &Value,
-    mut new: Value,
-    custom: &[CustomField],
-) -> Result<Value, ScimError> {
-    let retired = retired_values(stored, custom);
-    if retired.is_empty() {
-        return schemas.validate_user(new, custom);
-    }
-    // Set aside what is unchanged (a PATCH starts from the stored resource, a PUT may echo
-    // it); anything else about a removed field reaches validation and is refused there.
-    if let Some(Value::Object(ext)) = new.get_mut(CUSTOM_USER_SCHEMA) {
-        for (name, value) in &retired {
-            if ext.get(name) == Some(value) {
-                ext.remove(name);
-            }
-        }
-        if ext.is_empty() {
-            if let Some(obj) = new.as_object_mut() {
-                obj.remove(CUSTOM_USER_SCHEMA);
-            }
-        }
-    }
-    let mut valid = schemas.validate_user(new, custom)?;
-    let Some(obj) = valid.as_object_mut() else {
-        return Ok(valid);
-    };
-    if let Value::Object(ext) = obj
-        .entry(CUSTOM_USER_SCHEMA)
-        .or_insert_with(|| Value::Object(Map::new()))
-    {
-        for (name, value) in retired {
-            ext.entry(name).or_insert(value);
-        }
-    }
-    if let Some(Value::Array(list)) = obj.get_mut("schemas") {
-        if !list.iter().any(|u| u == CUSTOM_USER_SCHEMA) {
-            list.push(Value::String(CUSTOM_USER_SCHEMA.to_string()));
-        }
-    }
-    Ok(valid)
-}
-
 /// PUT /Users/{id}: replace the whole resource.
 pub async fn replace_user(
     svc: &Service,
@@ -553,7 +495,7 @@ pub async fn replace_user(
 ) -> Result<Rendered, ScimError> {
     let schemas = Arc::clone(&svc.schemas);
     edit_user(svc, caller, id, if_match.as_deref(), |current, custom| {
-        validate_keeping_retired(&schemas, current, body.clone(), custom)
+        schemas.validate_user_edit(current, body.clone(), custom)
     })
     .await
 }
@@ -570,7 +512,7 @@ pub async fn patch_user(
     let schemas = Arc::clone(&svc.schemas);
     edit_user(svc, caller, id, if_match.as_deref(), |current, custom| {
         let patched = apply_user_patch(current, &ops, &schemas, custom)?;
-        validate_keeping_retired(&schemas, current, patched, custom)
+        schemas.validate_user_edit(current, patched, custom)
     })
     .await
 }
@@ -647,19 +589,49 @@ fn sql_sort(attr: &AttrPath) -> Option<UserSort> {
 const USER_SCAN_HINT: &str =
     "userName, externalId, emails, displayName, active or meta.lastModified";
 
-/// A page of rows rendered and projected (`attributes`, `excludedAttributes`).
+/// A user rendered for a list: projected, as JSON text (its length is what the page holds).
+fn render_listed(
+    row: &UserRow,
+    base_url: &str,
+    projection: &(Option<String>, Option<String>),
+) -> Result<String, ScimError> {
+    let mut body = render_user(row, base_url)?.body;
+    body.project(projection.0.as_deref(), projection.1.as_deref())?;
+    Ok(body.into_text())
+}
+
+/// The rows of a chunk of a scan, each with its position among the scan's candidates (`at`
+/// is the chunk's first): rows deleted since the sizes were read are missing.
+fn positioned(
+    rows: Vec<UserRow>,
+    chunk: &[SizedRow],
+    at: usize,
+) -> impl Iterator<Item = (usize, UserRow)> {
+    let position: std::collections::HashMap<String, usize> = chunk
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (r.id.clone(), at + i))
+        .collect();
+    rows.into_iter()
+        .filter_map(move |row| Some((*position.get(&row.id)?, row)))
+}
+
+/// Render the rows of a page (a handful, found by key or mail) while they fit its bytes.
 fn render_users(
     rows: &[UserRow],
     base_url: &str,
     projection: &(Option<String>, Option<String>),
+    page: &mut PageBytes,
 ) -> Result<Vec<Json>, ScimError> {
-    rows.iter()
-        .map(|row| {
-            let mut body = render_user(row, base_url)?.body;
-            body.project(projection.0.as_deref(), projection.1.as_deref())?;
-            Ok(body)
-        })
-        .collect()
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        let text = render_listed(row, base_url, projection)?;
+        if !page.take(text.len()) {
+            break;
+        }
+        out.push(Json::Text(text));
+    }
+    Ok(out)
 }
 
 /// GET /Users (and POST /Users/.search): filter, sort, page, project.
@@ -667,6 +639,16 @@ pub async fn list_users(
     svc: &Service,
     caller: &Caller,
     params: ListParams,
+) -> Result<Listed, ScimError> {
+    list_users_within(svc, caller, params, PageBytes::new(svc.max_page_bytes)).await
+}
+
+/// [`list_users`] onto a page that may hold resources already (`POST /.search`).
+pub(crate) async fn list_users_within(
+    svc: &Service,
+    caller: &Caller,
+    params: ListParams,
+    mut bytes: PageBytes,
 ) -> Result<Listed, ScimError> {
     let filter = super::list_filter(&params)?;
     let sort_attr = params.sort_by.as_deref().map(AttrPath::parse).transpose()?;
@@ -684,7 +666,8 @@ pub async fn list_users(
         params.excluded_attributes.clone(),
     );
     // Both plans end with the page's rendered, projected bodies (the scan already rendered
-    // them to filter); anything past a point lookup runs on the blocking pool.
+    // them to filter), as many as fit the page's bytes; anything past a point lookup runs on
+    // the blocking pool.
     let (total, bodies): (i64, Vec<Json>) = match (plan, sql_sorted) {
         (Plan::Sql(pred), Some(sort)) => {
             // Entra's match by mail, coalesced with other matches on PostgreSQL.
@@ -712,7 +695,10 @@ pub async fn list_users(
             match matched {
                 Some(rows) => {
                     let (total, rows) = user_store::page_in_memory(rows, start - 1, count);
-                    (total, render_users(&rows, &base_url, &projection)?)
+                    (
+                        total,
+                        render_users(&rows, &base_url, &projection, &mut bytes)?,
+                    )
                 }
                 None if point => {
                     let (total, rows) = svc
@@ -728,13 +714,17 @@ pub async fn list_users(
                             )?)
                         })
                         .await?;
-                    (total, render_users(&rows, &base_url, &projection)?)
+                    (
+                        total,
+                        render_users(&rows, &base_url, &projection, &mut bytes)?,
+                    )
                 }
-                // A page of up to max_results users is rendered on the blocking pool too.
+                // A page of up to max_results users is read and rendered on the blocking
+                // pool, a chunk at a time, until its bytes are reached.
                 None => {
                     svc.store
                         .read(move |conn| {
-                            let (total, rows) = user_store::query_users(
+                            let (total, sized) = user_store::query_user_sizes(
                                 conn,
                                 &tenant_id,
                                 pred.as_ref(),
@@ -742,10 +732,15 @@ pub async fn list_users(
                                 start - 1,
                                 count,
                             )?;
-                            Ok::<_, ScimError>((
-                                total,
-                                render_users(&rows, &base_url, &projection)?,
-                            ))
+                            let projected = projection.0.is_some() || projection.1.is_some();
+                            let texts = fill_page(
+                                &sized,
+                                &mut bytes,
+                                !projected,
+                                |ids| Ok(user_store::live_users_in_order(conn, &tenant_id, ids)?),
+                                |row| render_listed(row, &base_url, &projection),
+                            )?;
+                            Ok::<_, ScimError>((total, texts.into_iter().map(Json::Text).collect()))
                         })
                         .await?
                 }
@@ -755,13 +750,13 @@ pub async fn list_users(
             let base_url = caller.base_url.clone();
             let descending = params.descending;
             let scan = move |conn: &mut DbConn, budget: &ScanBudget| {
-                let rows = user_store::scan_users(
+                let sized = user_store::scan_user_sizes(
                     conn,
                     &tenant_id,
                     pred.as_ref(),
                     budget.max_rows as i64 + 1,
                 )?;
-                budget.check_candidates(rows.len())?;
+                budget.check_candidates(sized.len())?;
                 let case_exact = |a: &AttrPath| schemas.user_case_exact(a);
                 let query = InMemoryQuery {
                     filter: filter.as_ref(),
@@ -771,19 +766,37 @@ pub async fn list_users(
                     start_index: start,
                     count,
                 };
-                let candidates = rows
+                // The candidates a chunk at a time, each rendered to be tested; a match is
+                // kept as its position (and sort key), never as its body.
+                let mut offset = 0;
+                let candidates = chunks(&sized).flat_map(|chunk| {
+                    let at = offset;
+                    offset += chunk.len();
+                    let ids: Vec<String> = chunk.iter().map(|r| r.id.clone()).collect();
+                    match user_store::live_users_in_order(conn, &tenant_id, &ids) {
+                        Ok(rows) => positioned(rows, chunk, at)
+                            .map(|(i, row)| {
+                                Ok((i, render_user(&row, &base_url)?.body.into_value()?))
+                            })
+                            .collect::<Vec<_>>(),
+                        Err(e) => vec![Err(ScimError::from(e))],
+                    }
+                });
+                let (total, found) = budget.filter_sort_keep(candidates, &query, |i, _body| i)?;
+                // The page's rows, read again: as many as fit its bytes.
+                let page: Vec<SizedRow> = found
                     .iter()
-                    .map(|row| render_user(row, &base_url)?.body.into_value());
-                let (total, page) = budget.filter_sort_page(candidates, &query)?;
-                let page = page
-                    .into_iter()
-                    .map(|body| {
-                        let mut body = Json::Value(body);
-                        body.project(projection.0.as_deref(), projection.1.as_deref())?;
-                        Ok(body)
-                    })
-                    .collect::<Result<_, ScimError>>()?;
-                Ok((total, page))
+                    .filter_map(|&i| sized.get(i).cloned())
+                    .collect();
+                let projected = projection.0.is_some() || projection.1.is_some();
+                let texts = fill_page(
+                    &page,
+                    &mut bytes,
+                    !projected,
+                    |ids| Ok(user_store::live_users_in_order(conn, &tenant_id, ids)?),
+                    |row| render_listed(row, &base_url, &projection),
+                )?;
+                Ok((total, texts.into_iter().map(Json::Text).collect()))
             };
             svc.scans
                 .run(&svc.store, &caller.tenant.id, "users", USER_SCAN_HINT, scan)

@@ -7,7 +7,7 @@ use diesel::prelude::*;
 use super::events::{NewEvent, EVENT_COLUMNS, EVENT_VALUES_BUT_DETAIL};
 use super::prepared::{Arg, Sql};
 use super::schema::{group_members, groups};
-use super::users::{NumOp, StrOp, Walk};
+use super::users::{resource_bytes, NumOp, SizedRow, StrOp, Walk};
 use super::{DbConn, StoreError};
 
 type Backend = <DbConn as Connection>::Backend;
@@ -510,6 +510,26 @@ pub fn walk_groups(
     walk: &Walk,
     deleted: bool,
 ) -> Result<Vec<GroupRow>, StoreError> {
+    Ok(walk_query(tenant_id, walk, deleted)
+        .select(GroupRow::as_select())
+        .load(conn)?)
+}
+
+/// The rows [`walk_groups`] returns, as ids, positions and stored sizes (of the resources
+/// without members).
+pub fn walk_group_sizes(
+    conn: &mut DbConn,
+    tenant_id: &str,
+    walk: &Walk,
+    deleted: bool,
+) -> Result<Vec<SizedRow>, StoreError> {
+    let rows: Vec<(String, i64, i32)> = walk_query(tenant_id, walk, deleted)
+        .select((groups::id, groups::updated_at, resource_bytes()))
+        .load(conn)?;
+    Ok(rows.into_iter().map(SizedRow::from).collect())
+}
+
+fn walk_query(tenant_id: &str, walk: &Walk, deleted: bool) -> groups::BoxedQuery<'static, Backend> {
     let mut q = groups::table
         .filter(groups::tenant_id.eq(tenant_id.to_string()))
         .into_boxed();
@@ -524,10 +544,8 @@ pub fn walk_groups(
             .filter(groups::updated_at.ge(*at))
             .filter(groups::updated_at.gt(*at).or(groups::id.gt(id.clone())));
     }
-    Ok(q.order((groups::updated_at.asc(), groups::id.asc()))
+    q.order((groups::updated_at.asc(), groups::id.asc()))
         .limit(walk.limit)
-        .select(GroupRow::as_select())
-        .load(conn)?)
 }
 
 /// A group of the tenant by id, deleted (a tombstone) as well as live.

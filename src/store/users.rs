@@ -807,9 +807,116 @@ pub fn query_users(
     offset: i64,
     limit: i64,
 ) -> Result<(i64, Vec<UserRow>), StoreError> {
+    match page_query(conn, tenant_id, predicate, sort, offset, limit)? {
+        PageQuery::Found(total, rows) => Ok((total, rows)),
+        PageQuery::Select(total, q) => Ok((total, q.select(UserRow::as_select()).load(conn)?)),
+    }
+}
+
+/// The id and stored size of a user of a page, for loading the page a bounded number of
+/// bytes at a time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SizedRow {
+    pub id: String,
+    /// Bytes of the stored resource.
+    pub bytes: i64,
+    /// When it last changed (the position of a walk).
+    pub updated_at: i64,
+}
+
+/// The stored size of a row's `resource` in bytes (users' and groups'), computed by the
+/// database (PostgreSQL reads it from the value's header, without decompressing or fetching
+/// the text).
+pub(crate) fn resource_bytes() -> diesel::expression::SqlLiteral<diesel::sql_types::Integer> {
+    diesel::dsl::sql::<diesel::sql_types::Integer>("octet_length(resource)")
+}
+
+type SizeColumns = (
+    users::id,
+    users::updated_at,
+    diesel::expression::SqlLiteral<diesel::sql_types::Integer>,
+);
+
+fn size_columns() -> SizeColumns {
+    (users::id, users::updated_at, resource_bytes())
+}
+
+impl From<(String, i64, i32)> for SizedRow {
+    /// From the columns (id, updated_at, resource bytes).
+    fn from(row: (String, i64, i32)) -> SizedRow {
+        SizedRow {
+            id: row.0,
+            updated_at: row.1,
+            bytes: i64::from(row.2),
+        }
+    }
+}
+
+/// The page [`query_users`] returns, as the ids and sizes of its users: a page of large users
+/// is then loaded a chunk at a time ([`live_users_in_order`]), never all at once.
+pub fn query_user_sizes(
+    conn: &mut DbConn,
+    tenant_id: &str,
+    predicate: Option<&UserPredicate>,
+    sort: Option<(UserSort, bool)>,
+    offset: i64,
+    limit: i64,
+) -> Result<(i64, Vec<SizedRow>), StoreError> {
+    match page_query(conn, tenant_id, predicate, sort, offset, limit)? {
+        // Point lookups and mail matches: a handful of users, loaded already.
+        PageQuery::Found(total, rows) => Ok((
+            total,
+            rows.into_iter()
+                .map(|r| SizedRow {
+                    bytes: i64::try_from(r.resource.len()).unwrap_or(i64::MAX),
+                    updated_at: r.updated_at,
+                    id: r.id,
+                })
+                .collect(),
+        )),
+        PageQuery::Select(total, q) => {
+            let rows: Vec<(String, i64, i32)> = q.select(size_columns()).load(conn)?;
+            Ok((total, rows.into_iter().map(SizedRow::from).collect()))
+        }
+    }
+}
+
+/// Live users of the tenant by id, in the order of `ids` (users deleted since are left out).
+pub fn live_users_in_order(
+    conn: &mut DbConn,
+    tenant_id: &str,
+    ids: &[String],
+) -> Result<Vec<UserRow>, StoreError> {
+    let mut rows = live_users_by_id(conn, tenant_id, ids)?;
+    let position: std::collections::HashMap<&str, usize> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| (id.as_str(), i))
+        .collect();
+    rows.sort_by_key(|r| position.get(r.id.as_str()).copied().unwrap_or(usize::MAX));
+    Ok(rows)
+}
+
+/// A page of users: found already (few rows, by key or mail), or the query that selects it.
+enum PageQuery {
+    Found(i64, Vec<UserRow>),
+    Select(i64, users::BoxedQuery<'static, Backend>),
+}
+
+/// The total of a page query and either its rows (point lookups, mail matches) or the
+/// filtered, ordered, offset query for the caller to select columns from.
+fn page_query(
+    conn: &mut DbConn,
+    tenant_id: &str,
+    predicate: Option<&UserPredicate>,
+    sort: Option<(UserSort, bool)>,
+    offset: i64,
+    limit: i64,
+) -> Result<PageQuery, StoreError> {
     if let (Some(p), None) = (predicate, sort) {
         if let Some(rows) = point_query(conn, tenant_id, p)? {
-            return Ok(page_in_memory(rows, offset, limit));
+            let (total, rows) = page_in_memory(rows, offset, limit);
+            return Ok(PageQuery::Found(total, rows));
         }
     }
     let resolved = predicate
@@ -819,7 +926,8 @@ pub fn query_users(
         // A mail lookup resolved to a handful of users by key, paged here.
         let mut rows = live_users_by_id(conn, tenant_id, ids)?;
         sort_by_creation(&mut rows);
-        return Ok(page_in_memory(rows, offset, limit));
+        let (total, rows) = page_in_memory(rows, offset, limit);
+        return Ok(PageQuery::Found(total, rows));
     }
     let predicate = resolved.as_ref();
     let mut count = live_users(tenant_id).select(count_star());
@@ -828,9 +936,9 @@ pub fn query_users(
     }
     let total: i64 = count.first(conn)?;
     if limit <= 0 || total <= offset {
-        return Ok((total, Vec::new()));
+        return Ok(PageQuery::Found(total, Vec::new()));
     }
-    let mut q = live_users(tenant_id).select(UserRow::as_select());
+    let mut q = live_users(tenant_id);
     if let Some(p) = predicate {
         q = q.filter(to_sql(tenant_id, p));
     }
@@ -843,28 +951,32 @@ pub fn query_users(
         Some((UserSort::Created, asc)) => order!(q, users::created_at, asc),
         None => q.order((users::created_at.asc(), users::id.asc())),
     };
-    let rows = q.offset(offset).limit(limit).load(conn)?;
-    Ok((total, rows))
+    Ok(PageQuery::Select(total, q.offset(offset).limit(limit)))
 }
 
-/// Every live user matching an optional SQL pre-filter, for filters evaluated in Rust.
-pub fn scan_users(
+/// Every live user matching an optional SQL pre-filter, for filters evaluated in Rust, as
+/// ids and stored sizes in creation order: the scan reads the rows a chunk at a time
+/// ([`live_users_in_order`]).
+pub fn scan_user_sizes(
     conn: &mut DbConn,
     tenant_id: &str,
     predicate: Option<&UserPredicate>,
     max: i64,
-) -> Result<Vec<UserRow>, StoreError> {
+) -> Result<Vec<SizedRow>, StoreError> {
     let resolved = predicate
         .map(|p| resolve_emails(conn, tenant_id, p))
         .transpose()?;
     let predicate = resolved.as_ref();
-    let mut q = live_users(tenant_id).select(UserRow::as_select());
+    let mut q = live_users(tenant_id);
     if let Some(p) = predicate {
         q = q.filter(to_sql(tenant_id, p));
     }
-    Ok(q.order((users::created_at.asc(), users::id.asc()))
+    let rows: Vec<(String, i64, i32)> = q
+        .order((users::created_at.asc(), users::id.asc()))
         .limit(max)
-        .load(conn)?)
+        .select(size_columns())
+        .load(conn)?;
+    Ok(rows.into_iter().map(SizedRow::from).collect())
 }
 
 /// Counts of live users: (active, deactivated).
@@ -902,6 +1014,32 @@ pub fn walk_users(
     deactivated: bool,
     deleted: bool,
 ) -> Result<Vec<UserRow>, StoreError> {
+    Ok(walk_query(tenant_id, walk, deactivated, deleted)
+        .select(UserRow::as_select())
+        .load(conn)?)
+}
+
+/// The rows [`walk_users`] returns, as ids, positions and stored sizes: what the page can
+/// hold is decided before any resource is read.
+pub fn walk_user_sizes(
+    conn: &mut DbConn,
+    tenant_id: &str,
+    walk: &Walk,
+    deactivated: bool,
+    deleted: bool,
+) -> Result<Vec<SizedRow>, StoreError> {
+    let rows: Vec<(String, i64, i32)> = walk_query(tenant_id, walk, deactivated, deleted)
+        .select(size_columns())
+        .load(conn)?;
+    Ok(rows.into_iter().map(SizedRow::from).collect())
+}
+
+fn walk_query(
+    tenant_id: &str,
+    walk: &Walk,
+    deactivated: bool,
+    deleted: bool,
+) -> users::BoxedQuery<'static, Backend> {
     let mut q = users::table
         .filter(users::tenant_id.eq(tenant_id.to_string()))
         .into_boxed();
@@ -923,10 +1061,8 @@ pub fn walk_users(
             .filter(users::updated_at.ge(*at))
             .filter(users::updated_at.gt(*at).or(users::id.gt(id.clone())));
     }
-    Ok(q.order((users::updated_at.asc(), users::id.asc()))
+    q.order((users::updated_at.asc(), users::id.asc()))
         .limit(walk.limit)
-        .select(UserRow::as_select())
-        .load(conn)?)
 }
 
 /// A user of the tenant by id, deactivated or deleted (a tombstone) as well as live.

@@ -667,6 +667,96 @@ async fn removed_field_keeps_stored_values(backend: Backend) {
     );
 }
 
+/// A custom field removed and defined again with another type (string → integer, string →
+/// boolean) leaves stored values that no longer fit: they stay as stored, and writes that
+/// leave them alone (Entra's deactivation, a PUT resending them) succeed; a write that sets a
+/// new value that does not fit is 400 naming the field and its type.
+async fn field_defined_again_with_another_type(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let key = make_key(&app, &["--tenant", "acme", "--label", "acme app"]);
+    let define = |name: &'static str, kind: &'static str| {
+        let (app, key) = (&app, &key);
+        async move {
+            api(
+                app,
+                "POST",
+                "/tenants/acme/fields",
+                Some(key),
+                Some(json!({"name": name, "type": kind})),
+            )
+            .await
+            .expect(201);
+        }
+    };
+    define("badgeColor", "string").await;
+    define("vip", "string").await;
+    let mut body = crate::helpers::user_body("ee@contoso.com", "ee@contoso.com");
+    body["schemas"].as_array_mut().unwrap().push(json!(CUSTOM));
+    body[CUSTOM] = json!({"badgeColor": "K-42", "vip": "sometimes"});
+    let created = app.scim("POST", "/Users", Some(body)).await.expect(201);
+    let id = created.body["id"].as_str().expect("id").to_string();
+    for name in ["badgeColor", "vip"] {
+        let path = format!("/tenants/acme/fields/{name}");
+        api(&app, "DELETE", &path, Some(&key), None)
+            .await
+            .expect(204);
+    }
+    define("badgeColor", "integer").await;
+    define("vip", "boolean").await;
+
+    // Entra deactivates the user: the PATCH touches `active` only.
+    let user = format!("/Users/{id}");
+    let deactivate = crate::helpers::patch(json!([
+        {"op": "replace", "path": "active", "value": "False"}
+    ]));
+    let patched = app.scim("PATCH", &user, Some(deactivate)).await.expect(200);
+    assert_eq!(patched.body["active"], json!(false));
+    let stored = json!({"badgeColor": "K-42", "vip": "sometimes"});
+    assert_eq!(patched.body[CUSTOM], stored, "{}", patched.body);
+    let read = app.scim("GET", &user, None).await.expect(200);
+    assert_eq!(read.body["active"], json!(false));
+    assert_eq!(read.body[CUSTOM], stored, "{}", read.body);
+
+    // A PUT resending the values unchanged is accepted and keeps them.
+    let mut resent = read.body.clone();
+    resent["displayName"] = json!("Resent");
+    let put = app.scim("PUT", &user, Some(resent)).await.expect(200);
+    assert_eq!(put.body["displayName"], "Resent");
+    assert_eq!(put.body[CUSTOM], stored, "{}", put.body);
+
+    // A new value is checked against the field as defined now.
+    let set = |path: &str, value: Value| {
+        crate::helpers::patch(json!([
+            {"op": "replace", "path": format!("{CUSTOM}:{path}"), "value": value}
+        ]))
+    };
+    let refused = app
+        .scim("PATCH", &user, Some(set("badgeColor", json!("K-9"))))
+        .await
+        .expect_error(400, Some("invalidValue"), "badgeColor");
+    let detail = refused.body["detail"].as_str().unwrap_or_default();
+    assert!(detail.contains("must be an integer"), "{detail}");
+    app.scim("PATCH", &user, Some(set("vip", json!("often"))))
+        .await
+        .expect_error(400, Some("invalidValue"), "must be a boolean");
+    let mut put_bad = put.body.clone();
+    put_bad[CUSTOM]["vip"] = json!("rarely");
+    app.scim("PUT", &user, Some(put_bad))
+        .await
+        .expect_error(400, Some("invalidValue"), "vip");
+    // A value that fits replaces the old one.
+    let fixed = app
+        .scim("PATCH", &user, Some(set("badgeColor", json!(7))))
+        .await
+        .expect(200);
+    assert_eq!(
+        fixed.body[CUSTOM],
+        json!({"badgeColor": 7, "vip": "sometimes"}),
+        "{}",
+        fixed.body
+    );
+}
+
 fn ids_of(r: &Reply, list: &str) -> Vec<String> {
     r.body[list]
         .as_array()
@@ -697,6 +787,138 @@ async fn walk(app: &TestApp, key: &str, path: &str, list: &str) -> Vec<Value> {
         }
     }
     panic!("more than 100 pages");
+}
+
+/// Users of ~900 KB: a page asking for 1,000 stops at the page's bytes (4 MiB by default)
+/// with at least one user. SCIM answers fewer results with `itemsPerPage` saying how many,
+/// and walking by `startIndex + itemsPerPage` (GET /Users, filtered and sorted in memory too,
+/// and POST /.search with a group after the users) returns each resource once; the host API answers a shorter page with a
+/// `nextCursor` that walks them all once too.
+async fn large_users_are_paged_by_bytes(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let key = make_key(&app, &["--tenant", "acme", "--label", "acme app"]);
+    const USERS: usize = 10;
+    let mut made = Vec::new();
+    for i in 0..USERS {
+        let mail = format!("big{i}@contoso.com");
+        let mut body = crate::helpers::user_body(&mail, &mail);
+        body["title"] = json!(format!("{i}").repeat(900_000));
+        let r = app.scim("POST", "/Users", Some(body)).await.expect(201);
+        made.push(r.body["id"].as_str().expect("id").to_string());
+    }
+    let group = app
+        .scim(
+            "POST",
+            "/Groups",
+            Some(json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "Big"})),
+        )
+        .await
+        .expect(201);
+    let group_id = group.body["id"].as_str().expect("id").to_string();
+    let max_page = app.state.settings.max_page_bytes;
+
+    // GET /Users?count=1000, then on from startIndex + itemsPerPage.
+    let walk_scim = |first: &'static str| {
+        let app = &app;
+        async move {
+            let (mut seen, mut start, mut pages) = (Vec::new(), 1, 0);
+            loop {
+                let (method, path, body) = if first == "users" {
+                    ("GET", format!("/Users?count=1000&startIndex={start}"), None)
+                } else if first == "scan" {
+                    // title has no index: filtered and sorted in memory.
+                    let query = "filter=title%20pr&sortBy=title&sortOrder=descending";
+                    let path = format!("/Users?count=1000&startIndex={start}&{query}");
+                    ("GET", path, None)
+                } else {
+                    let search = json!({
+                        "schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
+                        "startIndex": start, "count": 1000
+                    });
+                    ("POST", "/.search".to_string(), Some(search))
+                };
+                let page = app.scim(method, &path, body).await.expect(200);
+                let text_len = page.body.to_string().len();
+                let items = page.body["Resources"]
+                    .as_array()
+                    .expect("Resources")
+                    .clone();
+                let per_page = page.body["itemsPerPage"].as_u64().expect("itemsPerPage");
+                assert_eq!(
+                    per_page as usize,
+                    items.len(),
+                    "itemsPerPage counts Resources"
+                );
+                assert_eq!(page.body["startIndex"], json!(start));
+                let total = page.body["totalResults"].as_u64().expect("totalResults");
+                assert!(!items.is_empty(), "a page holds at least one resource");
+                assert!(
+                    items.len() < USERS,
+                    "a page of 1,000 large users stops at its bytes: {} users",
+                    items.len()
+                );
+                assert!(
+                    text_len <= max_page + 64 * 1024,
+                    "page of {text_len} bytes, more than {max_page}"
+                );
+                seen.extend(items.iter().map(|u| u["id"].as_str().unwrap().to_string()));
+                start += items.len();
+                pages += 1;
+                if start as u64 > total {
+                    return (seen, pages, total);
+                }
+            }
+        }
+    };
+    let (seen, pages, total) = walk_scim("users").await;
+    assert_eq!(total, USERS as u64);
+    assert_eq!(seen, made, "each user once, in order");
+    assert!(pages >= 3, "{pages} pages");
+    let (seen, _, total) = walk_scim("scan").await;
+    assert_eq!(total, USERS as u64);
+    let descending: Vec<String> = made.iter().rev().cloned().collect();
+    assert_eq!(seen, descending, "each user once, by title descending");
+    let (seen, _, total) = walk_scim("search").await;
+    assert_eq!(total, USERS as u64 + 1);
+    let mut expected = made.clone();
+    expected.push(group_id);
+    assert_eq!(seen, expected, "each user once, then the group");
+
+    // A projection keeps pages bounded by the rendered bytes: small users fit by the hundred.
+    let light = app
+        .scim("GET", "/Users?count=1000&attributes=userName", None)
+        .await
+        .expect(200);
+    assert_eq!(
+        light.body["itemsPerPage"],
+        json!(USERS),
+        "{}",
+        light.body["itemsPerPage"]
+    );
+
+    // The host API: limit=1000 gives shorter pages, each with the cursor of the next.
+    let mut cursor: Option<String> = None;
+    let mut listed = Vec::new();
+    for _ in 0..USERS + 1 {
+        let path = match &cursor {
+            Some(c) => format!("/tenants/acme/users?limit=1000&cursor={c}"),
+            None => "/tenants/acme/users?limit=1000".to_string(),
+        };
+        let page = api(&app, "GET", &path, Some(&key), None).await.expect(200);
+        let users = page.body["users"].as_array().expect("users");
+        assert!(
+            !users.is_empty() && users.len() < USERS,
+            "{} users",
+            users.len()
+        );
+        assert!(page.body.to_string().len() <= max_page + 64 * 1024);
+        listed.extend(users.iter().map(|u| u["id"].as_str().unwrap().to_string()));
+        match page.body["nextCursor"].as_str() {
+            Some(c) => cursor = Some(c.to_string()),
+            None => break,
+        }
+    }
+    assert_eq!(listed, made, "each user once, in (updatedAt, id) order");
 }
 
 /// The host app reads users: cursor pages return each user once; updatedSince returns what
@@ -1085,6 +1307,8 @@ crate::helpers::backend_tests!(
     host_reads_users,
     operator_disables_a_tenant,
     removed_field_keeps_stored_values,
+    field_defined_again_with_another_type,
+    large_users_are_paged_by_bytes,
     custom_fields_through_the_api,
     keys_scope_what_they_manage,
     keys_are_stored_hashed,

@@ -8,7 +8,10 @@ use std::collections::HashSet;
 use serde_json::{Map, Value};
 
 use super::urn::check_schemas;
-use super::{AttrDef, AttrType, CustomField, FieldType, Mutability, ResourceKind, Schemas};
+use super::{
+    AttrDef, AttrType, CustomField, FieldType, Mutability, ResourceKind, Schemas,
+    CUSTOM_USER_SCHEMA,
+};
 use crate::scim::entra;
 use crate::scim::error::ScimError;
 use crate::scim::path::{key_ci, split_urn};
@@ -387,6 +390,104 @@ impl Schemas {
     }
 }
 
+impl Schemas {
+    /// Validate the new form of a stored user (a PUT body, or the result of a PATCH) as
+    /// [`Schemas::validate_user`] does, except for the stored custom values that the tenant's
+    /// fields no longer accept ([`stale_custom_values`]): a field removed since, or removed
+    /// and defined again with another type (a string `"K-42"` where an integer is now
+    /// expected). Such a value stays as it was stored while the write leaves it as it is
+    /// (a PATCH of other attributes, a PUT that resends it unchanged), so Entra can still
+    /// deactivate the user; a write that gives it a new value is validated, and refused with
+    /// a detail naming the field and its type when the value does not fit.
+    ///
+    /// The value of a removed field is kept even when a PUT leaves it out: no client can
+    /// address it any more. The value of a field defined again is the client's to replace or
+    /// remove (PATCH `remove`, a PUT without it), like any other attribute.
+    pub fn validate_user_edit(
+        &self,
+        stored: &Value,
+        mut new: Value,
+        custom: &[CustomField],
+    ) -> Result<Value, ScimError> {
+        let stale = stale_custom_values(stored, custom);
+        if stale.is_empty() {
+            return self.validate_user(new, custom);
+        }
+        // Set aside what the write leaves unchanged; anything else reaches validation.
+        let mut kept: Vec<(String, Value)> = Vec::new();
+        let mut ext = new.as_object_mut().and_then(|obj| {
+            let key = key_ci(obj, CUSTOM_USER_SCHEMA)?;
+            obj.get_mut(&key)?.as_object_mut()
+        });
+        for value in stale {
+            let resent = ext.as_deref_mut().and_then(|ext| {
+                let key = key_ci(ext, &value.name)?;
+                (ext.get(&key) == Some(&value.value)).then(|| ext.remove(&key))
+            });
+            if resent.is_some() || value.retired {
+                kept.push((value.name, value.value));
+            }
+        }
+        let mut valid = self.validate_user(new, custom)?;
+        if kept.is_empty() {
+            return Ok(valid);
+        }
+        let Some(obj) = valid.as_object_mut() else {
+            return Ok(valid);
+        };
+        if let Value::Object(ext) = obj
+            .entry(CUSTOM_USER_SCHEMA)
+            .or_insert_with(|| Value::Object(Map::new()))
+        {
+            for (name, value) in kept {
+                ext.entry(name).or_insert(value);
+            }
+        }
+        if let Some(Value::Array(list)) = obj.get_mut("schemas") {
+            if !list.iter().any(|u| u == CUSTOM_USER_SCHEMA) {
+                list.push(Value::String(CUSTOM_USER_SCHEMA.to_string()));
+            }
+        }
+        Ok(valid)
+    }
+}
+
+/// A stored custom value that the tenant's fields, as defined now, do not accept.
+#[derive(Debug, Clone, PartialEq)]
+struct StaleValue {
+    /// The attribute name as stored.
+    name: String,
+    /// The value as stored.
+    value: Value,
+    /// Whether no field of that name exists any more (rather than one of another type).
+    retired: bool,
+}
+
+/// The values of a stored user's custom extension that its field no longer accepts: fields
+/// removed since, and fields defined again with a type or multiplicity the stored value does
+/// not fit (a value that still fits, such as `"12"` for an integer, is not stale: the next
+/// write normalises it).
+fn stale_custom_values(stored: &Value, custom: &[CustomField]) -> Vec<StaleValue> {
+    let Some(Value::Object(ext)) = stored.get(CUSTOM_USER_SCHEMA) else {
+        return Vec::new();
+    };
+    ext.iter()
+        .filter_map(|(name, value)| {
+            let field = custom.iter().find(|f| f.name.eq_ignore_ascii_case(name));
+            let retired = field.is_none();
+            let fits = field.is_some_and(|f| {
+                let label = format!("{CUSTOM_USER_SCHEMA}:{}", f.name);
+                f.attr_def().normalize(value.clone(), &label).is_ok()
+            });
+            (!fits).then(|| StaleValue {
+                name: name.clone(),
+                value: value.clone(),
+                retired,
+            })
+        })
+        .collect()
+}
+
 /// The custom field type a value suggests, for the "define it first" hint.
 pub(super) fn guess_field_type(v: &Value) -> FieldType {
     match v {
@@ -705,6 +806,84 @@ mod tests {
             e.detail,
             format!("unknown attribute \"userName\" of {GROUP_SCHEMA}")
         );
+    }
+
+    /// A stored value its field no longer accepts (removed, or defined again with another
+    /// type) survives writes that leave it as it is; a new value is validated.
+    #[test]
+    fn validate_user_edit_keeps_values_that_no_longer_fit() {
+        let s = schemas();
+        // `seats` was a string field when "K-42" was stored; it is an integer field now, and
+        // `badge` was removed.
+        let stored = json!({
+            "schemas": [USER_SCHEMA, CUSTOM_USER_SCHEMA],
+            "userName": "u", "active": true,
+            CUSTOM_USER_SCHEMA: {"seats": "K-42", "badge": "gold", "postalCode": "75001"}
+        });
+        let c = custom();
+        assert!(
+            s.validate_user(stored.clone(), &c).is_err(),
+            "the stored form itself no longer validates"
+        );
+        // A PATCH of another attribute (the whole stored resource comes back).
+        let mut deactivated = stored.clone();
+        deactivated["active"] = json!("False");
+        let out = s
+            .validate_user_edit(&stored, deactivated, &c)
+            .expect("other attributes can change");
+        assert_eq!(out["active"], json!(false));
+        assert_eq!(out[CUSTOM_USER_SCHEMA], stored[CUSTOM_USER_SCHEMA]);
+        assert_eq!(out["schemas"], stored["schemas"]);
+        // A PUT resending the stale values unchanged (key case aside) keeps them.
+        let resent = json!({
+            "schemas": [USER_SCHEMA], "userName": "v",
+            "urn:ietf:params:scim:schemas:extension:customextensionname:2.0:user":
+                {"Seats": "K-42", "badge": "gold"}
+        });
+        let out = s.validate_user_edit(&stored, resent, &c).expect("resent");
+        assert_eq!(
+            out[CUSTOM_USER_SCHEMA],
+            json!({"seats": "K-42", "badge": "gold"})
+        );
+        // A PUT leaving them out drops the defined field's value, keeps the removed one's.
+        let out = s
+            .validate_user_edit(
+                &stored,
+                json!({"schemas": [USER_SCHEMA], "userName": "u"}),
+                &c,
+            )
+            .expect("left out");
+        assert_eq!(out[CUSTOM_USER_SCHEMA], json!({"badge": "gold"}));
+        // A new value is validated against the field as defined now.
+        let mut changed = stored.clone();
+        changed[CUSTOM_USER_SCHEMA]["seats"] = json!("K-9");
+        let e = err(s.validate_user_edit(&stored, changed, &c));
+        assert_eq!(
+            (e.status.as_u16(), e.scim_type),
+            (400, Some(ScimType::InvalidValue))
+        );
+        assert_eq!(
+            e.detail,
+            format!("attribute \"{CUSTOM_USER_SCHEMA}:seats\" must be an integer, got \"K-9\"")
+        );
+        let mut fixed = stored.clone();
+        fixed[CUSTOM_USER_SCHEMA]["seats"] = json!("12");
+        let out = s.validate_user_edit(&stored, fixed, &c).expect("fits");
+        assert_eq!(out[CUSTOM_USER_SCHEMA]["seats"], json!(12));
+        // A removed field still takes no new value.
+        let mut renamed = stored.clone();
+        renamed[CUSTOM_USER_SCHEMA]["badge"] = json!("silver");
+        let e = err(s.validate_user_edit(&stored, renamed, &c));
+        assert!(
+            e.detail.contains("unknown attribute \"badge\""),
+            "{}",
+            e.detail
+        );
+        // A stored value that still fits is normalised as any other.
+        let fits = json!({"schemas": [USER_SCHEMA, CUSTOM_USER_SCHEMA], "userName": "u",
+            CUSTOM_USER_SCHEMA: {"seats": "12"}});
+        let out = s.validate_user_edit(&fits, fits.clone(), &c).expect("fits");
+        assert_eq!(out[CUSTOM_USER_SCHEMA]["seats"], json!(12));
     }
 
     #[test]
