@@ -1,4 +1,5 @@
-//! Builds the actix application: shared state, routes and middleware, bound to any port.
+//! Builds the actix application: routes and middleware over the shared state
+//! ([`crate::http::state::AppState`]), bound to any port, with TLS when configured.
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -8,42 +9,7 @@ use actix_web::{web, App, HttpServer};
 
 use crate::config::Settings;
 use crate::http;
-use crate::service::Service;
-
-/// What every request handler shares: the service, and what only HTTP needs (settings,
-/// rate limits, metrics). Cheap to clone.
-#[derive(Clone)]
-pub struct AppState {
-    pub service: Service,
-    pub settings: Arc<Settings>,
-    pub limits: Arc<crate::http::limits::RateLimits>,
-    pub metrics: Arc<crate::http::metrics::Metrics>,
-}
-
-impl AppState {
-    /// Open the service (database, keys, schemas) and the HTTP layer's shared state.
-    pub fn open(settings: Settings) -> anyhow_like::Result<AppState> {
-        let service = Service::open(&settings)?;
-        Ok(AppState {
-            service,
-            limits: Arc::new(crate::http::limits::RateLimits::new(
-                settings.rate_limit_address,
-                settings.rate_limit_tenant,
-                settings.api_rate_limit,
-            )),
-            metrics: Arc::new(
-                crate::http::metrics::Metrics::new().map_err(|e| format!("metrics: {e}"))?,
-            ),
-            settings: Arc::new(settings),
-        })
-    }
-}
-
-/// Plain string errors for start-up, where the message is all the operator needs.
-pub mod anyhow_like {
-    /// A start-up result.
-    pub type Result<T> = std::result::Result<T, String>;
-}
+pub use crate::http::state::AppState;
 
 /// Register every route on a service config (shared by the server and tests).
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -57,11 +23,6 @@ pub fn run(listener: TcpListener, state: AppState) -> std::io::Result<Server> {
         .workers
         .or_else(|| Some(state.service.store.default_workers()));
     state.service.store.start_background();
-    crate::service::webhooks::start_sender(
-        state.service.clone(),
-        state.settings.webhook_first_retry_ms,
-        state.settings.webhook_allow_private,
-    );
     let settings_for_tls = Arc::clone(&state.settings);
     let data = web::Data::new(state);
     let mut server = HttpServer::new(move || {

@@ -484,6 +484,12 @@ fn serve(settings: Settings) -> Result<(), String> {
                 "No tenant yet. Next steps:\n  {me} tenant create acme          # prints the Tenant URL\n  {me} token issue acme --days 90  # prints the Secret Token\nthen paste both into the Entra app's Provisioning blade and press Test Connection."
             );
         }
+        // Beside the server, on its runtime: the webhook sender (every instance runs one).
+        crate::webhooks::start_sender(
+            state.service.clone(),
+            settings.webhook_first_retry_ms,
+            settings.webhook_allow_private,
+        );
         let server = app::run(listener, state).map_err(|e| e.to_string())?;
         server.await.map_err(|e| e.to_string())
     })

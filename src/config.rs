@@ -4,6 +4,10 @@
 
 use clap::Args;
 
+/// A failed webhook delivery's first retry, in milliseconds, unless
+/// `--webhook-first-retry-ms` says otherwise (the later ones are multiples of it).
+pub const DEFAULT_FIRST_RETRY_MS: u64 = 5_000;
+
 /// What scimd stores into and how it names itself: every command's flags.
 #[derive(Debug, Clone, Default, Args)]
 pub struct DatabaseArgs {
@@ -82,7 +86,7 @@ pub struct ServeArgs {
     /// Milliseconds before a failed webhook delivery's first retry; later retries wait 6,
     /// 24, 120 … 7,200 times as long (at the default 5,000: 30 s, 2 min, 10 min … 10 h, about
     /// 26 h in all), and an endpoint that fails for the whole schedule is disabled.
-    #[arg(long, env = "SCIMD_WEBHOOK_FIRST_RETRY_MS", default_value_t = crate::service::webhooks::DEFAULT_FIRST_RETRY_MS)]
+    #[arg(long, env = "SCIMD_WEBHOOK_FIRST_RETRY_MS", default_value_t = DEFAULT_FIRST_RETRY_MS)]
     pub webhook_first_retry_ms: u64,
     /// Let operator API keys register webhook receivers on private networks (loopback,
     /// 10.x, 192.168.x, fd00::/8 …). Off by default: receivers must be public, and tenant
@@ -183,7 +187,7 @@ impl Default for Settings {
             metrics_token: None,
             metrics_bind: None,
             workers: None,
-            webhook_first_retry_ms: crate::service::webhooks::DEFAULT_FIRST_RETRY_MS,
+            webhook_first_retry_ms: DEFAULT_FIRST_RETRY_MS,
             webhook_allow_private: false,
             api_rate_limit: 50,
         }

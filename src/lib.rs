@@ -11,3 +11,4 @@ pub mod scim;
 pub mod service;
 pub mod store;
 pub mod web;
+pub mod webhooks;

@@ -458,10 +458,9 @@ async fn webhook_views(
     tenants: &[crate::store::tenants::Tenant],
 ) -> Result<Vec<pages::WebhookView>, crate::scim::error::ScimError> {
     let mut views = Vec::new();
-    for endpoint in crate::service::webhooks::list_endpoints(&state.service).await? {
+    for endpoint in crate::webhooks::list_endpoints(&state.service).await? {
         let deliveries =
-            crate::service::webhooks::list_deliveries(&state.service, &endpoint.id, None, 10)
-                .await?;
+            crate::webhooks::list_deliveries(&state.service, &endpoint.id, None, 10).await?;
         let tenant_slug = svc::slug_of(tenants, endpoint.tenant_id.as_deref()).map(str::to_string);
         views.push(pages::WebhookView {
             endpoint,
@@ -588,7 +587,7 @@ async fn enable_webhook(
     if checked_form::<CsrfOnly>(&session, &body).is_none() {
         return csrf_rejected();
     }
-    match crate::service::webhooks::enable_endpoint(&state.service, &id).await {
+    match crate::webhooks::enable_endpoint(&state.service, &id).await {
         Ok(true) => {
             tracing::info!(endpoint = %id, admin = %session.actor(), "webhook endpoint enabled on the page");
             let msgs = TenantsMessages {
@@ -623,7 +622,7 @@ async fn replay_webhook_delivery(
     let Ok(delivery) = raw.parse::<i64>() else {
         return not_found();
     };
-    match crate::service::webhooks::replay_delivery(&state.service, &id, delivery).await {
+    match crate::webhooks::replay_delivery(&state.service, &id, delivery).await {
         Ok(Some(new_id)) => {
             let msgs = TenantsMessages {
                 notice: Some(format!(

@@ -11,7 +11,7 @@ use base64::Engine;
 use serde_json::json;
 
 use super::request::client_address;
-use crate::app::AppState;
+use crate::http::state::AppState;
 use crate::scim::error::ScimError;
 use crate::service::admins::{check_password, may_manage, PasswordCheck};
 use crate::service::tenants::{events_after, find_tenant};

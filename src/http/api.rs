@@ -13,8 +13,8 @@ use serde_json::{json, Value};
 use std::future::Ready;
 
 use super::auth::bearer;
-use super::request::{query_pairs, ScimJson};
-use crate::app::AppState;
+use super::request::{int_param, param, query_pairs, text_field, ScimJson};
+use crate::http::state::AppState;
 use crate::scim::error::ScimError;
 use crate::service::api_keys::{authenticate_api_key, ApiCaller};
 use crate::service::directory::{self, PageRequest};
@@ -172,15 +172,6 @@ fn tenant_json(state: &AppState, t: &Tenant) -> Value {
         "disabled": t.disabled_at.is_some(),
         "disabledAt": t.disabled_at.map(crate::scim::render::timestamp),
     })
-}
-
-/// A string field of a JSON body, if present; 400 if it is not a string.
-pub(super) fn text_field(body: &Value, name: &str) -> Result<Option<String>, ScimError> {
-    match body.get(name) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(_) => Err(ScimError::invalid_value(format!("{name} must be a string"))),
-    }
 }
 
 /// GET /api/v1/tenants: the tenants the key may manage.
@@ -389,26 +380,6 @@ async fn remove_field(
     let tenant = managed_tenant(&state, &caller, &slug).await?;
     svc::remove_custom_field(&state.service, &tenant, &name).await?;
     Ok(HttpResponse::NoContent().finish())
-}
-
-/// The value of a query parameter (the first, if repeated).
-fn param<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    pairs
-        .iter()
-        .find(|(n, _)| n == name)
-        .map(|(_, v)| v.as_str())
-}
-
-/// An integer query parameter, if given; 400 with `refusal` if it is not one.
-pub(super) fn int_param(
-    pairs: &[(String, String)],
-    name: &str,
-    refusal: &str,
-) -> Result<Option<i64>, ScimError> {
-    param(pairs, name)
-        .map(str::parse::<i64>)
-        .transpose()
-        .map_err(|_| ScimError::invalid_value(refusal))
 }
 
 /// A `true` / `false` query parameter (absent: false).

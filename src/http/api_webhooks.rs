@@ -5,14 +5,13 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{json, Value};
 
-use super::api::{int_param, text_field};
-use super::request::{query_pairs, ScimJson};
-use crate::app::AppState;
+use super::request::{int_param, query_pairs, text_field, ScimJson};
+use crate::http::state::AppState;
 use crate::scim::error::ScimError;
 use crate::service::api_keys::ApiCaller;
 use crate::service::tenants as tenants_svc;
-use crate::service::webhooks as svc;
 use crate::store::webhooks::EndpointRow;
+use crate::webhooks as svc;
 
 /// The routes, inside the `/api/v1` scope.
 pub fn routes(cfg: &mut web::ServiceConfig) {

@@ -11,8 +11,8 @@ use std::future::Ready;
 
 use super::request::client_address;
 
-use crate::app::AppState;
 use crate::auth::tokens::TokenError;
+use crate::http::state::AppState;
 use crate::scim::error::ScimError;
 use crate::service::Caller;
 

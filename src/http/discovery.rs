@@ -5,7 +5,7 @@ use actix_web::{web, HttpResponse};
 use serde_json::Value;
 
 use super::scim_json;
-use crate::app::AppState;
+use crate::http::state::AppState;
 use crate::scim::error::ScimError;
 use crate::scim::render::list_response;
 use crate::service::tenants::list_custom_fields;

@@ -2,7 +2,7 @@
 
 use actix_web::{web, HttpResponse};
 
-use crate::app::AppState;
+use crate::http::state::AppState;
 
 /// `/healthz`: the process is up.
 pub async fn healthz() -> HttpResponse {

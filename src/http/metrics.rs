@@ -19,7 +19,7 @@ use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
-use crate::app::AppState;
+use crate::http::state::AppState;
 
 /// The metrics of one process.
 pub struct Metrics {

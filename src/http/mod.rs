@@ -13,6 +13,7 @@ pub mod metrics;
 pub mod paths;
 pub mod request;
 pub mod resources;
+pub mod state;
 
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;

@@ -12,7 +12,7 @@ use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 use futures_util::StreamExt;
 use serde_json::Value;
 
-use crate::app::AppState;
+use crate::http::state::AppState;
 use crate::scim::error::ScimError;
 use crate::scim::render::Json;
 use crate::service::ListParams;
@@ -377,4 +377,33 @@ pub fn client_address(req: &HttpRequest, trusted: &[ipnet::IpNet]) -> Option<std
         }
     }
     Some(client)
+}
+
+/// The value of a query parameter (the first, if repeated).
+pub fn param<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    pairs
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.as_str())
+}
+
+/// An integer query parameter, if given; 400 with `refusal` if it is not one.
+pub fn int_param(
+    pairs: &[(String, String)],
+    name: &str,
+    refusal: &str,
+) -> Result<Option<i64>, ScimError> {
+    param(pairs, name)
+        .map(str::parse::<i64>)
+        .transpose()
+        .map_err(|_| ScimError::invalid_value(refusal))
+}
+
+/// A string field of a JSON body, if present; 400 if it is not a string.
+pub fn text_field(body: &Value, name: &str) -> Result<Option<String>, ScimError> {
+    match body.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(ScimError::invalid_value(format!("{name} must be a string"))),
+    }
 }

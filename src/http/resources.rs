@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use super::request::{IfMatch, ListQuery, Projection, ScimJson, SearchQuery};
 use super::{resource_response, scim_text};
-use crate::app::AppState;
+use crate::http::state::AppState;
 use crate::scim::error::ScimError;
 use crate::service::{groups, users, Caller, ListParams, Listed, Rendered, Service};
 

@@ -9,7 +9,6 @@ use serde_json::{json, Map, Value};
 use super::paging::PageBytes;
 use super::query::{plan_groups, Plan};
 use super::scan::{InMemoryQuery, ScanBudget};
-use super::webhooks::{change_message, membership_messages};
 use super::Service;
 use super::{
     check_if_match, check_indexed_len, new_event, page, possible_id, Caller, ListParams, Listed,
@@ -25,6 +24,7 @@ use crate::store::events::{insert_event, NewEvent};
 use crate::store::groups::{self as group_store, GroupRow, MemberRow};
 use crate::store::users as user_store;
 use crate::store::{now_millis, DbConn};
+use crate::webhooks::{change_message, membership_messages};
 
 fn not_found(id: &str) -> ScimError {
     ScimError::not_found(format!("no group with id {id} in this tenant"))

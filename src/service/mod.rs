@@ -11,8 +11,6 @@ pub mod scan;
 pub mod setup_links;
 pub mod tenants;
 pub mod users;
-pub mod webhook_target;
-pub mod webhooks;
 
 /// Milliseconds since the Unix epoch (the unit of every stored time).
 pub use crate::store::now_millis;

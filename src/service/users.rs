@@ -8,7 +8,6 @@ use serde_json::Value;
 use super::paging::{chunks, fill_page, PageBytes};
 use super::query::{plan_users, Plan};
 use super::scan::{InMemoryQuery, ScanBudget};
-use super::webhooks::change_message;
 use super::Service;
 use super::{
     check_if_match, check_indexed_len, new_event, page, possible_id, Caller, ListParams, Listed,
@@ -27,6 +26,7 @@ use crate::store::users::{
 };
 use crate::store::webhooks::OutboxMessage;
 use crate::store::{now_millis, DbConn, StoreError};
+use crate::webhooks::change_message;
 
 /// The columns derived from a user resource: what SQL indexes and uniqueness work on.
 #[derive(Debug, Clone, PartialEq, Eq)]

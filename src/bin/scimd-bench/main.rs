@@ -168,7 +168,7 @@ fn run(opts: BenchOptions) -> Result<(), String> {
         true => {
             let receiver = receiver::Receiver::start()?;
             actix_web::rt::System::new()
-                .block_on(scimd::service::webhooks::create_endpoint(
+                .block_on(scimd::webhooks::create_endpoint(
                     &service,
                     None,
                     &receiver.url,

@@ -44,6 +44,11 @@ pub fn start_server(database_url: &str, adjust: impl FnOnce(&mut Settings)) -> S
     };
     adjust(&mut settings);
     let state = AppState::open(settings).expect("open app state");
+    scimd::webhooks::start_sender(
+        state.service.clone(),
+        state.settings.webhook_first_retry_ms,
+        state.settings.webhook_allow_private,
+    );
     let server = app::run(listener, state.clone()).expect("run server");
     actix_web::rt::spawn(server);
     Server {

@@ -1,12 +1,5 @@
-//! Webhooks: the host app's endpoints, the messages every change queues for them, and the
-//! sender that delivers them, signed as the Standard Webhooks specification says.
-//!
-//! Delivery is at least once. A change and its deliveries are written in one transaction
-//! (store/webhooks.rs); every instance runs a sender ([`start_sender`]) that leases due
-//! deliveries, posts them, and records each attempt. A failed delivery is retried after
-//! [`RETRY_STEPS`] times the first retry's delay (5 s, 30 s, 2 min, … 10 h: about 26 hours
-//! in all), then marked failed; an endpoint none of whose deliveries has succeeded for that
-//! long is disabled, with the reason. Receivers tell repeats apart by `webhook-id`.
+//! The sender every instance runs: it claims due deliveries endpoint by endpoint, each
+//! within its share, posts them signed, and records how each went.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -16,23 +9,14 @@ use std::time::{Duration, Instant};
 
 use actix_web::web::Bytes;
 
-use base64::Engine;
-use serde_json::{json, Value};
-
-use super::webhook_target::{self as target, NotPublic, PublicResolver};
-use super::{Caller, Service};
-use crate::scim::error::{ScimError, StatusCode};
+use super::signature;
+use super::target::{self, NotPublic, PublicResolver};
+use super::{KEEP_FINISHED_MILLIS, RETRY_STEPS};
+use crate::scim::error::ScimError;
+use crate::service::Service;
 use crate::store::now_millis;
-use crate::store::tenants::Tenant;
-use crate::store::webhooks::{
-    self as store, AttemptRow, DeliveryDetail, DeliveryRow, EndpointRow, OutboxMessage, Sent,
-};
+use crate::store::webhooks::{self as store, AttemptRow, DeliveryRow, EndpointRow, Sent};
 
-/// The retry delays, in multiples of the first (5 s by default): 5 s, 30 s, 2 min, 10 min,
-/// 30 min, 1 h, 2 h, 4 h, 8 h, 10 h. With the first try, eleven attempts over about 26 h.
-pub const RETRY_STEPS: [i64; 10] = [1, 6, 24, 120, 360, 720, 1440, 2880, 5760, 7200];
-/// The first retry's delay unless `--webhook-first-retry-ms` says otherwise.
-pub const DEFAULT_FIRST_RETRY_MS: u64 = 5_000;
 /// Runs one instance sends at once, in all. A run waits for its receiver at most
 /// [`SEND_TIMEOUT`] a delivery, so slow receivers hold these only for a bounded time, and
 /// each tenant only its share ([`PER_TENANT`]).
@@ -42,10 +26,6 @@ const PER_ENDPOINT: usize = 4;
 /// Runs one instance sends to one tenant's endpoints at once (the operator-wide endpoints
 /// count as one more tenant).
 const PER_TENANT: usize = 8;
-/// Most endpoints a tenant may have.
-pub const MAX_ENDPOINTS_PER_TENANT: i64 = 10;
-/// Most operator-wide endpoints.
-pub const MAX_OPERATOR_ENDPOINTS: i64 = 20;
 /// How long a leased delivery is this instance's; past it (the instance died) it is due
 /// again. Longer than a run may take.
 const LEASE_MS: i64 = 60_000;
@@ -66,303 +46,6 @@ const POLL: Duration = Duration::from_millis(200);
 const MIN_LOOK_GAP: Duration = Duration::from_millis(20);
 /// How often an instance forgets old finished deliveries.
 const PURGE_EVERY: Duration = Duration::from_secs(3600);
-/// Finished deliveries are kept this long, for the API and the page.
-pub const KEEP_FINISHED_MILLIS: i64 = 7 * 24 * 3600 * 1000;
-
-/// The event type a logged change is delivered as, if it is one that is delivered.
-fn event_type(resource_type: &str, action: &str) -> Option<&'static str> {
-    Some(match (resource_type, action) {
-        ("User", "created") => "user.created",
-        ("User", "updated") => "user.updated",
-        ("User", "deactivated") => "user.deactivated",
-        ("User", "reactivated") => "user.reactivated",
-        ("User", "deleted") => "user.deleted",
-        ("Group", "created") => "group.created",
-        ("Group", "updated") => "group.updated",
-        ("Group", "deleted") => "group.deleted",
-        ("Group", "member_added") => "group.member_added",
-        ("Group", "member_removed") => "group.member_removed",
-        _ => return None,
-    })
-}
-
-fn message(
-    caller: &Caller,
-    event_type: &'static str,
-    resource_type: &str,
-    id: &str,
-    data: &str,
-) -> OutboxMessage {
-    let at = now_millis();
-    let timestamp = crate::scim::render::timestamp(at);
-    OutboxMessage {
-        tenant_id: caller.tenant.id.clone(),
-        message_id: format!("msg_{}", uuid::Uuid::now_v7().simple()),
-        event_type,
-        resource_key: format!("{resource_type}/{id}"),
-        payload: format!(r#"{{"type":"{event_type}","timestamp":"{timestamp}","data":{data}}}"#),
-        at,
-    }
-}
-
-fn quoted(s: &str) -> String {
-    Value::String(s.to_string()).to_string()
-}
-
-/// The message of a change to a user or group: the resource as it is after the change, as
-/// JSON text (`None` for a deletion). Nothing for an action that is not delivered.
-pub fn change_message(
-    caller: &Caller,
-    resource_type: &str,
-    action: &str,
-    id: &str,
-    resource: Option<&str>,
-) -> Vec<OutboxMessage> {
-    let Some(kind) = event_type(resource_type, action) else {
-        return Vec::new();
-    };
-    // The resource's text goes in as it is: it was rendered for the answer already.
-    let data = format!(
-        r#"{{"tenant":{},"resourceType":{},"id":{},"resource":{}}}"#,
-        quoted(&caller.tenant.slug),
-        quoted(resource_type),
-        quoted(id),
-        resource.unwrap_or("null")
-    );
-    vec![message(caller, kind, resource_type, id, &data)]
-}
-
-/// The messages of members added to and removed from a group (`{"value", "type"}` each).
-pub fn membership_messages(
-    caller: &Caller,
-    group_id: &str,
-    added: Vec<Value>,
-    removed: Vec<Value>,
-) -> Vec<OutboxMessage> {
-    let mut out = Vec::new();
-    for (action, members) in [("member_added", added), ("member_removed", removed)] {
-        if members.is_empty() {
-            continue;
-        }
-        if let Some(kind) = event_type("Group", action) {
-            let data = json!({
-                "tenant": caller.tenant.slug,
-                "resourceType": "Group",
-                "id": group_id,
-                "members": members,
-            });
-            out.push(message(caller, kind, "Group", group_id, &data.to_string()));
-        }
-    }
-    out
-}
-
-/// The `webhook-signature` of a message: `v1,` and the base64 HMAC-SHA256, keyed with the
-/// secret's bytes, of `{id}.{timestamp}.{body}`.
-pub fn signature(secret: &str, message_id: &str, timestamp: i64, body: &str) -> Option<String> {
-    let key_bytes = base64::engine::general_purpose::STANDARD
-        .decode(secret.strip_prefix(SECRET_PREFIX)?)
-        .ok()?;
-    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &key_bytes);
-    let signed = format!("{message_id}.{timestamp}.{body}");
-    let tag = ring::hmac::sign(&key, signed.as_bytes());
-    Some(format!(
-        "v1,{}",
-        base64::engine::general_purpose::STANDARD.encode(tag.as_ref())
-    ))
-}
-
-/// How a signing secret begins (the Standard Webhooks convention).
-pub const SECRET_PREFIX: &str = "whsec_";
-
-fn new_secret() -> String {
-    use rand::RngCore;
-    let mut bytes = [0u8; 32];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
-    format!(
-        "{SECRET_PREFIX}{}",
-        base64::engine::general_purpose::STANDARD.encode(bytes)
-    )
-}
-
-/// The URL an endpoint is created with: absolute http or https, with a host that is public
-/// (unless `allow_private`), and no credentials in it.
-fn check_url(url: &str, allow_private: bool) -> Result<(), ScimError> {
-    let bad = || {
-        ScimError::invalid_value(format!(
-            "url must be an absolute http:// or https:// URL with a host, e.g. https://app.example.com/hooks/scim; got {url:?}"
-        ))
-    };
-    let uri: awc::http::Uri = url.parse().map_err(|_| bad())?;
-    let (Some("http" | "https"), Some(host), Some(authority)) =
-        (uri.scheme_str(), uri.host(), uri.authority())
-    else {
-        return Err(bad());
-    };
-    if host.is_empty() || url.len() > 2048 {
-        return Err(bad());
-    }
-    if authority.as_str().contains('@') {
-        return Err(ScimError::invalid_value(
-            "url must not carry a user name or password (user:pass@): scimd never sends credentials \
-             in a URL; a receiver checks each message's webhook-signature instead",
-        ));
-    }
-    target::check_host(host, allow_private)
-        .map(|_| ())
-        .map_err(|e| ScimError::invalid_value(e.0))
-}
-
-/// Add an endpoint for a tenant's changes (`None`: every tenant's). `operator` says the
-/// caller is an operator, who may reach private addresses when the server allows it
-/// (`allow_private`). The answer holds the signing secret.
-pub async fn create_endpoint(
-    svc: &Service,
-    tenant: Option<&Tenant>,
-    url: &str,
-    label: &str,
-    operator: bool,
-    allow_private: bool,
-) -> Result<EndpointRow, ScimError> {
-    let private_ok = operator && allow_private;
-    if let Err(e) = check_url(url, private_ok) {
-        let hint = match (operator, allow_private) {
-            (true, false) => "; an operator whose receivers are on a private network starts scimd with --webhook-allow-private (SCIMD_WEBHOOK_ALLOW_PRIVATE=true)",
-            (false, true) => "; only an operator key may register a receiver on a private network",
-            _ => "",
-        };
-        let public = url
-            .parse::<awc::http::Uri>()
-            .ok()
-            .and_then(|u| u.host().map(|h| target::check_host(h, false).is_ok()))
-            .unwrap_or(true);
-        return Err(if public {
-            e
-        } else {
-            ScimError::invalid_value(format!("{}{hint}", e.detail))
-        });
-    }
-    if label.chars().count() > 200 {
-        return Err(ScimError::invalid_value("label is at most 200 characters"));
-    }
-    let row = EndpointRow {
-        id: format!("ep_{}", uuid::Uuid::now_v7().simple()),
-        tenant_id: tenant.map(|t| t.id.clone()),
-        url: url.to_string(),
-        label: label.to_string(),
-        secret: new_secret(),
-        created_at: now_millis(),
-        disabled_at: None,
-        disabled_reason: None,
-        failing_since: None,
-        private_ok,
-    };
-    let stored = row.clone();
-    let max = match tenant {
-        Some(_) => MAX_ENDPOINTS_PER_TENANT,
-        None => MAX_OPERATOR_ENDPOINTS,
-    };
-    let added = svc
-        .store
-        .write(move |conn| store::insert_endpoint_within(conn, &stored, max))
-        .await?;
-    if !added {
-        let whose = match tenant {
-            Some(t) => format!("tenant {:?} has", t.slug),
-            None => "there are".to_string(),
-        };
-        let what = if tenant.is_some() {
-            "a tenant"
-        } else {
-            "operator-wide"
-        };
-        return Err(ScimError::status(
-            StatusCode::CONFLICT,
-            format!(
-                "{whose} {max} webhook endpoints, the most {what} may have; remove one (DELETE /api/v1/webhooks/{{id}}) before adding another"
-            ),
-        ));
-    }
-    Ok(row)
-}
-
-/// Every endpoint.
-pub async fn list_endpoints(svc: &Service) -> Result<Vec<EndpointRow>, ScimError> {
-    Ok(svc.store.read(store::list_endpoints).await?)
-}
-
-/// The endpoint with this id.
-pub async fn find_endpoint(svc: &Service, id: &str) -> Result<Option<EndpointRow>, ScimError> {
-    let id = id.to_string();
-    Ok(svc
-        .store
-        .read(move |conn| store::find_endpoint(conn, &id))
-        .await?)
-}
-
-/// Remove an endpoint and what it was sent.
-pub async fn delete_endpoint(svc: &Service, id: &str) -> Result<bool, ScimError> {
-    let id = id.to_string();
-    Ok(svc
-        .store
-        .write(move |conn| store::delete_endpoint(conn, &id))
-        .await?)
-}
-
-/// Send to a disabled endpoint again; what waited is due at once.
-pub async fn enable_endpoint(svc: &Service, id: &str) -> Result<bool, ScimError> {
-    let id = id.to_string();
-    let enabled = svc
-        .store
-        .write(move |conn| store::enable_endpoint(conn, &id, now_millis()))
-        .await?;
-    svc.changed();
-    Ok(enabled)
-}
-
-/// An endpoint's deliveries, newest first.
-pub async fn list_deliveries(
-    svc: &Service,
-    endpoint_id: &str,
-    before: Option<i64>,
-    limit: i64,
-) -> Result<Vec<DeliveryRow>, ScimError> {
-    let id = endpoint_id.to_string();
-    Ok(svc
-        .store
-        .read(move |conn| store::list_deliveries(conn, &id, before, limit))
-        .await?)
-}
-
-/// A delivery with its attempts and body.
-pub async fn find_delivery(
-    svc: &Service,
-    endpoint_id: &str,
-    id: i64,
-) -> Result<Option<DeliveryDetail>, ScimError> {
-    let endpoint_id = endpoint_id.to_string();
-    Ok(svc
-        .store
-        .read(move |conn| store::find_delivery(conn, &endpoint_id, id))
-        .await?)
-}
-
-/// Send a delivery's message again (same id and body), now; the delivery that will send it
-/// (while one is still to be sent, that one: replays do not pile up).
-pub async fn replay_delivery(
-    svc: &Service,
-    endpoint_id: &str,
-    id: i64,
-) -> Result<Option<i64>, ScimError> {
-    let endpoint_id = endpoint_id.to_string();
-    let replayed = svc
-        .store
-        .write(move |conn| store::replay_delivery(conn, &endpoint_id, id, now_millis()))
-        .await?;
-    svc.changed();
-    Ok(replayed)
-}
-
 /// When to try a delivery again after its `attempts`-th failure; `None`: give up.
 fn retry_at(now: i64, attempts: i32, first_retry_ms: i64) -> Option<i64> {
     let step = usize::try_from(attempts).ok()?.checked_sub(1)?;
@@ -795,94 +478,9 @@ async fn send(
     }
 }
 
-/// An endpoint as the API shows it (the secret only when it is made).
-pub fn endpoint_json(e: &EndpointRow, tenant_slug: Option<&str>, with_secret: bool) -> Value {
-    let when = |at: Option<i64>| at.map(crate::scim::render::timestamp);
-    let mut v = json!({
-        "id": e.id,
-        "url": e.url,
-        "label": e.label,
-        "tenant": tenant_slug,
-        "createdAt": crate::scim::render::timestamp(e.created_at),
-        "disabled": e.disabled_at.is_some(),
-        "disabledAt": when(e.disabled_at),
-        "disabledReason": e.disabled_reason,
-        "failingSince": when(e.failing_since),
-    });
-    if with_secret {
-        if let Some(obj) = v.as_object_mut() {
-            obj.insert("secret".into(), Value::String(e.secret.clone()));
-        }
-    }
-    v
-}
-
-/// A delivery as the API shows it.
-pub fn delivery_json(
-    d: &DeliveryRow,
-    attempts: Option<&[AttemptRow]>,
-    payload: Option<&str>,
-) -> Value {
-    let when = |at: Option<i64>| at.map(crate::scim::render::timestamp);
-    let mut v = json!({
-        "id": d.id,
-        "messageId": d.message_id,
-        "type": d.event_type,
-        "resource": d.resource_key,
-        "createdAt": crate::scim::render::timestamp(d.created_at),
-        "attempts": d.attempts,
-        "state": if d.unfinished() { "pending" } else { d.state.as_str() },
-        "waiting": d.state == "queued",
-        "nextAttemptAt": (d.state == "pending").then(|| crate::scim::render::timestamp(d.next_attempt_at)),
-        "lastStatus": d.last_status,
-        "lastError": d.last_error,
-        "lastLatencyMs": d.last_latency_ms,
-        "deliveredAt": when(d.delivered_at),
-    });
-    if let (Some(list), Some(obj)) = (attempts, v.as_object_mut()) {
-        let list: Vec<Value> = list
-            .iter()
-            .map(|a| {
-                json!({
-                    "attempt": a.attempt,
-                    "at": crate::scim::render::timestamp(a.at),
-                    "status": a.status,
-                    "latencyMs": a.latency_ms,
-                    "error": a.error,
-                })
-            })
-            .collect();
-        obj.insert("attemptLog".into(), Value::Array(list));
-        if let Some(Ok(payload)) = payload.map(serde_json::from_str::<Value>) {
-            obj.insert("payload".into(), payload);
-        }
-    }
-    v
-}
-
-/// A 404 for an endpoint the caller may not see or that does not exist.
-pub fn no_endpoint(id: &str) -> ScimError {
-    ScimError::status(StatusCode::NOT_FOUND, format!("no webhook endpoint {id:?}"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn signature_is_the_standard_webhooks_example() {
-        // The example of the Standard Webhooks specification (its "Signature scheme").
-        let sig = signature(
-            "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
-            "msg_p5jXN8AQM9LWM0D4loKWxJek",
-            1614265330,
-            r#"{"test": 2432232314}"#,
-        );
-        assert_eq!(
-            sig.as_deref(),
-            Some("v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=")
-        );
-    }
 
     #[test]
     fn retries_span_more_than_a_day_then_stop() {
@@ -893,22 +491,5 @@ mod tests {
         assert!(at >= 24 * 3600 * 1000, "last retry after {at} ms");
         assert_eq!(retry_at(at, 11, 5_000), None);
         assert!(disable_after(5_000) >= 24 * 3600 * 1000);
-    }
-
-    #[test]
-    fn urls_must_be_http_with_a_host() {
-        assert!(check_url("https://app.example.com/hooks", false).is_ok());
-        assert!(check_url("http://127.0.0.1:8080/x", true).is_ok());
-        assert!(check_url("http://127.0.0.1:8080/x", false).is_err());
-        assert!(check_url("https://user:pass@app.example.com/x", true).is_err());
-        for bad in [
-            "ftp://x/y",
-            "/relative",
-            "https://",
-            "not a url",
-            "javascript:alert(1)",
-        ] {
-            assert!(check_url(bad, true).is_err(), "{bad}");
-        }
     }
 }
