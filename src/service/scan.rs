@@ -35,8 +35,8 @@ const MAX_WAIT: Duration = Duration::from_secs(5);
 /// How often (in rows) a scan looks at its clock.
 const CLOCK_EVERY: usize = 32;
 
-/// Admits in-memory scans: `threads` run at once, each tenant holds at most
-/// [`PER_TENANT_SCANS`] turns (running or waiting).
+/// Admits in-memory scans and costly PATCHes: `threads` run at once, each tenant holds at
+/// most [`PER_TENANT_SCANS`] turns (running or waiting).
 pub struct ScanGate {
     running: Arc<Semaphore>,
     per_tenant: Mutex<HashMap<String, usize>>,
