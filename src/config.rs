@@ -55,9 +55,9 @@ pub struct ServeArgs {
     /// PEM private key for --tls-cert.
     #[arg(long, env = "SCIMD_TLS_KEY")]
     pub tls_key: Option<std::path::PathBuf>,
-    /// Filters and sorts on attributes without an index run in memory: how many at once
-    /// (default: half the cores, at least one). Others wait their turn; a tenant may hold
-    /// two turns at once.
+    /// Filters and sorts on attributes without an index run in memory, and so do costly
+    /// PATCHes: how many at once (default: half the cores, at least one). Others wait their
+    /// turn; a tenant may hold two turns at once.
     #[arg(long, env = "SCIMD_SCAN_THREADS")]
     pub scan_threads: Option<usize>,
     /// Longest time, in milliseconds, one in-memory filter or sort may take; past it the

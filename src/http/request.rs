@@ -168,12 +168,30 @@ async fn json_body(
             "the request body is empty; send a JSON object",
         ));
     }
-    let value: Value = serde_json::from_slice(&body).map_err(|e| {
-        ScimError::invalid_syntax(format!("the request body is not valid JSON: {e}"))
-    })?;
-    refuse_nul(&value)?;
-    Ok(value)
+    let size = body.len();
+    let parse = move || {
+        let value: Value = serde_json::from_slice(&body).map_err(|e| {
+            ScimError::invalid_syntax(format!("the request body is not valid JSON: {e}"))
+        })?;
+        refuse_nul(&value)?;
+        Ok(value)
+    };
+    if size <= PARSE_HERE_BYTES {
+        return parse();
+    }
+    // A large body takes milliseconds to parse: on the blocking pool, the HTTP worker goes on
+    // serving `/healthz` and other tenants meanwhile.
+    web::block(parse).await.map_err(|e| {
+        ScimError::status(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("could not parse the request body: {e}"),
+        )
+    })?
 }
+
+/// Bodies up to this size are parsed on the HTTP worker (every request Entra sends: a
+/// hop to the blocking pool would cost them more than the parse); larger ones are not.
+const PARSE_HERE_BYTES: usize = 64 * 1024;
 
 /// JSON allows NUL (`\u0000`) in strings, but no stored attribute may hold one (PostgreSQL
 /// text cannot): refuse it up front, naming where it is. serde_json caps nesting at 128

@@ -12,3 +12,4 @@ pub mod resource;
 pub mod schema;
 #[cfg(test)]
 mod test_rng;
+pub mod work;

@@ -8,7 +8,7 @@ use serde_json::{json, Map, Value};
 
 use super::paging::PageBytes;
 use super::query::{plan_groups, Plan};
-use super::scan::{InMemoryQuery, ScanBudget};
+use super::scan::{InMemoryQuery, ScanBudget, INLINE_WORK};
 use super::Service;
 use super::{
     check_if_match, check_indexed_len, new_event, page, possible_id, Caller, ListParams, Listed,
@@ -16,10 +16,13 @@ use super::{
 };
 use crate::scim::error::ScimError;
 use crate::scim::patch::{
-    apply_group_patch, member_refs, membership_only, parse_patch_request, MemberChange, MemberRef,
+    apply_group_patch, member_refs, membership_only, parse_patch_request_within, MemberChange,
+    MemberRef, MembershipDelta, PatchOperation, PATCH_WORK,
 };
 use crate::scim::path::AttrPath;
 use crate::scim::render::{with_meta, Json, Meta};
+use crate::scim::schema::Schemas;
+use crate::scim::work::Work;
 use crate::store::events::{insert_event, NewEvent};
 use crate::store::groups::{self as group_store, GroupRow, MemberRow};
 use crate::store::users as user_store;
@@ -430,15 +433,14 @@ pub async fn patch_group(
     if !possible_id(id) {
         return Err(not_found(id));
     }
-    let ops = parse_patch_request(&body)?;
-    if answer == PatchAnswer::Version && if_match.is_none() {
-        if let Some(delta) = membership_only(&ops, &svc.schemas)? {
-            let version = patch_membership(svc, caller, id, delta.add, delta.remove).await?;
-            return Ok(Patched {
-                version,
-                group: None,
-            });
-        }
+    let deltas = answer == PatchAnswer::Version && if_match.is_none();
+    let (ops, delta) = parse_group_patch(svc, caller, body, deltas).await?;
+    if let Some(delta) = delta {
+        let version = patch_membership(svc, caller, id, delta.add, delta.remove).await?;
+        return Ok(Patched {
+            version,
+            group: None,
+        });
     }
     let with_members = answer == PatchAnswer::Group { with_members: true };
     let schemas = Arc::clone(&svc.schemas);
@@ -454,7 +456,10 @@ pub async fn patch_group(
             let current: Value = serde_json::from_str(&old.resource).map_err(|e| {
                 ScimError::internal(format!("stored group {} is corrupt: {e}", old.id))
             })?;
-            let (patched, changes) = apply_group_patch(&current, &ops, &schemas)?;
+            // Already off the HTTP workers; a group's JSON holds no values that filters
+            // multiply (members are applied as changes), so the budget is only a backstop.
+            let (patched, changes) =
+                apply_group_patch(&current, &ops, &schemas, &Work::new(PATCH_WORK))?;
             let resource = strip_members(schemas.validate_group(patched)?);
             let member_changes = apply_member_changes(conn, &caller2.tenant.id, &old.id, &changes)?;
             let changed = resource != current || member_changes > 0;
@@ -497,6 +502,37 @@ pub async fn patch_group(
         version: row.version,
         group,
     })
+}
+
+/// The operations of a group PATCH, and (when `deltas`) the membership delta it amounts to
+/// when that is all it does. Every real PATCH is parsed here; a megabyte of member filters is
+/// parsed off the HTTP workers, in the tenant's share of the scan gate.
+async fn parse_group_patch(
+    svc: &Service,
+    caller: &Caller,
+    body: Value,
+    deltas: bool,
+) -> Result<(Vec<PatchOperation>, Option<MembershipDelta>), ScimError> {
+    let parse = move |body: &Value, work: &Work, schemas: &Schemas| {
+        let ops = parse_patch_request_within(body, work)?;
+        let delta = match deltas {
+            true => membership_only(&ops, schemas)?,
+            false => None,
+        };
+        Ok::<_, ScimError>((ops, delta))
+    };
+    let here = Work::new(INLINE_WORK);
+    match parse(&body, &here, &svc.schemas) {
+        Err(_) if here.is_spent() => {
+            let schemas = Arc::clone(&svc.schemas);
+            svc.scans
+                .run_work(&caller.tenant.id, move || {
+                    parse(&body, &Work::unlimited(), &schemas)
+                })
+                .await
+        }
+        done => done,
+    }
 }
 
 /// A PATCH that only adds and removes members (Entra's usual one): the members to add are

@@ -2,6 +2,10 @@
 //! read, render and test every candidate row. They run off the HTTP workers, a few at a time
 //! (the rest wait their turn, bounded per tenant), and each within a budget of rows and time,
 //! so that one tenant's worst filter cannot slow `/healthz` or another tenant's requests.
+//!
+//! Costly PATCHes (value filters tested against many values: see
+//! [`crate::scim::patch::PATCH_WORK`]) take the same turns ([`ScanGate::run_work`]): they and
+//! the scans share the threads and each tenant's share of them.
 
 use crate::scim::error::StatusCode;
 use std::collections::HashMap;
@@ -9,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::scim::error::{ScimError, ScimType};
 use crate::scim::filter::{self, Filter};
@@ -17,15 +21,22 @@ use crate::scim::path::AttrPath;
 use crate::scim::resource::{compare_sort_keys, sort_key};
 use crate::store::{DbConn, Store};
 
-/// Most scans of one tenant running or waiting at once; past it the tenant gets 503.
+/// Most scans (and costly PATCHes) of one tenant running or waiting at once; past it the
+/// tenant gets 503.
 pub const PER_TENANT_SCANS: usize = 2;
+/// The work ([`crate::scim::work::Work`] units, about a millisecond) a PATCH may do right on
+/// the HTTP worker: Entra's and Okta's spend far less. One that needs more is done again from
+/// the start through [`ScanGate::run_work`], within the whole
+/// [`crate::scim::patch::PATCH_WORK`]: so a costly PATCH never holds a worker (and `/healthz`
+/// and other tenants with it), and at most this much is done twice.
+pub const INLINE_WORK: u64 = 10_000;
 /// Longest wait for a turn before answering 503.
 const MAX_WAIT: Duration = Duration::from_secs(5);
 /// How often (in rows) a scan looks at its clock.
 const CLOCK_EVERY: usize = 32;
 
-/// Admits in-memory scans: `threads` run at once, each tenant holds at most
-/// [`PER_TENANT_SCANS`] turns (running or waiting).
+/// Admits in-memory scans and costly PATCHes: `threads` run at once, each tenant holds at
+/// most [`PER_TENANT_SCANS`] turns (running or waiting).
 pub struct ScanGate {
     running: Arc<Semaphore>,
     per_tenant: Mutex<HashMap<String, usize>>,
@@ -192,7 +203,13 @@ impl ScanGate {
             .max(1)
     }
 
-    fn take_turn(&self, tenant_id: &str) -> Result<TenantTurn<'_>, ScimError> {
+    /// A tenant's turn, or 503 saying `what` (the tenant's work already in) and `instead`.
+    fn take_turn(
+        &self,
+        tenant_id: &str,
+        what: &str,
+        instead: &str,
+    ) -> Result<TenantTurn<'_>, ScimError> {
         let mut map = self.per_tenant.lock().unwrap_or_else(|p| p.into_inner());
         let n = map.entry(tenant_id.to_string()).or_insert(0);
         if *n >= PER_TENANT_SCANS {
@@ -200,8 +217,7 @@ impl ScanGate {
                 StatusCode::SERVICE_UNAVAILABLE,
                 1,
                 format!(
-                    "this tenant already has {PER_TENANT_SCANS} filters or sorts being evaluated in memory; retry after 1 s, \
-                     or filter on userName, externalId, emails, displayName, members or meta.lastModified, which the database evaluates"
+                    "this tenant already has {PER_TENANT_SCANS} {what}; retry after 1 s, {instead}"
                 ),
             ));
         }
@@ -210,6 +226,24 @@ impl ScanGate {
             gate: self,
             tenant: tenant_id.to_string(),
         })
+    }
+
+    /// Wait for one of the threads (at most [`MAX_WAIT`]), or 503 saying `instead`.
+    async fn take_thread(&self, instead: &str) -> Result<OwnedSemaphorePermit, ScimError> {
+        let busy = || {
+            ScimError::retry_later(
+                StatusCode::SERVICE_UNAVAILABLE,
+                MAX_WAIT.as_secs(),
+                format!(
+                    "other filters or PATCHes are being evaluated; retry after {} s, {instead}",
+                    MAX_WAIT.as_secs()
+                ),
+            )
+        };
+        actix_web::rt::time::timeout(MAX_WAIT, Arc::clone(&self.running).acquire_owned())
+            .await
+            .map_err(|_| busy())?
+            .map_err(|_| busy())
     }
 
     /// Run a scan of a tenant's `what` on the blocking pool when its turn comes; `hint`
@@ -222,22 +256,13 @@ impl ScanGate {
         hint: &'static str,
         scan: impl FnOnce(&mut DbConn, &ScanBudget) -> Result<T, ScimError> + Send + 'static,
     ) -> Result<T, ScimError> {
-        let _turn = self.take_turn(tenant_id)?;
-        let busy = || {
-            ScimError::retry_later(
-                StatusCode::SERVICE_UNAVAILABLE,
-                MAX_WAIT.as_secs(),
-                format!(
-                    "other filters are being evaluated in memory; retry after {} s, or filter on {hint}, which the database evaluates",
-                    MAX_WAIT.as_secs()
-                ),
-            )
-        };
-        let _permit =
-            actix_web::rt::time::timeout(MAX_WAIT, Arc::clone(&self.running).acquire_owned())
-                .await
-                .map_err(|_| busy())?
-                .map_err(|_| busy())?;
+        let instead = format!("or filter on {hint}, which the database evaluates");
+        let _turn = self.take_turn(
+            tenant_id,
+            "filters, sorts or PATCHes being evaluated in memory",
+            &instead,
+        )?;
+        let _permit = self.take_thread(&instead).await?;
         let budget = ScanBudget {
             deadline: Instant::now() + self.budget,
             budget: self.budget,
@@ -246,5 +271,26 @@ impl ScanGate {
             hint,
         };
         store.read(move |conn| scan(conn, &budget)).await
+    }
+
+    /// Run CPU-bound work of a tenant's request that needs no database (a costly PATCH) on
+    /// the blocking pool when its turn comes, under the same share as scans: the work bounds
+    /// itself (a work budget), this keeps it off the HTTP workers and to a tenant's share.
+    pub async fn run_work<T: Send + 'static>(
+        &self,
+        tenant_id: &str,
+        work: impl FnOnce() -> Result<T, ScimError> + Send + 'static,
+    ) -> Result<T, ScimError> {
+        let instead = "or send fewer operations or simpler value filters";
+        let _turn = self.take_turn(
+            tenant_id,
+            "costly PATCHes, filters or sorts being evaluated",
+            instead,
+        )?;
+        let _permit = self.take_thread(instead).await?;
+        let span = tracing::Span::current();
+        actix_web::web::block(move || span.in_scope(work))
+            .await
+            .map_err(|e| ScimError::from(crate::store::StoreError::Unavailable(e.to_string())))?
     }
 }

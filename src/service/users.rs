@@ -7,17 +7,18 @@ use serde_json::Value;
 
 use super::paging::{chunks, fill_page, PageBytes};
 use super::query::{plan_users, Plan};
-use super::scan::{InMemoryQuery, ScanBudget};
+use super::scan::{InMemoryQuery, ScanBudget, INLINE_WORK};
 use super::Service;
 use super::{
     check_if_match, check_indexed_len, new_event, page, possible_id, Caller, ListParams, Listed,
     Rendered,
 };
 use crate::scim::error::ScimError;
-use crate::scim::patch::{apply_user_patch, parse_patch_request};
+use crate::scim::patch::{apply_user_patch, parse_patch_request_within, PATCH_WORK};
 use crate::scim::path::AttrPath;
 use crate::scim::render::{resource_text, Json, Meta};
 use crate::scim::schema::CustomField;
+use crate::scim::work::Work;
 use crate::store::coalesce::{UserById, UsersByEmail};
 use crate::store::events::{append_event, insert_event, NewEvent};
 use crate::store::users::{
@@ -392,20 +393,57 @@ fn version_moved() -> ScimError {
     )
 }
 
+/// Compute the new form of `current` with `edit`: here within [`INLINE_WORK`] (when
+/// `inline`: not known to need more), else on the scan gate's threads, in the tenant's share
+/// of them, within [`PATCH_WORK`].
+async fn run_edit<E>(
+    svc: &Service,
+    tenant_id: &str,
+    edit: &Arc<E>,
+    inline: bool,
+    current: &Value,
+    custom: &Arc<Vec<CustomField>>,
+) -> Result<Value, ScimError>
+where
+    E: Fn(&Value, &[CustomField], &Work) -> Result<Value, ScimError> + Send + Sync + 'static,
+{
+    if inline {
+        let work = Work::new(INLINE_WORK);
+        match edit(current, custom, &work) {
+            // Too costly for a worker: done again below.
+            Err(_) if work.is_spent() => {}
+            done => return done,
+        }
+    }
+    let (edit, current, custom) = (Arc::clone(edit), current.clone(), Arc::clone(custom));
+    svc.scans
+        .run_work(tenant_id, move || {
+            edit(&current, &custom, &Work::new(PATCH_WORK))
+        })
+        .await
+}
+
 /// Read the user, compute its new resource with `edit`, and write it if nobody wrote the
 /// user in between. When somebody did (another request, another instance), read again and
 /// redo the edit, unless the client pinned a version (If-Match: 412). The write itself is
 /// one UPDATE guarded by the version, plus the log entry: all or nothing, and the work of
 /// patching and validating stays out of the transaction (and off SQLite's one writer).
+/// `edit` counts its work against the [`Work`] it is given ([`run_edit`]; `inline`: it may
+/// run on the HTTP worker first).
 /// Returns the user as it now is, rendered (the same text its webhook message carries).
-async fn edit_user(
+async fn edit_user<E>(
     svc: &Service,
     caller: &Caller,
     id: &str,
     if_match: Option<&str>,
-    edit: impl Fn(&Value, &[CustomField]) -> Result<Value, ScimError>,
-) -> Result<Rendered, ScimError> {
+    inline: bool,
+    edit: E,
+) -> Result<Rendered, ScimError>
+where
+    E: Fn(&Value, &[CustomField], &Work) -> Result<Value, ScimError> + Send + Sync + 'static,
+{
     let custom = custom_fields(svc, &caller.tenant.id).await?;
+    let edit = Arc::new(edit);
     let mut attempts = 0;
     loop {
         attempts += 1;
@@ -413,7 +451,7 @@ async fn edit_user(
         check_if_match(if_match, old.version)?;
         let current: Value = serde_json::from_str(&old.resource)
             .map_err(|e| ScimError::internal(format!("stored user {} is corrupt: {e}", old.id)))?;
-        let resource = edit(&current, &custom)?;
+        let resource = run_edit(svc, &caller.tenant.id, &edit, inline, &current, &custom).await?;
         if resource == current {
             // Nothing changed (Entra re-sends values): no new version, no log entry.
             return render_user(&old, &caller.base_url);
@@ -494,13 +532,20 @@ pub async fn replace_user(
     if_match: Option<String>,
 ) -> Result<Rendered, ScimError> {
     let schemas = Arc::clone(&svc.schemas);
-    edit_user(svc, caller, id, if_match.as_deref(), |current, custom| {
-        schemas.validate_user_edit(current, body.clone(), custom)
-    })
+    // A PUT's work is linear in its body: it needs no budget.
+    edit_user(
+        svc,
+        caller,
+        id,
+        if_match.as_deref(),
+        true,
+        move |current, custom, _| schemas.validate_user_edit(current, body.clone(), custom),
+    )
     .await
 }
 
-/// PATCH /Users/{id}: all operations or none.
+/// PATCH /Users/{id}: all operations or none, within a budget of work (past it, 400
+/// `tooMany` with nothing changed).
 pub async fn patch_user(
     svc: &Service,
     caller: &Caller,
@@ -508,12 +553,35 @@ pub async fn patch_user(
     body: Value,
     if_match: Option<String>,
 ) -> Result<Rendered, ScimError> {
-    let ops = parse_patch_request(&body)?;
+    // Every real PATCH is parsed here; a megabyte of value filters is parsed off the workers,
+    // with the rest of its work (after the user is read: its 404 comes first).
+    let here = Work::new(INLINE_WORK);
+    let ops = match parse_patch_request_within(&body, &here) {
+        Ok(ops) => Some(ops),
+        Err(_) if here.is_spent() => None,
+        Err(e) => return Err(e),
+    };
+    let inline = ops.is_some();
     let schemas = Arc::clone(&svc.schemas);
-    edit_user(svc, caller, id, if_match.as_deref(), |current, custom| {
-        let patched = apply_user_patch(current, &ops, &schemas, custom)?;
-        schemas.validate_user_edit(current, patched, custom)
-    })
+    edit_user(
+        svc,
+        caller,
+        id,
+        if_match.as_deref(),
+        inline,
+        move |current, custom, work| {
+            let parsed;
+            let ops = match &ops {
+                Some(ops) => ops,
+                None => {
+                    parsed = parse_patch_request_within(&body, work)?;
+                    &parsed
+                }
+            };
+            let patched = apply_user_patch(current, ops, &schemas, custom, work)?;
+            schemas.validate_user_edit(current, patched, custom)
+        },
+    )
     .await
 }
 

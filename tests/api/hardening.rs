@@ -8,7 +8,8 @@ use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use crate::helpers::{
-    fresh_database, patch, user_body, Backend, Cli, CookieClient, Reply, ServeCommand, TestApp,
+    costliest_patch, fresh_database, patch, user_body, user_with_emails, Backend, Cli,
+    CookieClient, Reply, ServeCommand, TestApp,
 };
 use base64::Engine;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
@@ -1183,6 +1184,69 @@ async fn patch_limits(backend: Backend) {
     assert_healthy(&app).await;
 }
 
+/// The costliest PATCH the caps let through (1,000 operations, each a 41-term value filter
+/// tested against 1,000 emails; 4.6 s of CPU when it ran): a 400 `tooMany` that says what to
+/// send instead, with nothing changed. Entra's PATCH of the same user still applies, and so
+/// do a thousand plain operations and a costly-but-bounded one (one operation of that kind).
+async fn costliest_patch_is_refused(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let r = app
+        .scim(
+            "POST",
+            "/Users",
+            Some(user_with_emails("many@contoso.com", 1000)),
+        )
+        .await
+        .expect(201);
+    let path = format!("/Users/{}", r.body["id"].as_str().expect("id"));
+
+    let body = costliest_patch(true);
+    let len = body.to_string().len();
+    assert!(
+        len > 900_000 && len < 1024 * 1024,
+        "inside the body limit: {len} bytes"
+    );
+    let r = app.scim("PATCH", &path, Some(body)).await;
+    let r = r.expect_error(
+        400,
+        Some("tooMany"),
+        "fewer operations or simpler value filters",
+    );
+    let detail = r.body["detail"].as_str().unwrap_or_default();
+    assert!(
+        detail.contains("nothing was changed") && detail.contains("Operations["),
+        "{detail}"
+    );
+    let r = app.scim("GET", &path, None).await.expect(200);
+    assert_eq!(r.body["displayName"], "Many Emails", "nothing applied");
+    assert_eq!(r.body["emails"].as_array().map(Vec::len), Some(1000));
+    assert_eq!(r.body["meta"]["version"], "W/\"1\"", "nothing applied");
+
+    // Ordinary PATCHes of that user keep working, over its 1,000 emails.
+    let r = app
+        .scim(
+            "PATCH",
+            &path,
+            Some(patch(json!([
+                {"op": "Replace", "path": "emails[type eq \"work\"].value", "value": "new@contoso.com"},
+                {"op": "Replace", "path": "displayName", "value": "Still Many"},
+                {"op": "remove", "path": "emails[value eq \"e0999@many.example\"]"},
+            ]))),
+        )
+        .await
+        .expect(200);
+    assert_eq!(r.body["emails"][0]["value"], "new@contoso.com");
+    assert_eq!(r.body["emails"].as_array().map(Vec::len), Some(999));
+    // One operation of the costly kind is bounded work, and applies.
+    let one = costliest_patch(true)["Operations"][998].clone();
+    let r = app
+        .scim("PATCH", &path, Some(patch(json!([one]))))
+        .await
+        .expect(200);
+    assert_eq!(r.body["emails"].as_array().map(Vec::len), Some(998));
+    assert_healthy(&app).await;
+}
+
 // ---------------------------------------------------------------------------------------------
 // 5. Tokens
 
@@ -2007,6 +2071,7 @@ crate::helpers::backend_tests!(
     pathological_filters,
     query_parameters,
     patch_limits,
+    costliest_patch_is_refused,
     token_attacks,
     secrets_stay_out_of_logs,
 );

@@ -161,12 +161,12 @@ proptest! {
                           "emails": [{"type": "work", "value": "a@b.com"}], "extra": stored.clone()});
         match patch::parse_patch_request(&body) {
             Ok(parsed) => {
-                match patch::apply_user_patch(&base, &parsed, &schemas, &custom()) {
+                match patch::apply_user_patch(&base, &parsed, &schemas, &custom(), &scimd::scim::work::Work::new(patch::PATCH_WORK)) {
                     Ok(out) => { if let Err(e) = schemas.validate_user(out, &custom()) { prop_assert!(client_error(&e)); } }
                     Err(e) => prop_assert!(client_error(&e), "{e:?}"),
                 }
                 let group = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "g"});
-                if let Err(e) = patch::apply_group_patch(&group, &parsed, &schemas) { prop_assert!(client_error(&e)); }
+                if let Err(e) = patch::apply_group_patch(&group, &parsed, &schemas, &scimd::scim::work::Work::new(patch::PATCH_WORK)) { prop_assert!(client_error(&e)); }
             }
             Err(e) => prop_assert!(client_error(&e), "{e:?}"),
         }

@@ -8,7 +8,9 @@
 //!
 //! - `phases.rs`: the operations of an Entra cycle, replayed phase by phase;
 //! - `client.rs`: the minimal HTTP/1.1 keep-alive client;
-//! - `measure.rs`: CPU, memory and size figures read from `/proc`.
+//! - `measure.rs`: CPU, memory and size figures read from `/proc`;
+//! - `worst.rs`: instead of the cycle (`--worst-patch`), one tenant's costliest PATCHes
+//!   against `/healthz` and another tenant.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -19,6 +21,7 @@ mod client;
 mod measure;
 mod phases;
 mod receiver;
+mod worst;
 
 use clap::Parser;
 use serde_json::json;
@@ -97,6 +100,13 @@ pub struct BenchOptions {
     /// to measure at a given write rate, such as webhook delays at 1,000 writes/s.
     #[arg(long, default_value_t = 0)]
     pub rate: u32,
+    /// Instead of the cycle: one tenant sends the costliest PATCHes it can for this many
+    /// seconds while `/healthz` and another tenant's reads are timed.
+    #[arg(long)]
+    pub worst_patch: Option<u64>,
+    /// PATCHes the attacker of `--worst-patch` sends at once.
+    #[arg(long, default_value_t = 4)]
+    pub attackers: usize,
 }
 
 /// Whether `GET /readyz` on the port answers 200 (a request served, database reached).
@@ -160,8 +170,13 @@ fn run(opts: BenchOptions) -> Result<(), String> {
         ..Settings::default()
     };
     let service = Service::open(&settings)?;
+    // The worst-PATCH run needs an attacker and another tenant.
+    let n_tenants = match opts.worst_patch {
+        Some(_) => opts.tenants.max(2),
+        None => opts.tenants.max(1),
+    };
     let tenants = actix_web::rt::System::new()
-        .block_on(seed(&service, opts.tenants.max(1), opts.preload))
+        .block_on(seed(&service, n_tenants, opts.preload))
         .map_err(|e| e.detail)?;
     let receiver = match opts.webhook {
         false => None,
@@ -243,7 +258,10 @@ fn run(opts: BenchOptions) -> Result<(), String> {
         tenants,
         server_pid: server.0.id(),
     });
-    let result = phases(&opts, &target);
+    let result = match opts.worst_patch {
+        Some(seconds) => worst::worst_patches(&opts, &target, seconds),
+        None => phases(&opts, &target),
+    };
     if let Some(receiver) = &receiver {
         report_webhooks(receiver);
     }

@@ -8,40 +8,70 @@ use serde_json::{Number, Value};
 
 use super::{CompareOp, Filter};
 use crate::scim::path::{get_ci, AttrPath};
+use crate::scim::work::Work;
 
 /// Evaluates `f` against `resource`. `case_exact(attr)` tells whether string comparisons on that
 /// attribute are case-sensitive; inside a value path it receives the full path, e.g.
 /// `emails.type` for `emails[type eq "work"]`.
 pub fn matches(f: &Filter, resource: &Value, case_exact: &dyn Fn(&AttrPath) -> bool) -> bool {
-    eval(f, resource, None, case_exact)
+    eval(f, resource, None, &Ctx::new(case_exact, &Work::unlimited()))
+}
+
+/// [`matches`], counting each comparison (and the bytes it compares) against `work`: once the
+/// budget is spent the evaluation stops early with an answer that means nothing, so the caller
+/// must check [`Work::is_spent`] before using it.
+pub fn matches_within(
+    f: &Filter,
+    resource: &Value,
+    case_exact: &dyn Fn(&AttrPath) -> bool,
+    work: &Work,
+) -> bool {
+    eval(f, resource, None, &Ctx::new(case_exact, work))
+}
+
+/// What every step of an evaluation needs: the schema's case rule and the budget.
+struct Ctx<'a> {
+    case_exact: &'a dyn Fn(&AttrPath) -> bool,
+    work: &'a Work,
+}
+
+impl<'a> Ctx<'a> {
+    fn new(case_exact: &'a dyn Fn(&AttrPath) -> bool, work: &'a Work) -> Ctx<'a> {
+        Ctx { case_exact, work }
+    }
 }
 
 /// `parent` is the multi-valued attribute whose element `node` is, inside a value path: attribute
 /// names are then relative to the element.
-fn eval(
-    f: &Filter,
-    node: &Value,
-    parent: Option<&AttrPath>,
-    ce: &dyn Fn(&AttrPath) -> bool,
-) -> bool {
+fn eval(f: &Filter, node: &Value, parent: Option<&AttrPath>, ce: &Ctx) -> bool {
+    // A spent budget ends the evaluation: the caller discards the answer.
+    if ce.work.is_spent() {
+        return false;
+    }
     match f {
         Filter::And(a, b) => eval(a, node, parent, ce) && eval(b, node, parent, ce),
         Filter::Or(a, b) => eval(a, node, parent, ce) || eval(b, node, parent, ce),
         Filter::Not(a) => !eval(a, node, parent, ce),
-        Filter::Present(attr) => values_at(node, attr, parent.is_some())
-            .into_iter()
-            .any(is_present),
+        Filter::Present(attr) => {
+            ce.work.charge(1);
+            values_at(node, attr, parent.is_some())
+                .into_iter()
+                .any(is_present)
+        }
         Filter::Compare { attr, op, value } => {
-            let exact = ce(&full_path(parent, attr));
+            let exact = (ce.case_exact)(&full_path(parent, attr));
             let scalars = values_at(node, attr, parent.is_some())
                 .into_iter()
                 .filter_map(scalar_of);
+            let work = ce.work;
             match op {
                 // `ne` is the negation of `eq`, so a missing attribute is "not equal" and a
                 // multi-valued one is "not equal" only when no element is equal.
-                CompareOp::Ne => !eq_any(scalars, value, exact),
-                CompareOp::Eq => eq_any(scalars, value, exact),
-                _ => scalars.into_iter().any(|c| compare(c, *op, value, exact)),
+                CompareOp::Ne => !eq_any(scalars, value, exact, work),
+                CompareOp::Eq => eq_any(scalars, value, exact, work),
+                _ => scalars
+                    .into_iter()
+                    .any(|c| compare(c, *op, value, exact, work)),
             }
         }
         Filter::ValuePath { attr, filter } => {
@@ -126,14 +156,29 @@ fn is_present(v: &Value) -> bool {
 }
 
 /// `eq` over the candidates; `eq null` holds when the attribute has no value at all.
-fn eq_any<'v>(mut scalars: impl Iterator<Item = &'v Value>, value: &Value, exact: bool) -> bool {
+fn eq_any<'v>(
+    mut scalars: impl Iterator<Item = &'v Value>,
+    value: &Value,
+    exact: bool,
+    work: &Work,
+) -> bool {
     if value.is_null() {
+        work.charge(1);
         return scalars.next().is_none();
     }
-    scalars.any(|c| compare(c, CompareOp::Eq, value, exact))
+    scalars.any(|c| compare(c, CompareOp::Eq, value, exact, work))
 }
 
-fn compare(c: &Value, op: CompareOp, value: &Value, exact: bool) -> bool {
+/// One comparison, counted against `work` by the bytes it may read (strings are lower-cased
+/// whole unless case-exact).
+fn compare(c: &Value, op: CompareOp, value: &Value, exact: bool, work: &Work) -> bool {
+    let bytes = match (c, value) {
+        (Value::String(a), Value::String(b)) => a.len() + b.len(),
+        _ => 0,
+    };
+    if !work.charge_bytes(bytes) {
+        return false;
+    }
     match (c, value) {
         (Value::String(a), Value::String(b)) => {
             let (a, b) = if exact {
@@ -426,5 +471,42 @@ mod tests {
             assert!(!m("a pr", &r));
             assert!(m("a ne 1", &r));
         }
+    }
+
+    #[test]
+    fn evaluation_within_a_budget_counts_and_stops() {
+        let u = user();
+        let parse = crate::scim::filter::parse;
+        let f =
+            parse("userName eq \"x\" or userName eq \"y\" or userName eq \"bjensen@example.com\"")
+                .expect("parses");
+        let ce = |_: &AttrPath| false;
+        // Each comparison counts one unit and one per 32 bytes compared; the answer is the same.
+        let work = Work::new(100);
+        assert!(matches_within(&f, &u, &ce, &work));
+        assert_eq!(
+            work.spent(),
+            4,
+            "two short comparisons, and one of 38 bytes"
+        );
+        assert!(!work.is_spent());
+        // A long literal costs by its length.
+        let long = parse(&format!("userName eq \"{}\"", "x".repeat(3200))).expect("parses");
+        let work = Work::new(1000);
+        assert!(!matches_within(&long, &u, &ce, &work));
+        assert_eq!(work.spent(), 101);
+        // Past the budget the evaluation stops at once: five hundred terms cost a few units.
+        let terms: Vec<String> = (0..500).map(|i| format!("userName eq \"n{i}\"")).collect();
+        let wide = parse(&terms.join(" or ")).expect("parses");
+        let work = Work::new(3);
+        matches_within(&wide, &u, &ce, &work);
+        assert!(work.is_spent());
+        assert_eq!(
+            work.spent(),
+            4,
+            "stopped at the first comparison past the budget"
+        );
+        // Without a budget, nothing changes.
+        assert!(m("userName eq \"bjensen@example.com\"", &u));
     }
 }

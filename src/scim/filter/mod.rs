@@ -32,7 +32,7 @@ mod parse;
 #[cfg(test)]
 mod test_util;
 
-pub use eval::matches;
+pub use eval::{matches, matches_within};
 pub(crate) use parse::parse_patch;
 pub use parse::{parse, MAX_DEPTH, MAX_EXPRESSIONS, MAX_FILTER_LEN};
 

@@ -2,41 +2,47 @@
 //! attributes, sub-attributes, value filters, extension objects and path-less values, with
 //! RFC 7644's rules for multi-valued attributes and `primary`.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 
 use serde_json::{Map, Value};
 
 use super::members::is_members;
 use super::parse::whole_extension;
-use super::{in_operation, MemberChange, PatchOpKind, PatchOperation};
+use super::{approx_size, in_operation, too_costly, MemberChange, PatchOpKind, PatchOperation};
 use crate::scim::entra;
 use crate::scim::error::ScimError;
-use crate::scim::filter::{matches, Filter};
+use crate::scim::filter::{matches_within, Filter};
 use crate::scim::path::{key_ci, parse_patch_path, AttrPath, PatchPath};
 use crate::scim::schema::{
     quote_value, type_error, AttrDef, AttrType, CustomField, Mutability, ResourceKind, Schemas,
     TopAttr, MAX_VALUES,
 };
+use crate::scim::work::Work;
 
 /// Apply operations, in order, to a stored User. All or nothing: the work happens on
 /// a clone, returned only when every operation succeeded; the caller re-validates it
-/// with [`Schemas::validate_user`].
+/// with [`Schemas::validate_user`]. The work is counted against `work`: past it the PATCH
+/// is a 400 `tooMany` ([`too_costly`]) and nothing is returned.
 pub fn apply_user_patch(
     resource: &Value,
     ops: &[PatchOperation],
     schemas: &Schemas,
     custom: &[CustomField],
+    work: &Work,
 ) -> Result<Value, ScimError> {
     let patcher = Patcher {
         schemas,
         kind: ResourceKind::User,
         custom,
+        work,
     };
     let mut doc = resource_object(resource)?;
     for (i, op) in ops.iter().enumerate() {
         patcher
             .apply(&mut doc, op)
-            .map_err(|e| in_operation(i, ops.len(), e))?;
+            .and_then(|()| patcher.within_budget())
+            .map_err(|e| patcher.op_error(i, ops.len(), e))?;
     }
     patcher.sync_schemas(&mut doc);
     Ok(Value::Object(doc))
@@ -44,16 +50,18 @@ pub fn apply_user_patch(
 
 /// Apply operations, in order, to a stored Group (without members). Operations on
 /// `members` become [`MemberChange`]s, in request order; the rest apply to the JSON.
-/// All or nothing, as [`apply_user_patch`].
+/// All or nothing and within `work`, as [`apply_user_patch`].
 pub fn apply_group_patch(
     resource: &Value,
     ops: &[PatchOperation],
     schemas: &Schemas,
+    work: &Work,
 ) -> Result<(Value, Vec<MemberChange>), ScimError> {
     let patcher = Patcher {
         schemas,
         kind: ResourceKind::Group,
         custom: &[],
+        work,
     };
     let mut doc = resource_object(resource)?;
     let mut changes = Vec::new();
@@ -98,7 +106,9 @@ pub fn apply_group_patch(
             }
             Ok(())
         };
-        apply_one().map_err(|e| in_operation(i, ops.len(), e))?;
+        apply_one()
+            .and_then(|()| patcher.within_budget())
+            .map_err(|e| patcher.op_error(i, ops.len(), e))?;
     }
     patcher.sync_schemas(&mut doc);
     Ok((Value::Object(doc), changes))
@@ -152,9 +162,31 @@ pub(super) struct Patcher<'a> {
     pub(super) schemas: &'a Schemas,
     pub(super) kind: ResourceKind,
     pub(super) custom: &'a [CustomField],
+    /// What the request may spend; every step that grows with the stored values or with the
+    /// request's filters is counted.
+    pub(super) work: &'a Work,
 }
 
 impl<'a> Patcher<'a> {
+    /// An error (the budget's placeholder) once the work is past its budget: the operation
+    /// stops there, and [`Patcher::op_error`] words the answer.
+    pub(super) fn within_budget(&self) -> Result<(), ScimError> {
+        if self.work.is_spent() {
+            return Err(too_costly(self.work, 0, 0));
+        }
+        Ok(())
+    }
+
+    /// The answer for operation `index` of `count` failing with `e`: the budget's `tooMany`
+    /// when the work ran out there (whatever error the cut-short step produced), else `e`
+    /// naming the operation.
+    pub(super) fn op_error(&self, index: usize, count: usize, e: ScimError) -> ScimError {
+        if self.work.is_spent() {
+            return too_costly(self.work, index, count);
+        }
+        in_operation(index, count, e)
+    }
+
     fn apply(&self, doc: &mut Map<String, Value>, op: &PatchOperation) -> Result<(), ScimError> {
         match &op.path {
             None => {
@@ -255,6 +287,7 @@ impl<'a> Patcher<'a> {
         path: &PatchPath,
         value: Option<&Value>,
     ) -> Result<(), ScimError> {
+        spend(self.work, 1)?;
         if let Some(urn) = whole_extension(path) {
             let Some(urn) = self.kind.extension_urn(urn) else {
                 return Err(ScimError::invalid_path(format!(
@@ -300,17 +333,15 @@ impl<'a> Patcher<'a> {
         let Some(container) = container_mut(doc, target.top.ext, write.is_some()) else {
             return Ok(()); // removing from an extension the resource does not have
         };
+        let work = self.work;
         match (&path.filter, sub, write) {
             (Some(filter), sub, write) => {
-                apply_filtered(container, op, &target, filter, sub, write)
+                apply_filtered(container, op, &target, filter, sub, write, work)
             }
-            (None, Some(sd), None) => {
-                remove_sub(container, &target, sd);
-                Ok(())
-            }
-            (None, Some(sd), Some(v)) => set_sub(container, &target, sd, v),
-            (None, None, None) => remove_attr(container, &target, value),
-            (None, None, Some(v)) => set_attr(container, op, &target, v),
+            (None, Some(sd), None) => remove_sub(container, &target, sd, work),
+            (None, Some(sd), Some(v)) => set_sub(container, &target, sd, v, work),
+            (None, None, None) => remove_attr(container, &target, value, work),
+            (None, None, Some(v)) => set_attr(container, op, &target, v, work),
         }
     }
 
@@ -330,6 +361,30 @@ impl<'a> Patcher<'a> {
         remove_key(doc, "schemas");
         doc.insert("schemas".into(), Value::Array(schemas));
     }
+}
+
+/// Count `units` of `work`; the budget's error (worded by [`Patcher::op_error`]) once it is
+/// spent, so the step stops before doing what it was charged for.
+fn spend(work: &Work, units: usize) -> Result<(), ScimError> {
+    if work.charge(u64::try_from(units).unwrap_or(u64::MAX)) {
+        return Ok(());
+    }
+    Err(too_costly(work, 0, 0))
+}
+
+/// Count a step over `bytes` of strings ([`Work::charge_bytes`]), as [`spend`].
+fn spend_bytes(work: &Work, bytes: usize) -> Result<(), ScimError> {
+    if work.charge_bytes(bytes) {
+        return Ok(());
+    }
+    Err(too_costly(work, 0, 0))
+}
+
+/// Writing a value into `times` stored values copies it each time: the bytes that costs,
+/// counted before it is done (a long value written into a thousand values is megabytes).
+fn spend_copies(work: &Work, value: &Value, times: usize) -> Result<(), ScimError> {
+    spend_bytes(work, approx_size(value).saturating_mul(times))?;
+    spend(work, times)
 }
 
 /// The object holding a target's attribute: the resource itself, or its extension
@@ -412,6 +467,7 @@ fn set_attr(
     op: PatchOpKind,
     target: &Target,
     value: &Value,
+    work: &Work,
 ) -> Result<(), ScimError> {
     let def = target.def();
     let name = target.name();
@@ -426,16 +482,20 @@ fn set_attr(
         let (mut items, chosen) = match op {
             PatchOpKind::Add => {
                 let mut items = take_items(container, name);
-                // Index by canonical JSON text so appending stays linear.
-                let mut index: HashMap<String, usize> = items
-                    .iter()
-                    .enumerate()
-                    .map(|(i, v)| (v.to_string(), i))
-                    .collect();
+                // Index by canonical JSON text so appending stays linear (a later equal value
+                // wins, as the stored order has it).
+                let mut index: HashMap<String, usize> = HashMap::with_capacity(items.len());
+                for (i, v) in items.iter().enumerate() {
+                    let text = v.to_string();
+                    spend_bytes(work, text.len())?;
+                    index.insert(text, i);
+                }
                 let mut chosen = Vec::new();
                 for v in new {
                     let next = items.len();
-                    let at = *index.entry(v.to_string()).or_insert(next);
+                    let text = v.to_string();
+                    spend_bytes(work, text.len())?;
+                    let at = *index.entry(text).or_insert(next);
                     if at == next {
                         items.push(v);
                     }
@@ -451,6 +511,7 @@ fn set_attr(
                 (items, chosen)
             }
             _ => {
+                spend(work, new.len())?;
                 let chosen = (0..new.len()).collect();
                 (new, chosen)
             }
@@ -605,6 +666,7 @@ fn set_sub(
     target: &Target,
     sd: &AttrDef,
     value: &Value,
+    work: &Work,
 ) -> Result<(), ScimError> {
     if !target.def().multi_valued {
         let obj = match get_ci(container, target.name()) {
@@ -620,6 +682,7 @@ fn set_sub(
     if items.is_empty() {
         items.push(Value::Object(Map::new()));
     }
+    spend_copies(work, value, items.len())?;
     for item in &mut items {
         if let Value::Object(obj) = item {
             set_in_object(obj, sd, value, &target.label, false)?;
@@ -636,6 +699,7 @@ fn remove_attr(
     container: &mut Map<String, Value>,
     target: &Target,
     value: Option<&Value>,
+    work: &Work,
 ) -> Result<(), ScimError> {
     let def = target.def();
     let listed = match value {
@@ -648,12 +712,18 @@ fn remove_attr(
             return Ok(());
         }
     };
-    let listed: Vec<&Value> = match listed {
-        Value::Array(xs) => xs.iter().collect(),
-        single => vec![single],
+    let listed: Vec<Listed> = match listed {
+        Value::Array(xs) => xs.iter().map(|l| Listed::of(def, l)).collect(),
+        single => vec![Listed::of(def, single)],
     };
-    let mut items = take_items(container, target.name());
-    items.retain(|item| !listed.iter().any(|l| value_matches(def, item, l)));
+    // Every stored value is compared with every listed one.
+    let mut items = Vec::new();
+    for item in take_items(container, target.name()) {
+        spend(work, listed.len())?;
+        if !listed.iter().any(|l| value_matches(def, &item, l, work)) {
+            items.push(item);
+        }
+    }
     if items.is_empty() && def.required {
         return Err(required_error(target));
     }
@@ -661,26 +731,53 @@ fn remove_attr(
     Ok(())
 }
 
+/// A value a remove lists, in the form it is compared in (made once, not once per stored
+/// value): a simple value as it is; a complex one as its object (a bare string is its
+/// `value`), `None` when it can match nothing.
+enum Listed<'v> {
+    Simple(&'v Value),
+    Complex(Option<Cow<'v, Map<String, Value>>>),
+}
+
+impl<'v> Listed<'v> {
+    fn of(def: &AttrDef, listed: &'v Value) -> Listed<'v> {
+        if def.attr_type != AttrType::Complex {
+            return Listed::Simple(listed);
+        }
+        Listed::Complex(match listed {
+            Value::Object(m) => Some(Cow::Borrowed(m)),
+            Value::String(s) => Some(Cow::Owned(entra::bare_value(s.clone()))),
+            _ => None,
+        })
+    }
+}
+
 /// Whether a stored value is the one a remove lists: for complex values, equal `value`
 /// when the listed object has one, else every listed sub-attribute equal; for simple
-/// values, equality (strings case-insensitively unless caseExact).
-fn value_matches(def: &AttrDef, item: &Value, listed: &Value) -> bool {
-    let same = |sd: Option<&AttrDef>, a: &Value, b: &Value| match (a, b) {
-        (Value::String(x), Value::String(y)) if !sd.is_some_and(|d| d.case_exact) => {
-            x.eq_ignore_ascii_case(y)
+/// values, equality (strings case-insensitively unless caseExact). Each comparison counts
+/// against `work`.
+fn value_matches(def: &AttrDef, item: &Value, listed: &Listed, work: &Work) -> bool {
+    // The pair itself is counted by the caller; a long string compared costs more.
+    let same = |sd: Option<&AttrDef>, a: &Value, b: &Value| {
+        if let (Value::String(x), Value::String(y)) = (a, b) {
+            if x.len() == y.len() {
+                work.charge_length(x.len());
+            }
         }
-        (Value::Bool(x), Value::String(y)) | (Value::String(y), Value::Bool(x)) => {
-            entra::boolean_text(y) == Some(*x)
+        match (a, b) {
+            (Value::String(x), Value::String(y)) if !sd.is_some_and(|d| d.case_exact) => {
+                x.eq_ignore_ascii_case(y)
+            }
+            (Value::Bool(x), Value::String(y)) | (Value::String(y), Value::Bool(x)) => {
+                entra::boolean_text(y) == Some(*x)
+            }
+            _ => a == b,
         }
-        _ => a == b,
     };
-    if def.attr_type != AttrType::Complex {
-        return same(Some(def), item, listed);
-    }
     let listed = match listed {
-        Value::Object(m) => m.clone(),
-        Value::String(s) => entra::bare_value(s.clone()),
-        _ => return false,
+        Listed::Simple(v) => return same(Some(def), item, v),
+        Listed::Complex(None) => return false,
+        Listed::Complex(Some(m)) => m,
     };
     let Some(item) = item.as_object() else {
         return false;
@@ -701,16 +798,22 @@ fn value_matches(def: &AttrDef, item: &Value, listed: &Value) -> bool {
 }
 
 /// remove of `attr.sub` without a filter (from every value of a multi-valued attribute).
-fn remove_sub(container: &mut Map<String, Value>, target: &Target, sd: &AttrDef) {
+fn remove_sub(
+    container: &mut Map<String, Value>,
+    target: &Target,
+    sd: &AttrDef,
+    work: &Work,
+) -> Result<(), ScimError> {
     if !target.def().multi_valued {
         if let Some(Value::Object(obj)) = get_ci(container, target.name()) {
             let mut obj = obj.clone();
             remove_key(&mut obj, &sd.name);
             store_complex(container, target, obj);
         }
-        return;
+        return Ok(());
     }
     let mut items = take_items(container, target.name());
+    spend(work, items.len())?;
     for item in &mut items {
         if let Value::Object(obj) = item {
             remove_key(obj, &sd.name);
@@ -718,6 +821,7 @@ fn remove_sub(container: &mut Map<String, Value>, target: &Target, sd: &AttrDef)
     }
     items.retain(|v| v.as_object().is_none_or(|m| !m.is_empty()));
     put_items(container, target.name(), items);
+    Ok(())
 }
 
 /// Operations on `attr[filter]` and `attr[filter].sub`.
@@ -734,6 +838,7 @@ fn apply_filtered(
     filter: &Filter,
     sub: Option<&AttrDef>,
     write: Option<&Value>,
+    work: &Work,
 ) -> Result<(), ScimError> {
     let def = target.def();
     if def.attr_type != AttrType::Complex {
@@ -754,9 +859,11 @@ fn apply_filtered(
             )));
         }
         if let Some(current) = get_ci(container, target.name()) {
-            if matches(filter, current, &case_exact) {
+            let hit = matches_within(filter, current, &case_exact, work);
+            spend(work, 1)?;
+            if hit {
                 match sub {
-                    Some(sd) => remove_sub(container, target, sd),
+                    Some(sd) => remove_sub(container, target, sd, work)?,
                     None => {
                         remove_key(container, target.name());
                     }
@@ -765,13 +872,21 @@ fn apply_filtered(
         }
         return Ok(());
     }
+    // The filter is tested against every value: the costly part of a PATCH, counted term by
+    // term, stopping as soon as the budget is spent.
     let mut items = take_items(container, target.name());
-    let hits: Vec<usize> = items
-        .iter()
-        .enumerate()
-        .filter(|(_, item)| matches(filter, item, &case_exact))
-        .map(|(i, _)| i)
-        .collect();
+    let mut hits: Vec<usize> = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        let hit = matches_within(filter, item, &case_exact, work);
+        spend(work, 1)?;
+        if hit {
+            hits.push(i);
+        }
+    }
+    if let Some(v) = write {
+        // Written into each value it matched (or one new value).
+        spend_copies(work, v, hits.len().max(1))?;
+    }
     // Indices of the values this op wrote, for the primary rule; empty for removals.
     let mut chosen = Vec::new();
     match (sub, write) {
@@ -831,13 +946,14 @@ fn apply_filtered(
     Ok(())
 }
 
-/// Remove the values at `indices`.
+/// Remove the values at `indices` (ascending, as the filter found them), in one pass.
 fn drop_indices(items: &mut Vec<Value>, indices: &[usize]) {
+    let mut next = indices.iter().peekable();
     let mut i = 0;
     items.retain(|_| {
-        let keep = !indices.contains(&i);
+        let drop = next.next_if(|&&at| at == i).is_some();
         i += 1;
-        keep
+        !drop
     });
 }
 
@@ -846,7 +962,7 @@ mod tests {
     use super::super::test_util::*;
     use super::*;
     use crate::scim::error::ScimType;
-    use crate::scim::patch::parse_patch_request;
+    use crate::scim::patch::{parse_patch_request, PATCH_WORK};
     use crate::scim::schema::{GROUP_SCHEMA, USER_SCHEMA};
     use serde_json::json;
 
@@ -1652,6 +1768,176 @@ mod tests {
         assert!(out.get("DISPLAYNAME").is_none());
     }
 
+    // ---- the work budget ----------------------------------------------------------
+
+    /// The stored user with `n` emails: the work one, then `e0001@x.example`… of type "other".
+    fn user_with_emails(n: usize) -> Value {
+        let mut u = stored_user();
+        u["emails"] = (0..n)
+            .map(|i| match i {
+                0 => json!({"value": "alice@contoso.com", "type": "work", "primary": true}),
+                _ => json!({"value": format!("e{i:04}@x.example"), "type": "other"}),
+            })
+            .collect();
+        u
+    }
+
+    /// Apply `ops` to `user` within `budget`: the outcome and the units spent.
+    fn within(user: &Value, ops: Value, budget: u64) -> (Result<Value, ScimError>, u64) {
+        let parsed = parse_patch_request(&body(ops)).expect("parses");
+        let work = Work::new(budget);
+        let out = apply_user_patch(user, &parsed, &schemas(), &custom(), &work);
+        (out, work.spent())
+    }
+
+    fn assert_too_costly(out: Result<Value, ScimError>, at: &str) {
+        let e = out.expect_err("past the budget");
+        assert_eq!(e.status, 400);
+        assert_eq!(e.scim_type, Some(ScimType::TooMany));
+        assert!(
+            e.detail
+                .contains("fewer operations or simpler value filters")
+                && e.detail.contains("nothing was changed")
+                && e.detail.contains(at),
+            "{}",
+            e.detail
+        );
+    }
+
+    #[test]
+    fn the_costliest_patch_stops_at_its_budget() {
+        // 1,000 operations, each a 41-term value filter over 1,000 emails: 41 million
+        // comparisons if it ran (issue 23); it stops once the budget is spent.
+        let mut ops = vec![json!({"op": "replace", "path": "displayName", "value": "Renamed"})];
+        ops.extend((1..1000).map(|i| {
+            let terms: Vec<String> = (0..41)
+                .map(|t| format!("value eq \"n{i:03}-{t:02}\""))
+                .collect();
+            json!({"op": "remove", "path": format!("emails[{}]", terms.join(" or "))})
+        }));
+        let user = user_with_emails(1000);
+        let (out, spent) = within(&user, json!(ops.clone()), PATCH_WORK);
+        assert_too_costly(out, "of 1000)");
+        assert!(
+            spent > PATCH_WORK && spent < PATCH_WORK + 100,
+            "stopped right past the budget: {spent}"
+        );
+        // One operation of that kind is bounded work, and applies.
+        let (out, spent) = within(&user, json!(ops[1..2]), PATCH_WORK);
+        assert_eq!(
+            out.expect("applies")["emails"].as_array().map(Vec::len),
+            Some(1000)
+        );
+        assert!(spent < PATCH_WORK / 10, "{spent}");
+        // Parsing counts too, before parsing anything: a megabyte of filters is not parsed
+        // within a small budget.
+        let work = Work::new(10_000);
+        let e = super::super::parse_patch_request_within(&body(json!(ops)), &work)
+            .expect_err("too costly to parse here");
+        assert_eq!(e.scim_type, Some(ScimType::TooMany), "{}", e.detail);
+        assert!(work.spent() < 11_000, "{}", work.spent());
+    }
+
+    #[test]
+    fn real_patches_spend_a_sliver_of_the_budget() {
+        // Entra's usual PATCH.
+        let (out, spent) = within(
+            &stored_user(),
+            json!([
+                {"op": "Replace", "path": "emails[type eq \"work\"].value", "value": "new@contoso.com"},
+                {"op": "Replace", "path": "name.familyName", "value": "Smith"},
+                {"op": "Add", "path": format!("{ENT}:department"), "value": "Sales"},
+                {"op": "replace", "value": {"displayName": "A B", "title": "Lead", "active": "False"}},
+            ]),
+            PATCH_WORK,
+        );
+        out.expect("applies");
+        assert!(spent < 50, "{spent}");
+        // The same over the most emails a user may have.
+        let (out, spent) = within(
+            &user_with_emails(1000),
+            json!([{"op": "Replace", "path": "emails[type eq \"work\"].value", "value": "new@contoso.com"}]),
+            PATCH_WORK,
+        );
+        out.expect("applies");
+        assert!(spent < 10_000, "{spent}");
+        // A thousand plain operations; a thousand emails replaced at once.
+        let ops: Vec<Value> = (0..1000)
+            .map(|i| json!({"op": "replace", "path": "displayName", "value": format!("n{i}")}))
+            .collect();
+        let (out, spent) = within(&stored_user(), json!(ops), PATCH_WORK);
+        out.expect("applies");
+        assert!(spent < 10_000, "{spent}");
+        let emails = user_with_emails(1000)["emails"].clone();
+        let (out, spent) = within(
+            &stored_user(),
+            json!([{"op": "replace", "path": "emails", "value": emails}]),
+            PATCH_WORK,
+        );
+        out.expect("applies");
+        assert!(spent < 10_000, "{spent}");
+    }
+
+    #[test]
+    fn every_costly_shape_is_counted() {
+        let user = user_with_emails(1000);
+        // Removing listed values compares each with every stored value.
+        let listed: Vec<Value> = (0..1000)
+            .map(|i| json!({"value": format!("x{i}@x.example")}))
+            .collect();
+        let ops: Vec<Value> = (0..30)
+            .map(|_| json!({"op": "remove", "path": "emails", "value": listed}))
+            .collect();
+        assert_too_costly(within(&user, json!(ops), PATCH_WORK).0, "Operations[1]");
+        // A long value written into every value is refused before it is copied.
+        let long = "x".repeat(100_000);
+        for path in ["emails.display", "emails[type eq \"other\"].display"] {
+            let (out, spent) = within(
+                &user,
+                json!([{"op": "replace", "path": path, "value": long}]),
+                PATCH_WORK,
+            );
+            assert_too_costly(out, "Operations");
+            assert!(spent > PATCH_WORK, "{path}: {spent}");
+        }
+        // Adding to a full attribute re-reads it each time.
+        let ops: Vec<Value> = (0..1000)
+            .map(|_| json!({"op": "add", "path": "emails", "value": [{"value": "e0001@x.example", "type": "other"}]}))
+            .collect();
+        assert_too_costly(within(&user, json!(ops), PATCH_WORK).0, "of 1000)");
+        // Long literals cost by their length.
+        let terms: Vec<String> = (0..4)
+            .map(|t| format!("value co \"{t}{}\"", "y".repeat(3000)))
+            .collect();
+        let op = json!({"op": "remove", "path": format!("emails[{}]", terms.join(" or "))});
+        let (out, spent) = within(&user, json!([op]), PATCH_WORK);
+        out.expect("one such operation applies");
+        assert!(spent > 4 * 1000 * 90, "{spent}");
+    }
+
+    #[test]
+    fn filtered_removal_drops_exactly_the_matches() {
+        let (out, _) = within(
+            &user_with_emails(6),
+            json!([{"op": "remove", "path": "emails[value eq \"e0001@x.example\" or value eq \"e0003@x.example\" or value eq \"e0005@x.example\"]"}]),
+            PATCH_WORK,
+        );
+        let values: Vec<Value> = out.expect("applies")["emails"]
+            .as_array()
+            .expect("emails")
+            .iter()
+            .map(|e| e["value"].clone())
+            .collect();
+        assert_eq!(
+            values,
+            [
+                json!("alice@contoso.com"),
+                json!("e0002@x.example"),
+                json!("e0004@x.example")
+            ]
+        );
+    }
+
     // ---- robustness -------------------------------------------------------------
 
     use crate::scim::test_rng::Rng;
@@ -1789,11 +2075,13 @@ mod tests {
             let Ok(parsed) = parse_patch_request(&b) else {
                 continue;
             };
-            if let Ok(out) = apply_user_patch(&stored_user(), &parsed, &s, &c) {
+            if let Ok(out) =
+                apply_user_patch(&stored_user(), &parsed, &s, &c, &Work::new(PATCH_WORK))
+            {
                 applied += 1;
                 let _ = s.validate_user(out, &c);
             }
-            if let Ok((out, _)) = apply_group_patch(&group, &parsed, &s) {
+            if let Ok((out, _)) = apply_group_patch(&group, &parsed, &s, &Work::new(PATCH_WORK)) {
                 let _ = s.validate_group(out);
             }
         }

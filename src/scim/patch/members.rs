@@ -2,7 +2,7 @@
 //! to apply as deltas (a group may have 100k members, never rewritten as JSON), with Entra's
 //! forms of adding and removing members.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use serde_json::Value;
 
@@ -12,6 +12,7 @@ use crate::scim::error::ScimError;
 use crate::scim::filter::{CompareOp, Filter};
 use crate::scim::path::{AttrPath, PatchPath};
 use crate::scim::schema::{ResourceKind, Schemas, GROUP_SCHEMA};
+use crate::scim::work::Work;
 
 /// One member named by a request: its id and the `display` the client gave, if any.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -101,12 +102,18 @@ pub fn membership_only(
     ops: &[PatchOperation],
     schemas: &Schemas,
 ) -> Result<Option<MembershipDelta>, ScimError> {
+    // Each step here is linear in the request (no stored values are visited), so the caps
+    // on a request bound it.
+    let work = Work::unlimited();
     let patcher = Patcher {
         schemas,
         kind: ResourceKind::Group,
         custom: &[],
+        work: &work,
     };
     let (mut add, mut remove) = (Vec::new(), Vec::new());
+    // Ids seen, so that a request naming tens of thousands stays linear.
+    let mut removing: HashSet<String> = HashSet::new();
     for (i, op) in ops.iter().enumerate() {
         let Some(path) = op.path.as_ref().filter(|p| is_members(&p.attr)) else {
             return Ok(None);
@@ -118,7 +125,7 @@ pub fn membership_only(
             Some(MemberChange::Add(refs)) => add.extend(refs),
             Some(MemberChange::Remove(ids)) => {
                 for id in ids {
-                    if !remove.contains(&id) {
+                    if removing.insert(id.clone()) {
                         remove.push(id);
                     }
                 }
@@ -128,7 +135,7 @@ pub fn membership_only(
         }
     }
     // Adding and removing one member in one request: their order matters, the full path keeps it.
-    if add.iter().any(|a| remove.contains(&a.id)) {
+    if add.iter().any(|a| removing.contains(&a.id)) {
         return Ok(None);
     }
     Ok(Some(MembershipDelta { add, remove }))
@@ -165,7 +172,7 @@ impl Patcher<'_> {
                 return Err(unsupported());
             }
             let mut ids = Vec::new();
-            collect_member_ids(filter, &mut ids)?;
+            collect_member_ids(filter, &mut ids, &mut HashSet::new())?;
             return Ok(Some(MemberChange::Remove(ids)));
         }
         let refs = match &op.value {
@@ -209,18 +216,22 @@ impl Patcher<'_> {
 
 /// Ids of `value eq "id"` clauses joined by `or`, the only member filters a server that
 /// does not load members can honour.
-fn collect_member_ids(filter: &Filter, ids: &mut Vec<String>) -> Result<(), ScimError> {
+fn collect_member_ids<'f>(
+    filter: &'f Filter,
+    ids: &mut Vec<String>,
+    seen: &mut HashSet<&'f str>,
+) -> Result<(), ScimError> {
     match filter {
         Filter::Or(a, b) => {
-            collect_member_ids(a, ids)?;
-            collect_member_ids(b, ids)
+            collect_member_ids(a, ids, seen)?;
+            collect_member_ids(b, ids, seen)
         }
         Filter::Compare {
             attr,
             op: CompareOp::Eq,
             value: Value::String(id),
         } if attr.is("value", None) && attr.urn.is_none() => {
-            if !ids.iter().any(|x| x == id) {
+            if seen.insert(id) {
                 ids.push(id.clone());
             }
             Ok(())

@@ -3,12 +3,18 @@
 
 use serde_json::{Map, Value};
 
-use super::{in_operation, PatchOpKind, PatchOperation};
+use super::{approx_size, in_operation, too_costly, PatchOpKind, PatchOperation};
 use crate::scim::error::ScimError;
 use crate::scim::path::{parse_patch_path, AttrPath, PatchPath};
 use crate::scim::schema::{
     quote_value, CUSTOM_USER_SCHEMA, ENTERPRISE_USER_SCHEMA, PATCH_OP_SCHEMA,
 };
+use crate::scim::work::Work;
+
+/// Bytes of a path that count as one unit of [`Work`] when parsed: a path is lexed, and each
+/// of its filter's terms becomes nodes and strings, several times the cost per byte of
+/// comparing strings.
+const PATH_BYTES_PER_UNIT: usize = 8;
 
 /// Most operations accepted in one PATCH request; Entra sends a handful.
 pub const MAX_OPERATIONS: usize = 1000;
@@ -21,6 +27,17 @@ pub const MAX_OPERATIONS: usize = 1000;
 /// other member of an operation is invalidSyntax (members beside `Operations` are ignored). `remove` needs a path (noTarget); `add`/`replace` need
 /// a `value` (invalidValue), an object when there is no path.
 pub fn parse_patch_request(body: &Value) -> Result<Vec<PatchOperation>, ScimError> {
+    parse_patch_request_within(body, &Work::unlimited())
+}
+
+/// [`parse_patch_request`], counting the work of every operation (its path's bytes, its
+/// value's size) against `work` before parsing any: past the budget, 400 `tooMany`
+/// ([`too_costly`]) and nothing parsed. Parsing is linear in the request, but a request can
+/// be a megabyte of value filters: the caller parses such a one where it may take the time.
+pub fn parse_patch_request_within(
+    body: &Value,
+    work: &Work,
+) -> Result<Vec<PatchOperation>, ScimError> {
     let Some(obj) = body.as_object() else {
         return Err(ScimError::invalid_syntax(
             "a PATCH body must be a JSON object (a PatchOp message)",
@@ -70,10 +87,32 @@ pub fn parse_patch_request(body: &Value) -> Result<Vec<PatchOperation>, ScimErro
             ops.len()
         )));
     }
+    for (i, op) in ops.iter().enumerate() {
+        if !work.charge(parse_cost(op)) {
+            return Err(too_costly(work, i, ops.len()));
+        }
+    }
     ops.iter()
         .enumerate()
         .map(|(i, op)| parse_operation(i, op).map_err(|e| in_operation(i, ops.len(), e)))
         .collect()
+}
+
+/// The work of parsing one raw operation: its path's bytes, and a copy of its value.
+fn parse_cost(raw: &Value) -> u64 {
+    let Some(obj) = raw.as_object() else {
+        return 1;
+    };
+    let path = obj
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("path"))
+        .and_then(|(_, v)| v.as_str())
+        .map_or(0, str::len);
+    let value = obj
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("value"))
+        .map_or(0, |(_, v)| approx_size(v));
+    (1 + path / PATH_BYTES_PER_UNIT + value / 32) as u64
 }
 
 fn parse_operation(index: usize, raw: &Value) -> Result<PatchOperation, ScimError> {

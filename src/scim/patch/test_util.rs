@@ -9,6 +9,7 @@ use crate::scim::schema::{
     CustomField, FieldType, Schemas, CUSTOM_USER_SCHEMA, ENTERPRISE_USER_SCHEMA, GROUP_SCHEMA,
     PATCH_OP_SCHEMA, USER_SCHEMA,
 };
+use crate::scim::work::Work;
 
 pub(super) const ENT: &str = ENTERPRISE_USER_SCHEMA;
 pub(super) const CUS: &str = CUSTOM_USER_SCHEMA;
@@ -55,7 +56,13 @@ pub(super) fn body(ops: Value) -> Value {
 
 pub(super) fn patch_user(resource: &Value, ops: Value) -> Result<Value, ScimError> {
     let ops = parse_patch_request(&body(ops))?;
-    apply_user_patch(resource, &ops, &schemas(), &custom())
+    apply_user_patch(
+        resource,
+        &ops,
+        &schemas(),
+        &custom(),
+        &Work::new(PATCH_WORK),
+    )
 }
 
 pub(super) fn ok(resource: &Value, ops: Value) -> Value {
@@ -78,5 +85,5 @@ pub(super) fn refs(ids: &[&str]) -> Vec<MemberRef> {
 pub(super) fn patch_group(ops: Value) -> Result<(Value, Vec<MemberChange>), ScimError> {
     let group = json!({"schemas": [GROUP_SCHEMA], "id": "g-1", "displayName": "Sales", "externalId": "sales"});
     let ops = parse_patch_request(&body(ops))?;
-    apply_group_patch(&group, &ops, &schemas())
+    apply_group_patch(&group, &ops, &schemas(), &Work::new(PATCH_WORK))
 }

@@ -323,3 +323,39 @@ pub fn user_body(user_name: &str, mail: &str) -> Value {
 pub fn patch(ops: Value) -> Value {
     json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": ops})
 }
+
+/// A user with `n` emails (the first one the work email, the others `e0001@…` of type
+/// "other"): the most values an attribute may hold is 1,000.
+pub fn user_with_emails(user_name: &str, n: usize) -> Value {
+    let emails: Vec<Value> = (0..n)
+        .map(|i| match i {
+            0 => json!({"value": user_name, "type": "work", "primary": true}),
+            _ => json!({"value": format!("e{i:04}@many.example"), "type": "other"}),
+        })
+        .collect();
+    json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+        "userName": user_name,
+        "displayName": "Many Emails",
+        "emails": emails,
+    })
+}
+
+/// The costliest PATCH of a user with [`user_with_emails`]`(_, 1000)` that the caps let through
+/// (1,000 operations, a 1 MiB body): operation 0 renames the user, and each other operation
+/// removes the emails that a 41-term value filter matches (about 950 KB in all), so every
+/// operation tests every email against every term. With `hits`, the last term of operation
+/// `i` names the user's email `e{i}` (the PATCH would change the user); else no term matches.
+pub fn costliest_patch(hits: bool) -> Value {
+    let mut ops = vec![json!({"op": "replace", "path": "displayName", "value": "Renamed"})];
+    ops.extend((1..1000).map(|i| {
+        let mut terms: Vec<String> = (0..41)
+            .map(|t| format!("value eq \"n{i:03}-{t:02}\""))
+            .collect();
+        if hits {
+            terms[40] = format!("value eq \"e{i:04}@many.example\"");
+        }
+        json!({"op": "remove", "path": format!("emails[{}]", terms.join(" or "))})
+    }));
+    patch(Value::Array(ops))
+}

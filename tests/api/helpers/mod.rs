@@ -12,7 +12,9 @@ mod machine;
 mod process;
 mod receiver;
 
-pub use app::{patch, seed_tenant, start_server, user_body, Reply, TestApp};
+pub use app::{
+    costliest_patch, patch, seed_tenant, start_server, user_body, user_with_emails, Reply, TestApp,
+};
 pub use backend::{fresh_database, Backend, DbGuard};
 pub use cli::Cli;
 pub use cookies::CookieClient;
