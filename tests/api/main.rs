@@ -19,6 +19,7 @@ mod groups;
 mod hardening;
 mod host_api;
 mod isolation;
+mod openapi;
 mod operations;
 mod pg_restart;
 mod properties;
