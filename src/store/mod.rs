@@ -404,7 +404,7 @@ impl Store {
 
     /// A connection plans each kept statement once, from the statistics that autovacuum's
     /// ANALYZE keeps; with autovacuum off and nobody running ANALYZE they never exist, and a
-    /// write by id can read a whole tenant (README, Deployment). Say so at start.
+    /// write by id can read a whole tenant (docs/deployment.md). Say so at start.
     fn warn_without_autovacuum(&self) {
         use diesel::RunQueryDsl;
         #[derive(diesel::QueryableByName)]
