@@ -4,9 +4,11 @@
 //! Authenticated with an admin's credentials (HTTP Basic); an admin of another tenant
 //! gets 404, as if the tenant did not exist.
 
-use actix_web::http::header;
+use std::fmt;
+
+use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
 use base64::Engine;
 use serde_json::json;
 
@@ -30,10 +32,53 @@ fn basic_credentials(req: &HttpRequest) -> Option<(String, String)> {
     Some((user.to_string(), pass.to_string()))
 }
 
-fn unauthorized() -> HttpResponse {
-    HttpResponse::Unauthorized()
-        .insert_header((header::WWW_AUTHENTICATE, "Basic realm=\"scimd admin\""))
-        .json(json!({"error": "admin credentials required (HTTP Basic)"}))
+/// An error of the feed: a [`ScimError`] answered through the shared conversion
+/// ([`super::error_head`]: status and `Retry-After`), SCIM error JSON as elsewhere. Only the
+/// feed's refusals of credentials (401, 429) keep the body this feed has always had,
+/// `{"error": "…"}`, and a 401 asks for HTTP Basic.
+#[derive(Debug)]
+pub struct FeedError(ScimError);
+
+impl From<ScimError> for FeedError {
+    fn from(e: ScimError) -> Self {
+        FeedError(e)
+    }
+}
+
+impl fmt::Display for FeedError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl ResponseError for FeedError {
+    fn status_code(&self) -> StatusCode {
+        self.0.status
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let e = &self.0;
+        match e.status {
+            StatusCode::UNAUTHORIZED | StatusCode::TOO_MANY_REQUESTS => {
+                let mut head = super::error_head(e);
+                if e.status == StatusCode::UNAUTHORIZED {
+                    head.insert_header((
+                        header::WWW_AUTHENTICATE,
+                        HeaderValue::from_static("Basic realm=\"scimd admin\""),
+                    ));
+                }
+                head.json(json!({"error": e.detail}))
+            }
+            _ => e.error_response(),
+        }
+    }
+}
+
+fn unauthorized() -> ScimError {
+    ScimError::status(
+        StatusCode::UNAUTHORIZED,
+        "admin credentials required (HTTP Basic)",
+    )
 }
 
 /// GET /api/tenants/{slug}/events?after=ID&limit=N — events after ID, oldest first.
@@ -41,10 +86,8 @@ pub async fn events(
     req: HttpRequest,
     state: web::Data<AppState>,
     slug: web::Path<String>,
-) -> Result<HttpResponse, ScimError> {
-    let Some((username, password)) = basic_credentials(&req) else {
-        return Ok(unauthorized());
-    };
+) -> Result<HttpResponse, FeedError> {
+    let (username, password) = basic_credentials(&req).ok_or_else(unauthorized)?;
     let (after, limit) = super::api::feed_position(&req)?;
     let slug = slug.into_inner();
     let address = client_address(&req, &state.settings.trusted_proxies).ok_or_else(|| {
@@ -52,13 +95,14 @@ pub async fn events(
     })?;
     let admin = match check_password(&state.service, &username, &password, address).await? {
         PasswordCheck::Admin(admin) => admin,
-        PasswordCheck::Wrong => return Ok(unauthorized()),
+        PasswordCheck::Wrong => return Err(unauthorized().into()),
         PasswordCheck::Wait(secs) => {
-            return Ok(HttpResponse::TooManyRequests()
-                .insert_header((header::RETRY_AFTER, secs))
-                .json(
-                    json!({"error": format!("too many failed attempts; retry after {secs} s")}),
-                ));
+            return Err(ScimError::retry_later(
+                StatusCode::TOO_MANY_REQUESTS,
+                secs,
+                format!("too many failed attempts; retry after {secs} s"),
+            )
+            .into());
         }
     };
     let tenant = find_tenant(&state.service, &slug)

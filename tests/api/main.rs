@@ -20,6 +20,7 @@ mod hardening;
 mod host_api;
 mod isolation;
 mod operations;
+mod page_guards;
 mod pg_restart;
 mod properties;
 mod scale_out;

@@ -106,3 +106,65 @@ impl ResponseError for PageError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::http::header;
+
+    fn header_of(resp: &HttpResponse, name: header::HeaderName) -> Option<&str> {
+        resp.headers().get(name).and_then(|v| v.to_str().ok())
+    }
+
+    #[test]
+    fn each_refusal_answers_with_its_status_and_page() {
+        let login = PageError::Login.error_response();
+        assert_eq!(login.status(), StatusCode::SEE_OTHER);
+        assert_eq!(header_of(&login, header::LOCATION), Some("/admin"));
+        for (e, status) in [
+            (PageError::NotFound, StatusCode::NOT_FOUND),
+            (PageError::Csrf, StatusCode::FORBIDDEN),
+            (PageError::TenantDisabled, StatusCode::FORBIDDEN),
+        ] {
+            let resp = e.error_response();
+            assert_eq!(resp.status(), status, "{e}");
+            assert_eq!(e.status_code(), status, "{e}");
+            // Every page, refusals included, is HTML that is never cached or framed.
+            assert_eq!(
+                header_of(&resp, header::CONTENT_TYPE),
+                Some("text/html; charset=utf-8")
+            );
+            assert_eq!(header_of(&resp, header::CACHE_CONTROL), Some("no-store"));
+            assert_eq!(header_of(&resp, header::X_FRAME_OPTIONS), Some("DENY"));
+        }
+    }
+
+    #[test]
+    fn a_failure_keeps_its_status_and_retry_after() {
+        let busy = PageError::from(ScimError::retry_later(
+            StatusCode::SERVICE_UNAVAILABLE,
+            7,
+            "the database is busy",
+        ));
+        let resp = busy.error_response();
+        assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(header_of(&resp, header::RETRY_AFTER), Some("7"));
+        assert_eq!(header_of(&resp, header::CACHE_CONTROL), Some("no-store"));
+    }
+
+    #[test]
+    fn a_lookups_404_is_the_pages_404_and_a_mistake_is_shown_on_the_page() {
+        assert!(matches!(
+            PageError::not_found_or(ScimError::not_found("no token")),
+            PageError::NotFound
+        ));
+        assert!(matches!(
+            PageError::not_found_or(ScimError::internal("broken")),
+            PageError::Failed(e) if e.status == StatusCode::INTERNAL_SERVER_ERROR
+        ));
+        let mistake: Result<(), ScimError> = Err(ScimError::invalid_value("bad days"));
+        assert!(matches!(shown_on_page(mistake), Ok(Err(m)) if m == "bad days"));
+        let broken: Result<(), ScimError> = Err(ScimError::internal("broken"));
+        assert!(matches!(shown_on_page(broken), Err(PageError::Failed(_))));
+    }
+}
