@@ -130,18 +130,24 @@ impl PageSession {
         }
     }
 
-    /// The tenant of the URL's `{slug}` if this session may manage it, else 404.
+    /// The tenant of the URL's `{slug}` (decoded as `web::Path` decodes it) if this session
+    /// may manage it, else 404.
     async fn managed_tenant(
         &self,
         req: &HttpRequest,
         state: &AppState,
     ) -> Result<Tenant, PageError> {
-        let slug = req.match_info().get("slug").ok_or(PageError::NotFound)?;
-        svc::find_tenant(&state.service, slug)
+        let SlugOfPath { slug } = req.match_info().load().map_err(|_| PageError::NotFound)?;
+        svc::find_tenant(&state.service, &slug)
             .await?
             .filter(|t| self.may_manage(t))
             .ok_or(PageError::NotFound)
     }
+}
+
+#[derive(Deserialize)]
+struct SlugOfPath {
+    slug: String,
 }
 
 /// What a page request is made with, resolved from the request before the handler runs.
