@@ -4,7 +4,8 @@
 //! Authenticated with an admin's credentials (HTTP Basic); an admin of another tenant
 //! gets 404, as if the tenant did not exist.
 
-use actix_web::http::header;
+use actix_web::error::InternalError;
+use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use base64::Engine;
@@ -30,10 +31,45 @@ fn basic_credentials(req: &HttpRequest) -> Option<(String, String)> {
     Some((user.to_string(), pass.to_string()))
 }
 
-fn unauthorized() -> HttpResponse {
-    HttpResponse::Unauthorized()
-        .insert_header((header::WWW_AUTHENTICATE, "Basic realm=\"scimd admin\""))
-        .json(json!({"error": "admin credentials required (HTTP Basic)"}))
+/// Why the feed refused a request: its credentials (missing or wrong: 401; too many
+/// failures: 429), or any other [`ScimError`] (a bad `after`, another tenant's feed, a busy
+/// database).
+enum Refused {
+    Credentials(ScimError),
+    Scim(ScimError),
+}
+
+impl From<ScimError> for Refused {
+    fn from(e: ScimError) -> Self {
+        Refused::Scim(e)
+    }
+}
+
+/// The feed's errors through the shared conversion: a [`ScimError`] is answered as
+/// everywhere (SCIM error JSON, logged by its `scimType`); a refusal of credentials keeps the
+/// body this feed has always had, `{"error": "…"}`, on the shared head
+/// ([`super::error_head`]: status, `Retry-After`) and, for a 401, a challenge for HTTP Basic.
+fn answered(refused: Refused) -> actix_web::Error {
+    let e = match refused {
+        Refused::Scim(e) => return e.into(),
+        Refused::Credentials(e) => e,
+    };
+    let mut head = super::error_head(&e);
+    if e.status == StatusCode::UNAUTHORIZED {
+        head.insert_header((
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Basic realm=\"scimd admin\""),
+        ));
+    }
+    let response = head.json(json!({"error": e.detail}));
+    InternalError::from_response(e, response).into()
+}
+
+fn unauthorized() -> Refused {
+    Refused::Credentials(ScimError::status(
+        StatusCode::UNAUTHORIZED,
+        "admin credentials required (HTTP Basic)",
+    ))
 }
 
 /// GET /api/tenants/{slug}/events?after=ID&limit=N — events after ID, oldest first.
@@ -41,10 +77,16 @@ pub async fn events(
     req: HttpRequest,
     state: web::Data<AppState>,
     slug: web::Path<String>,
-) -> Result<HttpResponse, ScimError> {
-    let Some((username, password)) = basic_credentials(&req) else {
-        return Ok(unauthorized());
-    };
+) -> Result<HttpResponse, actix_web::Error> {
+    feed(req, state, slug).await.map_err(answered)
+}
+
+async fn feed(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    slug: web::Path<String>,
+) -> Result<HttpResponse, Refused> {
+    let (username, password) = basic_credentials(&req).ok_or_else(unauthorized)?;
     let (after, limit) = super::api::feed_position(&req)?;
     let slug = slug.into_inner();
     let address = client_address(&req, &state.settings.trusted_proxies).ok_or_else(|| {
@@ -52,13 +94,13 @@ pub async fn events(
     })?;
     let admin = match check_password(&state.service, &username, &password, address).await? {
         PasswordCheck::Admin(admin) => admin,
-        PasswordCheck::Wrong => return Ok(unauthorized()),
+        PasswordCheck::Wrong => return Err(unauthorized()),
         PasswordCheck::Wait(secs) => {
-            return Ok(HttpResponse::TooManyRequests()
-                .insert_header((header::RETRY_AFTER, secs))
-                .json(
-                    json!({"error": format!("too many failed attempts; retry after {secs} s")}),
-                ));
+            return Err(Refused::Credentials(ScimError::retry_later(
+                StatusCode::TOO_MANY_REQUESTS,
+                secs,
+                format!("too many failed attempts; retry after {secs} s"),
+            )));
         }
     };
     let tenant = find_tenant(&state.service, &slug)

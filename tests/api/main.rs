@@ -21,6 +21,7 @@ mod host_api;
 mod isolation;
 mod openapi;
 mod operations;
+mod page_guards;
 mod pg_restart;
 mod properties;
 mod scale_out;

@@ -17,7 +17,7 @@ pub use app::{
 };
 pub use backend::{fresh_database, Backend, DbGuard};
 pub use cli::Cli;
-pub use cookies::CookieClient;
+pub use cookies::{CookieClient, Page};
 pub use machine::{run, Machine, Turn};
 pub use process::{free_port, CreateBurst, Process, ServeCommand, Served};
 pub use receiver::{Received, Receiver, Trickler};
