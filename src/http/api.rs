@@ -13,17 +13,14 @@ use serde_json::{json, Value};
 use std::future::Ready;
 
 use super::auth::bearer;
-use super::request::{int_param, param, query_pairs, text_field, ScimJson};
+use super::request::{int_param, query_pairs, text_field, ScimJson};
 use crate::http::state::AppState;
 use crate::scim::error::ScimError;
 use crate::service::api_keys::{authenticate_api_key, ApiCaller};
-use crate::service::directory::{self, PageRequest};
 use crate::service::setup_links as links;
 use crate::service::tenants as svc;
 use crate::store::events::Event;
-use crate::store::groups::GroupRow;
 use crate::store::tenants::Tenant;
-use crate::store::users::UserRow;
 
 /// The management API's routes, under `/api/v1`.
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -47,14 +44,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 "/tenants/{slug}/fields/{name}",
                 web::delete().to(remove_field),
             )
-            .route("/tenants/{slug}/users", web::get().to(list_users))
-            .route("/tenants/{slug}/users/{id}", web::get().to(get_user))
-            .route("/tenants/{slug}/groups", web::get().to(list_groups))
-            .route("/tenants/{slug}/groups/{id}", web::get().to(get_group))
-            .route(
-                "/tenants/{slug}/groups/{id}/members",
-                web::get().to(group_members),
-            )
+            .configure(super::api_directory::routes)
             .route("/tenants/{slug}/events", web::get().to(events))
             .configure(super::api_webhooks::routes)
             .route(
@@ -152,7 +142,7 @@ impl FromRequest for ApiCaller {
 
 /// The tenant of the path, if the key may manage it; 404 otherwise (a tenant key learns
 /// nothing of other tenants).
-async fn managed_tenant(
+pub(super) async fn managed_tenant(
     state: &AppState,
     caller: &ApiCaller,
     slug: &str,
@@ -380,234 +370,6 @@ async fn remove_field(
     let tenant = managed_tenant(&state, &caller, &slug).await?;
     svc::remove_custom_field(&state.service, &tenant, &name).await?;
     Ok(HttpResponse::NoContent().finish())
-}
-
-/// A `true` / `false` query parameter (absent: false).
-fn flag(pairs: &[(String, String)], name: &str) -> Result<bool, ScimError> {
-    match param(pairs, name) {
-        None | Some("false") => Ok(false),
-        Some("true") => Ok(true),
-        Some(other) => Err(ScimError::invalid_value(format!(
-            "{name} is {other:?}; use true or false"
-        ))),
-    }
-}
-
-/// `limit`, `cursor` and (where the list has it) `updatedSince` of a list request.
-fn page_request(
-    req: &HttpRequest,
-    with_since: bool,
-) -> Result<(PageRequest, Vec<(String, String)>), ScimError> {
-    let pairs = query_pairs(req)?;
-    let limit = match param(&pairs, "limit") {
-        None => directory::DEFAULT_LIMIT,
-        Some(v) => v.parse::<i64>().map_err(|_| {
-            ScimError::invalid_value(format!(
-                "limit is {v:?}; use an integer from 1 to {}",
-                directory::MAX_LIMIT
-            ))
-        })?,
-    };
-    let updated_since = match param(&pairs, "updatedSince").filter(|_| with_since) {
-        None => None,
-        Some(v) => Some(
-            chrono::DateTime::parse_from_rfc3339(v)
-                .map_err(|_| {
-                    ScimError::invalid_value(format!(
-                        "updatedSince is {v:?}; use an RFC 3339 time such as 2026-12-04T10:00:00.000Z (an updatedAt this API returned)"
-                    ))
-                })?
-                .timestamp_millis(),
-        ),
-    };
-    let cursor = param(&pairs, "cursor").map(str::to_string);
-    Ok((
-        PageRequest {
-            cursor,
-            updated_since,
-            limit,
-        },
-        pairs,
-    ))
-}
-
-fn when(at: Option<i64>) -> Value {
-    at.map(crate::scim::render::timestamp).into()
-}
-
-/// `head` (an object of small fields) with `"resource"` added, as JSON text: the resource's
-/// text goes in as rendered, never parsed (as a tree, a large user takes several times its
-/// size, and a page of them several times the page).
-fn with_resource(head: &Value, resource: &str) -> Result<String, ScimError> {
-    let mut text = head.to_string();
-    if text.pop() != Some('}') {
-        return Err(ScimError::internal(
-            "a listed resource is not a JSON object",
-        ));
-    }
-    if text.len() > 1 {
-        text.push(',');
-    }
-    text.push_str("\"resource\":");
-    text.push_str(resource);
-    text.push('}');
-    Ok(text)
-}
-
-/// `{"<list>": [items…], "nextCursor": …}` from the items' JSON texts (`list` is one of
-/// this file's names, `users` or `groups`: no escaping needed).
-fn list_text(list: &str, items: &[String], next_cursor: Option<&str>) -> String {
-    let len = items.iter().map(|t| t.len() + 1).sum::<usize>() + list.len() + 64;
-    let mut out = String::with_capacity(len);
-    out.push_str("{\"");
-    out.push_str(list);
-    out.push_str("\":[");
-    for (i, item) in items.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        out.push_str(item);
-    }
-    out.push_str("],\"nextCursor\":");
-    out.push_str(&Value::from(next_cursor).to_string());
-    out.push('}');
-    out
-}
-
-fn json_response(text: String) -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type(actix_web::http::header::ContentType::json())
-        .body(text)
-}
-
-/// A user as the host app sees it: its state and times beside the SCIM resource as stored
-/// (with `id` and `meta`), as JSON text.
-fn user_json(state: &AppState, tenant: &Tenant, row: &UserRow) -> Result<String, ScimError> {
-    let base_url = state.settings.tenant_url(&tenant.slug);
-    let resource = crate::service::users::render_user(row, &base_url)?.body;
-    let head = json!({
-        "id": row.id,
-        "userName": row.user_name,
-        "externalId": row.external_id,
-        "active": row.active,
-        "deactivatedAt": when(row.deactivated_at),
-        "deleted": row.deleted_at.is_some(),
-        "deletedAt": when(row.deleted_at),
-        "createdAt": crate::scim::render::timestamp(row.created_at),
-        "updatedAt": crate::scim::render::timestamp(row.updated_at),
-    });
-    with_resource(&head, &resource.text())
-}
-
-/// A group as the host app sees it (its members are a list of their own), as JSON text.
-fn group_json(state: &AppState, tenant: &Tenant, row: &GroupRow) -> Result<String, ScimError> {
-    let base_url = state.settings.tenant_url(&tenant.slug);
-    let resource = crate::service::groups::render_group(row, None, &base_url)?.body;
-    let head = json!({
-        "id": row.id,
-        "displayName": row.display_name,
-        "externalId": row.external_id,
-        "deleted": row.deleted_at.is_some(),
-        "deletedAt": when(row.deleted_at),
-        "createdAt": crate::scim::render::timestamp(row.created_at),
-        "updatedAt": crate::scim::render::timestamp(row.updated_at),
-    });
-    with_resource(&head, &resource.text())
-}
-
-/// GET /api/v1/tenants/{slug}/users?limit&cursor&updatedSince&includeDeactivated&includeDeleted:
-/// `{"users": [...], "nextCursor": ...}` in (updatedAt, id) order; a page of large users ends
-/// early (at `--max-page-bytes`), with its `nextCursor`.
-async fn list_users(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    caller: ApiCaller,
-    slug: web::Path<String>,
-) -> Result<HttpResponse, ScimError> {
-    let (page, pairs) = page_request(&req, true)?;
-    let deactivated = flag(&pairs, "includeDeactivated")?;
-    let deleted = flag(&pairs, "includeDeleted")?;
-    let tenant = managed_tenant(&state, &caller, &slug).await?;
-    let found = directory::list_users(&state.service, &tenant, &page, deactivated, deleted).await?;
-    let users = found
-        .rows
-        .iter()
-        .map(|r| user_json(&state, &tenant, r))
-        .collect::<Result<Vec<_>, _>>()?;
-    drop(found.rows);
-    Ok(json_response(list_text(
-        "users",
-        &users,
-        found.next_cursor.as_deref(),
-    )))
-}
-
-/// GET /api/v1/tenants/{slug}/users/{id}: deactivated and deleted users too (they say so).
-async fn get_user(
-    state: web::Data<AppState>,
-    caller: ApiCaller,
-    path: web::Path<(String, String)>,
-) -> Result<HttpResponse, ScimError> {
-    let (slug, id) = path.into_inner();
-    let tenant = managed_tenant(&state, &caller, &slug).await?;
-    let row = directory::user(&state.service, &tenant, &id).await?;
-    Ok(json_response(user_json(&state, &tenant, &row)?))
-}
-
-/// GET /api/v1/tenants/{slug}/groups?limit&cursor&updatedSince&includeDeleted.
-async fn list_groups(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    caller: ApiCaller,
-    slug: web::Path<String>,
-) -> Result<HttpResponse, ScimError> {
-    let (page, pairs) = page_request(&req, true)?;
-    let deleted = flag(&pairs, "includeDeleted")?;
-    let tenant = managed_tenant(&state, &caller, &slug).await?;
-    let found = directory::list_groups(&state.service, &tenant, &page, deleted).await?;
-    let groups = found
-        .rows
-        .iter()
-        .map(|r| group_json(&state, &tenant, r))
-        .collect::<Result<Vec<_>, _>>()?;
-    drop(found.rows);
-    Ok(json_response(list_text(
-        "groups",
-        &groups,
-        found.next_cursor.as_deref(),
-    )))
-}
-
-/// GET /api/v1/tenants/{slug}/groups/{id}: deleted groups too.
-async fn get_group(
-    state: web::Data<AppState>,
-    caller: ApiCaller,
-    path: web::Path<(String, String)>,
-) -> Result<HttpResponse, ScimError> {
-    let (slug, id) = path.into_inner();
-    let tenant = managed_tenant(&state, &caller, &slug).await?;
-    let row = directory::group(&state.service, &tenant, &id).await?;
-    Ok(json_response(group_json(&state, &tenant, &row)?))
-}
-
-/// GET /api/v1/tenants/{slug}/groups/{id}/members?limit&cursor: `{"members": [{id, type,
-/// display}], "nextCursor"}` by member id.
-async fn group_members(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    caller: ApiCaller,
-    path: web::Path<(String, String)>,
-) -> Result<HttpResponse, ScimError> {
-    let (page, _) = page_request(&req, false)?;
-    let (slug, id) = path.into_inner();
-    let tenant = managed_tenant(&state, &caller, &slug).await?;
-    let found = directory::group_members(&state.service, &tenant, &id, &page).await?;
-    let members: Vec<Value> = found
-        .rows
-        .iter()
-        .map(|m| json!({"id": m.member_id, "type": m.member_type, "display": m.display}))
-        .collect();
-    Ok(HttpResponse::Ok().json(json!({"members": members, "nextCursor": found.next_cursor})))
 }
 
 /// `after` and `limit` of an events request: the feed resumes after the last id seen.

@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod admin_api;
 pub mod api;
+pub mod api_directory;
 pub mod api_webhooks;
 pub mod auth;
 pub mod discovery;
