@@ -1,8 +1,9 @@
 //! What the tests share: the database a test runs on ([`Backend`], [`fresh_database`]), the
 //! real server in this process ([`TestApp`]) or as a process of its own ([`ServeCommand`]),
 //! the guard that kills a test's child processes ([`Process`]), a cookie-keeping client for
-//! the token page ([`CookieClient`]), the `scimd` command line ([`Cli`]), and the turns that
-//! keep the tests which need the machine alone from running beside the others ([`run`]).
+//! the token page ([`CookieClient`]), the `scimd` command line ([`Cli`]), requests made byte
+//! by byte ([`raw`], [`send_bytes`]), and the turns that keep the tests which need the
+//! machine alone from running beside the others ([`run`]).
 
 mod app;
 mod backend;
@@ -10,6 +11,7 @@ mod cli;
 mod cookies;
 mod machine;
 mod process;
+mod raw;
 mod receiver;
 
 pub use app::{
@@ -20,6 +22,7 @@ pub use cli::Cli;
 pub use cookies::{CookieClient, Page};
 pub use machine::{run, Machine, Turn};
 pub use process::{free_port, CreateBurst, Process, ServeCommand, Served};
+pub use raw::{chunked, raw, raw_head, send_bytes};
 pub use receiver::{Received, Receiver, Trickler};
 
 /// For each `async fn name(backend: Backend)` of the module: tests `name::sqlite` and
