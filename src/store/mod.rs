@@ -440,6 +440,12 @@ impl Store {
         self.url.backend()
     }
 
+    /// Whether the backend is PostgreSQL, where a write of one statement is atomic by itself
+    /// and needs no transaction: what the store's `save_…_change` calls decide by, once.
+    pub(in crate::store) fn is_postgres(&self) -> bool {
+        matches!(self.url, DbUrl::Postgres(_))
+    }
+
     fn migrate(&self) -> Result<(), StoreError> {
         let mut conn = self.pool.get()?;
         let result = match &mut *conn {
@@ -611,8 +617,9 @@ impl Store {
     }
 
     /// Run a write that is atomic by itself (one statement on PostgreSQL, which then needs
-    /// no BEGIN and COMMIT round trips); on SQLite through the writer like any write.
-    pub async fn write_atomic<T, E>(
+    /// no BEGIN and COMMIT round trips); on SQLite through the writer like any write. Only
+    /// the store's own `save_…_change` calls choose it (see [`Store::is_postgres`]).
+    pub(in crate::store) async fn write_atomic<T, E>(
         &self,
         f: impl FnOnce(&mut DbConn) -> Result<T, E> + Send + 'static,
     ) -> Result<T, E>

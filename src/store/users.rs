@@ -4,10 +4,10 @@
 use diesel::dsl::count_star;
 use diesel::prelude::*;
 
-use super::events::{NewEvent, EVENT_COLUMNS, EVENT_VALUES};
+use super::events::{insert_event, ChangeLog, NewEvent, EVENT_COLUMNS, EVENT_VALUES};
 use super::prepared::{Arg, Sql};
 use super::schema::{group_members, user_emails, users};
-use super::{like_pattern, DbConn, StoreError};
+use super::{like_pattern, now_millis, DbConn, Store, StoreError};
 
 type Backend = <DbConn as Connection>::Backend;
 
@@ -341,19 +341,99 @@ fn user_args(row: &UserRow) -> Vec<Arg<'_>> {
     ]
 }
 
-/// Insert a user, its emails and its log entry. On PostgreSQL that is one statement (data-
-/// modifying CTEs), atomic by itself and one round trip instead of five with BEGIN and
-/// COMMIT; on SQLite three, in the caller's transaction.
-pub fn insert_user_logged(
+/// A change of a stored user, with everything the write needs (computed before it).
+// Made once per write and moved into it whole: a box would only add an allocation.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone)]
+pub enum UserChange {
+    /// A new user and its email index rows.
+    Insert { row: UserRow, emails: Vec<EmailRow> },
+    /// `row` replaces `old` if nobody wrote the user since `old` was read, else
+    /// `StoreError::Conflict`; `emails` replaces the email index rows when given (None:
+    /// unchanged).
+    Update {
+        old: UserRow,
+        row: UserRow,
+        emails: Option<Vec<EmailRow>>,
+    },
+    /// A tombstone for the live user `id` (only at `version`, when given); logged only when
+    /// a live user was deleted.
+    Tombstone {
+        tenant_id: String,
+        id: String,
+        version: Option<i64>,
+    },
+}
+
+/// Write a change of a user with its log entry, all or nothing: whether it was written (an
+/// insert or update always is, or fails; a tombstone is not when no live user matched).
+/// The store chooses how: on PostgreSQL an insert, and an update that keeps the emails, are
+/// one statement (data-modifying CTEs), atomic by itself and one round trip instead of five
+/// with BEGIN and COMMIT; everything else, and everything on SQLite (through its writer),
+/// is a transaction.
+pub async fn save_user_change(
+    store: &Store,
+    change: UserChange,
+    log: ChangeLog,
+) -> Result<bool, StoreError> {
+    let one_statement = store.is_postgres();
+    match change {
+        UserChange::Insert { row, emails } if one_statement => {
+            store
+                .write_atomic(move |conn| insert_user_statement(conn, &row, &emails, &log.event()))
+                .await?;
+        }
+        UserChange::Insert { row, emails } => {
+            store
+                .write(move |conn| {
+                    insert_user(conn, &row, &emails)?;
+                    insert_event(conn, &log.event())
+                })
+                .await?;
+        }
+        UserChange::Update {
+            old,
+            row,
+            emails: None,
+        } if one_statement => {
+            store
+                .write_atomic(move |conn| update_user_statement(conn, &old, &row, &log.event()))
+                .await?;
+        }
+        UserChange::Update { old, row, emails } => {
+            store
+                .write(move |conn| {
+                    update_user(conn, &old, &row, emails.as_deref())?;
+                    insert_event(conn, &log.event())
+                })
+                .await?;
+        }
+        UserChange::Tombstone {
+            tenant_id,
+            id,
+            version,
+        } => {
+            return store
+                .write(move |conn| {
+                    let deleted = tombstone_user(conn, &tenant_id, &id, version, now_millis())?;
+                    if deleted {
+                        insert_event(conn, &log.event())?;
+                    }
+                    Ok(deleted)
+                })
+                .await;
+        }
+    }
+    Ok(true)
+}
+
+/// Insert a user, its emails and its log entry in one PostgreSQL statement.
+fn insert_user_statement(
     conn: &mut DbConn,
     row: &UserRow,
     emails: &[EmailRow],
     event: &NewEvent<'_>,
 ) -> Result<(), StoreError> {
-    if !matches!(conn, DbConn::Postgres(_)) {
-        insert_user(conn, row, emails)?;
-        return super::events::insert_event(conn, event);
-    }
     let mut text = format!("WITH u AS ({INSERT_USER} RETURNING id)");
     let mut args = user_args(row);
     if !emails.is_empty() {
@@ -377,17 +457,14 @@ pub fn insert_user_logged(
 }
 
 /// Replace the user's row `old` by `row` if nobody wrote it since `old` was read, with its
-/// log entry (emails unchanged); `StoreError::Conflict` otherwise. One statement on PostgreSQL.
-pub fn update_user_logged(
+/// log entry (emails unchanged), in one PostgreSQL statement; `StoreError::Conflict`
+/// otherwise.
+fn update_user_statement(
     conn: &mut DbConn,
     old: &UserRow,
     row: &UserRow,
     event: &NewEvent<'_>,
 ) -> Result<(), StoreError> {
-    if !matches!(conn, DbConn::Postgres(_)) {
-        update_user(conn, old, row, None)?;
-        return super::events::insert_event(conn, event);
-    }
     let (update, mut args) = user_update(old, row);
     let mut text = format!("WITH u AS ({update} RETURNING id)");
     super::webhooks::push_outbox_ctes(&mut text, &mut args, event.webhooks, "u");
