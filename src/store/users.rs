@@ -7,7 +7,8 @@ use diesel::prelude::*;
 use super::events::{insert_event, ChangeLog, NewEvent, EVENT_COLUMNS, EVENT_VALUES};
 use super::prepared::{Arg, Sql};
 use super::schema::{group_members, user_emails, users};
-use super::{like_pattern, now_millis, DbConn, Store, StoreError};
+use super::sql::like_pattern;
+use super::{now_millis, DbConn, Store, StoreError};
 
 type Backend = <DbConn as Connection>::Backend;
 
