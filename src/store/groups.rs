@@ -463,7 +463,7 @@ pub fn update_group(
 }
 
 /// Tombstone a group and drop its memberships (as a group and as a member); its `updated_at`
-/// becomes the deletion time (see `users::tombstone_user`).
+/// becomes the deletion time (see `users::UserChange::Tombstone`).
 pub fn tombstone_group(
     conn: &mut DbConn,
     tenant_id: &str,

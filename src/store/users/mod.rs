@@ -21,9 +21,7 @@ pub use read::{
     query_user_sizes, query_users, scan_user_sizes, users_by_emails, users_by_ids, walk_user_sizes,
     walk_users, EmailKey, SizedRow, UserKey, UserSort, Walk,
 };
-pub use write::{
-    insert_user, purge_user_tombstones, save_user_change, tombstone_user, update_user, UserChange,
-};
+pub use write::{insert_user, purge_user_tombstones, save_user_change, UserChange};
 
 type Backend = <DbConn as Connection>::Backend;
 

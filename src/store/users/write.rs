@@ -253,7 +253,7 @@ fn email_args(e: &EmailRow) -> Vec<Arg<'_>> {
 /// Replace the user's row `old` by `row` if nobody wrote it since `old` was read; otherwise
 /// `StoreError::Conflict` (somebody else wrote it first). `emails` replaces the email index
 /// rows when given (None: unchanged).
-pub fn update_user(
+fn update_user(
     conn: &mut DbConn,
     old: &UserRow,
     row: &UserRow,
@@ -277,7 +277,7 @@ pub fn update_user(
 /// Leave a tombstone: the user disappears from reads, lists and uniqueness, and from every
 /// group. Its `updated_at` becomes the deletion time, so that the host app's walks by
 /// `updatedSince` see the deletion. Returns whether a live user was deleted.
-pub fn tombstone_user(
+fn tombstone_user(
     conn: &mut DbConn,
     tenant_id: &str,
     id: &str,
