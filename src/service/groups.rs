@@ -11,8 +11,8 @@ use super::query::{plan_groups, Plan};
 use super::scan::{InMemoryQuery, ScanBudget, INLINE_WORK};
 use super::Service;
 use super::{
-    check_if_match, check_indexed_len, new_event, page, possible_id, Caller, ListParams, Listed,
-    Rendered,
+    change_log, check_if_match, check_indexed_len, new_event, page, possible_id, Caller,
+    ListParams, Listed, Rendered,
 };
 use crate::scim::error::ScimError;
 use crate::scim::patch::{
@@ -24,7 +24,9 @@ use crate::scim::render::{with_meta, Json, Meta};
 use crate::scim::schema::Schemas;
 use crate::scim::work::Work;
 use crate::store::events::{insert_event, NewEvent};
-use crate::store::groups::{self as group_store, GroupRow, MemberRow};
+use crate::store::groups::{
+    self as group_store, save_group_change, GroupChange, GroupRow, MemberRow,
+};
 use crate::store::users as user_store;
 use crate::store::{now_millis, DbConn};
 use crate::webhooks::{change_message, membership_messages};
@@ -579,7 +581,6 @@ async fn patch_membership(
         // Nothing to change: no new version, no log entry.
         return Ok(version);
     }
-    let one_statement = add.len() + remove.len() <= group_store::ONE_STATEMENT_MEMBERS;
     let webhooks = membership_messages(
         caller,
         id,
@@ -588,21 +589,17 @@ async fn patch_membership(
             .collect(),
         remove.iter().map(|id| json!({ "value": id })).collect(),
     );
-    let caller2 = caller.clone();
-    let id_owned = id.to_string();
-    let write = move |conn: &mut DbConn| {
-        let event = NewEvent {
-            webhooks: &webhooks,
-            ..new_event(&caller2, "Group", "updated", &id_owned, "")
-        };
-        group_store::change_membership(conn, &caller2.tenant.id, &id_owned, &add, &remove, &event)?
-            .ok_or_else(|| not_found(&id_owned))
+    // The log entry's detail names the group: the store writes it.
+    let log = change_log(caller, "Group", "updated", id, String::new(), webhooks);
+    let change = GroupChange::Membership {
+        tenant_id: caller.tenant.id.clone(),
+        group_id: id.to_string(),
+        add,
+        remove,
     };
-    let written = if one_statement {
-        svc.store.write_atomic(write).await
-    } else {
-        svc.store.write(write).await
-    };
+    let written = save_group_change(&svc.store, change, log)
+        .await?
+        .ok_or_else(|| not_found(id));
     written.inspect(|_| svc.changed())
 }
 

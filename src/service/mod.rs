@@ -18,7 +18,7 @@ pub use context::Service;
 
 use crate::scim::error::ScimError;
 use crate::scim::error::StatusCode;
-use crate::store::events::NewEvent;
+use crate::store::events::{ChangeLog, NewEvent};
 use crate::store::tenants::Tenant;
 use crate::store::{StoreError, UniqueIndex};
 
@@ -98,6 +98,27 @@ pub(crate) fn new_event<'a>(
         token_jti: caller.token_jti.as_deref(),
         detail,
         webhooks: &[],
+    }
+}
+
+/// The log entry of a change the caller makes to a resource, with its webhook messages, for
+/// the store's `save_…_change` (timed when it is written).
+pub(crate) fn change_log(
+    caller: &Caller,
+    resource_type: &'static str,
+    action: &'static str,
+    id: &str,
+    detail: String,
+    webhooks: Vec<crate::store::webhooks::OutboxMessage>,
+) -> ChangeLog {
+    ChangeLog {
+        tenant_id: caller.tenant.id.clone(),
+        resource_type,
+        action,
+        resource_id: id.to_string(),
+        token_jti: caller.token_jti.clone(),
+        detail,
+        webhooks,
     }
 }
 

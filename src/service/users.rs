@@ -10,7 +10,7 @@ use super::query::{plan_users, Plan};
 use super::scan::{InMemoryQuery, ScanBudget, INLINE_WORK};
 use super::Service;
 use super::{
-    check_if_match, check_indexed_len, new_event, page, possible_id, Caller, ListParams, Listed,
+    change_log, check_if_match, check_indexed_len, page, possible_id, Caller, ListParams, Listed,
     Rendered,
 };
 use crate::scim::error::ScimError;
@@ -20,12 +20,11 @@ use crate::scim::render::{resource_text, Json, Meta};
 use crate::scim::schema::CustomField;
 use crate::scim::work::Work;
 use crate::store::coalesce::{UserById, UsersByEmail};
-use crate::store::events::{append_event, insert_event, NewEvent};
+use crate::store::events::append_event;
 use crate::store::users::{
-    self as user_store, EmailKey, EmailRow, SizedRow, StrOp, UserKey, UserPredicate, UserRow,
-    UserSort,
+    self as user_store, save_user_change, EmailKey, EmailRow, SizedRow, StrOp, UserChange, UserKey,
+    UserPredicate, UserRow, UserSort,
 };
-use crate::store::webhooks::OutboxMessage;
 use crate::store::{now_millis, DbConn, StoreError};
 use crate::webhooks::change_message;
 
@@ -193,22 +192,6 @@ fn action_for(before_active: Option<bool>, after_active: bool) -> &'static str {
     }
 }
 
-/// Log a change of a user, made now by the caller's token, with its webhook messages.
-fn log_event(
-    conn: &mut DbConn,
-    caller: &Caller,
-    action: &str,
-    id: &str,
-    detail: &str,
-    webhooks: &[OutboxMessage],
-) -> Result<(), StoreError> {
-    let event = NewEvent {
-        webhooks,
-        ..new_event(caller, "User", action, id, detail)
-    };
-    insert_event(conn, &event)
-}
-
 /// Record a refused write in the provisioning log (best effort: the refusal is the answer).
 pub async fn record_rejection(
     svc: &Service,
@@ -303,17 +286,10 @@ pub async fn create_user(
         &row.id,
         Some(&rendered.body.text()),
     );
-    let caller2 = caller.clone();
-    svc.store
-        .write_atomic(move |conn| {
-            let event = NewEvent {
-                webhooks: &webhooks,
-                ..new_event(&caller2, "User", "created", &row.id, &detail)
-            };
-            user_store::insert_user_logged(conn, &row, &emails, &event)
-                .map_err(|e| super::work_email_taken(e, &work))
-        })
-        .await?;
+    let log = change_log(caller, "User", "created", &row.id, detail, webhooks);
+    save_user_change(&svc.store, UserChange::Insert { row, emails }, log)
+        .await
+        .map_err(|e| super::work_email_taken(e, &work))?;
     svc.changed();
     Ok(rendered)
 }
@@ -457,7 +433,6 @@ where
             return render_user(&old, &caller.base_url);
         }
         let change = change_of(&old, &current, &resource)?;
-        let change_keeps_emails = change.emails.is_none();
         let work = work_emails(change.emails.as_deref().unwrap_or_default());
         let after = render_user(&change.row, &caller.base_url)?;
         let webhooks = change_message(
@@ -467,45 +442,23 @@ where
             &change.row.id,
             Some(&after.body.text()),
         );
-        let caller2 = caller.clone();
-        let write = move |conn: &mut DbConn| {
-            match change.emails.as_deref() {
-                // Most changes keep the emails: the update and its log entry are one statement.
-                None => {
-                    let event = NewEvent {
-                        webhooks: &webhooks,
-                        ..new_event(
-                            &caller2,
-                            "User",
-                            change.action,
-                            &change.row.id,
-                            &change.detail,
-                        )
-                    };
-                    user_store::update_user_logged(conn, &change.old, &change.row, &event)?;
-                }
-                Some(emails) => {
-                    user_store::update_user(conn, &change.old, &change.row, Some(emails))?;
-                    log_event(
-                        conn,
-                        &caller2,
-                        change.action,
-                        &change.row.id,
-                        &change.detail,
-                        &webhooks,
-                    )?;
-                }
-            }
-            Ok::<_, StoreError>(())
+        let log = change_log(
+            caller,
+            "User",
+            change.action,
+            &change.row.id,
+            change.detail,
+            webhooks,
+        );
+        let write = UserChange::Update {
+            old: change.old,
+            row: change.row,
+            emails: change.emails,
         };
-        let written = if change_keeps_emails {
-            svc.store.write_atomic(write).await
-        } else {
-            svc.store.write(write).await
-        };
+        let written = save_user_change(&svc.store, write, log).await;
         match written {
             // The user as written, rendered once: for the webhooks and for the answer.
-            Ok(()) => {
+            Ok(_) => {
                 svc.changed();
                 return Ok(after);
             }
@@ -594,34 +547,24 @@ pub async fn delete_user(
 ) -> Result<(), ScimError> {
     let old = current_user(svc, caller, id).await?;
     check_if_match(if_match.as_deref(), old.version)?;
-    let caller2 = caller.clone();
     // With If-Match the tombstone needs the version that was checked; without, any live one.
     let pinned = if_match.is_some().then_some(old.version);
     let (id_owned, user_name) = (old.id, old.user_name);
     let webhooks = change_message(caller, "User", "deleted", &id_owned, None);
-    let deleted = svc
-        .store
-        .write(move |conn| {
-            let deleted = user_store::tombstone_user(
-                conn,
-                &caller2.tenant.id,
-                &id_owned,
-                pinned,
-                now_millis(),
-            )?;
-            if deleted {
-                log_event(
-                    conn,
-                    &caller2,
-                    "deleted",
-                    &id_owned,
-                    &format!("userName {user_name}"),
-                    &webhooks,
-                )?;
-            }
-            Ok::<_, ScimError>(deleted)
-        })
-        .await?;
+    let log = change_log(
+        caller,
+        "User",
+        "deleted",
+        &id_owned,
+        format!("userName {user_name}"),
+        webhooks,
+    );
+    let tombstone = UserChange::Tombstone {
+        tenant_id: caller.tenant.id.clone(),
+        id: id_owned,
+        version: pinned,
+    };
+    let deleted = save_user_change(&svc.store, tombstone, log).await?;
     match (deleted, pinned) {
         (true, _) => {
             svc.changed();

@@ -35,6 +35,36 @@ pub struct NewEvent<'a> {
     pub webhooks: &'a [super::webhooks::OutboxMessage],
 }
 
+/// The log entry a change of a user or a group is written with, owned so that it can go to
+/// the writer: its event row (stamped with the time of the write, as [`ChangeLog::event`]
+/// is called there) and the webhook messages queued with it.
+#[derive(Debug, Clone)]
+pub struct ChangeLog {
+    pub tenant_id: String,
+    pub resource_type: &'static str,
+    pub action: &'static str,
+    pub resource_id: String,
+    pub token_jti: Option<String>,
+    pub detail: String,
+    pub webhooks: Vec<super::webhooks::OutboxMessage>,
+}
+
+impl ChangeLog {
+    /// The event to insert, stamped now.
+    pub fn event(&self) -> NewEvent<'_> {
+        NewEvent {
+            tenant_id: &self.tenant_id,
+            at: now_millis(),
+            action: self.action,
+            resource_type: self.resource_type,
+            resource_id: Some(&self.resource_id),
+            token_jti: self.token_jti.as_deref(),
+            detail: &self.detail,
+            webhooks: &self.webhooks,
+        }
+    }
+}
+
 /// Append an event to the log.
 pub fn append_event(
     conn: &mut DbConn,

@@ -4,11 +4,11 @@
 use diesel::dsl::count_star;
 use diesel::prelude::*;
 
-use super::events::{NewEvent, EVENT_COLUMNS, EVENT_VALUES_BUT_DETAIL};
+use super::events::{ChangeLog, NewEvent, EVENT_COLUMNS, EVENT_VALUES_BUT_DETAIL};
 use super::prepared::{Arg, Sql};
 use super::schema::{group_members, groups};
 use super::users::{resource_bytes, NumOp, SizedRow, StrOp, Walk};
-use super::{DbConn, StoreError};
+use super::{DbConn, Store, StoreError};
 
 type Backend = <DbConn as Connection>::Backend;
 
@@ -288,15 +288,84 @@ pub fn patched_detail(display_name: &str) -> String {
 
 /// Members (added plus removed) up to which a membership change on PostgreSQL is one
 /// statement; above, a transaction (each count of members is its own prepared statement).
-pub const ONE_STATEMENT_MEMBERS: usize = 8;
+const ONE_STATEMENT_MEMBERS: usize = 8;
 
-/// Add (already resolved) and remove members of a live group of the tenant, bump its version
-/// and log the change, without reading the group: the new version, or None when there is no
-/// such group. A member that stopped being live since it was resolved is not added. The
-/// log entry is `event` with a detail naming the group (`event.detail` is not used).
-/// On PostgreSQL a small change is one statement, so the group's row is locked only while
-/// it runs (it is the hot row when many members are added to one group at once).
-pub fn change_membership(
+/// A change of a stored group, with everything the write needs (computed before it).
+#[derive(Debug, Clone)]
+pub enum GroupChange {
+    /// Add (already resolved) and remove members of the live group `group_id` of the tenant
+    /// and bump its version, without reading the group. A member that stopped being live
+    /// since it was resolved is not added. The log entry's detail names the group (the
+    /// detail of the [`ChangeLog`] is not used).
+    Membership {
+        tenant_id: String,
+        group_id: String,
+        add: Vec<MemberRow>,
+        remove: Vec<String>,
+    },
+}
+
+/// Write a change of a group with its log entry, all or nothing: the group's new version,
+/// or None when there is no such live group. The store chooses how: on PostgreSQL a small
+/// membership change is one statement, so the group's row is locked only while it runs (it
+/// is the hot row when many members are added to one group at once); a larger one, and
+/// every change on SQLite (through its writer), is a transaction.
+pub async fn save_group_change(
+    store: &Store,
+    change: GroupChange,
+    log: ChangeLog,
+) -> Result<Option<i64>, StoreError> {
+    let GroupChange::Membership {
+        tenant_id,
+        group_id,
+        add,
+        remove,
+    } = change;
+    if store.is_postgres() && add.len() + remove.len() <= ONE_STATEMENT_MEMBERS {
+        return store
+            .write_atomic(move |conn| {
+                change_membership_statement(
+                    conn,
+                    &tenant_id,
+                    &group_id,
+                    &add,
+                    &remove,
+                    &log.event(),
+                )
+            })
+            .await;
+    }
+    store
+        .write(move |conn| {
+            change_membership(conn, &tenant_id, &group_id, &add, &remove, &log.event())
+        })
+        .await
+}
+
+#[derive(QueryableByName)]
+struct Bumped {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    version: i64,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    display_name: String,
+}
+
+/// The version bump of a membership change, returning the group's id, new version and name.
+const BUMP: &str = "UPDATE groups SET version = version + 1, updated_at = ? \
+    WHERE id = ? AND tenant_id = ? AND deleted_at IS NULL RETURNING id, version, display_name";
+
+/// The arguments of [`BUMP`].
+fn bump_args<'a>(event: &NewEvent<'a>, tenant_id: &'a str, group_id: &'a str) -> Vec<Arg<'a>> {
+    vec![
+        Arg::BigInt(event.at),
+        Arg::Text(group_id),
+        Arg::Text(tenant_id),
+    ]
+}
+
+/// [`GroupChange::Membership`] as one PostgreSQL statement: every part takes the group from
+/// the bump's row `g`, so nothing is written unless the group is a live group of the tenant.
+fn change_membership_statement(
     conn: &mut DbConn,
     tenant_id: &str,
     group_id: &str,
@@ -304,47 +373,38 @@ pub fn change_membership(
     remove: &[String],
     event: &NewEvent<'_>,
 ) -> Result<Option<i64>, StoreError> {
-    #[derive(QueryableByName)]
-    struct Bumped {
-        #[diesel(sql_type = diesel::sql_types::BigInt)]
-        version: i64,
-        #[diesel(sql_type = diesel::sql_types::Text)]
-        display_name: String,
+    let mut text = format!("WITH g AS ({BUMP})");
+    let mut args = bump_args(event, tenant_id, group_id);
+    for (i, m) in add.iter().enumerate() {
+        text.push_str(&format!(", a{i} AS ({})", member_insert_sql(m, true, true)));
+        args.extend(member_args(m));
     }
-    const BUMP: &str = "UPDATE groups SET version = version + 1, updated_at = ? \
-        WHERE id = ? AND tenant_id = ? AND deleted_at IS NULL RETURNING id, version, display_name";
-    let bump_args = || {
-        vec![
-            Arg::BigInt(event.at),
-            Arg::Text(group_id),
-            Arg::Text(tenant_id),
-        ]
-    };
-    // In one statement every part takes the group from the bump's row `g`, so nothing is
-    // written unless the group is a live group of the tenant; in a transaction the bump runs
-    // first and the rest only if it found the group.
-    if matches!(conn, DbConn::Postgres(_)) && add.len() + remove.len() <= ONE_STATEMENT_MEMBERS {
-        let mut text = format!("WITH g AS ({BUMP})");
-        let mut args = bump_args();
-        for (i, m) in add.iter().enumerate() {
-            text.push_str(&format!(", a{i} AS ({})", member_insert_sql(m, true, true)));
-            args.extend(member_args(m));
-        }
-        for (i, id) in remove.iter().enumerate() {
-            text.push_str(&format!(", r{i} AS (DELETE FROM group_members WHERE group_id IN (SELECT id FROM g) AND member_id = ?)"));
-            args.push(Arg::Text(id));
-        }
-        super::webhooks::push_outbox_ctes(&mut text, &mut args, event.webhooks, "g");
-        // The log entry names the group, which only the bump knows.
-        text.push_str(&format!(
-            ", e AS (INSERT INTO {EVENT_COLUMNS} SELECT {EVENT_VALUES_BUT_DETAIL}, 'group ' || display_name || ' patched' FROM g) \
-             SELECT version, display_name FROM g"
-        ));
-        args.extend(event.args_but_detail());
-        let bumped: Vec<Bumped> = Sql::new(text, args).load(conn)?;
-        return Ok(bumped.first().map(|b| b.version));
+    for (i, id) in remove.iter().enumerate() {
+        text.push_str(&format!(", r{i} AS (DELETE FROM group_members WHERE group_id IN (SELECT id FROM g) AND member_id = ?)"));
+        args.push(Arg::Text(id));
     }
-    let bumped: Vec<Bumped> = Sql::new(BUMP, bump_args()).load(conn)?;
+    super::webhooks::push_outbox_ctes(&mut text, &mut args, event.webhooks, "g");
+    // The log entry names the group, which only the bump knows.
+    text.push_str(&format!(
+        ", e AS (INSERT INTO {EVENT_COLUMNS} SELECT {EVENT_VALUES_BUT_DETAIL}, 'group ' || display_name || ' patched' FROM g) \
+         SELECT version, display_name FROM g"
+    ));
+    args.extend(event.args_but_detail());
+    let bumped: Vec<Bumped> = Sql::new(text, args).load(conn)?;
+    Ok(bumped.first().map(|b| b.version))
+}
+
+/// [`GroupChange::Membership`] in the caller's transaction: the bump runs first and the rest
+/// only if it found the group.
+fn change_membership(
+    conn: &mut DbConn,
+    tenant_id: &str,
+    group_id: &str,
+    add: &[MemberRow],
+    remove: &[String],
+    event: &NewEvent<'_>,
+) -> Result<Option<i64>, StoreError> {
+    let bumped: Vec<Bumped> = Sql::new(BUMP, bump_args(event, tenant_id, group_id)).load(conn)?;
     let Some(group) = bumped.into_iter().next() else {
         return Ok(None);
     };
@@ -403,7 +463,7 @@ pub fn update_group(
 }
 
 /// Tombstone a group and drop its memberships (as a group and as a member); its `updated_at`
-/// becomes the deletion time (see `users::tombstone_user`).
+/// becomes the deletion time (see `users::UserChange::Tombstone`).
 pub fn tombstone_group(
     conn: &mut DbConn,
     tenant_id: &str,

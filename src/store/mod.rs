@@ -1,68 +1,20 @@
 //! Storage: one diesel `MultiConnection` over SQLite and PostgreSQL, an r2d2 pool, and the
 //! only SQL in scimd. Blocking diesel calls run on actix's blocking pool, except short
 //! reads by key ([`Store::lookup`]), which cost less than the hop to it and back.
+//!
+//! Here: [`Store`], the pool and the SQLite writer, and how a read or a write runs. Its
+//! parts: `connection` (backends, opening, pragmas, migrations), `error` ([`StoreError`]),
+//! `sql` (the helpers of the predicate SQL), `prepared` (statements kept prepared), and
+//! one module per table family.
 
-/// A LIKE pattern for `co`, `sw` and `ew` with the value's own `%`, `_` and `\\` escaped
-/// (the queries say `ESCAPE '\\'`).
-pub(crate) fn like_pattern(op: users::StrOp, value: &str) -> String {
-    let escaped = value
-        .replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_");
-    match op {
-        users::StrOp::Co => format!("%{escaped}%"),
-        users::StrOp::Sw => format!("{escaped}%"),
-        _ => format!("%{escaped}"),
-    }
-}
-
-/// A string comparison on a column as a boxed SQL predicate of the caller's table (the
-/// caller's `BoxedPred` alias names the table).
-macro_rules! str_cmp {
-    ($col:expr, $op:expr, $v:expr) => {{
-        let v: String = $v;
-        let e: BoxedPred = match $op {
-            StrOp::Eq => Box::new($col.eq(v)),
-            StrOp::Gt => Box::new($col.gt(v)),
-            StrOp::Ge => Box::new($col.ge(v)),
-            StrOp::Lt => Box::new($col.lt(v)),
-            StrOp::Le => Box::new($col.le(v)),
-            op => Box::new($col.like($crate::store::like_pattern(op, &v)).escape('\\')),
-        };
-        e
-    }};
-}
-
-/// An integer comparison on a column as a boxed SQL predicate of the caller's table.
-macro_rules! num_cmp {
-    ($col:expr, $op:expr, $v:expr) => {{
-        let v: i64 = $v;
-        let e: BoxedPred = match $op {
-            NumOp::Eq => Box::new($col.eq(v)),
-            NumOp::Gt => Box::new($col.gt(v)),
-            NumOp::Ge => Box::new($col.ge(v)),
-            NumOp::Lt => Box::new($col.lt(v)),
-            NumOp::Le => Box::new($col.le(v)),
-        };
-        e
-    }};
-}
-
-/// Run a query written once on the concrete connection of either backend. Its prepared
-/// statement is then cached by type, and diesel's multi-backend layer, which walks and
-/// serialises every query again before running it, is skipped: for the per-request reads.
-macro_rules! on_backend {
-    ($conn:expr, |$c:ident| $body:expr) => {
-        match $conn {
-            $crate::store::DbConn::Sqlite($c) => $body,
-            $crate::store::DbConn::Postgres($c) => $body,
-        }
-    };
-}
+#[macro_use]
+mod sql;
 
 pub mod admins;
 pub mod api_keys;
 pub mod coalesce;
+mod connection;
+mod error;
 pub mod events;
 pub mod fields;
 pub mod groups;
@@ -80,262 +32,15 @@ pub mod users;
 pub mod webhooks;
 pub mod writer;
 
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
 use diesel::r2d2::{self, ManageConnection};
-use diesel::{Connection, PgConnection, SqliteConnection};
-use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+use diesel::Connection;
 
-const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
-const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
-
-/// A database connection of either backend; queries are written once against it.
-#[derive(diesel::MultiConnection)]
-pub enum DbConn {
-    Postgres(PgConnection),
-    Sqlite(SqliteConnection),
-}
-
-/// Which backend a database URL selects.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DbUrl {
-    /// A file path (or `:memory:`), from `sqlite://path`, `sqlite:path` or a bare path.
-    Sqlite(String),
-    /// A libpq URL, `postgres://…` or `postgresql://…`.
-    Postgres(String),
-}
-
-impl DbUrl {
-    /// Parse a database URL; anything not PostgreSQL is a SQLite file path.
-    pub fn parse(url: &str) -> DbUrl {
-        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            return DbUrl::Postgres(url.to_string());
-        }
-        let path = url
-            .strip_prefix("sqlite://")
-            .or_else(|| url.strip_prefix("sqlite:"))
-            .unwrap_or(url);
-        DbUrl::Sqlite(path.to_string())
-    }
-
-    /// The backend's name, for logs and `/readyz`.
-    pub fn backend(&self) -> &'static str {
-        match self {
-            DbUrl::Sqlite(_) => "sqlite",
-            DbUrl::Postgres(_) => "postgres",
-        }
-    }
-}
-
-/// Errors of the storage layer.
-/// The unique indexes (migrations/) whose refusal says which value is taken.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum UniqueIndex {
-    /// A live user's userName (case-insensitive), per tenant.
-    UserName,
-    /// A live user's identity mail, per tenant.
-    IdentityMail,
-    /// A live user's work email, per tenant.
-    WorkEmail,
-    /// A live group's displayName (case-insensitive), per tenant.
-    GroupName,
-    /// A tenant's slug.
-    TenantSlug,
-    /// A custom field's name, per tenant.
-    CustomFieldName,
-    /// An admin's username.
-    AdminUsername,
-    /// Any other index, as the database named it.
-    Other(String),
-}
-
-impl UniqueIndex {
-    /// The index a database error names: PostgreSQL gives the index's name, SQLite lists its
-    /// columns in the message ("UNIQUE constraint failed: groups.tenant_id, …"). The one place
-    /// that reads index names.
-    pub fn named(name: &str) -> UniqueIndex {
-        let has = |part: &str| name.contains(part);
-        if has("user_emails") {
-            UniqueIndex::WorkEmail
-        } else if has("groups_display_name") || has("groups.display_name") {
-            UniqueIndex::GroupName
-        } else if has("identity_mail") {
-            UniqueIndex::IdentityMail
-        } else if has("user_name") {
-            UniqueIndex::UserName
-        } else if has("slug") {
-            UniqueIndex::TenantSlug
-        } else if has("custom_fields") {
-            UniqueIndex::CustomFieldName
-        } else if has("username") {
-            UniqueIndex::AdminUsername
-        } else {
-            UniqueIndex::Other(name.to_string())
-        }
-    }
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    /// A unique index refused the write.
-    #[error("unique index {0:?} refused the write")]
-    Unique(UniqueIndex),
-    /// The row changed since it was read (optimistic concurrency).
-    #[error("concurrent modification")]
-    Conflict,
-    #[error("database error: {0}")]
-    Diesel(diesel::result::Error),
-    #[error("database unavailable: {0}")]
-    Unavailable(String),
-    /// The database refused a write for want of storage (a full disk, a read-only file system
-    /// or standby): wherever it surfaced, in a statement of the write (inside the SQLite
-    /// writer's savepoint) or at its commit. The connection is fine; the write may be retried.
-    #[error("database storage is failing: {0}")]
-    Storage(String),
-    #[error("migration failed: {0}")]
-    Migration(String),
-    #[error("stored data is corrupt: {0}")]
-    Corrupt(String),
-}
-
-impl From<diesel::result::Error> for StoreError {
-    fn from(e: diesel::result::Error) -> Self {
-        use diesel::result::{DatabaseErrorKind, Error};
-        if let Error::DatabaseError(_, info) = &e {
-            health::note_error(info.message());
-        }
-        match e {
-            Error::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => {
-                // PostgreSQL names the constraint; SQLite only lists the columns in its message.
-                let name = info.constraint_name().unwrap_or_else(|| info.message());
-                StoreError::Unique(UniqueIndex::named(name))
-            }
-            Error::DatabaseError(DatabaseErrorKind::ClosedConnection, info) => {
-                StoreError::Unavailable(info.message().to_string())
-            }
-            // A connection the server dropped (restart, failover) surfaces as an unknown
-            // database error; it is unavailability, not a bug: 503, and Entra retries.
-            Error::DatabaseError(_, info)
-                if [
-                    "server closed the connection",
-                    "terminating connection",
-                    "connection to server",
-                    "no connection to the server",
-                ]
-                .iter()
-                .any(|m| info.message().contains(m)) =>
-            {
-                StoreError::Unavailable(info.message().to_string())
-            }
-            // Storage refused the write (SQLite's "database or disk is full", PostgreSQL's
-            // "could not extend file … No space left on device"): the database's trouble, not
-            // the request's, whichever statement met it.
-            Error::DatabaseError(_, info) if health::is_storage_failure(info.message()) => {
-                StoreError::Storage(info.message().to_string())
-            }
-            Error::BrokenTransactionManager => {
-                StoreError::Unavailable("connection lost mid-transaction".into())
-            }
-            other => StoreError::Diesel(other),
-        }
-        .noting_connection_loss()
-    }
-}
-
-/// When a connection was last found lost (ms since the epoch; 0: never). Connections are
-/// not pinged on every checkout (on PostgreSQL that is a round trip per request); after a
-/// loss, for a while, every connection is checked when taken and when given back, so the
-/// pool sheds its dead ones instead of handing each to one more request.
-static CONNECTION_LOST_AT: AtomicI64 = AtomicI64::new(0);
-/// How long after a loss connections are checked.
-const CHECK_AFTER_LOSS_MILLIS: i64 = 60_000;
-
-fn connections_suspect() -> bool {
-    let lost = CONNECTION_LOST_AT.load(Ordering::Relaxed);
-    lost != 0 && now_millis() - lost < CHECK_AFTER_LOSS_MILLIS
-}
-
-impl StoreError {
-    fn noting_connection_loss(self) -> Self {
-        if matches!(self, StoreError::Unavailable(_)) {
-            CONNECTION_LOST_AT.store(now_millis(), Ordering::Relaxed);
-        }
-        self
-    }
-}
-
-impl From<r2d2::PoolError> for StoreError {
-    fn from(e: r2d2::PoolError) -> Self {
-        StoreError::Unavailable(e.to_string()).noting_connection_loss()
-    }
-}
-
-/// Opens connections of the backend that the URL names, never guessing.
-#[derive(Debug, Clone)]
-pub struct DbManager {
-    url: DbUrl,
-}
-
-impl ManageConnection for DbManager {
-    type Connection = DbConn;
-    type Error = r2d2::Error;
-
-    fn connect(&self) -> Result<DbConn, r2d2::Error> {
-        match &self.url {
-            DbUrl::Postgres(url) => {
-                let mut conn =
-                    PgConnection::establish(url).map_err(r2d2::Error::ConnectionError)?;
-                // Every query scimd sends is bounded by an index (a key, or a tenant). A plan
-                // made while a table was small (a new schema, before autovacuum's first
-                // ANALYZE) chose a sequential scan, and a prepared statement kept that plan
-                // while the table grew: 900 instead of 70 µs of database CPU per match query
-                // at 10,000 users, measured. So: indexes always, and the statements kept
-                // prepared (key reads and writes, whose best plan does not depend on the
-                // values) planned once, generically, instead of five times with their values.
-                conn.batch_execute(
-                    "SET enable_seqscan = off; SET plan_cache_mode = force_generic_plan",
-                )
-                .map_err(r2d2::Error::QueryError)?;
-                Ok(DbConn::Postgres(conn))
-            }
-            DbUrl::Sqlite(path) => {
-                let mut conn =
-                    SqliteConnection::establish(path).map_err(r2d2::Error::ConnectionError)?;
-                // WAL lets readers run beside the writer; synchronous=NORMAL is durable
-                // across process crashes in WAL mode and far cheaper than FULL. No memory
-                // map: SQLite unmaps a connection's whole map at every read transaction that
-                // follows a commit, so under writes each read paid munmap, TLB shootdowns and
-                // page faults again (measured: 20-25 % more server CPU per PATCH and match
-                // beside creates); reads through the page cache cost about as much when
-                // nothing is written, and matches at a million users stay within 1.1x of a
-                // small tenant's. A small page cache: a reader's cache is emptied at every read
-                // transaction that follows a commit, and emptying walks the cache's whole hash
-                // table, so under writes a large cache cost a reader more than it saved (the
-                // writer, whose cache its own commits keep, takes a large one).
-                conn.batch_execute(
-                    "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; \
-                     PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
-                     PRAGMA cache_size = -2000; PRAGMA temp_store = MEMORY; \
-                     PRAGMA mmap_size = 0;",
-                )
-                .map_err(r2d2::Error::QueryError)?;
-                Ok(DbConn::Sqlite(conn))
-            }
-        }
-    }
-
-    fn is_valid(&self, conn: &mut DbConn) -> Result<(), r2d2::Error> {
-        conn.batch_execute("SELECT 1")
-            .map_err(r2d2::Error::QueryError)
-    }
-
-    fn has_broken(&self, conn: &mut DbConn) -> bool {
-        use diesel::r2d2::R2D2Connection;
-        conn.is_broken() || (connections_suspect() && self.is_valid(conn).is_err())
-    }
-}
+use connection::connections_suspect;
+pub use connection::{DbConn, DbManager, DbUrl};
+pub use error::{StoreError, UniqueIndex};
 
 /// The connection pool and, for SQLite, the single-writer lock.
 #[derive(Clone)]
@@ -440,13 +145,15 @@ impl Store {
         self.url.backend()
     }
 
+    /// Whether the backend is PostgreSQL, where a write of one statement is atomic by itself
+    /// and needs no transaction: what the store's `save_…_change` calls decide by, once.
+    pub(in crate::store) fn is_postgres(&self) -> bool {
+        matches!(self.url, DbUrl::Postgres(_))
+    }
+
     fn migrate(&self) -> Result<(), StoreError> {
         let mut conn = self.pool.get()?;
-        let result = match &mut *conn {
-            DbConn::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(|_| ()),
-            DbConn::Postgres(c) => c.run_pending_migrations(POSTGRES_MIGRATIONS).map(|_| ()),
-        };
-        result.map_err(|e| StoreError::Migration(e.to_string()))
+        connection::run_migrations(&mut conn)
     }
 
     /// A pooled connection; after a recent connection loss, one that answers (dead ones are
@@ -611,8 +318,9 @@ impl Store {
     }
 
     /// Run a write that is atomic by itself (one statement on PostgreSQL, which then needs
-    /// no BEGIN and COMMIT round trips); on SQLite through the writer like any write.
-    pub async fn write_atomic<T, E>(
+    /// no BEGIN and COMMIT round trips); on SQLite through the writer like any write. Only
+    /// the store's own `save_…_change` calls choose it (see [`Store::is_postgres`]).
+    pub(in crate::store) async fn write_atomic<T, E>(
         &self,
         f: impl FnOnce(&mut DbConn) -> Result<T, E> + Send + 'static,
     ) -> Result<T, E>
