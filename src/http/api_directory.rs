@@ -159,6 +159,26 @@ fn group_json(state: &AppState, tenant: &Tenant, row: &GroupRow) -> Result<Strin
     with_resource(&head, &resource.text())
 }
 
+/// A page of rows as `{"<what>": [...], "nextCursor"}`, each row rendered as JSON text (the
+/// rows are dropped before the answer is assembled: a page holds one copy of its bytes).
+fn page_answer<R>(
+    what: &str,
+    found: directory::Page<R>,
+    render: impl Fn(&R) -> Result<String, ScimError>,
+) -> Result<HttpResponse, ScimError> {
+    let items = found
+        .rows
+        .iter()
+        .map(render)
+        .collect::<Result<Vec<_>, _>>()?;
+    drop(found.rows);
+    Ok(json_response(list_text(
+        what,
+        &items,
+        found.next_cursor.as_deref(),
+    )))
+}
+
 /// GET /api/v1/tenants/{slug}/users?limit&cursor&updatedSince&includeDeactivated&includeDeleted:
 /// `{"users": [...], "nextCursor": ...}` in (updatedAt, id) order; a page of large users ends
 /// early (at `--max-page-bytes`), with its `nextCursor`.
@@ -173,17 +193,7 @@ async fn list_users(
     let deleted = flag(&pairs, "includeDeleted")?;
     let tenant = managed_tenant(&state, &caller, &slug).await?;
     let found = directory::list_users(&state.service, &tenant, &page, deactivated, deleted).await?;
-    let users = found
-        .rows
-        .iter()
-        .map(|r| user_json(&state, &tenant, r))
-        .collect::<Result<Vec<_>, _>>()?;
-    drop(found.rows);
-    Ok(json_response(list_text(
-        "users",
-        &users,
-        found.next_cursor.as_deref(),
-    )))
+    page_answer("users", found, |r| user_json(&state, &tenant, r))
 }
 
 /// GET /api/v1/tenants/{slug}/users/{id}: deactivated and deleted users too (they say so).
@@ -209,17 +219,7 @@ async fn list_groups(
     let deleted = flag(&pairs, "includeDeleted")?;
     let tenant = managed_tenant(&state, &caller, &slug).await?;
     let found = directory::list_groups(&state.service, &tenant, &page, deleted).await?;
-    let groups = found
-        .rows
-        .iter()
-        .map(|r| group_json(&state, &tenant, r))
-        .collect::<Result<Vec<_>, _>>()?;
-    drop(found.rows);
-    Ok(json_response(list_text(
-        "groups",
-        &groups,
-        found.next_cursor.as_deref(),
-    )))
+    page_answer("groups", found, |r| group_json(&state, &tenant, r))
 }
 
 /// GET /api/v1/tenants/{slug}/groups/{id}: deleted groups too.

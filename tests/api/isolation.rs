@@ -28,6 +28,53 @@ fn unindexed_filter(terms: usize) -> String {
         .join(" or ")
 }
 
+/// What one attacker got: status, body and Retry-After of each answer.
+type Seen = Vec<(u16, Value, Option<String>)>;
+
+/// An attacker of tenant acme: sends `body` to `url` with `method` (as acme) until
+/// `attacking` is false, pausing 50 ms after each 503 as a client honouring it would.
+fn attack(
+    app: &TestApp,
+    method: &str,
+    url: &str,
+    body: String,
+    attacking: &std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> actix_web::rt::task::JoinHandle<Seen> {
+    let client = awc::Client::builder()
+        .timeout(Duration::from_secs(120))
+        .finish();
+    let method = awc::http::Method::from_bytes(method.as_bytes()).expect("method");
+    let (url, token, attacking) = (url.to_string(), app.token.clone(), attacking.clone());
+    actix_web::rt::spawn(async move {
+        let mut seen: Seen = Vec::new();
+        while attacking.load(std::sync::atomic::Ordering::Relaxed) {
+            let mut resp = client
+                .request(method.clone(), &url)
+                .insert_header(("Authorization", format!("Bearer {token}")))
+                .insert_header(("Content-Type", "application/scim+json"))
+                .send_body(body.clone())
+                .await
+                .expect("attack request");
+            let status = resp.status().as_u16();
+            let retry = resp
+                .headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string);
+            let bytes = resp.body().limit(1 << 24).await.expect("body");
+            seen.push((
+                status,
+                serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+                retry,
+            ));
+            if status == 503 {
+                actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+        seen
+    })
+}
+
 /// Time requests of `probe` every few ms while `attack` runs; the probe latencies.
 async fn probe_while<F, Fut>(duration: Duration, probe: F) -> Vec<Duration>
 where
@@ -91,48 +138,13 @@ async fn worst_filters_do_not_stall_others(backend: Backend) {
     let search = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"], "filter": filter, "count": 10});
     let sorted = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"], "sortBy": "nickName", "count": 10});
     let attacking = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
-    let mut attackers = Vec::new();
-    for n in 0..8 {
-        let client = awc::Client::builder()
-            .timeout(Duration::from_secs(60))
-            .finish();
-        let url = format!("{}/Users/.search", app.tenant_url("acme"));
-        let token = app.token.clone();
-        let body = if n % 4 == 3 {
-            sorted.clone()
-        } else {
-            search.clone()
-        };
-        let attacking = attacking.clone();
-        attackers.push(actix_web::rt::spawn(async move {
-            let mut seen: Vec<(u16, Value, Option<String>)> = Vec::new();
-            while attacking.load(std::sync::atomic::Ordering::Relaxed) {
-                let mut resp = client
-                    .post(&url)
-                    .insert_header(("Authorization", format!("Bearer {token}")))
-                    .insert_header(("Content-Type", "application/scim+json"))
-                    .send_body(body.to_string())
-                    .await
-                    .expect("attack request");
-                let status = resp.status().as_u16();
-                let retry = resp
-                    .headers()
-                    .get("retry-after")
-                    .and_then(|v| v.to_str().ok())
-                    .map(str::to_string);
-                let bytes = resp.body().limit(1 << 24).await.expect("body");
-                seen.push((
-                    status,
-                    serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-                    retry,
-                ));
-                if status == 503 {
-                    actix_web::rt::time::sleep(Duration::from_millis(50)).await;
-                }
-            }
-            seen
-        }));
-    }
+    let url = format!("{}/Users/.search", app.tenant_url("acme"));
+    let attackers: Vec<_> = (0..8)
+        .map(|n| {
+            let body = if n % 4 == 3 { &sorted } else { &search };
+            attack(&app, "POST", &url, body.to_string(), &attacking)
+        })
+        .collect();
     // Let the attack fill the server before measuring.
     actix_web::rt::time::sleep(Duration::from_millis(500)).await;
     let health_url = format!("{}/healthz", app.base);
@@ -251,42 +263,9 @@ async fn costliest_patches_do_not_stall_others(backend: Backend) {
 
     let body = costliest_patch(false).to_string();
     let attacking = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
-    let mut attackers = Vec::new();
-    for _ in 0..4 {
-        let client = awc::Client::builder()
-            .timeout(Duration::from_secs(120))
-            .finish();
-        let (url, token, body) = (target.clone(), app.token.clone(), body.clone());
-        let attacking = attacking.clone();
-        attackers.push(actix_web::rt::spawn(async move {
-            let mut seen: Vec<(u16, Value, Option<String>)> = Vec::new();
-            while attacking.load(std::sync::atomic::Ordering::Relaxed) {
-                let mut resp = client
-                    .patch(&url)
-                    .insert_header(("Authorization", format!("Bearer {token}")))
-                    .insert_header(("Content-Type", "application/scim+json"))
-                    .send_body(body.clone())
-                    .await
-                    .expect("attack request");
-                let status = resp.status().as_u16();
-                let retry = resp
-                    .headers()
-                    .get("retry-after")
-                    .and_then(|v| v.to_str().ok())
-                    .map(str::to_string);
-                let bytes = resp.body().limit(1 << 24).await.expect("body");
-                seen.push((
-                    status,
-                    serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-                    retry,
-                ));
-                if status == 503 {
-                    actix_web::rt::time::sleep(Duration::from_millis(50)).await;
-                }
-            }
-            seen
-        }));
-    }
+    let attackers: Vec<_> = (0..4)
+        .map(|_| attack(&app, "PATCH", &target, body.clone(), &attacking))
+        .collect();
     // Let the attack fill the server before measuring.
     actix_web::rt::time::sleep(Duration::from_millis(500)).await;
     let health_url = format!("{}/healthz", app.base);
