@@ -405,7 +405,7 @@ pub fn claim_due(
         )
         .load(conn)?;
         leased.sort_by_key(|d| d.id);
-        let followers = followers_of(conn, endpoint, &leased)?;
+        let followers = followers_of(conn, &leased)?;
         for head in leased {
             let mut run: Vec<DeliveryRow> = followers
                 .iter()
@@ -420,37 +420,26 @@ pub fn claim_due(
     Ok(out)
 }
 
-/// The unfinished deliveries behind `heads` in their streams, in order (a bounded read:
-/// a stream with a long queue gives only the first of it).
-fn followers_of(
-    conn: &mut DbConn,
-    endpoint: &str,
-    heads: &[DeliveryRow],
-) -> Result<Vec<DeliveryRow>, StoreError> {
-    let mut keys: Vec<&str> = heads.iter().map(|h| h.resource_key.as_str()).collect();
-    keys.sort_unstable();
-    keys.dedup();
+/// The unfinished deliveries behind `heads` in their streams, in order, up to a run's length
+/// each: one read of the stream index per head (a stream with a long queue gives only the
+/// first of it, and the endpoint's finished deliveries are never read).
+fn followers_of(conn: &mut DbConn, heads: &[DeliveryRow]) -> Result<Vec<DeliveryRow>, StoreError> {
     let mut out = Vec::new();
-    for chunk in keys.chunks(256) {
-        let list = vec!["?"; chunk.len()].join(", ");
-        let mut args = vec![Arg::Text(endpoint)];
-        args.extend(chunk.iter().map(|k| Arg::Text(k)));
-        args.push(Arg::BigInt(
-            i64::try_from(chunk.len() * MAX_RUN).unwrap_or(4096),
-        ));
+    for head in heads {
         out.extend(
             Sql::new(
-                format!(
-                    "SELECT * FROM webhook_deliveries WHERE endpoint_id = ? \
-                     AND state IN ('pending', 'queued') AND resource_key IN ({list}) \
-                     ORDER BY id LIMIT ?"
-                ),
-                args,
+                "SELECT * FROM webhook_deliveries WHERE endpoint_id = ? AND resource_key = ? \
+                 AND state IN ('pending', 'queued') AND id > ? ORDER BY id LIMIT ?",
+                vec![
+                    Arg::Text(&head.endpoint_id),
+                    Arg::Text(&head.resource_key),
+                    Arg::BigInt(head.id),
+                    Arg::BigInt(i64::try_from(MAX_RUN - 1).unwrap_or(31)),
+                ],
             )
             .load::<DeliveryRow>(conn)?,
         );
     }
-    out.retain(|f| !heads.iter().any(|h| h.id == f.id));
     Ok(out)
 }
 

@@ -19,7 +19,7 @@ ALTER TABLE webhook_deliveries DROP COLUMN payload;
 DROP INDEX webhook_deliveries_due;
 DROP INDEX webhook_deliveries_pending;
 -- What is due, per endpoint (the sender serves endpoints one by one).
-CREATE INDEX webhook_deliveries_due ON webhook_deliveries (endpoint_id, next_attempt_at) WHERE state = 'pending';
+CREATE INDEX webhook_deliveries_due ON webhook_deliveries (endpoint_id, next_attempt_at, id) WHERE state = 'pending';
 -- Per endpoint and resource, the unfinished deliveries in order (order per resource).
 CREATE INDEX webhook_deliveries_stream ON webhook_deliveries (endpoint_id, resource_key, id) WHERE state IN ('pending', 'queued');
 CREATE INDEX webhook_deliveries_message ON webhook_deliveries (message_id);
