@@ -480,14 +480,20 @@ pub fn tombstone_group(
     .execute(conn)?;
     if n > 0 {
         clear_members(conn, id)?;
-        diesel::delete(
-            group_members::table
-                .filter(group_members::member_id.eq(id))
-                .filter(group_members::tenant_id.eq(tenant_id)),
-        )
-        .execute(conn)?;
+        leave_groups(conn, tenant_id, id)?;
     }
     Ok(n > 0)
+}
+
+/// Take a deleted user or group out of every group of its tenant it was a member of.
+pub(crate) fn leave_groups(conn: &mut DbConn, tenant_id: &str, id: &str) -> Result<(), StoreError> {
+    diesel::delete(
+        group_members::table
+            .filter(group_members::member_id.eq(id))
+            .filter(group_members::tenant_id.eq(tenant_id)),
+    )
+    .execute(conn)?;
+    Ok(())
 }
 
 /// Remove group tombstones older than `before`.

@@ -316,16 +316,13 @@ pub struct DueEndpoint {
     pub id: String,
     #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
     pub tenant_id: Option<String>,
-    /// When its longest-waiting due delivery became due.
-    #[diesel(sql_type = diesel::sql_types::BigInt)]
-    pub oldest: i64,
 }
 
 /// The enabled endpoints with a delivery due at `now`, longest waiting first: one index
 /// probe per endpoint, whatever their backlogs (a read, so an idle sender costs no write).
 pub fn due_endpoints(conn: &mut DbConn, now: i64) -> Result<Vec<DueEndpoint>, StoreError> {
     Sql::new(
-        "SELECT id, tenant_id, oldest FROM (SELECT ep.id, ep.tenant_id, \
+        "SELECT id, tenant_id FROM (SELECT ep.id, ep.tenant_id, \
            (SELECT MIN(d.next_attempt_at) FROM webhook_deliveries d \
              WHERE d.endpoint_id = ep.id AND d.state = 'pending') AS oldest \
            FROM webhook_endpoints ep WHERE ep.disabled_at IS NULL) due \

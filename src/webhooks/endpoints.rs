@@ -16,6 +16,7 @@ use crate::store::webhooks::{self as store, AttemptRow, DeliveryDetail, Delivery
 pub const MAX_ENDPOINTS_PER_TENANT: i64 = 10;
 /// Most operator-wide endpoints.
 pub const MAX_OPERATOR_ENDPOINTS: i64 = 20;
+
 fn new_secret() -> String {
     use rand::RngCore;
     let mut bytes = [0u8; 32];
@@ -26,9 +27,10 @@ fn new_secret() -> String {
     )
 }
 
-/// The URL an endpoint is created with: absolute http or https, with a host that is public
-/// (unless `allow_private`), and no credentials in it.
-fn check_url(url: &str, allow_private: bool) -> Result<(), ScimError> {
+/// The URL an endpoint is created with: absolute http or https, with no credentials in it,
+/// and a host that is public, unless the caller is an `operator` and the server allows
+/// private receivers (`allow_private`); a refused host's detail says who could register it.
+fn check_url(url: &str, operator: bool, allow_private: bool) -> Result<(), ScimError> {
     let bad = || {
         ScimError::invalid_value(format!(
             "url must be an absolute http:// or https:// URL with a host, e.g. https://app.example.com/hooks/scim; got {url:?}"
@@ -49,9 +51,16 @@ fn check_url(url: &str, allow_private: bool) -> Result<(), ScimError> {
              in a URL; a receiver checks each message's webhook-signature instead",
         ));
     }
-    target::check_host(host, allow_private)
+    target::check_host(host, operator && allow_private)
         .map(|_| ())
-        .map_err(|e| ScimError::invalid_value(e.0))
+        .map_err(|refused| {
+            let hint = match (operator, allow_private) {
+                (true, false) => "; an operator whose receivers are on a private network starts scimd with --webhook-allow-private (SCIMD_WEBHOOK_ALLOW_PRIVATE=true)",
+                (false, true) => "; only an operator key may register a receiver on a private network",
+                _ => "",
+            };
+            ScimError::invalid_value(format!("{refused}{hint}"))
+        })
 }
 
 /// Add an endpoint for a tenant's changes (`None`: every tenant's). `operator` says the
@@ -65,24 +74,7 @@ pub async fn create_endpoint(
     operator: bool,
     allow_private: bool,
 ) -> Result<EndpointRow, ScimError> {
-    let private_ok = operator && allow_private;
-    if let Err(e) = check_url(url, private_ok) {
-        let hint = match (operator, allow_private) {
-            (true, false) => "; an operator whose receivers are on a private network starts scimd with --webhook-allow-private (SCIMD_WEBHOOK_ALLOW_PRIVATE=true)",
-            (false, true) => "; only an operator key may register a receiver on a private network",
-            _ => "",
-        };
-        let public = url
-            .parse::<awc::http::Uri>()
-            .ok()
-            .and_then(|u| u.host().map(|h| target::check_host(h, false).is_ok()))
-            .unwrap_or(true);
-        return Err(if public {
-            e
-        } else {
-            ScimError::invalid_value(format!("{}{hint}", e.detail))
-        });
-    }
+    check_url(url, operator, allow_private)?;
     if label.chars().count() > 200 {
         return Err(ScimError::invalid_value("label is at most 200 characters"));
     }
@@ -96,7 +88,7 @@ pub async fn create_endpoint(
         disabled_at: None,
         disabled_reason: None,
         failing_since: None,
-        private_ok,
+        private_ok: operator && allow_private,
     };
     let stored = row.clone();
     let max = match tenant {
@@ -280,10 +272,11 @@ mod tests {
 
     #[test]
     fn urls_must_be_http_with_a_host() {
-        assert!(check_url("https://app.example.com/hooks", false).is_ok());
-        assert!(check_url("http://127.0.0.1:8080/x", true).is_ok());
-        assert!(check_url("http://127.0.0.1:8080/x", false).is_err());
-        assert!(check_url("https://user:pass@app.example.com/x", true).is_err());
+        assert!(check_url("https://app.example.com/hooks", false, false).is_ok());
+        assert!(check_url("http://127.0.0.1:8080/x", true, true).is_ok());
+        assert!(check_url("http://127.0.0.1:8080/x", true, false).is_err());
+        assert!(check_url("http://127.0.0.1:8080/x", false, true).is_err());
+        assert!(check_url("https://user:pass@app.example.com/x", true, true).is_err());
         for bad in [
             "ftp://x/y",
             "/relative",
@@ -291,7 +284,7 @@ mod tests {
             "not a url",
             "javascript:alert(1)",
         ] {
-            assert!(check_url(bad, true).is_err(), "{bad}");
+            assert!(check_url(bad, true, true).is_err(), "{bad}");
         }
     }
 }

@@ -71,8 +71,7 @@ pub fn start_sender(svc: Service, first_retry_ms: u64, allow_private: bool) {
     actix_web::rt::spawn(async move {
         let sender = Sender {
             public: client(false),
-            private: client(allow_private),
-            allow_private,
+            private: allow_private.then(|| client(true)),
             svc,
             first_retry_ms,
             in_flight: Rc::new(RefCell::new(InFlight::default())),
@@ -164,8 +163,8 @@ struct Run {
 struct Sender {
     /// For endpoints that must reach public addresses (all but an operator's, when allowed).
     public: awc::Client,
-    private: awc::Client,
-    allow_private: bool,
+    /// For the endpoints an operator made, when the server allows private receivers.
+    private: Option<awc::Client>,
     svc: Service,
     first_retry_ms: i64,
     in_flight: Rc<RefCell<InFlight>>,
@@ -289,15 +288,12 @@ impl Sender {
             self.in_flight
                 .borrow_mut()
                 .add(&run.endpoint.id, &tenant, 1);
-            let client = if run.endpoint.private_ok && self.allow_private {
-                self.private.clone()
-            } else {
-                self.public.clone()
-            };
+            let private = self.private.as_ref().filter(|_| run.endpoint.private_ok);
+            let allow_private = private.is_some();
+            let client = private.unwrap_or(&self.public).clone();
             let (in_flight, finished) = (Rc::clone(&self.in_flight), Rc::clone(&self.finished));
             let wake = Arc::clone(&self.svc.webhook_wake);
             let first_retry_ms = self.first_retry_ms;
-            let allow_private = self.allow_private && run.endpoint.private_ok;
             actix_web::rt::spawn(async move {
                 let started = Instant::now();
                 let mut outcomes = Vec::new();

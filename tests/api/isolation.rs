@@ -75,6 +75,45 @@ fn attack(
     })
 }
 
+/// What the attackers got, counted by status, each answer checked: a 200 by `ok`, a 400
+/// must be `tooMany` whose detail says `too_many_hint`, a 503 must say the wait its
+/// Retry-After gives; nothing else may come.
+async fn outcomes_of(
+    attackers: Vec<actix_web::rt::task::JoinHandle<Seen>>,
+    too_many_hint: &str,
+    ok: impl Fn(&Value),
+) -> std::collections::BTreeMap<u16, usize> {
+    let mut outcomes = std::collections::BTreeMap::new();
+    for a in attackers {
+        for (status, body, retry) in a.await.expect("attacker") {
+            *outcomes.entry(status).or_insert(0) += 1;
+            match status {
+                200 => ok(&body),
+                400 => {
+                    assert_eq!(body["scimType"], "tooMany", "{body}");
+                    assert!(
+                        body["detail"]
+                            .as_str()
+                            .unwrap_or_default()
+                            .contains(too_many_hint),
+                        "{body}"
+                    );
+                }
+                503 => {
+                    let detail = body["detail"].as_str().unwrap_or_default().to_string();
+                    let secs = retry.expect("Retry-After on 503");
+                    assert!(
+                        detail.contains(&format!("retry after {secs} s")),
+                        "Retry-After {secs} vs {detail}"
+                    );
+                }
+                other => panic!("the attacker got {other}: {body}"),
+            }
+        }
+    }
+    outcomes
+}
+
 /// Time requests of `probe` every few ms while `attack` runs; the probe latencies.
 async fn probe_while<F, Fut>(duration: Duration, probe: F) -> Vec<Duration>
 where
@@ -171,34 +210,10 @@ async fn worst_filters_do_not_stall_others(backend: Backend) {
     })
     .await;
     attacking.store(false, std::sync::atomic::Ordering::Relaxed);
-    let mut outcomes = std::collections::BTreeMap::new();
-    for a in attackers {
-        for (status, body, retry) in a.await.expect("attacker") {
-            *outcomes.entry(status).or_insert(0) += 1;
-            match status {
-                200 => assert!(body["totalResults"].is_number(), "{body}"),
-                400 => {
-                    assert_eq!(body["scimType"], "tooMany", "{body}");
-                    assert!(
-                        body["detail"]
-                            .as_str()
-                            .unwrap_or_default()
-                            .contains("narrow it with"),
-                        "{body}"
-                    );
-                }
-                503 => {
-                    let detail = body["detail"].as_str().unwrap_or_default().to_string();
-                    let secs = retry.expect("Retry-After on 503");
-                    assert!(
-                        detail.contains(&format!("retry after {secs} s")),
-                        "Retry-After {secs} vs {detail}"
-                    );
-                }
-                other => panic!("the attacker got {other}: {body}"),
-            }
-        }
-    }
+    let outcomes = outcomes_of(attackers, "narrow it with", |body| {
+        assert!(body["totalResults"].is_number(), "{body}")
+    })
+    .await;
     let (h50, h99) = (percentile(&mut health, 50.0), percentile(&mut health, 99.0));
     let (o50, o99) = (percentile(&mut other, 50.0), percentile(&mut other, 99.0));
     let (l50, l99) = (
@@ -284,33 +299,12 @@ async fn costliest_patches_do_not_stall_others(backend: Backend) {
     })
     .await;
     attacking.store(false, std::sync::atomic::Ordering::Relaxed);
-    let mut outcomes = std::collections::BTreeMap::new();
-    for a in attackers {
-        for (status, body, retry) in a.await.expect("attacker") {
-            *outcomes.entry(status).or_insert(0) += 1;
-            match status {
-                400 => {
-                    assert_eq!(body["scimType"], "tooMany", "{body}");
-                    assert!(
-                        body["detail"]
-                            .as_str()
-                            .unwrap_or_default()
-                            .contains("fewer operations or simpler value filters"),
-                        "{body}"
-                    );
-                }
-                503 => {
-                    let detail = body["detail"].as_str().unwrap_or_default().to_string();
-                    let secs = retry.expect("Retry-After on 503");
-                    assert!(
-                        detail.contains(&format!("retry after {secs} s")),
-                        "Retry-After {secs} vs {detail}"
-                    );
-                }
-                other => panic!("the attacker got {other}: {body}"),
-            }
-        }
-    }
+    let outcomes = outcomes_of(
+        attackers,
+        "fewer operations or simpler value filters",
+        |body| panic!("the attacker got 200: {body}"),
+    )
+    .await;
     let (h50, h99) = (percentile(&mut health, 50.0), percentile(&mut health, 99.0));
     let (o50, o99) = (percentile(&mut other, 50.0), percentile(&mut other, 99.0));
     eprintln!(

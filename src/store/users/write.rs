@@ -6,7 +6,7 @@ use diesel::prelude::*;
 
 use super::super::events::{insert_event, ChangeLog, NewEvent, EVENT_COLUMNS, EVENT_VALUES};
 use super::super::prepared::{Arg, Sql};
-use super::super::schema::{group_members, user_emails, users};
+use super::super::schema::{user_emails, users};
 use super::super::{now_millis, DbConn, Store, StoreError};
 use super::{EmailRow, UserRow};
 
@@ -298,12 +298,7 @@ fn tombstone_user(
     };
     if n > 0 {
         diesel::delete(user_emails::table.filter(user_emails::user_id.eq(id))).execute(conn)?;
-        diesel::delete(
-            group_members::table
-                .filter(group_members::member_id.eq(id))
-                .filter(group_members::tenant_id.eq(tenant_id)),
-        )
-        .execute(conn)?;
+        crate::store::groups::leave_groups(conn, tenant_id, id)?;
     }
     Ok(n > 0)
 }
