@@ -112,13 +112,17 @@ async fn authenticate(req: &ServiceRequest) -> Result<ApiCaller, ScimError> {
     match authenticate_api_key(&state.service, &key).await {
         Ok(caller) => {
             // A tenant key acts on its tenant; an operator key on the tenant its path names.
-            let path_tenant = req
-                .path()
-                .strip_prefix("/api/v1/tenants/")
-                .and_then(|rest| rest.split('/').next())
-                .filter(|slug| !slug.is_empty())
-                .map(|slug| format!("slug:{slug}"));
-            let tenant = caller.tenant_id.clone().or(path_tenant);
+            // Both count in the tenant's budget, by its id.
+            let tenant = match (&caller.tenant_id, tenant_of_path(req.path())) {
+                (Some(own), _) => Some(own.clone()),
+                (None, Some(slug)) => state
+                    .service
+                    .tenants
+                    .get(&state.service.store, slug)
+                    .await?
+                    .map(|t| t.id),
+                (None, None) => None,
+            };
             state.limits.check_api(&caller.key_id, tenant.as_deref())?;
             Ok(caller)
         }
@@ -129,6 +133,13 @@ async fn authenticate(req: &ServiceRequest) -> Result<ApiCaller, ScimError> {
         }
         Err(e) => Err(e),
     }
+}
+
+/// The slug of `/api/v1/tenants/{slug}/…`, if the path names one.
+fn tenant_of_path(path: &str) -> Option<&str> {
+    path.strip_prefix("/api/v1/tenants/")
+        .and_then(|rest| rest.split('/').next())
+        .filter(|slug| !slug.is_empty())
 }
 
 impl FromRequest for ApiCaller {

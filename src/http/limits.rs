@@ -87,8 +87,8 @@ impl RateLimits {
         }
     }
 
-    /// Count an authenticated `/api/v1` request of an API key, acting on a tenant (its slug
-    /// or id) if it names one: the key and the tenant each have their budget, so one key
+    /// Count an authenticated `/api/v1` request of an API key, acting on a tenant (its id) if
+    /// it names one: the key and the tenant each have their budget, so one key
     /// cannot starve another's tenant, nor many keys overrun one tenant.
     pub fn check_api(&self, key_id: &str, tenant: Option<&str>) -> Result<(), ScimError> {
         if let Some(l) = &self.per_api_key {
