@@ -44,6 +44,10 @@ pub enum Command {
     /// Manage the host app's keys for the management API (`/api/v1`).
     #[command(subcommand)]
     Apikey(ApiKeyCommand),
+    /// Manage a tenant's OAuth 2.0 clients (for identity providers that authenticate with a
+    /// client ID and secret instead of a Secret Token).
+    #[command(subcommand)]
+    OauthClient(OAuthClientCommand),
     /// Remove tombstones of deleted users and groups older than a retention period.
     Purge {
         /// Keep tombstones younger than this: a number and d, h, m or s (`30d`, `12h`).
@@ -154,6 +158,38 @@ pub enum ApiKeyCommand {
     },
 }
 
+/// `scimd oauth-client …`
+#[derive(Debug, Subcommand)]
+pub enum OAuthClientCommand {
+    /// Make a client: prints its client ID, the token endpoint, and its secret (once).
+    Create {
+        /// The tenant's slug.
+        slug: String,
+        /// What uses the client (e.g. `Entra production`), shown in lists.
+        #[arg(long, default_value = "OAuth client")]
+        label: String,
+        /// A redirect URI for the authorization-code grant (repeat for several).
+        #[arg(long = "redirect-uri")]
+        redirect_uris: Vec<String>,
+        /// A file holding the JSON Web Key Set of the client's public keys (private_key_jwt).
+        #[arg(long)]
+        jwks_file: Option<std::path::PathBuf>,
+    },
+    /// List a tenant's clients: id, client ID, label, creation, live secrets, state.
+    List {
+        /// The tenant's slug.
+        slug: String,
+    },
+    /// Revoke a client by id: its secrets, grants and access tokens stop working (within a
+    /// second on running instances).
+    Revoke {
+        /// The tenant's slug.
+        slug: String,
+        /// The client's id, as `oauth-client list` shows it.
+        id: String,
+    },
+}
+
 /// `scimd field …`
 #[derive(Debug, Subcommand)]
 pub enum FieldCommand {
@@ -239,6 +275,77 @@ fn run(cli: Cli) -> Result<(), String> {
     let service = Service::open(&settings)?;
     // The commands run the service's async use cases, each owning its transaction.
     actix_web::rt::System::new().block_on(self::command(command, &settings, &service))
+}
+
+async fn oauth_client(
+    command: OAuthClientCommand,
+    settings: &Settings,
+    service: &Service,
+) -> Result<(), String> {
+    use crate::service::oauth;
+    let ts = crate::scim::render::timestamp;
+    match command {
+        OAuthClientCommand::Create {
+            slug,
+            label,
+            redirect_uris,
+            jwks_file,
+        } => {
+            let tenant = svc::tenant_by_slug(service, &slug).await.map_err(scim)?;
+            let jwks = match jwks_file {
+                Some(path) => {
+                    let text = std::fs::read_to_string(&path)
+                        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+                    Some(
+                        serde_json::from_str(&text)
+                            .map_err(|e| format!("{} is not JSON: {e}", path.display()))?,
+                    )
+                }
+                None => None,
+            };
+            let new = oauth::NewClient {
+                label,
+                redirect_uris,
+                jwks,
+            };
+            let (secret, client) = oauth::create_client(service, &tenant, new)
+                .await
+                .map_err(scim)?;
+            println!("Tenant URL:     {}", settings.tenant_url(&slug));
+            println!("Token endpoint: {}", settings.oauth_token_url());
+            println!("Client id:      {}", client.row.client_id);
+            println!("Id (to revoke): {}", client.row.id);
+            println!("Client secret (shown once):");
+            println!("{secret}");
+            Ok(())
+        }
+        OAuthClientCommand::List { slug } => {
+            let tenant = svc::tenant_by_slug(service, &slug).await.map_err(scim)?;
+            println!("id\tclient id\tlabel\tcreated\tsecrets\tstatus");
+            for c in oauth::list_clients(service, &tenant).await.map_err(scim)? {
+                println!(
+                    "{}\t{}\t{}\t{}\t{}\t{}",
+                    c.row.id,
+                    c.row.client_id,
+                    c.row.label,
+                    ts(c.row.created_at),
+                    c.secrets.len(),
+                    c.row
+                        .revoked_at
+                        .map_or("active".to_string(), |at| format!("revoked {}", ts(at)))
+                );
+            }
+            Ok(())
+        }
+        OAuthClientCommand::Revoke { slug, id } => {
+            let tenant = svc::tenant_by_slug(service, &slug).await.map_err(scim)?;
+            oauth::revoke_client(service, &tenant, &id)
+                .await
+                .map_err(scim)?;
+            println!("revoked OAuth client {id}");
+            Ok(())
+        }
+    }
 }
 
 async fn command(command: Command, settings: &Settings, service: &Service) -> Result<(), String> {
@@ -416,6 +523,7 @@ async fn command(command: Command, settings: &Settings, service: &Service) -> Re
             println!("revoked API key {id}");
             Ok(())
         }
+        Command::OauthClient(c) => oauth_client(c, settings, service).await,
         Command::Purge { older_than } => {
             let before = now_millis() - parse_age(&older_than)?;
             let (u, g) = svc::purge_tombstones(service, before).await.map_err(scim)?;

@@ -97,6 +97,9 @@ pub struct ServeArgs {
     /// acting on it); bursts of two seconds' worth pass. 0 turns the limit off.
     #[arg(long, env = "SCIMD_API_RATE_LIMIT", default_value_t = 50)]
     pub api_rate_limit: u32,
+    /// Lifetime of an OAuth 2.0 access token from `/oauth/token`, in seconds (60 to 86400).
+    #[arg(long, env = "SCIMD_OAUTH_TOKEN_SECONDS", default_value_t = 3600, value_parser = clap::value_parser!(i64).range(60..=86400))]
+    pub oauth_token_seconds: i64,
 }
 
 /// Everything a command runs with: [`DatabaseArgs`] and [`ServeArgs`] in one place.
@@ -122,6 +125,7 @@ pub struct Settings {
     pub webhook_first_retry_ms: u64,
     pub webhook_allow_private: bool,
     pub api_rate_limit: u32,
+    pub oauth_token_seconds: i64,
 }
 
 impl ServeArgs {
@@ -163,6 +167,7 @@ impl Settings {
             webhook_first_retry_ms: serve.webhook_first_retry_ms,
             webhook_allow_private: serve.webhook_allow_private,
             api_rate_limit: serve.api_rate_limit,
+            oauth_token_seconds: serve.oauth_token_seconds,
         }
     }
 }
@@ -190,6 +195,7 @@ impl Default for Settings {
             webhook_first_retry_ms: DEFAULT_FIRST_RETRY_MS,
             webhook_allow_private: false,
             api_rate_limit: 50,
+            oauth_token_seconds: 3600,
         }
     }
 }
@@ -225,5 +231,20 @@ impl Settings {
     /// The address of a setup link with this secret (see `service::setup_links`).
     pub fn setup_link_url(&self, secret: &str) -> String {
         format!("{}/setup/{secret}", self.public_url())
+    }
+
+    /// The OAuth 2.0 authorization server's issuer identifier (RFC 8414): the public URL.
+    pub fn oauth_issuer(&self) -> String {
+        self.public_url()
+    }
+
+    /// The OAuth 2.0 token endpoint (RFC 6749 §3.2).
+    pub fn oauth_token_url(&self) -> String {
+        format!("{}/oauth/token", self.public_url())
+    }
+
+    /// The OAuth 2.0 authorization endpoint (RFC 6749 §3.1), for the authorization-code grant.
+    pub fn oauth_authorize_url(&self) -> String {
+        format!("{}/oauth/authorize", self.public_url())
     }
 }

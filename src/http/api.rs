@@ -47,6 +47,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .configure(super::api_directory::routes)
             .route("/tenants/{slug}/events", web::get().to(events))
             .configure(super::api_webhooks::routes)
+            .configure(super::api_oauth::routes)
             .route(
                 "/tenants/{slug}/setup-links",
                 web::get().to(list_setup_links),

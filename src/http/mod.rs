@@ -4,6 +4,7 @@ pub mod admin;
 pub mod admin_api;
 pub mod api;
 pub mod api_directory;
+pub mod api_oauth;
 pub mod api_webhooks;
 pub mod auth;
 pub mod discovery;
@@ -11,6 +12,7 @@ pub mod health;
 pub mod limits;
 pub mod logging;
 pub mod metrics;
+pub mod oauth;
 pub mod paths;
 pub mod request;
 pub mod resources;
@@ -78,6 +80,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         )
         .configure(api::routes)
         .configure(admin::routes)
+        .configure(oauth::routes)
         .default_service(web::to(not_found));
 }
 

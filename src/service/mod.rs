@@ -5,6 +5,7 @@ pub mod api_keys;
 mod context;
 pub mod directory;
 pub mod groups;
+pub mod oauth;
 pub mod paging;
 pub mod query;
 pub mod scan;

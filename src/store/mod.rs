@@ -19,6 +19,7 @@ pub mod events;
 pub mod fields;
 pub mod groups;
 pub mod health;
+pub mod oauth;
 pub mod prepared;
 pub mod recent;
 pub mod schema;

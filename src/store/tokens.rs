@@ -16,6 +16,10 @@ pub struct TokenRecord {
     pub expires_at: i64,
     pub revoked_at: Option<i64>,
     pub last_used_at: Option<i64>,
+    /// The OAuth client this access token was issued to (`None`: a Secret Token).
+    pub oauth_client: Option<String>,
+    /// The authorization-code grant it was issued under, if any.
+    pub oauth_grant: Option<String>,
 }
 
 /// An HMAC signing key, identified by `kid` in the JWT header.
@@ -35,10 +39,11 @@ pub fn insert_token(conn: &mut DbConn, record: &TokenRecord) -> Result<(), Store
     Ok(())
 }
 
-/// A tenant's tokens, newest first.
+/// A tenant's Secret Tokens (not the OAuth access tokens its clients obtain), newest first.
 pub fn list_tokens(conn: &mut DbConn, tenant_id: &str) -> Result<Vec<TokenRecord>, StoreError> {
     Ok(tokens::table
         .filter(tokens::tenant_id.eq(tenant_id))
+        .filter(tokens::oauth_client.is_null())
         .order(tokens::created_at.desc())
         .select(TokenRecord::as_select())
         .load(conn)?)

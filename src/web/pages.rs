@@ -524,6 +524,17 @@ pub fn setup_link_opened(next: &str) -> Markup {
     )
 }
 
+/// A page that sends the browser on to `next` (one of scimd's own pages) at once, with a link
+/// for a browser that does not go by itself.
+pub fn continue_to(next: &str, link_text: &str) -> Markup {
+    document(
+        "Continue",
+        None,
+        Some(next),
+        html! { section { h1 { "Continuing…" } p { a href=(next) id="continue" { (link_text) } } } },
+    )
+}
+
 /// The page a setup link of a disabled tenant answers (and its sessions' pages meanwhile).
 pub fn setup_link_tenant_disabled() -> Markup {
     layout(

@@ -72,6 +72,8 @@ async fn expired_token_is_refused(backend: Backend) {
                     expires_at: now - 60_000,
                     revoked_at: None,
                     last_used_at: None,
+                    oauth_client: None,
+                    oauth_grant: None,
                 },
             )?;
             let mut header = Header::new(Algorithm::HS256);

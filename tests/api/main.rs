@@ -19,6 +19,7 @@ mod groups;
 mod hardening;
 mod host_api;
 mod isolation;
+mod oauth;
 mod openapi;
 mod operations;
 mod page_guards;

@@ -1,0 +1,570 @@
+//! OAuth 2.0 (issue 25): per-tenant clients made through `/api/v1`, the CLI and the page; the
+//! token endpoint's client credentials grant with `client_secret_basic`, `client_secret_post`
+//! and `private_key_jwt`; RFC 8414 metadata; access tokens that work where a Secret Token
+//! works, for their tenant only, and die with their client on every instance; the
+//! authorization-code grant with PKCE and rotating refresh tokens, approved on the page.
+
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use serde_json::{json, Value};
+
+use crate::helpers::{backend_tests, Backend, Reply, TestApp};
+
+/// An API key of the operator, made through the service.
+async fn operator_key(app: &TestApp) -> String {
+    scimd::service::api_keys::create_api_key(&app.state.service, None, "host app")
+        .await
+        .expect("api key")
+        .0
+}
+
+async fn api(app: &TestApp, method: &str, path: &str, key: &str, body: Option<Value>) -> Reply {
+    let url = format!("{}/api/v1{path}", app.base);
+    app.send(method, &url, Some(key), body.as_ref()).await
+}
+
+/// A client of acme made through the API: its JSON (with `clientSecret`).
+async fn make_client(app: &TestApp, key: &str, body: Value) -> Value {
+    api(app, "POST", "/tenants/acme/oauth-clients", key, Some(body))
+        .await
+        .expect(201)
+        .body
+}
+
+/// POST a form to the token endpoint at `base`, with an optional Basic header.
+async fn token_request(base: &str, basic: Option<(&str, &str)>, form: &[(&str, &str)]) -> Reply {
+    let client = awc::Client::default();
+    let mut req = client
+        .post(format!("{base}/oauth/token"))
+        .insert_header(("Content-Type", "application/x-www-form-urlencoded"));
+    if let Some((id, secret)) = basic {
+        let pair = base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}"));
+        req = req.insert_header(("Authorization", format!("Basic {pair}")));
+    }
+    let mut resp = req
+        .send_body(serde_urlencoded::to_string(form).expect("form"))
+        .await
+        .expect("token request");
+    // RFC 6749 §5.1, §5.2: no answer of the token endpoint may be cached.
+    assert_eq!(
+        resp.headers()
+            .get("cache-control")
+            .and_then(|v| v.to_str().ok()),
+        Some("no-store")
+    );
+    let bytes = resp.body().await.expect("body");
+    Reply::of(resp.status().as_u16(), resp.headers(), &bytes)
+}
+
+/// An access token by the client credentials grant with HTTP Basic.
+async fn client_token(base: &str, client_id: &str, secret: &str) -> String {
+    let r = token_request(
+        base,
+        Some((client_id, secret)),
+        &[("grant_type", "client_credentials")],
+    )
+    .await
+    .expect(200);
+    r.body["access_token"].as_str().expect("token").to_string()
+}
+
+/// The status of a SCIM GET on `slug` at `base` with this bearer token.
+async fn scim_status(app: &TestApp, base: &str, slug: &str, token: &str) -> u16 {
+    let url = format!("{base}/scim/v2/tenants/{slug}/Users?count=1");
+    app.send("GET", &url, Some(token), None)
+        .await
+        .status
+        .as_u16()
+}
+
+/// An `/api/v1` error with this status whose message mentions `needle`.
+fn expect_api_error(r: Reply, status: u16, needle: &str) {
+    let r = r.expect(status);
+    let message = r.body["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains(needle),
+        "{message:?} should mention {needle:?}"
+    );
+}
+
+fn assert_oauth_error(r: &Reply, status: u16, error: &str, needle: &str) {
+    assert_eq!(r.status.as_u16(), status, "{}", r.body);
+    assert_eq!(r.body["error"], error, "{}", r.body);
+    let description = r.body["error_description"].as_str().unwrap_or_default();
+    assert!(
+        description.contains(needle),
+        "{description:?} should mention {needle:?}"
+    );
+}
+
+/// The whole client-credentials path as Entra's "OAuth2 Client Credentials Grant" uses it.
+async fn client_credentials_grant(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let globex_token = app.add_tenant("globex");
+    let key = operator_key(&app).await;
+    let made = make_client(&app, &key, json!({"label": "Entra production"})).await;
+    let (client_id, secret) = (
+        made["clientId"].as_str().expect("clientId"),
+        made["clientSecret"].as_str().expect("clientSecret"),
+    );
+    assert_eq!(made["tokenEndpoint"], format!("{}/oauth/token", app.base));
+    assert!(made["id"].is_string(), "{made}");
+    // Listed without the secret.
+    let list = api(&app, "GET", "/tenants/acme/oauth-clients", &key, None)
+        .await
+        .expect(200);
+    assert_eq!(list.body["oauthClients"][0]["clientId"], client_id);
+    assert!(
+        !list.body.to_string().contains(secret),
+        "secret never shown again"
+    );
+    // A tenant key of globex learns nothing of acme's clients.
+    let globex_key =
+        scimd::service::api_keys::create_api_key(&app.state.service, Some("globex"), "g")
+            .await
+            .expect("key")
+            .0;
+    api(
+        &app,
+        "GET",
+        "/tenants/acme/oauth-clients",
+        &globex_key,
+        None,
+    )
+    .await
+    .expect(404);
+
+    // RFC 8414 metadata.
+    let meta = app
+        .send(
+            "GET",
+            &format!("{}/.well-known/oauth-authorization-server", app.base),
+            None,
+            None,
+        )
+        .await
+        .expect(200);
+    assert_eq!(meta.body["issuer"], app.base);
+    assert_eq!(
+        meta.body["token_endpoint"],
+        format!("{}/oauth/token", app.base)
+    );
+    for grant in ["client_credentials", "authorization_code", "refresh_token"] {
+        assert!(
+            meta.body["grant_types_supported"]
+                .as_array()
+                .expect("grants")
+                .contains(&json!(grant)),
+            "{grant}"
+        );
+    }
+    for method in [
+        "client_secret_basic",
+        "client_secret_post",
+        "private_key_jwt",
+    ] {
+        assert!(
+            meta.body["token_endpoint_auth_methods_supported"]
+                .as_array()
+                .expect("methods")
+                .contains(&json!(method)),
+            "{method}"
+        );
+    }
+
+    // client_secret_basic.
+    let r = token_request(
+        &app.base,
+        Some((client_id, secret)),
+        &[("grant_type", "client_credentials")],
+    )
+    .await
+    .expect(200);
+    assert_eq!(r.body["token_type"], "Bearer");
+    assert_eq!(r.body["expires_in"], 3600);
+    let access = r.body["access_token"].as_str().expect("token").to_string();
+    // It works where a Secret Token works, for its tenant only.
+    assert_eq!(scim_status(&app, &app.base, "acme", &access).await, 200);
+    let created = app
+        .send(
+            "POST",
+            &format!("{}/Users", app.tenant_url("acme")),
+            Some(&access),
+            Some(&crate::helpers::user_body(
+                "oauth.user",
+                "oauth.user@acme.example",
+            )),
+        )
+        .await
+        .expect(201);
+    assert!(created.body["id"].is_string());
+    assert_eq!(scim_status(&app, &app.base, "globex", &access).await, 401);
+    assert_eq!(
+        scim_status(&app, &app.base, "globex", &globex_token).await,
+        200
+    );
+    // Access tokens are not listed among the Secret Tokens.
+    let tokens = api(&app, "GET", "/tenants/acme/tokens", &key, None)
+        .await
+        .expect(200);
+    assert_eq!(
+        tokens.body["tokens"].as_array().map(Vec::len),
+        Some(1),
+        "{}",
+        tokens.body
+    );
+
+    // client_secret_post.
+    let r = token_request(
+        &app.base,
+        None,
+        &[
+            ("grant_type", "client_credentials"),
+            ("client_id", client_id),
+            ("client_secret", secret),
+        ],
+    )
+    .await
+    .expect(200);
+    let posted = r.body["access_token"].as_str().expect("token");
+    assert_eq!(scim_status(&app, &app.base, "acme", posted).await, 200);
+
+    // RFC 6749 §5.2 errors.
+    let wrong = token_request(
+        &app.base,
+        Some((client_id, "scimd_cs_wrong")),
+        &[("grant_type", "client_credentials")],
+    )
+    .await;
+    assert_oauth_error(&wrong, 401, "invalid_client", "wrong secret");
+    assert!(wrong.www_authenticate.is_some());
+    let unknown = token_request(
+        &app.base,
+        Some(("scimd-nobody", secret)),
+        &[("grant_type", "client_credentials")],
+    )
+    .await;
+    assert_oauth_error(&unknown, 401, "invalid_client", "unknown client");
+    assert_oauth_error(
+        &token_request(
+            &app.base,
+            Some((client_id, secret)),
+            &[("grant_type", "password")],
+        )
+        .await,
+        400,
+        "unsupported_grant_type",
+        "password",
+    );
+    assert_oauth_error(
+        &token_request(&app.base, Some((client_id, secret)), &[]).await,
+        400,
+        "invalid_request",
+        "grant_type is required",
+    );
+    assert_oauth_error(
+        &token_request(
+            &app.base,
+            Some((client_id, secret)),
+            &[
+                ("grant_type", "client_credentials"),
+                ("client_secret", secret),
+            ],
+        )
+        .await,
+        400,
+        "invalid_request",
+        "one client authentication method",
+    );
+    assert_oauth_error(
+        &token_request(&app.base, None, &[("grant_type", "client_credentials")]).await,
+        401,
+        "invalid_client",
+        "no client authentication",
+    );
+    // A JSON body is not the form RFC 6749 asks for.
+    let json_body = app
+        .send(
+            "POST",
+            &format!("{}/oauth/token", app.base),
+            None,
+            Some(&json!({"grant_type": "client_credentials"})),
+        )
+        .await;
+    assert_oauth_error(&json_body, 400, "invalid_request", "x-www-form-urlencoded");
+
+    // ServiceProviderConfig names both schemes.
+    let spc = app
+        .scim("GET", "/ServiceProviderConfig", None)
+        .await
+        .expect(200);
+    let types: Vec<&str> = spc.body["authenticationSchemes"]
+        .as_array()
+        .expect("schemes")
+        .iter()
+        .filter_map(|s| s["type"].as_str())
+        .collect();
+    assert_eq!(types, ["oauthbearertoken", "oauth2"]);
+}
+
+/// A second secret for rotation; removing the old one leaves its tokens; revoking the client
+/// ends every token it obtained, at once here and within a second on another instance.
+async fn rotation_and_revocation(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let sibling = app.spawn_sibling(|_| {}).await;
+    let key = operator_key(&app).await;
+    let made = make_client(&app, &key, json!({"label": "Okta"})).await;
+    let (id, client_id) = (
+        made["id"].as_str().expect("id").to_string(),
+        made["clientId"].as_str().expect("clientId").to_string(),
+    );
+    let first = made["clientSecret"].as_str().expect("secret").to_string();
+    let first_secret_id = made["secrets"][0]["id"]
+        .as_str()
+        .expect("secret id")
+        .to_string();
+    let second = api(
+        &app,
+        "POST",
+        &format!("/tenants/acme/oauth-clients/{id}/secrets"),
+        &key,
+        None,
+    )
+    .await
+    .expect(201);
+    let second_secret = second.body["clientSecret"]
+        .as_str()
+        .expect("secret")
+        .to_string();
+    // Both work during the rotation; a third is refused.
+    let old_token = client_token(&app.base, &client_id, &first).await;
+    client_token(&app.base, &client_id, &second_secret).await;
+    let third = api(
+        &app,
+        "POST",
+        &format!("/tenants/acme/oauth-clients/{id}/secrets"),
+        &key,
+        None,
+    )
+    .await;
+    expect_api_error(third, 409, "at most 2");
+    // The old secret removed: refused; its token lives on until it expires.
+    api(
+        &app,
+        "DELETE",
+        &format!("/tenants/acme/oauth-clients/{id}/secrets/{first_secret_id}"),
+        &key,
+        None,
+    )
+    .await
+    .expect(204);
+    let refused = token_request(
+        &app.base,
+        Some((&client_id, &first)),
+        &[("grant_type", "client_credentials")],
+    )
+    .await;
+    assert_oauth_error(&refused, 401, "invalid_client", "wrong secret");
+    assert_eq!(scim_status(&app, &app.base, "acme", &old_token).await, 200);
+    let token = client_token(&app.base, &client_id, &second_secret).await;
+    // Both instances accept it (and have read its record).
+    assert_eq!(scim_status(&app, &sibling, "acme", &token).await, 200);
+    assert_eq!(scim_status(&app, &sibling, "acme", &old_token).await, 200);
+
+    // Revoking the client: every token it obtained stops, here at once.
+    api(
+        &app,
+        "DELETE",
+        &format!("/tenants/acme/oauth-clients/{id}"),
+        &key,
+        None,
+    )
+    .await
+    .expect(204);
+    assert_eq!(scim_status(&app, &app.base, "acme", &token).await, 401);
+    assert_eq!(scim_status(&app, &app.base, "acme", &old_token).await, 401);
+    let started = Instant::now();
+    loop {
+        let (a, b) = (
+            scim_status(&app, &sibling, "acme", &token).await,
+            scim_status(&app, &sibling, "acme", &old_token).await,
+        );
+        if a == 401 && b == 401 {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_millis(1500),
+            "the sibling still accepts the revoked client's tokens: {a} {b}"
+        );
+        actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+    }
+    eprintln!(
+        "sibling refused the revoked client's tokens after {:?}",
+        started.elapsed()
+    );
+    let after = token_request(
+        &sibling,
+        Some((&client_id, &second_secret)),
+        &[("grant_type", "client_credentials")],
+    )
+    .await;
+    assert_oauth_error(&after, 401, "invalid_client", "revoked");
+    let shown = api(
+        &app,
+        "GET",
+        &format!("/tenants/acme/oauth-clients/{id}"),
+        &key,
+        None,
+    )
+    .await
+    .expect(200);
+    assert_eq!(shown.body["revoked"], true);
+    // The Secret Token of the tenant is untouched.
+    assert_eq!(scim_status(&app, &app.base, "acme", &app.token).await, 200);
+}
+
+/// An ES256 key pair: (PKCS#8 DER of the private key, the public JWK).
+fn es256_key(kid: &str) -> (Vec<u8>, Value) {
+    use ring::signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_FIXED_SIGNING};
+    let rng = ring::rand::SystemRandom::new();
+    let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).expect("key");
+    let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref(), &rng)
+        .expect("pair");
+    let public = pair.public_key().as_ref();
+    let b64 = |b: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
+    let jwk = json!({
+        "kty": "EC", "crv": "P-256", "kid": kid, "use": "sig", "alg": "ES256",
+        "x": b64(&public[1..33]), "y": b64(&public[33..65]),
+    });
+    (pkcs8.as_ref().to_vec(), jwk)
+}
+
+fn assertion(der: &[u8], kid: &str, claims: Value) -> String {
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
+    header.kid = Some(kid.to_string());
+    jsonwebtoken::encode(
+        &header,
+        &claims,
+        &jsonwebtoken::EncodingKey::from_ec_der(der),
+    )
+    .expect("sign")
+}
+
+/// `private_key_jwt` (RFC 7523) as the IPSIE SCIM profile asks: a key registered on the client,
+/// an assertion accepted once, with the token endpoint as its audience.
+async fn private_key_jwt(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let key = operator_key(&app).await;
+    let (der, jwk) = es256_key("k1");
+    // A private key is refused at registration.
+    let mut private = jwk.clone();
+    private["d"] = json!("c2VjcmV0");
+    let refused = api(
+        &app,
+        "POST",
+        "/tenants/acme/oauth-clients",
+        &key,
+        Some(json!({"label": "IPSIE", "jwks": {"keys": [private]}})),
+    )
+    .await;
+    expect_api_error(refused, 400, "private key");
+    let made = make_client(
+        &app,
+        &key,
+        json!({"label": "IPSIE", "jwks": {"keys": [jwk]}}),
+    )
+    .await;
+    let client_id = made["clientId"].as_str().expect("clientId");
+    let now = chrono::Utc::now().timestamp();
+    let audience = format!("{}/oauth/token", app.base);
+    let claims = |jti: &str, aud: &str, exp: i64| json!({"iss": client_id, "sub": client_id, "aud": aud, "jti": jti, "iat": now, "exp": exp});
+    let signed = assertion(&der, "k1", claims("a-1", &audience, now + 60));
+    let form = |a: &str| {
+        vec![
+            ("grant_type".to_string(), "client_credentials".to_string()),
+            (
+                "client_assertion_type".to_string(),
+                "urn:ietf:params:oauth:client-assertion-type:jwt-bearer".to_string(),
+            ),
+            ("client_assertion".to_string(), a.to_string()),
+        ]
+    };
+    let send = |a: String| {
+        let base = app.base.clone();
+        async move {
+            let f = form(&a);
+            let pairs: Vec<(&str, &str)> =
+                f.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            token_request(&base, None, &pairs).await
+        }
+    };
+    let r = send(signed.clone()).await.expect(200);
+    let access = r.body["access_token"].as_str().expect("token");
+    assert_eq!(scim_status(&app, &app.base, "acme", access).await, 200);
+    // Once only.
+    assert_oauth_error(&send(signed).await, 401, "invalid_client", "already used");
+    // The wrong audience, an expired one, another key.
+    assert_oauth_error(
+        &send(assertion(
+            &der,
+            "k1",
+            claims("a-2", "https://elsewhere.example/token", now + 60),
+        ))
+        .await,
+        401,
+        "invalid_client",
+        "aud",
+    );
+    assert_oauth_error(
+        &send(assertion(&der, "k1", claims("a-3", &audience, now - 120))).await,
+        401,
+        "invalid_client",
+        "expired",
+    );
+    let (other_der, _) = es256_key("k1");
+    assert_oauth_error(
+        &send(assertion(
+            &other_der,
+            "k1",
+            claims("a-4", &audience, now + 60),
+        ))
+        .await,
+        401,
+        "invalid_client",
+        "signature",
+    );
+    assert_oauth_error(
+        &send(assertion(&der, "k1", claims("a-5", &audience, now + 3600))).await,
+        401,
+        "invalid_client",
+        "too long",
+    );
+}
+
+/// `scimd oauth-client create` prints a client whose secret gets a token.
+async fn cli_makes_a_client(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let out = app
+        .cli()
+        .ok(&["oauth-client", "create", "acme", "--label", "Entra"]);
+    let secret = out.lines().last().expect("secret line").trim().to_string();
+    let client_id = out
+        .lines()
+        .find_map(|l| l.strip_prefix("Client id:"))
+        .expect("client id line")
+        .trim()
+        .to_string();
+    assert!(out.contains("/oauth/token"), "{out}");
+    let token = client_token(&app.base, &client_id, &secret).await;
+    assert_eq!(scim_status(&app, &app.base, "acme", &token).await, 200);
+    let listed = app.cli().ok(&["oauth-client", "list", "acme"]);
+    assert!(listed.contains(&client_id), "{listed}");
+}
+
+backend_tests!(
+    client_credentials_grant,
+    rotation_and_revocation,
+    private_key_jwt,
+    cli_makes_a_client
+);
