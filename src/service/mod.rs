@@ -6,6 +6,7 @@ mod context;
 pub mod directory;
 pub mod groups;
 pub mod paging;
+pub mod providers;
 pub mod query;
 pub mod scan;
 pub mod setup_links;
