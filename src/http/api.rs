@@ -17,6 +17,7 @@ use super::request::{int_param, query_pairs, text_field, ScimJson};
 use crate::http::state::AppState;
 use crate::scim::error::ScimError;
 use crate::service::api_keys::{authenticate_api_key, ApiCaller};
+use crate::service::providers::{self as providers, IdentityProvider};
 use crate::service::setup_links as links;
 use crate::service::tenants as svc;
 use crate::store::events::Event;
@@ -30,6 +31,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route("/tenants", web::get().to(list_tenants))
             .route("/tenants", web::post().to(create_tenant))
             .route("/tenants/{slug}", web::get().to(get_tenant))
+            .route("/tenants/{slug}", web::patch().to(patch_tenant))
             .route("/tenants/{slug}/disable", web::post().to(disable_tenant))
             .route("/tenants/{slug}/enable", web::post().to(enable_tenant))
             .route("/tenants/{slug}/tokens", web::get().to(list_tokens))
@@ -173,6 +175,7 @@ fn tenant_json(state: &AppState, t: &Tenant) -> Value {
         "createdAt": crate::scim::render::timestamp(t.created_at),
         "disabled": t.disabled_at.is_some(),
         "disabledAt": t.disabled_at.map(crate::scim::render::timestamp),
+        "identityProvider": IdentityProvider::of(t).map(IdentityProvider::as_str),
     })
 }
 
@@ -190,7 +193,8 @@ async fn list_tenants(
     Ok(HttpResponse::Ok().json(json!({ "tenants": tenants })))
 }
 
-/// POST /api/v1/tenants `{"slug": "acme", "name": "Acme"}`: operator keys only.
+/// POST /api/v1/tenants `{"slug": "acme", "name": "Acme", "identityProvider": "okta"}`:
+/// operator keys only.
 async fn create_tenant(
     state: web::Data<AppState>,
     caller: ApiCaller,
@@ -205,8 +209,63 @@ async fn create_tenant(
     let slug = text_field(&body.0, "slug")?
         .ok_or_else(|| ScimError::invalid_value("slug is required, e.g. \"acme\""))?;
     let name = text_field(&body.0, "name")?;
-    let tenant = svc::create_tenant(&state.service, &slug, name.as_deref()).await?;
+    let provider = identity_provider_field(&body.0)?.flatten();
+    let tenant =
+        svc::create_tenant_with_provider(&state.service, &slug, name.as_deref(), provider).await?;
     Ok(HttpResponse::Created().json(tenant_json(&state, &tenant)))
+}
+
+/// The body's `identityProvider`: absent (`None`), null (`Some(None)`: none chosen) or one of
+/// the allowed values; anything else is a 400 that lists them.
+fn identity_provider_field(body: &Value) -> Result<Option<Option<IdentityProvider>>, ScimError> {
+    let refused = |got: &Value| {
+        let got = got.to_string();
+        let got = if got.chars().count() > 40 {
+            "a longer value".to_string()
+        } else {
+            got
+        };
+        ScimError::invalid_value(format!(
+            "identityProvider must be one of {} (or null for none), got {got}",
+            IdentityProvider::allowed()
+        ))
+    };
+    match body.get("identityProvider") {
+        None => Ok(None),
+        Some(Value::Null) => Ok(Some(None)),
+        Some(v @ Value::String(s)) => IdentityProvider::parse(s)
+            .map(|p| Some(Some(p)))
+            .ok_or_else(|| refused(v)),
+        Some(other) => Err(refused(other)),
+    }
+}
+
+/// PATCH /api/v1/tenants/{slug} `{"identityProvider": "okta"}` (or null): the provider the
+/// tenant's page shows the guide of. A tenant key may set its own tenant's.
+async fn patch_tenant(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    slug: web::Path<String>,
+    body: ScimJson,
+) -> Result<HttpResponse, ScimError> {
+    let tenant = managed_tenant(&state, &caller, &slug).await?;
+    let fields = body
+        .0
+        .as_object()
+        .ok_or_else(|| ScimError::invalid_value("the body must be a JSON object"))?;
+    if let Some(unknown) = fields.keys().find(|k| k.as_str() != "identityProvider") {
+        return Err(ScimError::invalid_value(format!(
+            "{unknown:?} cannot be changed here; a tenant's PATCH takes identityProvider"
+        )));
+    }
+    let Some(provider) = identity_provider_field(&body.0)? else {
+        return Err(ScimError::invalid_value(
+            "nothing to change: send {\"identityProvider\": \"okta\"} (or another provider, or null)",
+        ));
+    };
+    let tenant = providers::set_identity_provider(&state.service, &tenant, provider).await?;
+    tracing::info!(tenant = %tenant.slug, identity_provider = ?provider.map(IdentityProvider::as_str), api_key = %caller.key_id, "identity provider set by the API");
+    Ok(HttpResponse::Ok().json(tenant_json(&state, &tenant)))
 }
 
 /// GET /api/v1/tenants/{slug}.

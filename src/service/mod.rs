@@ -7,6 +7,7 @@ pub mod directory;
 pub mod groups;
 pub mod oauth;
 pub mod paging;
+pub mod providers;
 pub mod query;
 pub mod scan;
 pub mod setup_links;

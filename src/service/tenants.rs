@@ -64,6 +64,16 @@ pub async fn create_tenant(
     slug: &str,
     name: Option<&str>,
 ) -> Result<Tenant, ScimError> {
+    create_tenant_with_provider(svc, slug, name, None).await
+}
+
+/// Create a tenant whose identity provider is known already (one insert: nothing half-made).
+pub async fn create_tenant_with_provider(
+    svc: &Service,
+    slug: &str,
+    name: Option<&str>,
+    provider: Option<super::providers::IdentityProvider>,
+) -> Result<Tenant, ScimError> {
     check_slug(slug).map_err(ScimError::invalid_value)?;
     if let Some(name) = name {
         check_tenant_name(name).map_err(ScimError::invalid_value)?;
@@ -71,7 +81,14 @@ pub async fn create_tenant(
     let (slug, name) = (slug.to_string(), name.unwrap_or(slug).to_string());
     let shown = slug.clone();
     svc.store
-        .write(move |conn| tenant_store::create_tenant(conn, &slug, &name))
+        .write(move |conn| {
+            tenant_store::create_tenant_with_provider(
+                conn,
+                &slug,
+                &name,
+                provider.map(|p| p.as_str()),
+            )
+        })
         .await
         .map_err(|e| match e {
             StoreError::Unique(UniqueIndex::TenantSlug) => {

@@ -7,6 +7,7 @@ diesel::table! {
         name -> Text,
         created_at -> BigInt,
         disabled_at -> Nullable<BigInt>,
+        identity_provider -> Nullable<Text>,
     }
 }
 

@@ -15,16 +15,30 @@ pub struct Tenant {
     pub created_at: i64,
     /// When an operator disabled it (its SCIM endpoint answers 403 meanwhile), if it is.
     pub disabled_at: Option<i64>,
+    /// The identity provider its admin chose (`entra`, `okta`, … see
+    /// `service::providers::IdentityProvider`), if one was chosen.
+    pub identity_provider: Option<String>,
 }
 
 /// Create a tenant; a taken slug is `StoreError::Unique`.
 pub fn create_tenant(conn: &mut DbConn, slug: &str, name: &str) -> Result<Tenant, StoreError> {
+    create_tenant_with_provider(conn, slug, name, None)
+}
+
+/// Create a tenant with its identity provider, if one is known already (one insert).
+pub fn create_tenant_with_provider(
+    conn: &mut DbConn,
+    slug: &str,
+    name: &str,
+    identity_provider: Option<&str>,
+) -> Result<Tenant, StoreError> {
     let tenant = Tenant {
         id: uuid::Uuid::new_v4().to_string(),
         slug: slug.to_string(),
         name: name.to_string(),
         created_at: now_millis(),
         disabled_at: None,
+        identity_provider: identity_provider.map(str::to_string),
     };
     diesel::insert_into(tenants::table)
         .values(&tenant)
@@ -79,6 +93,23 @@ pub fn set_tenant_disabled(
             .set(tenants::disabled_at.eq(None::<i64>))
             .execute(conn)?,
     };
+    Ok(tenants::table
+        .filter(tenants::id.eq(tenant_id))
+        .select(Tenant::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// Set (or, with `None`, clear) a tenant's identity provider; the tenant as it is now, or None
+/// when there is no such tenant.
+pub fn set_identity_provider(
+    conn: &mut DbConn,
+    tenant_id: &str,
+    provider: Option<&str>,
+) -> Result<Option<Tenant>, StoreError> {
+    diesel::update(tenants::table.filter(tenants::id.eq(tenant_id)))
+        .set(tenants::identity_provider.eq(provider))
+        .execute(conn)?;
     Ok(tenants::table
         .filter(tenants::id.eq(tenant_id))
         .select(Tenant::as_select())

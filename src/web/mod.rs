@@ -1,4 +1,5 @@
 //! The token page's HTML: server-rendered with maud (escaped by construction), a little CSS,
 //! and JavaScript only for the copy buttons.
 
+pub mod guides;
 pub mod pages;

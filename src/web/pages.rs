@@ -5,8 +5,10 @@ use maud::{html, Markup, PreEscaped, DOCTYPE};
 use crate::scim::render::timestamp;
 use crate::scim::schema::{CustomField, CUSTOM_USER_SCHEMA};
 use crate::service::api_keys::ApiKeyView;
+use crate::service::providers::IdentityProvider;
 use crate::service::setup_links::{SetupLinkRow, MAX_LINK_DAYS};
 use crate::service::tenants::{Event, Tenant, TokenRecord};
+use crate::web::guides;
 
 const CSS: &str = r#"
 body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:0;background:#f6f7f9;color:#1d2330}
@@ -27,6 +29,9 @@ input,select,button{font:inherit;padding:.3rem .5rem}
 button{cursor:pointer}
 form.inline{display:inline}
 ol li{margin:.3rem 0}
+table.enter{margin:.4rem 0 .6rem}table.enter td:first-child{width:32%}
+button.copy{font-size:.8rem;padding:.1rem .45rem;margin-left:.2rem}
+.guide pre{margin:.3rem 0;white-space:pre-wrap}
 .muted{color:#5b6473;font-size:.9rem}
 "#;
 
@@ -66,7 +71,7 @@ fn document(title: &str, viewer: Option<&Viewer<'_>>, next: Option<&str>, body: 
             }
             body {
                 header {
-                    strong { "scimd · provisioning from Microsoft Entra ID" }
+                    strong { "scimd · SCIM provisioning from your identity provider" }
                     @if let Some(v) = viewer {
                         div {
                             span.muted style="color:#c9cfd8" { (v.username) }
@@ -101,7 +106,7 @@ pub fn login(error: Option<&str>, csrf: &str) -> Markup {
         html! {
             section {
                 h1 { "Log in" }
-                p.muted { "Log in to get the Tenant URL and a Secret Token for your Microsoft Entra provisioning." }
+                p.muted { "Log in to get the Tenant URL, a Secret Token and the setup guide of your identity provider (Microsoft Entra ID, Okta, OneLogin, JumpCloud, PingOne…)." }
                 @if let Some(e) = error { p.error role="alert" { (e) } }
                 form method="post" action="/admin/login" {
                     input type="hidden" name="csrf" value=(csrf);
@@ -275,6 +280,10 @@ fn webhooks_section(viewer: &Viewer<'_>, webhooks: &[WebhookView]) -> Markup {
 pub struct TenantView<'a> {
     pub tenant: &'a Tenant,
     pub tenant_url: String,
+    /// The server's public URL (the guides show its OAuth endpoints).
+    pub public_url: String,
+    /// The identity provider the tenant chose, if any: the page shows its guide.
+    pub identity_provider: Option<IdentityProvider>,
     pub tokens: &'a [TokenRecord],
     pub fields: &'a [CustomField],
     pub users_active: i64,
@@ -305,7 +314,33 @@ fn token_status(t: &TokenRecord, now: i64) -> Markup {
     }
 }
 
-/// The tenant page: Tenant URL, Entra steps, tokens, custom fields, counts.
+/// Which identity provider the tenant uses: a form (it works without JavaScript), and, before
+/// a choice, a prompt to make one.
+fn provider_picker(viewer: &Viewer<'_>, v: &TenantView<'_>) -> Markup {
+    html! {
+        section #identity-provider {
+            h2 { "Your identity provider" }
+            form method="post" action={ "/admin/t/" (v.tenant.slug) "/identity-provider" } {
+                input type="hidden" name="csrf" value=(viewer.csrf);
+                label { "Which product sends your users? "
+                    select name="provider" id="provider" required {
+                        option value="" disabled selected[v.identity_provider.is_none()] { "Choose…" }
+                        @for p in IdentityProvider::ALL {
+                            option value=(p.as_str()) selected[v.identity_provider == Some(p)] { (p.label()) }
+                        }
+                    }
+                }
+                button type="submit" id="choose-provider" { "Show its guide" }
+            }
+            @match v.identity_provider {
+                Some(p) => p.muted #provider-chosen { "The guide below is for " strong { (p.label()) } ": what to enter there, field by field." },
+                None => p.notice #provider-prompt role="status" { "Choose your identity provider to see exactly what to enter in it. Until you do, the guide below is Microsoft Entra ID's." },
+            }
+        }
+    }
+}
+
+/// The tenant page: Tenant URL, the chosen provider's guide, tokens, custom fields, counts.
 pub fn tenant(viewer: &Viewer<'_>, v: &TenantView<'_>) -> Markup {
     let slug = &v.tenant.slug;
     layout(
@@ -322,7 +357,7 @@ pub fn tenant(viewer: &Viewer<'_>, v: &TenantView<'_>) -> Markup {
             @if let Some(token) = v.new_token {
                 section #new-token-section {
                     h2 { "Your new Secret Token" }
-                    p { strong { "Copy it now: it is shown only once." } " Paste it into Entra's Secret Token field." }
+                    p { strong { "Copy it now: it is shown only once." } " Paste it into " (guides::token_field(v.identity_provider.unwrap_or(IdentityProvider::Entra))) "." }
                     code.secret #new-token { (token) }
                     button type="button" data-copy="new-token" id="copy-token" { "Copy token" }
                 }
@@ -331,17 +366,12 @@ pub fn tenant(viewer: &Viewer<'_>, v: &TenantView<'_>) -> Markup {
                 h2 { "Tenant URL" }
                 code.secret #tenant-url { (v.tenant_url) }
                 button type="button" data-copy="tenant-url" id="copy-url" { "Copy Tenant URL" }
-                h2 style="margin-top:1rem" { "Connect Microsoft Entra ID" }
-                ol {
-                    li { "In the Microsoft Entra admin center, open " em { "Enterprise applications" } ", your app, then " em { "Provisioning" } "." }
-                    li { "Set " strong { "Provisioning Mode" } " to " strong { "Automatic" } "." }
-                    li { "Under " em { "Admin Credentials" } ", paste the Tenant URL above into " strong { "Tenant URL" } "." }
-                    li { "Generate a token below and paste it into " strong { "Secret Token" } "." }
-                    li { "Press " strong { "Test Connection" } ": it must turn green." }
-                    li { "In " em { "Mappings" } ", keep " code { "mail" } " → " code { "emails[type eq \"work\"].value" } " as the matching attribute, then turn provisioning " strong { "On" } "." }
-                }
             }
-            section {
+            (provider_picker(viewer, v))
+            section #guide {
+                (guides::guide(v.identity_provider.unwrap_or(IdentityProvider::Entra), &guides::GuideContext::new(&v.public_url, &v.tenant_url, v.fields)))
+            }
+            section #generate-token {
                 h2 { "Generate a Secret Token" }
                 form method="post" action={ "/admin/t/" (slug) "/tokens" } {
                     input type="hidden" name="csrf" value=(viewer.csrf);
@@ -352,7 +382,7 @@ pub fn tenant(viewer: &Viewer<'_>, v: &TenantView<'_>) -> Markup {
                     label { "Label " input type="text" name="label" id="label" maxlength="200" placeholder="Entra production"; }
                     button type="submit" id="generate" { "Generate token" }
                 }
-                p.muted { "Several tokens can be valid at once: generate a new one, update Entra, then revoke the old one — no downtime." }
+                p.muted { "Several tokens can be valid at once: generate a new one, update your identity provider, then revoke the old one — no downtime." }
                 table #tokens {
                     tr { th { "Label" } th { "Created" } th { "Expires" } th { "Last used" } th { "Status" } th {} }
                     @for t in v.tokens {
@@ -376,9 +406,9 @@ pub fn tenant(viewer: &Viewer<'_>, v: &TenantView<'_>) -> Markup {
             }
             section {
                 h2 { "Custom attributes" }
-                p.muted { "Attributes of " code { (CUSTOM_USER_SCHEMA) } ". In Entra, add each under " em { "Edit attribute list" } " with the target attribute shown, then map it." }
+                p.muted { "Attributes of " code { (CUSTOM_USER_SCHEMA) } ": map each to the target attribute shown, as the guide above says." }
                 table #fields {
-                    tr { th { "Name" } th { "Type" } th { "Multi-valued" } th { "Target attribute in Entra" } }
+                    tr { th { "Name" } th { "Type" } th { "Multi-valued" } th { "Target attribute" } }
                     @for f in v.fields {
                         tr {
                             td { (f.name) }

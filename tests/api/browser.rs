@@ -259,7 +259,59 @@ async fn browser_opens_a_setup_link_from_another_site(backend: Backend) {
     wd.quit().await;
 }
 
+/// The identity provider picker in Chromium: choosing Okta in the list and pressing the
+/// button shows Okta's guide, whose copy button puts the SCIM connector base URL on the
+/// clipboard.
+async fn browser_picks_okta_and_copies_its_base_url(backend: Backend) {
+    let (Some(driver), Some(chromium)) = (
+        find_binary(&["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"]),
+        find_binary(&["/usr/bin/chromium", "/usr/bin/chromium-browser"]),
+    ) else {
+        assert!(
+            std::env::var("SCIMD_REQUIRE_BROWSER").is_err(),
+            "chromium and chromium-driver are required (SCIMD_REQUIRE_BROWSER is set)"
+        );
+        eprintln!("skipped: chromium or chromedriver is not installed");
+        return;
+    };
+    let app = TestApp::spawn(backend).await;
+    app.create_admin(Some("acme"), "alice", "correct horse battery");
+    let wd = Browser::start(&driver, &chromium).await;
+    wd.goto(&format!("{}/admin", app.base)).await;
+    for name in ["clipboard-read", "clipboard-write"] {
+        wd.client.issue_cmd(Grant(name)).await.expect(name);
+    }
+    wd.type_into("#username", "alice").await;
+    wd.type_into("#password", "correct horse battery").await;
+    wd.click("#login").await;
+    assert!(wd
+        .text("#provider-prompt")
+        .await
+        .contains("Choose your identity provider"));
+    wd.click("#provider option[value=okta]").await;
+    wd.click("#choose-provider").await;
+    let base_url = wd.text("#guide-okta #okta-base-url").await;
+    assert_eq!(base_url, app.tenant_url("acme"));
+    assert!(wd.text("#provider-chosen").await.contains("Okta"));
+    wd.click("button[data-copy=okta-base-url]").await;
+    for _ in 0..50 {
+        if wd.text("button[data-copy=okta-base-url]").await == "Copied" {
+            break;
+        }
+        actix_web::rt::time::sleep(Duration::from_millis(100)).await;
+    }
+    let copied = wd
+        .client
+        .execute_async("var done = arguments[arguments.length - 1]; navigator.clipboard.readText().then(done, function(e){ done('ERR ' + e); });", vec![])
+        .await
+        .expect("read the clipboard");
+    assert_eq!(copied.as_str().unwrap_or_default(), app.tenant_url("acme"));
+    wd.screenshot("06-okta-guide").await;
+    wd.quit().await;
+}
+
 crate::helpers::backend_tests!(
     browser_generates_and_copies_a_working_token,
-    browser_opens_a_setup_link_from_another_site
+    browser_opens_a_setup_link_from_another_site,
+    browser_picks_okta_and_copies_its_base_url
 );

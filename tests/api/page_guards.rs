@@ -22,6 +22,7 @@ const FORMS: &[(&str, &[(&str, &str)])] = &[
     ),
     ("/admin/t/acme/setup-links", &[("days", "2")]),
     ("/admin/t/acme/setup-links/nope/revoke", &[]),
+    ("/admin/t/acme/identity-provider", &[("provider", "okta")]),
 ];
 
 /// The operator-only forms, with a valid shape.
@@ -49,8 +50,8 @@ async fn post(
 }
 
 /// What no refused form may have made: (tokens, fields and setup links of acme, API keys,
-/// whether tenant "evil" exists).
-async fn made_things(app: &TestApp) -> (usize, usize, usize, usize, bool) {
+/// whether tenant "evil" exists, acme's identity provider).
+async fn made_things(app: &TestApp) -> (usize, usize, usize, usize, bool, Option<String>) {
     use scimd::service::{api_keys, setup_links, tenants};
     let service = &app.state.service;
     let acme = tenants::find_tenant(service, "acme")
@@ -72,6 +73,7 @@ async fn made_things(app: &TestApp) -> (usize, usize, usize, usize, bool) {
             .await
             .expect("find")
             .is_some(),
+        acme.identity_provider,
     )
 }
 

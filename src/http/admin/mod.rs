@@ -52,6 +52,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             web::post().to(tenant::revoke_token),
         )
         .route("/admin/t/{slug}/fields", web::post().to(tenant::add_field))
+        .route(
+            "/admin/t/{slug}/identity-provider",
+            web::post().to(tenant::choose_provider),
+        )
         .route("/admin/t/{slug}/history", web::get().to(tenant::history))
         .route(
             "/admin/t/{slug}/setup-links",

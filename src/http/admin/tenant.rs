@@ -11,6 +11,7 @@ use super::session::{page_forms, Holder, PageSession, Posted, TenantPage};
 use crate::auth::tokens::DEFAULT_EXPIRY_DAYS;
 use crate::http::state::AppState;
 use crate::service::now_millis;
+use crate::service::providers::{self as providers, IdentityProvider};
 use crate::service::setup_links as links;
 use crate::service::tenants::{self as svc, Tenant};
 use crate::web::pages::{self, TenantView};
@@ -61,6 +62,8 @@ pub(super) async fn render_tenant(
     let view = TenantView {
         tenant: &tenant,
         tenant_url: state.settings.tenant_url(&tenant.slug),
+        public_url: state.settings.public_url(),
+        identity_provider: IdentityProvider::of(&tenant),
         tokens: &overview.tokens,
         fields: &overview.fields,
         users_active: overview.users_active,
@@ -107,7 +110,42 @@ pub(super) struct FieldForm {
     multi_valued: Option<String>,
 }
 
-page_forms!(TokenForm, FieldForm);
+#[derive(Deserialize)]
+pub(super) struct ProviderForm {
+    csrf: String,
+    #[serde(default)]
+    provider: String,
+}
+
+page_forms!(TokenForm, FieldForm, ProviderForm);
+
+/// POST /admin/t/{slug}/identity-provider: record which identity provider the tenant uses;
+/// the page then shows that product's guide.
+pub(super) async fn choose_provider(
+    state: web::Data<AppState>,
+    posted: Posted<TenantPage, ProviderForm>,
+) -> Result<HttpResponse, PageError> {
+    let Posted {
+        scope: TenantPage { session, tenant },
+        form: f,
+    } = posted;
+    let Some(provider) = IdentityProvider::parse(f.provider.trim()) else {
+        let msgs = PageMessages::error(format!(
+            "Choose your identity provider in the list ({}).",
+            IdentityProvider::ALL
+                .map(IdentityProvider::label)
+                .join(", ")
+        ));
+        return render_tenant(&state, &session, tenant, StatusCode::BAD_REQUEST, msgs).await;
+    };
+    let tenant = providers::set_identity_provider(&state.service, &tenant, Some(provider)).await?;
+    tracing::info!(tenant = %tenant.slug, identity_provider = provider.as_str(), admin = %session.actor(), "identity provider chosen on the page");
+    let msgs = PageMessages::notice(format!(
+        "Saved: this tenant provisions from {}. Its guide is below.",
+        provider.label()
+    ));
+    render_tenant(&state, &session, tenant, StatusCode::OK, msgs).await
+}
 
 /// POST /admin/t/{slug}/tokens: generate a token and show it once.
 pub(super) async fn generate_token(
