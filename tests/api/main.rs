@@ -24,6 +24,7 @@ mod operations;
 mod page_guards;
 mod pg_restart;
 mod properties;
+mod providers;
 mod scale_out;
 mod schema;
 mod setup_links;
