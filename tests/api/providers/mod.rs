@@ -11,6 +11,7 @@ use serde_json::Value;
 
 use crate::helpers::{Reply, TestApp};
 
+mod jumpcloud;
 mod okta;
 mod onelogin;
 
