@@ -14,6 +14,7 @@ use crate::helpers::{Reply, TestApp};
 mod jumpcloud;
 mod okta;
 mod onelogin;
+mod pingone;
 
 pub const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 pub const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
