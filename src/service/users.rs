@@ -49,6 +49,17 @@ pub fn index_user(resource: &Value) -> Result<UserIndex, ScimError> {
     Ok(index)
 }
 
+/// A user without `active` is active for scimd (its index column, what `active eq true`
+/// matches, what the host app counts): its resource says so (RFC 7643 §2.2 lets the service
+/// provider assign a default), so that filters and readers agree: OneLogin's documented
+/// templates send no `active`, and Okta reads `active` of every user it imports.
+fn assign_active(mut resource: Value) -> Value {
+    if let Some(obj) = resource.as_object_mut() {
+        obj.entry("active").or_insert(Value::Bool(true));
+    }
+    resource
+}
+
 /// The identity mail must be an email address.
 fn check_identity_mail(identity: &str) -> Result<(), ScimError> {
     if !validator::ValidateEmail::validate_email(&identity) {
@@ -266,7 +277,7 @@ pub async fn create_user(
     body: Value,
 ) -> Result<Rendered, ScimError> {
     let custom = custom_fields(svc, &caller.tenant.id).await?;
-    let resource = svc.schemas.validate_user(body, &custom)?;
+    let resource = assign_active(svc.schemas.validate_user(body, &custom)?);
     let index = index_user(&resource)?;
     let row = new_row(
         super::new_resource_id(),
@@ -427,7 +438,9 @@ where
         check_if_match(if_match, old.version)?;
         let current: Value = serde_json::from_str(&old.resource)
             .map_err(|e| ScimError::internal(format!("stored user {} is corrupt: {e}", old.id)))?;
-        let resource = run_edit(svc, &caller.tenant.id, &edit, inline, &current, &custom).await?;
+        let resource = assign_active(
+            run_edit(svc, &caller.tenant.id, &edit, inline, &current, &custom).await?,
+        );
         if resource == current {
             // Nothing changed (Entra re-sends values): no new version, no log entry.
             return render_user(&old, &caller.base_url);

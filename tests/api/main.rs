@@ -25,6 +25,7 @@ mod operations;
 mod page_guards;
 mod pg_restart;
 mod properties;
+mod providers;
 mod providers_page;
 mod scale_out;
 mod schema;
