@@ -300,8 +300,8 @@ pub fn live_grants_of(conn: &mut DbConn, client_ref: &str) -> Result<Vec<String>
         .load(conn)?)
 }
 
-/// Revoke a tenant's grant and every token issued under it (refresh tokens die with the
-/// grant, which every refresh checks). Returns the revoked access tokens' jtis, or `None`
+/// Revoke a tenant's grant and every token issued under it (its refresh tokens stay, so that
+/// a refresh says the grant was revoked; every refresh checks the grant). Returns the revoked access tokens' jtis, or `None`
 /// when the tenant has no such grant.
 pub fn revoke_grant(
     conn: &mut DbConn,
@@ -325,8 +325,6 @@ pub fn revoke_grant(
     )
     .set(oauth_grants::revoked_at.eq(Some(at)))
     .execute(conn)?;
-    diesel::delete(oauth_refresh_tokens::table.filter(oauth_refresh_tokens::grant_id.eq(id)))
-        .execute(conn)?;
     diesel::delete(oauth_codes::table.filter(oauth_codes::grant_id.eq(id))).execute(conn)?;
     let live = tokens::table
         .filter(tokens::tenant_id.eq(tenant_id))
@@ -371,17 +369,22 @@ pub fn take_code(
         .map(|code| (code, first)))
 }
 
-/// Insert a refresh token, forgetting the grant's refresh tokens that were used or expired
-/// long enough ago that no replay of them needs recognising.
+/// Insert a refresh token, forgetting the grant's refresh tokens that expired or were used
+/// before `forget_used_before` (a replay older than that is no longer recognised as one:
+/// it is an unknown token then, refused all the same).
 pub fn insert_refresh(
     conn: &mut DbConn,
     refresh: &RefreshRow,
-    forget_before: i64,
+    forget_used_before: i64,
 ) -> Result<(), StoreError> {
     diesel::delete(
         oauth_refresh_tokens::table
             .filter(oauth_refresh_tokens::grant_id.eq(&refresh.grant_id))
-            .filter(oauth_refresh_tokens::expires_at.lt(forget_before)),
+            .filter(
+                oauth_refresh_tokens::used_at
+                    .lt(forget_used_before)
+                    .or(oauth_refresh_tokens::expires_at.lt(refresh.created_at)),
+            ),
     )
     .execute(conn)?;
     diesel::insert_into(oauth_refresh_tokens::table)

@@ -2,4 +2,5 @@
 //! and JavaScript only for the copy buttons.
 
 pub mod guides;
+pub mod oauth;
 pub mod pages;

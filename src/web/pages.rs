@@ -53,7 +53,7 @@ pub struct Viewer<'a> {
     pub setup_link_expires: Option<i64>,
 }
 
-fn layout(title: &str, viewer: Option<&Viewer<'_>>, body: Markup) -> Markup {
+pub(super) fn layout(title: &str, viewer: Option<&Viewer<'_>>, body: Markup) -> Markup {
     document(title, viewer, None, body)
 }
 
@@ -98,8 +98,9 @@ fn document(title: &str, viewer: Option<&Viewer<'_>>, next: Option<&str>, body: 
     }
 }
 
-/// The login form; `csrf` is the login form's double-submit token.
-pub fn login(error: Option<&str>, csrf: &str) -> Markup {
+/// The login form; `csrf` is the login form's double-submit token; `next` is the page a
+/// successful login goes on to (an authorization request's).
+pub fn login(error: Option<&str>, csrf: &str, next: Option<&str>) -> Markup {
     layout(
         "Log in",
         None,
@@ -110,6 +111,7 @@ pub fn login(error: Option<&str>, csrf: &str) -> Markup {
                 @if let Some(e) = error { p.error role="alert" { (e) } }
                 form method="post" action="/admin/login" {
                     input type="hidden" name="csrf" value=(csrf);
+                    @if let Some(next) = next { input type="hidden" name="next" value=(next); }
                     label { "Username " input type="text" name="username" id="username" autocomplete="username" required; }
                     label { "Password " input type="password" name="password" id="password" autocomplete="current-password" required; }
                     button type="submit" id="login" { "Log in" }
@@ -285,6 +287,11 @@ pub struct TenantView<'a> {
     /// The identity provider the tenant chose, if any: the page shows its guide.
     pub identity_provider: Option<IdentityProvider>,
     pub tokens: &'a [TokenRecord],
+    /// The tenant's OAuth clients, and a secret just made (shown once).
+    pub oauth_clients: &'a [crate::service::oauth::ClientView],
+    pub new_oauth_secret: Option<super::oauth::NewSecret<'a>>,
+    pub oauth_token_url: String,
+    pub oauth_authorize_url: String,
     pub fields: &'a [CustomField],
     pub users_active: i64,
     pub users_inactive: i64,
@@ -404,6 +411,7 @@ pub fn tenant(viewer: &Viewer<'_>, v: &TenantView<'_>) -> Markup {
                     }
                 }
             }
+            (super::oauth::clients_section(viewer, slug, v.oauth_clients, v.new_oauth_secret.as_ref(), &v.oauth_token_url, &v.oauth_authorize_url))
             section {
                 h2 { "Custom attributes" }
                 p.muted { "Attributes of " code { (CUSTOM_USER_SCHEMA) } ": map each to the target attribute shown, as the guide above says." }

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use serde_json::{json, Value};
 
-use crate::helpers::{backend_tests, Backend, Reply, TestApp};
+use crate::helpers::{backend_tests, Backend, CookieClient, Reply, TestApp};
 
 /// An API key of the operator, made through the service.
 async fn operator_key(app: &TestApp) -> String {
@@ -568,3 +568,313 @@ backend_tests!(
     private_key_jwt,
     cli_makes_a_client
 );
+
+/// The query parameters of a redirect's `Location`.
+fn query_of(location: &str) -> std::collections::HashMap<String, String> {
+    let query = location.split_once('?').map(|(_, q)| q).unwrap_or_default();
+    serde_urlencoded::from_str(query).expect("query")
+}
+
+const CALLBACK: &str = "https://okta.example/admin/app/cpc/scimd/oauth/callback";
+
+/// Walk a logged-in browser through an authorization request and press `decision`: the
+/// `Location` the browser is sent to.
+async fn decide(browser: &mut CookieClient, query: &str, decision: &str) -> String {
+    let door = browser.get(&format!("/oauth/authorize?{query}")).await;
+    assert_eq!(door.status, 200, "{}", door.body);
+    let next = format!("/admin/authorize?{query}");
+    assert!(
+        door.body.contains(&next.replace('&', "&amp;")),
+        "the door sends the browser on to {next}: {}",
+        door.body
+    );
+    let page = browser.get(&next).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("Okta production"), "{}", page.body);
+    let mut form: Vec<(String, String)> = serde_urlencoded::from_str(query).expect("query");
+    form.push(("csrf".into(), page.csrf()));
+    form.push(("decision".into(), decision.into()));
+    let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let answer = browser.post("/admin/authorize", &pairs).await;
+    assert_eq!(answer.status, 303, "{}", answer.body);
+    answer.location.expect("location")
+}
+
+/// Okta's "OAuth 2" mode: the authorization-code grant with PKCE, approved by the tenant's
+/// admin on the page; refresh tokens rotate, a replayed one revokes the grant; revoking the
+/// approval on the page ends its tokens.
+async fn authorization_code_grant(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.add_tenant("globex");
+    app.create_admin(Some("acme"), "alice", "correct horse battery");
+    app.create_admin(Some("globex"), "gina", "correct horse battery");
+    let key = operator_key(&app).await;
+    let made = make_client(
+        &app,
+        &key,
+        json!({"label": "Okta production", "redirectUris": [CALLBACK]}),
+    )
+    .await;
+    let client_id = made["clientId"].as_str().expect("clientId").to_string();
+    let secret = made["clientSecret"].as_str().expect("secret").to_string();
+    let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+    let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(ring::digest::digest(&ring::digest::SHA256, verifier.as_bytes()).as_ref());
+    let query = |state: &str| {
+        serde_urlencoded::to_string([
+            ("response_type", "code"),
+            ("client_id", client_id.as_str()),
+            ("redirect_uri", CALLBACK),
+            ("state", state),
+            ("code_challenge", challenge.as_str()),
+            ("code_challenge_method", "S256"),
+        ])
+        .expect("query")
+    };
+    let exchange = |code: String, verifier: &'static str| {
+        let (base, client_id, secret) = (app.base.clone(), client_id.clone(), secret.clone());
+        async move {
+            token_request(
+                &base,
+                Some((&client_id, &secret)),
+                &[
+                    ("grant_type", "authorization_code"),
+                    ("code", &code),
+                    ("redirect_uri", CALLBACK),
+                    ("code_verifier", verifier),
+                ],
+            )
+            .await
+        }
+    };
+    let refresh = |token: String| {
+        let (base, client_id, secret) = (app.base.clone(), client_id.clone(), secret.clone());
+        async move {
+            token_request(
+                &base,
+                Some((&client_id, &secret)),
+                &[("grant_type", "refresh_token"), ("refresh_token", &token)],
+            )
+            .await
+        }
+    };
+
+    // Not logged in: the login form, which comes back to the request.
+    let mut browser = app.cookies();
+    let login = browser
+        .get(&format!("/admin/authorize?{}", query("s0")))
+        .await;
+    assert_eq!(login.status, 200);
+    assert!(login.body.contains("name=\"next\""), "{}", login.body);
+    let csrf = login.csrf();
+    let next = format!("/admin/authorize?{}", query("s0"));
+    let logged = browser
+        .post(
+            "/admin/login",
+            &[
+                ("csrf", &csrf),
+                ("username", "alice"),
+                ("password", "correct horse battery"),
+                ("next", &next),
+            ],
+        )
+        .await;
+    assert_eq!(logged.status, 303, "{}", logged.body);
+    assert_eq!(logged.location.as_deref(), Some(next.as_str()));
+    // A login never sends the browser to another site.
+    let mut other = app.cookies();
+    let csrf = other.get("/admin").await.csrf();
+    let elsewhere = other
+        .post(
+            "/admin/login",
+            &[
+                ("csrf", &csrf),
+                ("username", "alice"),
+                ("password", "correct horse battery"),
+                ("next", "https://evil.example/"),
+            ],
+        )
+        .await;
+    assert_eq!(elsewhere.location.as_deref(), Some("/admin"));
+
+    // Approve: back to the client with a code, the state and the issuer.
+    let location = decide(&mut browser, &query("s1"), "approve").await;
+    assert!(location.starts_with(CALLBACK), "{location}");
+    let params = query_of(&location);
+    assert_eq!(params["state"], "s1");
+    assert_eq!(params["iss"], app.base);
+    let granted = exchange(params["code"].clone(), verifier).await.expect(200);
+    let access = granted.body["access_token"]
+        .as_str()
+        .expect("access")
+        .to_string();
+    let first_refresh = granted.body["refresh_token"]
+        .as_str()
+        .expect("refresh")
+        .to_string();
+    assert_eq!(scim_status(&app, &app.base, "acme", &access).await, 200);
+    assert_eq!(scim_status(&app, &app.base, "globex", &access).await, 401);
+    // The refresh token rotates.
+    let rotated = refresh(first_refresh.clone()).await.expect(200);
+    let second_access = rotated.body["access_token"]
+        .as_str()
+        .expect("access")
+        .to_string();
+    let second_refresh = rotated.body["refresh_token"]
+        .as_str()
+        .expect("refresh")
+        .to_string();
+    assert_ne!(second_refresh, first_refresh);
+    assert_eq!(
+        scim_status(&app, &app.base, "acme", &second_access).await,
+        200
+    );
+    // The old one used again: someone holds a copy; the grant is revoked with its tokens.
+    assert_oauth_error(
+        &refresh(first_refresh).await,
+        400,
+        "invalid_grant",
+        "already used",
+    );
+    assert_eq!(
+        scim_status(&app, &app.base, "acme", &second_access).await,
+        401
+    );
+    assert_eq!(scim_status(&app, &app.base, "acme", &access).await, 401);
+    assert_oauth_error(
+        &refresh(second_refresh).await,
+        400,
+        "invalid_grant",
+        "revoked",
+    );
+
+    // PKCE: the wrong verifier gets nothing.
+    let location = decide(&mut browser, &query("s2"), "approve").await;
+    let wrong = exchange(
+        query_of(&location)["code"].clone(),
+        "not-the-verifier-not-the-verifier-not-the-verifier",
+    )
+    .await;
+    assert_oauth_error(&wrong, 400, "invalid_grant", "code_verifier");
+
+    // Deny: back to the client with access_denied.
+    let location = decide(&mut browser, &query("s3"), "deny").await;
+    let params = query_of(&location);
+    assert_eq!(params["error"], "access_denied");
+    assert_eq!(params["state"], "s3");
+
+    // Revoking the approval on the tenant's page ends its tokens.
+    let location = decide(&mut browser, &query("s4"), "approve").await;
+    let granted = exchange(query_of(&location)["code"].clone(), verifier)
+        .await
+        .expect(200);
+    let access = granted.body["access_token"]
+        .as_str()
+        .expect("access")
+        .to_string();
+    let refresh_token = granted.body["refresh_token"]
+        .as_str()
+        .expect("refresh")
+        .to_string();
+    assert_eq!(scim_status(&app, &app.base, "acme", &access).await, 200);
+    let page = browser.get("/admin/t/acme").await;
+    assert!(page.body.contains("approved by alice"), "{}", page.body);
+    let grant_id = page
+        .body
+        .split("/oauth-grants/")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .expect("a live grant")
+        .to_string();
+    let revoked = browser
+        .post(
+            &format!("/admin/t/acme/oauth-grants/{grant_id}/revoke"),
+            &[("csrf", &page.csrf())],
+        )
+        .await;
+    assert_eq!(revoked.status, 200, "{}", revoked.body);
+    assert_eq!(scim_status(&app, &app.base, "acme", &access).await, 401);
+    assert_oauth_error(
+        &refresh(refresh_token).await,
+        400,
+        "invalid_grant",
+        "revoked",
+    );
+
+    // A redirect URI the client did not register: a page, never a redirect.
+    let bad = browser
+        .get(&format!(
+            "/admin/authorize?response_type=code&client_id={client_id}&redirect_uri=https%3A%2F%2Fevil.example%2Fcb&state=x"
+        ))
+        .await;
+    assert_eq!(bad.status, 400);
+    assert!(bad.location.is_none());
+    assert!(bad.body.contains("not registered"), "{}", bad.body);
+    // An admin of another tenant cannot approve acme's client.
+    let mut gina = app.cookies();
+    gina.login("gina", "correct horse battery").await;
+    let theirs = gina.get(&format!("/admin/authorize?{}", query("s5"))).await;
+    assert_eq!(theirs.status, 403, "{}", theirs.body);
+}
+
+/// The page makes a client and shows its secret once; a second secret; revoke.
+async fn clients_on_the_page(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.create_admin(Some("acme"), "alice", "correct horse battery");
+    let mut browser = app.cookies();
+    browser.login("alice", "correct horse battery").await;
+    let page = browser.get("/admin/t/acme").await;
+    assert!(page.body.contains("id=\"oauth-clients\""), "{}", page.body);
+    let made = browser
+        .post(
+            "/admin/t/acme/oauth-clients",
+            &[
+                ("csrf", &page.csrf()),
+                ("label", "Entra OAuth"),
+                ("redirect_uri", ""),
+            ],
+        )
+        .await;
+    assert_eq!(made.status, 200, "{}", made.body);
+    let client_id = made.text_of("new-client-id").expect("client id shown");
+    let secret = made.text_of("new-client-secret").expect("secret shown");
+    let token = client_token(&app.base, &client_id, &secret).await;
+    assert_eq!(scim_status(&app, &app.base, "acme", &token).await, 200);
+    // Shown once.
+    let again = browser.get("/admin/t/acme").await;
+    assert!(!again.body.contains(&secret));
+    assert!(again.body.contains(&client_id));
+    let id = again
+        .body
+        .split("/oauth-clients/")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .expect("client row")
+        .to_string();
+    let second = browser
+        .post(
+            &format!("/admin/t/acme/oauth-clients/{id}/secrets"),
+            &[("csrf", &again.csrf())],
+        )
+        .await;
+    let second_secret = second.text_of("new-client-secret").expect("second secret");
+    client_token(&app.base, &client_id, &second_secret).await;
+    let revoked = browser
+        .post(
+            &format!("/admin/t/acme/oauth-clients/{id}/revoke"),
+            &[("csrf", &second.csrf())],
+        )
+        .await;
+    assert_eq!(revoked.status, 200, "{}", revoked.body);
+    assert_eq!(scim_status(&app, &app.base, "acme", &token).await, 401);
+    // A forged CSRF token makes nothing.
+    let forged = browser
+        .post(
+            "/admin/t/acme/oauth-clients",
+            &[("csrf", "forged"), ("label", "x")],
+        )
+        .await;
+    assert_eq!(forged.status, 403);
+}
+
+backend_tests!(authorization_code_grant, clients_on_the_page);

@@ -23,6 +23,11 @@ const FORMS: &[(&str, &[(&str, &str)])] = &[
     ("/admin/t/acme/setup-links", &[("days", "2")]),
     ("/admin/t/acme/setup-links/nope/revoke", &[]),
     ("/admin/t/acme/identity-provider", &[("provider", "okta")]),
+    ("/admin/t/acme/oauth-clients", &[("label", "evil")]),
+    ("/admin/t/acme/oauth-clients/nope/secrets", &[]),
+    ("/admin/t/acme/oauth-clients/nope/secrets/nope/revoke", &[]),
+    ("/admin/t/acme/oauth-clients/nope/revoke", &[]),
+    ("/admin/t/acme/oauth-grants/nope/revoke", &[]),
 ];
 
 /// The operator-only forms, with a valid shape.
@@ -50,8 +55,8 @@ async fn post(
 }
 
 /// What no refused form may have made: (tokens, fields and setup links of acme, API keys,
-/// whether tenant "evil" exists, acme's identity provider).
-async fn made_things(app: &TestApp) -> (usize, usize, usize, usize, bool, Option<String>) {
+/// whether tenant "evil" exists, acme's identity provider, acme's OAuth clients).
+async fn made_things(app: &TestApp) -> (usize, usize, usize, usize, bool, Option<String>, usize) {
     use scimd::service::{api_keys, setup_links, tenants};
     let service = &app.state.service;
     let acme = tenants::find_tenant(service, "acme")
@@ -73,7 +78,11 @@ async fn made_things(app: &TestApp) -> (usize, usize, usize, usize, bool, Option
             .await
             .expect("find")
             .is_some(),
-        acme.identity_provider,
+        acme.identity_provider.clone(),
+        scimd::service::oauth::list_clients(service, &acme)
+            .await
+            .expect("oauth clients")
+            .len(),
     )
 }
 

@@ -26,7 +26,7 @@ pub(super) async fn home(
     MaybeSession(current): MaybeSession,
 ) -> Result<HttpResponse, PageError> {
     match current {
-        None => Ok(login_form(&state, None, StatusCode::OK)),
+        None => Ok(login_form(&state, None, StatusCode::OK, None)),
         Some(session) if session.is_operator() => {
             render_tenants(&state, &session, StatusCode::OK, TenantsMessages::default()).await
         }
@@ -50,9 +50,21 @@ fn login_csrf(state: &AppState, nonce: &str) -> Option<String> {
     state.service.keys.bind_to_server(LOGIN_CSRF_PURPOSE, nonce)
 }
 
+/// Where a login may send the browser on to, besides `/admin`: the authorization page it
+/// came from (never another site, nor any other page).
+fn after_login(next: &str) -> Option<&str> {
+    next.starts_with("/admin/authorize?").then_some(next)
+}
+
 /// The login form with a fresh nonce cookie (or the error page while the keys are not
-/// loaded: a response either way, so that a throttled login can add its `Retry-After`).
-fn login_form(state: &AppState, error: Option<&str>, status: StatusCode) -> HttpResponse {
+/// loaded: a response either way, so that a throttled login can add its `Retry-After`);
+/// `next` is where a successful login goes on to.
+pub(super) fn login_form(
+    state: &AppState,
+    error: Option<&str>,
+    status: StatusCode,
+    next: Option<&str>,
+) -> HttpResponse {
     let nonce = random_secret();
     let Some(csrf) = login_csrf(state, &nonce) else {
         return PageError::Failed(ScimError::status(
@@ -61,7 +73,10 @@ fn login_form(state: &AppState, error: Option<&str>, status: StatusCode) -> Http
         ))
         .error_response();
     };
-    let mut resp = html(status, pages::login(error, &csrf));
+    let mut resp = html(
+        status,
+        pages::login(error, &csrf, next.and_then(after_login)),
+    );
     let _ = resp.add_cookie(&cookie(state, LOGIN_CSRF_COOKIE, nonce));
     resp
 }
@@ -71,6 +86,8 @@ struct LoginForm {
     csrf: String,
     username: String,
     password: String,
+    #[serde(default)]
+    next: String,
 }
 
 /// POST /admin/login.
@@ -84,6 +101,7 @@ pub(super) async fn login(
             &state,
             Some("Enter a username and a password."),
             StatusCode::BAD_REQUEST,
+            None,
         ));
     };
     let expected = req
@@ -104,17 +122,23 @@ pub(super) async fn login(
                 &state,
                 Some("Wrong username or password."),
                 StatusCode::UNAUTHORIZED,
+                Some(&f.next),
             ));
         }
         PasswordCheck::Wait(secs) => {
             let message = format!("Too many failed attempts. Try again in {secs} seconds.");
-            let form = login_form(&state, Some(&message), StatusCode::TOO_MANY_REQUESTS);
+            let form = login_form(
+                &state,
+                Some(&message),
+                StatusCode::TOO_MANY_REQUESTS,
+                Some(&f.next),
+            );
             return Ok(retry_after(form, secs));
         }
     };
     let secret = open_session(&state.service, &admin).await?;
     tracing::info!(username_fingerprint = %username_fingerprint(&admin.username), "admin logged in");
-    let mut resp = redirect("/admin");
+    let mut resp = redirect(after_login(&f.next).unwrap_or("/admin"));
     let _ = resp.add_cookie(&cookie(&state, SESSION_COOKIE, secret));
     Ok(resp)
 }

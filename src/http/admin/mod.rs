@@ -8,10 +8,14 @@
 //!   manage and a posted form's CSRF token before a handler runs;
 //! - [`error`]: [`PageError`], every refusal and failure of a page as one response;
 //! - [`login`], [`operator`] (tenants, API keys, webhooks), [`tenant`] (a tenant's page),
-//!   [`setup_links`]: the handlers, by concern; [`respond`]: HTML, redirects, cookies.
+//!   [`oauth_clients`] (its OAuth clients), [`authorize`] (approving an identity provider's
+//!   authorization request), [`setup_links`]: the handlers, by concern; [`respond`]: HTML,
+//!   redirects, cookies.
 
+mod authorize;
 mod error;
 mod login;
+mod oauth_clients;
 mod operator;
 mod respond;
 mod session;
@@ -52,6 +56,28 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             web::post().to(tenant::revoke_token),
         )
         .route("/admin/t/{slug}/fields", web::post().to(tenant::add_field))
+        .route(
+            "/admin/t/{slug}/oauth-clients",
+            web::post().to(oauth_clients::create_client),
+        )
+        .route(
+            "/admin/t/{slug}/oauth-clients/{id}/secrets",
+            web::post().to(oauth_clients::add_secret),
+        )
+        .route(
+            "/admin/t/{slug}/oauth-clients/{id}/secrets/{secret}/revoke",
+            web::post().to(oauth_clients::remove_secret),
+        )
+        .route(
+            "/admin/t/{slug}/oauth-clients/{id}/revoke",
+            web::post().to(oauth_clients::revoke_client),
+        )
+        .route(
+            "/admin/t/{slug}/oauth-grants/{id}/revoke",
+            web::post().to(oauth_clients::revoke_grant),
+        )
+        .route("/admin/authorize", web::get().to(authorize::authorize_page))
+        .route("/admin/authorize", web::post().to(authorize::decide))
         .route(
             "/admin/t/{slug}/identity-provider",
             web::post().to(tenant::choose_provider),

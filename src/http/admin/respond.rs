@@ -18,11 +18,26 @@ pub(super) fn html(status: StatusCode, page: Markup) -> HttpResponse {
 }
 
 /// A page on a response head already built (an error's status and its `Retry-After`).
-pub(super) fn html_page(mut head: HttpResponseBuilder, page: Markup) -> HttpResponse {
+pub(super) fn html_page(head: HttpResponseBuilder, page: Markup) -> HttpResponse {
+    html_with_form_target(head, page, None)
+}
+
+/// A page whose forms may also end at `origin` (the authorization page: its form's answer
+/// sends the browser on to the client's redirect URI, and browsers hold redirects after a
+/// form to `form-action`).
+pub(super) fn html_with_form_target(
+    mut head: HttpResponseBuilder,
+    page: Markup,
+    origin: Option<&str>,
+) -> HttpResponse {
+    let policy = format!(
+        "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; form-action 'self'{}; frame-ancestors 'none'",
+        origin.map(|o| format!(" {o}")).unwrap_or_default()
+    );
     head.content_type("text/html; charset=utf-8")
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .insert_header(("X-Frame-Options", "DENY"))
-        .insert_header(("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'"))
+        .insert_header(("Content-Security-Policy", policy))
         .insert_header(("Referrer-Policy", "no-referrer"))
         .body(page.into_string())
 }

@@ -178,6 +178,25 @@ impl Resolve for MaybeSession {
     }
 }
 
+/// Any live session (the authorization page: which tenant it may approve for is checked
+/// against the client's).
+pub(super) struct LiveSession(pub PageSession);
+
+impl Resolve for LiveSession {
+    fn resolve(req: HttpRequest) -> LocalBoxFuture<'static, Result<Self, PageError>> {
+        Box::pin(async move {
+            let state = app_state(&req)?;
+            Ok(LiveSession(PageSession::required(&req, &state).await?))
+        })
+    }
+}
+
+impl Scope for LiveSession {
+    fn session(&self) -> &PageSession {
+        &self.0
+    }
+}
+
 /// An operator's session.
 pub(super) struct Operator(pub PageSession);
 
@@ -261,7 +280,13 @@ macro_rules! scope_extractors {
     };
 }
 
-scope_extractors!(MaybeSession, Operator, TenantPage, OperatorTenant);
+scope_extractors!(
+    MaybeSession,
+    LiveSession,
+    Operator,
+    TenantPage,
+    OperatorTenant
+);
 
 /// A form of the page: its fields, and the CSRF token every form carries.
 pub(super) trait PageForm: for<'de> Deserialize<'de> + 'static {

@@ -22,6 +22,8 @@ const HISTORY_PAGE: i64 = 50;
 #[derive(Default)]
 pub(super) struct PageMessages {
     pub new_token: Option<String>,
+    /// An OAuth client's id and a secret just made for it: shown once.
+    pub new_oauth_secret: Option<(String, String)>,
     /// The address of a setup link just made: shown once.
     pub new_setup_link: Option<String>,
     pub error: Option<String>,
@@ -59,12 +61,20 @@ pub(super) async fn render_tenant(
     } else {
         None
     };
+    let oauth_clients = crate::service::oauth::list_clients(&state.service, &tenant).await?;
     let view = TenantView {
         tenant: &tenant,
         tenant_url: state.settings.tenant_url(&tenant.slug),
         public_url: state.settings.public_url(),
         identity_provider: IdentityProvider::of(&tenant),
         tokens: &overview.tokens,
+        oauth_clients: &oauth_clients,
+        new_oauth_secret: msgs
+            .new_oauth_secret
+            .as_ref()
+            .map(|(client_id, secret)| crate::web::oauth::NewSecret { client_id, secret }),
+        oauth_token_url: state.settings.oauth_token_url(),
+        oauth_authorize_url: state.settings.oauth_authorize_url(),
         fields: &overview.fields,
         users_active: overview.users_active,
         users_inactive: overview.users_inactive,
