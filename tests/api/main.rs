@@ -23,6 +23,7 @@ mod openapi;
 mod operations;
 mod page_guards;
 mod pg_restart;
+mod profile;
 mod properties;
 mod scale_out;
 mod schema;
