@@ -473,6 +473,52 @@ async fn case_sensitivity_is_the_same_for_filters_and_uniqueness(backend: Backen
     app.scim("POST", "/Users", Some(other)).await.expect(201);
 }
 
+/// The PATCH semantics the profile names, as RFC 7644 already has them: `add` and `replace`
+/// of a single-valued simple attribute are one; `add` of a multi-valued attribute without a
+/// filter appends and `replace` replaces the collection; a PATCH that takes a live user's
+/// userName is 409 uniqueness; a PATCH never deletes.
+async fn patch_semantics_of_the_profile(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let id = app.create_user("a@contoso.com", "a@contoso.com").await;
+    app.create_user("b@contoso.com", "b@contoso.com").await;
+    let url = format!("/Users/{id}");
+    let send = |ops: serde_json::Value| app.scim("PATCH", &url, Some(patch(ops)));
+    let r = send(json!([{"op": "add", "path": "title", "value": "One"}]))
+        .await
+        .expect(200);
+    assert_eq!(r.body["title"], "One");
+    let r = send(json!([{"op": "add", "path": "title", "value": "Two"}]))
+        .await
+        .expect(200);
+    assert_eq!(r.body["title"], "Two", "add replaces a single value");
+    let r = send(json!([{"op": "add", "path": "phoneNumbers", "value": [{"value": "+331", "type": "work"}]}]))
+        .await
+        .expect(200);
+    let r2 = send(json!([{"op": "add", "path": "phoneNumbers", "value": [{"value": "+332", "type": "mobile"}]}]))
+        .await
+        .expect(200);
+    assert_eq!(r.body["phoneNumbers"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        r2.body["phoneNumbers"],
+        json!([{"value": "+331", "type": "work"}, {"value": "+332", "type": "mobile"}])
+    );
+    let r = send(json!([{"op": "replace", "path": "phoneNumbers", "value": [{"value": "+333", "type": "home"}]}]))
+        .await
+        .expect(200);
+    assert_eq!(
+        r.body["phoneNumbers"],
+        json!([{"value": "+333", "type": "home"}])
+    );
+    send(json!([{"op": "replace", "path": "userName", "value": "B@contoso.com"}]))
+        .await
+        .expect_error(409, Some("uniqueness"), "userName");
+    send(json!([{"op": "replace", "path": "active", "value": false}]))
+        .await
+        .expect(200);
+    let r = app.scim("GET", &url, None).await.expect(200);
+    assert_eq!(r.body["active"], false, "a deactivated user is still there");
+}
+
 crate::helpers::backend_tests!(
     unknown_attributes_in_bodies_are_invalid_syntax,
     unknown_attributes_in_patches_are_invalid_syntax,
@@ -480,4 +526,5 @@ crate::helpers::backend_tests!(
     schemas_declare_canonical_values_of_every_type,
     what_entra_and_okta_send_is_accepted,
     case_sensitivity_is_the_same_for_filters_and_uniqueness,
+    patch_semantics_of_the_profile,
 );
