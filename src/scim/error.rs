@@ -66,6 +66,13 @@ impl ScimError {
     pub fn invalid_syntax(detail: impl Into<String>) -> Self {
         Self::bad_request(ScimType::InvalidSyntax, detail)
     }
+    /// 400 invalidSyntax for an attribute or a schema URI that the resource type does not
+    /// define, in a body, a PATCH path or a PATCH value: the SCIM interop profile
+    /// (draft-zollner-scim-interop-profile) requires unknown attributes and schema URIs to be
+    /// refused with `invalidSyntax`. The detail names the attribute and says what to do.
+    pub fn unknown_attribute(detail: impl Into<String>) -> Self {
+        Self::bad_request(ScimType::InvalidSyntax, detail)
+    }
     /// 400 invalidValue.
     pub fn invalid_value(detail: impl Into<String>) -> Self {
         Self::bad_request(ScimType::InvalidValue, detail)

@@ -12,7 +12,7 @@ use super::scan::{InMemoryQuery, ScanBudget, INLINE_WORK};
 use super::Service;
 use super::{
     change_log, check_if_match, check_indexed_len, new_event, page, possible_id, Caller,
-    ListParams, Listed, Rendered,
+    FilterScope, ListParams, Listed, Rendered,
 };
 use crate::scim::error::ScimError;
 use crate::scim::patch::{
@@ -21,7 +21,7 @@ use crate::scim::patch::{
 };
 use crate::scim::path::AttrPath;
 use crate::scim::render::{with_meta, Json, Meta};
-use crate::scim::schema::Schemas;
+use crate::scim::schema::{ResourceKind, Schemas};
 use crate::scim::work::Work;
 use crate::store::events::{insert_event, NewEvent};
 use crate::store::groups::{
@@ -645,18 +645,30 @@ pub async fn list_groups(
     caller: &Caller,
     params: ListParams,
 ) -> Result<Listed, ScimError> {
-    list_groups_within(svc, caller, params, PageBytes::new(svc.max_page_bytes)).await
+    list_groups_within(
+        svc,
+        caller,
+        params,
+        PageBytes::new(svc.max_page_bytes),
+        FilterScope::Endpoint,
+    )
+    .await
 }
 
 /// [`list_groups`] onto a page that may hold resources already (`POST /.search`): groups are
-/// rendered while they fit its bytes.
+/// rendered while they fit its bytes; `scope` says whether the filter may name only Group
+/// attributes.
 pub(crate) async fn list_groups_within(
     svc: &Service,
     caller: &Caller,
     params: ListParams,
     mut bytes: PageBytes,
+    scope: FilterScope,
 ) -> Result<Listed, ScimError> {
     let filter = super::list_filter(&params)?;
+    if let (Some(f), FilterScope::Endpoint) = (&filter, scope) {
+        svc.schemas.check_filter(ResourceKind::Group, f, &[])?;
+    }
     let (start, count) = page(params.start_index, params.count, svc.max_results);
     let with_members = wants_members(
         params.attributes.as_deref(),

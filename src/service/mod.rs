@@ -56,6 +56,17 @@ pub struct ListParams {
     pub excluded_attributes: Option<String>,
 }
 
+/// Where a list's filter comes from, which decides the attributes it may name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FilterScope {
+    /// `/Users` or `/Groups`: only attributes of that resource type (the interop profile's
+    /// rule: any other is 400 `invalidFilter`).
+    Endpoint,
+    /// `POST /.search` at the tenant root, over Users and Groups: a filter naming a User
+    /// attribute is no error for Groups (it matches none of them).
+    Root,
+}
+
 /// A list request's filter, parsed, once its projection is known to be valid (both are
 /// checked before any query runs).
 pub(crate) fn list_filter(
@@ -295,6 +306,7 @@ pub async fn search_all(
             ..params.clone()
         },
         paging::PageBytes::new(svc.max_page_bytes),
+        FilterScope::Root,
     )
     .await?;
     let mut found = user_list.resources;
@@ -316,6 +328,7 @@ pub async fn search_all(
             ..params
         },
         bytes,
+        FilterScope::Root,
     )
     .await?;
     found.extend(group_list.resources);

@@ -10,14 +10,14 @@ use super::query::{plan_users, Plan};
 use super::scan::{InMemoryQuery, ScanBudget, INLINE_WORK};
 use super::Service;
 use super::{
-    change_log, check_if_match, check_indexed_len, page, possible_id, Caller, ListParams, Listed,
-    Rendered,
+    change_log, check_if_match, check_indexed_len, page, possible_id, Caller, FilterScope,
+    ListParams, Listed, Rendered,
 };
 use crate::scim::error::ScimError;
 use crate::scim::patch::{apply_user_patch, parse_patch_request_within, PATCH_WORK};
 use crate::scim::path::AttrPath;
 use crate::scim::render::{resource_text, Json, Meta};
-use crate::scim::schema::CustomField;
+use crate::scim::schema::{CustomField, ResourceKind};
 use crate::scim::work::Work;
 use crate::store::coalesce::{UserById, UsersByEmail};
 use crate::store::events::append_event;
@@ -664,17 +664,38 @@ pub async fn list_users(
     caller: &Caller,
     params: ListParams,
 ) -> Result<Listed, ScimError> {
-    list_users_within(svc, caller, params, PageBytes::new(svc.max_page_bytes)).await
+    list_users_within(
+        svc,
+        caller,
+        params,
+        PageBytes::new(svc.max_page_bytes),
+        FilterScope::Endpoint,
+    )
+    .await
 }
 
-/// [`list_users`] onto a page that may hold resources already (`POST /.search`).
+/// [`list_users`] onto a page that may hold resources already (`POST /.search`); `scope` says
+/// whether the filter may name only User attributes.
 pub(crate) async fn list_users_within(
     svc: &Service,
     caller: &Caller,
     params: ListParams,
     mut bytes: PageBytes,
+    scope: FilterScope,
 ) -> Result<Listed, ScimError> {
     let filter = super::list_filter(&params)?;
+    if let (Some(f), FilterScope::Endpoint) = (&filter, scope) {
+        // The tenant's custom fields are read only for a filter the core and enterprise
+        // schemas do not account for.
+        if svc
+            .schemas
+            .check_filter(ResourceKind::User, f, &[])
+            .is_err()
+        {
+            let custom = custom_fields(svc, &caller.tenant.id).await?;
+            svc.schemas.check_filter(ResourceKind::User, f, &custom)?;
+        }
+    }
     let sort_attr = params.sort_by.as_deref().map(AttrPath::parse).transpose()?;
     let max = svc.max_results;
     let (start, count) = page(params.start_index, params.count, max);

@@ -176,7 +176,7 @@ async fn full_entra_cycle(backend: Backend) {
             )),
         )
         .await
-        .expect_error(400, Some("invalidPath"), "badge");
+        .expect_error(400, Some("invalidSyntax"), "badge");
     assert!(
         r.body["detail"]
             .as_str()
@@ -189,7 +189,7 @@ async fn full_entra_cycle(backend: Backend) {
     body[CUSTOM]["badge"] = json!("x");
     let r = app.scim("POST", "/Users", Some(body)).await.expect_error(
         400,
-        Some("invalidValue"),
+        Some("invalidSyntax"),
         "badge",
     );
     assert!(

@@ -608,7 +608,7 @@ async fn removed_field_keeps_stored_values(backend: Backend) {
     other[CUSTOM] = json!({"badgeColor": "K-7"});
     app.scim("POST", "/Users", Some(other)).await.expect_error(
         400,
-        Some("invalidValue"),
+        Some("invalidSyntax"),
         "badgeColor",
     );
     app.scim(
@@ -619,7 +619,7 @@ async fn removed_field_keeps_stored_values(backend: Backend) {
         ]))),
     )
     .await
-    .expect_error(400, Some("invalidPath"), "badgeColor");
+    .expect_error(400, Some("invalidSyntax"), "badgeColor");
 
     // What was stored stays, through reads and through other changes of the user.
     let read = app

@@ -24,6 +24,7 @@ mod openapi;
 mod operations;
 mod page_guards;
 mod pg_restart;
+mod profile;
 mod properties;
 mod providers;
 mod providers_page;

@@ -320,7 +320,7 @@ async fn bad_input_is_refused(backend: Backend) {
     ]);
     app.scim("POST", "/Users", Some(unknown_schema))
         .await
-        .expect_error(400, Some("invalidValue"), "urn:example:nope");
+        .expect_error(400, Some("invalidSyntax"), "urn:example:nope");
 
     let mut no_user_name = user_body("a@contoso.com", "a@contoso.com");
     no_user_name.as_object_mut().unwrap().remove("userName");

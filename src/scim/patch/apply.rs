@@ -15,8 +15,8 @@ use crate::scim::error::ScimError;
 use crate::scim::filter::{matches_within, Filter};
 use crate::scim::path::{key_ci, parse_patch_path, AttrPath, PatchPath};
 use crate::scim::schema::{
-    quote_value, type_error, AttrDef, AttrType, CustomField, Mutability, ResourceKind, Schemas,
-    TopAttr, MAX_VALUES,
+    quote_value, type_error, unknown_in_value_filter, AttrDef, AttrType, CustomField, Mutability,
+    ResourceKind, Schemas, TopAttr, MAX_VALUES,
 };
 use crate::scim::work::Work;
 
@@ -138,14 +138,8 @@ impl Target<'_> {
     /// A sub-attribute definition, or invalidPath naming `label.sub`.
     fn sub(&self, sub: &str) -> Result<&AttrDef, ScimError> {
         let def = self.def();
-        if def.attr_type != AttrType::Complex {
-            return Err(ScimError::invalid_path(format!(
-                "attribute \"{}\" has no sub-attributes (\"{}.{sub}\")",
-                self.label, self.label
-            )));
-        }
         let sd = def.sub(sub).ok_or_else(|| {
-            ScimError::invalid_path(format!("unknown attribute \"{}.{sub}\"", self.label))
+            ScimError::unknown_attribute(def.unknown_sub_detail(&self.label, sub))
         })?;
         if sd.mutability == Mutability::ReadOnly {
             return Err(ScimError::mutability(format!(
@@ -264,14 +258,15 @@ impl<'a> Patcher<'a> {
         self.apply_path(doc, op, &path, Some(value))
     }
 
-    /// Find the definition of a path's top-level attribute, or invalidPath.
+    /// Find the definition of a path's top-level attribute, or invalidSyntax naming it (the
+    /// interop profile's answer to an attribute the resource type does not define).
     fn resolve(&self, attr: &AttrPath) -> Result<Target<'a>, ScimError> {
         let urn = attr.urn.as_deref();
         let Some(top) = self
             .schemas
             .top_attr(self.kind, urn, &attr.name, self.custom)
         else {
-            return Err(ScimError::invalid_path(
+            return Err(ScimError::unknown_attribute(
                 self.schemas
                     .unknown_attr_detail(self.kind, urn, &attr.name, None),
             ));
@@ -290,10 +285,10 @@ impl<'a> Patcher<'a> {
         spend(self.work, 1)?;
         if let Some(urn) = whole_extension(path) {
             let Some(urn) = self.kind.extension_urn(urn) else {
-                return Err(ScimError::invalid_path(format!(
-                    "{urn} is not a schema of a {}",
-                    self.kind.name()
-                )));
+                return Err(ScimError::unknown_attribute(
+                    self.schemas
+                        .unknown_attr_detail(self.kind, Some(urn), "", None),
+                ));
             };
             return match op {
                 PatchOpKind::Remove => {
@@ -309,6 +304,18 @@ impl<'a> Patcher<'a> {
                 "attribute \"{}\" is readOnly and cannot be changed",
                 target.label
             )));
+        }
+        if let Some(inner) = path
+            .filter
+            .as_ref()
+            .filter(|_| target.def().attr_type == AttrType::Complex)
+            .and_then(|f| unknown_in_value_filter(target.def(), f))
+        {
+            return Err(ScimError::unknown_attribute(
+                target
+                    .def()
+                    .unknown_sub_detail(&target.label, &inner.to_string()),
+            ));
         }
         if path.filter.is_some() && path.attr.sub.is_some() {
             return Err(ScimError::invalid_path(format!(
@@ -607,10 +614,9 @@ fn merge_into(
     }
     for (key, v) in incoming {
         let Some(sd) = target.def().sub(key) else {
-            return Err(ScimError::invalid_value(format!(
-                "unknown attribute \"{}.{key}\"",
-                target.label
-            )));
+            return Err(ScimError::unknown_attribute(
+                target.def().unknown_sub_detail(&target.label, key),
+            ));
         };
         if sd.mutability == Mutability::ReadOnly {
             continue; // e.g. manager.displayName
@@ -1448,12 +1454,13 @@ mod tests {
             &stored_user(),
             json!([{"op": "replace", "path": "name", "value": {"nick": "x"}}]),
         );
-        assert_eq!(
-            (e.scim_type, e.detail.as_str()),
-            (
-                Some(ScimType::InvalidValue),
-                "unknown attribute \"name.nick\""
-            )
+        assert_eq!(e.scim_type, Some(ScimType::InvalidSyntax));
+        assert!(
+            e.detail.starts_with(
+                "unknown attribute \"name.nick\": the sub-attributes of \"name\" are formatted, familyName"
+            ),
+            "{}",
+            e.detail
         );
         let e = fails(
             &stored_user(),
@@ -1582,34 +1589,51 @@ mod tests {
     }
 
     #[test]
-    fn unknown_paths_are_invalid_path() {
+    /// The interop profile: an attribute the schemas do not define, named by a path (or by a
+    /// key of a path-less value), is 400 invalidSyntax naming it and saying what to do.
+    fn unknown_paths_are_invalid_syntax() {
         let e = fails(
             &stored_user(),
             json!([{"op": "replace", "path": "shoeSize", "value": 42}]),
         );
         assert_eq!(
             (e.status.as_u16(), e.scim_type),
-            (400, Some(ScimType::InvalidPath))
+            (400, Some(ScimType::InvalidSyntax))
         );
         assert_eq!(
             e.detail,
-            format!("unknown attribute \"shoeSize\" of {USER_SCHEMA}")
+            format!(
+                "unknown attribute \"shoeSize\" of {USER_SCHEMA}: leave it out (/Schemas lists the \
+                 attributes of a User), or define it as a custom attribute with \
+                 `scimd field add <tenant> shoeSize --type string` and send it under {CUS}"
+            )
         );
         let e = fails(
             &stored_user(),
             json!([{"op": "replace", "path": "name.nick", "value": "x"}]),
         );
-        assert_eq!(e.detail, "unknown attribute \"name.nick\"");
+        assert!(
+            e.detail
+                .starts_with("unknown attribute \"name.nick\": the sub-attributes"),
+            "{}",
+            e.detail
+        );
         let e = fails(
             &stored_user(),
             json!([{"op": "add", "path": format!("{ENT}:floor"), "value": "3"}]),
         );
-        assert_eq!(e.detail, format!("unknown attribute \"floor\" of {ENT}"));
+        assert!(
+            e.detail.starts_with(&format!(
+                "unknown attribute \"floor\" of {ENT}: leave it out"
+            )),
+            "{}",
+            e.detail
+        );
         let e = fails(
             &stored_user(),
             json!([{"op": "replace", "value": {format!("{CUS}:shirtSize"): "L"}}]),
         );
-        assert_eq!(e.scim_type, Some(ScimType::InvalidPath));
+        assert_eq!(e.scim_type, Some(ScimType::InvalidSyntax));
         assert_eq!(
             e.detail,
             "unknown attribute \"shirtSize\" of urn:ietf:params:scim:schemas:extension:CustomExtensionName:2.0:User: \
@@ -1619,17 +1643,46 @@ mod tests {
             &stored_user(),
             json!([{"op": "remove", "path": "title.value"}]),
         );
-        assert_eq!(e.scim_type, Some(ScimType::InvalidPath));
+        assert_eq!(e.scim_type, Some(ScimType::InvalidSyntax));
+        assert!(
+            e.detail.contains("\"title\" has no sub-attributes"),
+            "{}",
+            e.detail
+        );
         let e = fails(
             &stored_user(),
             json!([{"op": "add", "path": "members", "value": [{"value": "x"}]}]),
         );
-        assert_eq!(e.scim_type, Some(ScimType::InvalidPath));
+        assert_eq!(e.scim_type, Some(ScimType::InvalidSyntax));
         let e = fails(
             &stored_user(),
             json!([{"op": "add", "path": "urn:acme:ext:1.0:User:x", "value": "1"}]),
         );
-        assert_eq!(e.scim_type, Some(ScimType::InvalidPath));
+        assert_eq!(e.scim_type, Some(ScimType::InvalidSyntax));
+        assert!(
+            e.detail
+                .contains("urn:acme:ext:1.0:User is not a schema of a User")
+                && e.detail.contains("External namespace"),
+            "{}",
+            e.detail
+        );
+        // A value filter naming what the attribute does not have, and a sub-attribute after it.
+        for (path, named) in [
+            ("emails[kind eq \"work\"].value", "emails.kind"),
+            (
+                "emails[type eq \"work\" and not (label pr)].value",
+                "emails.label",
+            ),
+            ("emails[type eq \"work\"].address", "emails.address"),
+            ("addresses[type eq \"work\"].city", "addresses.city"),
+        ] {
+            let e = fails(
+                &stored_user(),
+                json!([{"op": "replace", "path": path, "value": "x"}]),
+            );
+            assert_eq!(e.scim_type, Some(ScimType::InvalidSyntax), "{path}");
+            assert!(e.detail.contains(named), "{path}: {}", e.detail);
+        }
     }
 
     #[test]
@@ -1748,7 +1801,7 @@ mod tests {
                 {"op": "replace", "path": "nope", "value": 1},
             ]),
         );
-        assert_eq!(e.scim_type, Some(ScimType::InvalidPath));
+        assert_eq!(e.scim_type, Some(ScimType::InvalidSyntax));
         assert_eq!(u, stored_user());
     }
 

@@ -11,7 +11,7 @@ use super::{in_operation, PatchOpKind, PatchOperation};
 use crate::scim::error::ScimError;
 use crate::scim::filter::{CompareOp, Filter};
 use crate::scim::path::{AttrPath, PatchPath};
-use crate::scim::schema::{ResourceKind, Schemas, GROUP_SCHEMA};
+use crate::scim::schema::{unknown_in_value_filter, ResourceKind, Schemas, GROUP_SCHEMA};
 use crate::scim::work::Work;
 
 /// One member named by a request: its id and the `display` the client gave, if any.
@@ -164,6 +164,25 @@ impl Patcher<'_> {
                 op.op.as_str()
             ))
         };
+        // Sub-attributes and filter terms that members do not have are unknown attributes.
+        if let Some(def) = self.schemas.group_schema().attr("members") {
+            let unknown = path
+                .attr
+                .sub
+                .iter()
+                .chain(path.sub_attr.iter())
+                .find(|s| def.sub(s).is_none())
+                .cloned()
+                .or_else(|| {
+                    let filter = path.filter.as_ref()?;
+                    unknown_in_value_filter(def, filter).map(|a| a.to_string())
+                });
+            if let Some(name) = unknown {
+                return Err(ScimError::unknown_attribute(
+                    def.unknown_sub_detail("members", &name),
+                ));
+            }
+        }
         if path.attr.sub.is_some() || path.sub_attr.is_some() {
             return Err(unsupported());
         }
@@ -392,10 +411,23 @@ mod tests {
         assert_eq!(e.scim_type, Some(ScimType::InvalidValue));
         let e = patch_group(json!([{"op": "replace", "path": "userName", "value": "x"}]))
             .expect_err("unknown");
+        assert_eq!(e.scim_type, Some(ScimType::InvalidSyntax));
         assert_eq!(
             e.detail,
-            format!("unknown attribute \"userName\" of {GROUP_SCHEMA}")
+            format!(
+                "unknown attribute \"userName\" of {GROUP_SCHEMA}: leave it out (/Schemas lists \
+                 the attributes of a Group)"
+            )
         );
+        for path in ["members[kind eq \"x\"]", "members.label"] {
+            let e = patch_group(json!([{"op": "remove", "path": path}])).expect_err(path);
+            assert_eq!(e.scim_type, Some(ScimType::InvalidSyntax), "{path}");
+            assert!(
+                e.detail.contains("sub-attributes of \"members\""),
+                "{}",
+                e.detail
+            );
+        }
         let e = patch_group(json!([{"op": "replace", "path": ENT, "value": {"department": "x"}}]))
             .expect_err("no extension");
         assert_eq!(e.scim_type, Some(ScimType::InvalidPath));

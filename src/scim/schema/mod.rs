@@ -11,11 +11,13 @@
 //! - `value.rs`: value coercion: one value against its definition
 //!   ([`AttrDef::normalize`]), a whole body against the registry
 //!   ([`Schemas::validate_user`], [`Schemas::validate_group`]);
+//! - `filters.rs`: filters against the schemas (unknown attributes are refused);
 //! - `registry.rs`: the registry: the embedded schemas, the tenant's custom fields
 //!   ([`CustomField`]), attribute lookups by path and their case-exactness.
 
 use serde_json::{json, Map, Value};
 
+mod filters;
 mod registry;
 #[cfg(test)]
 mod test_util;
@@ -23,6 +25,7 @@ mod urn;
 mod value;
 
 pub use crate::scim::entra::ENTRA_GROUP_SCHEMA;
+pub use filters::unknown_in_value_filter;
 pub use registry::{CustomField, FieldType, SchemaDef, Schemas, TopAttr};
 pub use urn::{
     ResourceKind, BULK_REQUEST_SCHEMA, CUSTOM_USER_SCHEMA, ENTERPRISE_USER_SCHEMA, ERROR_SCHEMA,
@@ -299,6 +302,25 @@ impl AttrDef {
         self.sub_attributes
             .iter()
             .find(|s| s.name.eq_ignore_ascii_case(name))
+    }
+
+    /// The detail of a 400 for `label.key`, a sub-attribute this attribute does not have:
+    /// it names it and lists the sub-attributes there are.
+    pub fn unknown_sub_detail(&self, label: &str, key: &str) -> String {
+        if self.sub_attributes.is_empty() {
+            return format!(
+                "unknown attribute \"{label}.{key}\": \"{label}\" has no sub-attributes"
+            );
+        }
+        let names: Vec<&str> = self
+            .sub_attributes
+            .iter()
+            .map(|s| s.name.as_str())
+            .collect();
+        format!(
+            "unknown attribute \"{label}.{key}\": the sub-attributes of \"{label}\" are {}",
+            names.join(", ")
+        )
     }
 
     /// Whether this is a complex attribute that has a `value` sub-attribute (emails,

@@ -358,9 +358,10 @@ impl Schemas {
         })
     }
 
-    /// The detail of a 400 for an unknown attribute. For the custom extension it says
-    /// how to define the field; `value` (when known) suggests its type. The tenant slug
-    /// is not known at this layer, so the command shows a literal `<tenant>`.
+    /// The detail of a 400 for an unknown attribute: it names the attribute and says what to
+    /// do. For the custom extension it says how to define the field; `value` (when known)
+    /// suggests its type. The tenant slug is not known at this layer, so the command shows a
+    /// literal `<tenant>`.
     pub fn unknown_attr_detail(
         &self,
         kind: ResourceKind,
@@ -368,34 +369,63 @@ impl Schemas {
         name: &str,
         value: Option<&Value>,
     ) -> String {
+        let define = |name: &str| -> String {
+            let field_type = value.map_or(FieldType::String, guess_field_type);
+            let multi = if value.is_some_and(Value::is_array) {
+                " --multi-valued"
+            } else {
+                ""
+            };
+            format!("`scimd field add <tenant> {name} --type {field_type}{multi}`")
+        };
+        // What a client can do about an attribute that is not there.
+        let instead = |name: &str| -> String {
+            match kind {
+                ResourceKind::User => format!(
+                    "leave it out (/Schemas lists the attributes of a User), or define it as a \
+                     custom attribute with {} and send it under {CUSTOM_USER_SCHEMA}",
+                    define(name)
+                ),
+                ResourceKind::Group => {
+                    "leave it out (/Schemas lists the attributes of a Group)".to_string()
+                }
+            }
+        };
+        // What a client can do about a schema URN that is not there.
+        let other_urn = |u: &str| -> String {
+            match kind {
+                ResourceKind::User => format!(
+                    "{u} is not a schema of a User: send custom attributes under \
+                     {CUSTOM_USER_SCHEMA} (define each with `scimd field add <tenant> NAME --type TYPE`; \
+                     in Okta, make it the attribute's External namespace) or leave them out"
+                ),
+                ResourceKind::Group => format!(
+                    "{u} is not a schema of a Group, which has no extensions: leave it out"
+                ),
+            }
+        };
         match urn {
             // A bare URN key (`urn:…:2.0:User`) names a schema, not an attribute.
-            Some(u) if name.is_empty() => {
-                format!("{u} is not a schema extension of a {}", kind.name())
-            }
+            Some(u) if name.is_empty() => other_urn(u),
             Some(u) if u.eq_ignore_ascii_case(CUSTOM_USER_SCHEMA) && kind == ResourceKind::User => {
-                let field_type = value.map_or(FieldType::String, guess_field_type);
-                let multi = if value.is_some_and(Value::is_array) {
-                    " --multi-valued"
-                } else {
-                    ""
-                };
                 format!(
                     "unknown attribute \"{name}\" of {CUSTOM_USER_SCHEMA}: define it first with \
-                     `scimd field add <tenant> {name} --type {field_type}{multi}` or on the admin page"
+                     {} or on the admin page",
+                    define(name)
                 )
             }
             Some(u)
                 if u.eq_ignore_ascii_case(kind.core_schema())
                     || kind.extension_urn(u).is_some() =>
             {
-                format!("unknown attribute \"{name}\" of {u}")
+                format!("unknown attribute \"{name}\" of {u}: {}", instead(name))
             }
-            Some(u) => format!(
-                "unknown attribute \"{u}:{name}\": {u} is not a schema of a {}",
-                kind.name()
+            Some(u) => format!("unknown attribute \"{u}:{name}\": {}", other_urn(u)),
+            None => format!(
+                "unknown attribute \"{name}\" of {}: {}",
+                kind.core_schema(),
+                instead(name)
             ),
-            None => format!("unknown attribute \"{name}\" of {}", kind.core_schema()),
         }
     }
 
@@ -647,6 +677,54 @@ mod tests {
         assert_eq!(subs, ["value", "$ref", "displayName"]);
     }
 
+    /// The interop profile: every `type` sub-attribute declares its canonical values at
+    /// /Schemas, as RFC 7643 gives them (an empty list where it gives none).
+    #[test]
+    fn every_type_sub_attribute_declares_canonical_values() {
+        let mut seen = Vec::new();
+        for schema in schemas().schema_resources(&custom()) {
+            for attr in schema["attributes"].as_array().expect("attributes") {
+                for sub in attr["subAttributes"].as_array().into_iter().flatten() {
+                    if sub["name"] == "type" {
+                        let name = attr["name"].as_str().unwrap_or_default().to_string();
+                        assert!(sub["canonicalValues"].is_array(), "{name}.type");
+                        seen.push(name);
+                    }
+                }
+            }
+        }
+        assert_eq!(
+            seen,
+            [
+                "emails",
+                "phoneNumbers",
+                "ims",
+                "photos",
+                "addresses",
+                "groups",
+                "entitlements",
+                "roles",
+                "x509Certificates",
+                "members"
+            ]
+        );
+        let s = schemas();
+        let values = |attr: &str| {
+            s.user_schema()
+                .attr(attr)
+                .and_then(|a| a.sub("type"))
+                .map(|t| t.canonical_values.clone())
+                .unwrap_or_default()
+        };
+        assert_eq!(values("emails"), ["work", "home", "other"]);
+        assert_eq!(values("addresses"), ["work", "home", "other"]);
+        assert_eq!(
+            values("phoneNumbers"),
+            ["work", "home", "mobile", "fax", "pager", "other"]
+        );
+        assert_eq!(values("photos"), ["photo", "thumbnail"]);
+    }
+
     #[test]
     fn service_provider_config_and_resource_types() {
         let s = schemas();
@@ -789,24 +867,33 @@ mod tests {
         ));
         assert_eq!(
             (e.status.as_u16(), e.scim_type),
-            (400, Some(ScimType::InvalidValue))
+            (400, Some(ScimType::InvalidSyntax))
         );
         assert_eq!(
             e.detail,
-            format!("unknown attribute \"shoeSize\" of {USER_SCHEMA}")
+            format!(
+                "unknown attribute \"shoeSize\" of {USER_SCHEMA}: leave it out (/Schemas lists the \
+                 attributes of a User), or define it as a custom attribute with \
+                 `scimd field add <tenant> shoeSize --type integer` and send it under {CUSTOM_USER_SCHEMA}"
+            )
         );
         let e = err(s.validate_user(
             json!({"schemas": [USER_SCHEMA], "userName": "u", ENTERPRISE_USER_SCHEMA: {"floor": "3"}}),
             &[],
         ));
-        assert_eq!(
-            e.detail,
-            format!("unknown attribute \"floor\" of {ENTERPRISE_USER_SCHEMA}")
+        assert_eq!(e.scim_type, Some(ScimType::InvalidSyntax));
+        assert!(
+            e.detail.starts_with(&format!(
+                "unknown attribute \"floor\" of {ENTERPRISE_USER_SCHEMA}: leave it out"
+            )),
+            "{}",
+            e.detail
         );
         let e = err(s.validate_user(
             json!({"schemas": [USER_SCHEMA], "userName": "u", CUSTOM_USER_SCHEMA: {"postalCode": "75001"}}),
             &[],
         ));
+        assert_eq!(e.scim_type, Some(ScimType::InvalidSyntax));
         assert_eq!(
             e.detail,
             "unknown attribute \"postalCode\" of urn:ietf:params:scim:schemas:extension:CustomExtensionName:2.0:User: \
@@ -841,7 +928,32 @@ mod tests {
             json!({"schemas": [USER_SCHEMA], "userName": "u", "urn:acme:ext:2.0:User": {"x": 1}}),
             &[],
         ));
-        assert_eq!(e.scim_type, Some(ScimType::InvalidValue));
-        assert!(e.detail.contains("urn:acme:ext:2.0:User"), "{}", e.detail);
+        assert_eq!(e.scim_type, Some(ScimType::InvalidSyntax));
+        assert!(
+            e.detail.starts_with("urn:acme:ext:2.0:User is not a schema of a User: send custom \
+                 attributes under urn:ietf:params:scim:schemas:extension:CustomExtensionName:2.0:User"),
+            "{}",
+            e.detail
+        );
+        // A URN-qualified complex attribute is an attribute, not a schema.
+        let out = s
+            .validate_user(
+                json!({"schemas": [USER_SCHEMA], "userName": "u",
+                    format!("{ENTERPRISE_USER_SCHEMA}:manager"): {"value": "m-1"}}),
+                &[],
+            )
+            .expect("qualified manager");
+        assert_eq!(
+            out[ENTERPRISE_USER_SCHEMA]["manager"],
+            json!({"value": "m-1"})
+        );
+        let e = err(s.validate_group(
+            json!({"schemas": [GROUP_SCHEMA], "displayName": "G", "urn:acme:ext:2.0:Group": {"x": 1}}),
+        ));
+        assert_eq!(e.scim_type, Some(ScimType::InvalidSyntax));
+        assert_eq!(
+            e.detail,
+            "urn:acme:ext:2.0:Group is not a schema of a Group, which has no extensions: leave it out"
+        );
     }
 }

@@ -105,10 +105,15 @@ pub(super) fn check_schemas(kind: ResourceKind, given: Option<&Value>) -> Result
         } else {
             let mut accepted = vec![core];
             accepted.extend_from_slice(kind.extensions());
-            return Err(ScimError::invalid_value(format!(
-                "unknown schema \"{urn}\" in schemas; a {} accepts {}",
+            return Err(ScimError::unknown_attribute(format!(
+                "unknown schema \"{urn}\" in schemas; a {} accepts {}: remove it{}",
                 kind.name(),
-                accepted.join(", ")
+                accepted.join(", "),
+                match kind {
+                    ResourceKind::User =>
+                        " (custom attributes go under the CustomExtensionName URN)",
+                    ResourceKind::Group => "",
+                }
             )));
         }
     }

@@ -132,9 +132,9 @@ impl AttrDef {
         let mut out = Map::new();
         for (key, v) in input {
             let Some(sub) = self.sub(&key) else {
-                return Err(ScimError::invalid_value(format!(
-                    "unknown attribute \"{label}.{key}\""
-                )));
+                return Err(ScimError::unknown_attribute(
+                    self.unknown_sub_detail(label, &key),
+                ));
             };
             if sub.mutability == Mutability::ReadOnly {
                 continue;
@@ -165,6 +165,11 @@ impl AttrDef {
         }
         Ok(Some(Value::Object(out)))
     }
+}
+
+/// Whether a body's key is a schema URN (`urn:…`) rather than an attribute name.
+fn is_urn(key: &str) -> bool {
+    key.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("urn:"))
 }
 
 /// How many elements of a multi-valued complex attribute say `"primary": true`.
@@ -310,6 +315,18 @@ impl Schemas {
                 }
             } else {
                 let (urn, name) = split_urn(&key);
+                if value.is_object()
+                    && is_urn(&key)
+                    && self.top_attr(kind, urn, name, custom).is_none()
+                {
+                    // An extension object under a schema URN this kind does not have.
+                    return Err(ScimError::unknown_attribute(self.unknown_attr_detail(
+                        kind,
+                        Some(&key),
+                        "",
+                        None,
+                    )));
+                }
                 self.put_attr(kind, urn, name, value, custom, &mut out)?;
             }
         }
@@ -354,7 +371,7 @@ impl Schemas {
         out: &mut Map<String, Value>,
     ) -> Result<(), ScimError> {
         let Some(top) = self.top_attr(kind, urn, name, custom) else {
-            return Err(ScimError::invalid_value(self.unknown_attr_detail(
+            return Err(ScimError::unknown_attribute(self.unknown_attr_detail(
                 kind,
                 urn,
                 name,
@@ -675,7 +692,12 @@ mod tests {
             e.detail
         );
         let e = err(s.validate_user(with("emails", json!([{"value": "a", "kind": "x"}])), &c));
-        assert_eq!(e.detail, "unknown attribute \"emails.kind\"");
+        assert_eq!(e.scim_type, Some(ScimType::InvalidSyntax));
+        assert_eq!(
+            e.detail,
+            "unknown attribute \"emails.kind\": the sub-attributes of \"emails\" are value, display, \
+             type, primary"
+        );
         let long = "x".repeat(500);
         let e = err(s.validate_user(with("active", json!(long)), &c));
         assert!(
@@ -798,13 +820,17 @@ mod tests {
         ));
         assert!(e.detail.contains(ENTERPRISE_USER_SCHEMA), "{}", e.detail);
         let e = err(s.validate_group(json!({"schemas": [USER_SCHEMA], "displayName": "G"})));
-        assert_eq!(e.scim_type, Some(ScimType::InvalidValue));
+        assert_eq!(e.scim_type, Some(ScimType::InvalidSyntax));
         let e = err(s.validate_group(
             json!({"schemas": [GROUP_SCHEMA], "displayName": "G", "userName": "x"}),
         ));
+        assert_eq!(e.scim_type, Some(ScimType::InvalidSyntax));
         assert_eq!(
             e.detail,
-            format!("unknown attribute \"userName\" of {GROUP_SCHEMA}")
+            format!(
+                "unknown attribute \"userName\" of {GROUP_SCHEMA}: leave it out (/Schemas lists \
+                 the attributes of a Group)"
+            )
         );
     }
 

@@ -31,7 +31,7 @@ async fn one_bad_operation_in_1000_is_400_naming_it(backend: Backend) {
     for (bad, scim_type, needle) in [
         (
             json!({"op": "replace", "path": "noSuchAttribute", "value": "x"}),
-            "invalidPath",
+            "invalidSyntax",
             "noSuchAttribute",
         ),
         (
