@@ -34,9 +34,11 @@ pub(super) async fn create_client(
     let redirect_uri = f.redirect_uri.trim();
     let new = NewClient {
         label: f.label,
-        redirect_uris: (!redirect_uri.is_empty())
-            .then(|| vec![redirect_uri.to_string()])
-            .unwrap_or_default(),
+        redirect_uris: Some(redirect_uri)
+            .filter(|uri| !uri.is_empty())
+            .map(str::to_string)
+            .into_iter()
+            .collect(),
         jwks: None,
     };
     let made = svc::create_client(&state.service, &tenant, new).await;
