@@ -77,6 +77,13 @@ pub struct RefreshRow {
     pub used_at: Option<i64>,
 }
 
+/// Make the token, secret and grant writes of one client (or, for `of = tenant id`, the
+/// client creations of one tenant) take turns across instances, so that their limits hold
+/// and concurrent token requests do not lock each other's rows in opposite orders.
+pub fn take_turn(conn: &mut DbConn, of: &str) -> Result<(), StoreError> {
+    super::prepared::take_turn(conn, &format!("scimd oauth {of}"))
+}
+
 /// Insert a client with its first secret.
 pub fn insert_client(
     conn: &mut DbConn,

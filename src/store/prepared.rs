@@ -127,3 +127,17 @@ impl<Conn> RunQueryDsl<Conn> for Sql<'_> {}
 impl diesel::query_builder::Query for Sql<'_> {
     type SqlType = diesel::sql_types::Untyped;
 }
+
+/// Make the writers of one thing (`name`) take turns across instances: on PostgreSQL a
+/// transaction-scoped advisory lock on the name's hash, held until the transaction ends;
+/// SQLite has a single writer already.
+pub fn take_turn(conn: &mut DbConn, name: &str) -> Result<(), StoreError> {
+    if matches!(conn, DbConn::Postgres(_)) {
+        Sql::new(
+            "SELECT pg_advisory_xact_lock(hashtext(?))",
+            vec![Arg::Text(name)],
+        )
+        .run(conn)?;
+    }
+    Ok(())
+}

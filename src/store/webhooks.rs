@@ -173,13 +173,7 @@ pub fn insert_endpoint_within(
     max: i64,
 ) -> Result<bool, StoreError> {
     let owner = row.tenant_id.as_deref().unwrap_or("");
-    if matches!(conn, DbConn::Postgres(_)) {
-        Sql::new(
-            "SELECT pg_advisory_xact_lock(hashtext('scimd webhook endpoints of ' || ?))",
-            vec![Arg::Text(owner)],
-        )
-        .run(conn)?;
-    }
+    super::prepared::take_turn(conn, &format!("scimd webhook endpoints of {owner}"))?;
     let mut q = webhook_endpoints::table.into_boxed();
     q = match &row.tenant_id {
         Some(t) => q.filter(webhook_endpoints::tenant_id.eq(t.clone())),

@@ -57,6 +57,9 @@ fn parse_head(head: &[u8]) -> io::Result<(u16, Option<usize>)> {
     Ok((status, length))
 }
 
+const SCIM_JSON: &str = "application/scim+json";
+const FORM: &str = "application/x-www-form-urlencoded";
+
 impl Connection {
     /// A connection to `addr` (`host:port`), opened on first use.
     pub fn new(addr: &str) -> Connection {
@@ -78,7 +81,26 @@ impl Connection {
         bearer: &str,
         body: Option<&[u8]>,
     ) -> io::Result<Response> {
-        let result = self.exchange(method, path, bearer, body).await;
+        let result = self
+            .exchange(method, path, ("Bearer", bearer), SCIM_JSON, body)
+            .await;
+        if result.is_err() {
+            self.stream = None;
+        }
+        result
+    }
+
+    /// POST a form (`application/x-www-form-urlencoded`) with HTTP Basic credentials
+    /// (`basic`: the base64 of `id:secret`), as an OAuth client calls a token endpoint.
+    pub async fn post_form(
+        &mut self,
+        path: &str,
+        basic: &str,
+        form: &[u8],
+    ) -> io::Result<Response> {
+        let result = self
+            .exchange("POST", path, ("Basic", basic), FORM, Some(form))
+            .await;
         if result.is_err() {
             self.stream = None;
         }
@@ -89,7 +111,8 @@ impl Connection {
         &mut self,
         method: &str,
         path: &str,
-        bearer: &str,
+        (scheme, credential): (&str, &str),
+        content_type: &str,
         body: Option<&[u8]>,
     ) -> io::Result<Response> {
         if self.stream.is_none() {
@@ -107,15 +130,18 @@ impl Connection {
             path,
             " HTTP/1.1\r\nHost: ",
             &self.host,
-            "\r\nAuthorization: Bearer ",
-            bearer,
+            "\r\nAuthorization: ",
+            scheme,
+            " ",
+            credential,
             "\r\n",
         ] {
             self.out.extend_from_slice(part.as_bytes());
         }
         if let Some(body) = body {
-            self.out
-                .extend_from_slice(b"Content-Type: application/scim+json\r\nContent-Length: ");
+            self.out.extend_from_slice(b"Content-Type: ");
+            self.out.extend_from_slice(content_type.as_bytes());
+            self.out.extend_from_slice(b"\r\nContent-Length: ");
             self.out
                 .extend_from_slice(body.len().to_string().as_bytes());
             self.out.extend_from_slice(b"\r\n\r\n");

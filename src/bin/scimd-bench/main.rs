@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 
 mod client;
 mod measure;
+mod oauth;
 mod phases;
 mod receiver;
 mod worst;
@@ -107,6 +108,10 @@ pub struct BenchOptions {
     /// PATCHes the attacker of `--worst-patch` sends at once.
     #[arg(long, default_value_t = 4)]
     pub attackers: usize,
+    /// Instead of the cycle: for this many seconds, compare a SCIM read with an OAuth access
+    /// token against the same read with a Secret Token, then time the token endpoint.
+    #[arg(long)]
+    pub oauth: Option<u64>,
 }
 
 /// Whether `GET /readyz` on the port answers 200 (a request served, database reached).
@@ -195,6 +200,23 @@ fn run(opts: BenchOptions) -> Result<(), String> {
             Some(receiver)
         }
     };
+    let oauth_client = match opts.oauth {
+        None => None,
+        Some(_) => {
+            let (slug, _) = tenants.first().ok_or("no tenant")?;
+            let made = actix_web::rt::System::new()
+                .block_on(async {
+                    let tenant = svc::tenant_by_slug(&service, slug).await?;
+                    let new = scimd::service::oauth::NewClient {
+                        label: "bench".into(),
+                        ..Default::default()
+                    };
+                    scimd::service::oauth::create_client(&service, &tenant, new).await
+                })
+                .map_err(|e| e.detail)?;
+            Some((made.1.row.client_id, made.0))
+        }
+    };
     drop(service);
 
     let exe = server_exe()?;
@@ -258,9 +280,12 @@ fn run(opts: BenchOptions) -> Result<(), String> {
         tenants,
         server_pid: server.0.id(),
     });
-    let result = match opts.worst_patch {
-        Some(seconds) => worst::worst_patches(&opts, &target, seconds),
-        None => phases(&opts, &target),
+    let result = match (opts.worst_patch, opts.oauth, &oauth_client) {
+        (Some(seconds), _, _) => worst::worst_patches(&opts, &target, seconds),
+        (None, Some(seconds), Some((client_id, secret))) => {
+            oauth::compare(&opts, &target, client_id, secret, seconds)
+        }
+        _ => phases(&opts, &target),
     };
     if let Some(receiver) = &receiver {
         report_webhooks(receiver);

@@ -248,6 +248,7 @@ pub async fn approve(
     let jtis = svc
         .store
         .write(move |conn| {
+            oauth_store::take_turn(conn, &grant.client_ref)?;
             let live = oauth_store::live_grants_of(conn, &grant.client_ref)?;
             let mut revoked = Vec::new();
             let excess = (live.len() + 1).saturating_sub(MAX_GRANTS_PER_CLIENT);

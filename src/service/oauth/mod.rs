@@ -145,6 +145,7 @@ pub async fn create_client(
     let (stored, stored_secret) = (client.clone(), secret_row.clone());
     svc.store
         .write(move |conn| {
+            oauth_store::take_turn(conn, &stored.tenant_id)?;
             if oauth_store::count_live_clients(conn, &stored.tenant_id)? >= MAX_CLIENTS_PER_TENANT
             {
                 return Err(ScimError::status(
@@ -274,6 +275,7 @@ pub async fn add_secret(
     let (tenant_id, stored) = (tenant.id.clone(), row.clone());
     svc.store
         .write(move |conn| {
+            oauth_store::take_turn(conn, &stored.client_ref)?;
             oauth_store::find_client(conn, &tenant_id, &stored.client_ref)?
                 .filter(|c| c.revoked_at.is_none())
                 .ok_or_else(|| no_client(&stored.client_ref))?;

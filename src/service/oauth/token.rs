@@ -219,6 +219,7 @@ pub async fn grant(
     let outcome = svc
         .store
         .write(move |conn| {
+            oauth_store::take_turn(conn, &client.id)?;
             let now = now_millis();
             let grant_id = match grant {
                 Grant::ClientCredentials => None,
