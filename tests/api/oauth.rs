@@ -878,3 +878,96 @@ async fn clients_on_the_page(backend: Backend) {
 }
 
 backend_tests!(authorization_code_grant, clients_on_the_page);
+
+/// What one tenant's OAuth client can make scimd hold or do is bounded, and another tenant is
+/// unaffected: wrong secrets are throttled per address (valid requests from the same address
+/// are not), a client's token requests count in its tenant's budget, and a client holds at
+/// most 50 live access tokens (asking more revokes its oldest).
+async fn one_tenants_client_does_its_worst(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |s| {
+        s.rate_limit_address = 20;
+        s.rate_limit_tenant = 40;
+    })
+    .await;
+    let globex_token = app.add_tenant("globex");
+    let key = operator_key(&app).await;
+    let acme = make_client(&app, &key, json!({"label": "acme"})).await;
+    let globex = api(
+        &app,
+        "POST",
+        "/tenants/globex/oauth-clients",
+        &key,
+        Some(json!({"label": "globex"})),
+    )
+    .await
+    .expect(201)
+    .body;
+    let (acme_id, acme_secret) = (
+        acme["clientId"].as_str().expect("id").to_string(),
+        acme["clientSecret"].as_str().expect("secret").to_string(),
+    );
+    let (globex_id, globex_secret) = (
+        globex["clientId"].as_str().expect("id").to_string(),
+        globex["clientSecret"].as_str().expect("secret").to_string(),
+    );
+    // A flood of wrong secrets: 429 once the address failed too often.
+    let mut statuses = std::collections::BTreeMap::new();
+    for _ in 0..100 {
+        let r = token_request(
+            &app.base,
+            Some((&acme_id, "scimd_cs_guess")),
+            &[("grant_type", "client_credentials")],
+        )
+        .await;
+        *statuses.entry(r.status.as_u16()).or_insert(0) += 1;
+        if r.status.as_u16() == 429 {
+            assert!(r.retry_after.is_some(), "{}", r.body);
+        }
+    }
+    assert!(statuses.get(&429).copied().unwrap_or(0) > 50, "{statuses:?}");
+    // acme's own client asks for tokens as fast as it can: its tenant's budget runs out.
+    let mut acme_statuses = std::collections::BTreeMap::new();
+    let mut last = None;
+    for _ in 0..120 {
+        let r = token_request(
+            &app.base,
+            Some((&acme_id, &acme_secret)),
+            &[("grant_type", "client_credentials")],
+        )
+        .await;
+        *acme_statuses.entry(r.status.as_u16()).or_insert(0) += 1;
+        if r.status.as_u16() == 200 {
+            last = r.body["access_token"].as_str().map(str::to_string);
+        }
+    }
+    eprintln!("wrong secrets: {statuses:?}; acme's token requests: {acme_statuses:?}");
+    assert!(acme_statuses.get(&429).copied().unwrap_or(0) > 0, "{acme_statuses:?}");
+    // Meanwhile globex gets its token and provisions.
+    let globex_access = client_token(&app.base, &globex_id, &globex_secret).await;
+    assert_eq!(scim_status(&app, &app.base, "globex", &globex_access).await, 200);
+    assert_eq!(scim_status(&app, &app.base, "globex", &globex_token).await, 200);
+    let last = last.expect("some acme token");
+    // acme's client holds at most 50 live access tokens; the newest works.
+    let acme_ref = acme["id"].as_str().expect("ref").to_string();
+    let live: i64 = app
+        .state
+        .service
+        .store
+        .read_blocking(move |conn| {
+            use diesel::prelude::*;
+            use scimd::store::schema::tokens;
+            tokens::table
+                .filter(tokens::oauth_client.eq(&acme_ref))
+                .filter(tokens::revoked_at.is_null())
+                .count()
+                .get_result::<i64>(conn)
+                .map_err(scimd::store::StoreError::from)
+        })
+        .expect("count");
+    let issued = acme_statuses.get(&200).copied().unwrap_or(0);
+    assert_eq!(live, issued.min(50) as i64, "{acme_statuses:?}");
+    actix_web::rt::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(scim_status(&app, &app.base, "acme", &last).await, 200);
+}
+
+backend_tests!(one_tenants_client_does_its_worst);
