@@ -98,6 +98,17 @@ pub fn path_less_key(key: &str) -> Result<PatchPath, ScimError> {
     parse_patch_path(key)
 }
 
+/// The sub-attribute that an unknown `key` of an `attribute` element stands for: Entra's
+/// `AppRoleAssignmentsComplex` POST labels each of its `roles` with `displayName` where
+/// RFC 7643 names it `display` (Microsoft's "Provisioning a role to a SCIM app" example), so
+/// `roles.displayName` (and `entitlements.displayName`) is stored as `display`.
+pub fn sub_attribute_alias(attribute: &str, key: &str) -> Option<&'static str> {
+    let labelled = ["roles", "entitlements"]
+        .iter()
+        .any(|a| a.eq_ignore_ascii_case(attribute));
+    (labelled && key.eq_ignore_ascii_case("displayName")).then_some("display")
+}
+
 /// Whether an operation may put a value filter on a single-valued complex attribute, which
 /// RFC 7644 defines for multi-valued ones only: Entra clears the manager with
 /// `{"op":"remove","path":"urn:…:enterprise:2.0:User:manager[value eq \"<id>\"]"}`, so a
