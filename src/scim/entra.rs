@@ -58,6 +58,14 @@ pub fn boolean_text(s: &str) -> Option<bool> {
     }
 }
 
+/// A boolean attribute compared with text in a filter: Entra's `SingleAppRoleAssignment`
+/// mapping targets `roles[primary eq "True"].value`, quoting the boolean. Without this rule
+/// the filter matches no role, so each cycle's PATCH would add a role instead of replacing
+/// it. The same words as [`boolean_text`].
+pub fn boolean_filter_text(s: &str) -> Option<bool> {
+    boolean_text(s)
+}
+
 /// An integer written as a string (surrounding spaces allowed): Entra's attribute mappings
 /// often yield text (expression mappings such as `Join` or `Switch` return strings), so an
 /// integer attribute (a custom field of type integer) may arrive as `"42"`.

@@ -181,7 +181,11 @@ pub fn user_fields(resource: &Value) -> Map<String, Value> {
     let manager = object(enterprise, "manager")
         .map(|m| text_value(m, "value"))
         // Stored by an older scimd as a bare id.
-        .or_else(|| get(enterprise, "manager").filter(|v| v.is_string()).cloned())
+        .or_else(|| {
+            get(enterprise, "manager")
+                .filter(|v| v.is_string())
+                .cloned()
+        })
         .unwrap_or(Value::Null);
     let custom = object(resource, CUSTOM_USER_SCHEMA)
         .map(|c| {
@@ -236,7 +240,8 @@ mod tests {
             roles_of(posted),
             json!([{"value": "Admin", "display": null}])
         );
-        let patched = json!({"roles": [{"primary": true, "value": "Admin", "display": "Administrator"}]});
+        let patched =
+            json!({"roles": [{"primary": true, "value": "Admin", "display": "Administrator"}]});
         assert_eq!(
             roles_of(patched),
             json!([{"value": "Admin", "display": "Administrator"}])
@@ -261,7 +266,7 @@ mod tests {
     #[test]
     fn malformed_entra_text_is_a_plain_role() {
         for text in [
-            "{\"id\":\"x\",\"value\":\"Admin\"",  // cut short
+            "{\"id\":\"x\",\"value\":\"Admin\"",    // cut short
             "{\"id\":\"x\",\"displayName\":\"A\"}", // no inner value
             "{\"value\": 7}",                       // inner value not a string
             "{}",
@@ -321,7 +326,9 @@ mod tests {
             json!({"givenName": "Ada", "familyName": "Lovelace", "formatted": "Ada Lovelace"})
         );
         assert_eq!(
-            n(json!({"name": {"givenName": "Ada", "familyName": "Lovelace", "formatted": "Lady Ada"}}))["formatted"],
+            n(
+                json!({"name": {"givenName": "Ada", "familyName": "Lovelace", "formatted": "Lady Ada"}})
+            )["formatted"],
             "Lady Ada"
         );
         assert_eq!(
@@ -363,7 +370,13 @@ mod tests {
         assert_eq!(f["customAttributes"], json!({"costCenter": "4130"}));
         // Nothing sent: the same keys, empty.
         let bare = Value::Object(user_fields(&json!({"userName": "b"})));
-        for key in ["displayName", "title", "department", "employeeNumber", "manager"] {
+        for key in [
+            "displayName",
+            "title",
+            "department",
+            "employeeNumber",
+            "manager",
+        ] {
             assert_eq!(bare[key], Value::Null, "{key}");
         }
         assert_eq!(bare["customAttributes"], json!({}));
