@@ -14,7 +14,7 @@ use crate::store::tenants::Tenant;
 use crate::store::users::{self as user_store, SizedRow, UserRow, Walk};
 use crate::store::StoreError;
 
-use super::paging::rows_that_fit;
+use super::paging::{rows_that_fit, rows_that_fit_as, stored_len};
 use super::Service;
 
 /// Largest page of a list.
@@ -141,6 +141,18 @@ fn paged<T>(mut rows: Vec<T>, limit: i64, cursor_of: impl Fn(&T) -> String) -> P
 /// the host API shows beside it (state, times, userName and externalId again).
 const ITEM_OVERHEAD: usize = 1024;
 
+/// What a user takes on a page of the host API, estimated from its stored size: the
+/// resource, and the view beside it, which repeats the resource's emails, roles and custom
+/// attributes with a few keys more each (up to about 2.6 times their size: the smallest email,
+/// `{"value":"a@b.c"}`, becomes `{"value":"a@b.c","type":null,"primary":false}`), so four
+/// times the stored size, and [`ITEM_OVERHEAD`] for the rest. (Its `groups` are not in the
+/// estimate: a few dozen bytes a membership.)
+fn user_page_bytes(row: &SizedRow) -> usize {
+    stored_len(row)
+        .saturating_mul(4)
+        .saturating_add(ITEM_OVERHEAD)
+}
+
 /// A page of a walk that also stops at the page's bytes: `sized` is the walk's next rows (one
 /// past the limit) as ids, positions and sizes, `rows` the ones read for the page. A page cut
 /// short by its bytes has a `nextCursor` like one cut by its limit.
@@ -187,7 +199,7 @@ pub async fn list_users(
         .read(move |conn| {
             let (deactivated, deleted) = (include_deactivated, include_deleted);
             let sized = user_store::walk_user_sizes(conn, &tenant_id, &walk, deactivated, deleted)?;
-            let taken = rows_that_fit(&sized, limit, max_bytes, ITEM_OVERHEAD);
+            let taken = rows_that_fit_as(&sized, limit, max_bytes, user_page_bytes);
             let page = Walk {
                 limit: i64::try_from(taken).unwrap_or(i64::MAX),
                 ..walk

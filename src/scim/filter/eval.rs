@@ -197,19 +197,11 @@ fn compare(c: &Value, op: CompareOp, value: &Value, exact: bool, work: &Work) ->
             !matches!(op, CompareOp::Co | CompareOp::Sw | CompareOp::Ew)
                 && number_cmp(a, b).is_some_and(|o| ordering_satisfies(op, o))
         }
-        (Value::Bool(a), Value::Bool(b)) => bool_compare(op, *a, *b),
-        // Entra's SingleAppRoleAssignment writes `roles[primary eq "True"].value`.
-        (Value::Bool(a), Value::String(b)) => {
-            crate::scim::entra::boolean_filter_text(b).is_some_and(|b| bool_compare(op, *a, b))
-        }
-        _ => false,
-    }
-}
-
-fn bool_compare(op: CompareOp, a: bool, b: bool) -> bool {
-    match op {
-        CompareOp::Eq => a == b,
-        CompareOp::Ne => a != b,
+        (Value::Bool(a), Value::Bool(b)) => match op {
+            CompareOp::Eq => a == b,
+            CompareOp::Ne => a != b,
+            _ => false,
+        },
         _ => false,
     }
 }
@@ -292,16 +284,6 @@ mod tests {
             &u
         ));
         assert!(m("emails[type eq \"work\"].primary eq true", &u));
-        // Entra's role mapping compares a boolean with its text.
-        assert!(m(
-            "emails[primary eq \"True\"].value eq \"bjensen@example.com\"",
-            &u
-        ));
-        assert!(!m(
-            "emails[primary eq \"False\"].value eq \"bjensen@example.com\"",
-            &u
-        ));
-        assert!(!m("emails[primary eq \"yes\"]", &u));
         assert!(!m("emails[type eq \"home\"].primary pr", &u));
         assert!(m(
             "phoneNumbers[type eq \"mobile\"].value eq \"555-555-8377\"",
