@@ -265,16 +265,17 @@ pub struct DirectoryGroup {
     pub member_count: i64,
 }
 
-/// The rows with their member counts (read in one query for them all).
+/// The tenant's rows with their member counts (read in one query for them all).
 fn with_member_counts(
     conn: &mut crate::store::DbConn,
+    tenant_id: &str,
     rows: Vec<GroupRow>,
 ) -> Result<Vec<DirectoryGroup>, StoreError> {
     let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
     let mut counts: HashMap<String, i64> = if ids.is_empty() {
         HashMap::new()
     } else {
-        group_store::member_counts(conn, &ids)?
+        group_store::member_counts(conn, tenant_id, &ids)?
             .into_iter()
             .collect()
     };
@@ -419,7 +420,7 @@ pub async fn list_groups(
                 ..walk
             };
             let rows = group_store::walk_groups(conn, &tenant_id, &page, include_deleted)?;
-            let rows = with_member_counts(conn, rows)?;
+            let rows = with_member_counts(conn, &tenant_id, rows)?;
             Ok::<_, StoreError>((rows, sized, taken))
         })
         .await?;
@@ -454,7 +455,7 @@ pub async fn group_with_count(
                 let rows = group_store::find_group_any(conn, &tenant_id, &wanted)?
                     .into_iter()
                     .collect();
-                Ok::<_, StoreError>(with_member_counts(conn, rows)?.pop())
+                Ok::<_, StoreError>(with_member_counts(conn, &tenant_id, rows)?.pop())
             })
             .await?
     } else {

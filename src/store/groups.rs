@@ -220,15 +220,18 @@ pub fn groups_of_members(
     Ok(out)
 }
 
-/// How many members each of these groups has (groups without members are left out).
+/// How many members each of these groups of the tenant has (groups without members are left
+/// out).
 pub fn member_counts(
     conn: &mut DbConn,
+    tenant_id: &str,
     group_ids: &[String],
 ) -> Result<Vec<(String, i64)>, StoreError> {
     let mut out = Vec::new();
     for chunk in group_ids.chunks(500) {
         let rows: Vec<(String, i64)> = group_members::table
             .filter(group_members::group_id.eq_any(chunk))
+            .filter(group_members::tenant_id.eq(tenant_id))
             .group_by(group_members::group_id)
             .select((group_members::group_id, count_star()))
             .load(conn)?;
