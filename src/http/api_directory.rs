@@ -2,17 +2,15 @@
 //! page by page behind an opaque cursor, each page bounded by count and bytes.
 
 use actix_web::{web, HttpRequest, HttpResponse};
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 
 use super::api::managed_tenant;
 use super::request::{param, query_pairs};
 use crate::http::state::AppState;
 use crate::scim::error::ScimError;
 use crate::service::api_keys::ApiCaller;
-use crate::service::directory::{self, PageRequest};
-use crate::store::groups::GroupRow;
+use crate::service::directory::{self, DirectoryGroup, DirectoryUser, PageRequest};
 use crate::store::tenants::Tenant;
-use crate::store::users::UserRow;
 
 /// The routes, inside the `/api/v1` scope.
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -75,27 +73,11 @@ fn page_request(
     ))
 }
 
-fn when(at: Option<i64>) -> Value {
-    at.map(crate::scim::render::timestamp).into()
-}
-
 /// `head` (an object of small fields) with `"resource"` added, as JSON text: the resource's
 /// text goes in as rendered, never parsed (as a tree, a large user takes several times its
 /// size, and a page of them several times the page).
-fn with_resource(head: &Value, resource: &str) -> Result<String, ScimError> {
-    let mut text = head.to_string();
-    if text.pop() != Some('}') {
-        return Err(ScimError::internal(
-            "a listed resource is not a JSON object",
-        ));
-    }
-    if text.len() > 1 {
-        text.push(',');
-    }
-    text.push_str("\"resource\":");
-    text.push_str(resource);
-    text.push('}');
-    Ok(text)
+fn with_resource(head: Map<String, Value>, resource: &str) -> String {
+    crate::webhooks::with_resource(head, resource)
 }
 
 /// `{"<list>": [items…], "nextCursor": …}` from the items' JSON texts (`list` is one of
@@ -124,39 +106,33 @@ fn json_response(text: String) -> HttpResponse {
         .body(text)
 }
 
-/// A user as the host app sees it: its state and times beside the SCIM resource as stored
-/// (with `id` and `meta`), as JSON text.
-fn user_json(state: &AppState, tenant: &Tenant, row: &UserRow) -> Result<String, ScimError> {
+/// A user as the host app sees it ([`directory::user_view`]: its state, times and normalized
+/// fields) beside the SCIM resource as stored (with `id` and `meta`), as JSON text. The
+/// stored resource is parsed for the view, one user at a time.
+fn user_json(state: &AppState, tenant: &Tenant, user: &DirectoryUser) -> Result<String, ScimError> {
     let base_url = state.settings.tenant_url(&tenant.slug);
+    let row = &user.row;
     let resource = crate::service::users::render_user(row, &base_url)?.body;
-    let head = json!({
-        "id": row.id,
-        "userName": row.user_name,
-        "externalId": row.external_id,
-        "active": row.active,
-        "deactivatedAt": when(row.deactivated_at),
-        "deleted": row.deleted_at.is_some(),
-        "deletedAt": when(row.deleted_at),
-        "createdAt": crate::scim::render::timestamp(row.created_at),
-        "updatedAt": crate::scim::render::timestamp(row.updated_at),
-    });
-    with_resource(&head, &resource.text())
+    let stored: Value = serde_json::from_str(&row.resource)
+        .map_err(|e| ScimError::internal(format!("stored user {} is corrupt: {e}", row.id)))?;
+    let head = directory::user_view(row, &stored, Some(&user.groups));
+    drop(stored);
+    Ok(with_resource(head, &resource.text()))
 }
 
-/// A group as the host app sees it (its members are a list of their own), as JSON text.
-fn group_json(state: &AppState, tenant: &Tenant, row: &GroupRow) -> Result<String, ScimError> {
+/// A group as the host app sees it (its members are a list of their own; `memberCount` says
+/// how many), as JSON text.
+fn group_json(
+    state: &AppState,
+    tenant: &Tenant,
+    group: &DirectoryGroup,
+) -> Result<String, ScimError> {
     let base_url = state.settings.tenant_url(&tenant.slug);
-    let resource = crate::service::groups::render_group(row, None, &base_url)?.body;
-    let head = json!({
-        "id": row.id,
-        "displayName": row.display_name,
-        "externalId": row.external_id,
-        "deleted": row.deleted_at.is_some(),
-        "deletedAt": when(row.deleted_at),
-        "createdAt": crate::scim::render::timestamp(row.created_at),
-        "updatedAt": crate::scim::render::timestamp(row.updated_at),
-    });
-    with_resource(&head, &resource.text())
+    let resource = crate::service::groups::render_group(&group.row, None, &base_url)?.body;
+    Ok(with_resource(
+        directory::group_view(group),
+        &resource.text(),
+    ))
 }
 
 /// A page of rows as `{"<what>": [...], "nextCursor"}`, each row rendered as JSON text (the
@@ -181,7 +157,8 @@ fn page_answer<R>(
 
 /// GET /api/v1/tenants/{slug}/users?limit&cursor&updatedSince&includeDeactivated&includeDeleted:
 /// `{"users": [...], "nextCursor": ...}` in (updatedAt, id) order; a page of large users ends
-/// early (at `--max-page-bytes`), with its `nextCursor`.
+/// early (at `--max-page-bytes`), with its `nextCursor`. With `email=`, the live user whose
+/// identity mail that is (case-insensitively), or none: a list of at most one.
 async fn list_users(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -191,6 +168,21 @@ async fn list_users(
     let (page, pairs) = page_request(&req, true)?;
     let deactivated = flag(&pairs, "includeDeactivated")?;
     let deleted = flag(&pairs, "includeDeleted")?;
+    if let Some(email) = param(&pairs, "email") {
+        if deleted {
+            return Err(ScimError::invalid_value(
+                "email finds a live user (active, or deactivated with includeDeactivated=true); \
+                 leave out includeDeleted, or list with includeDeleted=true without email",
+            ));
+        }
+        let tenant = managed_tenant(&state, &caller, &slug).await?;
+        let found = directory::user_by_email(&state.service, &tenant, email, deactivated).await?;
+        let items = found
+            .iter()
+            .map(|u| user_json(&state, &tenant, u))
+            .collect::<Result<Vec<_>, _>>()?;
+        return Ok(json_response(list_text("users", &items, None)));
+    }
     let tenant = managed_tenant(&state, &caller, &slug).await?;
     let found = directory::list_users(&state.service, &tenant, &page, deactivated, deleted).await?;
     page_answer("users", found, |r| user_json(&state, &tenant, r))
@@ -204,8 +196,8 @@ async fn get_user(
 ) -> Result<HttpResponse, ScimError> {
     let (slug, id) = path.into_inner();
     let tenant = managed_tenant(&state, &caller, &slug).await?;
-    let row = directory::user(&state.service, &tenant, &id).await?;
-    Ok(json_response(user_json(&state, &tenant, &row)?))
+    let user = directory::user(&state.service, &tenant, &id).await?;
+    Ok(json_response(user_json(&state, &tenant, &user)?))
 }
 
 /// GET /api/v1/tenants/{slug}/groups?limit&cursor&updatedSince&includeDeleted.
@@ -230,8 +222,8 @@ async fn get_group(
 ) -> Result<HttpResponse, ScimError> {
     let (slug, id) = path.into_inner();
     let tenant = managed_tenant(&state, &caller, &slug).await?;
-    let row = directory::group(&state.service, &tenant, &id).await?;
-    Ok(json_response(group_json(&state, &tenant, &row)?))
+    let group = directory::group_with_count(&state.service, &tenant, &id).await?;
+    Ok(json_response(group_json(&state, &tenant, &group)?))
 }
 
 /// GET /api/v1/tenants/{slug}/groups/{id}/members?limit&cursor: `{"members": [{id, type,

@@ -18,13 +18,15 @@
 //!   `remove` `members` with a `value` list, removes only the listed members
 //!   ([`MemberChange::Remove`](crate::scim::patch::MemberChange::Remove)).
 
+use std::borrow::Cow;
+
 use serde_json::{Map, Number, Value};
 
 use crate::scim::error::ScimError;
 use crate::scim::filter::{CompareOp, Filter};
 use crate::scim::patch::PatchOpKind;
-use crate::scim::path::{parse_patch_path, PatchPath};
-use crate::scim::schema::{AttrDef, ResourceKind};
+use crate::scim::path::{parse_patch_path, AttrPath, PatchPath};
+use crate::scim::schema::{AttrDef, AttrType, ResourceKind};
 
 /// A URN some Entra versions put in a Group's `schemas` (the group POST of its ADSCIM
 /// heritage); accepted there and dropped from the stored list.
@@ -98,6 +100,17 @@ pub fn path_less_key(key: &str) -> Result<PatchPath, ScimError> {
     parse_patch_path(key)
 }
 
+/// The sub-attribute that an unknown `key` of an `attribute` element stands for: Entra's
+/// `AppRoleAssignmentsComplex` POST labels each of its `roles` with `displayName` where
+/// RFC 7643 names it `display` (Microsoft's "Provisioning a role to a SCIM app" example), so
+/// `roles.displayName` (and `entitlements.displayName`) is stored as `display`.
+pub fn sub_attribute_alias(attribute: &str, key: &str) -> Option<&'static str> {
+    let labelled = ["roles", "entitlements"]
+        .iter()
+        .any(|a| a.eq_ignore_ascii_case(attribute));
+    (labelled && key.eq_ignore_ascii_case("displayName")).then_some("display")
+}
+
 /// Whether an operation may put a value filter on a single-valued complex attribute, which
 /// RFC 7644 defines for multi-valued ones only: Entra clears the manager with
 /// `{"op":"remove","path":"urn:…:enterprise:2.0:User:manager[value eq \"<id>\"]"}`, so a
@@ -153,6 +166,57 @@ pub fn value_from_filter(
         }
     }
     Ok(obj)
+}
+
+/// A PATCH path's value filter with its booleans typed by the attribute `def`: Entra's
+/// `SingleAppRoleAssignment` mapping targets `roles[primary eq "True"].value`, quoting the
+/// boolean. Compared as text with the stored `true`, it matches no role, so every cycle's
+/// PATCH would add a role (and demote the last one) instead of replacing it. A comparison of
+/// a boolean sub-attribute with the text `"True"` / `"False"` (any case, as
+/// [`boolean_text`]) compares with that boolean; any other filter is returned as it is.
+/// (Filters of queries keep RFC 7644's typing: `active eq "true"` matches nothing.)
+pub fn typed_path_filter<'f>(filter: &'f Filter, def: &AttrDef) -> Cow<'f, Filter> {
+    if !has_boolean_text(filter, def) {
+        return Cow::Borrowed(filter);
+    }
+    Cow::Owned(retyped(filter, def))
+}
+
+/// The boolean a comparison's text stands for, if its attribute is a boolean of `def`.
+fn boolean_of(attr: &AttrPath, value: &Value, def: &AttrDef) -> Option<bool> {
+    let text = value.as_str()?;
+    if attr.urn.is_some() || attr.sub.is_some() {
+        return None;
+    }
+    let sd = def.sub(&attr.name)?;
+    (sd.attr_type == AttrType::Boolean)
+        .then(|| boolean_text(text))
+        .flatten()
+}
+
+fn has_boolean_text(filter: &Filter, def: &AttrDef) -> bool {
+    match filter {
+        Filter::And(a, b) | Filter::Or(a, b) => {
+            has_boolean_text(a, def) || has_boolean_text(b, def)
+        }
+        Filter::Not(a) => has_boolean_text(a, def),
+        Filter::Compare { attr, value, .. } => boolean_of(attr, value, def).is_some(),
+        Filter::Present(_) | Filter::ValuePath { .. } => false,
+    }
+}
+
+fn retyped(filter: &Filter, def: &AttrDef) -> Filter {
+    match filter {
+        Filter::And(a, b) => Filter::And(Box::new(retyped(a, def)), Box::new(retyped(b, def))),
+        Filter::Or(a, b) => Filter::Or(Box::new(retyped(a, def)), Box::new(retyped(b, def))),
+        Filter::Not(a) => Filter::Not(Box::new(retyped(a, def))),
+        Filter::Compare { attr, op, value } => Filter::Compare {
+            attr: attr.clone(),
+            op: *op,
+            value: boolean_of(attr, value, def).map_or_else(|| value.clone(), Value::Bool),
+        },
+        other => other.clone(),
+    }
 }
 
 /// The filter that `attr[inner].sub op value` means: Entra matches users with

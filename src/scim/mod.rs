@@ -5,6 +5,7 @@ pub mod entra;
 pub mod error;
 pub mod filter;
 pub mod mail;
+pub mod normalize;
 pub mod patch;
 pub mod path;
 pub mod render;

@@ -2,15 +2,19 @@
 //! them in (updated_at, id) order behind an opaque cursor, reads by id that also find
 //! deactivated and deleted ones, and a group's members. Every read is scoped to the tenant.
 
+use std::collections::HashMap;
+
 use base64::Engine;
+use serde_json::{Map, Value};
 
 use crate::scim::error::ScimError;
+use crate::scim::normalize;
 use crate::store::groups::{self as group_store, GroupRow, MemberRow};
 use crate::store::tenants::Tenant;
 use crate::store::users::{self as user_store, SizedRow, UserRow, Walk};
 use crate::store::StoreError;
 
-use super::paging::rows_that_fit;
+use super::paging::{rows_that_fit, rows_that_fit_as, stored_len};
 use super::Service;
 
 /// Largest page of a list.
@@ -137,6 +141,18 @@ fn paged<T>(mut rows: Vec<T>, limit: i64, cursor_of: impl Fn(&T) -> String) -> P
 /// the host API shows beside it (state, times, userName and externalId again).
 const ITEM_OVERHEAD: usize = 1024;
 
+/// What a user takes on a page of the host API, estimated from its stored size: the
+/// resource, and the view beside it, which repeats the resource's emails, roles and custom
+/// attributes with a few keys more each (up to about 2.6 times their size: the smallest email,
+/// `{"value":"a@b.c"}`, becomes `{"value":"a@b.c","type":null,"primary":false}`), so four
+/// times the stored size, and [`ITEM_OVERHEAD`] for the rest. (Its `groups` are not in the
+/// estimate: a few dozen bytes a membership.)
+fn user_page_bytes(row: &SizedRow) -> usize {
+    stored_len(row)
+        .saturating_mul(4)
+        .saturating_add(ITEM_OVERHEAD)
+}
+
 /// A page of a walk that also stops at the page's bytes: `sized` is the walk's next rows (one
 /// past the limit) as ids, positions and sizes, `rows` the ones read for the page. A page cut
 /// short by its bytes has a `nextCursor` like one cut by its limit.
@@ -174,7 +190,7 @@ pub async fn list_users(
     req: &PageRequest,
     include_deactivated: bool,
     include_deleted: bool,
-) -> Result<Page<UserRow>, ScimError> {
+) -> Result<Page<DirectoryUser>, ScimError> {
     let walk = walk_of(CursorKind::Users, req)?;
     let tenant_id = tenant.id.clone();
     let (limit, max_bytes) = (page_limit(req), svc.max_page_bytes);
@@ -183,18 +199,180 @@ pub async fn list_users(
         .read(move |conn| {
             let (deactivated, deleted) = (include_deactivated, include_deleted);
             let sized = user_store::walk_user_sizes(conn, &tenant_id, &walk, deactivated, deleted)?;
-            let taken = rows_that_fit(&sized, limit, max_bytes, ITEM_OVERHEAD);
+            let taken = rows_that_fit_as(&sized, limit, max_bytes, user_page_bytes);
             let page = Walk {
                 limit: i64::try_from(taken).unwrap_or(i64::MAX),
                 ..walk
             };
             let rows = user_store::walk_users(conn, &tenant_id, &page, deactivated, deleted)?;
+            // The page's groups in one query, not one per user.
+            let rows = with_groups(conn, &tenant_id, rows)?;
             Ok::<_, StoreError>((rows, sized, taken))
         })
         .await?;
-    Ok(sized_page(CursorKind::Users, rows, &sized, taken, |r| {
-        (r.updated_at, &r.id)
+    Ok(sized_page(CursorKind::Users, rows, &sized, taken, |u| {
+        (u.row.updated_at, &u.row.id)
     }))
+}
+
+/// A user as the host app reads it: its row and the live groups it belongs to directly.
+#[derive(Debug, Clone)]
+pub struct DirectoryUser {
+    pub row: UserRow,
+    pub groups: Vec<GroupRef>,
+}
+
+/// A group a user belongs to, as the host app sees it: `{"id", "displayName"}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupRef {
+    pub id: String,
+    pub display_name: String,
+}
+
+/// The rows with their groups (read in one query for them all). A deleted user has none.
+fn with_groups(
+    conn: &mut crate::store::DbConn,
+    tenant_id: &str,
+    rows: Vec<UserRow>,
+) -> Result<Vec<DirectoryUser>, StoreError> {
+    let live: Vec<String> = rows
+        .iter()
+        .filter(|r| r.deleted_at.is_none())
+        .map(|r| r.id.clone())
+        .collect();
+    let mut groups: HashMap<String, Vec<GroupRef>> = HashMap::new();
+    if !live.is_empty() {
+        for (member, id, display_name) in group_store::groups_of_members(conn, tenant_id, &live)? {
+            groups
+                .entry(member)
+                .or_default()
+                .push(GroupRef { id, display_name });
+        }
+    }
+    Ok(rows
+        .into_iter()
+        .map(|row| DirectoryUser {
+            groups: groups.remove(&row.id).unwrap_or_default(),
+            row,
+        })
+        .collect())
+}
+
+/// A group as the host app reads it: its row and how many members it has.
+#[derive(Debug, Clone)]
+pub struct DirectoryGroup {
+    pub row: GroupRow,
+    pub member_count: i64,
+}
+
+/// The tenant's rows with their member counts (read in one query for them all).
+fn with_member_counts(
+    conn: &mut crate::store::DbConn,
+    tenant_id: &str,
+    rows: Vec<GroupRow>,
+) -> Result<Vec<DirectoryGroup>, StoreError> {
+    let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
+    let mut counts: HashMap<String, i64> = if ids.is_empty() {
+        HashMap::new()
+    } else {
+        group_store::member_counts(conn, tenant_id, &ids)?
+            .into_iter()
+            .collect()
+    };
+    Ok(rows
+        .into_iter()
+        .map(|row| DirectoryGroup {
+            member_count: counts.remove(&row.id).unwrap_or(0),
+            row,
+        })
+        .collect())
+}
+
+fn when(at: Option<i64>) -> Value {
+    at.map(crate::scim::render::timestamp).into()
+}
+
+/// The host app's view of a user, beside its `resource` (which the caller adds as it is
+/// stored): the one place that builds it, for the API's answers and the webhooks' data.
+/// `resource` is the stored resource, parsed; `groups` the user's direct groups (`None`
+/// leaves the key out: a webhook message is written with its change, and a membership
+/// change is a group's message, not the user's).
+pub fn user_view(
+    row: &UserRow,
+    resource: &Value,
+    groups: Option<&[GroupRef]>,
+) -> Map<String, Value> {
+    let mut view = normalize::user_fields(resource);
+    let deleted = row.deleted_at.is_some();
+    let fields = [
+        ("id", Value::from(row.id.as_str())),
+        ("userName", Value::from(row.user_name.as_str())),
+        ("externalId", row.external_id.as_deref().into()),
+        ("email", Value::from(row.identity_mail.as_str())),
+        (
+            "state",
+            Value::from(normalize::user_state(row.active, deleted)),
+        ),
+        ("active", Value::from(row.active)),
+        ("deactivatedAt", when(row.deactivated_at)),
+        ("deleted", Value::from(deleted)),
+        ("deletedAt", when(row.deleted_at)),
+        ("createdAt", when(Some(row.created_at))),
+        ("updatedAt", when(Some(row.updated_at))),
+    ];
+    for (key, value) in fields {
+        view.insert(key.into(), value);
+    }
+    if let Some(groups) = groups {
+        let groups = groups
+            .iter()
+            .map(|g| serde_json::json!({"id": g.id, "displayName": g.display_name}))
+            .collect();
+        view.insert("groups".into(), Value::Array(groups));
+    }
+    view
+}
+
+/// The host app's view of a group, beside its `resource` (added by the caller).
+pub fn group_view(group: &DirectoryGroup) -> Map<String, Value> {
+    let row = &group.row;
+    let fields = [
+        ("id", Value::from(row.id.as_str())),
+        ("displayName", Value::from(row.display_name.as_str())),
+        ("externalId", row.external_id.as_deref().into()),
+        ("memberCount", Value::from(group.member_count)),
+        ("deleted", Value::from(row.deleted_at.is_some())),
+        ("deletedAt", when(row.deleted_at)),
+        ("createdAt", when(Some(row.created_at))),
+        ("updatedAt", when(Some(row.updated_at))),
+    ];
+    fields
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect()
+}
+
+/// The live user of the tenant whose identity mail is `email` (case-insensitively: compared
+/// in its index form, see [`crate::scim::mail`]), with its groups; deactivated ones only when
+/// asked for. One indexed lookup.
+pub async fn user_by_email(
+    svc: &Service,
+    tenant: &Tenant,
+    email: &str,
+    include_deactivated: bool,
+) -> Result<Option<DirectoryUser>, ScimError> {
+    let mail = crate::scim::mail::index_form("email", email.trim())?;
+    let tenant_id = tenant.id.clone();
+    let found = svc
+        .store
+        .lookup(move |conn| {
+            let Some(row) = user_store::find_user_by_identity_mail(conn, &tenant_id, &mail)? else {
+                return Ok::<_, StoreError>(None);
+            };
+            Ok(with_groups(conn, &tenant_id, vec![row])?.pop())
+        })
+        .await?;
+    Ok(found.filter(|u| u.row.active || include_deactivated))
 }
 
 /// The rows a page may hold by its `limit` (checked by [`walk_of`] already).
@@ -202,12 +380,18 @@ fn page_limit(req: &PageRequest) -> usize {
     usize::try_from(req.limit).unwrap_or(0)
 }
 
-/// A user of the tenant by id, deactivated or deleted too; 404 when there is none.
-pub async fn user(svc: &Service, tenant: &Tenant, id: &str) -> Result<UserRow, ScimError> {
+/// A user of the tenant by id, deactivated or deleted too, with its groups; 404 when there
+/// is none.
+pub async fn user(svc: &Service, tenant: &Tenant, id: &str) -> Result<DirectoryUser, ScimError> {
     let (tenant_id, wanted) = (tenant.id.clone(), id.to_string());
     let found = if super::possible_id(id) {
         svc.store
-            .lookup(move |conn| user_store::find_user_any(conn, &tenant_id, &wanted))
+            .lookup(move |conn| {
+                let rows = user_store::find_user_any(conn, &tenant_id, &wanted)?
+                    .into_iter()
+                    .collect();
+                Ok::<_, StoreError>(with_groups(conn, &tenant_id, rows)?.pop())
+            })
             .await?
     } else {
         None
@@ -222,7 +406,7 @@ pub async fn list_groups(
     tenant: &Tenant,
     req: &PageRequest,
     include_deleted: bool,
-) -> Result<Page<GroupRow>, ScimError> {
+) -> Result<Page<DirectoryGroup>, ScimError> {
     let walk = walk_of(CursorKind::Groups, req)?;
     let tenant_id = tenant.id.clone();
     let (limit, max_bytes) = (page_limit(req), svc.max_page_bytes);
@@ -236,11 +420,12 @@ pub async fn list_groups(
                 ..walk
             };
             let rows = group_store::walk_groups(conn, &tenant_id, &page, include_deleted)?;
+            let rows = with_member_counts(conn, &tenant_id, rows)?;
             Ok::<_, StoreError>((rows, sized, taken))
         })
         .await?;
-    Ok(sized_page(CursorKind::Groups, rows, &sized, taken, |r| {
-        (r.updated_at, &r.id)
+    Ok(sized_page(CursorKind::Groups, rows, &sized, taken, |g| {
+        (g.row.updated_at, &g.row.id)
     }))
 }
 
@@ -250,6 +435,28 @@ pub async fn group(svc: &Service, tenant: &Tenant, id: &str) -> Result<GroupRow,
     let found = if super::possible_id(id) {
         svc.store
             .lookup(move |conn| group_store::find_group_any(conn, &tenant_id, &wanted))
+            .await?
+    } else {
+        None
+    };
+    found.ok_or_else(|| ScimError::not_found(format!("no group with id {id} in this tenant")))
+}
+
+/// A group of the tenant by id, deleted too, with its member count; 404 when there is none.
+pub async fn group_with_count(
+    svc: &Service,
+    tenant: &Tenant,
+    id: &str,
+) -> Result<DirectoryGroup, ScimError> {
+    let (tenant_id, wanted) = (tenant.id.clone(), id.to_string());
+    let found = if super::possible_id(id) {
+        svc.store
+            .lookup(move |conn| {
+                let rows = group_store::find_group_any(conn, &tenant_id, &wanted)?
+                    .into_iter()
+                    .collect();
+                Ok::<_, StoreError>(with_member_counts(conn, &tenant_id, rows)?.pop())
+            })
             .await?
     } else {
         None

@@ -207,6 +207,7 @@ fn log_event(
         "Group",
         action,
         id,
+        None,
         after.map(|r| r.body.text()).as_deref(),
     );
     let event = NewEvent {

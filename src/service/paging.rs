@@ -60,7 +60,7 @@ impl PageBytes {
     }
 }
 
-fn stored_len(row: &SizedRow) -> usize {
+pub fn stored_len(row: &SizedRow) -> usize {
     usize::try_from(row.bytes).unwrap_or(usize::MAX)
 }
 
@@ -137,10 +137,23 @@ pub fn chunks(rows: &[SizedRow]) -> impl Iterator<Item = &[SizedRow]> {
 /// How many of a walk's next rows (read one past the limit) a page takes: up to `limit`,
 /// and while their stored sizes plus `overhead` each fit the page's bytes (at least one).
 pub fn rows_that_fit(rows: &[SizedRow], limit: usize, max_bytes: usize, overhead: usize) -> usize {
+    rows_that_fit_as(rows, limit, max_bytes, |r| {
+        stored_len(r).saturating_add(overhead)
+    })
+}
+
+/// [`rows_that_fit`] with each row's size on the page estimated by `size` (a user of the host
+/// API is its resource and a view that repeats its values).
+pub fn rows_that_fit_as(
+    rows: &[SizedRow],
+    limit: usize,
+    max_bytes: usize,
+    size: impl Fn(&SizedRow) -> usize,
+) -> usize {
     let mut page = PageBytes::new(max_bytes);
     rows.iter()
         .take(limit)
-        .take_while(|r| page.take(stored_len(r).saturating_add(overhead)))
+        .take_while(|r| page.take(size(r)))
         .count()
 }
 

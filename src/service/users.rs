@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
+use super::directory::user_view;
 use super::paging::{chunks, fill_page, PageBytes};
 use super::query::{plan_users, Plan};
 use super::scan::{InMemoryQuery, ScanBudget, INLINE_WORK};
@@ -295,6 +296,7 @@ pub async fn create_user(
         "User",
         "created",
         &row.id,
+        Some(user_view(&row, &resource, None)),
         Some(&rendered.body.text()),
     );
     let log = change_log(caller, "User", "created", &row.id, detail, webhooks);
@@ -453,6 +455,7 @@ where
             "User",
             change.action,
             &change.row.id,
+            Some(user_view(&change.row, &resource, None)),
             Some(&after.body.text()),
         );
         let log = change_log(
@@ -563,7 +566,7 @@ pub async fn delete_user(
     // With If-Match the tombstone needs the version that was checked; without, any live one.
     let pinned = if_match.is_some().then_some(old.version);
     let (id_owned, user_name) = (old.id, old.user_name);
-    let webhooks = change_message(caller, "User", "deleted", &id_owned, None);
+    let webhooks = change_message(caller, "User", "deleted", &id_owned, None, None);
     let log = change_log(
         caller,
         "User",

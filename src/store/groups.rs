@@ -193,6 +193,53 @@ pub fn groups_of_member(
         .load(conn)?)
 }
 
+/// Live groups that these members belong to directly, in one query (a page of users reads
+/// its groups at once): (member id, group id, display name), by member then display name.
+pub fn groups_of_members(
+    conn: &mut DbConn,
+    tenant_id: &str,
+    member_ids: &[String],
+) -> Result<Vec<(String, String, String)>, StoreError> {
+    let mut out = Vec::new();
+    for chunk in member_ids.chunks(500) {
+        let rows: Vec<(String, String, String)> = group_members::table
+            .inner_join(groups::table.on(groups::id.eq(group_members::group_id)))
+            .filter(group_members::member_id.eq_any(chunk))
+            .filter(group_members::tenant_id.eq(tenant_id))
+            .filter(groups::tenant_id.eq(tenant_id))
+            .filter(groups::deleted_at.is_null())
+            .order((
+                group_members::member_id.asc(),
+                groups::display_name_lower.asc(),
+                groups::id.asc(),
+            ))
+            .select((group_members::member_id, groups::id, groups::display_name))
+            .load(conn)?;
+        out.extend(rows);
+    }
+    Ok(out)
+}
+
+/// How many members each of these groups of the tenant has (groups without members are left
+/// out).
+pub fn member_counts(
+    conn: &mut DbConn,
+    tenant_id: &str,
+    group_ids: &[String],
+) -> Result<Vec<(String, i64)>, StoreError> {
+    let mut out = Vec::new();
+    for chunk in group_ids.chunks(500) {
+        let rows: Vec<(String, i64)> = group_members::table
+            .filter(group_members::group_id.eq_any(chunk))
+            .filter(group_members::tenant_id.eq(tenant_id))
+            .group_by(group_members::group_id)
+            .select((group_members::group_id, count_star()))
+            .load(conn)?;
+        out.extend(rows);
+    }
+    Ok(out)
+}
+
 /// The statement that adds one member if it is still a live resource of the tenant (adding an
 /// existing member is a success; a `display` given for it replaces the stored one). Its
 /// arguments: the group id (unless `in_statement`: then the group is `g.id` of the

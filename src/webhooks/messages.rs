@@ -1,7 +1,7 @@
 //! What a change tells the host app: the message of each event type, and its signature.
 
 use base64::Engine;
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 
 use crate::service::Caller;
 use crate::store::now_millis;
@@ -43,30 +43,45 @@ fn message(
     }
 }
 
-fn quoted(s: &str) -> String {
-    Value::String(s.to_string()).to_string()
+/// `head` as JSON text with `"resource"` added: the resource's text goes in as it is (it was
+/// rendered already), never parsed again.
+pub fn with_resource(head: Map<String, Value>, resource: &str) -> String {
+    let mut text = Value::Object(head).to_string();
+    // An object's text ends with its closing brace.
+    text.pop();
+    if text.len() > 1 {
+        text.push(',');
+    }
+    text.push_str("\"resource\":");
+    text.push_str(resource);
+    text.push('}');
+    text
 }
 
-/// The message of a change to a user or group: the resource as it is after the change, as
-/// JSON text (`None` for a deletion). Nothing for an action that is not delivered.
+/// The message of a change to a user or group: `view`, the host app's fields of the resource
+/// (a user's, from [`crate::service::directory::user_view`]; none for groups), and the
+/// resource as it is after the change, as JSON text (`None` for a deletion). Nothing for an
+/// action that is not delivered. Its size is bounded by the resource's: the view is made of
+/// the resource's own values, each at most once.
 pub fn change_message(
     caller: &Caller,
     resource_type: &str,
     action: &str,
     id: &str,
+    view: Option<Map<String, Value>>,
     resource: Option<&str>,
 ) -> Vec<OutboxMessage> {
     let Some(kind) = event_type(resource_type, action) else {
         return Vec::new();
     };
-    // The resource's text goes in as it is: it was rendered for the answer already.
-    let data = format!(
-        r#"{{"tenant":{},"resourceType":{},"id":{},"resource":{}}}"#,
-        quoted(&caller.tenant.slug),
-        quoted(resource_type),
-        quoted(id),
-        resource.unwrap_or("null")
-    );
+    let mut head = view.unwrap_or_default();
+    head.insert("tenant".into(), Value::from(caller.tenant.slug.as_str()));
+    head.insert("resourceType".into(), Value::from(resource_type));
+    head.insert("id".into(), Value::from(id));
+    if resource.is_none() && resource_type == "User" {
+        head.insert("state".into(), Value::from("deleted"));
+    }
+    let data = with_resource(head, resource.unwrap_or("null"));
     vec![message(caller, kind, resource_type, id, &data)]
 }
 
@@ -130,5 +145,14 @@ mod tests {
             sig.as_deref(),
             Some("v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=")
         );
+    }
+
+    #[test]
+    fn the_resource_text_goes_in_as_it_is() {
+        let mut head = Map::new();
+        head.insert("id".into(), Value::from("u1"));
+        let text = with_resource(head, r#"{"b": 1,  "a": 2}"#);
+        assert_eq!(text, r#"{"id":"u1","resource":{"b": 1,  "a": 2}}"#);
+        assert_eq!(with_resource(Map::new(), "null"), r#"{"resource":null}"#);
     }
 }

@@ -22,7 +22,7 @@ pub mod sender;
 pub mod target;
 
 pub use endpoints::*;
-pub use messages::{change_message, membership_messages, signature, SECRET_PREFIX};
+pub use messages::{change_message, membership_messages, signature, with_resource, SECRET_PREFIX};
 pub use sender::start_sender;
 
 /// The retry delays, in multiples of the first (5 s by default): 5 s, 30 s, 2 min, 10 min,

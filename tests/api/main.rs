@@ -13,6 +13,7 @@ mod browser;
 mod cli;
 mod connection;
 mod crash;
+mod directory_view;
 mod entra_cycle;
 mod fidelity;
 mod groups;

@@ -855,6 +855,8 @@ fn apply_filtered(
         )));
     }
     let case_exact = |p: &AttrPath| def.sub(&p.name).is_some_and(|d| d.case_exact);
+    let filter = entra::typed_path_filter(filter, def);
+    let filter = filter.as_ref();
     if !def.multi_valued {
         // Only remove makes sense on a single complex value: Entra clears the manager
         // with remove manager[value eq "<id>"].
@@ -1467,6 +1469,45 @@ mod tests {
             json!([{"op": "replace", "path": "name", "value": 3}]),
         );
         assert_eq!(e.scim_type, Some(ScimType::InvalidValue));
+    }
+
+    #[test]
+    fn entra_single_app_role_replaces_the_primary_role() {
+        // SingleAppRoleAssignment: roles[primary eq "True"].value, the boolean quoted.
+        let mut u = stored_user();
+        u["roles"] = json!([{"primary": true, "type": "WindowsAzureActiveDirectoryRole", "value": "Reader"}]);
+        let replace = json!([{"op": "Replace", "path": "roles[primary eq \"True\"].value", "value": "Admin"}]);
+        let out = ok(&u, replace.clone());
+        let admin =
+            json!([{"primary": true, "type": "WindowsAzureActiveDirectoryRole", "value": "Admin"}]);
+        assert_eq!(out["roles"], admin);
+        assert_eq!(
+            ok(&out, replace)["roles"],
+            admin,
+            "the next cycle changes nothing"
+        );
+        // Any case, and "False" finds the other roles; a role is made when none matches.
+        let out = ok(
+            &u,
+            json!([{"op": "add", "path": "roles[primary eq \"false\"].display", "value": "Other"}]),
+        );
+        assert_eq!(
+            out["roles"].as_array().map(Vec::len),
+            Some(2),
+            "{}",
+            out["roles"]
+        );
+        let out = ok(
+            &u,
+            json!([{"op": "remove", "path": "roles[primary eq \"TRUE\" and value eq \"Reader\"]"}]),
+        );
+        assert!(out.get("roles").is_none(), "{out}");
+        // Text that is no boolean is still compared as text: nothing matches.
+        let out = ok(
+            &u,
+            json!([{"op": "remove", "path": "roles[primary eq \"yes\"]"}]),
+        );
+        assert_eq!(out["roles"], u["roles"]);
     }
 
     #[test]

@@ -131,7 +131,10 @@ impl AttrDef {
         };
         let mut out = Map::new();
         for (key, v) in input {
-            let Some(sub) = self.sub(&key) else {
+            let sub = self
+                .sub(&key)
+                .or_else(|| entra::sub_attribute_alias(&self.name, &key).and_then(|a| self.sub(a)));
+            let Some(sub) = sub else {
                 return Err(ScimError::unknown_attribute(
                     self.unknown_sub_detail(label, &key),
                 ));
@@ -604,6 +607,33 @@ mod tests {
                 ENTERPRISE_USER_SCHEMA: {"manager": {"value": "boss-id"}}
             })
         );
+    }
+
+    #[test]
+    fn entra_role_display_name_is_display() {
+        // Microsoft's AppRoleAssignmentsComplex POST example labels roles with displayName.
+        let out = schemas()
+            .validate_user(
+                json!({
+                    "schemas": [USER_SCHEMA],
+                    "userName": "u",
+                    "roles": [{"primary": false, "type": "WindowsAzureActiveDirectoryRole",
+                               "displayName": "Admin", "value": "Admin"}],
+                }),
+                &[],
+            )
+            .expect("valid");
+        assert_eq!(
+            out["roles"],
+            json!([{"primary": false, "type": "WindowsAzureActiveDirectoryRole", "display": "Admin", "value": "Admin"}])
+        );
+        let err = schemas()
+            .validate_user(
+                json!({"schemas": [USER_SCHEMA], "userName": "u", "emails": [{"value": "a@b.c", "displayName": "x"}]}),
+                &[],
+            )
+            .expect_err("only roles and entitlements");
+        assert!(err.detail.contains("emails.displayName"), "{}", err.detail);
     }
 
     #[test]

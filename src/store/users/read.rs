@@ -591,3 +591,19 @@ pub fn find_user_any(
         .first(conn)
         .optional()?)
 }
+
+/// The live user of the tenant whose identity mail (in its index form) is `mail`: at most
+/// one, through the unique index on (tenant, identity mail) of live users.
+pub fn find_user_by_identity_mail(
+    conn: &mut DbConn,
+    tenant_id: &str,
+    mail: &str,
+) -> Result<Option<UserRow>, StoreError> {
+    Ok(users::table
+        .filter(users::tenant_id.eq(tenant_id))
+        .filter(users::identity_mail.eq(mail))
+        .filter(users::deleted_at.is_null())
+        .select(UserRow::as_select())
+        .first(conn)
+        .optional()?)
+}
