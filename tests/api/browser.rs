@@ -310,7 +310,114 @@ async fn browser_picks_okta_and_copies_its_base_url(backend: Backend) {
     wd.quit().await;
 }
 
+/// Okta's OAuth 2 mode in Chromium: the admin, logged in, follows the identity provider's link
+/// (from another site) to `/oauth/authorize`; scimd's page carries the browser on to the
+/// approval page with its SameSite=Strict session, and Approve sends it to the client's
+/// redirect URI on another origin (the page's `form-action` lets it) with a code that the
+/// token endpoint exchanges for a working access token.
+async fn browser_approves_an_oauth_client(backend: Backend) {
+    let (Some(driver), Some(chromium)) = (
+        find_binary(&["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"]),
+        find_binary(&["/usr/bin/chromium", "/usr/bin/chromium-browser"]),
+    ) else {
+        assert!(
+            std::env::var("SCIMD_REQUIRE_BROWSER").is_err(),
+            "chromium and chromium-driver are required (SCIMD_REQUIRE_BROWSER is set)"
+        );
+        eprintln!("skipped: chromium or chromedriver is not installed");
+        return;
+    };
+    let app = TestApp::spawn(backend).await;
+    app.create_admin(Some("acme"), "alice", "correct horse battery");
+    let tenant = scimd::service::tenants::tenant_by_slug(&app.state.service, "acme")
+        .await
+        .unwrap();
+    // Another origin than the page's (localhost, not 127.0.0.1), as Okta's callback is.
+    let port = app.base.rsplit(':').next().unwrap().to_string();
+    let callback = format!("http://localhost:{port}/okta-callback");
+    let new = scimd::service::oauth::NewClient {
+        label: "Okta production".into(),
+        redirect_uris: vec![callback.clone()],
+        jwks: None,
+    };
+    let (secret, client) = scimd::service::oauth::create_client(&app.state.service, &tenant, new)
+        .await
+        .unwrap();
+    let wd = Browser::start(&driver, &chromium).await;
+    wd.goto(&format!("{}/admin", app.base)).await;
+    wd.type_into("#username", "alice").await;
+    wd.type_into("#password", "correct horse battery").await;
+    wd.click("#login").await;
+    wd.text("#tenant-url").await;
+    let query = serde_urlencoded::to_string([
+        ("response_type", "code"),
+        ("client_id", client.row.client_id.as_str()),
+        ("redirect_uri", callback.as_str()),
+        ("state", "from-okta"),
+    ])
+    .unwrap();
+    let link = format!(
+        "<a id=\"link\" href=\"{}/oauth/authorize?{}\">Authenticate</a>",
+        app.base,
+        query.replace('&', "&amp;")
+    );
+    let encoded: String = serde_urlencoded::to_string([("x", link.as_str())]).unwrap();
+    wd.goto(&format!(
+        "data:text/html;charset=utf-8,{}",
+        encoded.trim_start_matches("x=").replace('+', "%20")
+    ))
+    .await;
+    wd.click("#link").await;
+    assert_eq!(wd.text("#client-label").await, "Okta production");
+    assert_eq!(wd.text("#tenant-name").await, "Acme");
+    wd.screenshot("07-oauth-approve").await;
+    wd.click("#approve").await;
+    let mut landed = None;
+    for _ in 0..100 {
+        let at = wd.client.current_url().await.expect("url");
+        if at.as_str().starts_with(&callback) {
+            landed = Some(at);
+            break;
+        }
+        actix_web::rt::time::sleep(Duration::from_millis(100)).await;
+    }
+    let landed = landed.expect("the browser reached the client's redirect URI");
+    let params: std::collections::HashMap<String, String> =
+        landed.query_pairs().into_owned().collect();
+    assert_eq!(params.get("state").map(String::as_str), Some("from-okta"));
+    let code = params.get("code").expect("a code").clone();
+    let form = serde_urlencoded::to_string([
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", callback.as_str()),
+        ("client_id", client.row.client_id.as_str()),
+        ("client_secret", secret.as_str()),
+    ])
+    .unwrap();
+    let mut resp = app
+        .client
+        .post(format!("{}/oauth/token", app.base))
+        .insert_header(("Content-Type", "application/x-www-form-urlencoded"))
+        .send_body(form)
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let body: serde_json::Value = resp.json().await.unwrap();
+    let access = body["access_token"].as_str().unwrap();
+    let users = app
+        .send(
+            "GET",
+            &format!("{}/Users", app.tenant_url("acme")),
+            Some(access),
+            None,
+        )
+        .await;
+    assert_eq!(users.status.as_u16(), 200);
+    wd.quit().await;
+}
+
 crate::helpers::backend_tests!(
+    browser_approves_an_oauth_client,
     browser_generates_and_copies_a_working_token,
     browser_opens_a_setup_link_from_another_site,
     browser_picks_okta_and_copies_its_base_url
