@@ -129,6 +129,22 @@ impl Browser {
     }
 }
 
+/// chromedriver and chromium, if installed; without them the test says it is skipped (and
+/// fails under `SCIMD_REQUIRE_BROWSER`).
+fn browser_binaries() -> Option<(String, String)> {
+    let found = find_binary(&["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"]).zip(
+        find_binary(&["/usr/bin/chromium", "/usr/bin/chromium-browser"]),
+    );
+    if found.is_none() {
+        assert!(
+            std::env::var("SCIMD_REQUIRE_BROWSER").is_err(),
+            "chromium and chromium-driver are required (SCIMD_REQUIRE_BROWSER is set)"
+        );
+        eprintln!("skipped: chromium or chromedriver is not installed");
+    }
+    found
+}
+
 fn find_binary(candidates: &[&str]) -> Option<String> {
     candidates
         .iter()
@@ -137,17 +153,7 @@ fn find_binary(candidates: &[&str]) -> Option<String> {
 }
 
 async fn browser_generates_and_copies_a_working_token(backend: Backend) {
-    let (Some(driver), Some(chromium)) = (
-        find_binary(&["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"]),
-        find_binary(&["/usr/bin/chromium", "/usr/bin/chromium-browser"]),
-    ) else {
-        assert!(
-            std::env::var("SCIMD_REQUIRE_BROWSER").is_err(),
-            "chromium and chromium-driver are required (SCIMD_REQUIRE_BROWSER is set)"
-        );
-        eprintln!(
-            "skipped: chromium or chromedriver is not installed, so the browser test does not run"
-        );
+    let Some((driver, chromium)) = browser_binaries() else {
         return;
     };
     let app = TestApp::spawn(backend).await;
@@ -216,15 +222,7 @@ async fn browser_generates_and_copies_a_working_token(backend: Backend) {
 /// Chromium: the SameSite=Strict cookie it sets is sent on the way on to the page, and the
 /// secret has left the address bar.
 async fn browser_opens_a_setup_link_from_another_site(backend: Backend) {
-    let (Some(driver), Some(chromium)) = (
-        find_binary(&["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"]),
-        find_binary(&["/usr/bin/chromium", "/usr/bin/chromium-browser"]),
-    ) else {
-        assert!(
-            std::env::var("SCIMD_REQUIRE_BROWSER").is_err(),
-            "chromium and chromium-driver are required (SCIMD_REQUIRE_BROWSER is set)"
-        );
-        eprintln!("skipped: chromium or chromedriver is not installed");
+    let Some((driver, chromium)) = browser_binaries() else {
         return;
     };
     let app = TestApp::spawn(backend).await;
@@ -263,15 +261,7 @@ async fn browser_opens_a_setup_link_from_another_site(backend: Backend) {
 /// button shows Okta's guide, whose copy button puts the SCIM connector base URL on the
 /// clipboard.
 async fn browser_picks_okta_and_copies_its_base_url(backend: Backend) {
-    let (Some(driver), Some(chromium)) = (
-        find_binary(&["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"]),
-        find_binary(&["/usr/bin/chromium", "/usr/bin/chromium-browser"]),
-    ) else {
-        assert!(
-            std::env::var("SCIMD_REQUIRE_BROWSER").is_err(),
-            "chromium and chromium-driver are required (SCIMD_REQUIRE_BROWSER is set)"
-        );
-        eprintln!("skipped: chromium or chromedriver is not installed");
+    let Some((driver, chromium)) = browser_binaries() else {
         return;
     };
     let app = TestApp::spawn(backend).await;
@@ -316,15 +306,7 @@ async fn browser_picks_okta_and_copies_its_base_url(backend: Backend) {
 /// redirect URI on another origin (the page's `form-action` lets it) with a code that the
 /// token endpoint exchanges for a working access token.
 async fn browser_approves_an_oauth_client(backend: Backend) {
-    let (Some(driver), Some(chromium)) = (
-        find_binary(&["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"]),
-        find_binary(&["/usr/bin/chromium", "/usr/bin/chromium-browser"]),
-    ) else {
-        assert!(
-            std::env::var("SCIMD_REQUIRE_BROWSER").is_err(),
-            "chromium and chromium-driver are required (SCIMD_REQUIRE_BROWSER is set)"
-        );
-        eprintln!("skipped: chromium or chromedriver is not installed");
+    let Some((driver, chromium)) = browser_binaries() else {
         return;
     };
     let app = TestApp::spawn(backend).await;
