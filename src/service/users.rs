@@ -50,10 +50,11 @@ pub fn index_user(resource: &Value) -> Result<UserIndex, ScimError> {
     Ok(index)
 }
 
-/// A user without `active` is active for scimd (its index column, what `active eq true`
-/// matches, what the host app counts): its resource says so (RFC 7643 §2.2 lets the service
-/// provider assign a default), so that filters and readers agree: OneLogin's documented
-/// templates send no `active`, and Okta reads `active` of every user it imports.
+/// A user created or replaced without `active` is active for scimd (its index column, what
+/// `active eq true` matches, what the host app counts): its resource says so (RFC 7643 §2.2
+/// lets the service provider assign a default), so that filters and readers agree: OneLogin's
+/// documented templates send no `active`, and Okta reads `active` of every user it imports.
+/// A PATCH that removes `active` removes it (RFC 7644 §3.5.2.2: the client asked for it).
 fn assign_active(mut resource: Value) -> Value {
     if let Some(obj) = resource.as_object_mut() {
         obj.entry("active").or_insert(Value::Bool(true));
@@ -440,9 +441,7 @@ where
         check_if_match(if_match, old.version)?;
         let current: Value = serde_json::from_str(&old.resource)
             .map_err(|e| ScimError::internal(format!("stored user {} is corrupt: {e}", old.id)))?;
-        let resource = assign_active(
-            run_edit(svc, &caller.tenant.id, &edit, inline, &current, &custom).await?,
-        );
+        let resource = run_edit(svc, &caller.tenant.id, &edit, inline, &current, &custom).await?;
         if resource == current {
             // Nothing changed (Entra re-sends values): no new version, no log entry.
             return render_user(&old, &caller.base_url);
@@ -508,7 +507,11 @@ pub async fn replace_user(
         id,
         if_match.as_deref(),
         true,
-        move |current, custom, _| schemas.validate_user_edit(current, body.clone(), custom),
+        move |current, custom, _| {
+            schemas
+                .validate_user_edit(current, body.clone(), custom)
+                .map(assign_active)
+        },
     )
     .await
 }
