@@ -13,6 +13,7 @@ mod sql;
 pub mod admins;
 pub mod api_keys;
 pub mod coalesce;
+pub mod connection_health;
 mod connection;
 mod error;
 pub mod events;
