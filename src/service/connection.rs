@@ -315,10 +315,12 @@ fn state_of(
         (Some(_), None) => true,
         _ => false,
     };
-    let reason = row.last_refusal_reason.as_deref().unwrap_or("invalid_token");
+    let reason = row
+        .last_refusal_reason
+        .as_deref()
+        .unwrap_or("invalid_token");
     let credential_refused = matches!(reason, "expired_token" | "revoked_token");
-    if refused_last
-        && (row.refusals_since_request >= FAILING_AFTER_REFUSALS || credential_refused)
+    if refused_last && (row.refusals_since_request >= FAILING_AFTER_REFUSALS || credential_refused)
     {
         return (
             State::Failing,
@@ -371,7 +373,11 @@ fn read_facts(
         .collect();
     let mut refusals: HashMap<String, HashMap<String, i64>> = HashMap::new();
     for (tenant, reason, n) in store::refusals_since(conn, ids, now / HOUR_MILLIS - 23)? {
-        *refusals.entry(tenant).or_default().entry(reason).or_default() += n;
+        *refusals
+            .entry(tenant)
+            .or_default()
+            .entry(reason)
+            .or_default() += n;
     }
     let mut tokens: HashMap<String, Vec<LiveToken>> = HashMap::new();
     for t in store::live_tokens(conn, ids, now)? {
@@ -388,7 +394,11 @@ fn read_facts(
 
 fn connection_from(facts: &Facts, tenant: &Tenant, now: i64, silence_ms: i64) -> Connection {
     let row = facts.rows.get(&tenant.id);
-    let tokens = facts.tokens.get(&tenant.id).map(Vec::as_slice).unwrap_or(&[]);
+    let tokens = facts
+        .tokens
+        .get(&tenant.id)
+        .map(Vec::as_slice)
+        .unwrap_or(&[]);
     let credential_valid = !tokens.is_empty() || facts.clients.contains(&tenant.id);
     let (state, reason) = state_of(tenant, row, credential_valid, now, silence_ms);
     let refusals = facts.refusals.get(&tenant.id);
@@ -466,8 +476,7 @@ pub fn start_monitor(svc: Service) {
                 let flushed = svc
                     .store
                     .write(move |conn| {
-                        let ids: Vec<String> =
-                            deltas.iter().map(|d| d.tenant_id.clone()).collect();
+                        let ids: Vec<String> = deltas.iter().map(|d| d.tenant_id.clone()).collect();
                         // Tenants deleted meanwhile are left out.
                         let existing: HashSet<String> =
                             crate::store::tenants::existing_ids(conn, &ids)?
@@ -544,13 +553,8 @@ async fn check(svc: &Service) -> Result<(), ScimError> {
         .write(move |conn| {
             let mut told_now = Vec::new();
             for (t, c) in &changes {
-                let won = store::announce(
-                    conn,
-                    &t.id,
-                    c.announced.as_deref(),
-                    c.state.as_str(),
-                    now,
-                )?;
+                let won =
+                    store::announce(conn, &t.id, c.announced.as_deref(), c.state.as_str(), now)?;
                 if let (true, Some(kind)) = (won, c.state.event()) {
                     let data = json!({"tenant": t.slug, "connection": c.to_json()});
                     crate::store::webhooks::enqueue(

@@ -267,8 +267,10 @@ pub fn note_expiry_warning(
 pub fn purge_notices(conn: &mut DbConn, before: i64) -> Result<usize, StoreError> {
     // A warning is at most 14 days before its credential's expiry.
     let sent_before = before - 15 * 24 * 3600 * 1000;
-    Ok(diesel::delete(connection_notices::table.filter(connection_notices::sent_at.lt(sent_before)))
-        .execute(conn)?)
+    Ok(diesel::delete(
+        connection_notices::table.filter(connection_notices::sent_at.lt(sent_before)),
+    )
+    .execute(conn)?)
 }
 
 #[cfg(test)]
@@ -288,17 +290,26 @@ mod tests {
     #[test]
     fn refusals_after_the_last_request_add_up_across_instances() {
         let row = merge(HealthRow::default(), &delta(Some(10), Some(20), 2));
-        assert_eq!((row.last_request_at, row.refusals_since_request), (Some(10), 2));
+        assert_eq!(
+            (row.last_request_at, row.refusals_since_request),
+            (Some(10), 2)
+        );
         // Another instance refused three more and accepted nothing.
         let row = merge(row, &delta(None, Some(30), 3));
         assert_eq!(row.refusals_since_request, 5);
         assert_eq!(row.last_refusal_at, Some(30));
         // A later accepted request starts the count over.
         let row = merge(row, &delta(Some(40), None, 0));
-        assert_eq!((row.last_request_at, row.refusals_since_request), (Some(40), 0));
+        assert_eq!(
+            (row.last_request_at, row.refusals_since_request),
+            (Some(40), 0)
+        );
         // An older one does not, nor a refusal before the last request.
         let row = merge(row, &delta(Some(35), Some(36), 1));
-        assert_eq!((row.last_request_at, row.refusals_since_request), (Some(40), 0));
+        assert_eq!(
+            (row.last_request_at, row.refusals_since_request),
+            (Some(40), 0)
+        );
         assert_eq!(row.last_refusal_at, Some(36));
     }
 }
