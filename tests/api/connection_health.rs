@@ -419,7 +419,78 @@ async fn one_tenants_flood_leaves_another_alone(backend: Backend) {
     assert_eq!(g["reason"], Value::Null);
 }
 
+/// The text of the paragraph with this id, tags removed (empty when there is none).
+fn element_text(body: &str, id: &str) -> String {
+    let Some(at) = body.find(&format!("id=\"{id}\"")) else {
+        return String::new();
+    };
+    let rest = &body[at..];
+    let end = rest.find("</p>").unwrap_or(rest.len());
+    let mut text = String::new();
+    let mut in_tag = true; // the rest of the opening tag first
+    for ch in rest[..end].chars() {
+        match ch {
+            '<' => in_tag = true,
+            '>' => in_tag = false,
+            c if !in_tag => text.push(c),
+            _ => {}
+        }
+    }
+    text
+}
+
+/// The tenant page shows the state and, when failing or a token expires soon, a banner
+/// saying what to do; the operator's list shows each tenant's state.
+async fn pages_show_the_state_and_banners(backend: Backend) {
+    let app = TestApp::spawn_with(backend, fast).await;
+    let key = operator_key(&app.database_url);
+    app.create_admin(Some("acme"), "alice", "correct horse battery");
+    app.create_admin(None, "root", "correct horse battery");
+    let mut b = app.cookies();
+    b.login("alice", "correct horse battery").await;
+    let page = b.get("/admin/t/acme").await;
+    assert!(
+        page.body.contains("connection-state\">waiting"),
+        "{}",
+        page.body
+    );
+    assert!(!page.body.contains("connection-failing"));
+    assert!(!page.body.contains("credential-expiring"));
+
+    let (expired, _) = tenant_with_token(&app, "acme", 1, Some(scimd::store::now_millis() - 1000));
+    assert_eq!(scim_get(&app, "acme", "/Users", &expired).await, 401);
+    wait_connection(&app, &key, "acme", |c| c["state"] == "failing").await;
+    tenant_with_token(&app, "acme", 3, None);
+    let page = b.get("/admin/t/acme").await;
+    let failing = element_text(&page.body, "connection-failing");
+    assert!(
+        failing.contains("expired") && failing.contains("Test Connection"),
+        "the banner says what happened and what to do: {failing:?}"
+    );
+    let expiring = element_text(&page.body, "credential-expiring");
+    assert!(
+        expiring.contains("health test") && expiring.contains("3 days"),
+        "{expiring:?}"
+    );
+    assert_eq!(page.text_of("refusals-24h").as_deref(), Some("1"));
+
+    let mut op = app.cookies();
+    op.login("root", "correct horse battery").await;
+    let list = op.get("/admin").await;
+    assert!(
+        list.body.contains("connection-state\">failing"),
+        "{}",
+        list.body
+    );
+    assert!(
+        list.body.contains("token expires in 3 days"),
+        "{}",
+        list.body
+    );
+}
+
 crate::helpers::backend_tests!(
+    pages_show_the_state_and_banners,
     waiting_then_connected,
     failing_on_expired_and_revoked_tokens,
     disabled_tenant,
