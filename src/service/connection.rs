@@ -13,7 +13,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Mutex, RwLock};
 use std::time::Duration;
 
 use serde_json::{json, Value};
@@ -101,7 +101,7 @@ struct Refusals {
 
 /// This instance's counters of each tenant's requests, until the next flush.
 pub struct ConnectionCounters {
-    tenants: RwLock<HashMap<String, Arc<Counters>>>,
+    tenants: RwLock<HashMap<String, Counters>>,
     /// See [`crate::config::Settings::connection_silence_ms`].
     pub silence_ms: i64,
     pub check_every: Duration,
@@ -126,51 +126,56 @@ impl ConnectionCounters {
         }
     }
 
-    fn of(&self, tenant_id: &str) -> Arc<Counters> {
+    /// Run `f` on a tenant's counters, under the map's read lock (taken for writing only
+    /// the first time a tenant is seen, and by [`ConnectionCounters::take`]).
+    fn with<R>(&self, tenant_id: &str, f: impl Fn(&Counters) -> R) -> R {
         if let Some(c) = self
             .tenants
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .get(tenant_id)
         {
-            return Arc::clone(c);
+            return f(c);
         }
         let mut all = self
             .tenants
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        Arc::clone(all.entry(tenant_id.to_string()).or_default())
+        f(all.entry(tenant_id.to_string()).or_default())
     }
 
     /// An accepted SCIM request of an existing tenant (`probe`: Entra's Test Connection).
     pub fn accepted(&self, tenant_id: &str, probe: bool) {
         let now = now_millis();
-        let c = self.of(tenant_id);
-        c.last_request_at.fetch_max(now, Ordering::Relaxed);
-        if probe {
-            c.last_probe_at.fetch_max(now, Ordering::Relaxed);
-        }
-        if c.refused.load(Ordering::Relaxed) {
-            let mut r = lock(&c.refusals);
-            r.after_request = 0;
-            c.refused.store(false, Ordering::Relaxed);
-        }
+        self.with(tenant_id, |c| {
+            c.last_request_at.fetch_max(now, Ordering::Relaxed);
+            if probe {
+                c.last_probe_at.fetch_max(now, Ordering::Relaxed);
+            }
+            if c.refused.load(Ordering::Relaxed) {
+                let mut r = lock(&c.refusals);
+                r.after_request = 0;
+                c.refused.store(false, Ordering::Relaxed);
+            }
+        });
     }
 
     /// A refused request of an existing tenant, with its reason.
     pub fn refused(&self, tenant_id: &str, reason: &TokenError) {
         let now = now_millis();
         let code = refusal_code(reason);
-        let c = self.of(tenant_id);
-        let mut r = lock(&c.refusals);
-        *r.counts.entry((now / HOUR_MILLIS, code)).or_default() += 1;
-        r.last = Some((now, code));
-        r.after_request += 1;
-        c.refused.store(true, Ordering::Relaxed);
+        self.with(tenant_id, |c| {
+            let mut r = lock(&c.refusals);
+            *r.counts.entry((now / HOUR_MILLIS, code)).or_default() += 1;
+            r.last = Some((now, code));
+            r.after_request += 1;
+            c.refused.store(true, Ordering::Relaxed);
+        });
     }
 
     /// What was counted since the last call, per tenant; tenants with nothing new are
-    /// forgotten (memory holds only the tenants that are busy).
+    /// forgotten (memory holds only the tenants that are busy, and only tenants that exist:
+    /// the SCIM path counts a request once its tenant is found).
     fn take(&self) -> Vec<HealthDelta> {
         let mut all = self
             .tenants

@@ -259,7 +259,7 @@ async fn soonest_credential_expiry(backend: Backend) {
     assert_eq!(c["soonestCredentialExpiry"], expiry_of(&ten_days), "{c}");
 }
 
-fn events_of<'a>(got: &'a [Received], kind: &str, slug: &str) -> Vec<Value> {
+fn events_of(got: &[Received], kind: &str, slug: &str) -> Vec<Value> {
     got.iter()
         .map(Received::json)
         .filter(|b| b["type"] == kind && b["data"]["tenant"] == slug)
