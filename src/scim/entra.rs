@@ -232,7 +232,9 @@ pub fn value_path_comparison(inner: Box<Filter>, condition: Filter) -> Box<Filte
 /// with a GUID in it), which no real user's value is. Entra sends the same probe at the start
 /// of each provisioning cycle and of each provision-on-demand.
 pub fn is_test_connection_probe(query: &str) -> bool {
-    if !query.contains("filter=") {
+    // Decoded only when the text holds a GUID's 32 hex digits in a row (with its hyphens):
+    // Entra's other filters (a mail, a userName) are not decoded for nothing.
+    if !query.contains("filter=") || !holds_guid_digits(query) {
         return false;
     }
     let Ok(pairs) = serde_urlencoded::from_str::<Vec<(String, String)>>(query) else {
@@ -242,6 +244,24 @@ pub fn is_test_connection_probe(query: &str) -> bool {
         .iter()
         .filter(|(k, _)| k == "filter")
         .any(|(_, filter)| filter_is_guid_probe(filter))
+}
+
+/// Whether a run of hex digits and hyphens of `text` holds at least 32 hex digits.
+fn holds_guid_digits(text: &str) -> bool {
+    let mut digits = 0;
+    for b in text.bytes() {
+        match b {
+            b'-' => {}
+            b if b.is_ascii_hexdigit() => {
+                digits += 1;
+                if digits >= 32 {
+                    return true;
+                }
+            }
+            _ => digits = 0,
+        }
+    }
+    false
 }
 
 fn filter_is_guid_probe(filter: &str) -> bool {
