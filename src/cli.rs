@@ -598,6 +598,8 @@ fn serve(settings: Settings) -> Result<(), String> {
             settings.webhook_first_retry_ms,
             settings.webhook_allow_private,
         );
+        // And the connection health monitor (counters flushed, state changes told).
+        crate::service::connection::start_monitor(state.service.clone());
         let server = app::run(listener, state).map_err(|e| e.to_string())?;
         server.await.map_err(|e| e.to_string())
     })

@@ -126,6 +126,17 @@ pub struct Settings {
     pub webhook_allow_private: bool,
     pub api_rate_limit: u32,
     pub oauth_token_seconds: i64,
+    /// Connection health (see `service::connection`): how long without a SCIM request a
+    /// tenant with a valid credential is `silent`, in milliseconds. Not a flag: the default
+    /// ([`crate::service::connection::SILENCE_AFTER_MILLIS`], two of Entra's cycles) is the
+    /// rule; tests shorten it.
+    pub connection_silence_ms: i64,
+    /// How often an instance looks for connection state changes and expiring credentials
+    /// to tell the host app, in milliseconds (tests shorten it).
+    pub connection_check_ms: u64,
+    /// How often an instance adds its counters of SCIM requests to the database, in
+    /// milliseconds (tests shorten it).
+    pub connection_flush_ms: u64,
 }
 
 impl ServeArgs {
@@ -168,6 +179,7 @@ impl Settings {
             webhook_allow_private: serve.webhook_allow_private,
             api_rate_limit: serve.api_rate_limit,
             oauth_token_seconds: serve.oauth_token_seconds,
+            ..Settings::default()
         }
     }
 }
@@ -196,6 +208,9 @@ impl Default for Settings {
             webhook_allow_private: false,
             api_rate_limit: 50,
             oauth_token_seconds: 3600,
+            connection_silence_ms: crate::service::connection::SILENCE_AFTER_MILLIS,
+            connection_check_ms: crate::service::connection::CHECK_EVERY_MILLIS,
+            connection_flush_ms: crate::service::connection::FLUSH_EVERY_MILLIS,
         }
     }
 }

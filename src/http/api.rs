@@ -167,7 +167,17 @@ pub(super) async fn managed_tenant(
         .ok_or_else(|| ScimError::not_found(format!("no tenant {slug:?}")))
 }
 
-fn tenant_json(state: &AppState, t: &Tenant) -> Value {
+/// A tenant as the API shows it, with its connection's health (see `service::connection`).
+async fn tenant_json(state: &AppState, t: &Tenant) -> Result<Value, ScimError> {
+    let connection = crate::service::connection::connection(&state.service, t).await?;
+    Ok(tenant_fields(state, t, &connection))
+}
+
+fn tenant_fields(
+    state: &AppState,
+    t: &Tenant,
+    connection: &crate::service::connection::Connection,
+) -> Value {
     json!({
         "slug": t.slug,
         "name": t.name,
@@ -176,6 +186,7 @@ fn tenant_json(state: &AppState, t: &Tenant) -> Value {
         "disabled": t.disabled_at.is_some(),
         "disabledAt": t.disabled_at.map(crate::scim::render::timestamp),
         "identityProvider": IdentityProvider::of(t).map(IdentityProvider::as_str),
+        "connection": connection.to_json(),
     })
 }
 
@@ -184,11 +195,15 @@ async fn list_tenants(
     state: web::Data<AppState>,
     caller: ApiCaller,
 ) -> Result<HttpResponse, ScimError> {
-    let tenants: Vec<Value> = svc::list_tenants(&state.service)
+    let tenants: Vec<Tenant> = svc::list_tenants(&state.service)
         .await?
-        .iter()
+        .into_iter()
         .filter(|t| caller.may_manage(t))
-        .map(|t| tenant_json(&state, t))
+        .collect();
+    let connections = crate::service::connection::connections(&state.service, &tenants).await?;
+    let tenants: Vec<Value> = tenants
+        .iter()
+        .filter_map(|t| Some(tenant_fields(&state, t, connections.get(&t.id)?)))
         .collect();
     Ok(HttpResponse::Ok().json(json!({ "tenants": tenants })))
 }
@@ -212,7 +227,7 @@ async fn create_tenant(
     let provider = identity_provider_field(&body.0)?.flatten();
     let tenant =
         svc::create_tenant_with_provider(&state.service, &slug, name.as_deref(), provider).await?;
-    Ok(HttpResponse::Created().json(tenant_json(&state, &tenant)))
+    Ok(HttpResponse::Created().json(tenant_json(&state, &tenant).await?))
 }
 
 /// The body's `identityProvider`: absent (`None`), null (`Some(None)`: none chosen) or one of
@@ -265,7 +280,7 @@ async fn patch_tenant(
     };
     let tenant = providers::set_identity_provider(&state.service, &tenant, provider).await?;
     tracing::info!(tenant = %tenant.slug, identity_provider = ?provider.map(IdentityProvider::as_str), api_key = %caller.key_id, "identity provider set by the API");
-    Ok(HttpResponse::Ok().json(tenant_json(&state, &tenant)))
+    Ok(HttpResponse::Ok().json(tenant_json(&state, &tenant).await?))
 }
 
 /// GET /api/v1/tenants/{slug}.
@@ -275,7 +290,7 @@ async fn get_tenant(
     slug: web::Path<String>,
 ) -> Result<HttpResponse, ScimError> {
     let tenant = managed_tenant(&state, &caller, &slug).await?;
-    Ok(HttpResponse::Ok().json(tenant_json(&state, &tenant)))
+    Ok(HttpResponse::Ok().json(tenant_json(&state, &tenant).await?))
 }
 
 /// POST /api/v1/tenants/{slug}/disable: operator keys only; the tenant's SCIM endpoint
@@ -313,7 +328,7 @@ async fn switch_tenant(
     }
     let tenant = svc::set_tenant_disabled(&state.service, &tenant, disabled).await?;
     tracing::info!(tenant = %tenant.slug, disabled, api_key = %caller.key_id, "tenant switched by the API");
-    Ok(HttpResponse::Ok().json(tenant_json(state, &tenant)))
+    Ok(HttpResponse::Ok().json(tenant_json(state, &tenant).await?))
 }
 
 /// GET /api/v1/tenants/{slug}/tokens: the tenant's Entra tokens (never the tokens themselves).

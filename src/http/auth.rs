@@ -106,23 +106,18 @@ async fn caller(req: &HttpRequest, state: &AppState) -> Result<Caller, ScimError
     }
     // Recorded once known to be a slug: path text is not written to the log as it came.
     tracing::Span::current().record("tenant", slug.as_str());
-    let result = async {
-        let tenant = state
-            .service
-            .tenants
-            .get(&state.service.store, &slug)
-            .await?
-            .ok_or(TokenError::WrongTenant)?;
-        let jti = state
-            .service
-            .keys
-            .authenticate(&state.service.store, &token, &tenant)
-            .await?;
-        Ok::<_, TokenError>((tenant, jti))
-    }
-    .await;
+    let tenant = match state.service.tenants.get(&state.service.store, &slug).await {
+        Ok(Some(tenant)) => tenant,
+        Ok(None) => return Err(refuse(req, state, &TokenError::WrongTenant.to_string())),
+        Err(e) => return Err(ScimError::from(e)),
+    };
+    let result = state
+        .service
+        .keys
+        .authenticate(&state.service.store, &token, &tenant)
+        .await;
     match result {
-        Ok((tenant, jti)) => {
+        Ok(jti) => {
             // After the token, so that a stranger learns nothing of the tenant's state.
             if tenant.disabled_at.is_some() {
                 return Err(ScimError::status(
@@ -130,6 +125,11 @@ async fn caller(req: &HttpRequest, state: &AppState) -> Result<Caller, ScimError
                     "this tenant is disabled by its operator; provisioning resumes once the operator enables it again",
                 ));
             }
+            // Connection health: counted in memory only (see service::connection).
+            let probe = req.method() == actix_web::http::Method::GET
+                && req.path().ends_with("/Users")
+                && crate::scim::entra::is_test_connection_probe(req.query_string());
+            state.service.connection.accepted(&tenant.id, probe);
             // Authenticated requests are limited per tenant only.
             state.limits.check_tenant(&tenant.slug)?;
             req.extensions_mut()
@@ -141,6 +141,10 @@ async fn caller(req: &HttpRequest, state: &AppState) -> Result<Caller, ScimError
             })
         }
         Err(TokenError::Store(e)) => Err(ScimError::from(e)),
-        Err(reason) => Err(refuse(req, state, &reason.to_string())),
+        Err(reason) => {
+            // A refusal of an existing tenant: its connection health counts it.
+            state.service.connection.refused(&tenant.id, &reason);
+            Err(refuse(req, state, &reason.to_string()))
+        }
     }
 }

@@ -226,3 +226,90 @@ fn retyped(filter: &Filter, def: &AttrDef) -> Filter {
 pub fn value_path_comparison(inner: Box<Filter>, condition: Filter) -> Box<Filter> {
     Box::new(Filter::And(inner, Box::new(condition)))
 }
+
+/// Whether a `GET /Users` query string is Entra's Test Connection probe: a filter of one
+/// attribute `eq` a random GUID (`userName eq "1c5ad3e1-…"`, or the matching attribute, mail,
+/// with a GUID in it), which no real user's value is. Entra sends the same probe at the start
+/// of each provisioning cycle and of each provision-on-demand.
+pub fn is_test_connection_probe(query: &str) -> bool {
+    // Decoded only when the text holds a GUID's 32 hex digits in a row (with its hyphens):
+    // Entra's other filters (a mail, a userName) are not decoded for nothing.
+    if !query.contains("filter=") || !holds_guid_digits(query) {
+        return false;
+    }
+    let Ok(pairs) = serde_urlencoded::from_str::<Vec<(String, String)>>(query) else {
+        return false;
+    };
+    pairs
+        .iter()
+        .filter(|(k, _)| k == "filter")
+        .any(|(_, filter)| filter_is_guid_probe(filter))
+}
+
+/// Whether a run of hex digits and hyphens of `text` holds at least 32 hex digits.
+fn holds_guid_digits(text: &str) -> bool {
+    let mut digits = 0;
+    for b in text.bytes() {
+        match b {
+            b'-' => {}
+            b if b.is_ascii_hexdigit() => {
+                digits += 1;
+                if digits >= 32 {
+                    return true;
+                }
+            }
+            _ => digits = 0,
+        }
+    }
+    false
+}
+
+fn filter_is_guid_probe(filter: &str) -> bool {
+    let lower = filter.to_ascii_lowercase();
+    // The last `eq`: the mail probe's attribute has a value filter of its own.
+    let Some(at) = lower.rfind(" eq ") else {
+        return false;
+    };
+    let (attribute, value) = (filter.get(..at), filter.get(at + 4..));
+    let (Some(attribute), Some(value)) = (attribute, value) else {
+        return false;
+    };
+    let attribute = attribute.trim();
+    let value = value.trim();
+    let lower_attribute = attribute.to_ascii_lowercase();
+    !attribute.is_empty()
+        && !lower_attribute.contains(" and ")
+        && !lower_attribute.contains(" or ")
+        && !attribute.starts_with('(')
+        && value.len() > 2
+        && value.starts_with('"')
+        && value.ends_with('"')
+        && value
+            .get(1..value.len() - 1)
+            .is_some_and(|guid| uuid::Uuid::try_parse(guid).is_ok())
+}
+
+#[cfg(test)]
+mod probe_tests {
+    use super::is_test_connection_probe;
+
+    #[test]
+    fn the_guid_filter_is_the_probe() {
+        assert!(is_test_connection_probe(
+            "filter=userName+eq+%2213b0c3f2-3d8a-4b4e-9c59-1bbd4e1a6d2f%22"
+        ));
+        assert!(is_test_connection_probe(
+            "filter=emails%5Btype+eq+%22work%22%5D.value+eq+%2213b0c3f2-3d8a-4b4e-9c59-1bbd4e1a6d2f%22"
+        ));
+        assert!(is_test_connection_probe(
+            "startIndex=1&filter=externalId eq \"13b0c3f23d8a4b4e9c591bbd4e1a6d2f\""
+        ));
+        assert!(!is_test_connection_probe(
+            "filter=userName+eq+%22ada%40contoso.com%22"
+        ));
+        assert!(!is_test_connection_probe("startIndex=1&count=100"));
+        assert!(!is_test_connection_probe(
+            "filter=active+eq+true+and+userName+eq+%2213b0c3f2-3d8a-4b4e-9c59-1bbd4e1a6d2f%22"
+        ));
+    }
+}

@@ -43,6 +43,8 @@ pub struct Service {
     pub max_page_bytes: usize,
     /// Wakes this instance's webhook sender: a change queued deliveries, or one finished.
     pub webhook_wake: Arc<tokio::sync::Notify>,
+    /// This instance's counters of each tenant's SCIM requests (connection health).
+    pub connection: Arc<super::connection::ConnectionCounters>,
 }
 
 impl Service {
@@ -80,6 +82,7 @@ impl Service {
             max_results: settings.max_results,
             max_page_bytes: settings.max_page_bytes,
             webhook_wake: Arc::default(),
+            connection: Arc::new(super::connection::ConnectionCounters::new(settings)),
         })
     }
 }

@@ -2,6 +2,7 @@
 
 pub mod admins;
 pub mod api_keys;
+pub mod connection;
 mod context;
 pub mod directory;
 pub mod groups;

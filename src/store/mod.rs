@@ -14,6 +14,7 @@ pub mod admins;
 pub mod api_keys;
 pub mod coalesce;
 mod connection;
+pub mod connection_health;
 mod error;
 pub mod events;
 pub mod fields;

@@ -328,3 +328,34 @@ diesel::allow_tables_to_appear_in_same_query!(
     oauth_grants,
     tokens
 );
+
+diesel::table! {
+    connection_health (tenant_id) {
+        tenant_id -> Text,
+        last_request_at -> Nullable<BigInt>,
+        last_test_connection_at -> Nullable<BigInt>,
+        last_refusal_at -> Nullable<BigInt>,
+        last_refusal_reason -> Nullable<Text>,
+        refusals_since_request -> BigInt,
+        announced_state -> Nullable<Text>,
+        announced_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    connection_refusals (tenant_id, hour, reason) {
+        tenant_id -> Text,
+        hour -> BigInt,
+        reason -> Text,
+        count -> BigInt,
+    }
+}
+
+diesel::table! {
+    connection_notices (tenant_id, credential, days) {
+        tenant_id -> Text,
+        credential -> Text,
+        days -> Integer,
+        sent_at -> BigInt,
+    }
+}

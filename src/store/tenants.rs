@@ -116,3 +116,11 @@ pub fn set_identity_provider(
         .first(conn)
         .optional()?)
 }
+
+/// Those of these tenant ids that name a tenant.
+pub fn existing_ids(conn: &mut DbConn, ids: &[String]) -> Result<Vec<String>, StoreError> {
+    Ok(tenants::table
+        .filter(tenants::id.eq_any(ids))
+        .select(tenants::id)
+        .load(conn)?)
+}

@@ -5,6 +5,7 @@ use maud::{html, Markup, PreEscaped, DOCTYPE};
 use crate::scim::render::timestamp;
 use crate::scim::schema::{CustomField, CUSTOM_USER_SCHEMA};
 use crate::service::api_keys::ApiKeyView;
+use crate::service::connection::{Connection, State as ConnectionState};
 use crate::service::providers::IdentityProvider;
 use crate::service::setup_links::{SetupLinkRow, MAX_LINK_DAYS};
 use crate::service::tenants::{Event, Tenant, TokenRecord};
@@ -124,6 +125,9 @@ pub fn login(error: Option<&str>, csrf: &str, next: Option<&str>) -> Markup {
 /// What the operator's tenants page shows.
 pub struct TenantsView<'a> {
     pub tenants: &'a [Tenant],
+    /// Each tenant's connection health, by tenant id.
+    pub connections: &'a std::collections::HashMap<String, Connection>,
+    pub now: i64,
     pub public_url: String,
     pub api_keys: &'a [ApiKeyView],
     /// The webhook endpoints, each with its tenant's slug and its latest deliveries.
@@ -146,11 +150,17 @@ pub fn tenants(viewer: &Viewer<'_>, v: &TenantsView<'_>) -> Markup {
             @if let Some(n) = v.notice { p.notice role="status" { (n) } }
             section {
                 table {
-                    tr { th { "Tenant" } th { "Name" } th { "Tenant URL" } }
+                    tr { th { "Tenant" } th { "Name" } th { "Connection" } th { "Tenant URL" } }
                     @for t in v.tenants {
                         tr {
                             td { a href={ "/admin/t/" (t.slug) } { (t.slug) } @if t.disabled_at.is_some() { " " span.bad { "disabled" } } }
                             td { (t.name) }
+                            td.connection data-tenant=(t.slug) {
+                                @if let Some(c) = v.connections.get(&t.id) {
+                                    (connection_state(c))
+                                    @if let Some(left) = c.expiring_soon(v.now) { " " span.warn { "token expires in " (days_text(left)) } }
+                                }
+                            }
                             td { code { (public_url) "/scim/v2/tenants/" (t.slug) } }
                         }
                     }
@@ -281,6 +291,8 @@ fn webhooks_section(viewer: &Viewer<'_>, webhooks: &[WebhookView]) -> Markup {
 /// What the tenant page shows.
 pub struct TenantView<'a> {
     pub tenant: &'a Tenant,
+    /// The tenant's connection health (state, last requests, refusals, soonest expiry).
+    pub connection: Option<&'a Connection>,
     pub tenant_url: String,
     /// The server's public URL (the guides show its OAuth endpoints).
     pub public_url: String,
@@ -308,6 +320,72 @@ pub struct TenantView<'a> {
 }
 
 const DAY: i64 = 24 * 60 * 60 * 1000;
+
+/// A connection state, coloured.
+fn connection_state(c: &Connection) -> Markup {
+    let state = c.state.as_str();
+    html! {
+        @match c.state {
+            ConnectionState::Connected => span.ok.connection-state { (state) },
+            ConnectionState::Failing | ConnectionState::Disabled => span.bad.connection-state { (state) },
+            ConnectionState::Silent => span.warn.connection-state { (state) },
+            ConnectionState::Waiting => span.muted.connection-state { (state) },
+        }
+    }
+}
+
+/// "3 days", "5 hours": how long until an expiry, rounded up.
+fn days_text(left: i64) -> String {
+    const HOUR: i64 = 60 * 60 * 1000;
+    if left > DAY {
+        let days = (left + DAY - 1) / DAY;
+        format!("{days} days")
+    } else {
+        let hours = ((left + HOUR - 1) / HOUR).max(1);
+        format!("{hours} hour{}", if hours == 1 { "" } else { "s" })
+    }
+}
+
+/// The tenant page's connection: its state and figures, and a banner saying what to do
+/// when it is failing, silent, or a Secret Token expires soon (Entra quarantines an app
+/// whose token expired or whose requests keep failing).
+fn connection_section(c: &Connection, now: i64) -> Markup {
+    let when = |at: Option<i64>| at.map_or_else(|| "never".to_string(), timestamp);
+    html! {
+        @match c.state {
+            ConnectionState::Failing => p.error #connection-failing role="alert" {
+                strong { "Provisioning is failing. " }
+                "The identity provider's " (c.reason.as_deref().unwrap_or("latest requests were refused"))
+                ". Entra quarantines an app whose requests keep failing."
+            },
+            ConnectionState::Silent => p.error #connection-silent role="alert" {
+                strong { "No request from the identity provider. " }
+                (c.reason.as_deref().unwrap_or("provisioning may be stopped or quarantined"))
+                "."
+            },
+            _ => {}
+        }
+        @if let (Some(left), Some(s)) = (c.expiring_soon(now), c.soonest.as_ref()) {
+            p.error #credential-expiring role="alert" {
+                strong { "The Secret Token “" (s.label) "” expires in " (days_text(left)) " (" (timestamp(s.expires_at)) "). " }
+                "Generate a new token below, paste it into the app's Provisioning blade (Admin Credentials), press Test Connection, then revoke the old one: an expired token makes Entra quarantine the app."
+            }
+        }
+        section #connection {
+            h2 { "Connection" }
+            p {
+                "State: " (connection_state(c))
+                " · Last request: " span #last-request { (when(c.last_request_at)) }
+                " · Last Test Connection: " span #last-test-connection { (when(c.last_test_connection_at)) }
+            }
+            p {
+                "Refused requests in the last 24 hours: " span #refusals-24h { (c.refusals_24h) }
+                @if let Some(r) = &c.most_common_reason { " (mostly " code { (r) } ")" }
+                @if let Some(s) = &c.soonest { " · Soonest token expiry: " (timestamp(s.expires_at)) " (“" (s.label) "”)" }
+            }
+        }
+    }
+}
 
 fn token_status(t: &TokenRecord, now: i64) -> Markup {
     if t.revoked_at.is_some() {
@@ -359,6 +437,7 @@ pub fn tenant(viewer: &Viewer<'_>, v: &TenantView<'_>) -> Markup {
             @if let Some(at) = v.tenant.disabled_at {
                 p.error #tenant-disabled role="alert" { "This tenant was disabled by its operator on " (timestamp(at)) ": its SCIM endpoint answers 403 to Entra until it is enabled again. Its users, groups and tokens are kept." }
             }
+            @if let Some(c) = v.connection { (connection_section(c, v.now)) }
             @if let Some(e) = v.error { p.error role="alert" { (e) } }
             @if let Some(n) = v.notice { p.notice role="status" { (n) } }
             @if let Some(token) = v.new_token {

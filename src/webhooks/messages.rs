@@ -43,6 +43,21 @@ fn message(
     }
 }
 
+/// The message of a tenant's event (its connection's state, an expiring credential): `data`
+/// is the event's `data`; messages of one tenant go out in order.
+pub fn tenant_message(tenant_id: &str, event_type: &'static str, data: Value) -> OutboxMessage {
+    let at = now_millis();
+    let timestamp = crate::scim::render::timestamp(at);
+    OutboxMessage {
+        tenant_id: tenant_id.to_string(),
+        message_id: format!("msg_{}", uuid::Uuid::now_v7().simple()),
+        event_type,
+        resource_key: format!("Tenant/{tenant_id}"),
+        payload: json!({"type": event_type, "timestamp": timestamp, "data": data}).to_string(),
+        at,
+    }
+}
+
 /// `head` as JSON text with `"resource"` added: the resource's text goes in as it is (it was
 /// rendered already), never parsed again.
 pub fn with_resource(head: Map<String, Value>, resource: &str) -> String {

@@ -12,6 +12,7 @@ mod bench;
 mod browser;
 mod cli;
 mod connection;
+mod connection_health;
 mod crash;
 mod directory_view;
 mod entra_cycle;

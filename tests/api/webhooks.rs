@@ -261,6 +261,8 @@ async fn a_receiver_down_for_a_minute_gets_everything(backend: Backend) {
     let app = TestApp::spawn_with(backend, |s| {
         private_receivers(s);
         s.webhook_first_retry_ms = 5;
+        // The tenant's connection events (tenant.connected, a minute in) are not counted here.
+        s.connection_check_ms = 3_600_000;
     })
     .await;
     let key = operator_key(&app.database_url);

@@ -67,8 +67,11 @@ pub(super) async fn render_tenants(
     let all = svc::list_tenants(&state.service).await?;
     let keys = api_keys::list_api_keys(&state.service).await?;
     let webhooks = webhook_views(state, &all).await?;
+    let connections = crate::service::connection::connections(&state.service, &all).await?;
     let view = TenantsView {
         tenants: &all,
+        connections: &connections,
+        now: crate::store::now_millis(),
         public_url: state.settings.public_url(),
         api_keys: &keys,
         webhooks: &webhooks,

@@ -62,7 +62,9 @@ pub(super) async fn render_tenant(
         None
     };
     let oauth_clients = crate::service::oauth::list_clients(&state.service, &tenant).await?;
+    let connection = crate::service::connection::connection(&state.service, &tenant).await?;
     let view = TenantView {
+        connection: Some(&connection),
         tenant: &tenant,
         tenant_url: state.settings.tenant_url(&tenant.slug),
         public_url: state.settings.public_url(),

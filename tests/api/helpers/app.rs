@@ -49,6 +49,7 @@ pub fn start_server(database_url: &str, adjust: impl FnOnce(&mut Settings)) -> S
         state.settings.webhook_first_retry_ms,
         state.settings.webhook_allow_private,
     );
+    scimd::service::connection::start_monitor(state.service.clone());
     let server = app::run(listener, state.clone()).expect("run server");
     actix_web::rt::spawn(server);
     Server {

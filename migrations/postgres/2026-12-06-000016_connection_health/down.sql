@@ -1,0 +1,3 @@
+DROP TABLE connection_notices;
+DROP TABLE connection_refusals;
+DROP TABLE connection_health;
