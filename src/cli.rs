@@ -598,6 +598,12 @@ fn serve(settings: Settings) -> Result<(), String> {
             settings.webhook_first_retry_ms,
             settings.webhook_allow_private,
         );
+        // And the worker that re-evaluates effective roles after changes (service::roles).
+        let urls = settings.clone();
+        crate::service::roles::start_worker(
+            state.service.clone(),
+            std::sync::Arc::new(move |slug: &str| urls.tenant_url(slug)),
+        );
         let server = app::run(listener, state).map_err(|e| e.to_string())?;
         server.await.map_err(|e| e.to_string())
     })

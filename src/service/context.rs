@@ -43,6 +43,8 @@ pub struct Service {
     pub max_page_bytes: usize,
     /// Wakes this instance's webhook sender: a change queued deliveries, or one finished.
     pub webhook_wake: Arc<tokio::sync::Notify>,
+    /// Users whose effective roles this instance re-evaluates off the request.
+    pub role_jobs: Arc<super::roles::RoleJobs>,
 }
 
 impl Service {
@@ -80,6 +82,7 @@ impl Service {
             max_results: settings.max_results,
             max_page_bytes: settings.max_page_bytes,
             webhook_wake: Arc::default(),
+            role_jobs: Arc::default(),
         })
     }
 }

@@ -328,3 +328,20 @@ diesel::allow_tables_to_appear_in_same_query!(
     oauth_grants,
     tokens
 );
+
+diesel::table! {
+    role_mappings (tenant_id) {
+        tenant_id -> Text,
+        rules -> Text,
+        default_role -> Nullable<Text>,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    user_effective_roles (tenant_id, user_id) {
+        tenant_id -> Text,
+        user_id -> Text,
+        roles -> Text,
+    }
+}
