@@ -138,6 +138,20 @@ pub async fn get_mapping(svc: &Service, tenant: &Tenant) -> Result<Value, ScimEr
     mapping_json(row.as_ref())
 }
 
+/// The tenant's mapping (the empty one when none was set).
+pub async fn mapping(svc: &Service, tenant: &Tenant) -> Result<RoleMapping, ScimError> {
+    let tenant_id = tenant.id.clone();
+    let row = svc
+        .store
+        .read(move |conn| store::get_mapping(conn, &tenant_id))
+        .await?;
+    Ok(row
+        .as_ref()
+        .map(mapping_of)
+        .transpose()?
+        .unwrap_or_default())
+}
+
 fn mapping_json(row: Option<&MappingRow>) -> Result<Value, ScimError> {
     let (mapping, at) = match row {
         Some(row) => (mapping_of(row)?, Some(row.updated_at)),

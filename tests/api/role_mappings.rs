@@ -170,6 +170,13 @@ async fn rules_give_effective_roles(backend: Backend) {
     let _ = alice;
 }
 
+async fn stored_mapping(app: &TestApp, key: &str) -> Value {
+    api(app, "GET", "/tenants/acme/role-mappings", key, None)
+        .await
+        .expect(200)
+        .body
+}
+
 fn refused(r: Reply, needle: &str) {
     let r = r.expect(400);
     let message = r.body["error"]["message"].as_str().unwrap_or_default();
@@ -346,8 +353,91 @@ async fn membership_change_is_reported(backend: Backend) {
     drop(got);
 }
 
+/// The tenant's admin edits the mapping on its page: add a rule, set the default, remove the
+/// rule; a rule naming no group of the tenant is shown as an error and not saved; a forged
+/// CSRF token changes nothing.
+async fn page_edits_the_mapping(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let key = operator_key(&app.database_url);
+    let user = app.create_user("gail", "gail@contoso.com").await;
+    app.create_admin(Some("acme"), "admin", "correct horse battery");
+    let mut b = app.cookies();
+    assert_eq!(b.login("admin", "correct horse battery").await.status, 303);
+    let page = b.get("/admin/t/acme").await;
+    assert!(page.body.contains("No rules yet."), "{}", page.body);
+    let csrf = page.csrf();
+
+    let rule = [("kind", "idpRole"), ("value", "Admin"), ("role", "admin")];
+    let forged = b
+        .post(
+            "/admin/t/acme/role-mappings/rules",
+            &[rule.as_slice(), &[("csrf", "forged")]].concat(),
+        )
+        .await;
+    assert_eq!(forged.status, 403);
+    assert_eq!(stored_mapping(&app, &key).await["rules"], json!([]));
+
+    let added = b
+        .post(
+            "/admin/t/acme/role-mappings/rules",
+            &[rule.as_slice(), &[("csrf", csrf.as_str())]].concat(),
+        )
+        .await;
+    assert_eq!(added.status, 200, "{}", added.body);
+    assert!(added.body.contains("Rule added."), "{}", added.body);
+    let set = b
+        .post(
+            "/admin/t/acme/role-mappings/default",
+            &[("role", "member"), ("csrf", csrf.as_str())],
+        )
+        .await;
+    assert_eq!(set.status, 200, "{}", set.body);
+    let now = stored_mapping(&app, &key).await;
+    assert_eq!(now["rules"], json!([{"idpRole": "Admin", "role": "admin"}]));
+    assert_eq!(now["default"], "member");
+    let read = api(
+        &app,
+        "GET",
+        &format!("/tenants/acme/users/{user}"),
+        &key,
+        None,
+    )
+    .await
+    .expect(200);
+    assert_eq!(read.body["effectiveRoles"], json!(["member"]));
+
+    let bad = b
+        .post(
+            "/admin/t/acme/role-mappings/rules",
+            &[
+                ("kind", "group"),
+                ("value", "no-such-group"),
+                ("role", "x"),
+                ("csrf", csrf.as_str()),
+            ],
+        )
+        .await;
+    assert_eq!(bad.status, 400);
+    assert!(
+        bad.body.contains("no group with id no-such-group"),
+        "{}",
+        bad.body
+    );
+    let removed = b
+        .post(
+            "/admin/t/acme/role-mappings/rules/remove",
+            &[rule.as_slice(), &[("csrf", csrf.as_str())]].concat(),
+        )
+        .await;
+    assert_eq!(removed.status, 200, "{}", removed.body);
+    let now = stored_mapping(&app, &key).await;
+    assert_eq!(now["rules"], json!([]));
+    assert_eq!(now["default"], "member");
+}
+
 crate::helpers::backend_tests!(
     rules_give_effective_roles,
+    page_edits_the_mapping,
     bad_mappings_are_refused,
     membership_change_is_reported
 );
