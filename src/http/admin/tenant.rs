@@ -237,11 +237,10 @@ pub(super) async fn set_default_role(
         .await?
         .to_json();
     let role = f.role.trim();
-    mapping["default"] = if role.is_empty() {
-        serde_json::Value::Null
-    } else {
-        serde_json::Value::from(role)
-    };
+    if let Some(obj) = mapping.as_object_mut() {
+        let role = Some(role).filter(|r| !r.is_empty());
+        obj.insert("default".into(), role.into());
+    }
     save_roles(&state, &session, tenant, mapping, "Default role saved.").await
 }
 
