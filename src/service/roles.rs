@@ -33,6 +33,8 @@ use crate::store::{now_millis, DbConn, StoreError};
 
 /// Users re-evaluated per transaction.
 pub const CHUNK: usize = 500;
+/// How long the worker gathers changes before it re-evaluates (the delay a report may have).
+const GATHER: Duration = Duration::from_millis(100);
 /// Users and groups a tenant may have waiting before its work becomes a sweep of all users.
 pub const MAX_PENDING: usize = 10_000;
 
@@ -294,6 +296,9 @@ pub fn start_worker(svc: Service, tenant_url: TenantUrl) {
             Err(e) => tracing::warn!(error = %e, "cannot read the tenants' role mappings"),
         }
         loop {
+            // Changes come in bursts (an Entra cycle): gathering them for a moment makes one
+            // read of many users out of many reads of one.
+            actix_web::rt::time::sleep(GATHER).await;
             while let Some((tenant_id, job)) = svc.role_jobs.take() {
                 if let Err(e) = run_job(&svc, &tenant_id, job, &tenant_url).await {
                     tracing::warn!(error = %e.detail, "cannot re-evaluate effective roles; trying again");
@@ -358,6 +363,8 @@ async fn run_job(
             }
         }
         None => {
+            let started = std::time::Instant::now();
+            let (mut seen, mut moved) = (0usize, 0usize);
             let mut after: Option<String> = None;
             loop {
                 let tid = caller.tenant.id.clone();
@@ -372,9 +379,17 @@ async fn run_job(
                     break;
                 };
                 after = Some(last);
-                evaluate(svc, &caller, &ctx, ids).await?;
+                seen += ids.len();
+                moved += evaluate(svc, &caller, &ctx, ids).await?;
                 actix_web::rt::task::yield_now().await;
             }
+            tracing::info!(
+                tenant = %caller.tenant.slug,
+                users = seen,
+                moved,
+                ms = started.elapsed().as_millis() as u64,
+                "effective roles of every user re-evaluated"
+            );
         }
     }
     Ok(())
@@ -394,14 +409,19 @@ fn roles_text(roles: &[String]) -> String {
     json!(roles).to_string()
 }
 
-/// Re-evaluate these users: one read, then one write that records and reports each user whose
-/// roles moved (unless another worker reported it first).
+/// Users whose move one write transaction records and reports: a sweep holds SQLite's one
+/// writer for that many messages at a time.
+const WRITE_BATCH: usize = 100;
+
+/// Re-evaluate these users: one read, then writes of at most [`WRITE_BATCH`] users that record
+/// and report each user whose roles moved (unless another worker reported it first). How many
+/// moved.
 async fn evaluate(
     svc: &Service,
     caller: &Caller,
     ctx: &Arc<RoleContext>,
     ids: Vec<String>,
-) -> Result<(), ScimError> {
+) -> Result<usize, ScimError> {
     let (tid, ctx2) = (caller.tenant.id.clone(), Arc::clone(ctx));
     let (moved, gone) = svc
         .store
@@ -448,8 +468,9 @@ async fn evaluate(
         })
         .await?;
     if moved.is_empty() && gone.is_empty() {
-        return Ok(());
+        return Ok(0);
     }
+    let count = moved.len();
     // The messages are made before the write, which only records and queues them.
     let mut writes = Vec::with_capacity(moved.len());
     for m in moved {
@@ -483,29 +504,39 @@ async fn evaluate(
         ));
     }
     let tid = caller.tenant.id.clone();
-    svc.store
-        .write(move |conn| {
-            store::forget_reported_roles(conn, &tid, &gone)?;
-            for (id, previous, roles, detail, webhooks) in &writes {
-                if store::set_reported_roles(conn, &tid, id, previous.as_deref(), roles)? {
-                    insert_event(
-                        conn,
-                        &NewEvent {
-                            tenant_id: &tid,
-                            at: now_millis(),
-                            action: "updated",
-                            resource_type: "User",
-                            resource_id: Some(id),
-                            token_jti: None,
-                            detail,
-                            webhooks,
-                        },
-                    )?;
+    if !gone.is_empty() {
+        let tid2 = tid.clone();
+        svc.store
+            .write(move |conn| store::forget_reported_roles(conn, &tid2, &gone))
+            .await?;
+    }
+    let mut writes = writes.into_iter().peekable();
+    while writes.peek().is_some() {
+        let batch: Vec<_> = writes.by_ref().take(WRITE_BATCH).collect();
+        let tid = tid.clone();
+        svc.store
+            .write(move |conn| {
+                for (id, previous, roles, detail, webhooks) in &batch {
+                    if store::set_reported_roles(conn, &tid, id, previous.as_deref(), roles)? {
+                        insert_event(
+                            conn,
+                            &NewEvent {
+                                tenant_id: &tid,
+                                at: now_millis(),
+                                action: "updated",
+                                resource_type: "User",
+                                resource_id: Some(id),
+                                token_jti: None,
+                                detail,
+                                webhooks,
+                            },
+                        )?;
+                    }
                 }
-            }
-            Ok::<_, ScimError>(())
-        })
-        .await?;
-    svc.changed();
-    Ok(())
+                Ok::<_, ScimError>(())
+            })
+            .await?;
+        svc.changed();
+    }
+    Ok(count)
 }

@@ -353,6 +353,113 @@ async fn membership_change_is_reported(backend: Backend) {
     drop(got);
 }
 
+/// Entra adds an app role (AppRoleAssignmentsComplex) and takes it away, and a group is
+/// deleted: each move of the user's effective roles is reported once, in order, and logged in
+/// the sync history.
+async fn role_and_group_deletion_moves_are_reported(backend: Backend) {
+    let app = TestApp::spawn_with(backend, private_receivers).await;
+    let key = operator_key(&app.database_url);
+    let receiver = Receiver::start();
+    add_endpoint(&app.client, &app.base, &key, &receiver, Some("acme")).await;
+    let alice = app.create_user("alice", "alice@contoso.com").await;
+    let group = create_group(&app, "Editors", &[&alice]).await;
+    put_mapping(
+        &app,
+        &key,
+        json!({"rules": [{"idpRole": "Admin", "role": "admin"}, {"group": group, "role": "editor"}]}),
+    )
+    .await
+    .expect(200);
+    let wait = Duration::from_secs(15);
+    let moves = |n: usize| {
+        let receiver = &receiver;
+        let alice = alice.clone();
+        async move {
+            let got = receiver
+                .wait_for(wait, |d| role_changes(d, &alice).len() >= n)
+                .await;
+            role_changes(&got, &alice)
+                .iter()
+                .map(|d| {
+                    (
+                        d["previousEffectiveRoles"].clone(),
+                        d["effectiveRoles"].clone(),
+                    )
+                })
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(moves(1).await, vec![(json!([]), json!(["editor"]))]);
+
+    let text = r#"{"id":"06b07648-ecfe-589f-9d2f-6325724a46ee","value":"Admin","displayName":"Administrator"}"#;
+    app.scim(
+        "PATCH",
+        &format!("/Users/{alice}"),
+        Some(patch(
+            json!([{"op": "Add", "path": "roles", "value": [{"value": text}]}]),
+        )),
+    )
+    .await
+    .expect(200);
+    assert_eq!(
+        moves(2).await.get(1),
+        Some(&(json!(["editor"]), json!(["admin", "editor"])))
+    );
+
+    app.scim("DELETE", &format!("/Groups/{group}"), None)
+        .await
+        .expect(204);
+    assert_eq!(
+        moves(3).await.get(2),
+        Some(&(json!(["admin", "editor"]), json!(["admin"])))
+    );
+
+    // Entra removes the role by the same string.
+    app.scim(
+        "PATCH",
+        &format!("/Users/{alice}"),
+        Some(patch(
+            json!([{"op": "Remove", "path": "roles", "value": [{"value": text}]}]),
+        )),
+    )
+    .await
+    .expect(200);
+    let all = moves(4).await;
+    assert_eq!(all.get(3), Some(&(json!(["admin"]), json!([]))));
+    assert_eq!(all.len(), 4, "each move once: {all:?}");
+
+    let events = api(
+        &app,
+        "GET",
+        "/tenants/acme/events?after=0&limit=100",
+        &key,
+        None,
+    )
+    .await
+    .expect(200);
+    let logged = events.body["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter(|e| {
+            e["detail"]
+                .as_str()
+                .is_some_and(|d| d.starts_with("effectiveRoles"))
+        })
+        .count();
+    assert_eq!(logged, 4, "{}", events.body);
+    let read = api(
+        &app,
+        "GET",
+        &format!("/tenants/acme/users/{alice}"),
+        &key,
+        None,
+    )
+    .await
+    .expect(200);
+    assert_eq!(read.body["effectiveRoles"], json!([]));
+}
+
 /// The tenant's admin edits the mapping on its page: add a rule, set the default, remove the
 /// rule; a rule naming no group of the tenant is shown as an error and not saved; a forged
 /// CSRF token changes nothing.
@@ -439,5 +546,6 @@ crate::helpers::backend_tests!(
     rules_give_effective_roles,
     page_edits_the_mapping,
     bad_mappings_are_refused,
-    membership_change_is_reported
+    membership_change_is_reported,
+    role_and_group_deletion_moves_are_reported
 );
