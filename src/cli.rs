@@ -600,6 +600,12 @@ fn serve(settings: Settings) -> Result<(), String> {
         );
         // And the connection health monitor (counters flushed, state changes told).
         crate::service::connection::start_monitor(state.service.clone());
+        // And the worker that re-evaluates effective roles after changes (service::roles).
+        let urls = settings.clone();
+        crate::service::roles::start_worker(
+            state.service.clone(),
+            std::sync::Arc::new(move |slug: &str| urls.tenant_url(slug)),
+        );
         let server = app::run(listener, state).map_err(|e| e.to_string())?;
         server.await.map_err(|e| e.to_string())
     })

@@ -50,6 +50,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route("/tenants/{slug}/events", web::get().to(events))
             .configure(super::api_webhooks::routes)
             .configure(super::api_oauth::routes)
+            .configure(super::api_roles::routes)
             .route(
                 "/tenants/{slug}/setup-links",
                 web::get().to(list_setup_links),

@@ -115,7 +115,8 @@ fn user_json(state: &AppState, tenant: &Tenant, user: &DirectoryUser) -> Result<
     let resource = crate::service::users::render_user(row, &base_url)?.body;
     let stored: Value = serde_json::from_str(&row.resource)
         .map_err(|e| ScimError::internal(format!("stored user {} is corrupt: {e}", row.id)))?;
-    let head = directory::user_view(row, &stored, Some(&user.groups));
+    let mut head = directory::user_view(row, &stored, Some(&user.groups));
+    crate::service::roles::insert_effective_roles(&mut head, &user.effective_roles);
     drop(stored);
     Ok(with_resource(head, &resource.text()))
 }

@@ -45,6 +45,8 @@ pub struct Service {
     pub webhook_wake: Arc<tokio::sync::Notify>,
     /// This instance's counters of each tenant's SCIM requests (connection health).
     pub connection: Arc<super::connection::ConnectionCounters>,
+    /// Users whose effective roles this instance re-evaluates off the request.
+    pub role_jobs: Arc<super::roles::RoleJobs>,
 }
 
 impl Service {
@@ -83,6 +85,7 @@ impl Service {
             max_page_bytes: settings.max_page_bytes,
             webhook_wake: Arc::default(),
             connection: Arc::new(super::connection::ConnectionCounters::new(settings)),
+            role_jobs: Arc::default(),
         })
     }
 }

@@ -220,6 +220,8 @@ pub async fn list_users(
 pub struct DirectoryUser {
     pub row: UserRow,
     pub groups: Vec<GroupRef>,
+    /// Its roles by the tenant's role mapping (see `service::roles`).
+    pub effective_roles: Vec<String>,
 }
 
 /// A group a user belongs to, as the host app sees it: `{"id", "displayName"}`.
@@ -249,10 +251,21 @@ fn with_groups(
                 .push(GroupRef { id, display_name });
         }
     }
-    Ok(rows
+    let users: Vec<(UserRow, Vec<GroupRef>)> = rows
         .into_iter()
-        .map(|row| DirectoryUser {
-            groups: groups.remove(&row.id).unwrap_or_default(),
+        .map(|row| {
+            let own = groups.remove(&row.id).unwrap_or_default();
+            (row, own)
+        })
+        .collect();
+    let pairs: Vec<(&UserRow, &[GroupRef])> =
+        users.iter().map(|(r, g)| (r, g.as_slice())).collect();
+    let mut roles = super::roles::effective_roles_of(conn, tenant_id, &pairs)?.into_iter();
+    Ok(users
+        .into_iter()
+        .map(|(row, groups)| DirectoryUser {
+            effective_roles: roles.next().unwrap_or_default(),
+            groups,
             row,
         })
         .collect())

@@ -279,7 +279,10 @@ pub async fn create_group(
             Ok::<_, ScimError>(rendered)
         })
         .await
-        .inspect(|_| svc.changed())
+        .inspect(|r| {
+            svc.changed();
+            svc.role_jobs.groups(&caller.tenant.id, [r.id.clone()]);
+        })
 }
 
 /// GET /Groups/{id}.
@@ -406,7 +409,11 @@ pub async fn replace_group(
             Ok::<_, ScimError>(rendered)
         })
         .await
-        .inspect(|_| svc.changed())
+        .inspect(|_| {
+            svc.changed();
+            // Who left the group is not known here: every member of the tenant.
+            svc.role_jobs.memberships(&caller.tenant.id);
+        })
 }
 
 /// What a PATCH of a group answers.
@@ -495,6 +502,7 @@ pub async fn patch_group(
         })
         .await?;
     svc.changed();
+    svc.role_jobs.memberships(&caller.tenant.id);
     let group = match answer {
         PatchAnswer::Version => None,
         PatchAnswer::Group { .. } => {
@@ -592,6 +600,13 @@ async fn patch_membership(
     );
     // The log entry's detail names the group: the store writes it.
     let log = change_log(caller, "Group", "updated", id, String::new(), webhooks);
+    // Whose effective roles may move: the members added and removed (a removed id may be a
+    // user's or a group's), and everyone inside the groups among them.
+    let touched: Vec<String> = add
+        .iter()
+        .map(|m| m.member_id.clone())
+        .chain(remove.iter().cloned())
+        .collect();
     let change = GroupChange::Membership {
         tenant_id: caller.tenant.id.clone(),
         group_id: id.to_string(),
@@ -601,7 +616,12 @@ async fn patch_membership(
     let written = save_group_change(&svc.store, change, log)
         .await?
         .ok_or_else(|| not_found(id));
-    written.inspect(|_| svc.changed())
+    written.inspect(|_| {
+        svc.changed();
+        svc.role_jobs
+            .users(&caller.tenant.id, touched.iter().cloned());
+        svc.role_jobs.groups(&caller.tenant.id, touched);
+    })
 }
 
 /// DELETE /Groups/{id}.
@@ -634,7 +654,10 @@ pub async fn delete_group(
             Ok::<_, ScimError>(())
         })
         .await
-        .inspect(|_| svc.changed())
+        .inspect(|_| {
+            svc.changed();
+            svc.role_jobs.memberships(&caller.tenant.id);
+        })
 }
 
 /// The indexed attributes that narrow a group filter in the database.

@@ -10,6 +10,7 @@ pub mod oauth;
 pub mod paging;
 pub mod providers;
 pub mod query;
+pub mod roles;
 pub mod scan;
 pub mod setup_links;
 pub mod tenants;

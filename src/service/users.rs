@@ -305,6 +305,8 @@ pub async fn create_user(
         .await
         .map_err(|e| super::work_email_taken(e, &work))?;
     svc.changed();
+    svc.role_jobs
+        .users(&caller.tenant.id, [rendered.id.clone()]);
     Ok(rendered)
 }
 
@@ -475,6 +477,7 @@ where
             // The user as written, rendered once: for the webhooks and for the answer.
             Ok(_) => {
                 svc.changed();
+                svc.role_jobs.users(&caller.tenant.id, [after.id.clone()]);
                 return Ok(after);
             }
             // Lost the race: the version moved on (or the user was deleted) since it was read.
@@ -587,6 +590,8 @@ pub async fn delete_user(
     match (deleted, pinned) {
         (true, _) => {
             svc.changed();
+            // Forgets what the user was reported with.
+            svc.role_jobs.users(&caller.tenant.id, [id.to_string()]);
             Ok(())
         }
         (false, Some(_)) => Err(version_moved()),

@@ -23,6 +23,7 @@ pub mod health;
 pub mod oauth;
 pub mod prepared;
 pub mod recent;
+pub mod role_mappings;
 pub mod schema;
 pub mod scratch;
 pub mod sessions;

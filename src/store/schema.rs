@@ -343,6 +343,15 @@ diesel::table! {
 }
 
 diesel::table! {
+    role_mappings (tenant_id) {
+        tenant_id -> Text,
+        rules -> Text,
+        default_role -> Nullable<Text>,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
     connection_refusals (tenant_id, hour, reason) {
         tenant_id -> Text,
         hour -> BigInt,
@@ -357,5 +366,13 @@ diesel::table! {
         credential -> Text,
         days -> Integer,
         sent_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    user_effective_roles (tenant_id, user_id) {
+        tenant_id -> Text,
+        user_id -> Text,
+        roles -> Text,
     }
 }

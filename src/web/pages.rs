@@ -317,6 +317,8 @@ pub struct TenantView<'a> {
     pub new_setup_link: Option<&'a str>,
     pub error: Option<&'a str>,
     pub notice: Option<&'a str>,
+    /// The tenant's role mapping.
+    pub role_mapping: &'a crate::scim::role_mapping::RoleMapping,
 }
 
 const DAY: i64 = 24 * 60 * 60 * 1000;
@@ -490,6 +492,7 @@ pub fn tenant(viewer: &Viewer<'_>, v: &TenantView<'_>) -> Markup {
                     }
                 }
             }
+            (super::roles::section(viewer, slug, v.role_mapping))
             (super::oauth::clients_section(viewer, slug, v.oauth_clients, v.new_oauth_secret.as_ref(), &v.oauth_token_url, &v.oauth_authorize_url))
             section {
                 h2 { "Custom attributes" }

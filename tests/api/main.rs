@@ -30,6 +30,7 @@ mod profile;
 mod properties;
 mod providers;
 mod providers_page;
+mod role_mappings;
 mod scale_out;
 mod schema;
 mod setup_links;

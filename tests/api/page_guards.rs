@@ -28,6 +28,15 @@ const FORMS: &[(&str, &[(&str, &str)])] = &[
     ("/admin/t/acme/oauth-clients/nope/secrets/nope/revoke", &[]),
     ("/admin/t/acme/oauth-clients/nope/revoke", &[]),
     ("/admin/t/acme/oauth-grants/nope/revoke", &[]),
+    (
+        "/admin/t/acme/role-mappings/rules",
+        &[("kind", "idpRole"), ("value", "Evil"), ("role", "evil")],
+    ),
+    (
+        "/admin/t/acme/role-mappings/rules/remove",
+        &[("kind", "idpRole"), ("value", "Evil"), ("role", "evil")],
+    ),
+    ("/admin/t/acme/role-mappings/default", &[("role", "evil")]),
 ];
 
 /// The operator-only forms, with a valid shape.

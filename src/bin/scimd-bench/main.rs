@@ -112,6 +112,10 @@ pub struct BenchOptions {
     /// token against the same read with a Secret Token, then time the token endpoint.
     #[arg(long)]
     pub oauth: Option<u64>,
+    /// Give every tenant a role mapping before the run (a rule on a group of its own, one on
+    /// the IdP role `Admin`, a default): every write is then re-evaluated for effectiveRoles.
+    #[arg(long)]
+    pub role_mapping: bool,
 }
 
 /// Whether `GET /readyz` on the port answers 200 (a request served, database reached).
@@ -183,6 +187,11 @@ fn run(opts: BenchOptions) -> Result<(), String> {
     let tenants = actix_web::rt::System::new()
         .block_on(seed(&service, n_tenants, opts.preload))
         .map_err(|e| e.detail)?;
+    if opts.role_mapping {
+        actix_web::rt::System::new()
+            .block_on(role_mappings(&service, &base, &tenants))
+            .map_err(|e| e.detail)?;
+    }
     let receiver = match opts.webhook {
         false => None,
         true => {
@@ -364,6 +373,37 @@ impl Drop for ServerProcess {
 
 /// Create the bench's tenants, a token for each, and `preload` users of the bench's shape
 /// in the first; returns each tenant's slug and token.
+/// `--role-mapping`: a group and a mapping for each tenant.
+async fn role_mappings(
+    service: &Service,
+    base: &str,
+    tenants: &[(String, String)],
+) -> Result<(), ScimError> {
+    for (slug, _) in tenants {
+        let tenant = svc::tenant_by_slug(service, slug).await?;
+        let caller = scimd::service::Caller {
+            base_url: format!("{base}/scim/v2/tenants/{slug}"),
+            tenant: tenant.clone(),
+            token_jti: None,
+        };
+        let group = scimd::service::groups::create_group(
+            service,
+            &caller,
+            json!({
+                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+                "displayName": "Bench editors",
+            }),
+        )
+        .await?;
+        let mapping = json!({
+            "rules": [{"group": group.id, "role": "editor"}, {"idpRole": "Admin", "role": "admin"}],
+            "default": "member",
+        });
+        scimd::service::roles::put_mapping(service, &tenant, &mapping).await?;
+    }
+    Ok(())
+}
+
 async fn seed(
     service: &Service,
     tenants: usize,

@@ -82,6 +82,18 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             "/admin/t/{slug}/identity-provider",
             web::post().to(tenant::choose_provider),
         )
+        .route(
+            "/admin/t/{slug}/role-mappings/rules",
+            web::post().to(tenant::add_role_rule),
+        )
+        .route(
+            "/admin/t/{slug}/role-mappings/rules/remove",
+            web::post().to(tenant::remove_role_rule),
+        )
+        .route(
+            "/admin/t/{slug}/role-mappings/default",
+            web::post().to(tenant::set_default_role),
+        )
         .route("/admin/t/{slug}/history", web::get().to(tenant::history))
         .route(
             "/admin/t/{slug}/setup-links",

@@ -63,6 +63,7 @@ pub(super) async fn render_tenant(
     };
     let oauth_clients = crate::service::oauth::list_clients(&state.service, &tenant).await?;
     let connection = crate::service::connection::connection(&state.service, &tenant).await?;
+    let role_mapping = crate::service::roles::mapping(&state.service, &tenant).await?;
     let view = TenantView {
         connection: Some(&connection),
         tenant: &tenant,
@@ -87,6 +88,7 @@ pub(super) async fn render_tenant(
         new_setup_link: msgs.new_setup_link.as_deref(),
         error: msgs.error.as_deref(),
         notice: msgs.notice.as_deref(),
+        role_mapping: &role_mapping,
     };
     Ok(html(status, pages::tenant(&session.viewer(), &view)))
 }
@@ -129,7 +131,120 @@ pub(super) struct ProviderForm {
     provider: String,
 }
 
-page_forms!(TokenForm, FieldForm, ProviderForm);
+#[derive(Deserialize)]
+pub(super) struct RoleRuleForm {
+    csrf: String,
+    #[serde(default)]
+    kind: String,
+    #[serde(default)]
+    value: String,
+    #[serde(default)]
+    role: String,
+}
+
+#[derive(Deserialize)]
+pub(super) struct DefaultRoleForm {
+    csrf: String,
+    #[serde(default)]
+    role: String,
+}
+
+page_forms!(
+    TokenForm,
+    FieldForm,
+    ProviderForm,
+    RoleRuleForm,
+    DefaultRoleForm
+);
+
+/// The rule a form names, as the API would take it.
+fn rule_of(f: &RoleRuleForm) -> serde_json::Value {
+    let key = if f.kind == "idpRole" {
+        "idpRole"
+    } else {
+        "group"
+    };
+    serde_json::json!({ key: f.value.trim(), "role": f.role.trim() })
+}
+
+/// Save `mapping` (as the API's body), then show the page with what came of it.
+async fn save_roles(
+    state: &AppState,
+    session: &PageSession,
+    tenant: Tenant,
+    mapping: serde_json::Value,
+    done: &str,
+) -> Result<HttpResponse, PageError> {
+    let saved = crate::service::roles::put_mapping(&state.service, &tenant, &mapping).await;
+    match shown_on_page(saved)? {
+        Ok(_) => {
+            tracing::info!(tenant = %tenant.slug, admin = %session.actor(), "role mapping changed on the page");
+            let msgs = PageMessages::notice(format!("{done} Users' roles are being updated."));
+            render_tenant(state, session, tenant, StatusCode::OK, msgs).await
+        }
+        Err(detail) => {
+            let msgs = PageMessages::error(detail);
+            render_tenant(state, session, tenant, StatusCode::BAD_REQUEST, msgs).await
+        }
+    }
+}
+
+/// POST /admin/t/{slug}/role-mappings/rules: add a rule.
+pub(super) async fn add_role_rule(
+    state: web::Data<AppState>,
+    posted: Posted<TenantPage, RoleRuleForm>,
+) -> Result<HttpResponse, PageError> {
+    let Posted {
+        scope: TenantPage { session, tenant },
+        form: f,
+    } = posted;
+    let mut mapping = crate::service::roles::mapping(&state.service, &tenant)
+        .await?
+        .to_json();
+    if let Some(rules) = mapping.get_mut("rules").and_then(|r| r.as_array_mut()) {
+        rules.push(rule_of(&f));
+    }
+    save_roles(&state, &session, tenant, mapping, "Rule added.").await
+}
+
+/// POST /admin/t/{slug}/role-mappings/rules/remove: remove the rules equal to the form's.
+pub(super) async fn remove_role_rule(
+    state: web::Data<AppState>,
+    posted: Posted<TenantPage, RoleRuleForm>,
+) -> Result<HttpResponse, PageError> {
+    let Posted {
+        scope: TenantPage { session, tenant },
+        form: f,
+    } = posted;
+    let mut mapping = crate::service::roles::mapping(&state.service, &tenant)
+        .await?
+        .to_json();
+    let gone = rule_of(&f);
+    if let Some(rules) = mapping.get_mut("rules").and_then(|r| r.as_array_mut()) {
+        rules.retain(|r| *r != gone);
+    }
+    save_roles(&state, &session, tenant, mapping, "Rule removed.").await
+}
+
+/// POST /admin/t/{slug}/role-mappings/default: set the default role (empty: none).
+pub(super) async fn set_default_role(
+    state: web::Data<AppState>,
+    posted: Posted<TenantPage, DefaultRoleForm>,
+) -> Result<HttpResponse, PageError> {
+    let Posted {
+        scope: TenantPage { session, tenant },
+        form: f,
+    } = posted;
+    let mut mapping = crate::service::roles::mapping(&state.service, &tenant)
+        .await?
+        .to_json();
+    let role = f.role.trim();
+    if let Some(obj) = mapping.as_object_mut() {
+        let role = Some(role).filter(|r| !r.is_empty());
+        obj.insert("default".into(), role.into());
+    }
+    save_roles(&state, &session, tenant, mapping, "Default role saved.").await
+}
 
 /// POST /admin/t/{slug}/identity-provider: record which identity provider the tenant uses;
 /// the page then shows that product's guide.

@@ -50,6 +50,11 @@ pub fn start_server(database_url: &str, adjust: impl FnOnce(&mut Settings)) -> S
         state.settings.webhook_allow_private,
     );
     scimd::service::connection::start_monitor(state.service.clone());
+    let urls = state.settings.clone();
+    scimd::service::roles::start_worker(
+        state.service.clone(),
+        std::sync::Arc::new(move |slug: &str| urls.tenant_url(slug)),
+    );
     let server = app::run(listener, state.clone()).expect("run server");
     actix_web::rt::spawn(server);
     Server {

@@ -1,0 +1,2 @@
+DROP TABLE user_effective_roles;
+DROP TABLE role_mappings;
