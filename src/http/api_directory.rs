@@ -63,11 +63,13 @@ fn page_request(
         ),
     };
     let cursor = param(&pairs, "cursor").map(str::to_string);
+    let include_out_of_scope = flag(&pairs, "includeOutOfScope")?;
     Ok((
         PageRequest {
             cursor,
             updated_since,
             limit,
+            include_out_of_scope,
         },
         pairs,
     ))

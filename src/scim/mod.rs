@@ -10,6 +10,7 @@ pub mod patch;
 pub mod path;
 pub mod render;
 pub mod resource;
+pub mod scope;
 pub mod schema;
 #[cfg(test)]
 mod test_rng;

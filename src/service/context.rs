@@ -41,6 +41,8 @@ pub struct Service {
     pub max_results: i64,
     /// Most bytes of rendered resources one page of a list holds (past its first resource).
     pub max_page_bytes: usize,
+    /// Tenants' scope settings as last read, and the re-evaluations running here.
+    pub scopes: Arc<super::scope::ScopeCache>,
     /// Wakes this instance's webhook sender: a change queued deliveries, or one finished.
     pub webhook_wake: Arc<tokio::sync::Notify>,
 }
@@ -80,6 +82,7 @@ impl Service {
             max_results: settings.max_results,
             max_page_bytes: settings.max_page_bytes,
             webhook_wake: Arc::default(),
+            scopes: Arc::default(),
         })
     }
 }

@@ -10,6 +10,7 @@ pub mod paging;
 pub mod providers;
 pub mod query;
 pub mod scan;
+pub mod scope;
 pub mod setup_links;
 pub mod tenants;
 pub mod users;
@@ -132,6 +133,7 @@ pub(crate) fn change_log(
         token_jti: caller.token_jti.clone(),
         detail,
         webhooks,
+        more: Vec::new(),
     }
 }
 

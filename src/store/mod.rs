@@ -23,6 +23,7 @@ pub mod oauth;
 pub mod prepared;
 pub mod recent;
 pub mod schema;
+pub mod scope;
 pub mod scratch;
 pub mod sessions;
 pub mod setup_links;
