@@ -178,7 +178,9 @@ async fn list_users(
             ));
         }
         let tenant = managed_tenant(&state, &caller, &slug).await?;
-        let found = directory::user_by_email(&state.service, &tenant, email, deactivated).await?;
+        let found = directory::user_by_email(&state.service, &tenant, email, deactivated)
+            .await?
+            .filter(|u| u.row.in_scope || page.include_out_of_scope);
         let items = found
             .iter()
             .map(|u| user_json(&state, &tenant, u))

@@ -5,6 +5,7 @@ pub mod admin_api;
 pub mod api;
 pub mod api_directory;
 pub mod api_oauth;
+pub mod api_scope;
 pub mod api_webhooks;
 pub mod auth;
 pub mod discovery;

@@ -378,7 +378,9 @@ pub async fn replace_group(
     let schemas = Arc::clone(&svc.schemas);
     let caller2 = caller.clone();
     let id_owned = id.to_string();
-    svc.store
+    let before = super::scope::group_users(svc, &caller.tenant.id, id).await;
+    let replaced = svc
+        .store
         .write(move |conn| {
             group_store::lock_group(conn, &caller2.tenant.id, &id_owned)?;
             let old = group_store::get_group(conn, &caller2.tenant.id, &id_owned)?
@@ -405,8 +407,10 @@ pub async fn replace_group(
             )?;
             Ok::<_, ScimError>(rendered)
         })
-        .await
-        .inspect(|_| svc.changed())
+        .await?;
+    svc.changed();
+    super::scope::after_group_change(svc, caller, id, before, false).await;
+    Ok(replaced)
 }
 
 /// What a PATCH of a group answers.
@@ -446,6 +450,7 @@ pub async fn patch_group(
         });
     }
     let with_members = answer == PatchAnswer::Group { with_members: true };
+    let before = super::scope::group_users(svc, &caller.tenant.id, id).await;
     let schemas = Arc::clone(&svc.schemas);
     let caller2 = caller.clone();
     let id_owned = id.to_string();
@@ -495,6 +500,7 @@ pub async fn patch_group(
         })
         .await?;
     svc.changed();
+    super::scope::after_group_change(svc, caller, id, before, false).await;
     let group = match answer {
         PatchAnswer::Version => None,
         PatchAnswer::Group { .. } => {
@@ -598,10 +604,18 @@ async fn patch_membership(
         add,
         remove,
     };
+    let GroupChange::Membership { add, remove, .. } = &change;
+    let moved: Vec<String> = add
+        .iter()
+        .map(|m| m.member_id.clone())
+        .chain(remove.iter().cloned())
+        .collect();
     let written = save_group_change(&svc.store, change, log)
         .await?
-        .ok_or_else(|| not_found(id));
-    written.inspect(|_| svc.changed())
+        .ok_or_else(|| not_found(id))?;
+    svc.changed();
+    super::scope::after_membership_change(svc, caller, id, moved).await;
+    Ok(written)
 }
 
 /// DELETE /Groups/{id}.
@@ -616,6 +630,7 @@ pub async fn delete_group(
     }
     let caller2 = caller.clone();
     let id_owned = id.to_string();
+    let before = super::scope::group_users(svc, &caller.tenant.id, id).await;
     svc.store
         .write(move |conn| {
             group_store::lock_group(conn, &caller2.tenant.id, &id_owned)?;
@@ -633,8 +648,10 @@ pub async fn delete_group(
             )?;
             Ok::<_, ScimError>(())
         })
-        .await
-        .inspect(|_| svc.changed())
+        .await?;
+    svc.changed();
+    super::scope::after_group_change(svc, caller, id, before, true).await;
+    Ok(())
 }
 
 /// The indexed attributes that narrow a group filter in the database.

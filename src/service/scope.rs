@@ -254,7 +254,28 @@ pub async fn after_membership_change(
     group_id: &str,
     members: Vec<String>,
 ) {
-    if let Err(e) = membership_change(svc, caller, group_id, members).await {
+    if let Err(e) = membership_change(svc, caller, group_id, members, true).await {
+        tracing::warn!(error = %e.detail, "could not re-evaluate the scope of a group's members");
+    }
+}
+
+/// After a replace, general PATCH or deletion of group `group_id`: re-evaluate the users it
+/// held before (`before`, from [`group_users`]) and holds now, when the scope names the group
+/// or a group above it. A deleted group (`deleted`) is out of the groups above it already, so
+/// its users are re-evaluated whatever the scope names.
+pub async fn after_group_change(
+    svc: &Service,
+    caller: &Caller,
+    group_id: &str,
+    before: Vec<String>,
+    deleted: bool,
+) {
+    if before.is_empty() && !config(svc, &caller.tenant.id).await.is_ok_and(|c| c.uses_groups()) {
+        return;
+    }
+    let mut members = before;
+    members.push(group_id.to_string());
+    if let Err(e) = membership_change(svc, caller, group_id, members, !deleted).await {
         tracing::warn!(error = %e.detail, "could not re-evaluate the scope of a group's members");
     }
 }
@@ -264,6 +285,7 @@ async fn membership_change(
     caller: &Caller,
     group_id: &str,
     members: Vec<String>,
+    check_above: bool,
 ) -> Result<(), ScimError> {
     let config = config(svc, &caller.tenant.id).await?;
     if !config.uses_groups() || members.is_empty() {
@@ -274,12 +296,15 @@ async fn membership_change(
     let rows = svc
         .store
         .read(move |conn| {
-            let mut above = scope_store::ancestors(conn, &tenant_id, std::slice::from_ref(&group))?
-                .remove(&group)
-                .unwrap_or_default();
-            above.insert(group);
-            if above.is_disjoint(&named) {
-                return Ok::<_, StoreError>(Vec::new());
+            if check_above {
+                let mut above =
+                    scope_store::ancestors(conn, &tenant_id, std::slice::from_ref(&group))?
+                        .remove(&group)
+                        .unwrap_or_default();
+                above.insert(group);
+                if above.is_disjoint(&named) {
+                    return Ok::<_, StoreError>(Vec::new());
+                }
             }
             let mut users = scope_store::descendant_users(conn, &tenant_id, &members)?;
             users.extend(members);
@@ -573,4 +598,108 @@ pub fn resume_if_unfinished(svc: &Service, caller: &Caller, state: &ScopeState) 
             spawn_evaluation(svc, caller);
         }
     }
+}
+
+/// The exclusions as the page shows them: users by identity mail, groups by display name
+/// (an id whose user or group is gone is shown as it is).
+pub async fn page_exclusions(
+    svc: &Service,
+    tenant: &Tenant,
+    exclusions: &Exclusions,
+) -> Result<(Vec<String>, Vec<String>), ScimError> {
+    let (tenant_id, ex) = (tenant.id.clone(), exclusions.clone());
+    Ok(svc
+        .store
+        .read(move |conn| {
+            let mails: HashMap<String, String> = scope_store::live_users(conn, &tenant_id, &ex.users)?
+                .into_iter()
+                .map(|r| (r.id, r.identity_mail))
+                .collect();
+            let names: HashMap<String, String> =
+                scope_store::group_names(conn, &tenant_id, &ex.groups)?
+                    .into_iter()
+                    .collect();
+            let shown = |ids: &[String], by: &HashMap<String, String>| -> Vec<String> {
+                ids.iter()
+                    .map(|id| by.get(id).cloned().unwrap_or_else(|| id.clone()))
+                    .collect()
+            };
+            Ok::<_, StoreError>((shown(&ex.users, &mails), shown(&ex.groups, &names)))
+        })
+        .await?)
+}
+
+/// Exclusions from the page's form: one user a line (identity mail or id), one group a line
+/// (display name or id); a line that names nothing of the tenant is a 400 naming it.
+pub async fn exclusions_from_page(
+    svc: &Service,
+    tenant: &Tenant,
+    users: &str,
+    groups: &str,
+) -> Result<Exclusions, ScimError> {
+    let lines = |text: &str| -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for l in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
+            if !out.iter().any(|o| o == l) {
+                out.push(l.to_string());
+            }
+        }
+        out
+    };
+    let (users, groups) = (lines(users), lines(groups));
+    if users.len() > crate::scim::scope::MAX_EXCLUDED_USERS
+        || groups.len() > crate::scim::scope::MAX_EXCLUDED_GROUPS
+    {
+        return Err(ScimError::invalid_value(format!(
+            "at most {} users and {} groups can sleep",
+            crate::scim::scope::MAX_EXCLUDED_USERS,
+            crate::scim::scope::MAX_EXCLUDED_GROUPS
+        )));
+    }
+    let tenant_id = tenant.id.clone();
+    svc.store
+        .read(move |conn| {
+            let mut ex = Exclusions::default();
+            for u in &users {
+                let found = if u.contains('@') {
+                    let mail = crate::scim::mail::index_form("email", u)?;
+                    crate::store::users::find_user_by_identity_mail(conn, &tenant_id, &mail)?
+                        .map(|r| r.id)
+                } else {
+                    scope_store::live_users(conn, &tenant_id, std::slice::from_ref(u))?
+                        .pop()
+                        .map(|r| r.id)
+                };
+                let id = found.ok_or_else(|| {
+                    ScimError::invalid_value(format!(
+                        "no user {u:?} in this tenant; give a user's mail or id, one a line"
+                    ))
+                })?;
+                if !ex.users.contains(&id) {
+                    ex.users.push(id);
+                }
+            }
+            for g in &groups {
+                let by_id = crate::store::groups::existing_group_ids(
+                    conn,
+                    &tenant_id,
+                    std::slice::from_ref(g),
+                )?
+                .pop();
+                let id = match by_id {
+                    Some(id) => Some(id),
+                    None => scope_store::group_by_name(conn, &tenant_id, g)?,
+                }
+                .ok_or_else(|| {
+                    ScimError::invalid_value(format!(
+                        "no group {g:?} in this tenant; give a group's name or id, one a line"
+                    ))
+                })?;
+                if !ex.groups.contains(&id) {
+                    ex.groups.push(id);
+                }
+            }
+            Ok::<_, ScimError>(ex)
+        })
+        .await
 }

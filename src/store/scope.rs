@@ -252,3 +252,39 @@ pub fn scope_counts(conn: &mut DbConn, tenant_id: &str) -> Result<(i64, i64), St
     };
     Ok((of(true), of(false)))
 }
+
+/// The live group of the tenant named `display_name` (case-insensitively), if any.
+pub fn group_by_name(
+    conn: &mut DbConn,
+    tenant_id: &str,
+    display_name: &str,
+) -> Result<Option<String>, StoreError> {
+    use super::schema::groups;
+    Ok(groups::table
+        .filter(groups::tenant_id.eq(tenant_id))
+        .filter(groups::display_name_lower.eq(display_name.to_lowercase()))
+        .filter(groups::deleted_at.is_null())
+        .select(groups::id)
+        .first(conn)
+        .optional()?)
+}
+
+/// The display names of the tenant's live groups among `ids`, by id.
+pub fn group_names(
+    conn: &mut DbConn,
+    tenant_id: &str,
+    ids: &[String],
+) -> Result<Vec<(String, String)>, StoreError> {
+    use super::schema::groups;
+    let mut out = Vec::new();
+    for chunk in ids.chunks(500) {
+        let rows: Vec<(String, String)> = groups::table
+            .filter(groups::id.eq_any(chunk))
+            .filter(groups::tenant_id.eq(tenant_id))
+            .filter(groups::deleted_at.is_null())
+            .select((groups::id, groups::display_name))
+            .load(conn)?;
+        out.extend(rows);
+    }
+    Ok(out)
+}

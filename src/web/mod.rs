@@ -4,3 +4,4 @@
 pub mod guides;
 pub mod oauth;
 pub mod pages;
+pub mod scope;

@@ -62,6 +62,10 @@ pub(super) async fn render_tenant(
         None
     };
     let oauth_clients = crate::service::oauth::list_clients(&state.service, &tenant).await?;
+    let scope = super::scope::scope_state(state, &tenant).await?;
+    let (slept_users, slept_groups) =
+        crate::service::scope::page_exclusions(&state.service, &tenant, &scope.config.exclusions)
+            .await?;
     let view = TenantView {
         tenant: &tenant,
         tenant_url: state.settings.tenant_url(&tenant.slug),
@@ -79,6 +83,11 @@ pub(super) async fn render_tenant(
         users_active: overview.users_active,
         users_inactive: overview.users_inactive,
         groups: overview.groups,
+        scope: crate::web::scope::ScopeSection {
+            state: &scope,
+            slept_users: &slept_users,
+            slept_groups: &slept_groups,
+        },
         now: now_millis(),
         new_token: msgs.new_token.as_deref(),
         setup_links: setup_links.as_deref(),
