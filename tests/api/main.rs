@@ -31,6 +31,7 @@ mod providers;
 mod providers_page;
 mod scale_out;
 mod schema;
+mod scope;
 mod setup_links;
 mod shutdown;
 mod tls;
