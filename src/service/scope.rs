@@ -198,6 +198,8 @@ async fn reevaluate(
     };
     let none = HashSet::new();
     let mut moves = Vec::new();
+    // The time the moved users' rows and views get.
+    let at = now_millis();
     for mut row in rows {
         let resource: Value = match serde_json::from_str(&row.resource) {
             Ok(v) => v,
@@ -216,10 +218,15 @@ async fn reevaluate(
             continue;
         }
         row.in_scope = wanted;
-        row.updated_at = now_millis();
+        row.updated_at = at;
         let rendered = super::users::render_user(&row, &caller.base_url)?;
         let log = transition_log(caller, &row, &resource, &rendered.body.text(), why);
-        moves.push((row.id, row.version, wanted, row.updated_at, log));
+        let step = scope_store::ScopeMove {
+            id: row.id,
+            version: row.version,
+            in_scope: wanted,
+        };
+        moves.push((step, log));
     }
     if moves.is_empty() {
         return Ok(0);
@@ -227,15 +234,18 @@ async fn reevaluate(
     let moved = svc
         .store
         .write(move |conn| {
-            let mut n = 0;
-            for (id, version, wanted, at, log) in &moves {
-                // Written by a SCIM request meanwhile: that write set its scope already.
-                if scope_store::set_in_scope(conn, &tenant_id, id, *version, *wanted, *at)? {
-                    log.insert(conn)?;
-                    n += 1;
-                }
-            }
-            Ok::<_, StoreError>(n)
+            let steps: Vec<scope_store::ScopeMove> = moves.iter().map(|(m, _)| m.clone()).collect();
+            // A user written by a SCIM request meanwhile is left out: that write set its scope.
+            let moved: HashSet<String> = scope_store::apply_moves(conn, &tenant_id, &steps, at)?
+                .into_iter()
+                .collect();
+            let logs: Vec<&ChangeLog> = moves
+                .iter()
+                .filter(|(m, _)| moved.contains(&m.id))
+                .map(|(_, log)| log)
+                .collect();
+            scope_store::insert_logs(conn, &tenant_id, &logs)?;
+            Ok::<_, StoreError>(logs.len())
         })
         .await?;
     if moved > 0 {

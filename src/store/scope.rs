@@ -288,3 +288,96 @@ pub fn group_names(
     }
     Ok(out)
 }
+
+/// A user moving in or out of scope, as re-evaluated from its row at `version`.
+#[derive(Debug, Clone)]
+pub struct ScopeMove {
+    pub id: String,
+    pub version: i64,
+    pub in_scope: bool,
+}
+
+#[derive(QueryableByName)]
+struct MovedId {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    id: String,
+}
+
+/// Set `in_scope` of each user that is still at the version it was evaluated at and was not
+/// so already; its `updated_at` becomes `at`. The ids that moved. On PostgreSQL one statement
+/// per 1,000 users (a join on a VALUES list, found by primary key); on SQLite, in-process, an
+/// UPDATE each.
+pub fn apply_moves(
+    conn: &mut DbConn,
+    tenant_id: &str,
+    moves: &[ScopeMove],
+    at: i64,
+) -> Result<Vec<String>, StoreError> {
+    use super::prepared::{Arg, Sql};
+    if !matches!(conn, DbConn::Postgres(_)) {
+        let mut moved = Vec::new();
+        for m in moves {
+            if set_in_scope(conn, tenant_id, &m.id, m.version, m.in_scope, at)? {
+                moved.push(m.id.clone());
+            }
+        }
+        return Ok(moved);
+    }
+    let mut moved = Vec::new();
+    for chunk in moves.chunks(1000) {
+        let rows = vec!["(?, ?, ?)"; chunk.len()].join(", ");
+        let text = format!(
+            "UPDATE users AS u SET in_scope = v.s, updated_at = ? \
+             FROM (VALUES {rows}) AS v(id, version, s) \
+             WHERE u.id = v.id AND u.version = v.version AND u.in_scope <> v.s \
+             AND u.tenant_id = ? AND u.deleted_at IS NULL RETURNING u.id"
+        );
+        let mut args = vec![Arg::BigInt(at)];
+        for m in chunk {
+            args.extend([Arg::Text(&m.id), Arg::BigInt(m.version), Arg::Bool(m.in_scope)]);
+        }
+        args.push(Arg::Text(tenant_id));
+        let found: Vec<MovedId> = Sql::new(text, args).load(conn)?;
+        moved.extend(found.into_iter().map(|r| r.id));
+    }
+    Ok(moved)
+}
+
+/// Whether any webhook endpoint hears of the tenant's changes (its own, or the operator's).
+pub fn has_endpoints(conn: &mut DbConn, tenant_id: &str) -> Result<bool, StoreError> {
+    use super::schema::webhook_endpoints;
+    let n: i64 = webhook_endpoints::table
+        .filter(
+            webhook_endpoints::tenant_id
+                .eq(tenant_id)
+                .or(webhook_endpoints::tenant_id.is_null()),
+        )
+        .count()
+        .get_result(conn)?;
+    Ok(n > 0)
+}
+
+/// Append these log entries: their events in statements of 500 rows, and their webhook
+/// messages when the tenant has endpoints.
+pub fn insert_logs(
+    conn: &mut DbConn,
+    tenant_id: &str,
+    logs: &[&super::events::ChangeLog],
+) -> Result<(), StoreError> {
+    use super::events::{EVENT_COLUMNS, EVENT_VALUES};
+    use super::prepared::Sql;
+    let events: Vec<super::events::NewEvent<'_>> = logs.iter().map(|l| l.event()).collect();
+    for chunk in events.chunks(500) {
+        let rows = vec![format!("({EVENT_VALUES})"); chunk.len()].join(", ");
+        let args = chunk.iter().flat_map(|e| e.args()).collect();
+        Sql::new(format!("INSERT INTO {EVENT_COLUMNS} VALUES {rows}"), args).run(conn)?;
+    }
+    if has_endpoints(conn, tenant_id)? {
+        for log in logs {
+            for m in &log.webhooks {
+                super::webhooks::enqueue(conn, m)?;
+            }
+        }
+    }
+    Ok(())
+}
