@@ -28,6 +28,10 @@ const FORMS: &[(&str, &[(&str, &str)])] = &[
     ("/admin/t/acme/oauth-clients/nope/secrets/nope/revoke", &[]),
     ("/admin/t/acme/oauth-clients/nope/revoke", &[]),
     ("/admin/t/acme/oauth-grants/nope/revoke", &[]),
+    (
+        "/admin/t/acme/exclusions",
+        &[("users", "evil@acme.com"), ("groups", "")],
+    ),
 ];
 
 /// The operator-only forms, with a valid shape.
