@@ -10,8 +10,8 @@ pub mod patch;
 pub mod path;
 pub mod render;
 pub mod resource;
-pub mod scope;
 pub mod schema;
+pub mod scope;
 #[cfg(test)]
 mod test_rng;
 pub mod work;

@@ -411,10 +411,7 @@ pub fn attribute_values(resource: &Value, name: &str) -> Vec<String> {
                         .and_then(Value::as_str)
                         .is_some_and(|t| t.eq_ignore_ascii_case("work"))
                 };
-                addresses
-                    .iter()
-                    .find(of_type)
-                    .or_else(|| addresses.first())
+                addresses.iter().find(of_type).or_else(|| addresses.first())
             })
             .and_then(Value::as_object)
             .and_then(|a| get(a, "formatted")),

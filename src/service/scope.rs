@@ -64,7 +64,13 @@ impl ScopeConfig {
     }
 
     /// Whether the user `id` is in scope; `groups` are its groups through nested groups.
-    pub fn in_scope(&self, id: &str, mail: &str, resource: &Value, groups: &HashSet<String>) -> bool {
+    pub fn in_scope(
+        &self,
+        id: &str,
+        mail: &str,
+        resource: &Value,
+        groups: &HashSet<String>,
+    ) -> bool {
         !self.exclusions.sleeps(id, groups) && self.rules.matches(mail, resource, groups)
     }
 
@@ -171,8 +177,14 @@ pub fn transition_log(
         "left_scope"
     };
     let view = super::directory::user_view(row, resource, None);
-    let webhooks =
-        crate::webhooks::change_message(caller, "User", action, &row.id, Some(view), Some(rendered));
+    let webhooks = crate::webhooks::change_message(
+        caller,
+        "User",
+        action,
+        &row.id,
+        Some(view),
+        Some(rendered),
+    );
     let detail = format!("userName {} {why}", row.user_name);
     change_log(caller, "User", action, &row.id, detail, webhooks)
 }
@@ -280,7 +292,11 @@ pub async fn after_group_change(
     before: Vec<String>,
     deleted: bool,
 ) {
-    if before.is_empty() && !config(svc, &caller.tenant.id).await.is_ok_and(|c| c.uses_groups()) {
+    if before.is_empty()
+        && !config(svc, &caller.tenant.id)
+            .await
+            .is_ok_and(|c| c.uses_groups())
+    {
         return;
     }
     let mut members = before;
@@ -301,7 +317,11 @@ async fn membership_change(
     if !config.uses_groups() || members.is_empty() {
         return Ok(());
     }
-    let named: HashSet<String> = config.named_groups().into_iter().map(str::to_string).collect();
+    let named: HashSet<String> = config
+        .named_groups()
+        .into_iter()
+        .map(str::to_string)
+        .collect();
     let (tenant_id, group) = (caller.tenant.id.clone(), group_id.to_string());
     let rows = svc
         .store
@@ -382,7 +402,11 @@ pub async fn state(svc: &Service, tenant: &Tenant) -> Result<ScopeState, ScimErr
 /// Ids among `wanted` that are not live resources of the tenant, by `existing`.
 fn unknown(wanted: &[String], existing: &[String]) -> Vec<String> {
     let known: HashSet<&String> = existing.iter().collect();
-    wanted.iter().filter(|w| !known.contains(w)).cloned().collect()
+    wanted
+        .iter()
+        .filter(|w| !known.contains(w))
+        .cloned()
+        .collect()
 }
 
 fn unknown_error(what: &str, ids: &[String]) -> ScimError {
@@ -411,7 +435,9 @@ async fn check_ids(
         .read(move |conn| {
             let mut found_users = Vec::new();
             for chunk in users.chunks(500) {
-                found_users.extend(crate::store::users::existing_user_ids(conn, &tenant_id, chunk)?);
+                found_users.extend(crate::store::users::existing_user_ids(
+                    conn, &tenant_id, chunk,
+                )?);
             }
             let mut found_groups = Vec::new();
             for chunk in groups.chunks(500) {
@@ -419,7 +445,10 @@ async fn check_ids(
                     conn, &tenant_id, chunk,
                 )?);
             }
-            Ok::<_, StoreError>((unknown(&users, &found_users), unknown(&groups, &found_groups)))
+            Ok::<_, StoreError>((
+                unknown(&users, &found_users),
+                unknown(&groups, &found_groups),
+            ))
         })
         .await?;
     if !bad_users.is_empty() {
@@ -434,7 +463,11 @@ async fn check_ids(
 /// `PUT …/scope`: replace the tenant's rules (checked: shapes, sizes, attribute names, the
 /// groups are the tenant's) and start re-evaluating every user. `caller` (no token) carries
 /// the tenant's SCIM base URL for the webhook messages of users that move.
-pub async fn put_rules(svc: &Service, caller: &Caller, body: &Value) -> Result<ScopeState, ScimError> {
+pub async fn put_rules(
+    svc: &Service,
+    caller: &Caller,
+    body: &Value,
+) -> Result<ScopeState, ScimError> {
     let fields = svc.custom_fields.get(&svc.store, &caller.tenant.id).await?;
     let names: Vec<String> = fields.iter().map(|f| f.name.clone()).collect();
     let rules = ScopeRules::parse(body, &names)?;
@@ -481,7 +514,13 @@ async fn save(
                 now_millis(),
             )?;
             crate::store::events::append_event(
-                conn, &tenant_id, "scope_changed", "Tenant", None, None, &detail,
+                conn,
+                &tenant_id,
+                "scope_changed",
+                "Tenant",
+                None,
+                None,
+                &detail,
             )?;
             Ok::<_, StoreError>(saved)
         })
@@ -495,11 +534,7 @@ async fn save(
 /// (then it starts over when it finishes: the settings changed meanwhile).
 pub fn spawn_evaluation(svc: &Service, caller: &Caller) {
     {
-        let mut running = svc
-            .scopes
-            .running
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
+        let mut running = svc.scopes.running.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(again) = running.get_mut(&caller.tenant.id) {
             *again = true;
             return;
@@ -510,11 +545,7 @@ pub fn spawn_evaluation(svc: &Service, caller: &Caller) {
     tokio::spawn(async move {
         loop {
             {
-                let mut running = svc
-                    .scopes
-                    .running
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner());
+                let mut running = svc.scopes.running.lock().unwrap_or_else(|p| p.into_inner());
                 match running.get_mut(&caller.tenant.id) {
                     Some(again) if *again => *again = false,
                     _ => {
@@ -621,10 +652,11 @@ pub async fn page_exclusions(
     Ok(svc
         .store
         .read(move |conn| {
-            let mails: HashMap<String, String> = scope_store::live_users(conn, &tenant_id, &ex.users)?
-                .into_iter()
-                .map(|r| (r.id, r.identity_mail))
-                .collect();
+            let mails: HashMap<String, String> =
+                scope_store::live_users(conn, &tenant_id, &ex.users)?
+                    .into_iter()
+                    .map(|r| (r.id, r.identity_mail))
+                    .collect();
             let names: HashMap<String, String> =
                 scope_store::group_names(conn, &tenant_id, &ex.groups)?
                     .into_iter()

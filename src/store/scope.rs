@@ -190,7 +190,10 @@ pub fn ancestors(
     let mut out = HashMap::new();
     for member in member_ids {
         let mut found: HashSet<String> = HashSet::new();
-        let mut stack: Vec<&String> = parents.get(member).map(|p| p.iter().collect()).unwrap_or_default();
+        let mut stack: Vec<&String> = parents
+            .get(member)
+            .map(|p| p.iter().collect())
+            .unwrap_or_default();
         while let Some(g) = stack.pop() {
             if found.insert(g.clone()) {
                 if let Some(up) = parents.get(g) {
@@ -245,11 +248,7 @@ pub fn scope_counts(conn: &mut DbConn, tenant_id: &str) -> Result<(i64, i64), St
         .group_by(users::in_scope)
         .select((users::in_scope, count_star()))
         .load(conn)?;
-    let of = |flag: bool| {
-        rows.iter()
-            .find(|(f, _)| *f == flag)
-            .map_or(0, |(_, n)| *n)
-    };
+    let of = |flag: bool| rows.iter().find(|(f, _)| *f == flag).map_or(0, |(_, n)| *n);
     Ok((of(true), of(false)))
 }
 
@@ -334,7 +333,11 @@ pub fn apply_moves(
         );
         let mut args = vec![Arg::BigInt(at)];
         for m in chunk {
-            args.extend([Arg::Text(&m.id), Arg::BigInt(m.version), Arg::Bool(m.in_scope)]);
+            args.extend([
+                Arg::Text(&m.id),
+                Arg::BigInt(m.version),
+                Arg::Bool(m.in_scope),
+            ]);
         }
         args.push(Arg::Text(tenant_id));
         let found: Vec<MovedId> = Sql::new(text, args).load(conn)?;

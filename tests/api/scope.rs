@@ -137,11 +137,7 @@ async fn scope_events(app: &TestApp, key: &str) -> Vec<(String, String)> {
         .as_array()
         .expect("events")
         .iter()
-        .filter(|e| {
-            e["action"]
-                .as_str()
-                .is_some_and(|a| a.ends_with("_scope"))
-        })
+        .filter(|e| e["action"].as_str().is_some_and(|a| a.ends_with("_scope")))
         .map(|e| {
             (
                 e["action"].as_str().unwrap().to_string(),
@@ -173,14 +169,22 @@ async fn domain_and_attribute_rules(backend: Backend) {
     let bob = post(&app, person("bob@acme.com", "R&D", "Member", "Oslo HQ")).await;
     let cid = post(&app, person("cid@other.org", "Sales", "Guest", "Lima")).await;
     let dee = post(&app, person("dee@ACME.com", "sales", "Member", "Lima")).await;
-    let everyone = sorted(&["ann@acme.com", "bob@acme.com", "cid@other.org", "dee@acme.com"]);
+    let everyone = sorted(&[
+        "ann@acme.com",
+        "bob@acme.com",
+        "cid@other.org",
+        "dee@acme.com",
+    ]);
     // No rules: everyone is in scope.
     assert_eq!(listed(&app, &key, "").await, everyone);
     assert_eq!(in_scope(&app, &key, &ann).await, true);
 
     let s = put_scope(&app, &key, json!({"domains": ["Acme.com"]})).await;
     assert_eq!(s["domains"], json!(["acme.com"]));
-    assert_eq!(s["counts"], json!({"inScope": 3, "outOfScope": 1, "slept": 0}));
+    assert_eq!(
+        s["counts"],
+        json!({"inScope": 3, "outOfScope": 1, "slept": 0})
+    );
     assert_eq!(
         listed(&app, &key, "").await,
         sorted(&["ann@acme.com", "bob@acme.com", "dee@acme.com"])
@@ -188,9 +192,15 @@ async fn domain_and_attribute_rules(backend: Backend) {
     assert_eq!(listed(&app, &key, "includeOutOfScope=true").await, everyone);
     assert_eq!(in_scope(&app, &key, &cid).await, false);
     // Out of the ?email= lookup too, unless asked for.
-    let found = api(&app, "GET", "/tenants/acme/users?email=cid@other.org", &key, None)
-        .await
-        .expect(200);
+    let found = api(
+        &app,
+        "GET",
+        "/tenants/acme/users?email=cid@other.org",
+        &key,
+        None,
+    )
+    .await
+    .expect(200);
     assert_eq!(found.body["users"], json!([]));
     let found = api(
         &app,
@@ -256,15 +266,32 @@ async fn domain_and_attribute_rules(backend: Backend) {
         sorted(&["ann@acme.com", "bob@acme.com"])
     );
     let events = scope_events(&app, &key).await;
-    assert!(events.contains(&("entered_scope".into(), bob.clone())), "{events:?}");
-    assert!(events.contains(&("left_scope".into(), dee.clone())), "{events:?}");
+    assert!(
+        events.contains(&("entered_scope".into(), bob.clone())),
+        "{events:?}"
+    );
+    assert!(
+        events.contains(&("left_scope".into(), dee.clone())),
+        "{events:?}"
+    );
     // Left scope, still there: SCIM and the host app still have it.
-    app.scim("GET", &format!("/Users/{dee}"), None).await.expect(200);
-    let d = api(&app, "GET", &format!("/tenants/acme/users/{dee}"), &key, None)
+    app.scim("GET", &format!("/Users/{dee}"), None)
         .await
-        .expect(200)
-        .body;
-    assert_eq!((d["state"].as_str(), d["inScope"].as_bool()), (Some("active"), Some(false)));
+        .expect(200);
+    let d = api(
+        &app,
+        "GET",
+        &format!("/tenants/acme/users/{dee}"),
+        &key,
+        None,
+    )
+    .await
+    .expect(200)
+    .body;
+    assert_eq!(
+        (d["state"].as_str(), d["inScope"].as_bool()),
+        (Some("active"), Some(false))
+    );
 
     // Empty rules: everyone again.
     put_scope(&app, &key, json!({})).await;
@@ -274,8 +301,14 @@ async fn domain_and_attribute_rules(backend: Backend) {
     let bad = [
         (json!({"domains": ["not a domain"]}), "not a mail domain"),
         (json!({"attributes": {"shoeSize": ["42"]}}), "shoeSize"),
-        (json!({"groups": ["5b0d2d53-0000-7000-8000-000000000000"]}), "not groups of this tenant"),
-        (json!({"domains": (0..101).map(|i| format!("d{i}.com")).collect::<Vec<_>>()}), "at most 100"),
+        (
+            json!({"groups": ["5b0d2d53-0000-7000-8000-000000000000"]}),
+            "not groups of this tenant",
+        ),
+        (
+            json!({"domains": (0..101).map(|i| format!("d{i}.com")).collect::<Vec<_>>()}),
+            "at most 100",
+        ),
         (json!({"colour": ["red"]}), "unknown key"),
     ];
     for (body, says) in bad {
@@ -301,7 +334,10 @@ async fn nested_group_rules(backend: Backend) {
     let other = group(&app, "Others", &[&cid]).await;
 
     let s = put_scope(&app, &key, json!({"groups": [parent]})).await;
-    assert_eq!(s["counts"], json!({"inScope": 2, "outOfScope": 1, "slept": 0}));
+    assert_eq!(
+        s["counts"],
+        json!({"inScope": 2, "outOfScope": 1, "slept": 0})
+    );
     assert_eq!(
         listed(&app, &key, "").await,
         sorted(&["ann@acme.com", "bob@acme.com"])
@@ -310,7 +346,9 @@ async fn nested_group_rules(backend: Backend) {
     app.scim(
         "PATCH",
         &format!("/Groups/{child}"),
-        Some(patch(json!([{"op": "Add", "path": "members", "value": [{"value": cid}]}]))),
+        Some(patch(
+            json!([{"op": "Add", "path": "members", "value": [{"value": cid}]}]),
+        )),
     )
     .await
     .expect(204);
@@ -319,17 +357,23 @@ async fn nested_group_rules(backend: Backend) {
     app.scim(
         "PATCH",
         &format!("/Groups/{child}"),
-        Some(patch(json!([{"op": "Remove", "path": format!("members[value eq \"{ann}\"]")}]))),
+        Some(patch(
+            json!([{"op": "Remove", "path": format!("members[value eq \"{ann}\"]")}]),
+        )),
     )
     .await
     .expect(204);
     assert_eq!(in_scope(&app, &key, &ann).await, false);
-    app.scim("GET", &format!("/Users/{ann}"), None).await.expect(200);
+    app.scim("GET", &format!("/Users/{ann}"), None)
+        .await
+        .expect(200);
     // The nested group leaves the parent: cid goes out with it.
     app.scim(
         "PATCH",
         &format!("/Groups/{parent}"),
-        Some(patch(json!([{"op": "Remove", "path": format!("members[value eq \"{child}\"]")}]))),
+        Some(patch(
+            json!([{"op": "Remove", "path": format!("members[value eq \"{child}\"]")}]),
+        )),
     )
     .await
     .expect(204);
@@ -356,7 +400,9 @@ async fn nested_group_rules(backend: Backend) {
     app.scim(
         "PATCH",
         &format!("/Groups/{other}"),
-        Some(patch(json!([{"op": "Add", "path": "members", "value": [{"value": ann}]}]))),
+        Some(patch(
+            json!([{"op": "Add", "path": "members", "value": [{"value": ann}]}]),
+        )),
     )
     .await
     .expect(204);
@@ -410,7 +456,10 @@ async fn exclusions_sleep_users_and_groups(backend: Backend) {
         .body;
     assert_eq!(ex["groups"], json!([outer]));
     assert_eq!(ex["status"], "ready");
-    assert_eq!(ex["counts"], json!({"inScope": 1, "outOfScope": 3, "slept": 3}));
+    assert_eq!(
+        ex["counts"],
+        json!({"inScope": 1, "outOfScope": 3, "slept": 3})
+    );
     assert_eq!(listed(&app, &key, "").await, sorted(&["dee@acme.com"]));
     // Sleep beats the rules: the domain takes everyone in, the slept stay out.
     put_scope(&app, &key, json!({"domains": ["acme.com"]})).await;
@@ -426,16 +475,28 @@ async fn exclusions_sleep_users_and_groups(backend: Backend) {
     .await;
     assert_eq!(r.status.as_u16(), 400, "{}", r.body);
     assert!(
-        r.body["error"]["message"].as_str().unwrap().contains("no-such-user"),
+        r.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("no-such-user"),
         "{}",
         r.body
     );
     // Woken: everyone in scope again.
-    api(&app, "PUT", "/tenants/acme/exclusions", &key, Some(json!({})))
-        .await
-        .expect(202);
+    api(
+        &app,
+        "PUT",
+        "/tenants/acme/exclusions",
+        &key,
+        Some(json!({})),
+    )
+    .await
+    .expect(202);
     let s = settled(&app, &key).await;
-    assert_eq!(s["counts"], json!({"inScope": 4, "outOfScope": 0, "slept": 0}));
+    assert_eq!(
+        s["counts"],
+        json!({"inScope": 4, "outOfScope": 0, "slept": 0})
+    );
     let events = scope_events(&app, &key).await;
     assert_eq!(
         events.iter().filter(|(a, _)| a == "left_scope").count(),
@@ -472,7 +533,11 @@ async fn page_sleeps_users_and_groups(backend: Backend) {
     let bad = b
         .post(
             "/admin/t/acme/exclusions",
-            &[("csrf", &csrf), ("users", "nobody@acme.com"), ("groups", "")],
+            &[
+                ("csrf", &csrf),
+                ("users", "nobody@acme.com"),
+                ("groups", ""),
+            ],
         )
         .await;
     assert_eq!(bad.status, 400);
@@ -480,7 +545,11 @@ async fn page_sleeps_users_and_groups(backend: Backend) {
     let saved = b
         .post(
             "/admin/t/acme/exclusions",
-            &[("csrf", &csrf), ("users", "ANN@acme.com\n"), ("groups", "contractors")],
+            &[
+                ("csrf", &csrf),
+                ("users", "ANN@acme.com\n"),
+                ("groups", "contractors"),
+            ],
         )
         .await;
     assert_eq!(saved.status, 200, "{}", saved.body);
@@ -509,7 +578,9 @@ async fn scope_events_reach_webhooks(backend: Backend) {
     app.scim(
         "PATCH",
         &format!("/Users/{ann}"),
-        Some(patch(json!([{"op": "Replace", "path": format!("{ENTERPRISE}:department"), "value": "R&D"}]))),
+        Some(patch(
+            json!([{"op": "Replace", "path": format!("{ENTERPRISE}:department"), "value": "R&D"}]),
+        )),
     )
     .await
     .expect(200);
@@ -526,7 +597,12 @@ async fn scope_events_reach_webhooks(backend: Backend) {
     let types: Vec<&str> = data.iter().map(|(t, _)| t.as_str()).collect();
     assert_eq!(
         types,
-        ["user.created", "user.updated", "user.left_scope", "user.entered_scope"]
+        [
+            "user.created",
+            "user.updated",
+            "user.left_scope",
+            "user.entered_scope"
+        ]
     );
     assert_eq!(data[0].1["inScope"], true);
     assert_eq!(data[1].1["inScope"], false);
@@ -614,7 +690,9 @@ async fn large_tenant_reevaluates_while_scim_goes_on(backend: Backend) {
                 app.scim(
                     "PATCH",
                     &format!("/Users/{}", ids[i % ids.len()]),
-                    Some(patch(json!([{"op": "Replace", "path": "displayName", "value": format!("D{i}")}]))),
+                    Some(patch(
+                        json!([{"op": "Replace", "path": "displayName", "value": format!("D{i}")}]),
+                    )),
                 )
                 .await
                 .expect(200);
@@ -682,9 +760,15 @@ async fn measure_100k(backend: Backend) {
         json!({}),
     ] {
         let t = Instant::now();
-        api(&app, "PUT", "/tenants/acme/scope", &key, Some(rules.clone()))
-            .await
-            .expect(202);
+        api(
+            &app,
+            "PUT",
+            "/tenants/acme/scope",
+            &key,
+            Some(rules.clone()),
+        )
+        .await
+        .expect(202);
         let s = settled(&app, &key).await;
         println!(
             "{label}: re-evaluated {n} users for {rules} in {:?} ({})",

@@ -23,7 +23,10 @@ pub(super) struct ExclusionsForm {
 page_forms!(ExclusionsForm);
 
 /// The tenant's scope for its page; a re-evaluation left unfinished starts again.
-pub(super) async fn scope_state(state: &AppState, tenant: &Tenant) -> Result<ScopeState, PageError> {
+pub(super) async fn scope_state(
+    state: &AppState,
+    tenant: &Tenant,
+) -> Result<ScopeState, PageError> {
     let s = scope::state(&state.service, tenant)
         .await
         .map_err(PageError::Failed)?;
@@ -55,8 +58,14 @@ pub(super) async fn save_exclusions(
                 s.config.exclusions.users.len(),
                 s.config.exclusions.groups.len()
             );
-            render_tenant(&state, &session, tenant, StatusCode::OK, PageMessages::notice(notice))
-                .await
+            render_tenant(
+                &state,
+                &session,
+                tenant,
+                StatusCode::OK,
+                PageMessages::notice(notice),
+            )
+            .await
         }
         Err(message) => {
             let msgs = PageMessages::error(message);
