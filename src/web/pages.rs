@@ -516,7 +516,7 @@ pub fn history(
                     label { "Action "
                         select name="action" id="action" {
                             option value="" selected[filter.is_empty()] { "all" }
-                            @for a in ["created", "updated", "deactivated", "reactivated", "deleted", "rejected"] {
+                            @for a in ["created", "updated", "deactivated", "reactivated", "deleted", "rejected", "entered_scope", "left_scope"] {
                                 option value=(a) selected[filter == a] { (a) }
                             }
                         }

@@ -562,6 +562,15 @@ async fn page_sleeps_users_and_groups(backend: Backend) {
     assert_eq!(page.text_of("slept-users").as_deref(), Some("ann@acme.com"));
     assert_eq!(page.text_of("slept-groups").as_deref(), Some("Contractors"));
     assert_eq!(listed(&app, &key, "").await, sorted(&["cid@acme.com"]));
+    // The sync history shows who left, and filters on it.
+    let history = b.get("/admin/t/acme/history?action=left_scope").await;
+    assert_eq!(history.status, 200);
+    assert_eq!(
+        history.body.matches(">left_scope</td>").count(),
+        2,
+        "{}",
+        history.body
+    );
 }
 
 /// `user.left_scope` and `user.entered_scope` reach the webhooks with the user's view

@@ -290,13 +290,15 @@ pub(super) async fn history(
         action: None,
         page: None,
     });
-    const ACTIONS: [&str; 6] = [
+    const ACTIONS: [&str; 8] = [
         "created",
         "updated",
         "deactivated",
         "reactivated",
         "deleted",
         "rejected",
+        "entered_scope",
+        "left_scope",
     ];
     let action = q.action.filter(|a| ACTIONS.contains(&a.as_str()));
     let page = q.page.unwrap_or(1).clamp(1, 1_000_000);
