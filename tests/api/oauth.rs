@@ -924,10 +924,7 @@ async fn one_tenants_client_does_its_worst(backend: Backend) {
             assert!(r.retry_after.is_some(), "{}", r.body);
         }
     }
-    assert!(
-        statuses.get(&429).copied().unwrap_or(0) > 50,
-        "{statuses:?}"
-    );
+    assert!(statuses.get(&429).copied().unwrap_or(0) > 50, "{statuses:?}");
     // acme's own client asks for tokens as fast as it can: its tenant's budget runs out.
     let mut acme_statuses = std::collections::BTreeMap::new();
     let mut last = None;
@@ -944,20 +941,11 @@ async fn one_tenants_client_does_its_worst(backend: Backend) {
         }
     }
     eprintln!("wrong secrets: {statuses:?}; acme's token requests: {acme_statuses:?}");
-    assert!(
-        acme_statuses.get(&429).copied().unwrap_or(0) > 0,
-        "{acme_statuses:?}"
-    );
+    assert!(acme_statuses.get(&429).copied().unwrap_or(0) > 0, "{acme_statuses:?}");
     // Meanwhile globex gets its token and provisions.
     let globex_access = client_token(&app.base, &globex_id, &globex_secret).await;
-    assert_eq!(
-        scim_status(&app, &app.base, "globex", &globex_access).await,
-        200
-    );
-    assert_eq!(
-        scim_status(&app, &app.base, "globex", &globex_token).await,
-        200
-    );
+    assert_eq!(scim_status(&app, &app.base, "globex", &globex_access).await, 200);
+    assert_eq!(scim_status(&app, &app.base, "globex", &globex_token).await, 200);
     let last = last.expect("some acme token");
     // acme's client holds at most 50 live access tokens; the newest works.
     let acme_ref = acme["id"].as_str().expect("ref").to_string();
