@@ -47,6 +47,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 web::delete().to(remove_field),
             )
             .configure(super::api_directory::routes)
+            .configure(super::api_scope::routes)
             .route("/tenants/{slug}/events", web::get().to(events))
             .configure(super::api_webhooks::routes)
             .configure(super::api_oauth::routes)

@@ -63,11 +63,13 @@ fn page_request(
         ),
     };
     let cursor = param(&pairs, "cursor").map(str::to_string);
+    let include_out_of_scope = flag(&pairs, "includeOutOfScope")?;
     Ok((
         PageRequest {
             cursor,
             updated_since,
             limit,
+            include_out_of_scope,
         },
         pairs,
     ))
@@ -177,7 +179,9 @@ async fn list_users(
             ));
         }
         let tenant = managed_tenant(&state, &caller, &slug).await?;
-        let found = directory::user_by_email(&state.service, &tenant, email, deactivated).await?;
+        let found = directory::user_by_email(&state.service, &tenant, email, deactivated)
+            .await?
+            .filter(|u| u.row.in_scope || page.include_out_of_scope);
         let items = found
             .iter()
             .map(|u| user_json(&state, &tenant, u))

@@ -6,6 +6,7 @@ pub mod api;
 pub mod api_directory;
 pub mod api_oauth;
 pub mod api_roles;
+pub mod api_scope;
 pub mod api_webhooks;
 pub mod auth;
 pub mod discovery;

@@ -12,6 +12,7 @@ pub mod render;
 pub mod resource;
 pub mod role_mapping;
 pub mod schema;
+pub mod scope;
 #[cfg(test)]
 mod test_rng;
 pub mod work;

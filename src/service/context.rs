@@ -41,6 +41,8 @@ pub struct Service {
     pub max_results: i64,
     /// Most bytes of rendered resources one page of a list holds (past its first resource).
     pub max_page_bytes: usize,
+    /// Tenants' scope settings as last read, and the re-evaluations running here.
+    pub scopes: Arc<super::scope::ScopeCache>,
     /// Wakes this instance's webhook sender: a change queued deliveries, or one finished.
     pub webhook_wake: Arc<tokio::sync::Notify>,
     /// This instance's counters of each tenant's SCIM requests (connection health).
@@ -86,6 +88,7 @@ impl Service {
             webhook_wake: Arc::default(),
             connection: Arc::new(super::connection::ConnectionCounters::new(settings)),
             role_jobs: Arc::default(),
+            scopes: Arc::default(),
         })
     }
 }

@@ -33,6 +33,9 @@ pub struct PageRequest {
     pub updated_since: Option<i64>,
     /// Rows per page, 1 to [`MAX_LIMIT`].
     pub limit: i64,
+    /// Users only: out-of-scope users too (`includeOutOfScope=true`); else only those in the
+    /// tenant's scope ([`super::scope`]).
+    pub include_out_of_scope: bool,
 }
 
 /// One page of a list and the cursor of the next one (None at the end).
@@ -121,6 +124,7 @@ fn walk_of(kind: CursorKind, req: &PageRequest) -> Result<Walk, ScimError> {
             .transpose()?,
         since: req.updated_since,
         limit: check_limit(req.limit)? + 1,
+        in_scope_only: kind == CursorKind::Users && !req.include_out_of_scope,
     })
 }
 
@@ -332,6 +336,7 @@ pub fn user_view(
         ("deletedAt", when(row.deleted_at)),
         ("createdAt", when(Some(row.created_at))),
         ("updatedAt", when(Some(row.updated_at))),
+        ("inScope", Value::from(row.in_scope)),
     ];
     for (key, value) in fields {
         view.insert(key.into(), value);

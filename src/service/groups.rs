@@ -381,7 +381,9 @@ pub async fn replace_group(
     let schemas = Arc::clone(&svc.schemas);
     let caller2 = caller.clone();
     let id_owned = id.to_string();
-    svc.store
+    let before = super::scope::group_users(svc, &caller.tenant.id, id).await;
+    let replaced = svc
+        .store
         .write(move |conn| {
             group_store::lock_group(conn, &caller2.tenant.id, &id_owned)?;
             let old = group_store::get_group(conn, &caller2.tenant.id, &id_owned)?
@@ -408,12 +410,12 @@ pub async fn replace_group(
             )?;
             Ok::<_, ScimError>(rendered)
         })
-        .await
-        .inspect(|_| {
-            svc.changed();
-            // Who left the group is not known here: every member of the tenant.
-            svc.role_jobs.memberships(&caller.tenant.id);
-        })
+        .await?;
+    svc.changed();
+    // Who left the group is not known here: every member of the tenant.
+    svc.role_jobs.memberships(&caller.tenant.id);
+    super::scope::after_group_change(svc, caller, id, before, false).await;
+    Ok(replaced)
 }
 
 /// What a PATCH of a group answers.
@@ -453,6 +455,7 @@ pub async fn patch_group(
         });
     }
     let with_members = answer == PatchAnswer::Group { with_members: true };
+    let before = super::scope::group_users(svc, &caller.tenant.id, id).await;
     let schemas = Arc::clone(&svc.schemas);
     let caller2 = caller.clone();
     let id_owned = id.to_string();
@@ -503,6 +506,7 @@ pub async fn patch_group(
         .await?;
     svc.changed();
     svc.role_jobs.memberships(&caller.tenant.id);
+    super::scope::after_group_change(svc, caller, id, before, false).await;
     let group = match answer {
         PatchAnswer::Version => None,
         PatchAnswer::Group { .. } => {
@@ -615,13 +619,13 @@ async fn patch_membership(
     };
     let written = save_group_change(&svc.store, change, log)
         .await?
-        .ok_or_else(|| not_found(id));
-    written.inspect(|_| {
-        svc.changed();
-        svc.role_jobs
-            .users(&caller.tenant.id, touched.iter().cloned());
-        svc.role_jobs.groups(&caller.tenant.id, touched);
-    })
+        .ok_or_else(|| not_found(id))?;
+    svc.changed();
+    svc.role_jobs
+        .users(&caller.tenant.id, touched.iter().cloned());
+    svc.role_jobs.groups(&caller.tenant.id, touched.clone());
+    super::scope::after_membership_change(svc, caller, id, touched).await;
+    Ok(written)
 }
 
 /// DELETE /Groups/{id}.
@@ -636,6 +640,7 @@ pub async fn delete_group(
     }
     let caller2 = caller.clone();
     let id_owned = id.to_string();
+    let before = super::scope::group_users(svc, &caller.tenant.id, id).await;
     svc.store
         .write(move |conn| {
             group_store::lock_group(conn, &caller2.tenant.id, &id_owned)?;
@@ -653,11 +658,12 @@ pub async fn delete_group(
             )?;
             Ok::<_, ScimError>(())
         })
-        .await
-        .inspect(|_| {
-            svc.changed();
-            svc.role_jobs.memberships(&caller.tenant.id);
-        })
+        .await?;
+    svc.changed();
+    // Who left the group is not known here: every member of the tenant.
+    svc.role_jobs.memberships(&caller.tenant.id);
+    super::scope::after_group_change(svc, caller, id, before, true).await;
+    Ok(())
 }
 
 /// The indexed attributes that narrow a group filter in the database.

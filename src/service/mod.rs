@@ -12,6 +12,7 @@ pub mod providers;
 pub mod query;
 pub mod roles;
 pub mod scan;
+pub mod scope;
 pub mod setup_links;
 pub mod tenants;
 pub mod users;
@@ -134,6 +135,7 @@ pub(crate) fn change_log(
         token_jti: caller.token_jti.clone(),
         detail,
         webhooks,
+        more: Vec::new(),
     }
 }
 

@@ -262,6 +262,7 @@ pub fn new_row(
         updated_at: now,
         deactivated_at: if index.active { None } else { Some(now) },
         deleted_at: None,
+        in_scope: true,
     })
 }
 
@@ -281,13 +282,14 @@ pub async fn create_user(
     let custom = custom_fields(svc, &caller.tenant.id).await?;
     let resource = assign_active(svc.schemas.validate_user(body, &custom)?);
     let index = index_user(&resource)?;
-    let row = new_row(
+    let mut row = new_row(
         super::new_resource_id(),
         &caller.tenant.id,
         &resource,
         &index,
         now_millis(),
     )?;
+    super::scope::for_new_user(svc, &mut row, &resource).await?;
     let emails = email_rows(&row.id, &row.tenant_id, &index);
     let work = work_emails(&emails);
     let detail = format!("userName {} mail {}", index.user_name, index.identity_mail);
@@ -448,7 +450,8 @@ where
             // Nothing changed (Entra re-sends values): no new version, no log entry.
             return render_user(&old, &caller.base_url);
         }
-        let change = change_of(&old, &current, &resource)?;
+        let mut change = change_of(&old, &current, &resource)?;
+        super::scope::for_edit(svc, &mut change.row, &resource).await?;
         let work = work_emails(change.emails.as_deref().unwrap_or_default());
         let after = render_user(&change.row, &caller.base_url)?;
         let webhooks = change_message(
@@ -459,7 +462,7 @@ where
             Some(user_view(&change.row, &resource, None)),
             Some(&after.body.text()),
         );
-        let log = change_log(
+        let mut log = change_log(
             caller,
             "User",
             change.action,
@@ -467,6 +470,15 @@ where
             change.detail,
             webhooks,
         );
+        if change.row.in_scope != change.old.in_scope {
+            log.more.push(super::scope::transition_log(
+                caller,
+                &change.row,
+                &resource,
+                &after.body.text(),
+                "by a change of its attributes or mail",
+            ));
+        }
         let write = UserChange::Update {
             old: change.old,
             row: change.row,

@@ -47,6 +47,9 @@ pub struct ChangeLog {
     pub token_jti: Option<String>,
     pub detail: String,
     pub webhooks: Vec<super::webhooks::OutboxMessage>,
+    /// Entries logged with this one, in the same transaction, after it (a user entering or
+    /// leaving the tenant's scope with the change that moved it).
+    pub more: Vec<ChangeLog>,
 }
 
 impl ChangeLog {
@@ -62,6 +65,15 @@ impl ChangeLog {
             detail: &self.detail,
             webhooks: &self.webhooks,
         }
+    }
+
+    /// Insert the event, its webhook deliveries and those of the entries logged with it.
+    pub fn insert(&self, conn: &mut DbConn) -> Result<(), StoreError> {
+        insert_event(conn, &self.event())?;
+        for more in &self.more {
+            more.insert(conn)?;
+        }
+        Ok(())
     }
 }
 

@@ -25,6 +25,7 @@ pub mod prepared;
 pub mod recent;
 pub mod role_mappings;
 pub mod schema;
+pub mod scope;
 pub mod scratch;
 pub mod sessions;
 pub mod setup_links;

@@ -49,6 +49,7 @@ diesel::table! {
         updated_at -> BigInt,
         deactivated_at -> Nullable<BigInt>,
         deleted_at -> Nullable<BigInt>,
+        in_scope -> Bool,
     }
 }
 
@@ -319,6 +320,17 @@ diesel::table! {
         client_ref -> Text,
         jti -> Text,
         expires_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    scope_settings (tenant_id) {
+        tenant_id -> Text,
+        rules -> Text,
+        exclusions -> Text,
+        generation -> BigInt,
+        evaluated_generation -> BigInt,
+        updated_at -> BigInt,
     }
 }
 

@@ -5,3 +5,4 @@ pub mod guides;
 pub mod oauth;
 pub mod pages;
 pub mod roles;
+pub mod scope;

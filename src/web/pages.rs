@@ -308,6 +308,8 @@ pub struct TenantView<'a> {
     pub users_active: i64,
     pub users_inactive: i64,
     pub groups: i64,
+    /// The scope section (counts, slept users and groups).
+    pub scope: super::scope::ScopeSection<'a>,
     pub now: i64,
     /// A token just generated: shown once.
     pub new_token: Option<&'a str>,
@@ -564,6 +566,7 @@ pub fn tenant(viewer: &Viewer<'_>, v: &TenantView<'_>) -> Markup {
                     }
                 }
             }
+            (super::scope::section(viewer, slug, &v.scope))
             section {
                 h2 { "Provisioned" }
                 p #counts { (v.users_active) " active users · " (v.users_inactive) " deactivated users · " (v.groups) " groups" }
@@ -595,7 +598,7 @@ pub fn history(
                     label { "Action "
                         select name="action" id="action" {
                             option value="" selected[filter.is_empty()] { "all" }
-                            @for a in ["created", "updated", "deactivated", "reactivated", "deleted", "rejected"] {
+                            @for a in ["created", "updated", "deactivated", "reactivated", "deleted", "rejected", "entered_scope", "left_scope"] {
                                 option value=(a) selected[filter == a] { (a) }
                             }
                         }

@@ -15,6 +15,8 @@ fn event_type(resource_type: &str, action: &str) -> Option<&'static str> {
         ("User", "deactivated") => "user.deactivated",
         ("User", "reactivated") => "user.reactivated",
         ("User", "deleted") => "user.deleted",
+        ("User", "entered_scope") => "user.entered_scope",
+        ("User", "left_scope") => "user.left_scope",
         ("Group", "created") => "group.created",
         ("Group", "updated") => "group.updated",
         ("Group", "deleted") => "group.deleted",

@@ -33,6 +33,7 @@ mod providers_page;
 mod role_mappings;
 mod scale_out;
 mod schema;
+mod scope;
 mod setup_links;
 mod shutdown;
 mod tls;

@@ -37,6 +37,10 @@ const FORMS: &[(&str, &[(&str, &str)])] = &[
         &[("kind", "idpRole"), ("value", "Evil"), ("role", "evil")],
     ),
     ("/admin/t/acme/role-mappings/default", &[("role", "evil")]),
+    (
+        "/admin/t/acme/exclusions",
+        &[("users", "evil@acme.com"), ("groups", "")],
+    ),
 ];
 
 /// The operator-only forms, with a valid shape.

@@ -18,6 +18,7 @@ mod login;
 mod oauth_clients;
 mod operator;
 mod respond;
+mod scope;
 mod session;
 mod setup_links;
 mod tenant;
@@ -56,6 +57,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             web::post().to(tenant::revoke_token),
         )
         .route("/admin/t/{slug}/fields", web::post().to(tenant::add_field))
+        .route(
+            "/admin/t/{slug}/exclusions",
+            web::post().to(scope::save_exclusions),
+        )
         .route(
             "/admin/t/{slug}/oauth-clients",
             web::post().to(oauth_clients::create_client),

@@ -64,6 +64,10 @@ pub(super) async fn render_tenant(
     let oauth_clients = crate::service::oauth::list_clients(&state.service, &tenant).await?;
     let connection = crate::service::connection::connection(&state.service, &tenant).await?;
     let role_mapping = crate::service::roles::mapping(&state.service, &tenant).await?;
+    let scope = super::scope::scope_state(state, &tenant).await?;
+    let (slept_users, slept_groups) =
+        crate::service::scope::page_exclusions(&state.service, &tenant, &scope.config.exclusions)
+            .await?;
     let view = TenantView {
         connection: Some(&connection),
         tenant: &tenant,
@@ -82,6 +86,11 @@ pub(super) async fn render_tenant(
         users_active: overview.users_active,
         users_inactive: overview.users_inactive,
         groups: overview.groups,
+        scope: crate::web::scope::ScopeSection {
+            state: &scope,
+            slept_users: &slept_users,
+            slept_groups: &slept_groups,
+        },
         now: now_millis(),
         new_token: msgs.new_token.as_deref(),
         setup_links: setup_links.as_deref(),
@@ -398,13 +407,15 @@ pub(super) async fn history(
         action: None,
         page: None,
     });
-    const ACTIONS: [&str; 6] = [
+    const ACTIONS: [&str; 8] = [
         "created",
         "updated",
         "deactivated",
         "reactivated",
         "deleted",
         "rejected",
+        "entered_scope",
+        "left_scope",
     ];
     let action = q.action.filter(|a| ACTIONS.contains(&a.as_str()));
     let page = q.page.unwrap_or(1).clamp(1, 1_000_000);

@@ -44,6 +44,9 @@ pub struct UserRow {
     pub updated_at: i64,
     pub deactivated_at: Option<i64>,
     pub deleted_at: Option<i64>,
+    /// Whether the tenant's scope rules and exclusions let the host app see the user
+    /// (`service::scope`).
+    pub in_scope: bool,
 }
 
 impl UserRow {

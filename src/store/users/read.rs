@@ -516,6 +516,9 @@ pub struct Walk {
     pub since: Option<i64>,
     /// At most this many rows.
     pub limit: i64,
+    /// Users only: only those in the tenant's scope (`in_scope`), on the (tenant_id,
+    /// in_scope, updated_at, id) index.
+    pub in_scope_only: bool,
 }
 
 /// The next rows of a [`Walk`] over a tenant's users: live active users, plus deactivated
@@ -565,6 +568,9 @@ fn walk_query(
             .filter(users::active.eq(true))
             .filter(users::deleted_at.is_null()),
     };
+    if walk.in_scope_only {
+        q = q.filter(users::in_scope.eq(true));
+    }
     if let Some(since) = walk.since {
         q = q.filter(users::updated_at.ge(since));
     }

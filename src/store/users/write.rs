@@ -33,8 +33,8 @@ pub fn insert_user(
 }
 
 const INSERT_USER: &str = "INSERT INTO users (user_name, user_name_lower, external_id, identity_mail, \
-    display_name_lower, active, resource, version, updated_at, deactivated_at, id, tenant_id, created_at, deleted_at) \
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+    display_name_lower, active, resource, version, updated_at, deactivated_at, id, tenant_id, created_at, deleted_at, in_scope) \
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 
 /// The bind values of a new user row, in the order of [`INSERT_USER`].
 fn user_args(row: &UserRow) -> Vec<Arg<'_>> {
@@ -53,6 +53,7 @@ fn user_args(row: &UserRow) -> Vec<Arg<'_>> {
         Arg::Text(&row.tenant_id),
         Arg::BigInt(row.created_at),
         Arg::OptBigInt(row.deleted_at),
+        Arg::Bool(row.in_scope),
     ]
 }
 
@@ -91,7 +92,9 @@ pub async fn save_user_change(
     change: UserChange,
     log: ChangeLog,
 ) -> Result<bool, StoreError> {
-    let one_statement = store.is_postgres();
+    // Entries logged with the change (rare: a user entering or leaving its tenant's scope)
+    // go in a transaction.
+    let one_statement = store.is_postgres() && log.more.is_empty();
     match change {
         UserChange::Insert { row, emails } if one_statement => {
             store
@@ -102,7 +105,7 @@ pub async fn save_user_change(
             store
                 .write(move |conn| {
                     insert_user(conn, &row, &emails)?;
-                    insert_event(conn, &log.event())
+                    log.insert(conn)
                 })
                 .await?;
         }
@@ -119,7 +122,7 @@ pub async fn save_user_change(
             store
                 .write(move |conn| {
                     update_user(conn, &old, &row, emails.as_deref())?;
-                    insert_event(conn, &log.event())
+                    log.insert(conn)
                 })
                 .await?;
         }
@@ -224,6 +227,10 @@ fn user_update<'a>(old: &UserRow, new: &'a UserRow) -> (String, Vec<Arg<'a>>) {
     if new.active != old.active || new.deactivated_at != old.deactivated_at {
         set.push_str(", active = ?, deactivated_at = ?");
         args.extend([Arg::Bool(new.active), Arg::OptBigInt(new.deactivated_at)]);
+    }
+    if new.in_scope != old.in_scope {
+        set.push_str(", in_scope = ?");
+        args.push(Arg::Bool(new.in_scope));
     }
     set.push_str(" WHERE id = ? AND tenant_id = ? AND version = ? AND deleted_at IS NULL");
     args.extend([
