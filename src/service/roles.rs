@@ -426,7 +426,7 @@ async fn evaluate(
     let (moved, gone) = svc
         .store
         .read(move |conn| {
-            let rows = store::live_users(conn, &tid, &ids)?;
+            let rows = crate::store::users::live_users_among(conn, &tid, &ids)?;
             let live: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
             let mut groups: HashMap<String, Vec<GroupRef>> = HashMap::new();
             for (member, id, display_name) in group_store::groups_of_members(conn, &tid, &live)? {

@@ -339,7 +339,7 @@ async fn membership_change(
             let mut users = scope_store::descendant_users(conn, &tenant_id, &members)?;
             users.extend(members);
             let ids: Vec<String> = users.into_iter().collect();
-            scope_store::live_users(conn, &tenant_id, &ids)
+            crate::store::users::live_users_among(conn, &tenant_id, &ids)
         })
         .await?;
     for chunk in rows.chunks(usize::try_from(CHUNK).unwrap_or(1000)) {
@@ -387,7 +387,7 @@ pub async fn state(svc: &Service, tenant: &Tenant) -> Result<ScopeState, ScimErr
             let mut slept = scope_store::descendant_users(conn, &tenant_id, &ex.groups)?;
             slept.extend(ex.users);
             let ids: Vec<String> = slept.into_iter().collect();
-            let slept = scope_store::live_users(conn, &tenant_id, &ids)?.len();
+            let slept = crate::store::users::live_users_among(conn, &tenant_id, &ids)?.len();
             Ok::<_, StoreError>((row, counts, slept))
         })
         .await?;
@@ -653,7 +653,7 @@ pub async fn page_exclusions(
         .store
         .read(move |conn| {
             let mails: HashMap<String, String> =
-                scope_store::live_users(conn, &tenant_id, &ex.users)?
+                crate::store::users::live_users_among(conn, &tenant_id, &ex.users)?
                     .into_iter()
                     .map(|r| (r.id, r.identity_mail))
                     .collect();
@@ -708,9 +708,13 @@ pub async fn exclusions_from_page(
                     crate::store::users::find_user_by_identity_mail(conn, &tenant_id, &mail)?
                         .map(|r| r.id)
                 } else {
-                    scope_store::live_users(conn, &tenant_id, std::slice::from_ref(u))?
-                        .pop()
-                        .map(|r| r.id)
+                    crate::store::users::live_users_among(
+                        conn,
+                        &tenant_id,
+                        std::slice::from_ref(u),
+                    )?
+                    .pop()
+                    .map(|r| r.id)
                 };
                 let id = found.ok_or_else(|| {
                     ScimError::invalid_value(format!(

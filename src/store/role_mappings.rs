@@ -5,7 +5,6 @@ use diesel::prelude::*;
 
 use super::prepared::{Arg, Sql};
 use super::schema::{group_members, groups, role_mappings, user_effective_roles, users};
-use super::users::UserRow;
 use super::{DbConn, StoreError};
 
 /// A tenant's mapping as stored: `rules` is JSON text.
@@ -56,25 +55,6 @@ pub fn group_edges(
         .filter(groups::deleted_at.is_null())
         .select((group_members::member_id, group_members::group_id))
         .load(conn)?)
-}
-
-/// The live users of the tenant with these ids.
-pub fn live_users(
-    conn: &mut DbConn,
-    tenant_id: &str,
-    ids: &[String],
-) -> Result<Vec<UserRow>, StoreError> {
-    let mut out = Vec::new();
-    for chunk in ids.chunks(500) {
-        let rows: Vec<UserRow> = users::table
-            .filter(users::tenant_id.eq(tenant_id))
-            .filter(users::id.eq_any(chunk))
-            .filter(users::deleted_at.is_null())
-            .select(UserRow::as_select())
-            .load(conn)?;
-        out.extend(rows);
-    }
-    Ok(out)
 }
 
 /// The ids of the tenant's next live users by id, after `after`: a walk through them all.

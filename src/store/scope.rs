@@ -116,25 +116,6 @@ pub fn users_after(
         .load(conn)?)
 }
 
-/// The live users of the tenant among `ids`.
-pub fn live_users(
-    conn: &mut DbConn,
-    tenant_id: &str,
-    ids: &[String],
-) -> Result<Vec<UserRow>, StoreError> {
-    let mut out = Vec::new();
-    for chunk in ids.chunks(500) {
-        let rows: Vec<UserRow> = users::table
-            .filter(users::id.eq_any(chunk))
-            .filter(users::tenant_id.eq(tenant_id))
-            .filter(users::deleted_at.is_null())
-            .select(UserRow::as_select())
-            .load(conn)?;
-        out.extend(rows);
-    }
-    Ok(out)
-}
-
 /// Set the user's `in_scope` to `in_scope` if it is still at `version` and was not that
 /// already; its `updated_at` moves on (its view changed, so the host app's walks by
 /// `updatedSince` see it). Whether it changed.

@@ -18,9 +18,9 @@ pub use filter::{NumOp, StrOp, UserPredicate};
 pub(crate) use read::resource_bytes;
 pub use read::{
     count_users, existing_user_ids, find_user_any, find_user_by_identity_mail, get_user,
-    live_users_in_order, page_in_memory, query_user_sizes, query_users, scan_user_sizes,
-    users_by_emails, users_by_ids, walk_user_sizes, walk_users, EmailKey, SizedRow, UserKey,
-    UserSort, Walk,
+    live_users_among, live_users_in_order, page_in_memory, query_user_sizes, query_users,
+    scan_user_sizes, users_by_emails, users_by_ids, walk_user_sizes, walk_users, EmailKey,
+    SizedRow, UserKey, UserSort, Walk,
 };
 pub use write::{insert_user, purge_user_tombstones, save_user_change, UserChange};
 

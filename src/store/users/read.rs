@@ -103,6 +103,26 @@ pub fn users_by_ids(
         .collect())
 }
 
+/// The live users of the tenant among `ids` (unknown, deleted or other tenants' ids are left
+/// out), read 500 ids a statement.
+pub fn live_users_among(
+    conn: &mut DbConn,
+    tenant_id: &str,
+    ids: &[String],
+) -> Result<Vec<UserRow>, StoreError> {
+    let mut out = Vec::new();
+    for chunk in ids.chunks(500) {
+        let rows: Vec<UserRow> = users::table
+            .filter(users::id.eq_any(chunk))
+            .filter(users::tenant_id.eq(tenant_id))
+            .filter(users::deleted_at.is_null())
+            .select(UserRow::as_select())
+            .load(conn)?;
+        out.extend(rows);
+    }
+    Ok(out)
+}
+
 /// `SELECT q.k, u.* FROM (VALUES (0, ?, …), (1, ?, …), …) AS q(k, columns…)`: one row of
 /// arguments per key, numbered, for a lateral lookup per key. The text depends only on the
 /// number of keys, so each batch size is a statement the connection keeps. Arguments go row
