@@ -1,9 +1,7 @@
-//! The OAuth 2.0 authorization server's public endpoints: RFC 8414 metadata, the token
-//! endpoint (RFC 6749 §3.2) and the authorization endpoint's door (its page is the token
-//! page's, see `admin::authorize`). Every answer of the token endpoint is JSON with
+//! The OAuth 2.0 authorization server's public endpoints: RFC 8414 metadata and the token
+//! endpoint (RFC 6749 §3.2); the authorization endpoint is a page of the token page's (see
+//! `admin::authorize`). Every answer of the token endpoint is JSON with
 //! `Cache-Control: no-store`; refusals are RFC 6749 §5.2 errors.
-
-use std::collections::HashSet;
 
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -26,8 +24,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         "/.well-known/oauth-authorization-server",
         web::get().to(metadata),
     )
-    .route("/oauth/token", web::post().to(token))
-    .route("/oauth/authorize", web::get().to(authorize_door));
+    .route("/oauth/token", web::post().to(token));
 }
 
 /// GET /.well-known/oauth-authorization-server (RFC 8414 §3).
@@ -98,19 +95,7 @@ fn form_params(
             "send the token request as application/x-www-form-urlencoded (RFC 6749 §4.4.2)".into(),
         ));
     }
-    let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body)
-        .map_err(|_| OAuthError::InvalidRequest("the form body is not URL-encoded".into()))?;
-    let mut seen = HashSet::new();
-    let mut params = std::collections::HashMap::new();
-    for (name, value) in pairs {
-        if !seen.insert(name.clone()) {
-            return Err(OAuthError::InvalidRequest(format!(
-                "parameter {name:?} is sent more than once"
-            )));
-        }
-        params.insert(name, value);
-    }
-    Ok(params)
+    super::request::single_params(body).map_err(OAuthError::InvalidRequest)
 }
 
 /// `client_secret_basic`: the id and secret of the Basic header, each form-URL-decoded
@@ -271,25 +256,4 @@ async fn token_response(
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .insert_header((header::PRAGMA, "no-cache"))
         .json(answer))
-}
-
-/// GET /oauth/authorize: the authorization endpoint. The page that asks the tenant's admin
-/// lives under `/admin`, where the page's cookies go; the browser comes here from the
-/// identity provider's site, a cross-site navigation that carries no SameSite=Strict cookie,
-/// so this answer sends it on from scimd's own page, which does.
-async fn authorize_door(req: HttpRequest) -> HttpResponse {
-    let next = format!("/admin/authorize?{}", req.query_string());
-    HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .insert_header(("X-Frame-Options", "DENY"))
-        .insert_header((
-            "Content-Security-Policy",
-            "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
-        ))
-        .insert_header(("Referrer-Policy", "no-referrer"))
-        .body(
-            crate::web::pages::continue_to(&next, "Continue to scimd to approve the request")
-                .into_string(),
-        )
 }

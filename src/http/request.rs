@@ -425,3 +425,17 @@ pub fn text_field(body: &Value, name: &str) -> Result<Option<String>, ScimError>
         Some(_) => Err(ScimError::invalid_value(format!("{name} must be a string"))),
     }
 }
+
+/// URL-encoded parameters (a form body or a query), each at most once, as OAuth 2.0 asks
+/// (RFC 6749 §3.1, §3.2). The error says what is wrong, for the caller's refusal.
+pub fn single_params(encoded: &[u8]) -> Result<std::collections::HashMap<String, String>, String> {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(encoded)
+        .map_err(|_| "the parameters are not URL-encoded".to_string())?;
+    let mut params = std::collections::HashMap::new();
+    for (name, value) in pairs {
+        if params.insert(name.clone(), value).is_some() {
+            return Err(format!("parameter {name:?} is sent more than once"));
+        }
+    }
+    Ok(params)
+}

@@ -141,6 +141,21 @@ pub fn find_client_by_client_id(
         .optional()?)
 }
 
+/// The live (not revoked) client a request names by its public `client_id`, with its tenant:
+/// what the token endpoint and the authorization endpoint both start from.
+pub fn find_live_client_with_tenant(
+    conn: &mut DbConn,
+    client_id: &str,
+) -> Result<Option<(OAuthClientRow, super::tenants::Tenant)>, StoreError> {
+    let Some(client) =
+        find_client_by_client_id(conn, client_id)?.filter(|c| c.revoked_at.is_none())
+    else {
+        return Ok(None);
+    };
+    let tenant = super::tenants::find_tenant_by_id(conn, &client.tenant_id)?;
+    Ok(tenant.map(|t| (client, t)))
+}
+
 /// Change a client's label, redirect URIs or keys.
 pub fn update_client(conn: &mut DbConn, client: &OAuthClientRow) -> Result<(), StoreError> {
     diesel::update(

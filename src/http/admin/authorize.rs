@@ -21,17 +21,8 @@ use crate::web::oauth as pages;
 
 /// The request's parameters; a repeated one is refused (RFC 6749 §3.1).
 fn query_params(query: &str) -> Result<HashMap<String, String>, Refusal> {
-    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query)
-        .map_err(|_| Refusal::Show("the request's parameters are not URL-encoded".into()))?;
-    let mut params = HashMap::new();
-    for (name, value) in pairs {
-        if params.insert(name.clone(), value).is_some() {
-            return Err(Refusal::Show(format!(
-                "the request sends {name:?} more than once"
-            )));
-        }
-    }
-    Ok(params)
+    crate::http::request::single_params(query.as_bytes())
+        .map_err(|why| Refusal::Show(format!("the request is not valid: {why}")))
 }
 
 /// A refused request: the refusal page, or back to the client with the error.
@@ -72,6 +63,18 @@ async fn approvable(
         ));
     }
     Ok(request)
+}
+
+/// GET /oauth/authorize: the authorization endpoint. The page that asks the tenant's admin
+/// is under `/admin`, where the page's cookies go; the browser comes here from the identity
+/// provider's site, a cross-site navigation that carries no SameSite=Strict cookie, so this
+/// page of scimd's own sends it on, and that navigation does carry them.
+pub(super) async fn authorize_door(req: HttpRequest) -> HttpResponse {
+    let next = format!("/admin/authorize?{}", req.query_string());
+    html(
+        StatusCode::OK,
+        crate::web::pages::continue_to(&next, "Continue to scimd to approve the request"),
+    )
 }
 
 /// GET /admin/authorize?…: the approval page (or the login form that comes back here).

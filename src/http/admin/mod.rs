@@ -81,6 +81,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             "/admin/t/{slug}/oauth-grants/{id}/revoke",
             web::post().to(oauth_clients::revoke_grant),
         )
+        .route("/oauth/authorize", web::get().to(authorize::authorize_door))
         .route("/admin/authorize", web::get().to(authorize::authorize_page))
         .route("/admin/authorize", web::post().to(authorize::decide))
         .route(

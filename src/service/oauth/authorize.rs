@@ -114,15 +114,11 @@ pub async fn check_request(
     let found = svc
         .store
         .lookup(move |conn| {
-            let Some(client) = oauth_store::find_client_by_client_id(conn, &lookup)? else {
-                return Ok::<_, ScimError>(None);
-            };
-            let tenant = crate::store::tenants::find_tenant_by_id(conn, &client.tenant_id)?;
-            Ok(tenant.map(|t| (client, t)))
+            Ok::<_, ScimError>(oauth_store::find_live_client_with_tenant(conn, &lookup)?)
         })
         .await
         .map_err(|e| Refusal::Show(format!("cannot read the client now: {}", e.detail)))?;
-    let Some((client, tenant)) = found.filter(|(c, _)| c.revoked_at.is_none()) else {
+    let Some((client, tenant)) = found else {
         return Err(Refusal::Show(
             "unknown or revoked client: check the client ID entered in the identity provider"
                 .into(),

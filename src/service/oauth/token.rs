@@ -140,15 +140,14 @@ pub async fn authenticate_client(
     let (client, secrets, tenant) = svc
         .store
         .lookup(move |conn| {
-            let Some(client) = oauth_store::find_client_by_client_id(conn, &lookup)? else {
+            let Some((client, tenant)) = oauth_store::find_live_client_with_tenant(conn, &lookup)?
+            else {
                 return Ok::<_, OAuthError>(None);
             };
             let secrets = oauth_store::live_secrets(conn, std::slice::from_ref(&client.id))?;
-            let tenant = crate::store::tenants::find_tenant_by_id(conn, &client.tenant_id)?;
-            Ok(tenant.map(|t| (client, secrets, t)))
+            Ok(Some((client, secrets, tenant)))
         })
         .await?
-        .filter(|(c, _, _)| c.revoked_at.is_none())
         .ok_or_else(unknown_client)?;
     match credentials {
         ClientCredentials::Secret { secret, .. } => {
